@@ -1,0 +1,537 @@
+/* SPDX-License-Identifier: MIT */
+/* Tests of listen-address parsing and the UDP transport (transport.h), over
+ * 127.0.0.1 and ::1 with ephemeral ports. */
+#include <criterion/criterion.h>
+#include <arpa/inet.h>
+#include <errno.h>
+#include <netinet/in.h>
+#include <stdio.h>
+#include <string.h>
+#include <sys/socket.h>
+#include <unistd.h>
+
+#include "sipreg/loop.h"
+#include "sipreg/transport.h"
+
+/* ------------------------------------------------------------------------ */
+/* transport_addr_parse                                                      */
+
+static void parse_ok(const char *s, int family, const char *ip, unsigned port,
+		     enum transport_proto proto)
+{
+	struct transport_addr a;
+	const char *why = NULL;
+	char buf[TRANSPORT_ADDR_STRLEN];
+
+	cr_assert_eq(transport_addr_parse(&a, s, strlen(s), &why), 0, "%s: %s", s,
+		     why ? why : "");
+	cr_assert_eq(a.proto, proto, "%s", s);
+	cr_assert_eq(a.ss.ss_family, family, "%s", s);
+	if (family == AF_INET) {
+		struct sockaddr_in *sin = (struct sockaddr_in *)&a.ss;
+
+		cr_assert_eq(a.len, sizeof(*sin));
+		cr_assert_eq(ntohs(sin->sin_port), port, "%s", s);
+		inet_ntop(AF_INET, &sin->sin_addr, buf, sizeof(buf));
+	} else {
+		struct sockaddr_in6 *sin6 = (struct sockaddr_in6 *)&a.ss;
+
+		cr_assert_eq(a.len, sizeof(*sin6));
+		cr_assert_eq(ntohs(sin6->sin6_port), port, "%s", s);
+		inet_ntop(AF_INET6, &sin6->sin6_addr, buf, sizeof(buf));
+	}
+	cr_assert_str_eq(buf, ip, "%s", s);
+}
+
+Test(transport_addr, valid)
+{
+	parse_ok("udp:0.0.0.0:5060", AF_INET, "0.0.0.0", 5060, TRANSPORT_UDP);
+	parse_ok("tcp:[::]:5060", AF_INET6, "::", 5060, TRANSPORT_TCP);
+	parse_ok("udp:127.0.0.1:0", AF_INET, "127.0.0.1", 0, TRANSPORT_UDP);
+	parse_ok("UDP:[::1]:65535", AF_INET6, "::1", 65535, TRANSPORT_UDP);
+	parse_ok("Tcp:10.1.2.3:05060", AF_INET, "10.1.2.3", 5060, TRANSPORT_TCP);
+	parse_ok("udp:[2001:db8::1]:5080", AF_INET6, "2001:db8::1", 5080, TRANSPORT_UDP);
+	parse_ok("udp:[::ffff:192.0.2.1]:1", AF_INET6, "::ffff:192.0.2.1", 1,
+		 TRANSPORT_UDP);
+}
+
+Test(transport_addr, invalid_with_reasons)
+{
+	static const struct {
+		const char *s;
+		const char *reason_part;
+	} v[] = {
+		{"", "protocol"},
+		{"sctp:1.2.3.4:5060", "protocol"},
+		{"udp", "protocol"},
+		{"udp:", "missing host"},
+		{"udp:1.2.3.4", "PORT"},
+		{"udp:1.2.3.4:", "missing port"},
+		{"udp:1.2.3.4:65536", "out of range"},
+		{"udp:1.2.3.4:999999", "out of range"},
+		{"udp:1.2.3.4:50a0", "not a number"},
+		{"udp:1.2.3.4:-1", "not a number"},
+		{"udp:1.2.3.4: 5060", "not a number"},
+		{"udp::5060", "missing host"},
+		{"udp:localhost:5060", "host names"},
+		{"udp:1.2.3:5060", "IPv4"},
+		{"udp:256.1.1.1:5060", "IPv4"},
+		{"tcp:::1:5060", "brackets"},
+		{"tcp:[::1:5060", "']'"},
+		{"tcp:[::1]5060", ":PORT"},
+		{"tcp:[::1]", ":PORT"},
+		{"tcp:[]:5060", "missing host"},
+		{"tcp:[1.2.3.4]:5060", "IPv6"},
+		{"tcp:[::g]:5060", "IPv6"},
+	};
+	struct transport_addr a;
+	size_t i;
+
+	for (i = 0; i < sizeof(v) / sizeof(v[0]); i++) {
+		const char *why = NULL;
+
+		cr_assert_eq(transport_addr_parse(&a, v[i].s, strlen(v[i].s), &why),
+			     -EINVAL, "%s", v[i].s);
+		cr_assert_not_null(why, "%s", v[i].s);
+		cr_assert_not_null(strstr(why, v[i].reason_part), "%s: \"%s\"", v[i].s,
+				   why);
+	}
+	/* the length bounds the input: a valid prefix of a longer string */
+	cr_assert_eq(transport_addr_parse(&a, "udp:1.2.3.4:5060junk", 16, NULL), 0);
+	cr_assert_eq(ntohs(((struct sockaddr_in *)&a.ss)->sin_port), 5060);
+}
+
+Test(transport_addr, format_round_trip)
+{
+	static const char *v[] = {"udp:127.0.0.1:5060", "tcp:[::1]:5061",
+				  "tcp:[2001:db8::7]:0", "udp:0.0.0.0:65535"};
+	struct transport_addr a;
+	char buf[TRANSPORT_ADDR_STRLEN];
+	size_t i;
+
+	for (i = 0; i < sizeof(v) / sizeof(v[0]); i++) {
+		cr_assert_eq(transport_addr_parse(&a, v[i], strlen(v[i]), NULL), 0);
+		cr_assert_eq(transport_addr_str(&a, buf, sizeof(buf)), (int)strlen(v[i]));
+		cr_assert_str_eq(buf, v[i]);
+	}
+	cr_assert_eq(transport_addr_str(&a, buf, 8), -ENOSPC);
+	a.ss.ss_family = AF_UNIX;
+	cr_assert_eq(transport_sockaddr_str((struct sockaddr *)&a.ss, buf, sizeof(buf)),
+		     -EAFNOSUPPORT);
+}
+
+/* ------------------------------------------------------------------------ */
+/* UDP                                                                       */
+
+#define MAXD 256
+
+struct sink {
+	int n;
+	struct sockaddr_storage src[MAXD];
+	socklen_t srclen[MAXD];
+	char data[MAXD][128];
+	size_t len[MAXD];
+	struct udp_sock *which[MAXD];
+	int echo; /* queue an echo of every datagram */
+};
+
+static void on_dgram(void *arg, struct udp_sock *s, const char *buf, size_t len,
+		     const struct sockaddr *src, socklen_t srclen)
+{
+	struct sink *k = arg;
+	int i = k->n++;
+
+	cr_assert_lt(i, MAXD);
+	memcpy(&k->src[i], src, srclen);
+	k->srclen[i] = srclen;
+	k->len[i] = len;
+	memcpy(k->data[i], buf, len < 128 ? len : 128);
+	k->which[i] = s;
+	if (k->echo)
+		cr_assert_eq(udp_send_queue(s, buf, len, src, srclen), 0);
+}
+
+static socklen_t loopback(int family, struct sockaddr_storage *ss, unsigned port)
+{
+	memset(ss, 0, sizeof(*ss));
+	if (family == AF_INET) {
+		struct sockaddr_in *sin = (struct sockaddr_in *)ss;
+
+		sin->sin_family = AF_INET;
+		sin->sin_addr.s_addr = htonl(INADDR_LOOPBACK);
+		sin->sin_port = htons(port);
+		return sizeof(*sin);
+	}
+	struct sockaddr_in6 *sin6 = (struct sockaddr_in6 *)ss;
+
+	sin6->sin6_family = AF_INET6;
+	sin6->sin6_addr = in6addr_loopback;
+	sin6->sin6_port = htons(port);
+	return sizeof(*sin6);
+}
+
+static unsigned port_of(const struct sockaddr_storage *ss)
+{
+	if (ss->ss_family == AF_INET)
+		return ntohs(((const struct sockaddr_in *)ss)->sin_port);
+	return ntohs(((const struct sockaddr_in6 *)ss)->sin6_port);
+}
+
+/* A plain client socket bound to loopback:0. */
+static int client(int family, struct sockaddr_storage *self)
+{
+	socklen_t len = loopback(family, self, 0);
+	int fd = socket(family, SOCK_DGRAM | SOCK_NONBLOCK, 0);
+
+	cr_assert_geq(fd, 0);
+	cr_assert_eq(bind(fd, (struct sockaddr *)self, len), 0);
+	len = sizeof(*self);
+	cr_assert_eq(getsockname(fd, (struct sockaddr *)self, &len), 0);
+	return fd;
+}
+
+static void run_until(struct loop *loop, const int *counter, int want)
+{
+	int turns = 0;
+
+	while (*counter < want && turns++ < 200)
+		cr_assert_geq(loop_once(loop, 50), 0);
+	cr_assert_eq(*counter, want, "got %d of %d", *counter, want);
+}
+
+static void batch_receive(int family)
+{
+	struct loop *loop;
+	struct udp_sock *s;
+	struct udp_opts o = {.rx_batch = 8};
+	struct sockaddr_storage srv, cl[3];
+	socklen_t len;
+	static struct sink k;
+	struct udp_stats st;
+	int fd[3], i, j;
+
+	memset(&k, 0, sizeof(k));
+	cr_assert_eq(loop_new(&loop, 0, 0, 0), 0);
+	len = loopback(family, &srv, 0);
+	cr_assert_eq(udp_sock_new(&s, loop, (struct sockaddr *)&srv, len, &o, on_dgram, &k),
+		     0);
+	len = sizeof(srv);
+	cr_assert_eq(udp_sock_local(s, (struct sockaddr *)&srv, &len), 0);
+	cr_assert_neq(port_of(&srv), 0, "an ephemeral port was bound");
+	for (i = 0; i < 3; i++)
+		fd[i] = client(family, &cl[i]);
+	for (j = 0; j < 10; j++) {
+		for (i = 0; i < 3; i++) {
+			char msg[32];
+			int n = snprintf(msg, sizeof(msg), "OPTIONS %d %d", i, j);
+
+			cr_assert_eq(sendto(fd[i], msg, (size_t)n, 0, (struct sockaddr *)&srv,
+					    len),
+				     n);
+		}
+	}
+	run_until(loop, &k.n, 30);
+	for (i = 0; i < 30; i++) {
+		int who, seq;
+
+		cr_assert_eq(sscanf(k.data[i], "OPTIONS %d %d", &who, &seq), 2);
+		cr_assert_eq(k.srclen[i], len);
+		cr_assert_eq(memcmp(&k.src[i], &cl[who], len), 0,
+			     "datagram %d carries the address of client %d", i, who);
+		cr_assert_eq(k.which[i], s);
+	}
+	udp_sock_stats(s, &st);
+	cr_assert_eq(st.rx_datagrams, 30);
+	/* all 30 were waiting: batches of 8 */
+	cr_assert_leq(st.rx_batches, 5, "%llu batches",
+		      (unsigned long long)st.rx_batches);
+	for (i = 0; i < 3; i++)
+		close(fd[i]);
+	udp_sock_free(s);
+	loop_free(loop);
+}
+
+Test(udp, batch_receive_ipv4)
+{
+	batch_receive(AF_INET);
+}
+
+Test(udp, batch_receive_ipv6)
+{
+	batch_receive(AF_INET6);
+}
+
+static void batch_send(int family)
+{
+	struct loop *loop;
+	struct udp_sock *s;
+	struct sockaddr_storage srv, cl;
+	socklen_t len;
+	static struct sink k;
+	struct udp_stats st;
+	char buf[64];
+	int fd, i;
+
+	memset(&k, 0, sizeof(k));
+	cr_assert_eq(loop_new(&loop, 0, 0, 0), 0);
+	len = loopback(family, &srv, 0);
+	cr_assert_eq(udp_sock_new(&s, loop, (struct sockaddr *)&srv, len, NULL, on_dgram, &k),
+		     0);
+	fd = client(family, &cl);
+	for (i = 0; i < 50; i++) {
+		int n = snprintf(buf, sizeof(buf), "SIP/2.0 200 OK #%d", i);
+
+		cr_assert_eq(udp_send_queue(s, buf, (size_t)n, (struct sockaddr *)&cl, len), 0);
+	}
+	cr_assert_eq(udp_queued(s), 50);
+	/* nothing left yet */
+	cr_assert_eq(recv(fd, buf, sizeof(buf), MSG_DONTWAIT), -1);
+	cr_assert_eq(errno, EAGAIN);
+	/* the before-sleep hook flushes */
+	loop_once(loop, 0);
+	cr_assert_eq(udp_queued(s), 0);
+	udp_sock_stats(s, &st);
+	cr_assert_eq(st.tx_datagrams, 50);
+	cr_assert_eq(st.tx_batches, 1, "one sendmmsg() for the batch");
+	for (i = 0; i < 50; i++) {
+		char want[64];
+		ssize_t n = recv(fd, buf, sizeof(buf), MSG_DONTWAIT);
+		int wn = snprintf(want, sizeof(want), "SIP/2.0 200 OK #%d", i);
+
+		cr_assert_eq(n, wn);
+		cr_assert_eq(memcmp(buf, want, (size_t)wn), 0, "in order");
+	}
+	close(fd);
+	udp_sock_free(s);
+	loop_free(loop);
+}
+
+Test(udp, sendmmsg_batch_flush_ipv4)
+{
+	batch_send(AF_INET);
+}
+
+Test(udp, sendmmsg_batch_flush_ipv6)
+{
+	batch_send(AF_INET6);
+}
+
+Test(udp, echo_through_loop)
+{
+	struct loop *loop;
+	struct udp_sock *s;
+	struct sockaddr_storage srv, cl;
+	socklen_t len;
+	static struct sink k;
+	char buf[64];
+	int fd, i;
+
+	memset(&k, 0, sizeof(k));
+	k.echo = 1;
+	cr_assert_eq(loop_new(&loop, 0, 0, 0), 0);
+	len = loopback(AF_INET, &srv, 0);
+	cr_assert_eq(udp_sock_new(&s, loop, (struct sockaddr *)&srv, len, NULL, on_dgram, &k),
+		     0);
+	len = sizeof(srv);
+	udp_sock_local(s, (struct sockaddr *)&srv, &len);
+	fd = client(AF_INET, &cl);
+	for (i = 0; i < 20; i++)
+		cr_assert_eq(sendto(fd, "ping", 4, 0, (struct sockaddr *)&srv, len), 4);
+	run_until(loop, &k.n, 20);
+	loop_once(loop, 0); /* flush the echoes */
+	for (i = 0; i < 20; i++)
+		cr_assert_eq(recv(fd, buf, sizeof(buf), MSG_DONTWAIT), 4);
+	close(fd);
+	udp_sock_free(s);
+	loop_free(loop);
+}
+
+Test(udp, queue_full_flushes_then_drops_oversize)
+{
+	struct loop *loop;
+	struct udp_sock *s;
+	struct udp_opts o = {.tx_slots = 4, .tx_bytes = 1000};
+	struct sockaddr_storage srv, cl;
+	socklen_t len;
+	static struct sink k;
+	struct udp_stats st;
+	char big[1500] = {0}, buf[64];
+	int fd, i, got = 0;
+
+	memset(&k, 0, sizeof(k));
+	cr_assert_eq(loop_new(&loop, 0, 0, 0), 0);
+	len = loopback(AF_INET, &srv, 0);
+	cr_assert_eq(udp_sock_new(&s, loop, (struct sockaddr *)&srv, len, &o, on_dgram, &k),
+		     0);
+	fd = client(AF_INET, &cl);
+	/* 10 datagrams through 4 slots: a full queue is flushed in place */
+	for (i = 0; i < 10; i++)
+		cr_assert_eq(udp_send_queue(s, "abc", 3, (struct sockaddr *)&cl, len), 0);
+	cr_assert_eq(udp_queued(s), 2);
+	/* byte limit: 300 + 300 + 300 fit in 1000 bytes with 6 queued... */
+	udp_flush(s);
+	for (i = 0; i < 3; i++)
+		cr_assert_eq(udp_send_queue(s, big, 300, (struct sockaddr *)&cl, len), 0);
+	/* ...the 4th does not: flushed first, then queued */
+	cr_assert_eq(udp_send_queue(s, big, 300, (struct sockaddr *)&cl, len), 0);
+	cr_assert_eq(udp_queued(s), 1);
+	/* larger than the whole queue: dropped and counted */
+	cr_assert_eq(udp_send_queue(s, big, 1001, (struct sockaddr *)&cl, len), -EMSGSIZE);
+	cr_assert_eq(udp_send_queue(s, big, 70000, (struct sockaddr *)&cl, len), -EMSGSIZE);
+	cr_assert_eq(udp_send_queue(s, big, 10, (struct sockaddr *)&cl, 200), -EINVAL);
+	loop_once(loop, 0);
+	udp_sock_stats(s, &st);
+	cr_assert_eq(st.tx_datagrams, 14);
+	cr_assert_eq(st.tx_drops, 2);
+	while (recv(fd, big, sizeof(big), MSG_DONTWAIT) > 0)
+		got++;
+	cr_assert_eq(got, 14);
+	(void)buf;
+	close(fd);
+	udp_sock_free(s);
+	loop_free(loop);
+}
+
+Test(udp, refused_datagram_dropped_rest_sent)
+{
+	struct loop *loop;
+	struct udp_sock *s;
+	struct sockaddr_storage srv, cl, bad;
+	socklen_t len, badlen;
+	static struct sink k;
+	struct udp_stats st;
+	char buf[16];
+	int fd, r;
+
+	memset(&k, 0, sizeof(k));
+	cr_assert_eq(loop_new(&loop, 0, 0, 0), 0);
+	len = loopback(AF_INET, &srv, 0);
+	cr_assert_eq(udp_sock_new(&s, loop, (struct sockaddr *)&srv, len, NULL, on_dgram, &k),
+		     0);
+	fd = client(AF_INET, &cl);
+	/* an IPv6 destination on an IPv4 socket: the kernel refuses it */
+	badlen = loopback(AF_INET6, &bad, 5060);
+	cr_assert_eq(udp_send_queue(s, "one", 3, (struct sockaddr *)&cl, len), 0);
+	cr_assert_eq(udp_send_queue(s, "bad", 3, (struct sockaddr *)&bad, badlen), 0);
+	cr_assert_eq(udp_send_queue(s, "two", 3, (struct sockaddr *)&cl, len), 0);
+	r = udp_flush(s);
+	cr_assert_eq(r, 3, "three handled");
+	udp_sock_stats(s, &st);
+	cr_assert_eq(st.tx_datagrams, 2);
+	cr_assert_eq(st.tx_errors, 1);
+	cr_assert_eq(recv(fd, buf, sizeof(buf), MSG_DONTWAIT), 3);
+	cr_assert_eq(memcmp(buf, "one", 3), 0);
+	cr_assert_eq(recv(fd, buf, sizeof(buf), MSG_DONTWAIT), 3);
+	cr_assert_eq(memcmp(buf, "two", 3), 0);
+	/* send_now: sent at once, or the error returned */
+	cr_assert_eq(udp_send_now(s, "now", 3, (struct sockaddr *)&cl, len), 0);
+	cr_assert_eq(recv(fd, buf, sizeof(buf), MSG_DONTWAIT), 3);
+	cr_assert_eq(memcmp(buf, "now", 3), 0);
+	cr_assert_eq(udp_send_now(s, "bad", 3, (struct sockaddr *)&bad, badlen),
+		     -EAFNOSUPPORT);
+	udp_sock_stats(s, &st);
+	cr_assert_eq(st.tx_errors, 2);
+	cr_assert_eq(st.tx_datagrams, 3);
+	close(fd);
+	udp_sock_free(s);
+	loop_free(loop);
+}
+
+Test(udp, truncated_datagram_dropped)
+{
+	struct loop *loop;
+	struct udp_sock *s;
+	struct udp_opts o = {.max_datagram = 100};
+	struct sockaddr_storage srv, cl;
+	socklen_t len;
+	static struct sink k;
+	struct udp_stats st;
+	char big[200];
+	int fd;
+
+	memset(&k, 0, sizeof(k));
+	memset(big, 'x', sizeof(big));
+	cr_assert_eq(loop_new(&loop, 0, 0, 0), 0);
+	len = loopback(AF_INET, &srv, 0);
+	cr_assert_eq(udp_sock_new(&s, loop, (struct sockaddr *)&srv, len, &o, on_dgram, &k),
+		     0);
+	len = sizeof(srv);
+	udp_sock_local(s, (struct sockaddr *)&srv, &len);
+	fd = client(AF_INET, &cl);
+	cr_assert_eq(sendto(fd, big, 200, 0, (struct sockaddr *)&srv, len), 200);
+	cr_assert_eq(sendto(fd, big, 100, 0, (struct sockaddr *)&srv, len), 100);
+	run_until(loop, &k.n, 1);
+	cr_assert_eq(k.len[0], 100);
+	udp_sock_stats(s, &st);
+	cr_assert_eq(st.rx_truncated, 1);
+	cr_assert_eq(st.rx_datagrams, 1);
+	close(fd);
+	udp_sock_free(s);
+	loop_free(loop);
+}
+
+Test(udp, two_reuseport_sockets_share_a_port)
+{
+	struct loop *loop;
+	struct udp_sock *a, *b, *c;
+	struct udp_opts no = {.no_reuseport = true};
+	struct sockaddr_storage srv, cl;
+	socklen_t len;
+	static struct sink k;
+	int i, on_a = 0, on_b = 0;
+
+	memset(&k, 0, sizeof(k));
+	cr_assert_eq(loop_new(&loop, 0, 0, 0), 0);
+	len = loopback(AF_INET, &srv, 0);
+	cr_assert_eq(udp_sock_new(&a, loop, (struct sockaddr *)&srv, len, NULL, on_dgram, &k),
+		     0);
+	len = sizeof(srv);
+	udp_sock_local(a, (struct sockaddr *)&srv, &len);
+	cr_assert_eq(udp_sock_new(&b, loop, (struct sockaddr *)&srv, len, NULL, on_dgram, &k),
+		     0);
+	/* without SO_REUSEPORT the port is taken */
+	cr_assert_eq(udp_sock_new(&c, loop, (struct sockaddr *)&srv, len, &no, on_dgram, &k),
+		     -EADDRINUSE);
+	/* the kernel spreads senders over the group by their 4-tuple */
+	for (i = 0; i < 64; i++) {
+		int fd = client(AF_INET, &cl);
+
+		cr_assert_eq(sendto(fd, "x", 1, 0, (struct sockaddr *)&srv, len), 1);
+		close(fd);
+	}
+	run_until(loop, &k.n, 64);
+	for (i = 0; i < 64; i++) {
+		on_a += k.which[i] == a;
+		on_b += k.which[i] == b;
+	}
+	cr_assert_eq(on_a + on_b, 64);
+	cr_assert_gt(on_a, 0);
+	cr_assert_gt(on_b, 0);
+	udp_sock_free(a);
+	udp_sock_free(b);
+	loop_free(loop);
+}
+
+Test(udp, bad_arguments)
+{
+	struct loop *loop;
+	struct udp_sock *s = NULL;
+	struct udp_opts o = {.rx_batch = 65};
+	struct sockaddr_storage srv;
+	socklen_t len;
+
+	cr_assert_eq(loop_new(&loop, 0, 0, 0), 0);
+	len = loopback(AF_INET, &srv, 0);
+	cr_assert_eq(udp_sock_new(&s, loop, (struct sockaddr *)&srv, len, &o, on_dgram, NULL),
+		     -EINVAL);
+	cr_assert_eq(udp_sock_new(&s, loop, (struct sockaddr *)&srv, len, NULL, NULL, NULL),
+		     -EINVAL);
+	cr_assert_eq(udp_sock_new(&s, loop, (struct sockaddr *)&srv, 4, NULL, on_dgram, NULL),
+		     -EINVAL);
+	srv.ss_family = AF_UNIX;
+	cr_assert_eq(udp_sock_new(&s, loop, (struct sockaddr *)&srv, len, NULL, on_dgram, NULL),
+		     -EINVAL);
+	cr_assert_null(s);
+	udp_sock_free(NULL);
+	loop_free(loop);
+}
