@@ -1,0 +1,447 @@
+/* SPDX-License-Identifier: MIT */
+/*
+ * sqlite.c - the embedded store backend: one SQLite file in WAL mode,
+ * prepared statements kept for the handle's life, batches in one transaction.
+ * synchronous=NORMAL: with WAL a crash loses at most the last transactions
+ * not yet checkpointed to the WAL's sync point, never corrupts the file; the
+ * registrar's flush interval already bounds what a kill -9 may lose.
+ */
+#include <errno.h>
+#include <sqlite3.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "backend.h"
+
+#define SCHEMA_VERSION 1
+
+static const char schema_sql[] =
+	"PRAGMA journal_mode=WAL;"
+	"PRAGMA synchronous=NORMAL;"
+	"CREATE TABLE IF NOT EXISTS meta ("
+	" key TEXT PRIMARY KEY, value BLOB NOT NULL);"
+	"CREATE TABLE IF NOT EXISTS subscriber ("
+	" username TEXT NOT NULL, domain TEXT NOT NULL,"
+	" password TEXT NOT NULL DEFAULT '', ha1_md5 TEXT NOT NULL DEFAULT '',"
+	" ha1_sha256 TEXT NOT NULL DEFAULT '', enabled INTEGER NOT NULL DEFAULT 1,"
+	" max_contacts INTEGER NOT NULL DEFAULT 0,"
+	" PRIMARY KEY (username, domain)) WITHOUT ROWID;"
+	"CREATE TABLE IF NOT EXISTS binding ("
+	" aor TEXT NOT NULL, contact TEXT NOT NULL, received TEXT NOT NULL,"
+	" transport TEXT NOT NULL, path TEXT NOT NULL, instance TEXT NOT NULL,"
+	" reg_id INTEGER NOT NULL, call_id TEXT NOT NULL, cseq INTEGER NOT NULL,"
+	" expires_at INTEGER NOT NULL, q INTEGER NOT NULL, nat INTEGER NOT NULL,"
+	" PRIMARY KEY (aor, contact)) WITHOUT ROWID;";
+
+enum stmt_id {
+	ST_SUB_INSERT,
+	ST_SUB_REPLACE,
+	ST_SUB_DELETE,
+	ST_SUB_GET,
+	ST_SUB_EACH,
+	ST_SUB_COUNT,
+	ST_BIND_PUT,
+	ST_BIND_DEL,
+	ST_BIND_EACH,
+	ST_KV_GET,
+	ST_KV_SET,
+	ST_BEGIN,
+	ST_COMMIT,
+	ST_ROLLBACK,
+	ST__COUNT
+};
+
+#define SUB_COLS "username, domain, password, ha1_md5, ha1_sha256, enabled, max_contacts"
+#define BIND_COLS                                                                          \
+	"aor, contact, received, transport, path, instance, reg_id, call_id, cseq,"        \
+	" expires_at, q, nat"
+
+static const char *const stmt_sql[ST__COUNT] = {
+	[ST_SUB_INSERT] = "INSERT INTO subscriber (" SUB_COLS ") VALUES (?,?,?,?,?,?,?)",
+	[ST_SUB_REPLACE] = "INSERT OR REPLACE INTO subscriber (" SUB_COLS ") VALUES (?,?,?,?,?,?,?)",
+	[ST_SUB_DELETE] = "DELETE FROM subscriber WHERE username = ? AND domain = ?",
+	[ST_SUB_GET] = "SELECT " SUB_COLS " FROM subscriber WHERE username = ? AND domain = ?",
+	[ST_SUB_EACH] = "SELECT " SUB_COLS " FROM subscriber ORDER BY domain, username",
+	[ST_SUB_COUNT] = "SELECT count(*) FROM subscriber",
+	[ST_BIND_PUT] = "INSERT OR REPLACE INTO binding (" BIND_COLS ")"
+			" VALUES (?,?,?,?,?,?,?,?,?,?,?,?)",
+	[ST_BIND_DEL] = "DELETE FROM binding WHERE aor = ? AND contact = ?",
+	[ST_BIND_EACH] = "SELECT " BIND_COLS " FROM binding ORDER BY aor, contact",
+	[ST_KV_GET] = "SELECT value FROM meta WHERE key = ?",
+	[ST_KV_SET] = "INSERT OR REPLACE INTO meta (key, value) VALUES (?, ?)",
+	[ST_BEGIN] = "BEGIN IMMEDIATE",
+	[ST_COMMIT] = "COMMIT",
+	[ST_ROLLBACK] = "ROLLBACK",
+};
+
+struct store_sqlite {
+	struct store base;
+	sqlite3 *db;
+	sqlite3_stmt *st[ST__COUNT];
+};
+
+static struct store_sqlite *to_sqlite(struct store *s)
+{
+	return (struct store_sqlite *)s;
+}
+
+/* Records SQLite's message and maps its code to an errno. */
+static int db_fail(struct store_sqlite *q, const char *what)
+{
+	store_set_error(&q->base, "%s: %s", what, sqlite3_errmsg(q->db));
+	return sqlite3_errcode(q->db) == SQLITE_CONSTRAINT ? -EEXIST : -EIO;
+}
+
+static sqlite3_stmt *stmt(struct store_sqlite *q, enum stmt_id id)
+{
+	sqlite3_stmt *st = q->st[id];
+
+	sqlite3_reset(st);
+	sqlite3_clear_bindings(st);
+	return st;
+}
+
+/* Runs a statement that returns no rows. */
+static int run(struct store_sqlite *q, enum stmt_id id, const char *what)
+{
+	int rc = sqlite3_step(q->st[id]);
+
+	sqlite3_reset(q->st[id]);
+	return rc == SQLITE_DONE ? 0 : db_fail(q, what);
+}
+
+static void bind_text(sqlite3_stmt *st, int col, const char *v)
+{
+	sqlite3_bind_text(st, col, v, -1, SQLITE_STATIC);
+}
+
+static void col_text(sqlite3_stmt *st, int col, char *dst, size_t cap)
+{
+	const unsigned char *v = sqlite3_column_text(st, col);
+	size_t n = v ? strlen((const char *)v) : 0;
+
+	if (n >= cap)
+		n = cap - 1;
+	memcpy(dst, v ? (const char *)v : "", n);
+	dst[n] = '\0';
+}
+
+static void sqlite_close(struct store *s)
+{
+	struct store_sqlite *q = to_sqlite(s);
+
+	for (int i = 0; i < ST__COUNT; i++)
+		sqlite3_finalize(q->st[i]);
+	sqlite3_close(q->db);
+	free(q);
+}
+
+static void sub_bind(sqlite3_stmt *st, const struct store_subscriber *sub)
+{
+	bind_text(st, 1, sub->username);
+	bind_text(st, 2, sub->domain);
+	bind_text(st, 3, sub->password);
+	bind_text(st, 4, sub->ha1_md5);
+	bind_text(st, 5, sub->ha1_sha256);
+	sqlite3_bind_int(st, 6, sub->enabled);
+	sqlite3_bind_int64(st, 7, sub->max_contacts);
+}
+
+static void sub_read(sqlite3_stmt *st, struct store_subscriber *out)
+{
+	memset(out, 0, sizeof(*out));
+	col_text(st, 0, out->username, sizeof(out->username));
+	col_text(st, 1, out->domain, sizeof(out->domain));
+	col_text(st, 2, out->password, sizeof(out->password));
+	col_text(st, 3, out->ha1_md5, sizeof(out->ha1_md5));
+	col_text(st, 4, out->ha1_sha256, sizeof(out->ha1_sha256));
+	out->enabled = sqlite3_column_int(st, 5) != 0;
+	out->max_contacts = (unsigned int)sqlite3_column_int64(st, 6);
+}
+
+static int sqlite_sub_put(struct store *s, const struct store_subscriber *sub, bool replace)
+{
+	struct store_sqlite *q = to_sqlite(s);
+	enum stmt_id id = replace ? ST_SUB_REPLACE : ST_SUB_INSERT;
+
+	sub_bind(stmt(q, id), sub);
+	return run(q, id, "subscriber put");
+}
+
+static int sqlite_sub_del(struct store *s, const char *username, const char *domain)
+{
+	struct store_sqlite *q = to_sqlite(s);
+	sqlite3_stmt *st = stmt(q, ST_SUB_DELETE);
+	int r;
+
+	bind_text(st, 1, username);
+	bind_text(st, 2, domain);
+	r = run(q, ST_SUB_DELETE, "subscriber delete");
+	if (r == 0 && sqlite3_changes(q->db) == 0)
+		return -ENOENT;
+	return r;
+}
+
+static int sqlite_sub_get(struct store *s, const char *username, const char *domain,
+			  struct store_subscriber *out)
+{
+	struct store_sqlite *q = to_sqlite(s);
+	sqlite3_stmt *st = stmt(q, ST_SUB_GET);
+	int rc;
+
+	bind_text(st, 1, username);
+	bind_text(st, 2, domain);
+	rc = sqlite3_step(st);
+	if (rc == SQLITE_ROW)
+		sub_read(st, out);
+	sqlite3_reset(st);
+	if (rc == SQLITE_ROW)
+		return 0;
+	return rc == SQLITE_DONE ? -ENOENT : db_fail(q, "subscriber get");
+}
+
+static int sqlite_sub_each(struct store *s, store_subscriber_cb cb, void *arg)
+{
+	struct store_sqlite *q = to_sqlite(s);
+	sqlite3_stmt *st = stmt(q, ST_SUB_EACH);
+	struct store_subscriber sub;
+	int rc, r = 0;
+
+	while ((rc = sqlite3_step(st)) == SQLITE_ROW) {
+		sub_read(st, &sub);
+		r = cb(arg, &sub);
+		if (r)
+			break;
+	}
+	if (!r && rc != SQLITE_DONE)
+		r = db_fail(q, "subscriber list");
+	sqlite3_reset(st);
+	return r;
+}
+
+static int sqlite_sub_count(struct store *s, uint64_t *count)
+{
+	struct store_sqlite *q = to_sqlite(s);
+	sqlite3_stmt *st = stmt(q, ST_SUB_COUNT);
+	int rc = sqlite3_step(st);
+
+	if (rc == SQLITE_ROW)
+		*count = (uint64_t)sqlite3_column_int64(st, 0);
+	sqlite3_reset(st);
+	return rc == SQLITE_ROW ? 0 : db_fail(q, "subscriber count");
+}
+
+static int begin(struct store_sqlite *q)
+{
+	stmt(q, ST_BEGIN);
+	return run(q, ST_BEGIN, "begin");
+}
+
+/* Commits when r is 0, else rolls back; returns r or the commit's error. */
+static int finish(struct store_sqlite *q, int r)
+{
+	if (r == 0) {
+		stmt(q, ST_COMMIT);
+		r = run(q, ST_COMMIT, "commit");
+		if (r == 0)
+			return 0;
+	}
+	stmt(q, ST_ROLLBACK);
+	sqlite3_step(q->st[ST_ROLLBACK]);
+	sqlite3_reset(q->st[ST_ROLLBACK]);
+	return r;
+}
+
+static int sqlite_sub_import(struct store *s, const struct store_subscriber *rows, size_t n)
+{
+	struct store_sqlite *q = to_sqlite(s);
+	int r = begin(q);
+
+	if (r)
+		return r;
+	for (size_t i = 0; i < n && r == 0; i++) {
+		sub_bind(stmt(q, ST_SUB_REPLACE), &rows[i]);
+		r = run(q, ST_SUB_REPLACE, "subscriber import");
+	}
+	return finish(q, r);
+}
+
+static void bind_bind(sqlite3_stmt *st, const struct store_binding *b)
+{
+	bind_text(st, 1, b->aor);
+	bind_text(st, 2, b->contact);
+	bind_text(st, 3, b->received);
+	bind_text(st, 4, b->transport);
+	bind_text(st, 5, b->path);
+	bind_text(st, 6, b->instance);
+	sqlite3_bind_int64(st, 7, b->reg_id);
+	bind_text(st, 8, b->call_id);
+	sqlite3_bind_int64(st, 9, b->cseq);
+	sqlite3_bind_int64(st, 10, b->expires_at);
+	sqlite3_bind_int(st, 11, b->q);
+	sqlite3_bind_int(st, 12, b->nat);
+}
+
+static int sqlite_bind_apply(struct store *s, const struct store_change *c, size_t n)
+{
+	struct store_sqlite *q = to_sqlite(s);
+	int r = begin(q);
+
+	if (r)
+		return r;
+	for (size_t i = 0; i < n && r == 0; i++) {
+		if (c[i].kind == STORE_BINDING_PUT) {
+			bind_bind(stmt(q, ST_BIND_PUT), &c[i].b);
+			r = run(q, ST_BIND_PUT, "binding put");
+		} else {
+			sqlite3_stmt *st = stmt(q, ST_BIND_DEL);
+			bind_text(st, 1, c[i].b.aor);
+			bind_text(st, 2, c[i].b.contact);
+			r = run(q, ST_BIND_DEL, "binding delete");
+		}
+	}
+	return finish(q, r);
+}
+
+static void binding_read(sqlite3_stmt *st, struct store_binding *b)
+{
+	memset(b, 0, sizeof(*b));
+	col_text(st, 0, b->aor, sizeof(b->aor));
+	col_text(st, 1, b->contact, sizeof(b->contact));
+	col_text(st, 2, b->received, sizeof(b->received));
+	col_text(st, 3, b->transport, sizeof(b->transport));
+	col_text(st, 4, b->path, sizeof(b->path));
+	col_text(st, 5, b->instance, sizeof(b->instance));
+	b->reg_id = (uint32_t)sqlite3_column_int64(st, 6);
+	col_text(st, 7, b->call_id, sizeof(b->call_id));
+	b->cseq = (uint32_t)sqlite3_column_int64(st, 8);
+	b->expires_at = sqlite3_column_int64(st, 9);
+	b->q = (uint16_t)sqlite3_column_int(st, 10);
+	b->nat = sqlite3_column_int(st, 11) != 0;
+}
+
+static int sqlite_bind_each(struct store *s, store_binding_cb cb, void *arg)
+{
+	struct store_sqlite *q = to_sqlite(s);
+	sqlite3_stmt *st = stmt(q, ST_BIND_EACH);
+	struct store_binding *b = malloc(sizeof(*b));
+	int rc, r = 0;
+
+	if (!b)
+		return -ENOMEM;
+	while ((rc = sqlite3_step(st)) == SQLITE_ROW) {
+		binding_read(st, b);
+		r = cb(arg, b);
+		if (r)
+			break;
+	}
+	if (!r && rc != SQLITE_DONE)
+		r = db_fail(q, "binding list");
+	sqlite3_reset(st);
+	free(b);
+	return r;
+}
+
+static int sqlite_kv_get(struct store *s, const char *key, void *buf, size_t *len)
+{
+	struct store_sqlite *q = to_sqlite(s);
+	sqlite3_stmt *st = stmt(q, ST_KV_GET);
+	int rc;
+
+	bind_text(st, 1, key);
+	rc = sqlite3_step(st);
+	if (rc == SQLITE_ROW) {
+		size_t n = (size_t)sqlite3_column_bytes(st, 0);
+		const void *v = sqlite3_column_blob(st, 0);
+		memcpy(buf, v, n < *len ? n : *len);
+		*len = n;
+	}
+	sqlite3_reset(st);
+	if (rc == SQLITE_ROW)
+		return 0;
+	return rc == SQLITE_DONE ? -ENOENT : db_fail(q, "meta get");
+}
+
+static int sqlite_kv_set(struct store *s, const char *key, const void *buf, size_t len)
+{
+	struct store_sqlite *q = to_sqlite(s);
+	sqlite3_stmt *st = stmt(q, ST_KV_SET);
+
+	bind_text(st, 1, key);
+	sqlite3_bind_blob(st, 2, buf, (int)len, SQLITE_STATIC);
+	return run(q, ST_KV_SET, "meta set");
+}
+
+static const struct store_ops sqlite_ops = {
+	.name = "sqlite",
+	.close = sqlite_close,
+	.subscriber_put = sqlite_sub_put,
+	.subscriber_del = sqlite_sub_del,
+	.subscriber_get = sqlite_sub_get,
+	.subscriber_each = sqlite_sub_each,
+	.subscriber_count = sqlite_sub_count,
+	.subscriber_import = sqlite_sub_import,
+	.binding_apply = sqlite_bind_apply,
+	.binding_each = sqlite_bind_each,
+	.kv_get = sqlite_kv_get,
+	.kv_set = sqlite_kv_set,
+};
+
+/* Creates the schema and records its version; refuses a newer file. */
+static int schema_init(struct store_sqlite *q)
+{
+	uint32_t v = SCHEMA_VERSION, have = 0;
+	size_t len = sizeof(have);
+	char *msg = NULL;
+	int r;
+
+	if (sqlite3_exec(q->db, schema_sql, NULL, NULL, &msg) != SQLITE_OK) {
+		store_set_error(&q->base, "schema: %s", msg ? msg : "?");
+		sqlite3_free(msg);
+		return -EIO;
+	}
+	for (int i = 0; i < ST__COUNT; i++)
+		if (sqlite3_prepare_v3(q->db, stmt_sql[i], -1, SQLITE_PREPARE_PERSISTENT,
+				       &q->st[i], NULL) != SQLITE_OK)
+			return db_fail(q, "prepare");
+	r = sqlite_kv_get(&q->base, "schema_version", &have, &len);
+	if (r == -ENOENT)
+		return sqlite_kv_set(&q->base, "schema_version", &v, sizeof(v));
+	if (r)
+		return r;
+	if (len != sizeof(have) || have > SCHEMA_VERSION) {
+		store_set_error(&q->base, "database schema version %u is newer than this "
+					  "sipreg (%u)", have, SCHEMA_VERSION);
+		return -EIO;
+	}
+	return 0;
+}
+
+int store_sqlite_open(struct store **ret, const char *path, char *errmsg, size_t errlen)
+{
+	struct store_sqlite *q = calloc(1, sizeof(*q));
+	int r;
+
+	if (!q)
+		return -ENOMEM;
+	q->base.ops = &sqlite_ops;
+	if (sqlite3_open_v2(path, &q->db,
+			    SQLITE_OPEN_READWRITE | SQLITE_OPEN_CREATE | SQLITE_OPEN_NOMUTEX,
+			    NULL) != SQLITE_OK) {
+		r = -EIO;
+		store_set_error(&q->base, "cannot open %s: %s", path,
+				q->db ? sqlite3_errmsg(q->db) : "out of memory");
+		goto fail;
+	}
+	sqlite3_busy_timeout(q->db, 5000);
+	r = schema_init(q);
+	if (r)
+		goto fail;
+	*ret = &q->base;
+	return 0;
+fail:
+	if (errmsg)
+		snprintf(errmsg, errlen, "%s", q->base.errmsg);
+	sqlite_close(&q->base);
+	return r;
+}
