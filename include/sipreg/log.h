@@ -83,11 +83,13 @@ static inline bool log_enabled(enum log_level level)
 		}                                                                \
 	} while (0)
 
-/* log_info("event_name", "key=%s n=%d", ...); the format may be "" */
-#define log_error(event, ...) LOG_AT(LOG_LEVEL_ERROR, event, __VA_ARGS__)
-#define log_warn(event, ...) LOG_AT(LOG_LEVEL_WARNING, event, __VA_ARGS__)
-#define log_info(event, ...) LOG_AT(LOG_LEVEL_INFO, event, __VA_ARGS__)
-#define log_debug(event, ...) LOG_AT(LOG_LEVEL_DEBUG, event, __VA_ARGS__)
+/* log_info("event_name", "key=%s n=%d", ...); the format must be a string
+ * literal and may be "" (the macros prefix it with a space, which
+ * log_emit() skips, so an empty literal is not an empty format). */
+#define log_error(event, ...) LOG_AT(LOG_LEVEL_ERROR, event, " " __VA_ARGS__)
+#define log_warn(event, ...) LOG_AT(LOG_LEVEL_WARNING, event, " " __VA_ARGS__)
+#define log_info(event, ...) LOG_AT(LOG_LEVEL_INFO, event, " " __VA_ARGS__)
+#define log_debug(event, ...) LOG_AT(LOG_LEVEL_DEBUG, event, " " __VA_ARGS__)
 
 /* Formats and writes one line (subject to the site's rate limit). Use the
  * macros; they check the level first. */

@@ -150,6 +150,8 @@ static void vemit(enum log_level level, const char *event, const char *fmt,
 	size_t n, body;
 	int r;
 
+	if (fmt[0] == ' ')
+		fmt++; /* the macros' prefix */
 	n = 3;
 	memcpy(line, "ts=", 3);
 	n += format_ts(line + n, cap - n);
@@ -164,7 +166,7 @@ static void vemit(enum log_level level, const char *event, const char *fmt,
 		if (r < 0)
 			r = 0;
 		if ((size_t)r >= cap - n) {
-			n = cap - 1;
+			n = cap;
 			memcpy(line + n - 3, "...", 3);
 		} else {
 			n += (size_t)r;
