@@ -175,8 +175,10 @@ typedef void (*tcp_message_cb)(void *arg, struct tcp_ctx *ctx, struct tcp_handle
  * error (-ECONNRESET, -ECONNREFUSED for an outgoing connect). */
 typedef void (*tcp_close_cb)(void *arg, struct tcp_ctx *ctx, struct tcp_handle h, int err);
 
-/* The outcome of tcp_connect(): err 0 connected, else -errno (the
- * connection is then closed and the close callback follows). */
+/* The outcome of tcp_connect(), once: err 0 connected, else -errno
+ * (-ECONNREFUSED..., -ETIMEDOUT when the idle limit passed while connecting,
+ * -ECONNABORTED when closed by tcp_close() first); on failure the close
+ * callback follows with the same err. */
 typedef void (*tcp_connect_cb)(void *arg, struct tcp_ctx *ctx, struct tcp_handle h,
 			       int err);
 
