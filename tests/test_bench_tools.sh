@@ -1,0 +1,174 @@
+#!/usr/bin/env bash
+# Integration test of the measuring tools: bench/udp-echo and bench/sipreg-bench.
+#   - 2000 OPTIONS echoed by udp-echo (127.0.0.1, port 0) all complete, JSON parses
+#   - the same over ::1 (skipped when the host has no IPv6 loopback)
+#   - against a scripted responder: answers matched by branch, counted by code,
+#     drops become timeouts, duplicates stray, garbage bad
+#   - against a closed port: every request times out, the run ends in bounded
+#     time, for --count and for --duration
+#   - bad command lines are refused with exit status 2
+# Needs jq and python3. Exit 77 (skip) when the tools were not built (-Dbench=false).
+set -uo pipefail
+
+build=${SIPREG_BUILD_ROOT:-$(dirname "$0")/../build}
+bench=$build/bench/sipreg-bench
+echo_bin=$build/bench/udp-echo
+if [ ! -x "$bench" ] || [ ! -x "$echo_bin" ]; then
+	echo "SKIP: $bench or $echo_bin not built (meson -Dbench=false?)"
+	exit 77
+fi
+for t in jq python3 timeout; do
+	command -v "$t" >/dev/null || { echo "FAIL: $t is not installed"; exit 1; }
+done
+
+tmp=$(mktemp -d)
+pids=()
+cleanup() {
+	for p in "${pids[@]}"; do kill "$p" 2>/dev/null && wait "$p" 2>/dev/null; done
+	rm -rf "$tmp"
+}
+trap cleanup EXIT
+
+fails=0
+check() { # check DESCRIPTION CONDITION-EXIT-STATUS
+	if [ "$2" -eq 0 ]; then echo "ok   - $1"; else echo "FAIL - $1"; fails=$((fails + 1)); fi
+}
+
+# start_echo ADDR NAME: starts udp-echo on ADDR:0, sets PORT (empty on failure).
+start_echo() {
+	PORT=
+	"$echo_bin" --listen "$1:0" >"$tmp/$2.port" 2>"$tmp/$2.err" &
+	pids+=($!)
+	ECHO_PID=$!
+	for _ in $(seq 50); do
+		PORT=$(head -n 1 "$tmp/$2.port" 2>/dev/null)
+		[ -n "$PORT" ] && return 0
+		sleep 0.1
+	done
+	echo "udp-echo did not print its port: $(cat "$tmp/$2.err")"
+	return 1
+}
+
+# ---- 1. echo ceiling over IPv4: 2000 requests, all complete
+start_echo 127.0.0.1 echo4
+check "udp-echo on 127.0.0.1 port 0 prints its port ($PORT)" $([ -n "$PORT" ] && [ "$PORT" -gt 0 ]; echo $?)
+timeout 30 "$bench" --target "127.0.0.1:$PORT" --expect-echo --count 2000 --json >"$tmp/e4.json"
+rc=$?
+check "sipreg-bench --expect-echo --count 2000 exits 0 (got $rc)" $([ $rc -eq 0 ]; echo $?)
+check "its output is one valid JSON object" $(jq -e 'type == "object"' "$tmp/e4.json" >/dev/null; echo $?)
+check "2000 offered, sent, completed and ok; no timeout, stray or bad" $(jq -e \
+	'.offered == 2000 and .sent == 2000 and .completed == 2000 and .ok == 2000 and
+	 .timeouts == 0 and .stray == 0 and .bad == 0 and .codes.echo == 2000' "$tmp/e4.json" >/dev/null; echo $?)
+check "latency percentiles ordered and positive, rps > 0, cpu reported" $(jq -e \
+	'.latency_us as $l | $l.min > 0 and $l.p50 >= $l.min and $l.p99 >= $l.p50 and
+	 $l.p999 >= $l.p99 and $l.max >= $l.p999 and .rps > 0 and .cpu.share >= 0' "$tmp/e4.json" >/dev/null; echo $?)
+kill "$ECHO_PID"; wait "$ECHO_PID" 2>/dev/null
+check "udp-echo counted the 2000 datagrams" $(grep -q 'echoed 2000 datagrams' "$tmp/echo4.err"; echo $?)
+
+# ---- 2. IPv6, two threads with two sockets each, open loop
+if [ -e /proc/net/if_inet6 ] && grep -q '^0\{31\}1 ' /proc/net/if_inet6; then
+	start_echo '[::1]' echo6
+	timeout 30 "$bench" --target "[::1]:$PORT" --expect-echo --count 1000 --threads 2 \
+		--sockets 2 --window 16 --json >"$tmp/e6.json"
+	check "IPv6, 2 threads x 2 sockets: 1000 completed" $(jq -e \
+		'.completed == 1000 and .timeouts == 0 and .threads == 2' "$tmp/e6.json" >/dev/null; echo $?)
+	start=$(date +%s%N)
+	timeout 30 "$bench" --target "[::1]:$PORT" --expect-echo --rate 2000 --duration 1 \
+		--json >"$tmp/open.json"
+	el=$((($(date +%s%N) - start) / 1000000))
+	# 2000/s for 1 s: about 2000 offered (pacing), none skipped, in about 1 s.
+	check "open loop 2000/s for 1 s offers 1900-2100 and takes < 3 s (${el} ms)" $(jq -e \
+		'.mode == "open" and .offered >= 1900 and .offered <= 2100 and .skipped == 0 and
+		 .completed + .timeouts == .offered' "$tmp/open.json" >/dev/null && [ $el -lt 3000 ]; echo $?)
+	kill "$ECHO_PID"; wait "$ECHO_PID" 2>/dev/null
+else
+	echo "skip - no ::1 on this host: IPv6 checks not run"
+fi
+
+# ---- 3. a scripted responder: request i (arrival order) gets
+#   i%10 == 0: nothing (timeout)     i%10 == 1: 404
+#   i%10 == 2: 200 twice (stray)     i%10 == 3: garbage, then 200
+#   otherwise 200; 1xx first when i%10 == 4.
+cat >"$tmp/responder.py" <<'PY'
+import socket, sys
+s = socket.socket(socket.AF_INET, socket.SOCK_DGRAM)
+s.bind(("127.0.0.1", 0))
+print(s.getsockname()[1], flush=True)
+s.settimeout(10)
+def reply(req, code):
+    lines = req.split(b"\r\n")
+    keep = [l for l in lines[1:] if l.split(b":")[0] in (b"Via", b"From", b"To", b"Call-ID", b"CSeq")]
+    return b"SIP/2.0 " + code + b"\r\n" + b"\r\n".join(keep) + b"\r\nContent-Length: 0\r\n\r\n"
+i = 0
+while i < int(sys.argv[1]):
+    d, a = s.recvfrom(4096)
+    k = i % 10
+    i += 1
+    if k == 0:
+        continue
+    if k == 1:
+        s.sendto(reply(d, b"404 Not Found"), a); continue
+    if k == 2:
+        s.sendto(reply(d, b"200 OK"), a); s.sendto(reply(d, b"200 OK"), a); continue
+    if k == 3:
+        s.sendto(b"hello, not SIP", a)
+    if k == 4:
+        s.sendto(reply(d, b"100 Trying"), a)
+    s.sendto(reply(d, b"200 OK"), a)
+PY
+python3 "$tmp/responder.py" 200 >"$tmp/resp.port" &
+pids+=($!)
+RPID=$!
+PORT=
+for _ in $(seq 50); do PORT=$(head -n 1 "$tmp/resp.port" 2>/dev/null); [ -n "$PORT" ] && break; sleep 0.1; done
+timeout 30 "$bench" --target "127.0.0.1:$PORT" --count 200 --window 8 --timeout-ms 500 --json >"$tmp/resp.json"
+check "responder: 200 offered, 180 completed, 20 timeouts" $(jq -e \
+	'.offered == 200 and .completed == 180 and .timeouts == 20' "$tmp/resp.json" >/dev/null; echo $?)
+check "responder: answers by code 200: 160, 404: 20, 100: 20; ok 160" $(jq -e \
+	'.codes["200"] == 160 and .codes["404"] == 20 and .codes["100"] == 20 and
+	 .provisional == 20 and .ok == 160' "$tmp/resp.json" >/dev/null; echo $?)
+check "responder: 20 duplicates counted stray, 20 garbage datagrams bad" $(jq -e \
+	'.stray == 20 and .bad == 20' "$tmp/resp.json" >/dev/null; echo $?)
+wait "$RPID" 2>/dev/null
+
+# ---- 4. closed port: timeouts, bounded time
+start_echo 127.0.0.1 closed
+closed=$PORT
+kill "$ECHO_PID"; wait "$ECHO_PID" 2>/dev/null
+start=$(date +%s%N)
+timeout 20 "$bench" --target "127.0.0.1:$closed" --count 100 --window 10 --timeout-ms 200 \
+	--json >"$tmp/closed.json"
+rc=$?
+el=$((($(date +%s%N) - start) / 1000000))
+check "closed port, --count 100 --window 10: exits 0 (got $rc)" $([ $rc -eq 0 ]; echo $?)
+check "closed port: 100 timeouts, nothing completed" $(jq -e \
+	'.offered == 100 and .timeouts == 100 and .completed == 0' "$tmp/closed.json" >/dev/null; echo $?)
+# 10 rounds of a 200 ms timeout: 2 s, with room for a busy machine.
+check "closed port: 10 rounds of 200 ms take 1.9-8 s (${el} ms)" $([ $el -ge 1900 ] && [ $el -lt 8000 ]; echo $?)
+start=$(date +%s%N)
+timeout 20 "$bench" --target "127.0.0.1:$closed" --duration 0.5 --timeout-ms 300 --json >"$tmp/closed2.json"
+el=$((($(date +%s%N) - start) / 1000000))
+check "closed port, --duration 0.5 --timeout-ms 300: ends in < 3 s (${el} ms), all timed out" $(jq -e \
+	'.offered > 0 and .timeouts == .offered and .completed == 0' "$tmp/closed2.json" >/dev/null &&
+	[ $el -ge 500 ] && [ $el -lt 3000 ]; echo $?)
+
+# ---- 5. bad command lines
+for args in "" "--target nonsense" "--target 127.0.0.1:0" "--target 127.0.0.1:70000" \
+	"--target 127.0.0.1:5060 --window 0" "--target 127.0.0.1:5060 --rate -5" \
+	"--target 127.0.0.1:5060 --count abc" "--target 127.0.0.1:5060 --method INVITE" \
+	"--target 127.0.0.1:5060 --transport tcp" "--target 127.0.0.1:5060 --duration 0" \
+	"--target 127.0.0.1:5060 --threads 1000" "--target [::1:5060"; do
+	# shellcheck disable=SC2086
+	timeout 5 "$bench" $args >/dev/null 2>&1
+	rc=$?
+	check "sipreg-bench $args: usage error (exit 2, got $rc)" $([ $rc -eq 2 ]; echo $?)
+done
+for args in "" "--listen nonsense" "--listen 127.0.0.1:65536" "--listen 127.0.0.1:0 --batch 0"; do
+	# shellcheck disable=SC2086
+	timeout 5 "$echo_bin" $args >/dev/null 2>&1
+	rc=$?
+	check "udp-echo $args: usage error (exit 2, got $rc)" $([ $rc -eq 2 ]; echo $?)
+done
+
+echo "$fails failure(s)"
+[ $fails -eq 0 ]
