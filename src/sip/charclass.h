@@ -171,6 +171,91 @@ static inline int cc_fail(struct sip_err *err, const char *reason, const char *b
 	return -EBADMSG;
 }
 
+/*
+ * generic-param = token [ EQUAL gen-value ]
+ * gen-value     = token / host / quoted-string
+ * EQUAL         = SWS "=" SWS
+ * p is at the name. Reads one parameter; value is unset for a flag, the
+ * inside of the quotes for a quoted-string. Returns the cursor after it, or
+ * NULL when malformed (no name, '=' without a value, unterminated quote).
+ */
+static inline const char *cc_param_read(const char *p, const char *end, struct sip_str *name,
+					struct sip_str *value)
+{
+	const char *q = cc_span(p, end, CC_TOKEN), *r;
+
+	if (unlikely(q == p))
+		return NULL;
+	*name = sip_str_make(p, (size_t)(q - p));
+	r = cc_skip_ws(q, end);
+	if (r == end || *r != '=') {
+		*value = SIP_STR_NULL;
+		return q;
+	}
+	r = cc_skip_ws(r + 1, end);
+	if (unlikely(r == end))
+		return NULL;
+	if (*r == '"') {
+		q = cc_quoted_end(r + 1, end);
+		if (unlikely(q == NULL))
+			return NULL;
+		*value = sip_str_make(r + 1, (size_t)(q - r - 1));
+		return q + 1;
+	}
+	q = cc_span(r, end, CC_PVAL);
+	if (unlikely(q == r))
+		return NULL;
+	*value = sip_str_make(r, (size_t)(q - r));
+	return q;
+}
+
+/*
+ * One header parameter of a list element: *pp is after the previous part
+ * (URI, sent-by or parameter). Returns 1 and advances past ";name[=value]",
+ * 0 at the end of the element (end of the slice or a ',' that *pp is left
+ * on, LWS skipped), -1 when malformed (*pp is left at the problem).
+ */
+static inline int cc_hparam_next(const char **pp, const char *end, struct sip_str *name,
+				 struct sip_str *value)
+{
+	const char *p = cc_skip_ws(*pp, end), *q;
+
+	if (p == end || *p == ',') {
+		*pp = p;
+		return 0;
+	}
+	if (unlikely(*p != ';')) {
+		*pp = p;
+		return -1;
+	}
+	p = cc_skip_ws(p + 1, end);
+	q = cc_param_read(p, end, name, value);
+	if (unlikely(q == NULL)) {
+		*pp = p;
+		return -1;
+	}
+	*pp = q;
+	return 1;
+}
+
+/*
+ * host, as in a SIP URI or a Via sent-by (uri.c): hostname / IPv4address /
+ * IPv6reference. Returns the cursor after it (after ']' for IPv6) with host
+ * (without brackets) and type set, or NULL with *why set to a SIP_HOST_E*.
+ */
+enum {
+	SIP_HOST_EMISSING = 1,
+	SIP_HOST_EUNTERM,
+	SIP_HOST_EBADV6,
+	SIP_HOST_EBADV4,
+	SIP_HOST_EBADNAME,
+};
+const char *sip_host_scan(const char *p, const char *end, struct sip_str *host,
+			  enum sip_host_type *type, int *why);
+/* IPv6address (RFC 3261 §25.1 with the RFC 5118 §4.10 tolerance) / IPv4address. */
+bool sip_ipv6_valid(const char *p, const char *end);
+bool sip_ipv4_valid(const char *p, const char *end);
+
 /* Method token to id (case-sensitive, RFC 3261 §7.1): a switch on the
  * length, then one memcmp. Unknown tokens are SIP_METHOD_OTHER. */
 static inline enum sip_method cc_method_id(const char *p, size_t n)

@@ -1,0 +1,208 @@
+/* SPDX-License-Identifier: MIT */
+/*
+ * auth.c - Authorization / Proxy-Authorization (credentials) and
+ * WWW-Authenticate / Proxy-Authenticate (challenges): RFC 3261 §25.1,
+ * RFC 7616 (HTTP Digest), RFC 8760 (SHA-256 and SHA-512/256 in SIP).
+ *
+ *   challenge       = ("Digest" LWS digest-cln *(COMMA digest-cln)) / other-challenge
+ *   other-challenge = auth-scheme LWS auth-param *(COMMA auth-param)
+ *   digest-cln      = realm / domain / nonce / opaque / stale / algorithm
+ *                     / qop-options / auth-param
+ *   credentials     = ("Digest" LWS digest-response) / other-response
+ *   digest-response = dig-resp *(COMMA dig-resp)
+ *   dig-resp        = username / realm / nonce / digest-uri / dresponse
+ *                     / algorithm / cnonce / opaque / message-qop
+ *                     / nonce-count / auth-param
+ *   auth-param      = auth-param-name EQUAL ( token / quoted-string )
+ *   auth-scheme     = token
+ *   nonce-count     = "nc" EQUAL nc-value      ; nc-value = 8LHEX
+ *   stale           = "stale" EQUAL ( "true" / "false" )
+ *   algorithm       = "algorithm" EQUAL ( "MD5" / "MD5-sess" / token )
+ *   userhash        = "userhash" EQUAL ( "true" / "false" )   ; RFC 7616 §3.4
+ *   COMMA = SWS "," SWS       EQUAL = SWS "=" SWS
+ *
+ * Choices:
+ * - Parameter names and the algorithm, stale and userhash values are
+ *   case-insensitive. An algorithm outside RFC 7616 / 8760 is
+ *   SIP_DIGEST_UNKNOWN (the caller answers with a new challenge); absent, it
+ *   is MD5. stale / userhash other than "true" are false.
+ * - nc must be exactly 8 HEXDIG (upper or lower case).
+ * - A known parameter given twice is an error; unknown ones are tolerated
+ *   (params keeps everything raw). At least one parameter is required.
+ * - err->off is relative to value.
+ */
+#include "charclass.h"
+
+#define FAIL(reason, at) cc_fail(err, "Bad Authorization: " reason, value.p, (at))
+
+enum {
+	AP_USERNAME = 1 << 0,
+	AP_REALM = 1 << 1,
+	AP_NONCE = 1 << 2,
+	AP_URI = 1 << 3,
+	AP_RESPONSE = 1 << 4,
+	AP_CNONCE = 1 << 5,
+	AP_OPAQUE = 1 << 6,
+	AP_QOP = 1 << 7,
+	AP_NC = 1 << 8,
+	AP_ALGORITHM = 1 << 9,
+	AP_DOMAIN = 1 << 10,
+	AP_STALE = 1 << 11,
+	AP_USERHASH = 1 << 12,
+};
+
+/* The slot of a known parameter name, or NULL (and *bit = 0). */
+static struct sip_str *auth_slot(struct sip_auth *a, struct sip_str n, unsigned *bit)
+{
+#define K(lit, b, field)                                                                \
+	if (CC_LIT_CASEEQ(n.p, n.len, lit)) {                                             \
+		*bit = (b);                                                             \
+		return (field);                                                         \
+	}
+	switch (n.len) {
+	case 2:
+		K("nc", AP_NC, &a->nc);
+		break;
+	case 3:
+		K("uri", AP_URI, &a->uri);
+		K("qop", AP_QOP, &a->qop);
+		break;
+	case 5:
+		K("nonce", AP_NONCE, &a->nonce);
+		K("realm", AP_REALM, &a->realm);
+		K("stale", AP_STALE, NULL);
+		break;
+	case 6:
+		K("cnonce", AP_CNONCE, &a->cnonce);
+		K("opaque", AP_OPAQUE, &a->opaque);
+		K("domain", AP_DOMAIN, &a->domain);
+		break;
+	case 8:
+		K("username", AP_USERNAME, &a->username);
+		K("response", AP_RESPONSE, &a->response);
+		K("userhash", AP_USERHASH, NULL);
+		break;
+	case 9:
+		K("algorithm", AP_ALGORITHM, &a->algorithm);
+		break;
+	}
+#undef K
+	*bit = 0;
+	return NULL;
+}
+
+static enum sip_digest_alg alg_of(struct sip_str v)
+{
+	switch (v.len) {
+	case 3:
+		return CC_LIT_CASEEQ(v.p, v.len, "md5") ? SIP_DIGEST_MD5 : SIP_DIGEST_UNKNOWN;
+	case 7:
+		return CC_LIT_CASEEQ(v.p, v.len, "sha-256") ? SIP_DIGEST_SHA256
+							    : SIP_DIGEST_UNKNOWN;
+	case 8:
+		return CC_LIT_CASEEQ(v.p, v.len, "md5-sess") ? SIP_DIGEST_MD5_SESS
+							     : SIP_DIGEST_UNKNOWN;
+	case 11:
+		return CC_LIT_CASEEQ(v.p, v.len, "sha-512-256") ? SIP_DIGEST_SHA512_256
+								: SIP_DIGEST_UNKNOWN;
+	case 12:
+		return CC_LIT_CASEEQ(v.p, v.len, "sha-256-sess") ? SIP_DIGEST_SHA256_SESS
+								 : SIP_DIGEST_UNKNOWN;
+	case 16:
+		return CC_LIT_CASEEQ(v.p, v.len, "sha-512-256-sess")
+			       ? SIP_DIGEST_SHA512_256_SESS
+			       : SIP_DIGEST_UNKNOWN;
+	default:
+		return SIP_DIGEST_UNKNOWN;
+	}
+}
+
+/* nc-value = 8LHEX; false when not exactly 8 hex digits. */
+static bool parse_nc(struct sip_str v, uint32_t *out)
+{
+	uint32_t n = 0;
+
+	if (v.len != 8)
+		return false;
+	for (size_t i = 0; i < 8; i++) {
+		unsigned char c = (unsigned char)v.p[i];
+		if (!cc_is(c, CC_HEX))
+			return false;
+		n = n << 4 | (c <= '9' ? (uint32_t)(c - '0') : (uint32_t)((c | 0x20) - 'a' + 10));
+	}
+	*out = n;
+	return true;
+}
+
+/* Fill the named field of one known parameter: NULL, or why it is bad. */
+static const char *auth_param(struct sip_auth *a, struct sip_str n, struct sip_str v,
+			      unsigned *seen)
+{
+	unsigned bit;
+	struct sip_str *slot = auth_slot(a, n, &bit);
+
+	if (bit == 0)
+		return NULL;
+	if (unlikely(*seen & bit))
+		return "Bad Authorization: duplicate parameter";
+	*seen |= bit;
+	if (slot)
+		*slot = v;
+	switch (bit) {
+	case AP_NC:
+		if (unlikely(!parse_nc(v, &a->nc_val)))
+			return "Bad Authorization: nc is not 8 hex digits";
+		a->has_nc = true;
+		break;
+	case AP_ALGORITHM:
+		a->alg = alg_of(v);
+		break;
+	case AP_STALE:
+		a->stale = CC_LIT_CASEEQ(v.p, v.len, "true");
+		break;
+	case AP_USERHASH:
+		a->userhash = CC_LIT_CASEEQ(v.p, v.len, "true");
+		break;
+	}
+	return NULL;
+}
+
+int sip_auth_parse(struct sip_auth *a, struct sip_str value, struct sip_err *err)
+{
+	const char *end = value.p + value.len, *p, *q;
+	const char *why;
+	struct sip_str n, v;
+	unsigned seen = 0;
+
+	if (unlikely(value.len == 0))
+		return FAIL("empty value", value.p);
+	memset(a, 0, sizeof(*a));
+	p = cc_skip_ws(value.p, end);
+	q = cc_span(p, end, CC_TOKEN);
+	if (unlikely(q == p))
+		return FAIL("missing scheme", p);
+	a->scheme = sip_str_make(p, (size_t)(q - p));
+	p = cc_skip_ws(q, end);
+	if (unlikely(p == q || p == end))
+		return FAIL("missing parameters", p);
+	a->params = sip_str_make(p, (size_t)(end - p));
+	for (;;) {
+		q = cc_param_read(p, end, &n, &v);
+		if (unlikely(q == NULL))
+			return FAIL("bad parameter", p);
+		if (unlikely(v.p == NULL))
+			return FAIL("parameter without a value", p);
+		if (unlikely((why = auth_param(a, n, v, &seen)) != NULL))
+			return cc_fail(err, why, value.p, n.p);
+		p = cc_skip_ws(q, end);
+		if (p == end)
+			break;
+		if (unlikely(*p != ','))
+			return FAIL("expected ','", p);
+		p = cc_skip_ws(p + 1, end);
+		if (unlikely(p == end || *p == ','))
+			return FAIL("empty parameter", p);
+	}
+	a->params.len = (size_t)(q - a->params.p);
+	return 0;
+}

@@ -1,0 +1,253 @@
+/* SPDX-License-Identifier: MIT */
+/*
+ * via.c - Via values (RFC 3261 §20.42, §25.1; RFC 3581 rport; RFC 5118 §4.5):
+ *
+ *   Via             = ( "Via" / "v" ) HCOLON via-parm *(COMMA via-parm)
+ *   via-parm        = sent-protocol LWS sent-by *( SEMI via-params )
+ *   via-params      = via-ttl / via-maddr / via-received / via-branch
+ *                     / via-extension
+ *   via-ttl         = "ttl" EQUAL ttl                 ; ttl = 1*3DIGIT (0-255)
+ *   via-maddr       = "maddr" EQUAL host
+ *   via-received    = "received" EQUAL (IPv4address / IPv6address)
+ *   via-branch      = "branch" EQUAL token
+ *   response-port   = "rport" [EQUAL 1*DIGIT]         ; RFC 3581
+ *   via-extension   = generic-param
+ *   sent-protocol   = protocol-name SLASH protocol-version SLASH transport
+ *   protocol-name   = "SIP" / token
+ *   protocol-version = token
+ *   transport       = "UDP" / "TCP" / "TLS" / "SCTP" / other-transport
+ *   sent-by         = host [ COLON port ]
+ *   SLASH = SWS "/" SWS       COLON = SWS ":" SWS
+ *
+ * Choices:
+ * - proto is the slice "SIP/2.0" as received (LWS around '/' stays inside);
+ *   the version is not checked here (the start line decides 505).
+ * - received holds an IPv4 or IPv6 address; RFC 5118 §4.5 asks to accept an
+ *   IPv6 one with or without brackets: the slice comes WITHOUT them.
+ * - rport without a value is 0; with one it must be 1..65535. ttl 0..255.
+ * - A known parameter given twice is an error; a missing branch is not (RFC
+ *   2543 peers): the transaction layer decides.
+ * - err->off is relative to *rest at the call.
+ */
+#include "charclass.h"
+
+#define FAIL(reason, at) cc_fail(err, "Bad Via: " reason, base, (at))
+
+/* protocol-name SLASH protocol-version SLASH transport; NULL when bad. */
+static const char *scan_proto(const char *p, const char *end, struct sip_via *v)
+{
+	const char *s = p, *q;
+
+	p = cc_span(p, end, CC_TOKEN);
+	if (unlikely(p == s))
+		return NULL;
+	p = cc_skip_ws(p, end);
+	if (unlikely(p == end || *p != '/'))
+		return NULL;
+	q = cc_skip_ws(p + 1, end);
+	p = cc_span(q, end, CC_TOKEN);
+	if (unlikely(p == q))
+		return NULL;
+	v->proto = sip_str_make(s, (size_t)(p - s));
+	p = cc_skip_ws(p, end);
+	if (unlikely(p == end || *p != '/'))
+		return NULL;
+	q = cc_skip_ws(p + 1, end);
+	p = cc_span(q, end, CC_TOKEN);
+	if (unlikely(p == q))
+		return NULL;
+	v->transport = sip_str_make(q, (size_t)(p - q));
+	return p;
+}
+
+/* 1*DIGIT into a value no larger than max; -1 when bad. */
+static int32_t small_num(struct sip_str s, uint32_t max)
+{
+	uint32_t n = 0;
+
+	if (s.len == 0 || s.len > 5)
+		return -1;
+	for (size_t i = 0; i < s.len; i++) {
+		if (!cc_is(s.p[i], CC_DIGIT))
+			return -1;
+		n = n * 10 + (uint32_t)(s.p[i] - '0');
+	}
+	return n > max ? -1 : (int32_t)n;
+}
+
+/* received = IPv4address / IPv6address / "[" IPv6address "]" */
+static bool received_ok(struct sip_str *s)
+{
+	const char *p = s->p, *end = s->p + s->len;
+
+	if (s->len >= 2 && p[0] == '[' && end[-1] == ']') {
+		*s = sip_str_make(p + 1, s->len - 2);
+		return sip_ipv6_valid(p + 1, end - 1);
+	}
+	if (memchr(p, ':', s->len))
+		return sip_ipv6_valid(p, end);
+	return sip_ipv4_valid(p, end);
+}
+
+enum {
+	VP_BRANCH = 1,
+	VP_RECEIVED = 2,
+	VP_RPORT = 4,
+	VP_MADDR = 8,
+	VP_TTL = 16,
+};
+
+/* One Via parameter: NULL, or the reason it is bad. */
+static const char *via_param(struct sip_via *v, struct sip_str n, struct sip_str val,
+			     unsigned *seen)
+{
+	unsigned bit;
+	int32_t x;
+
+	switch (n.len) {
+	case 3:
+		if (!CC_LIT_CASEEQ(n.p, n.len, "ttl"))
+			return NULL;
+		bit = VP_TTL;
+		break;
+	case 5:
+		if (CC_LIT_CASEEQ(n.p, n.len, "rport"))
+			bit = VP_RPORT;
+		else if (CC_LIT_CASEEQ(n.p, n.len, "maddr"))
+			bit = VP_MADDR;
+		else
+			return NULL;
+		break;
+	case 6:
+		if (!CC_LIT_CASEEQ(n.p, n.len, "branch"))
+			return NULL;
+		bit = VP_BRANCH;
+		break;
+	case 8:
+		if (!CC_LIT_CASEEQ(n.p, n.len, "received"))
+			return NULL;
+		bit = VP_RECEIVED;
+		break;
+	default:
+		return NULL;
+	}
+	if (unlikely(*seen & bit))
+		return "Bad Via: duplicate parameter";
+	*seen |= bit;
+	if (bit == VP_RPORT) {
+		if (val.p == NULL) {
+			v->rport = 0;
+			return NULL;
+		}
+		if (unlikely((x = small_num(val, 65535)) <= 0))
+			return "Bad Via: bad rport";
+		v->rport = x;
+		return NULL;
+	}
+	if (unlikely(val.p == NULL))
+		return "Bad Via: parameter without a value";
+	switch (bit) {
+	case VP_BRANCH:
+		v->branch = val;
+		break;
+	case VP_RECEIVED:
+		if (unlikely(!received_ok(&val)))
+			return "Bad Via: bad received";
+		v->received = val;
+		break;
+	case VP_MADDR:
+		v->maddr = val;
+		break;
+	case VP_TTL:
+		if (unlikely((x = small_num(val, 255)) < 0 || val.len > 3))
+			return "Bad Via: bad ttl";
+		v->ttl = (int16_t)x;
+		break;
+	}
+	return NULL;
+}
+
+/* sent-by = host [ COLON port ]; NULL with the reason in *why. */
+static const char *scan_sent_by(const char *p, const char *end, struct sip_via *v,
+				const char **why)
+{
+	static const char *const host_reason[] = {
+		[SIP_HOST_EMISSING] = "Bad Via: missing host",
+		[SIP_HOST_EUNTERM] = "Bad Via: unterminated IPv6 reference",
+		[SIP_HOST_EBADV6] = "Bad Via: bad IPv6 address",
+		[SIP_HOST_EBADV4] = "Bad Via: bad IPv4 address",
+		[SIP_HOST_EBADNAME] = "Bad Via: bad host name",
+	};
+	const char *q;
+	int hw = 0;
+	int32_t port;
+
+	p = sip_host_scan(p, end, &v->host, &v->host_type, &hw);
+	if (unlikely(p == NULL)) {
+		*why = host_reason[hw];
+		return NULL;
+	}
+	q = cc_skip_ws(p, end);
+	if (q == end || *q != ':')
+		return p;
+	q = cc_skip_ws(q + 1, end);
+	p = cc_span(q, end, CC_DIGIT);
+	if (unlikely((port = small_num(sip_str_make(q, (size_t)(p - q)), 65535)) <= 0)) {
+		*why = "Bad Via: bad port";
+		return NULL;
+	}
+	v->port = (uint16_t)port;
+	return p;
+}
+
+int sip_via_next(struct sip_str *rest, struct sip_via *v, struct sip_err *err)
+{
+	const char *base = rest->p, *end, *p, *q, *first = NULL, *last;
+	const char *why = NULL;
+	struct sip_str n, val;
+	unsigned seen = 0;
+	int r;
+
+	if (rest->len == 0)
+		return 0;
+	end = rest->p + rest->len;
+	p = cc_skip_ws(rest->p, end);
+	if (p == end) {
+		*rest = sip_str_make(end, 0);
+		return 0;
+	}
+	if (unlikely(*p == ','))
+		return FAIL("empty value", p);
+	memset(v, 0, sizeof(*v));
+	v->rport = -1;
+	v->ttl = -1;
+	q = scan_proto(p, end, v);
+	if (unlikely(q == NULL))
+		return FAIL("bad sent-protocol", p);
+	p = cc_skip_ws(q, end);
+	if (unlikely(p == q))
+		return FAIL("no space before sent-by", p);
+	q = p;
+	p = scan_sent_by(p, end, v, &why);
+	if (unlikely(p == NULL))
+		return cc_fail(err, why, base, q);
+	last = p;
+	while ((r = cc_hparam_next(&p, end, &n, &val)) > 0) {
+		if (!first)
+			first = n.p;
+		last = p;
+		if (unlikely((why = via_param(v, n, val, &seen)) != NULL))
+			return cc_fail(err, why, base, n.p);
+	}
+	if (unlikely(r < 0))
+		return FAIL("bad parameter", p);
+	if (first)
+		v->params = sip_str_make(first, (size_t)(last - first));
+	if (p != end) {
+		p = cc_skip_ws(p + 1, end);
+		if (unlikely(p == end || *p == ','))
+			return FAIL("empty value", p);
+	}
+	*rest = sip_str_make(p, (size_t)(end - p));
+	return 1;
+}
