@@ -1,0 +1,668 @@
+/* SPDX-License-Identifier: MIT */
+/*
+ * digest.c - Digest authentication (RFC 2617, RFC 7616, RFC 8760) over nettle.
+ *
+ * The hash contexts sit on the stack in one union; wire values (quoted-string
+ * content from struct sip_auth) are hashed run by run between their
+ * backslashes, so escapes are resolved without a copy or a length limit. Hex is
+ * made from a nibble table. Nothing here allocates or calls printf.
+ */
+#include <errno.h>
+#include <string.h>
+
+#include <nettle/md5.h>
+#include <nettle/sha2.h>
+
+#include "sipreg/digest.h"
+
+enum hkind { H_MD5, H_SHA256, H_SHA512_256 };
+
+struct hctx {
+	enum hkind kind;
+	union {
+		struct md5_ctx md5;
+		struct sha256_ctx sha256;
+		struct sha512_ctx sha512;
+	} u;
+};
+
+static const char hexdig[16] = "0123456789abcdef";
+
+/* -1 for an unknown algorithm */
+static int alg_kind(enum sip_digest_alg alg)
+{
+	switch (alg) {
+	case SIP_DIGEST_MD5:
+	case SIP_DIGEST_MD5_SESS:
+		return H_MD5;
+	case SIP_DIGEST_SHA256:
+	case SIP_DIGEST_SHA256_SESS:
+		return H_SHA256;
+	case SIP_DIGEST_SHA512_256:
+	case SIP_DIGEST_SHA512_256_SESS:
+		return H_SHA512_256;
+	default:
+		return -1;
+	}
+}
+
+static inline size_t kind_hexlen(enum hkind k)
+{
+	return k == H_MD5 ? 2 * MD5_DIGEST_SIZE : 2 * SHA256_DIGEST_SIZE;
+}
+
+static void h_init(struct hctx *h, enum hkind k)
+{
+	h->kind = k;
+	switch (k) {
+	case H_MD5:
+		md5_init(&h->u.md5);
+		break;
+	case H_SHA256:
+		sha256_init(&h->u.sha256);
+		break;
+	case H_SHA512_256:
+		sha512_256_init(&h->u.sha512);
+		break;
+	}
+}
+
+static void h_upd(struct hctx *h, const void *p, size_t n)
+{
+	const uint8_t *d = p;
+
+	switch (h->kind) {
+	case H_MD5:
+		md5_update(&h->u.md5, n, d);
+		break;
+	case H_SHA256:
+		sha256_update(&h->u.sha256, n, d);
+		break;
+	case H_SHA512_256:
+		sha512_256_update(&h->u.sha512, n, d);
+		break;
+	}
+}
+
+static inline void h_str(struct hctx *h, struct sip_str s)
+{
+	if (s.len)
+		h_upd(h, s.p, s.len);
+}
+
+static inline void h_colon(struct hctx *h)
+{
+	h_upd(h, ":", 1);
+}
+
+/* A wire value: quoted-pairs resolved on the fly (as sip_str_unquote does). */
+static void h_wire(struct hctx *h, struct sip_str s)
+{
+	const char *p = s.p, *end = s.p + s.len;
+
+	while (p < end) {
+		const char *bs = memchr(p, '\\', (size_t)(end - p));
+		if (!bs) {
+			h_upd(h, p, (size_t)(end - p));
+			return;
+		}
+		if (bs > p)
+			h_upd(h, p, (size_t)(bs - p));
+		if (bs + 1 < end) {
+			h_upd(h, bs + 1, 1);
+			p = bs + 2;
+		} else {
+			/* a lone trailing backslash stays, like sip_str_unquote */
+			h_upd(h, bs, 1);
+			p = end;
+		}
+	}
+}
+
+static inline void h_val(struct hctx *h, struct sip_str s, bool wire)
+{
+	if (wire)
+		h_wire(h, s);
+	else
+		h_str(h, s);
+}
+
+/* Finish into lower-case hex + NUL; returns the hex length. */
+static size_t h_hex(struct hctx *h, char *out)
+{
+	uint8_t d[SHA256_DIGEST_SIZE];
+	size_t n;
+
+	switch (h->kind) {
+	case H_MD5:
+		n = MD5_DIGEST_SIZE;
+		md5_digest(&h->u.md5, n, d);
+		break;
+	case H_SHA256:
+		n = SHA256_DIGEST_SIZE;
+		sha256_digest(&h->u.sha256, n, d);
+		break;
+	default:
+		n = SHA512_256_DIGEST_SIZE;
+		sha512_256_digest(&h->u.sha512, n, d);
+		break;
+	}
+	for (size_t i = 0; i < n; i++) {
+		out[2 * i] = hexdig[d[i] >> 4];
+		out[2 * i + 1] = hexdig[d[i] & 0xf];
+	}
+	out[2 * n] = '\0';
+	return 2 * n;
+}
+
+/* ------------------------------------------------------------------------ */
+/* Algorithms                                                                */
+
+static const char *const alg_names[] = {
+	[SIP_DIGEST_MD5] = "MD5",
+	[SIP_DIGEST_MD5_SESS] = "MD5-sess",
+	[SIP_DIGEST_SHA256] = "SHA-256",
+	[SIP_DIGEST_SHA256_SESS] = "SHA-256-sess",
+	[SIP_DIGEST_SHA512_256] = "SHA-512-256",
+	[SIP_DIGEST_SHA512_256_SESS] = "SHA-512-256-sess",
+};
+
+enum sip_digest_alg digest_alg_parse(struct sip_str name)
+{
+	if (name.len == 0)
+		return SIP_DIGEST_MD5;
+	for (unsigned i = 0; i < sizeof(alg_names) / sizeof(alg_names[0]); i++)
+		if (sip_str_caseeq(name, sip_str_make(alg_names[i], strlen(alg_names[i]))))
+			return (enum sip_digest_alg)i;
+	return SIP_DIGEST_UNKNOWN;
+}
+
+const char *digest_alg_name(enum sip_digest_alg alg)
+{
+	return alg_kind(alg) < 0 ? NULL : alg_names[alg];
+}
+
+size_t digest_hex_len(enum sip_digest_alg alg)
+{
+	int k = alg_kind(alg);
+
+	return k < 0 ? 0 : kind_hexlen((enum hkind)k);
+}
+
+bool digest_alg_is_sess(enum sip_digest_alg alg)
+{
+	return alg == SIP_DIGEST_MD5_SESS || alg == SIP_DIGEST_SHA256_SESS ||
+	       alg == SIP_DIGEST_SHA512_256_SESS;
+}
+
+/* ------------------------------------------------------------------------ */
+/* The pieces                                                                */
+
+static void calc_ha1(enum hkind k, struct sip_str user, struct sip_str realm, bool wire,
+		     struct sip_str password, char *out)
+{
+	struct hctx h;
+
+	h_init(&h, k);
+	h_val(&h, user, wire);
+	h_colon(&h);
+	h_val(&h, realm, wire);
+	h_colon(&h);
+	h_str(&h, password);
+	h_hex(&h, out);
+}
+
+/* out = H(ha1:nonce:cnonce); out may be ha1's buffer */
+static void calc_sess(enum hkind k, const char *ha1, struct sip_str nonce,
+		      struct sip_str cnonce, bool wire, char *out)
+{
+	struct hctx h;
+
+	h_init(&h, k);
+	h_upd(&h, ha1, kind_hexlen(k));
+	h_colon(&h);
+	h_val(&h, nonce, wire);
+	h_colon(&h);
+	h_val(&h, cnonce, wire);
+	h_hex(&h, out);
+}
+
+static void calc_ha2(enum hkind k, struct sip_str method, struct sip_str uri, bool wire,
+		     const struct sip_str *body, char *out)
+{
+	struct hctx h;
+	char hb[DIGEST_HEX_SIZE];
+
+	if (body) {
+		h_init(&h, k);
+		h_str(&h, *body);
+		h_hex(&h, hb);
+	}
+	h_init(&h, k);
+	h_str(&h, method);
+	h_colon(&h);
+	h_val(&h, uri, wire);
+	if (body) {
+		h_colon(&h);
+		h_upd(&h, hb, kind_hexlen(k));
+	}
+	h_hex(&h, out);
+}
+
+static void calc_response(enum hkind k, const char *ha1, struct sip_str nonce,
+			  struct sip_str nc, struct sip_str cnonce, struct sip_str qop,
+			  bool wire, const char *ha2, char *out)
+{
+	struct hctx h;
+	size_t hl = kind_hexlen(k);
+
+	h_init(&h, k);
+	h_upd(&h, ha1, hl);
+	h_colon(&h);
+	h_val(&h, nonce, wire);
+	h_colon(&h);
+	if (qop.len) {
+		h_str(&h, nc);
+		h_colon(&h);
+		h_val(&h, cnonce, wire);
+		h_colon(&h);
+		h_str(&h, qop);
+		h_colon(&h);
+	}
+	h_upd(&h, ha2, hl);
+	h_hex(&h, out);
+}
+
+static inline int hexval(unsigned char c)
+{
+	if (c >= '0' && c <= '9')
+		return c - '0';
+	c |= 0x20;
+	if (c >= 'a' && c <= 'f')
+		return c - 'a' + 10;
+	return -1;
+}
+
+/* Copy a hex digest of the right length as lower case; false if it is not. */
+static bool hex_lower(struct sip_str in, size_t want, char *out)
+{
+	if (in.len != want)
+		return false;
+	for (size_t i = 0; i < want; i++) {
+		int v = hexval((unsigned char)in.p[i]);
+		if (v < 0)
+			return false;
+		out[i] = hexdig[v];
+	}
+	out[want] = '\0';
+	return true;
+}
+
+int digest_ha1(enum sip_digest_alg alg, struct sip_str username, struct sip_str realm,
+	       struct sip_str password, char *out)
+{
+	int k = alg_kind(alg);
+
+	if (k < 0)
+		return -ENOTSUP;
+	calc_ha1((enum hkind)k, username, realm, false, password, out);
+	return (int)kind_hexlen((enum hkind)k);
+}
+
+int digest_ha1_sess(enum sip_digest_alg alg, struct sip_str ha1, struct sip_str nonce,
+		    struct sip_str cnonce, char *out)
+{
+	int k = alg_kind(alg);
+	char h1[DIGEST_HEX_SIZE];
+
+	if (k < 0)
+		return -ENOTSUP;
+	if (!hex_lower(ha1, kind_hexlen((enum hkind)k), h1))
+		return -EINVAL;
+	calc_sess((enum hkind)k, h1, nonce, cnonce, false, out);
+	return (int)kind_hexlen((enum hkind)k);
+}
+
+int digest_ha2(enum sip_digest_alg alg, struct sip_str method, struct sip_str uri,
+	       const struct sip_str *body, char *out)
+{
+	int k = alg_kind(alg);
+
+	if (k < 0)
+		return -ENOTSUP;
+	calc_ha2((enum hkind)k, method, uri, false, body, out);
+	return (int)kind_hexlen((enum hkind)k);
+}
+
+int digest_response(enum sip_digest_alg alg, struct sip_str ha1, struct sip_str nonce,
+		    struct sip_str nc, struct sip_str cnonce, struct sip_str qop,
+		    struct sip_str ha2, char *out)
+{
+	int k = alg_kind(alg);
+	char h1[DIGEST_HEX_SIZE], h2[DIGEST_HEX_SIZE];
+	size_t hl;
+
+	if (k < 0)
+		return -ENOTSUP;
+	hl = kind_hexlen((enum hkind)k);
+	if (!hex_lower(ha1, hl, h1) || !hex_lower(ha2, hl, h2))
+		return -EINVAL;
+	calc_response((enum hkind)k, h1, nonce, nc, cnonce, qop, false, h2, out);
+	return (int)hl;
+}
+
+enum qop_kind { QOP_NONE, QOP_AUTH, QOP_AUTH_INT, QOP_BAD };
+
+static enum qop_kind qop_of(struct sip_str qop)
+{
+	if (qop.len == 0)
+		return QOP_NONE;
+	if (sip_str_caseeq(qop, SIP_STR("auth")))
+		return QOP_AUTH;
+	if (sip_str_caseeq(qop, SIP_STR("auth-int")))
+		return QOP_AUTH_INT;
+	return QOP_BAD;
+}
+
+int digest_compute(const struct digest_input *in, char *out)
+{
+	int k = alg_kind(in->alg);
+	enum qop_kind q = qop_of(in->qop);
+	char ha1[DIGEST_HEX_SIZE], ha2[DIGEST_HEX_SIZE];
+
+	if (k < 0 || q == QOP_BAD)
+		return -ENOTSUP;
+	calc_ha1((enum hkind)k, in->username, in->realm, false, in->password, ha1);
+	if (digest_alg_is_sess(in->alg))
+		calc_sess((enum hkind)k, ha1, in->nonce, in->cnonce, false, ha1);
+	calc_ha2((enum hkind)k, in->method, in->uri, false,
+		 q == QOP_AUTH_INT ? &in->body : NULL, ha2);
+	calc_response((enum hkind)k, ha1, in->nonce, in->nc, in->cnonce, in->qop, false, ha2,
+		      out);
+	return (int)kind_hexlen((enum hkind)k);
+}
+
+/* ------------------------------------------------------------------------ */
+/* Verification                                                              */
+
+static enum sip_digest_alg cred_alg(const struct sip_auth *a)
+{
+	return sip_str_isset(a->algorithm) ? digest_alg_parse(a->algorithm) : a->alg;
+}
+
+static int verify(const struct sip_auth *a, struct sip_str method, struct sip_str body,
+		  struct sip_str password, const struct sip_str *stored_ha1)
+{
+	enum sip_digest_alg alg = cred_alg(a);
+	int k = alg_kind(alg);
+	enum qop_kind q = qop_of(a->qop);
+	char ha1[DIGEST_HEX_SIZE], ha2[DIGEST_HEX_SIZE], exp[DIGEST_HEX_SIZE];
+	size_t hl;
+	unsigned diff = 0;
+
+	if (k < 0 || q == QOP_BAD || a->userhash)
+		return -ENOTSUP;
+	if (!sip_str_isset(a->username) || !sip_str_isset(a->realm) ||
+	    !sip_str_isset(a->nonce) || !sip_str_isset(a->uri) || !sip_str_isset(a->response))
+		return -EINVAL;
+	if (q != QOP_NONE && (!a->nc.len || !sip_str_isset(a->cnonce)))
+		return -EINVAL;
+	if (digest_alg_is_sess(alg) && !sip_str_isset(a->cnonce))
+		return -EINVAL;
+	hl = kind_hexlen((enum hkind)k);
+	if (stored_ha1) {
+		if (!hex_lower(*stored_ha1, hl, ha1))
+			return -EINVAL;
+	} else {
+		calc_ha1((enum hkind)k, a->username, a->realm, true, password, ha1);
+	}
+	if (digest_alg_is_sess(alg))
+		calc_sess((enum hkind)k, ha1, a->nonce, a->cnonce, true, ha1);
+	calc_ha2((enum hkind)k, method, a->uri, true, q == QOP_AUTH_INT ? &body : NULL, ha2);
+	calc_response((enum hkind)k, ha1, a->nonce, a->nc, a->cnonce, a->qop, true, ha2, exp);
+	/* the length is no secret; the digits are compared without an early exit */
+	if (a->response.len != hl)
+		return -EACCES;
+	for (size_t i = 0; i < hl; i++)
+		diff |= (unsigned char)(exp[i] ^ a->response.p[i]);
+	return diff ? -EACCES : 0;
+}
+
+int digest_verify(const struct sip_auth *cred, struct sip_str method, struct sip_str body,
+		  struct sip_str password)
+{
+	return verify(cred, method, body, password, NULL);
+}
+
+int digest_verify_ha1(const struct sip_auth *cred, struct sip_str method,
+		      struct sip_str body, struct sip_str ha1)
+{
+	return verify(cred, method, body, SIP_STR_NULL, &ha1);
+}
+
+/* ------------------------------------------------------------------------ */
+/* Challenges and credentials                                                */
+
+/* Can s sit between quotes as it is (RFC 3261 §25.1 quoted-string)? */
+static bool wire_ok(struct sip_str s)
+{
+	for (size_t i = 0; i < s.len; i++) {
+		char c = s.p[i];
+		if (c == '\r' || c == '\n' || c == '"')
+			return false;
+		if (c == '\\') {
+			if (++i == s.len || s.p[i] == '\r' || s.p[i] == '\n')
+				return false;
+		}
+	}
+	return true;
+}
+
+static void put_wire(struct sip_write *w, const char *name, size_t nlen, struct sip_str v,
+		     bool first)
+{
+	if (!wire_ok(v)) {
+		if (!w->err)
+			w->err = -EINVAL;
+		return;
+	}
+	if (!first)
+		sip_write_mem(w, ", ", 2);
+	sip_write_mem(w, name, nlen);
+	sip_write_mem(w, "=\"", 2);
+	sip_write_str(w, v);
+	sip_write_char(w, '"');
+}
+
+#define PUTW(w, lit, v, first) put_wire((w), lit, sizeof(lit) - 1, (v), (first))
+#define PUT(w, lit) sip_write_mem((w), "" lit, sizeof(lit) - 1)
+
+static void put_alg(struct sip_write *w, enum sip_digest_alg alg)
+{
+	const char *n = digest_alg_name(alg);
+
+	if (!n) {
+		if (!w->err)
+			w->err = -EINVAL;
+		return;
+	}
+	PUT(w, ", algorithm=");
+	sip_write_cstr(w, n);
+}
+
+void digest_challenge_put(struct sip_write *w, const struct digest_challenge *c)
+{
+	PUT(w, "Digest ");
+	PUTW(w, "realm", c->realm, true);
+	PUTW(w, "nonce", c->nonce, false);
+	if (sip_str_isset(c->opaque))
+		PUTW(w, "opaque", c->opaque, false);
+	put_alg(w, c->alg);
+	if (c->qop_auth)
+		PUT(w, ", qop=\"auth\"");
+	if (c->stale)
+		PUT(w, ", stale=true");
+}
+
+void digest_credentials_put(struct sip_write *w, const struct digest_credentials *c)
+{
+	enum qop_kind q = qop_of(c->qop);
+
+	if (q == QOP_BAD) {
+		if (!w->err)
+			w->err = -EINVAL;
+		return;
+	}
+	PUT(w, "Digest ");
+	PUTW(w, "username", c->username, true);
+	PUTW(w, "realm", c->realm, false);
+	PUTW(w, "nonce", c->nonce, false);
+	PUTW(w, "uri", c->uri, false);
+	PUTW(w, "response", c->response, false);
+	put_alg(w, c->alg);
+	if (q != QOP_NONE || digest_alg_is_sess(c->alg))
+		PUTW(w, "cnonce", c->cnonce, false);
+	if (sip_str_isset(c->opaque))
+		PUTW(w, "opaque", c->opaque, false);
+	if (q != QOP_NONE) {
+		PUT(w, ", qop=");
+		sip_write_str(w, q == QOP_AUTH ? SIP_STR("auth") : SIP_STR("auth-int"));
+		PUT(w, ", nc=");
+		sip_write_hex8(w, c->nc);
+	}
+}
+
+static int finish_buf(struct sip_write *w)
+{
+	int r = sip_write_result(w);
+
+	if (r >= 0 && w->len < w->cap)
+		w->buf[w->len] = '\0';
+	return r;
+}
+
+int digest_challenge_write(char *buf, size_t cap, const struct digest_challenge *c)
+{
+	struct sip_write w;
+
+	sip_write_init(&w, buf, cap);
+	digest_challenge_put(&w, c);
+	return finish_buf(&w);
+}
+
+int digest_credentials_write(char *buf, size_t cap, const struct digest_credentials *c)
+{
+	struct sip_write w;
+
+	sip_write_init(&w, buf, cap);
+	digest_credentials_put(&w, c);
+	return finish_buf(&w);
+}
+
+/* Which qop to answer from a challenge's list ("auth,auth-int", quotes gone). */
+static enum qop_kind pick_qop(struct sip_str list)
+{
+	bool auth = false, auth_int = false, any = false;
+	size_t i = 0;
+
+	while (i < list.len) {
+		while (i < list.len && (list.p[i] == ',' || list.p[i] == ' ' || list.p[i] == '\t'))
+			i++;
+		size_t s = i;
+		while (i < list.len && list.p[i] != ',' && list.p[i] != ' ' && list.p[i] != '\t')
+			i++;
+		struct sip_str tok = sip_str_make(list.p + s, i - s);
+		if (!tok.len)
+			continue;
+		any = true;
+		if (sip_str_caseeq(tok, SIP_STR("auth")))
+			auth = true;
+		else if (sip_str_caseeq(tok, SIP_STR("auth-int")))
+			auth_int = true;
+	}
+	if (!any)
+		return QOP_NONE;
+	return auth ? QOP_AUTH : auth_int ? QOP_AUTH_INT : QOP_BAD;
+}
+
+int digest_answer(struct sip_write *w, const struct sip_auth *ch, struct sip_str username,
+		  struct sip_str password, struct sip_str method, struct sip_str uri,
+		  struct sip_str body, struct sip_str cnonce, uint32_t nc)
+{
+	enum sip_digest_alg alg = cred_alg(ch);
+	int k = alg_kind(alg);
+	enum qop_kind q = pick_qop(ch->qop);
+	char ha1[DIGEST_HEX_SIZE], ha2[DIGEST_HEX_SIZE], resp[DIGEST_HEX_SIZE], ncs[8];
+	struct sip_str qop = q == QOP_AUTH ? SIP_STR("auth")
+			     : q == QOP_AUTH_INT ? SIP_STR("auth-int")
+						 : SIP_STR_NULL;
+
+	if (k < 0 || q == QOP_BAD)
+		return -ENOTSUP;
+	if (!sip_str_isset(ch->realm) || !sip_str_isset(ch->nonce) || !wire_ok(ch->realm) ||
+	    !wire_ok(ch->nonce) || (sip_str_isset(ch->opaque) && !wire_ok(ch->opaque)))
+		return -EINVAL;
+	if ((q != QOP_NONE || digest_alg_is_sess(alg)) && !cnonce.len)
+		return -EINVAL;
+	for (int i = 7; i >= 0; i--, nc >>= 4)
+		ncs[i] = hexdig[nc & 0xf];
+
+	/* username and password are raw; realm and nonce come off the wire */
+	struct hctx h;
+	h_init(&h, (enum hkind)k);
+	h_str(&h, username);
+	h_colon(&h);
+	h_wire(&h, ch->realm);
+	h_colon(&h);
+	h_str(&h, password);
+	h_hex(&h, ha1);
+	if (digest_alg_is_sess(alg)) {
+		h_init(&h, (enum hkind)k);
+		h_upd(&h, ha1, kind_hexlen((enum hkind)k));
+		h_colon(&h);
+		h_wire(&h, ch->nonce);
+		h_colon(&h);
+		h_str(&h, cnonce);
+		h_hex(&h, ha1);
+	}
+	calc_ha2((enum hkind)k, method, uri, false, q == QOP_AUTH_INT ? &body : NULL, ha2);
+	h_init(&h, (enum hkind)k);
+	h_upd(&h, ha1, kind_hexlen((enum hkind)k));
+	h_colon(&h);
+	h_wire(&h, ch->nonce);
+	h_colon(&h);
+	if (q != QOP_NONE) {
+		h_upd(&h, ncs, 8);
+		h_colon(&h);
+		h_str(&h, cnonce);
+		h_colon(&h);
+		h_str(&h, qop);
+		h_colon(&h);
+	}
+	h_upd(&h, ha2, kind_hexlen((enum hkind)k));
+	h_hex(&h, resp);
+
+	PUT(w, "Digest username=");
+	sip_write_quoted(w, username);
+	PUTW(w, "realm", ch->realm, false);
+	PUTW(w, "nonce", ch->nonce, false);
+	PUT(w, ", uri=");
+	sip_write_quoted(w, uri);
+	PUT(w, ", response=\"");
+	sip_write_mem(w, resp, kind_hexlen((enum hkind)k));
+	sip_write_char(w, '"');
+	put_alg(w, alg);
+	if (q != QOP_NONE || digest_alg_is_sess(alg)) {
+		PUT(w, ", cnonce=");
+		sip_write_quoted(w, cnonce);
+	}
+	if (sip_str_isset(ch->opaque))
+		PUTW(w, "opaque", ch->opaque, false);
+	if (q != QOP_NONE) {
+		PUT(w, ", qop=");
+		sip_write_str(w, qop);
+		PUT(w, ", nc=");
+		sip_write_mem(w, ncs, 8);
+	}
+	return 0;
+}
