@@ -228,10 +228,18 @@ enum sip_parse_flags {
  * hdrs/cap: the caller's header array and its capacity (the header limit).
  *
  * Returns the number of bytes consumed (> 0), or
- *   -EAGAIN   the message is incomplete (a prefix of a valid message);
+ *   -EAGAIN   SIP_PARSE_STREAM only: the message is incomplete (every strict
+ *             prefix of a valid message gives this; a datagram cut short is
+ *             -EBADMSG, since no more of it will come);
  *   -EBADMSG  the message is malformed (err says why);
  *   -E2BIG    more headers than cap, or longer than SIP_MSG_MAX_LEN;
- *   -EPROTONOSUPPORT  a version other than SIP/2.0 (a request gets 505).
+ *   -EPROTONOSUPPORT  a version other than SIP/2.0 (a request gets 505);
+ *   -EINVAL   m or buf is NULL (buf with len > 0), or hdrs NULL with cap > 0.
+ *
+ * Without SIP_PARSE_STREAM the input is one datagram. CRLFs before the start
+ * line are skipped (RFC 3261 §7.5) and counted in the bytes consumed. On a
+ * stream only the first SIP_MSG_MAX_LEN bytes are looked at (the buffer may
+ * hold more messages); a datagram longer than that is -E2BIG at once.
  */
 int sip_msg_parse(struct sip_msg *m, const char *buf, size_t len, struct sip_hdr *hdrs,
 		  size_t cap, unsigned flags, struct sip_err *err);
@@ -247,7 +255,8 @@ int sip_msg_validate(const struct sip_msg *m, struct sip_err *err);
 const struct sip_hdr *sip_msg_hdr(const struct sip_msg *m, enum sip_hdr_id id);
 /* The header after h with the same id, or NULL. */
 const struct sip_hdr *sip_msg_hdr_next(const struct sip_msg *m, const struct sip_hdr *h);
-/* First header named name (any case) among the unknown ones, or NULL. */
+/* First header named name (any case, long or compact): for a known name the
+ * first header of its id, else the first unknown header so named; or NULL. */
 const struct sip_hdr *sip_msg_hdr_by_name(const struct sip_msg *m, struct sip_str name);
 
 /* ------------------------------------------------------------------------ */

@@ -1,0 +1,1247 @@
+/* SPDX-License-Identifier: MIT */
+/*
+ * msg.c - message framing: split a SIP message into its start line, header
+ * lines (names resolved to ids) and body, without copying or allocating.
+ *
+ * RFC 3261 §7 and §25.1, the part implemented here:
+ *
+ *   generic-message  =  start-line *message-header CRLF [ message-body ]
+ *   start-line       =  Request-Line / Status-Line
+ *   Request-Line     =  Method SP Request-URI SP SIP-Version CRLF
+ *   Status-Line      =  SIP-Version SP Status-Code SP Reason-Phrase CRLF
+ *   SIP-Version      =  "SIP" "/" 1*DIGIT "." 1*DIGIT      (only SIP/2.0 here)
+ *   Status-Code      =  3DIGIT                             (100-699 here)
+ *   Reason-Phrase    =  *(reserved / unreserved / escaped
+ *                        / UTF8-NONASCII / UTF8-CONT / SP / HTAB)
+ *   Method           =  token
+ *   message-header   =  header-name HCOLON header-value CRLF
+ *   HCOLON           =  *( SP / HTAB ) ":" SWS
+ *   LWS              =  [*WSP CRLF] 1*WSP        ; line folding, §7.3.1
+ *   token            =  1*(alphanum / "-" / "." / "!" / "%" / "*"
+ *                        / "_" / "+" / "`" / "'" / "~" )
+ *   Content-Length   =  ( "Content-Length" / "l" ) HCOLON 1*DIGIT
+ *   Call-ID          =  ( "Call-ID" / "i" ) HCOLON callid
+ *
+ * How it runs: one forward pass. Each line is found with memchr (glibc's is
+ * vectorised); the header name is scanned with a 256-entry token table up to
+ * the first non-token byte, which the line end bounds, so no per-byte length
+ * check is needed; the name is resolved by a switch on its length and first
+ * letter followed by one case-folded comparison. A folded value stays one
+ * slice with its CRLF+WSP inside; the body parsers treat those as LWS.
+ * Call-ID, CSeq and Content-Length are parsed as their lines are split.
+ *
+ * Nothing here reads before buf or at/after buf + len, writes the buffer,
+ * allocates or logs.
+ */
+#include <errno.h>
+#include <string.h>
+
+#include "sipreg/sip.h"
+
+/*
+ * SSE2 scanning (every x86-64 has it) unless SIPREG_NO_SIMD is defined; the
+ * scalar loops below do the same job, and the unit tests are also built
+ * against them (tests/meson.build, test sip_msg_scalar).
+ */
+#if defined(__SSE2__) && !defined(SIPREG_NO_SIMD)
+#include <emmintrin.h>
+#define SIP_SSE2 1
+#else
+#define SIP_SSE2 0
+#endif
+
+/* ------------------------------------------------------------------------ */
+/* Character classes                                                         */
+
+/* token (RFC 3261 §25.1): alphanum - . ! % * _ + ` ' ~ */
+static const uint8_t tok_tab[256] = {
+	['0'] = 1, ['1'] = 1, ['2'] = 1, ['3'] = 1, ['4'] = 1, ['5'] = 1, ['6'] = 1,
+	['7'] = 1, ['8'] = 1, ['9'] = 1,
+	['A'] = 1, ['B'] = 1, ['C'] = 1, ['D'] = 1, ['E'] = 1, ['F'] = 1, ['G'] = 1,
+	['H'] = 1, ['I'] = 1, ['J'] = 1, ['K'] = 1, ['L'] = 1, ['M'] = 1, ['N'] = 1,
+	['O'] = 1, ['P'] = 1, ['Q'] = 1, ['R'] = 1, ['S'] = 1, ['T'] = 1, ['U'] = 1,
+	['V'] = 1, ['W'] = 1, ['X'] = 1, ['Y'] = 1, ['Z'] = 1,
+	['a'] = 1, ['b'] = 1, ['c'] = 1, ['d'] = 1, ['e'] = 1, ['f'] = 1, ['g'] = 1,
+	['h'] = 1, ['i'] = 1, ['j'] = 1, ['k'] = 1, ['l'] = 1, ['m'] = 1, ['n'] = 1,
+	['o'] = 1, ['p'] = 1, ['q'] = 1, ['r'] = 1, ['s'] = 1, ['t'] = 1, ['u'] = 1,
+	['v'] = 1, ['w'] = 1, ['x'] = 1, ['y'] = 1, ['z'] = 1,
+	['-'] = 1, ['.'] = 1, ['!'] = 1, ['%'] = 1, ['*'] = 1, ['_'] = 1, ['+'] = 1,
+	['`'] = 1, ['\''] = 1, ['~'] = 1,
+};
+
+/*
+ * Bytes that may appear in a Request-URI: visible ASCII except the ones no
+ * URI may hold unescaped (RFC 3986 §2, RFC 2396 §2.4.3 "unwise" and
+ * "delims"): < > " { } | \ ^ `. SP, controls, DEL and non-ASCII stop it.
+ */
+static const uint8_t uric_tab[256] = {
+	0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, /* 0x00 */
+	0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, /* 0x10 */
+	0, 1, 0, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, /* 0x20 */
+	1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 0, 1, 0, 1, /* 0x30 */
+	1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, /* 0x40 */
+	1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 0, 1, 0, 1, /* 0x50 */
+	0, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, /* 0x60 */
+	1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 0, 0, 0, 1, 0, /* 0x70 */
+	0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, /* 0x80 */
+	0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, /* 0x90 */
+	0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, /* 0xa0 */
+	0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, /* 0xb0 */
+	0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, /* 0xc0 */
+	0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, /* 0xd0 */
+	0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, /* 0xe0 */
+	0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, /* 0xf0 */
+};
+
+static inline bool is_wsp(char c)
+{
+	return c == ' ' || c == '\t';
+}
+
+static inline bool is_lws(char c)
+{
+	return c == ' ' || c == '\t' || c == '\r' || c == '\n';
+}
+
+/* A control byte other than HTAB: never allowed outside quoted-pairs. */
+static inline bool is_ctl(char c)
+{
+	unsigned char u = (unsigned char)c;
+	return (u < 0x20 && u != '\t') || u == 0x7f;
+}
+
+/*
+ * Control bytes are indexed 64 bytes at a time: one block gives a 64-bit
+ * mask of its bytes below 0x20, which the parser consumes in order (count
+ * trailing zeros). In a well-formed header block these are the CR and LF of
+ * each line end (and the odd HTAB), so a value's bytes are looked at once,
+ * four 16-byte compares per block, and never one by one.
+ */
+struct ctl_scan {
+	const char *start; /* first byte scanned */
+	const char *blk;   /* the current block */
+	const char *end;
+	uint64_t ctl;      /* control bytes of the block not yet consumed */
+};
+
+static void scan_block(struct ctl_scan *s)
+{
+	const char *b = s->blk;
+	size_t avail = (size_t)(s->end - b);
+	uint64_t ctl = 0;
+	char tail[64];
+
+	if (sip_unlikely(avail < 64)) {
+		memcpy(tail, b, avail);
+		memset(tail + avail, 0, sizeof(tail) - avail);
+		b = tail;
+	}
+#if SIP_SSE2
+	const __m128i c1f = _mm_set1_epi8(0x1f);
+	for (unsigned i = 0; i < 64; i += 16) {
+		__m128i x = _mm_loadu_si128((const __m128i *)(const void *)(b + i));
+		ctl |= (uint64_t)(unsigned)_mm_movemask_epi8(
+			       _mm_cmpeq_epi8(_mm_min_epu8(x, c1f), x))
+		       << i;
+	}
+#else
+	for (unsigned i = 0; i < 64; i++)
+		ctl |= (uint64_t)((unsigned char)b[i] < 0x20) << i;
+#endif
+	if (avail < 64)
+		ctl &= (1ull << avail) - 1;
+	s->ctl = ctl;
+}
+
+static inline void scan_init(struct ctl_scan *s, const char *p, const char *end)
+{
+	s->start = s->blk = p;
+	s->end = end;
+	scan_block(s);
+}
+
+/* The next control byte, in order, or NULL when the input ends first. */
+static inline const char *next_ctl(struct ctl_scan *s)
+{
+	const char *r;
+
+	while (sip_unlikely(s->ctl == 0)) {
+		if (s->end - s->blk <= 64)
+			return NULL;
+		s->blk += 64;
+		scan_block(s);
+	}
+	r = s->blk + __builtin_ctzll(s->ctl);
+	s->ctl &= s->ctl - 1;
+	return r;
+}
+
+/*
+ * The LF ending the current line. A line end is CRLF (or a bare LF with
+ * lf_ok); HTAB and a control byte inside a quoted-pair ("\" followed by it,
+ * RFC 3261 §25.1) are skipped. NULL with *bad NULL when the input ends
+ * first; NULL with *bad at the offending byte for a stray control byte, a CR
+ * without LF, or a bare LF.
+ */
+static inline const char *next_eol(struct ctl_scan *s, bool lf_ok, const char **bad)
+{
+	for (;;) {
+		const char *c = next_ctl(s);
+
+		if (sip_unlikely(!c))
+			break;
+		if (sip_likely(*c == '\r')) {
+			if (c + 1 == s->end)
+				break;
+			if (sip_unlikely(c[1] != '\n')) {
+				*bad = c;
+				return NULL;
+			}
+			next_ctl(s); /* the LF */
+			return c + 1;
+		}
+		if (*c == '\n') {
+			if (lf_ok)
+				return c;
+			*bad = c;
+			return NULL;
+		}
+		if (*c == '\t' || (c > s->start && c[-1] == '\\'))
+			continue;
+		*bad = c;
+		return NULL;
+	}
+	*bad = NULL;
+	return NULL;
+}
+
+static const char *bad_eol_reason(const char *c)
+{
+	switch (*c) {
+	case '\r':
+		return "Bad header line: CR not followed by LF";
+	case '\n':
+		return "Bad header line: bare LF line end";
+	default:
+		return "Bad header line: control character";
+	}
+}
+
+/* ':', SP, or a control byte (HTAB, CR, LF included): ends a header name. */
+static const uint8_t name_stop_tab[256] = {
+	1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, /* 0x00 */
+	1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, /* 0x10 */
+	[' '] = 1, [':'] = 1, [0x7f] = 1,
+};
+
+/* The first byte at or after p that ends a header name, or end. */
+static inline const char *find_name_end(const char *p, const char *end)
+{
+#if SIP_SSE2
+	const __m128i c1f = _mm_set1_epi8(0x1f), colon = _mm_set1_epi8(':'),
+		      sp = _mm_set1_epi8(' '), del = _mm_set1_epi8(0x7f);
+
+	while (end - p >= 16) {
+		__m128i x = _mm_loadu_si128((const __m128i *)(const void *)p);
+		__m128i a = _mm_or_si128(_mm_cmpeq_epi8(x, colon), _mm_cmpeq_epi8(x, sp));
+		__m128i b = _mm_or_si128(_mm_cmpeq_epi8(_mm_min_epu8(x, c1f), x),
+					 _mm_cmpeq_epi8(x, del));
+		unsigned k = (unsigned)_mm_movemask_epi8(_mm_or_si128(a, b));
+		if (k)
+			return p + __builtin_ctz(k);
+		p += 16;
+	}
+#endif
+	while (p < end && !name_stop_tab[(unsigned char)*p])
+		p++;
+	return p;
+}
+
+/* ------------------------------------------------------------------------ */
+/* Header names                                                              */
+
+#define HDR_BIT(id) (1ull << (id))
+
+/* Headers whose duplicate is an error (RFC 3261 §7.3: only list headers may
+ * appear more than once). */
+static const uint64_t singleton_mask =
+	HDR_BIT(SIP_HDR_FROM) | HDR_BIT(SIP_HDR_TO) | HDR_BIT(SIP_HDR_CALL_ID) |
+	HDR_BIT(SIP_HDR_CSEQ) | HDR_BIT(SIP_HDR_MAX_FORWARDS) |
+	HDR_BIT(SIP_HDR_CONTENT_LENGTH) | HDR_BIT(SIP_HDR_CONTENT_TYPE) |
+	HDR_BIT(SIP_HDR_EXPIRES) | HDR_BIT(SIP_HDR_MIN_EXPIRES) | HDR_BIT(SIP_HDR_DATE) |
+	HDR_BIT(SIP_HDR_RETRY_AFTER);
+
+/* Headers parsed while the message is split. */
+static const uint64_t split_mask =
+	HDR_BIT(SIP_HDR_CALL_ID) | HDR_BIT(SIP_HDR_CSEQ) | HDR_BIT(SIP_HDR_CONTENT_LENGTH);
+
+_Static_assert(SIP_HDR__COUNT <= 64, "header id masks are 64 bits wide");
+
+struct hdr_info {
+	const char *name; /* canonical long name */
+	const char *dup;  /* reason for a duplicate singleton */
+	const char *nan;  /* reason for a non-numeric value (sip_msg_u32) */
+	const char *big;  /* reason for a value over 2^32-1 (sip_msg_u32) */
+};
+
+#define HI(id, nm) [id] = {nm, "Duplicate " nm " header", "Bad " nm ": not a number", \
+			   "Bad " nm ": value too large"}
+static const struct hdr_info hdr_info[SIP_HDR__COUNT] = {
+	[SIP_HDR_OTHER] = {"", "Duplicate header", "Bad header: not a number",
+			   "Bad header: value too large"},
+	HI(SIP_HDR_VIA, "Via"),
+	HI(SIP_HDR_FROM, "From"),
+	HI(SIP_HDR_TO, "To"),
+	HI(SIP_HDR_CALL_ID, "Call-ID"),
+	HI(SIP_HDR_CSEQ, "CSeq"),
+	HI(SIP_HDR_CONTACT, "Contact"),
+	HI(SIP_HDR_EXPIRES, "Expires"),
+	HI(SIP_HDR_MIN_EXPIRES, "Min-Expires"),
+	HI(SIP_HDR_MAX_FORWARDS, "Max-Forwards"),
+	HI(SIP_HDR_CONTENT_LENGTH, "Content-Length"),
+	HI(SIP_HDR_CONTENT_TYPE, "Content-Type"),
+	HI(SIP_HDR_CONTENT_ENCODING, "Content-Encoding"),
+	HI(SIP_HDR_PATH, "Path"),
+	HI(SIP_HDR_ROUTE, "Route"),
+	HI(SIP_HDR_RECORD_ROUTE, "Record-Route"),
+	HI(SIP_HDR_SUPPORTED, "Supported"),
+	HI(SIP_HDR_REQUIRE, "Require"),
+	HI(SIP_HDR_PROXY_REQUIRE, "Proxy-Require"),
+	HI(SIP_HDR_UNSUPPORTED, "Unsupported"),
+	HI(SIP_HDR_ALLOW, "Allow"),
+	HI(SIP_HDR_ACCEPT, "Accept"),
+	HI(SIP_HDR_USER_AGENT, "User-Agent"),
+	HI(SIP_HDR_SERVER, "Server"),
+	HI(SIP_HDR_PRIVACY, "Privacy"),
+	HI(SIP_HDR_AUTHORIZATION, "Authorization"),
+	HI(SIP_HDR_PROXY_AUTHORIZATION, "Proxy-Authorization"),
+	HI(SIP_HDR_WWW_AUTHENTICATE, "WWW-Authenticate"),
+	HI(SIP_HDR_PROXY_AUTHENTICATE, "Proxy-Authenticate"),
+	HI(SIP_HDR_DATE, "Date"),
+	HI(SIP_HDR_RETRY_AFTER, "Retry-After"),
+	HI(SIP_HDR_TIMESTAMP, "Timestamp"),
+	HI(SIP_HDR_EVENT, "Event"),
+	HI(SIP_HDR_SUBJECT, "Subject"),
+	HI(SIP_HDR_ALLOW_EVENTS, "Allow-Events"),
+	HI(SIP_HDR_REFER_TO, "Refer-To"),
+	HI(SIP_HDR_REFERRED_BY, "Referred-By"),
+	HI(SIP_HDR_SESSION_EXPIRES, "Session-Expires"),
+	HI(SIP_HDR_ACCEPT_CONTACT, "Accept-Contact"),
+	HI(SIP_HDR_REJECT_CONTACT, "Reject-Contact"),
+	HI(SIP_HDR_REQUEST_DISPOSITION, "Request-Disposition"),
+	HI(SIP_HDR_IDENTITY, "Identity"),
+	HI(SIP_HDR_IDENTITY_INFO, "Identity-Info"),
+	HI(SIP_HDR_MIME_VERSION, "MIME-Version"),
+	HI(SIP_HDR_ORGANIZATION, "Organization"),
+	HI(SIP_HDR_WARNING, "Warning"),
+};
+#undef HI
+
+/* Compact forms (RFC 3261 §7.3.3 and the extensions' RFCs), both cases. */
+#define CF(ch, id) [ch] = id, [ch - 32] = id
+static const uint8_t compact_tab[256] = {
+	CF('v', SIP_HDR_VIA),
+	CF('f', SIP_HDR_FROM),
+	CF('t', SIP_HDR_TO),
+	CF('i', SIP_HDR_CALL_ID),
+	CF('m', SIP_HDR_CONTACT),
+	CF('l', SIP_HDR_CONTENT_LENGTH),
+	CF('c', SIP_HDR_CONTENT_TYPE),
+	CF('e', SIP_HDR_CONTENT_ENCODING),
+	CF('k', SIP_HDR_SUPPORTED),
+	CF('s', SIP_HDR_SUBJECT),
+	CF('o', SIP_HDR_EVENT),
+	CF('u', SIP_HDR_ALLOW_EVENTS),
+	CF('r', SIP_HDR_REFER_TO),
+	CF('b', SIP_HDR_REFERRED_BY),
+	CF('x', SIP_HDR_SESSION_EXPIRES),
+	CF('a', SIP_HDR_ACCEPT_CONTACT),
+	CF('j', SIP_HDR_REJECT_CONTACT),
+	CF('d', SIP_HDR_REQUEST_DISPOSITION),
+	CF('y', SIP_HDR_IDENTITY),
+	CF('n', SIP_HDR_IDENTITY_INFO),
+};
+#undef CF
+
+/*
+ * Long names, compared eight bytes at a time. For a lower-case literal lc,
+ * word i holds bytes [8i, 8i + 8): lit is lc's bytes (0 past its end), orm
+ * has 0x20 where lc has a letter, keep masks the bytes inside the name. A
+ * received name n matches when ((n_i | orm_i) & keep_i) == lit_i for each
+ * word: ORing 0x20 into a letter position folds case, and no other byte
+ * gains a letter's value that way except that letter's upper case, while
+ * non-letter positions are compared exactly. So a match also proves the
+ * name is made of token bytes. The words are little-endian.
+ */
+struct hdr_name {
+	uint64_t lit[3], orm[3], keep[3];
+	const char *lc;
+	uint8_t len;
+};
+
+#define NB(s, i) ((uint64_t)(unsigned char)(s "\0\0\0\0\0\0\0\0\0\0\0\0\0\0\0\0\0\0\0\0\0\0\0\0")[i])
+#define OB(s, i) ((NB(s, i) >= 'a' && NB(s, i) <= 'z') ? 0x20ull : 0ull)
+#define W8(F, s, o) (F(s, o) | F(s, o + 1) << 8 | F(s, o + 2) << 16 | F(s, o + 3) << 24 | \
+		     F(s, o + 4) << 32 | F(s, o + 5) << 40 | F(s, o + 6) << 48 | F(s, o + 7) << 56)
+#define KEEP(n, o) ((n) >= (o) + 8 ? ~0ull : (n) <= (o) ? 0ull : (1ull << (8 * ((n) - (o)))) - 1)
+#define HN(id, lc) [id] = {{W8(NB, lc, 0), W8(NB, lc, 8), W8(NB, lc, 16)}, \
+			   {W8(OB, lc, 0), W8(OB, lc, 8), W8(OB, lc, 16)}, \
+			   {KEEP(sizeof(lc) - 1, 0), KEEP(sizeof(lc) - 1, 8), \
+			    KEEP(sizeof(lc) - 1, 16)}, lc, sizeof(lc) - 1}
+static const struct hdr_name hdr_names[SIP_HDR__COUNT] = {
+	HN(SIP_HDR_VIA, "via"),
+	HN(SIP_HDR_FROM, "from"),
+	HN(SIP_HDR_TO, "to"),
+	HN(SIP_HDR_CALL_ID, "call-id"),
+	HN(SIP_HDR_CSEQ, "cseq"),
+	HN(SIP_HDR_CONTACT, "contact"),
+	HN(SIP_HDR_EXPIRES, "expires"),
+	HN(SIP_HDR_MIN_EXPIRES, "min-expires"),
+	HN(SIP_HDR_MAX_FORWARDS, "max-forwards"),
+	HN(SIP_HDR_CONTENT_LENGTH, "content-length"),
+	HN(SIP_HDR_CONTENT_TYPE, "content-type"),
+	HN(SIP_HDR_CONTENT_ENCODING, "content-encoding"),
+	HN(SIP_HDR_PATH, "path"),
+	HN(SIP_HDR_ROUTE, "route"),
+	HN(SIP_HDR_RECORD_ROUTE, "record-route"),
+	HN(SIP_HDR_SUPPORTED, "supported"),
+	HN(SIP_HDR_REQUIRE, "require"),
+	HN(SIP_HDR_PROXY_REQUIRE, "proxy-require"),
+	HN(SIP_HDR_UNSUPPORTED, "unsupported"),
+	HN(SIP_HDR_ALLOW, "allow"),
+	HN(SIP_HDR_ACCEPT, "accept"),
+	HN(SIP_HDR_USER_AGENT, "user-agent"),
+	HN(SIP_HDR_SERVER, "server"),
+	HN(SIP_HDR_PRIVACY, "privacy"),
+	HN(SIP_HDR_AUTHORIZATION, "authorization"),
+	HN(SIP_HDR_PROXY_AUTHORIZATION, "proxy-authorization"),
+	HN(SIP_HDR_WWW_AUTHENTICATE, "www-authenticate"),
+	HN(SIP_HDR_PROXY_AUTHENTICATE, "proxy-authenticate"),
+	HN(SIP_HDR_DATE, "date"),
+	HN(SIP_HDR_RETRY_AFTER, "retry-after"),
+	HN(SIP_HDR_TIMESTAMP, "timestamp"),
+	HN(SIP_HDR_EVENT, "event"),
+	HN(SIP_HDR_SUBJECT, "subject"),
+	HN(SIP_HDR_ALLOW_EVENTS, "allow-events"),
+	HN(SIP_HDR_REFER_TO, "refer-to"),
+	HN(SIP_HDR_REFERRED_BY, "referred-by"),
+	HN(SIP_HDR_SESSION_EXPIRES, "session-expires"),
+	HN(SIP_HDR_ACCEPT_CONTACT, "accept-contact"),
+	HN(SIP_HDR_REJECT_CONTACT, "reject-contact"),
+	HN(SIP_HDR_REQUEST_DISPOSITION, "request-disposition"),
+	HN(SIP_HDR_IDENTITY, "identity"),
+	HN(SIP_HDR_IDENTITY_INFO, "identity-info"),
+	HN(SIP_HDR_MIME_VERSION, "mime-version"),
+	HN(SIP_HDR_ORGANIZATION, "organization"),
+	HN(SIP_HDR_WARNING, "warning"),
+};
+#undef HN
+#undef KEEP
+#undef W8
+#undef OB
+#undef NB
+
+/*
+ * A perfect hash of the long names: (len + 37 * lower(first) + lower(last))
+ * mod 256 gives each of them its own slot (checked by the unit tests, which
+ * resolve every name). Computed offline; a slot holds the id whose name may
+ * be there, which one comparison then confirms.
+ */
+static const uint8_t hdr_hash_tab[256] = {
+	[12] = SIP_HDR_SUPPORTED,
+	[18] = SIP_HDR_EVENT,
+	[19] = SIP_HDR_EXPIRES,
+	[23] = SIP_HDR_SERVER,
+	[26] = SIP_HDR_SUBJECT,
+	[33] = SIP_HDR_SESSION_EXPIRES,
+	[47] = SIP_HDR_FROM,
+	[53] = SIP_HDR_TO,
+	[59] = SIP_HDR_MIME_VERSION,
+	[61] = SIP_HDR_TIMESTAMP,
+	[63] = SIP_HDR_MIN_EXPIRES,
+	[64] = SIP_HDR_MAX_FORWARDS,
+	[88] = SIP_HDR_UNSUPPORTED,
+	[103] = SIP_HDR_USER_AGENT,
+	[114] = SIP_HDR_VIA,
+	[127] = SIP_HDR_ACCEPT,
+	[128] = SIP_HDR_AUTHORIZATION,
+	[129] = SIP_HDR_ALLOW,
+	[132] = SIP_HDR_ALLOW_EVENTS,
+	[133] = SIP_HDR_ORGANIZATION,
+	[135] = SIP_HDR_ACCEPT_CONTACT,
+	[156] = SIP_HDR_PATH,
+	[161] = SIP_HDR_WARNING,
+	[162] = SIP_HDR_PROXY_REQUIRE,
+	[167] = SIP_HDR_PROXY_AUTHENTICATE,
+	[168] = SIP_HDR_WWW_AUTHENTICATE,
+	[169] = SIP_HDR_IDENTITY_INFO,
+	[174] = SIP_HDR_IDENTITY,
+	[176] = SIP_HDR_PRIVACY,
+	[177] = SIP_HDR_PROXY_AUTHORIZATION,
+	[186] = SIP_HDR_CALL_ID,
+	[192] = SIP_HDR_CONTENT_TYPE,
+	[196] = SIP_HDR_CSEQ,
+	[197] = SIP_HDR_CONTENT_LENGTH,
+	[198] = SIP_HDR_CONTENT_ENCODING,
+	[202] = SIP_HDR_CONTACT,
+	[221] = SIP_HDR_DATE,
+	[228] = SIP_HDR_ROUTE,
+	[230] = SIP_HDR_REQUIRE,
+	[235] = SIP_HDR_RECORD_ROUTE,
+	[241] = SIP_HDR_REFER_TO,
+	[247] = SIP_HDR_RETRY_AFTER,
+	[251] = SIP_HDR_REQUEST_DISPOSITION,
+	[252] = SIP_HDR_REJECT_CONTACT,
+	[254] = SIP_HDR_REFERRED_BY,
+};
+
+static inline unsigned hdr_hash(const char *n, size_t len)
+{
+	return (unsigned)(len + 37u * ((unsigned char)n[0] | 0x20) +
+			  ((unsigned char)n[len - 1] | 0x20)) & 255u;
+}
+
+/* Byte-wise form of the comparison, for names near the end of the buffer. */
+static bool name_eq(const char *s, const char *lc, size_t n)
+{
+	for (size_t i = 0; i < n; i++) {
+		unsigned char c = (unsigned char)s[i];
+		if (c >= 'A' && c <= 'Z')
+			c |= 0x20;
+		if (c != (unsigned char)lc[i])
+			return false;
+	}
+	return true;
+}
+
+static inline uint64_t load64(const char *p)
+{
+	uint64_t x;
+	memcpy(&x, p, sizeof(x));
+#if defined(__BYTE_ORDER__) && __BYTE_ORDER__ == __ORDER_BIG_ENDIAN__
+	x = __builtin_bswap64(x);
+#endif
+	return x;
+}
+
+/*
+ * The id of the name [n, n + len), any case, long or compact; avail is how
+ * many bytes from n may be read (at least len).
+ */
+static inline enum sip_hdr_id hdr_lookup_at(const char *n, size_t len, size_t avail)
+{
+	const struct hdr_name *e;
+	enum sip_hdr_id id;
+
+	if (len == 1)
+		return (enum sip_hdr_id)compact_tab[(unsigned char)n[0]];
+	id = (enum sip_hdr_id)hdr_hash_tab[hdr_hash(n, len)];
+	e = &hdr_names[id];
+	if (id == SIP_HDR_OTHER || e->len != len)
+		return SIP_HDR_OTHER;
+	if (sip_likely(avail >= 24 || avail >= ((len + 7) & ~(size_t)7))) {
+		if (((load64(n) | e->orm[0]) & e->keep[0]) != e->lit[0])
+			return SIP_HDR_OTHER;
+		if (len > 8 && ((load64(n + 8) | e->orm[1]) & e->keep[1]) != e->lit[1])
+			return SIP_HDR_OTHER;
+		if (len > 16 && ((load64(n + 16) | e->orm[2]) & e->keep[2]) != e->lit[2])
+			return SIP_HDR_OTHER;
+		return id;
+	}
+	return name_eq(n, e->lc, len) ? id : SIP_HDR_OTHER;
+}
+
+const char *sip_hdr_name(enum sip_hdr_id id)
+{
+	if ((unsigned)id >= SIP_HDR__COUNT)
+		return NULL;
+	return hdr_info[id].name;
+}
+
+enum sip_hdr_id sip_hdr_lookup(const char *name, size_t len)
+{
+	if (!name || len == 0)
+		return SIP_HDR_OTHER;
+	for (size_t i = 0; i < len; i++)
+		if (!tok_tab[(unsigned char)name[i]])
+			return SIP_HDR_OTHER;
+	return hdr_lookup_at(name, len, len);
+}
+
+/* ------------------------------------------------------------------------ */
+/* Methods                                                                   */
+
+static const char *const method_names[] = {
+	[SIP_METHOD_OTHER] = NULL,
+	[SIP_METHOD_REGISTER] = "REGISTER",
+	[SIP_METHOD_INVITE] = "INVITE",
+	[SIP_METHOD_ACK] = "ACK",
+	[SIP_METHOD_BYE] = "BYE",
+	[SIP_METHOD_CANCEL] = "CANCEL",
+	[SIP_METHOD_OPTIONS] = "OPTIONS",
+	[SIP_METHOD_INFO] = "INFO",
+	[SIP_METHOD_UPDATE] = "UPDATE",
+	[SIP_METHOD_PRACK] = "PRACK",
+	[SIP_METHOD_SUBSCRIBE] = "SUBSCRIBE",
+	[SIP_METHOD_NOTIFY] = "NOTIFY",
+	[SIP_METHOD_PUBLISH] = "PUBLISH",
+	[SIP_METHOD_MESSAGE] = "MESSAGE",
+	[SIP_METHOD_REFER] = "REFER",
+};
+
+const char *sip_method_name(enum sip_method m)
+{
+	if ((unsigned)m >= sizeof(method_names) / sizeof(method_names[0]))
+		return NULL;
+	return method_names[m];
+}
+
+enum sip_method sip_method_lookup(const char *p, size_t len)
+{
+#define IS(lit, id) return memcmp(p, lit, len) == 0 ? (id) : SIP_METHOD_OTHER
+	if (!p)
+		return SIP_METHOD_OTHER;
+	switch (len) {
+	case 3:
+		if (p[0] == 'A')
+			IS("ACK", SIP_METHOD_ACK);
+		IS("BYE", SIP_METHOD_BYE);
+	case 4:
+		IS("INFO", SIP_METHOD_INFO);
+	case 5:
+		if (p[0] == 'P')
+			IS("PRACK", SIP_METHOD_PRACK);
+		IS("REFER", SIP_METHOD_REFER);
+	case 6:
+		switch (p[0]) {
+		case 'I': IS("INVITE", SIP_METHOD_INVITE);
+		case 'C': IS("CANCEL", SIP_METHOD_CANCEL);
+		case 'U': IS("UPDATE", SIP_METHOD_UPDATE);
+		case 'N': IS("NOTIFY", SIP_METHOD_NOTIFY);
+		}
+		break;
+	case 7:
+		switch (p[0]) {
+		case 'O': IS("OPTIONS", SIP_METHOD_OPTIONS);
+		case 'P': IS("PUBLISH", SIP_METHOD_PUBLISH);
+		case 'M': IS("MESSAGE", SIP_METHOD_MESSAGE);
+		}
+		break;
+	case 8:
+		IS("REGISTER", SIP_METHOD_REGISTER);
+	case 9:
+		IS("SUBSCRIBE", SIP_METHOD_SUBSCRIBE);
+	}
+	return SIP_METHOD_OTHER;
+#undef IS
+}
+
+/* ------------------------------------------------------------------------ */
+/* The split                                                                 */
+
+static int fail(struct sip_err *err, const char *base, const char *at, const char *reason,
+		int rc)
+{
+	if (err) {
+		err->reason = reason;
+		err->off = (size_t)(at - base);
+	}
+	return rc;
+}
+
+/* "SIP/2.0", the protocol name in any case (RFC 3261 §7.1). */
+static inline bool is_sip20(const char *v)
+{
+	return (v[0] | 0x20) == 's' && (v[1] | 0x20) == 'i' && (v[2] | 0x20) == 'p' &&
+	       v[3] == '/' && v[4] == '2' && v[5] == '.' && v[6] == '0';
+}
+
+/* "SIP/" 1*DIGIT "." 1*DIGIT filling exactly [v, e). */
+static bool is_sip_version(const char *v, const char *e)
+{
+	const char *d;
+
+	if (e - v < 7 || (v[0] | 0x20) != 's' || (v[1] | 0x20) != 'i' ||
+	    (v[2] | 0x20) != 'p' || v[3] != '/')
+		return false;
+	v += 4;
+	for (d = v; d < e && *d >= '0' && *d <= '9'; d++)
+		;
+	if (d == v || d == e || *d != '.')
+		return false;
+	v = ++d;
+	for (; d < e && *d >= '0' && *d <= '9'; d++)
+		;
+	return d != v && d == e;
+}
+
+/* Request-Line, [p, eol) with eol at the CR or LF. */
+static int parse_request_line(struct sip_msg *m, const char *base, const char *p,
+			      const char *eol, struct sip_err *err)
+{
+	const char *q = p, *u, *v;
+
+	/* the line end is no token byte: the scans stop at eol at the latest */
+	while (tok_tab[(unsigned char)*q])
+		q++;
+	if (q == p)
+		return fail(err, base, p,
+			    is_wsp(*p) ? "Bad request line: leading whitespace"
+				       : "Bad request line: method is not a token",
+			    -EBADMSG);
+	if (*q != ' ')
+		return fail(err, base, q,
+			    q == eol ? "Bad request line: missing Request-URI"
+				     : "Bad request line: method is not a token",
+			    -EBADMSG);
+	m->method = sip_str_make(p, (size_t)(q - p));
+	m->method_id = sip_method_lookup(p, (size_t)(q - p));
+
+	u = ++q;
+	while (uric_tab[(unsigned char)*q])
+		q++;
+	if (q == u)
+		return fail(err, base, q,
+			    is_wsp(*q) ? "Bad request line: extra whitespace before Request-URI"
+				       : "Bad request line: missing Request-URI",
+			    -EBADMSG);
+	if (q == eol)
+		return fail(err, base, q, "Bad request line: missing SIP version", -EBADMSG);
+	if (*q != ' ')
+		return fail(err, base, q, "Bad Request-URI: invalid character", -EBADMSG);
+	m->ruri = sip_str_make(u, (size_t)(q - u));
+
+	v = q + 1;
+	if (sip_likely(eol - v == 7 && is_sip20(v)))
+		return 0;
+	if (is_sip_version(v, eol))
+		return fail(err, base, v, "SIP version not supported", -EPROTONOSUPPORT);
+	if (v < eol && is_wsp(*v))
+		return fail(err, base, v, "Bad request line: extra whitespace before SIP version",
+			    -EBADMSG);
+	if (eol - v > 7 && is_sip20(v)) {
+		const char *t = v + 7;
+		while (t < eol && is_wsp(*t))
+			t++;
+		if (t == eol)
+			return fail(err, base, v + 7,
+				    "Bad request line: trailing whitespace after SIP version",
+				    -EBADMSG);
+	}
+	if (eol - v > 8 && eol[-8] == ' ' && is_sip20(eol - 7))
+		return fail(err, base, v, "Bad Request-URI: embedded whitespace", -EBADMSG);
+	return fail(err, base, v, "Bad request line: malformed SIP version", -EBADMSG);
+}
+
+/* Status-Line, [p, eol); p starts with "SIP/" in any case. */
+static int parse_status_line(struct sip_msg *m, const char *base, const char *p,
+			     const char *eol, struct sip_err *err)
+{
+	const char *s = p, *r;
+	unsigned code;
+
+	while (s < eol && *s != ' ')
+		s++;
+	if (sip_unlikely(s - p != 7 || !is_sip20(p))) {
+		if (is_sip_version(p, s))
+			return fail(err, base, p, "SIP version not supported", -EPROTONOSUPPORT);
+		return fail(err, base, p, "Bad status line: malformed SIP version", -EBADMSG);
+	}
+	/* p[0..7) is the version, p[7] the SP; at least eol-p >= 8 */
+	s = p + 8;
+	if (eol - s < 3 || (unsigned)(s[0] - '0') > 9 || (unsigned)(s[1] - '0') > 9 ||
+	    (unsigned)(s[2] - '0') > 9 || (eol - s > 3 && s[3] != ' '))
+		return fail(err, base, s, "Bad status line: status code is not three digits",
+			    -EBADMSG);
+	code = (unsigned)(s[0] - '0') * 100 + (unsigned)(s[1] - '0') * 10 +
+	       (unsigned)(s[2] - '0');
+	if (code < 100 || code > 699)
+		return fail(err, base, s, "Bad status line: status code out of range",
+			    -EBADMSG);
+	m->status = (uint16_t)code;
+	/* "SIP/2.0 200\r\n" without the SP and reason is taken as an empty reason */
+	r = eol - s > 3 ? s + 4 : eol;
+	for (const char *t = r; t < eol; t++)
+		if (sip_unlikely(is_ctl(*t)))
+			return fail(err, base, t,
+				    "Bad status line: control character in reason phrase",
+				    -EBADMSG);
+	m->reason = sip_str_make(r, (size_t)(eol - r));
+	return 0;
+}
+
+/* Content-Length: 1*DIGIT, at most 2^32-1, never wrapping. */
+static int parse_content_length(struct sip_msg *m, struct sip_str v, const char *base,
+				struct sip_err *err)
+{
+	uint64_t n = 0;
+
+	if (v.len == 0)
+		return fail(err, base, v.p, "Bad Content-Length: empty", -EBADMSG);
+	for (size_t i = 0; i < v.len; i++) {
+		unsigned d = (unsigned)((unsigned char)v.p[i] - '0');
+		if (d > 9)
+			return fail(err, base, v.p + i, "Bad Content-Length: not a number",
+				    -EBADMSG);
+		n = n * 10 + d;
+		if (n > UINT32_MAX)
+			return fail(err, base, v.p, "Bad Content-Length: value too large",
+				    -EBADMSG);
+	}
+	m->content_length = (uint32_t)n;
+	m->has_content_length = true;
+	return 0;
+}
+
+/* Call-ID: callid = word [ "@" word ]; here: not empty, no LWS or controls. */
+static int parse_call_id(struct sip_msg *m, struct sip_str v, const char *base,
+			 struct sip_err *err)
+{
+	if (v.len == 0)
+		return fail(err, base, v.p, "Bad Call-ID: empty", -EBADMSG);
+	for (size_t i = 0; i < v.len; i++)
+		if (sip_unlikely(is_ctl(v.p[i]) || is_wsp(v.p[i])))
+			return fail(err, base, v.p + i, "Bad Call-ID: whitespace or control character",
+				    -EBADMSG);
+	m->call_id = v;
+	return 0;
+}
+
+static int split_value(struct sip_msg *m, enum sip_hdr_id id, struct sip_str v,
+		       const char *base, struct sip_err *err)
+{
+	int rc;
+
+	switch (id) {
+	case SIP_HDR_CALL_ID:
+		return parse_call_id(m, v, base, err);
+	case SIP_HDR_CONTENT_LENGTH:
+		return parse_content_length(m, v, base, err);
+	case SIP_HDR_CSEQ:
+		rc = sip_cseq_parse(&m->cseq, v, err);
+		if (rc < 0) {
+			if (err) {
+				if (!err->reason)
+					err->reason = "Bad CSeq";
+				err->off += (size_t)(v.p - base); /* relative to v */
+			}
+			return -EBADMSG;
+		}
+		m->has_cseq = true;
+		return 0;
+	default:
+		return 0;
+	}
+}
+
+/* Why the header line [p, eol) (with no colon where one was due) is bad. */
+static const char *bad_name_reason(const char *p, const char *eol, const char *at)
+{
+	if (!memchr(p, ':', (size_t)(eol - p)))
+		return "Bad header line: missing colon";
+	if (is_ctl(*at))
+		return "Bad header line: control character in name";
+	return "Bad header line: invalid character in name";
+}
+
+int sip_msg_parse(struct sip_msg *m, const char *buf, size_t len, struct sip_hdr *hdrs,
+		  size_t cap, unsigned flags, struct sip_err *err)
+{
+	const bool stream = (flags & SIP_PARSE_STREAM) != 0;
+	const bool lf_ok = (flags & SIP_PARSE_LF) != 0;
+	const char *p, *end, *lf, *eol, *hend;
+	const char *trunc = "Truncated message: incomplete start line";
+	uint16_t last[SIP_HDR__COUNT];
+	struct ctl_scan sc;
+	const char *bad;
+	size_t n = 0, hlen;
+	int rc;
+
+	if (err) {
+		err->reason = NULL;
+		err->off = 0;
+	}
+	if (!m || (!buf && len) || (!hdrs && cap))
+		return fail(err, buf, buf, "Bad arguments", -EINVAL);
+	if (len > SIP_MSG_MAX_LEN) {
+		/* a stream buffer may hold several messages: only this one counts */
+		if (!stream)
+			return fail(err, buf, buf + SIP_MSG_MAX_LEN, "Message too large", -E2BIG);
+		len = SIP_MSG_MAX_LEN;
+		trunc = NULL; /* an incomplete message here is a too large one */
+	}
+	if (cap > UINT16_MAX)
+		cap = UINT16_MAX;
+	memset(m->first, 0, sizeof(m->first));
+	memset(m->count, 0, sizeof(m->count));
+	m->hdrs = hdrs;
+	m->method = m->ruri = m->reason = m->call_id = m->body = SIP_STR_NULL;
+	m->method_id = SIP_METHOD_OTHER;
+	m->status = 0;
+	m->has_cseq = m->has_content_length = false;
+	m->content_length = 0;
+	m->nhdrs = 0;
+	m->len = 0;
+
+	p = buf;
+	end = buf + len;
+	/* RFC 3261 §7.5: CRLFs before the start line are ignored (keep-alives) */
+	while (p < end && (*p == '\r' || *p == '\n'))
+		p++;
+	if (p == end)
+		goto incomplete;
+
+	/* start line */
+	scan_init(&sc, p, end);
+	lf = next_eol(&sc, lf_ok, &bad);
+	if (!lf) {
+		if (!bad)
+			goto incomplete;
+		return fail(err, buf, bad,
+			    *bad == '\n' ? "Bad start line: bare LF line end"
+					 : "Bad start line: control character",
+			    -EBADMSG);
+	}
+	eol = lf[-1] == '\r' ? lf - 1 : lf; /* lf > p: *p is not LF */
+	if (eol - p >= 4 && (p[0] | 0x20) == 's' && (p[1] | 0x20) == 'i' &&
+	    (p[2] | 0x20) == 'p' && p[3] == '/') {
+		m->is_request = false;
+		rc = parse_status_line(m, buf, p, eol, err);
+	} else {
+		m->is_request = true;
+		rc = parse_request_line(m, buf, p, eol, err);
+	}
+	if (rc < 0)
+		return rc;
+
+	/* header lines */
+	trunc = trunc ? "Truncated message: no empty line after the headers" : NULL;
+	p = lf + 1;
+	for (;;) {
+		const char *ls = p, *q, *v, *vend;
+		enum sip_hdr_id id;
+		struct sip_hdr *h;
+
+		lf = next_eol(&sc, lf_ok, &bad);
+		if (sip_unlikely(!lf)) {
+			if (!bad)
+				goto incomplete;
+			return fail(err, buf, bad, bad_eol_reason(bad), -EBADMSG);
+		}
+		/* the line is [p, lf]; an empty one ends the headers (p > buf) */
+		eol = lf[-1] == '\r' ? lf - 1 : lf;
+		if (eol <= p) {
+			hend = lf + 1;
+			break;
+		}
+
+		/* header-name HCOLON; eol (CR or LF) stops the name scan */
+		q = find_name_end(p, end);
+		v = q;
+		if (sip_unlikely(*v != ':')) {
+			while (is_wsp(*v))
+				v++;
+			if (q == p && v != p)
+				return fail(err, buf, p, "Bad header line: starts with whitespace",
+					    -EBADMSG);
+			if (*v != ':')
+				return fail(err, buf, v, bad_name_reason(p, eol, v), -EBADMSG);
+		}
+		if (sip_unlikely(q == p))
+			return fail(err, buf, p, "Bad header line: empty header name", -EBADMSG);
+		id = hdr_lookup_at(p, (size_t)(q - p), (size_t)(end - p));
+		if (id == SIP_HDR_OTHER) {
+			for (const char *t = p; t < q; t++)
+				if (sip_unlikely(!tok_tab[(unsigned char)*t]))
+					return fail(err, buf, t,
+						    "Bad header line: invalid character in name",
+						    -EBADMSG);
+		}
+
+		/* header-value, with any continuation lines (RFC 3261 §7.3.1) */
+		v++;
+		vend = eol;
+		for (;;) {
+			p = lf + 1;
+			if (sip_unlikely(p >= end))
+				goto incomplete; /* folding is decided by the next byte */
+			if (sip_likely(!is_wsp(*p)))
+				break;
+			lf = next_eol(&sc, lf_ok, &bad);
+			if (!lf) {
+				if (!bad)
+					goto incomplete;
+				return fail(err, buf, bad, bad_eol_reason(bad), -EBADMSG);
+			}
+			vend = lf[-1] == '\r' ? lf - 1 : lf; /* lf > p: *p is WSP */
+		}
+		while (v < vend && is_lws(*v))
+			v++;
+		while (vend > v && is_lws(vend[-1]))
+			vend--;
+
+		if (sip_unlikely(n >= cap))
+			return fail(err, buf, ls, "Too many headers", -E2BIG);
+		h = &hdrs[n++];
+		h->name = sip_str_make(ls, (size_t)(q - ls));
+		h->value = sip_str_make(v, (size_t)(vend - v));
+		h->id = (uint16_t)id;
+		h->next = 0;
+		if (m->first[id] == 0) {
+			m->first[id] = (uint16_t)n;
+			m->count[id] = 1;
+		} else {
+			if (sip_unlikely(singleton_mask & HDR_BIT(id)))
+				return fail(err, buf, ls, hdr_info[id].dup, -EBADMSG);
+			hdrs[last[id] - 1].next = (uint16_t)n;
+			if (m->count[id] < UINT8_MAX)
+				m->count[id]++;
+		}
+		last[id] = (uint16_t)n;
+		if (split_mask & HDR_BIT(id)) {
+			rc = split_value(m, id, h->value, buf, err);
+			if (rc < 0)
+				return rc;
+		}
+	}
+	m->nhdrs = (uint16_t)n;
+
+	/* body (RFC 3261 §18.3) */
+	hlen = (size_t)(hend - buf);
+	if (stream) {
+		if (!m->has_content_length)
+			return fail(err, buf, hend,
+				    "Missing Content-Length (required on a stream transport)",
+				    -EBADMSG);
+		if (m->content_length > SIP_MSG_MAX_LEN - hlen)
+			return fail(err, buf, hend, "Message too large", -E2BIG);
+		if (m->content_length > len - hlen)
+			return -EAGAIN;
+		m->body = sip_str_make(hend, m->content_length);
+	} else if (m->has_content_length) {
+		if (m->content_length > len - hlen)
+			return fail(err, buf, hend, "Content-Length larger than the message",
+				    -EBADMSG);
+		m->body = sip_str_make(hend, m->content_length);
+	} else {
+		m->body = sip_str_make(hend, len - hlen);
+	}
+	m->len = hlen + m->body.len;
+	return (int)m->len;
+
+incomplete:
+	if (!trunc)
+		return fail(err, buf, end, "Message too large", -E2BIG);
+	if (stream)
+		return -EAGAIN;
+	return fail(err, buf, end, trunc, -EBADMSG);
+}
+
+/* ------------------------------------------------------------------------ */
+/* Lookups                                                                   */
+
+const struct sip_hdr *sip_msg_hdr(const struct sip_msg *m, enum sip_hdr_id id)
+{
+	if ((unsigned)id >= SIP_HDR__COUNT || m->first[id] == 0)
+		return NULL;
+	return &m->hdrs[m->first[id] - 1];
+}
+
+const struct sip_hdr *sip_msg_hdr_next(const struct sip_msg *m, const struct sip_hdr *h)
+{
+	if (!h || h->next == 0)
+		return NULL;
+	return &m->hdrs[h->next - 1];
+}
+
+const struct sip_hdr *sip_msg_hdr_by_name(const struct sip_msg *m, struct sip_str name)
+{
+	enum sip_hdr_id id = sip_hdr_lookup(name.p, name.len);
+	const struct sip_hdr *h;
+
+	if (id != SIP_HDR_OTHER)
+		return sip_msg_hdr(m, id);
+	for (h = sip_msg_hdr(m, SIP_HDR_OTHER); h; h = sip_msg_hdr_next(m, h))
+		if (sip_str_caseeq(h->name, name))
+			return h;
+	return NULL;
+}
+
+/* ------------------------------------------------------------------------ */
+/* Validation and message-level helpers                                      */
+
+/* The message's first byte, recovered from the body slice (always set). */
+static const char *msg_base(const struct sip_msg *m)
+{
+	return m->body.p ? m->body.p + m->body.len - m->len : NULL;
+}
+
+static int msg_fail(const struct sip_msg *m, struct sip_err *err, const char *at,
+		    const char *reason, int rc)
+{
+	const char *base = msg_base(m);
+
+	if (err) {
+		err->reason = reason;
+		err->off = base && at ? (size_t)(at - base) : 0;
+	}
+	return rc;
+}
+
+int sip_msg_validate(const struct sip_msg *m, struct sip_err *err)
+{
+	const struct sip_hdr *mf;
+	uint32_t hops;
+
+	if (!m->count[SIP_HDR_VIA])
+		return msg_fail(m, err, NULL, "Missing Via header", -EBADMSG);
+	if (!m->count[SIP_HDR_FROM])
+		return msg_fail(m, err, NULL, "Missing From header", -EBADMSG);
+	if (!m->count[SIP_HDR_TO])
+		return msg_fail(m, err, NULL, "Missing To header", -EBADMSG);
+	if (!m->call_id.p)
+		return msg_fail(m, err, NULL, "Missing Call-ID header", -EBADMSG);
+	if (!m->has_cseq)
+		return msg_fail(m, err, NULL, "Missing CSeq header", -EBADMSG);
+	if (!m->is_request)
+		return 0;
+	mf = sip_msg_hdr(m, SIP_HDR_MAX_FORWARDS);
+	if (!mf)
+		return msg_fail(m, err, NULL, "Missing Max-Forwards header", -EBADMSG);
+	/* RFC 3261 §20.22: an integer in the range 0-255 */
+	if (sip_str_to_u32(mf->value, &hops) < 0 || hops > 255)
+		return msg_fail(m, err, mf->value.p, "Bad Max-Forwards: not a number 0-255",
+				-EBADMSG);
+	/* RFC 3261 §8.2.2.3 and RFC 4475 §3.1.2.17/18: CSeq method = request method */
+	if (!sip_str_eq(m->cseq.method, m->method)) {
+		const struct sip_hdr *cs = sip_msg_hdr(m, SIP_HDR_CSEQ);
+		return msg_fail(m, err, cs ? cs->value.p : NULL,
+				"CSeq method does not match the request method", -EBADMSG);
+	}
+	return 0;
+}
+
+int sip_msg_vias(const struct sip_msg *m, struct sip_via *out, size_t cap,
+		 struct sip_err *err)
+{
+	size_t n = 0;
+
+	for (const struct sip_hdr *h = sip_msg_hdr(m, SIP_HDR_VIA); h;
+	     h = sip_msg_hdr_next(m, h)) {
+		struct sip_str rest = h->value;
+		struct sip_via spare;
+		size_t before = n;
+		int rc;
+
+		while ((rc = sip_via_next(&rest, n < cap ? &out[n] : &spare, err)) == 1) {
+			if (n == cap)
+				return msg_fail(m, err, h->value.p, "Too many Via values", -E2BIG);
+			n++;
+		}
+		if (rc < 0)
+			return rc;
+		if (n == before)
+			return msg_fail(m, err, h->value.p, "Bad Via: empty value", -EBADMSG);
+	}
+	return (int)n;
+}
+
+int sip_msg_contacts(const struct sip_msg *m, struct sip_contact *out, size_t cap,
+		     struct sip_err *err)
+{
+	size_t n = 0;
+	bool star = false;
+
+	for (const struct sip_hdr *h = sip_msg_hdr(m, SIP_HDR_CONTACT); h;
+	     h = sip_msg_hdr_next(m, h)) {
+		struct sip_str rest = h->value;
+		struct sip_contact spare;
+		size_t before = n;
+		int rc;
+
+		for (;;) {
+			struct sip_contact *c = n < cap ? &out[n] : &spare;
+
+			rc = sip_contact_next(&rest, c, err);
+			if (rc != 1)
+				break;
+			if (n == cap)
+				return msg_fail(m, err, h->value.p, "Too many Contact values",
+						-E2BIG);
+			/* RFC 3261 §10.2.2: "*" only alone */
+			if (c->star)
+				star = true;
+			if (star && n > 0)
+				return msg_fail(m, err, h->value.p,
+						"Bad Contact: '*' mixed with other contacts",
+						-EBADMSG);
+			n++;
+		}
+		if (rc < 0)
+			return rc;
+		if (n == before)
+			return msg_fail(m, err, h->value.p, "Bad Contact: empty value", -EBADMSG);
+	}
+	return (int)n;
+}
+
+int sip_msg_nameaddrs(const struct sip_msg *m, enum sip_hdr_id id, struct sip_nameaddr *out,
+		      size_t cap, struct sip_err *err)
+{
+	size_t n = 0;
+
+	for (const struct sip_hdr *h = sip_msg_hdr(m, id); h; h = sip_msg_hdr_next(m, h)) {
+		struct sip_str rest = h->value;
+		struct sip_nameaddr spare;
+		size_t before = n;
+		int rc;
+
+		while ((rc = sip_nameaddr_next(&rest, n < cap ? &out[n] : &spare, err)) == 1) {
+			if (n == cap)
+				return msg_fail(m, err, h->value.p, "Too many header values",
+						-E2BIG);
+			n++;
+		}
+		if (rc < 0)
+			return rc;
+		if (n == before)
+			return msg_fail(m, err, h->value.p, "Bad header: empty value", -EBADMSG);
+	}
+	return (int)n;
+}
+
+static int msg_nameaddr(const struct sip_msg *m, enum sip_hdr_id id, struct sip_nameaddr *na,
+			const char *missing, struct sip_err *err)
+{
+	const struct sip_hdr *h = sip_msg_hdr(m, id);
+
+	if (!h)
+		return msg_fail(m, err, NULL, missing, -ENOENT);
+	return sip_nameaddr_parse(na, h->value, err);
+}
+
+int sip_msg_from(const struct sip_msg *m, struct sip_nameaddr *na, struct sip_err *err)
+{
+	return msg_nameaddr(m, SIP_HDR_FROM, na, "Missing From header", err);
+}
+
+int sip_msg_to(const struct sip_msg *m, struct sip_nameaddr *na, struct sip_err *err)
+{
+	return msg_nameaddr(m, SIP_HDR_TO, na, "Missing To header", err);
+}
+
+int sip_msg_u32(const struct sip_msg *m, enum sip_hdr_id id, uint32_t *out,
+		struct sip_err *err)
+{
+	const struct sip_hdr *h = sip_msg_hdr(m, id);
+	int rc;
+
+	if (!h)
+		return msg_fail(m, err, NULL, "Missing header", -ENOENT);
+	rc = sip_str_to_u32(h->value, out);
+	if (rc == -ERANGE)
+		return msg_fail(m, err, h->value.p, hdr_info[id].big, -ERANGE);
+	if (rc < 0)
+		return msg_fail(m, err, h->value.p, hdr_info[id].nan, -EBADMSG);
+	return 0;
+}
