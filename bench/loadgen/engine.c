@@ -28,6 +28,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <netinet/udp.h>
 #include <sys/socket.h>
 #include <time.h>
 #include <unistd.h>
@@ -70,6 +71,7 @@ struct eng {
 	int32_t head, tail;
 	uint64_t seq;
 	uint64_t end_ns; /* UINT64_MAX: no duration bound */
+	bool gso;        /* --gso, until the kernel refuses it */
 	bool failed;     /* the scenario could not build a request: offer no more */
 	unsigned int nsock;
 	struct sockq *q[LG_MAX_SOCKETS];
@@ -132,6 +134,51 @@ static bool queues_empty(const struct eng *e)
 	return true;
 }
 
+/* Sends q->msg[from..n) with one syscall: sendmmsg, or with --gso one sendmsg
+ * of equal-size segments (UDP_SEGMENT: the kernel cuts the buffer into
+ * datagrams, one trip down the stack for the batch). Returns the number of
+ * datagrams sent, or -errno. */
+static int send_some(struct eng *e, struct sockq *q, unsigned int from)
+{
+	unsigned int n = q->n - from;
+	size_t seg = q->iov[from].iov_len;
+
+	if (e->gso && n > 1) {
+		char ctrl[CMSG_SPACE(sizeof(uint16_t))] = {0};
+		struct msghdr mh = {
+			.msg_iov = &q->iov[from],
+			.msg_iovlen = n,
+			.msg_control = ctrl,
+			.msg_controllen = sizeof(ctrl),
+		};
+		struct cmsghdr *cm = CMSG_FIRSTHDR(&mh);
+		uint16_t gso = (uint16_t)seg;
+		unsigned int i;
+
+		for (i = from + 1; i < q->n && q->iov[i].iov_len == seg; i++)
+			;
+		if (i - from > 1) {
+			/* The last segment may be shorter; equal ones are the rule. */
+			mh.msg_iovlen = i - from;
+			cm->cmsg_level = SOL_UDP;
+			cm->cmsg_type = UDP_SEGMENT;
+			cm->cmsg_len = CMSG_LEN(sizeof(uint16_t));
+			memcpy(CMSG_DATA(cm), &gso, sizeof(gso));
+			if (sendmsg(q->fd, &mh, 0) >= 0)
+				return (int)(i - from);
+			if (errno != EINVAL && errno != EIO && errno != ENOPROTOOPT &&
+			    errno != EOPNOTSUPP)
+				return -errno;
+			e->gso = false; /* not supported here: sendmmsg from now on */
+		}
+	}
+	{
+		int r = sendmmsg(q->fd, q->msg + from, n, 0);
+
+		return r < 0 ? -errno : r;
+	}
+}
+
 static void flush(struct eng *e, struct sockq *q)
 {
 	unsigned int done = 0, refused = 0;
@@ -143,16 +190,16 @@ static void flush(struct eng *e, struct sockq *q)
 	if (!e->st->first_send_ns)
 		e->st->first_send_ns = now;
 	while (done < q->n) {
-		int r = sendmmsg(q->fd, q->msg + done, q->n - done, 0);
+		int r = send_some(e, q, done);
 
 		if (r > 0) {
 			done += (unsigned int)r;
 			continue;
 		}
-		if (r < 0 && errno == EINTR)
+		if (r == -EINTR)
 			continue;
-		if (r < 0 && (errno == ECONNREFUSED || errno == EHOSTUNREACH ||
-			      errno == ENETUNREACH) && refused++ < LG_BATCH) {
+		if ((r == -ECONNREFUSED || r == -EHOSTUNREACH || r == -ENETUNREACH) &&
+		    refused++ < LG_BATCH) {
 			/* An ICMP error of an earlier datagram, reported now and
 			 * cleared: this one was not sent, send it again. */
 			e->st->recv_errors++;
@@ -510,6 +557,7 @@ void *lg_thread_main(void *arg)
 		.st = a->stats,
 		.tid = a->tid,
 		.nsock = a->cfg->sockets,
+		.gso = a->cfg->gso,
 	};
 
 	lg_hist_init(&a->stats->lat);

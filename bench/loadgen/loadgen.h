@@ -40,7 +40,7 @@
  * (relative error below 1/2^LG_HIST_SUB = 1.6 %), up to 2^LG_HIST_MAXEXP ns. */
 #define LG_HIST_SUB 6
 #define LG_HIST_MAXEXP 40 /* 2^40 ns = 18 min; larger values land in the last bucket */
-#define LG_HIST_BUCKETS ((LG_HIST_MAXEXP - LG_HIST_SUB + 2) << LG_HIST_SUB)
+#define LG_HIST_BUCKETS ((LG_HIST_MAXEXP - LG_HIST_SUB + 1) << LG_HIST_SUB)
 
 struct lg_hist {
 	uint64_t n;
@@ -89,6 +89,7 @@ struct lg_config {
 	uint64_t timeout_ns;
 	uint32_t run_nonce;     /* random per run, in every branch and Call-ID */
 	int rcvbuf;             /* SO_RCVBUF/SO_SNDBUF, 0: the kernel's */
+	bool gso;               /* send batches of equal-size requests with UDP_SEGMENT */
 };
 
 /* The request being built: what a scenario needs to write it. */
