@@ -7,9 +7,9 @@
  * flagged ADMIN_ROUTE_PREFIX matches every path below its path ("/trunks/"
  * matches "/trunks/t1"; the request's rest is "t1"). Built in:
  *
- *   GET /status   {"version", "pid", "started", "uptime_s"} + whatever the
- *                 status provider (admin_set_status()) adds: the daemon adds
- *                 workers, listeners and counters.
+ *   GET /status   {"version", "pid", "started" (UTC, ISO 8601), "uptime_s"}
+ *                 + whatever the status provider (admin_set_status()) adds:
+ *                 the daemon adds workers, listeners and counters.
  *   GET /         {"routes": ["GET /status", ...]}
  *
  * Replies are JSON objects. A path no route matches gets 404, a path that

@@ -135,13 +135,17 @@ static int status_handler(const struct admin_request *req, json_t **reply, void 
 {
 	struct admin *adm = arg;
 	struct timespec now;
+	char started[32];
+	struct tm tm;
 	json_t *st;
 	int r;
 
 	(void)req;
 	clock_gettime(CLOCK_MONOTONIC, &now);
-	st = json_pack("{s:s, s:i, s:I, s:I}", "version", SIPREG_VERSION, "pid",
-		       (int)getpid(), "started", (json_int_t)adm->started, "uptime_s",
+	gmtime_r(&adm->started, &tm);
+	strftime(started, sizeof(started), "%Y-%m-%dT%H:%M:%SZ", &tm);
+	st = json_pack("{s:s, s:i, s:s, s:I}", "version", SIPREG_VERSION, "pid",
+		       (int)getpid(), "started", started, "uptime_s",
 		       (json_int_t)(now.tv_sec - adm->started_mono.tv_sec));
 	if (!st)
 		return -ENOMEM;

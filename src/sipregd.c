@@ -1,0 +1,316 @@
+/* SPDX-License-Identifier: MIT */
+/*
+ * sipregd - the sipreg daemon: configuration, workers, admin API, signals.
+ *
+ *   sipregd [-c FILE]              run in the foreground, log to stderr
+ *   sipregd --check-config -c FILE validate FILE, exit 0 (valid) or 1
+ *   sipregd -h | -V
+ *
+ * Without -c the embedded default configuration is used.
+ *
+ * Signals go to a signalfd read by the main thread (every thread blocks
+ * them), so no work is done in a signal handler:
+ *   SIGTERM, SIGINT  graceful stop: the admin API stops, the workers are told
+ *                    to stop and are waited for at most [core]
+ *                    shutdown_timeout seconds; exit 0, or 1 if they did not
+ *                    stop in time (the process exits regardless).
+ *   SIGHUP           re-reads the file given with -c. An invalid file is
+ *                    logged and changes nothing. Otherwise each changed key
+ *                    is logged; keys marked live in config.h (log_level,
+ *                    syslog, shutdown_timeout and every [sip] key) take
+ *                    effect at once, the others are logged as needing a
+ *                    restart and keep their running value.
+ *
+ * Exit status: 0 after a graceful stop; 1 for a configuration error or a
+ * failure to start; 2 for a usage error.
+ */
+#include <errno.h>
+#include <getopt.h>
+#include <jansson.h>
+#include <poll.h>
+#include <pthread.h>
+#include <signal.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/signalfd.h>
+#include <time.h>
+#include <unistd.h>
+
+#include "ctl/version.h"
+#include "engine.h"
+#include "sipreg/admin.h"
+#include "sipreg/config.h"
+#include "sipreg/log.h"
+
+struct daemon {
+	const char *path; /* -c FILE, or NULL */
+	struct config *cfg;
+	pthread_mutex_t cfg_lock; /* cfg's live keys change on SIGHUP */
+	struct engine *engine;
+	struct admin *admin;
+	unsigned long reloads;
+	unsigned long reload_failures;
+};
+
+static void usage(FILE *f)
+{
+	fprintf(f, "usage: sipregd [-c FILE] [--check-config]\n"
+		   "  -c, --config FILE   configuration file (default: built-in defaults)\n"
+		   "  --check-config      validate the configuration and exit (0 valid, 1 not)\n"
+		   "  -h, --help          this help\n"
+		   "  -V, --version       the version\n");
+}
+
+static void apply_logging(const struct config *cfg)
+{
+	log_set_level(cfg->log_level);
+	log_set_syslog(cfg->syslog, "sipregd");
+}
+
+/* /status: the daemon's part. Runs on the admin thread. */
+static int status_provider(json_t *st, void *arg)
+{
+	struct daemon *d = arg;
+	json_t *listen, *counters, *threads;
+	char buf[96];
+
+	listen = json_array();
+	threads = json_array();
+	if (!listen || !threads)
+		goto nomem;
+	pthread_mutex_lock(&d->cfg_lock);
+	for (unsigned int i = 0; i < d->cfg->listen_count; i++)
+		if (config_listen_format(&d->cfg->listen[i], buf, sizeof(buf)) > 0)
+			json_array_append_new(listen, json_string(buf));
+	json_object_set_new(st, "config", json_string(d->path ? d->path : "(built-in)"));
+	json_object_set_new(st, "log_level",
+			    json_string(log_level_name(d->cfg->log_level)));
+	pthread_mutex_unlock(&d->cfg_lock);
+	json_object_set_new(st, "workers", json_integer(engine_workers(d->engine)));
+	for (unsigned int i = 0; i < engine_workers(d->engine); i++)
+		json_array_append_new(threads,
+				      json_boolean(engine_worker_running(d->engine, i)));
+	json_object_set_new(st, "workers_running", threads);
+	json_object_set_new(st, "listen", listen);
+	counters = json_pack("{s:I, s:I, s:I}", "config_reloads",
+			     (json_int_t)__atomic_load_n(&d->reloads, __ATOMIC_RELAXED),
+			     "config_reload_failures",
+			     (json_int_t)__atomic_load_n(&d->reload_failures, __ATOMIC_RELAXED),
+			     "log_lines_suppressed", (json_int_t)log_suppressed_total());
+	if (!counters)
+		return -ENOMEM;
+	json_object_set_new(st, "counters", counters);
+	return 0;
+nomem:
+	json_decref(listen);
+	json_decref(threads);
+	return -ENOMEM;
+}
+
+static void reload(struct daemon *d)
+{
+	const struct config_key_info *changed[64];
+	struct config_error err;
+	struct config *next;
+	size_t n;
+	char q[CONFIG_ERROR_MAX + 8];
+
+	if (!d->path) {
+		log_info("config_reload_skipped", "reason=\"no configuration file (-c)\"");
+		return;
+	}
+	if (config_load(&next, d->path, &err) < 0) {
+		__atomic_add_fetch(&d->reload_failures, 1, __ATOMIC_RELAXED);
+		log_error("config_reload_failed", "error=%s kept=previous",
+			  log_quote(q, sizeof(q), err.msg));
+		return;
+	}
+	n = config_diff(d->cfg, next, changed, 64);
+	for (size_t i = 0; i < n && i < 64; i++) {
+		char was[256], now[256];
+		char qw[300], qn[300];
+
+		config_format_value(d->cfg, changed[i]->section, changed[i]->name, was,
+				    sizeof(was));
+		config_format_value(next, changed[i]->section, changed[i]->name, now,
+				    sizeof(now));
+		if (changed[i]->live)
+			log_info("config_changed", "key=%s.%s old=%s new=%s applied=yes",
+				 changed[i]->section, changed[i]->name,
+				 log_quote(qw, sizeof(qw), was), log_quote(qn, sizeof(qn), now));
+		else
+			log_warn("config_changed", "key=%s.%s old=%s new=%s applied=no "
+				 "reason=\"needs a restart\"",
+				 changed[i]->section, changed[i]->name,
+				 log_quote(qw, sizeof(qw), was), log_quote(qn, sizeof(qn), now));
+	}
+	pthread_mutex_lock(&d->cfg_lock);
+	config_apply_live(d->cfg, next);
+	pthread_mutex_unlock(&d->cfg_lock);
+	config_free(next);
+	apply_logging(d->cfg);
+	__atomic_add_fetch(&d->reloads, 1, __ATOMIC_RELAXED);
+	log_info("config_reloaded", "file=%s changed=%zu", log_quote(q, sizeof(q), d->path),
+		 n);
+}
+
+/* Waits for signals; returns the stopping signal. */
+static int serve(struct daemon *d, int sfd)
+{
+	for (;;) {
+		struct pollfd p = {.fd = sfd, .events = POLLIN};
+		struct signalfd_siginfo si;
+		int r = poll(&p, 1, 1000);
+
+		log_flush(false);
+		if (r < 0 && errno != EINTR) {
+			log_error("poll_failed", "error=%d", errno);
+			return SIGTERM;
+		}
+		if (r <= 0)
+			continue;
+		if (read(sfd, &si, sizeof(si)) != sizeof(si))
+			continue;
+		if (si.ssi_signo == SIGHUP)
+			reload(d);
+		else
+			return (int)si.ssi_signo;
+	}
+}
+
+/* The bounded stop. */
+static int stop(struct daemon *d, int sig)
+{
+	unsigned int timeout_ms;
+	int r;
+
+	log_info("stopping", "signal=%s", sig == SIGINT ? "SIGINT" : "SIGTERM");
+	admin_stop(d->admin);
+	pthread_mutex_lock(&d->cfg_lock);
+	timeout_ms = d->cfg->shutdown_timeout * 1000u;
+	pthread_mutex_unlock(&d->cfg_lock);
+	r = engine_stop(d->engine, timeout_ms);
+	if (r < 0) {
+		log_error("stop_timeout", "timeout_ms=%u workers_still_running=yes", timeout_ms);
+		log_flush(true);
+		return 1;
+	}
+	log_info("stopped", "");
+	log_flush(true);
+	return 0;
+}
+
+int main(int argc, char **argv)
+{
+	static const struct option opts[] = {
+		{"config", required_argument, NULL, 'c'},
+		{"check-config", no_argument, NULL, 'k'},
+		{"help", no_argument, NULL, 'h'},
+		{"version", no_argument, NULL, 'V'},
+		{NULL, 0, NULL, 0},
+	};
+	struct daemon d = {.cfg_lock = PTHREAD_MUTEX_INITIALIZER};
+	struct config_error err;
+	bool check = false;
+	sigset_t mask;
+	int c, r, sfd, sig, rc = 1;
+	char q[1024], lst[CONFIG_LISTEN_MAX * 64];
+
+	while ((c = getopt_long(argc, argv, "c:hV", opts, NULL)) != -1) {
+		switch (c) {
+		case 'c':
+			d.path = optarg;
+			break;
+		case 'k':
+			check = true;
+			break;
+		case 'h':
+			usage(stdout);
+			return 0;
+		case 'V':
+			printf("sipregd %s\n", SIPREG_VERSION);
+			return 0;
+		default:
+			usage(stderr);
+			return 2;
+		}
+	}
+	if (optind < argc) {
+		fprintf(stderr, "sipregd: unexpected argument: %s\n", argv[optind]);
+		usage(stderr);
+		return 2;
+	}
+
+	r = d.path ? config_load(&d.cfg, d.path, &err) : config_new(&d.cfg);
+	if (r < 0) {
+		if (d.path)
+			fprintf(stderr, "%s\n", err.msg);
+		else
+			fprintf(stderr, "sipregd: %s\n", strerror(-r));
+		return 1;
+	}
+	if (check) {
+		printf("%s: configuration OK\n", d.path ? d.path : "(built-in default)");
+		config_free(d.cfg);
+		return 0;
+	}
+	apply_logging(d.cfg);
+
+	/* Before any thread exists: the workers and libmicrohttpd's thread
+	 * inherit this mask, so the signals reach only the signalfd. */
+	sigemptyset(&mask);
+	sigaddset(&mask, SIGTERM);
+	sigaddset(&mask, SIGINT);
+	sigaddset(&mask, SIGHUP);
+	pthread_sigmask(SIG_BLOCK, &mask, NULL);
+	signal(SIGPIPE, SIG_IGN);
+	sfd = signalfd(-1, &mask, SFD_CLOEXEC);
+	if (sfd < 0) {
+		log_error("start_failed", "step=signalfd error=%s", strerror(errno));
+		goto out;
+	}
+
+	r = engine_new(&d.engine, d.cfg);
+	if (r == 0)
+		r = engine_start(d.engine);
+	if (r < 0) {
+		log_error("start_failed", "step=workers error=%s", strerror(-r));
+		goto out;
+	}
+	r = admin_new(&d.admin, d.cfg->admin_socket, d.cfg->admin_socket_mode);
+	if (r == 0)
+		r = admin_set_status(d.admin, status_provider, &d);
+	if (r == 0)
+		r = admin_start(d.admin);
+	if (r < 0) {
+		log_error("start_failed", "step=admin socket=%s error=%s",
+			  log_quote(q, sizeof(q), d.cfg->admin_socket),
+			  r == -EADDRINUSE ? "\"another sipregd answers on it\""
+					   : log_quote(lst, sizeof(lst), strerror(-r)));
+		engine_stop(d.engine, d.cfg->shutdown_timeout * 1000u);
+		goto out;
+	}
+	config_format_value(d.cfg, "core", "listen", lst, sizeof(lst));
+	{
+		char qa[256];
+
+		log_info("started",
+			 "version=%s pid=%d config=%s workers=%u listen=\"%s\" admin=%s",
+			 SIPREG_VERSION, (int)getpid(),
+			 log_quote(q, sizeof(q), d.path ? d.path : "built-in"), d.cfg->workers,
+			 lst, log_quote(qa, sizeof(qa), d.cfg->admin_socket));
+	}
+
+	sig = serve(&d, sfd);
+	rc = stop(&d, sig);
+out:
+	log_flush(true);
+	admin_free(d.admin);
+	if (rc == 0 || !d.engine)
+		engine_free(d.engine);
+	if (sfd >= 0)
+		close(sfd);
+	config_free(d.cfg);
+	return rc;
+}
