@@ -62,7 +62,7 @@ check "2000 offered, sent, completed and ok; no timeout, stray or bad" $(jq -e \
 check "latency percentiles ordered and positive, rps > 0, cpu reported" $(jq -e \
 	'.latency_us as $l | $l.min > 0 and $l.p50 >= $l.min and $l.p99 >= $l.p50 and
 	 $l.p999 >= $l.p99 and $l.max >= $l.p999 and .rps > 0 and .cpu.share >= 0' "$tmp/e4.json" >/dev/null; echo $?)
-timeout 30 "$bench" --target "127.0.0.1:$PORT" --expect-echo --count 3000 --window 200 --gso \
+timeout 30 "$bench" --target "127.0.0.1:$PORT" --expect-echo --count 3000 --window 64 --gso \
 	--json >"$tmp/gso.json"
 check "--gso (UDP_SEGMENT batches): 3000 completed, none bad" $(jq -e \
 	'.gso == true and .completed == 3000 and .timeouts == 0 and .bad == 0' "$tmp/gso.json" >/dev/null; echo $?)
