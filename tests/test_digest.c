@@ -881,3 +881,73 @@ Test(digest_write, parse_back)
 		}
 	}
 }
+
+/* ------------------------------------------------------------------------ */
+/* Answering the corpus's real challenges                                    */
+
+/* Every 401/407 of real/ (picked by the manifest's start_line): parse its
+ * challenge, answer it as a UA would, parse the answer and verify it as a
+ * registrar would. */
+Test(digest_corpus, answer_real_challenges)
+{
+	const char *dir = getenv("SIPREG_CORPUS");
+	char path[4096];
+	size_t len;
+	struct csv c;
+	int answered = 0;
+
+	if (!dir || !*dir)
+		cr_skip_test("SIPREG_CORPUS is not set: real challenges NOT answered");
+	snprintf(path, sizeof(path), "%s/real/manifest.csv", dir);
+	char *text = slurp(path, &len);
+	cr_assert_not_null(text, "cannot read %s", path);
+	cr_assert_eq(csv_parse(&c, text, len), 0);
+	int cf = csv_col(&c, "file"), cs = csv_col(&c, "start_line");
+
+	for (size_t r = 1; r < c.nrows; r++) {
+		const char *sl = c.field[r][cs];
+		if (strncmp(sl, "SIP/2.0 401", 11) && strncmp(sl, "SIP/2.0 407", 11))
+			continue;
+		snprintf(path, sizeof(path), "%s/real/%s", dir, c.field[r][cf]);
+		size_t mlen;
+		char *msg = slurp(path, &mlen);
+		cr_assert_not_null(msg, "cannot read %s", path);
+		struct sip_msg m;
+		struct sip_hdr h[64];
+		struct sip_err err = {0};
+		cr_assert_gt(sip_msg_parse(&m, msg, mlen, h, 64, SIP_PARSE_DATAGRAM, &err), 0,
+			     "%s: %s", path, err.reason);
+		const struct sip_hdr *ch = sip_msg_hdr(
+			&m, m.status == 401 ? SIP_HDR_WWW_AUTHENTICATE : SIP_HDR_PROXY_AUTHENTICATE);
+		cr_assert_not_null(ch, "%s: no challenge", path);
+		struct sip_auth chal, a;
+		cr_assert_eq(sip_auth_parse(&chal, ch->value, &err), 0, "%s: %s", path,
+			     err.reason);
+
+		char buf[1024];
+		struct sip_write w;
+		sip_write_init(&w, buf, sizeof(buf));
+		cr_assert_eq(digest_answer(&w, &chal, SIP_STR("alice"), SIP_STR("pw"),
+					   SIP_STR("REGISTER"), SIP_STR("sip:example.com"),
+					   SIP_STR_NULL, SIP_STR("0a4f113b"), 1),
+			     0, "%s", path);
+		int n = sip_write_result(&w);
+		cr_assert_gt(n, 0);
+		cr_assert_eq(sip_auth_parse(&a, sip_str_make(buf, (size_t)n), &err), 0,
+			     "%s: answer '%.*s' does not parse: %s", path, n, buf, err.reason);
+		cr_assert(sip_str_eq(a.realm, chal.realm), "%s", path);
+		cr_assert(sip_str_eq(a.nonce, chal.nonce), "%s", path);
+		cr_assert(sip_str_eq(a.opaque, chal.opaque), "%s", path);
+		cr_assert_eq(a.alg, chal.alg, "%s", path);
+		cr_assert_eq(digest_verify(&a, SIP_STR("REGISTER"), SIP_STR_NULL, SIP_STR("pw")),
+			     0, "%s: %.*s", path, n, buf);
+		cr_assert_eq(digest_verify(&a, SIP_STR("REGISTER"), SIP_STR_NULL, SIP_STR("pv")),
+			     -EACCES);
+		free(msg);
+		answered++;
+	}
+	cr_assert_geq(answered, 5, "only %d challenges answered", answered);
+	cr_log_info("answered %d real challenges", answered);
+	free(c.data);
+	free(text);
+}
