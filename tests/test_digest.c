@@ -66,12 +66,16 @@ static int csv_parse(struct csv *c, const char *in, size_t len)
 					}
 					out[o++] = in[i++];
 				}
-				if (i < len && in[i] != ',' && in[i] != '\r' && in[i] != '\n')
-					return -EBADMSG; /* text after the closing quote */
+				if (i < len && in[i] != ',' && in[i] != '\r' &&
+				    in[i] != '\n')
+					return -EBADMSG; /* text after the closing quote
+							  */
 			} else {
-				while (i < len && in[i] != ',' && in[i] != '\r' && in[i] != '\n') {
+				while (i < len && in[i] != ',' && in[i] != '\r' &&
+				       in[i] != '\n') {
 					if (in[i] == '"')
-						return -EBADMSG; /* quote inside a bare field */
+						return -EBADMSG; /* quote inside a bare
+								    field */
 					out[o++] = in[i++];
 				}
 			}
@@ -126,7 +130,8 @@ static int csv_col(const struct csv *c, const char *name)
 
 Test(digest_csv, reader_handles_rfc4180)
 {
-	static const char in[] = "a,b,c\r\n\"x, y\",\"say \"\"hi\"\"\",\"two\nlines\"\n,,\n\n";
+	static const char in[] =
+		"a,b,c\r\n\"x, y\",\"say \"\"hi\"\"\",\"two\nlines\"\n,,\n\n";
 	struct csv c;
 
 	cr_assert_eq(csv_parse(&c, in, sizeof(in) - 1), 0);
@@ -147,9 +152,10 @@ Test(digest_csv, reader_handles_rfc4180)
 /* The corpus vectors                                                        */
 
 /* A struct sip_auth as the parser would give it for these credentials. */
-static struct sip_auth cred_of(enum sip_digest_alg alg, const char *user, const char *realm,
-			       const char *nonce, const char *uri, const char *nc,
-			       const char *cnonce, const char *qop, const char *response)
+static struct sip_auth cred_of(enum sip_digest_alg alg, const char *user,
+			       const char *realm, const char *nonce, const char *uri,
+			       const char *nc, const char *cnonce, const char *qop,
+			       const char *response)
 {
 	struct sip_auth a;
 
@@ -182,7 +188,8 @@ static void run_vectors(const char *file, size_t min_rows)
 	struct csv c;
 
 	if (!dir || !*dir)
-		cr_skip_test("SIPREG_CORPUS is not set: digest vectors in %s NOT checked", file);
+		cr_skip_test("SIPREG_CORPUS is not set: digest vectors in %s NOT checked",
+			     file);
 	snprintf(path, sizeof(path), "%s/digest/%s", dir, file);
 	char *text = slurp(path, &len);
 	cr_assert_not_null(text, "cannot read %s", path);
@@ -191,8 +198,9 @@ static void run_vectors(const char *file, size_t min_rows)
 
 	int ca = csv_col(&c, "algorithm"), cu = csv_col(&c, "username"),
 	    cr = csv_col(&c, "realm"), cp = csv_col(&c, "password"),
-	    cm = csv_col(&c, "method"), curi = csv_col(&c, "uri"), cn = csv_col(&c, "nonce"),
-	    cnc = csv_col(&c, "nc"), ccn = csv_col(&c, "cnonce"), cq = csv_col(&c, "qop"),
+	    cm = csv_col(&c, "method"), curi = csv_col(&c, "uri"),
+	    cn = csv_col(&c, "nonce"), cnc = csv_col(&c, "nc"),
+	    ccn = csv_col(&c, "cnonce"), cq = csv_col(&c, "qop"),
 	    ce = csv_col(&c, "expected_response");
 
 	for (size_t r = 1; r < c.nrows; r++) {
@@ -211,9 +219,10 @@ static void run_vectors(const char *file, size_t min_rows)
 			.uri = S(f[curi]),
 		};
 
-		cr_assert_eq(c.nfields[r], c.nfields[0], "%s row %zu: field count", file, r);
-		cr_assert_neq(in.alg, SIP_DIGEST_UNKNOWN, "%s row %zu: algorithm %s", file, r,
-			      f[ca]);
+		cr_assert_eq(c.nfields[r], c.nfields[0], "%s row %zu: field count", file,
+			     r);
+		cr_assert_neq(in.alg, SIP_DIGEST_UNKNOWN, "%s row %zu: algorithm %s",
+			      file, r, f[ca]);
 		int n = digest_compute(&in, out);
 		cr_assert_eq(n, (int)strlen(f[ce]), "%s row %zu: length", file, r);
 		cr_assert_str_eq(out, f[ce], "%s row %zu (%s %s)", file, r, f[ca], f[cu]);
@@ -232,7 +241,8 @@ static void run_vectors(const char *file, size_t min_rows)
 			if (*p >= 'a' && *p <= 'f')
 				*p = (char)(*p - 32);
 		cr_assert_eq(digest_verify_ha1(&a, in.method, SIP_STR_NULL, S(ha1)), 0);
-		cr_assert_eq(digest_verify(&a, in.method, SIP_STR_NULL, S("not it")), -EACCES);
+		cr_assert_eq(digest_verify(&a, in.method, SIP_STR_NULL, S("not it")),
+			     -EACCES);
 	}
 	free(c.data);
 	free(text);
@@ -255,20 +265,23 @@ Test(digest, rfc_examples_builtin)
 		const char *rfc, *alg, *user, *realm, *pw, *method, *uri, *nonce, *nc,
 			*cnonce, *qop, *ha1, *resp;
 	} v[] = {
-		{"RFC 2617 3.5", "MD5", "Mufasa", "testrealm@host.com", "Circle Of Life", "GET",
-		 "/dir/index.html", "dcd98b7102dd2f0e8b11d0f600bfb0c093", "00000001", "0a4f113b",
-		 "auth", "939e7578ed9e3c518a452acee763bce9", "6629fae49393a05397450978507c4ef1"},
-		{"RFC 7616 3.9.1", "SHA-256", "Mufasa", "http-auth@example.org", "Circle of Life",
-		 "GET", "/dir/index.html", "7ypf/xlj9XXwfDPEoM4URrv/xwf94BcCAzFZH4GiTo0v",
-		 "00000001", "f2/wE4q74E6zIJEtWaHKaf5wv/H5QzzpXusqGemxURZJ", "auth", NULL,
+		{"RFC 2617 3.5", "MD5", "Mufasa", "testrealm@host.com", "Circle Of Life",
+		 "GET", "/dir/index.html", "dcd98b7102dd2f0e8b11d0f600bfb0c093",
+		 "00000001", "0a4f113b", "auth", "939e7578ed9e3c518a452acee763bce9",
+		 "6629fae49393a05397450978507c4ef1"},
+		{"RFC 7616 3.9.1", "SHA-256", "Mufasa", "http-auth@example.org",
+		 "Circle of Life", "GET", "/dir/index.html",
+		 "7ypf/xlj9XXwfDPEoM4URrv/xwf94BcCAzFZH4GiTo0v", "00000001",
+		 "f2/wE4q74E6zIJEtWaHKaf5wv/H5QzzpXusqGemxURZJ", "auth", NULL,
 		 "753927fa0e85d155564e2e272a28d1802ca10daf4496794697cf8db5856cb6c1"},
-		{"RFC 7616 3.9.2 + erratum 4897", "SHA-512-256", "J\xc3\xa4s\xc3\xb8n Doe",
-		 "api@example.org", "Secret, or not?", "GET", "/doe.json",
-		 "5TsQWLVdgBdmrQ0XsxbDODV+57QdFR34I9HAbC/RVvkK", "00000001",
+		{"RFC 7616 3.9.2 + erratum 4897", "SHA-512-256",
+		 "J\xc3\xa4s\xc3\xb8n Doe", "api@example.org", "Secret, or not?", "GET",
+		 "/doe.json", "5TsQWLVdgBdmrQ0XsxbDODV+57QdFR34I9HAbC/RVvkK", "00000001",
 		 "NTg6RKcb9boFIAS3KrFK9BGeh+iDa/sm6jUMp2wds69v", "auth", NULL,
 		 "3798d4131c277846293534c3edc11bd8a5e4cdcbff78b05db9d95eeb1cec68a5"},
-		{"RFC 2069 2.4 + erratum", "MD5", "Mufasa", "testrealm@host.com", "CircleOfLife",
-		 "GET", "/dir/index.html", "dcd98b7102dd2f0e8b11d0f600bfb0c093", "", "", "", NULL,
+		{"RFC 2069 2.4 + erratum", "MD5", "Mufasa", "testrealm@host.com",
+		 "CircleOfLife", "GET", "/dir/index.html",
+		 "dcd98b7102dd2f0e8b11d0f600bfb0c093", "", "", "", NULL,
 		 "1949323746fe6a43ef61f9606e7febea"},
 	};
 
@@ -287,7 +300,8 @@ Test(digest, rfc_examples_builtin)
 			.uri = S(v[i].uri),
 		};
 		if (v[i].ha1) {
-			cr_assert_eq(digest_ha1(in.alg, in.username, in.realm, in.password, out),
+			cr_assert_eq(digest_ha1(in.alg, in.username, in.realm,
+						in.password, out),
 				     32);
 			cr_assert_str_eq(out, v[i].ha1, "%s HA1", v[i].rfc);
 		}
@@ -354,15 +368,17 @@ Test(digest, sess_and_auth_int_match_reference)
 			}
 			ref_hash(algs[i].sha, body, hb);
 			if (qi == 2)
-				snprintf(a2, sizeof(a2), "REGISTER:sip:sip.example.net:%s", hb);
+				snprintf(a2, sizeof(a2),
+					 "REGISTER:sip:sip.example.net:%s", hb);
 			else
 				snprintf(a2, sizeof(a2), "REGISTER:sip:sip.example.net");
 			ref_hash(algs[i].sha, a2, ha2);
 			if (qi == 0)
 				snprintf(kd, sizeof(kd), "%s:nonce-42:%s", ha1, ha2);
 			else
-				snprintf(kd, sizeof(kd), "%s:nonce-42:0000000a:cn0nce:%s:%s", ha1,
-					 qop, ha2);
+				snprintf(kd, sizeof(kd),
+					 "%s:nonce-42:0000000a:cn0nce:%s:%s", ha1, qop,
+					 ha2);
 			ref_hash(algs[i].sha, kd, exp);
 
 			struct digest_input in = {
@@ -382,22 +398,27 @@ Test(digest, sess_and_auth_int_match_reference)
 			cr_assert_str_eq(out, exp, "alg %d qop '%s'", algs[i].alg, qop);
 
 			/* the pieces give the same */
-			char p1[DIGEST_HEX_SIZE], p2[DIGEST_HEX_SIZE], pr[DIGEST_HEX_SIZE];
+			char p1[DIGEST_HEX_SIZE], p2[DIGEST_HEX_SIZE],
+				pr[DIGEST_HEX_SIZE];
 			digest_ha1(algs[i].alg, in.username, in.realm, in.password, p1);
 			if (digest_alg_is_sess(algs[i].alg))
 				cr_assert_gt(digest_ha1_sess(algs[i].alg, S(p1), in.nonce,
-							     in.cnonce, p1), 0);
+							     in.cnonce, p1),
+					     0);
 			cr_assert_gt(digest_ha2(algs[i].alg, in.method, in.uri,
-						qi == 2 ? &in.body : NULL, p2), 0);
+						qi == 2 ? &in.body : NULL, p2),
+				     0);
 			cr_assert_gt(digest_response(algs[i].alg, S(p1), in.nonce, in.nc,
-						     in.cnonce, in.qop, S(p2), pr), 0);
+						     in.cnonce, in.qop, S(p2), pr),
+				     0);
 			cr_assert_str_eq(pr, exp);
 
 			/* and the verifier agrees; a changed body fails auth-int only */
-			struct sip_auth a = cred_of(algs[i].alg, "alice", "sip.example.net",
-						    "nonce-42", "sip:sip.example.net", "0000000a",
-						    "cn0nce", qop, exp);
-			cr_assert_eq(digest_verify(&a, in.method, in.body, in.password), 0);
+			struct sip_auth a = cred_of(
+				algs[i].alg, "alice", "sip.example.net", "nonce-42",
+				"sip:sip.example.net", "0000000a", "cn0nce", qop, exp);
+			cr_assert_eq(digest_verify(&a, in.method, in.body, in.password),
+				     0);
 			cr_assert_eq(digest_verify(&a, in.method, SIP_STR("other body"),
 						   in.password),
 				     qi == 2 ? -EACCES : 0);
@@ -412,8 +433,8 @@ Test(digest, sess_and_auth_int_match_reference)
 static struct sip_auth mufasa(const char *response)
 {
 	return cred_of(SIP_DIGEST_MD5, "Mufasa", "testrealm@host.com",
-		       "dcd98b7102dd2f0e8b11d0f600bfb0c093", "/dir/index.html", "00000001",
-		       "0a4f113b", "auth", response);
+		       "dcd98b7102dd2f0e8b11d0f600bfb0c093", "/dir/index.html",
+		       "00000001", "0a4f113b", "auth", response);
 }
 
 #define MUFASA_RESP "6629fae49393a05397450978507c4ef1"
@@ -425,25 +446,33 @@ Test(digest_verify, good_and_wrong_inputs)
 	struct sip_auth a = mufasa(MUFASA_RESP);
 
 	cr_assert_eq(digest_verify(&a, GET, SIP_STR_NULL, MUFASA_PW), 0);
-	cr_assert_eq(digest_verify(&a, GET, SIP_STR_NULL, SIP_STR("Circle of Life")), -EACCES);
-	cr_assert_eq(digest_verify(&a, SIP_STR("POST"), SIP_STR_NULL, MUFASA_PW), -EACCES);
+	cr_assert_eq(digest_verify(&a, GET, SIP_STR_NULL, SIP_STR("Circle of Life")),
+		     -EACCES);
+	cr_assert_eq(digest_verify(&a, SIP_STR("POST"), SIP_STR_NULL, MUFASA_PW),
+		     -EACCES);
 	a.nonce = SIP_STR("dcd98b7102dd2f0e8b11d0f600bfb0c094");
-	cr_assert_eq(digest_verify(&a, GET, SIP_STR_NULL, MUFASA_PW), -EACCES, "wrong nonce");
+	cr_assert_eq(digest_verify(&a, GET, SIP_STR_NULL, MUFASA_PW), -EACCES,
+		     "wrong nonce");
 	a = mufasa(MUFASA_RESP);
 	a.uri = SIP_STR("/dir/index.htm");
-	cr_assert_eq(digest_verify(&a, GET, SIP_STR_NULL, MUFASA_PW), -EACCES, "wrong uri");
+	cr_assert_eq(digest_verify(&a, GET, SIP_STR_NULL, MUFASA_PW), -EACCES,
+		     "wrong uri");
 	a = mufasa(MUFASA_RESP);
 	a.cnonce = SIP_STR("0a4f113c");
-	cr_assert_eq(digest_verify(&a, GET, SIP_STR_NULL, MUFASA_PW), -EACCES, "wrong cnonce");
+	cr_assert_eq(digest_verify(&a, GET, SIP_STR_NULL, MUFASA_PW), -EACCES,
+		     "wrong cnonce");
 	a = mufasa(MUFASA_RESP);
 	a.nc = SIP_STR("00000002");
-	cr_assert_eq(digest_verify(&a, GET, SIP_STR_NULL, MUFASA_PW), -EACCES, "wrong nc");
+	cr_assert_eq(digest_verify(&a, GET, SIP_STR_NULL, MUFASA_PW), -EACCES,
+		     "wrong nc");
 	a = mufasa(MUFASA_RESP);
 	a.realm = SIP_STR("testrealm@host.org");
-	cr_assert_eq(digest_verify(&a, GET, SIP_STR_NULL, MUFASA_PW), -EACCES, "wrong realm");
+	cr_assert_eq(digest_verify(&a, GET, SIP_STR_NULL, MUFASA_PW), -EACCES,
+		     "wrong realm");
 	a = mufasa(MUFASA_RESP);
 	a.username = SIP_STR("mufasa");
-	cr_assert_eq(digest_verify(&a, GET, SIP_STR_NULL, MUFASA_PW), -EACCES, "wrong user");
+	cr_assert_eq(digest_verify(&a, GET, SIP_STR_NULL, MUFASA_PW), -EACCES,
+		     "wrong user");
 	/* a response for qop=auth presented as no qop */
 	a = mufasa(MUFASA_RESP);
 	a.qop = SIP_STR_NULL;
@@ -505,7 +534,8 @@ Test(digest_verify, unsupported_and_missing)
 	cr_assert_eq(digest_verify(&a, GET, SIP_STR_NULL, MUFASA_PW), -EINVAL);
 	a = mufasa(MUFASA_RESP);
 	a.nc = SIP_STR_NULL;
-	cr_assert_eq(digest_verify(&a, GET, SIP_STR_NULL, MUFASA_PW), -EINVAL, "qop without nc");
+	cr_assert_eq(digest_verify(&a, GET, SIP_STR_NULL, MUFASA_PW), -EINVAL,
+		     "qop without nc");
 	a = mufasa(MUFASA_RESP);
 	a.cnonce = SIP_STR_NULL;
 	cr_assert_eq(digest_verify(&a, GET, SIP_STR_NULL, MUFASA_PW), -EINVAL);
@@ -513,13 +543,17 @@ Test(digest_verify, unsupported_and_missing)
 	/* stored HA1: wrong length or not hex */
 	a = mufasa(MUFASA_RESP);
 	cr_assert_eq(digest_verify_ha1(&a, GET, SIP_STR_NULL,
-				       SIP_STR("939e7578ed9e3c518a452acee763bce9")), 0);
+				       SIP_STR("939e7578ed9e3c518a452acee763bce9")),
+		     0);
 	cr_assert_eq(digest_verify_ha1(&a, GET, SIP_STR_NULL,
-				       SIP_STR("939e7578ed9e3c518a452acee763bce")), -EINVAL);
+				       SIP_STR("939e7578ed9e3c518a452acee763bce")),
+		     -EINVAL);
 	cr_assert_eq(digest_verify_ha1(&a, GET, SIP_STR_NULL,
-				       SIP_STR("939e7578ed9e3c518a452acee763bcez")), -EINVAL);
+				       SIP_STR("939e7578ed9e3c518a452acee763bcez")),
+		     -EINVAL);
 	cr_assert_eq(digest_verify_ha1(&a, GET, SIP_STR_NULL,
-				       SIP_STR("939e7578ed9e3c518a452acee763bce8")), -EACCES);
+				       SIP_STR("939e7578ed9e3c518a452acee763bce8")),
+		     -EACCES);
 }
 
 Test(digest_verify, escaped_wire_values)
@@ -540,8 +574,8 @@ Test(digest_verify, escaped_wire_values)
 	char out[DIGEST_HEX_SIZE];
 
 	cr_assert_eq(digest_compute(&in, out), 64);
-	struct sip_auth a = cred_of(SIP_DIGEST_SHA256, "J\\\"o\\\\e", "a\\\"b", "n", "sip:a",
-				    "00000001", "c", "auth", out);
+	struct sip_auth a = cred_of(SIP_DIGEST_SHA256, "J\\\"o\\\\e", "a\\\"b", "n",
+				    "sip:a", "00000001", "c", "auth", out);
 	cr_assert_eq(digest_verify(&a, in.method, SIP_STR_NULL, in.password), 0);
 	/* taken literally (escapes not resolved) it would not match */
 	in.username = SIP_STR("J\\\"o\\\\e");
@@ -565,17 +599,19 @@ Test(digest, algorithms_and_errors)
 	cr_assert_eq(digest_hex_len(SIP_DIGEST_MD5_SESS), 32);
 	cr_assert_eq(digest_hex_len(SIP_DIGEST_SHA512_256), 64);
 	cr_assert_eq(digest_hex_len(SIP_DIGEST_UNKNOWN), 0);
-	cr_assert_eq(digest_ha1(SIP_DIGEST_UNKNOWN, SIP_STR("a"), SIP_STR("b"), SIP_STR("c"), out),
+	cr_assert_eq(digest_ha1(SIP_DIGEST_UNKNOWN, SIP_STR("a"), SIP_STR("b"),
+				SIP_STR("c"), out),
 		     -ENOTSUP);
-	cr_assert_eq(digest_ha2(SIP_DIGEST_UNKNOWN, SIP_STR("a"), SIP_STR("b"), NULL, out),
-		     -ENOTSUP);
-	cr_assert_eq(digest_response(SIP_DIGEST_MD5, SIP_STR("abc"), SIP_STR("n"), SIP_STR_NULL,
-				     SIP_STR_NULL, SIP_STR_NULL,
+	cr_assert_eq(
+		digest_ha2(SIP_DIGEST_UNKNOWN, SIP_STR("a"), SIP_STR("b"), NULL, out),
+		-ENOTSUP);
+	cr_assert_eq(digest_response(SIP_DIGEST_MD5, SIP_STR("abc"), SIP_STR("n"),
+				     SIP_STR_NULL, SIP_STR_NULL, SIP_STR_NULL,
 				     SIP_STR("0123456789abcdef0123456789abcdef"), out),
 		     -EINVAL);
 	cr_assert_eq(digest_ha1_sess(SIP_DIGEST_SHA256_SESS,
-				     SIP_STR("0123456789abcdef0123456789abcdef"), SIP_STR("n"),
-				     SIP_STR("c"), out),
+				     SIP_STR("0123456789abcdef0123456789abcdef"),
+				     SIP_STR("n"), SIP_STR("c"), out),
 		     -EINVAL, "an MD5-long HA1 for SHA-256");
 	struct digest_input in = {.alg = SIP_DIGEST_MD5, .qop = SIP_STR("auth-conf")};
 	cr_assert_eq(digest_compute(&in, out), -ENOTSUP);
@@ -676,9 +712,10 @@ Test(digest_write, credentials)
 	c.qop = SIP_STR_NULL;
 	c.opaque = SIP_STR_NULL;
 	cr_assert_gt(digest_credentials_write(buf, sizeof(buf), &c), 0);
-	cr_assert_str_eq(buf, "Digest username=\"alice\", realm=\"sip.example.net\", "
-			      "nonce=\"abc\", uri=\"sip:sip.example.net\", "
-			      "response=\"0123456789abcdef0123456789abcdef\", algorithm=MD5");
+	cr_assert_str_eq(buf,
+			 "Digest username=\"alice\", realm=\"sip.example.net\", "
+			 "nonce=\"abc\", uri=\"sip:sip.example.net\", "
+			 "response=\"0123456789abcdef0123456789abcdef\", algorithm=MD5");
 	c.qop = SIP_STR("auth-conf");
 	cr_assert_eq(digest_credentials_write(buf, sizeof(buf), &c), -EINVAL);
 }
@@ -725,9 +762,12 @@ Test(digest_answer, answers_verify)
 	static const struct {
 		const char *alg, *qop, *want_qop;
 	} cases[] = {
-		{NULL, NULL, NULL},         {"MD5", "auth", "auth"},
-		{"MD5-sess", "auth", "auth"}, {"SHA-256", "auth,auth-int", "auth"},
-		{"SHA-512-256", "auth-int", "auth-int"}, {"SHA-256-sess", "auth", "auth"},
+		{NULL, NULL, NULL},
+		{"MD5", "auth", "auth"},
+		{"MD5-sess", "auth", "auth"},
+		{"SHA-256", "auth,auth-int", "auth"},
+		{"SHA-512-256", "auth-int", "auth-int"},
+		{"SHA-256-sess", "auth", "auth"},
 	};
 
 	for (size_t i = 0; i < sizeof(cases) / sizeof(cases[0]); i++) {
@@ -737,7 +777,8 @@ Test(digest_answer, answers_verify)
 
 		sip_write_init(&w, buf, sizeof(buf) - 1);
 		cr_assert_eq(digest_answer(&w, &ch, SIP_STR("bob\"x"), SIP_STR("pw"),
-					   SIP_STR("REGISTER"), SIP_STR("sip:sip.example.net"),
+					   SIP_STR("REGISTER"),
+					   SIP_STR("sip:sip.example.net"),
 					   SIP_STR("body"), SIP_STR("cn"), 3),
 			     0);
 		int n = sip_write_result(&w);
@@ -758,7 +799,8 @@ Test(digest_answer, answers_verify)
 		cr_assert(sip_str_eq(param_of(buf, "cnonce"), a.cnonce));
 		cr_assert(sip_str_eq(a.username, SIP_STR("bob\\\"x")), "%s", buf);
 		cr_assert(sip_str_eq(a.nonce, ch.nonce), "%s", buf);
-		cr_assert(sip_str_eq(param_of(buf, "opaque"), SIP_STR("0paque")), "%s", buf);
+		cr_assert(sip_str_eq(param_of(buf, "opaque"), SIP_STR("0paque")), "%s",
+			  buf);
 		if (cases[i].want_qop) {
 			cr_assert(sip_str_eq(a.qop, S(cases[i].want_qop)), "%s", buf);
 			cr_assert(sip_str_eq(a.nc, SIP_STR("00000003")), "%s", buf);
@@ -786,28 +828,33 @@ Test(digest_answer, refuses)
 	struct sip_write w;
 
 	sip_write_init(&w, buf, sizeof(buf));
-	cr_assert_eq(digest_answer(&w, &ch, SIP_STR("u"), SIP_STR("p"), SIP_STR("REGISTER"),
-				   SIP_STR("sip:x"), SIP_STR_NULL, SIP_STR("c"), 1),
+	cr_assert_eq(digest_answer(&w, &ch, SIP_STR("u"), SIP_STR("p"),
+				   SIP_STR("REGISTER"), SIP_STR("sip:x"), SIP_STR_NULL,
+				   SIP_STR("c"), 1),
 		     -ENOTSUP);
 	ch = challenge("MD5", "auth-conf");
-	cr_assert_eq(digest_answer(&w, &ch, SIP_STR("u"), SIP_STR("p"), SIP_STR("REGISTER"),
-				   SIP_STR("sip:x"), SIP_STR_NULL, SIP_STR("c"), 1),
+	cr_assert_eq(digest_answer(&w, &ch, SIP_STR("u"), SIP_STR("p"),
+				   SIP_STR("REGISTER"), SIP_STR("sip:x"), SIP_STR_NULL,
+				   SIP_STR("c"), 1),
 		     -ENOTSUP);
 	ch = challenge("MD5", "auth");
-	cr_assert_eq(digest_answer(&w, &ch, SIP_STR("u"), SIP_STR("p"), SIP_STR("REGISTER"),
-				   SIP_STR("sip:x"), SIP_STR_NULL, SIP_STR_NULL, 1),
+	cr_assert_eq(digest_answer(&w, &ch, SIP_STR("u"), SIP_STR("p"),
+				   SIP_STR("REGISTER"), SIP_STR("sip:x"), SIP_STR_NULL,
+				   SIP_STR_NULL, 1),
 		     -EINVAL, "qop offered but no cnonce");
 	ch.nonce = SIP_STR_NULL;
-	cr_assert_eq(digest_answer(&w, &ch, SIP_STR("u"), SIP_STR("p"), SIP_STR("REGISTER"),
-				   SIP_STR("sip:x"), SIP_STR_NULL, SIP_STR("c"), 1),
+	cr_assert_eq(digest_answer(&w, &ch, SIP_STR("u"), SIP_STR("p"),
+				   SIP_STR("REGISTER"), SIP_STR("sip:x"), SIP_STR_NULL,
+				   SIP_STR("c"), 1),
 		     -EINVAL);
 	cr_assert_eq(w.len, 0, "nothing appended on error");
 	/* too small: -ENOSPC, nothing past cap */
 	ch = challenge("MD5", "auth");
 	memset(buf, '#', sizeof(buf));
 	sip_write_init(&w, buf, 40);
-	cr_assert_eq(digest_answer(&w, &ch, SIP_STR("u"), SIP_STR("p"), SIP_STR("REGISTER"),
-				   SIP_STR("sip:x"), SIP_STR_NULL, SIP_STR("c"), 1),
+	cr_assert_eq(digest_answer(&w, &ch, SIP_STR("u"), SIP_STR("p"),
+				   SIP_STR("REGISTER"), SIP_STR("sip:x"), SIP_STR_NULL,
+				   SIP_STR("c"), 1),
 		     0);
 	cr_assert_eq(sip_write_result(&w), -ENOSPC);
 	for (size_t i = 40; i < sizeof(buf); i++)
@@ -818,7 +865,7 @@ Test(digest_answer, refuses)
 Test(digest_write, parse_back)
 {
 	static const enum sip_digest_alg algs[] = {
-		SIP_DIGEST_MD5,        SIP_DIGEST_MD5_SESS,        SIP_DIGEST_SHA256,
+		SIP_DIGEST_MD5,         SIP_DIGEST_MD5_SESS,   SIP_DIGEST_SHA256,
 		SIP_DIGEST_SHA256_SESS, SIP_DIGEST_SHA512_256, SIP_DIGEST_SHA512_256_SESS,
 	};
 	char buf[512];
@@ -836,8 +883,8 @@ Test(digest_write, parse_back)
 		};
 		int n = digest_challenge_write(buf, sizeof(buf), &c);
 		cr_assert_gt(n, 0);
-		cr_assert_eq(sip_auth_parse(&a, sip_str_make(buf, (size_t)n), &err), 0, "%s: %s",
-			     buf, err.reason);
+		cr_assert_eq(sip_auth_parse(&a, sip_str_make(buf, (size_t)n), &err), 0,
+			     "%s: %s", buf, err.reason);
 		cr_assert(sip_str_eq(a.realm, c.realm), "%s", buf);
 		cr_assert(sip_str_eq(a.nonce, c.nonce), "%s", buf);
 		cr_assert_eq(sip_str_isset(a.opaque), sip_str_isset(c.opaque), "%s", buf);
@@ -863,8 +910,8 @@ Test(digest_write, parse_back)
 		};
 		n = digest_credentials_write(buf, sizeof(buf), &cr);
 		cr_assert_gt(n, 0);
-		cr_assert_eq(sip_auth_parse(&a, sip_str_make(buf, (size_t)n), &err), 0, "%s: %s",
-			     buf, err.reason);
+		cr_assert_eq(sip_auth_parse(&a, sip_str_make(buf, (size_t)n), &err), 0,
+			     "%s: %s", buf, err.reason);
 		cr_assert(sip_str_eq(a.username, cr.username), "%s", buf);
 		cr_assert(sip_str_eq(a.realm, cr.realm), "%s", buf);
 		cr_assert(sip_str_eq(a.nonce, cr.nonce), "%s", buf);
@@ -915,10 +962,12 @@ Test(digest_corpus, answer_real_challenges)
 		struct sip_msg m;
 		struct sip_hdr h[64];
 		struct sip_err err = {0};
-		cr_assert_gt(sip_msg_parse(&m, msg, mlen, h, 64, SIP_PARSE_DATAGRAM, &err), 0,
-			     "%s: %s", path, err.reason);
-		const struct sip_hdr *ch = sip_msg_hdr(
-			&m, m.status == 401 ? SIP_HDR_WWW_AUTHENTICATE : SIP_HDR_PROXY_AUTHENTICATE);
+		cr_assert_gt(
+			sip_msg_parse(&m, msg, mlen, h, 64, SIP_PARSE_DATAGRAM, &err), 0,
+			"%s: %s", path, err.reason);
+		const struct sip_hdr *ch =
+			sip_msg_hdr(&m, m.status == 401 ? SIP_HDR_WWW_AUTHENTICATE
+							: SIP_HDR_PROXY_AUTHENTICATE);
 		cr_assert_not_null(ch, "%s: no challenge", path);
 		struct sip_auth chal, a;
 		cr_assert_eq(sip_auth_parse(&chal, ch->value, &err), 0, "%s: %s", path,
@@ -928,20 +977,24 @@ Test(digest_corpus, answer_real_challenges)
 		struct sip_write w;
 		sip_write_init(&w, buf, sizeof(buf));
 		cr_assert_eq(digest_answer(&w, &chal, SIP_STR("alice"), SIP_STR("pw"),
-					   SIP_STR("REGISTER"), SIP_STR("sip:example.com"),
-					   SIP_STR_NULL, SIP_STR("0a4f113b"), 1),
+					   SIP_STR("REGISTER"),
+					   SIP_STR("sip:example.com"), SIP_STR_NULL,
+					   SIP_STR("0a4f113b"), 1),
 			     0, "%s", path);
 		int n = sip_write_result(&w);
 		cr_assert_gt(n, 0);
 		cr_assert_eq(sip_auth_parse(&a, sip_str_make(buf, (size_t)n), &err), 0,
-			     "%s: answer '%.*s' does not parse: %s", path, n, buf, err.reason);
+			     "%s: answer '%.*s' does not parse: %s", path, n, buf,
+			     err.reason);
 		cr_assert(sip_str_eq(a.realm, chal.realm), "%s", path);
 		cr_assert(sip_str_eq(a.nonce, chal.nonce), "%s", path);
 		cr_assert(sip_str_eq(a.opaque, chal.opaque), "%s", path);
 		cr_assert_eq(a.alg, chal.alg, "%s", path);
-		cr_assert_eq(digest_verify(&a, SIP_STR("REGISTER"), SIP_STR_NULL, SIP_STR("pw")),
+		cr_assert_eq(digest_verify(&a, SIP_STR("REGISTER"), SIP_STR_NULL,
+					   SIP_STR("pw")),
 			     0, "%s: %.*s", path, n, buf);
-		cr_assert_eq(digest_verify(&a, SIP_STR("REGISTER"), SIP_STR_NULL, SIP_STR("pv")),
+		cr_assert_eq(digest_verify(&a, SIP_STR("REGISTER"), SIP_STR_NULL,
+					   SIP_STR("pv")),
 			     -EACCES);
 		free(msg);
 		answered++;

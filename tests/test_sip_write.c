@@ -64,12 +64,9 @@ Test(sip_write, integers)
 		uint32_t v;
 		const char *dec, *hex;
 	} v[] = {
-		{0, "0", "00000000"},
-		{7, "7", "00000007"},
-		{10, "10", "0000000a"},
-		{3600, "3600", "00000e10"},
-		{65535, "65535", "0000ffff"},
-		{4294967295u, "4294967295", "ffffffff"},
+		{0, "0", "00000000"},         {7, "7", "00000007"},
+		{10, "10", "0000000a"},       {3600, "3600", "00000e10"},
+		{65535, "65535", "0000ffff"}, {4294967295u, "4294967295", "ffffffff"},
 	};
 
 	for (size_t i = 0; i < sizeof(v) / sizeof(v[0]); i++) {
@@ -180,7 +177,8 @@ static const char *check_every_cap(build_fn fn, const void *arg, int *out_len)
 			cr_assert_arr_eq(buf, full, (size_t)n);
 		}
 		for (size_t i = cap; i < (size_t)n + 64; i++)
-			cr_assert_eq(buf[i], '#', "cap %zu: byte %zu written past cap", cap, i);
+			cr_assert_eq(buf[i], '#', "cap %zu: byte %zu written past cap",
+				     cap, i);
 	}
 	*out_len = n;
 	return full;
@@ -191,8 +189,8 @@ static void parse_ok(struct sip_msg *m, struct sip_hdr *h, const char *buf, size
 	struct sip_err err = {0};
 	int r = sip_msg_parse(m, buf, len, h, MAXH, SIP_PARSE_STREAM, &err);
 
-	cr_assert_eq(r, (int)len, "parse gave %d (%s):\n%.*s", r, err.reason ? err.reason : "",
-		     (int)len, buf);
+	cr_assert_eq(r, (int)len, "parse gave %d (%s):\n%.*s", r,
+		     err.reason ? err.reason : "", (int)len, buf);
 }
 
 /* ------------------------------------------------------------------------ */
@@ -223,7 +221,8 @@ static void build_register(struct sip_write *w, const void *arg)
 	sip_write_header_u32(w, S("Max-Forwards"), 70);
 	sip_write_nameaddr(w, S("From"), S("Alice \"A\""), S("sip:alice@example.com"),
 			   S("456248"));
-	sip_write_nameaddr(w, S("To"), SIP_STR_NULL, S("sip:alice@example.com"), SIP_STR_NULL);
+	sip_write_nameaddr(w, S("To"), SIP_STR_NULL, S("sip:alice@example.com"),
+			   SIP_STR_NULL);
 	sip_write_header(w, S("Call-ID"), S("843817637684230@998sdasdh09"));
 	sip_write_cseq(w, 1826, S("REGISTER"));
 	sip_write_contact(w, &c);
@@ -267,7 +266,8 @@ Test(sip_write, register_exact_bytes_and_every_cap)
 		"Call-ID: 843817637684230@998sdasdh09\r\n"
 		"CSeq: 1826 REGISTER\r\n"
 		"Contact: <sip:alice@192.0.2.10:5062;transport=tcp>;expires=3600;q=0.5;"
-		"+sip.instance=\"<urn:uuid:00000000-0000-1000-8000-000a95a0e128>\";reg-id=1;"
+		"+sip.instance=\"<urn:uuid:00000000-0000-1000-8000-000a95a0e128>\";reg-"
+		"id=1;"
 		"+sip.ice\r\n"
 		"Expires: 7200\r\n"
 		"User-Agent: sipreg/0.1\r\n"
@@ -326,11 +326,13 @@ Test(sip_write, register_parses_back)
 	cr_assert(c[0].has_expires);
 	cr_assert_eq(c[0].expires, 3600);
 	cr_assert_eq(c[0].q, 500);
-	cr_assert(str_is(c[0].instance, "<urn:uuid:00000000-0000-1000-8000-000a95a0e128>"));
+	cr_assert(
+		str_is(c[0].instance, "<urn:uuid:00000000-0000-1000-8000-000a95a0e128>"));
 	cr_assert(c[0].has_reg_id);
 	cr_assert_eq(c[0].reg_id, 1);
-	cr_assert_eq(sip_auth_parse(&au, sip_msg_hdr(&m, SIP_HDR_AUTHORIZATION)->value, NULL),
-		     0);
+	cr_assert_eq(
+		sip_auth_parse(&au, sip_msg_hdr(&m, SIP_HDR_AUTHORIZATION)->value, NULL),
+		0);
 	cr_assert(str_is(au.username, "alice"));
 	cr_assert(str_is(au.realm, "example.com"));
 	cr_assert(str_is(au.nonce, "abcdef"));
@@ -386,8 +388,8 @@ static void build_401(struct sip_write *w, const void *arg)
 		.stale = true,
 	};
 
-	cr_assert_eq(sip_write_response(w, a->req, a->status, SIP_STR_NULL, S("srv-tag-1"),
-					 a->with_src ? &src : NULL, NULL),
+	cr_assert_eq(sip_write_response(w, a->req, a->status, SIP_STR_NULL,
+					S("srv-tag-1"), a->with_src ? &src : NULL, NULL),
 		     0);
 	if (a->status == 401) {
 		sip_write_header_begin(w, S("WWW-Authenticate"));
@@ -472,11 +474,13 @@ Test(sip_write, responses_parse_back)
 			check_common_response(&req, &r, codes[k], with_src);
 			if (codes[k] == 401) {
 				struct sip_auth au;
-				cr_assert_eq(sip_auth_parse(&au,
-							    sip_msg_hdr(&r, SIP_HDR_WWW_AUTHENTICATE)
-								    ->value,
-							    NULL),
-					     0);
+				cr_assert_eq(
+					sip_auth_parse(
+						&au,
+						sip_msg_hdr(&r, SIP_HDR_WWW_AUTHENTICATE)
+							->value,
+						NULL),
+					0);
 				cr_assert(str_is(au.realm, "example.com"));
 				cr_assert(str_is(au.nonce, "5f1c2a9b0a0b"));
 				cr_assert(str_is(au.opaque, "op"));
@@ -485,15 +489,18 @@ Test(sip_write, responses_parse_back)
 				cr_assert(au.stale);
 			} else if (codes[k] == 423) {
 				uint32_t u;
-				cr_assert_eq(sip_msg_u32(&r, SIP_HDR_MIN_EXPIRES, &u, NULL), 0);
+				cr_assert_eq(
+					sip_msg_u32(&r, SIP_HDR_MIN_EXPIRES, &u, NULL),
+					0);
 				cr_assert_eq(u, 600);
 			} else {
 				struct sip_contact c[4];
 				cr_assert_eq(sip_msg_contacts(&r, c, 4, NULL), 2);
 				cr_assert(str_is(c[0].na.uri.raw, "sip:bob@192.0.2.10"));
 				cr_assert_eq(c[0].expires, 60);
-				cr_assert(str_is(c[1].na.uri.raw,
-						 "sip:bob@[2001:db8::77]:5080;transport=tcp"));
+				cr_assert(str_is(
+					c[1].na.uri.raw,
+					"sip:bob@[2001:db8::77]:5080;transport=tcp"));
 				cr_assert_eq(c[1].expires, 3600);
 				cr_assert_eq(c[1].q, 1000);
 				cr_assert(str_is(sip_msg_hdr(&r, SIP_HDR_DATE)->value,
@@ -505,13 +512,14 @@ Test(sip_write, responses_parse_back)
 
 Test(sip_write, response_keeps_existing_to_tag_and_refuses_bad_requests)
 {
-	static const char tagged[] = "REGISTER sip:example.com SIP/2.0\r\n"
-				     "Via: SIP/2.0/UDP 192.0.2.10;branch=z9hG4bK1;received=1.2.3.4\r\n"
-				     "From: <sip:a@example.com>;tag=1\r\n"
-				     "To: <sip:a@example.com>;tag=existing\r\n"
-				     "Call-ID: x\r\n"
-				     "CSeq: 2 REGISTER\r\n"
-				     "Content-Length: 0\r\n\r\n";
+	static const char tagged[] =
+		"REGISTER sip:example.com SIP/2.0\r\n"
+		"Via: SIP/2.0/UDP 192.0.2.10;branch=z9hG4bK1;received=1.2.3.4\r\n"
+		"From: <sip:a@example.com>;tag=1\r\n"
+		"To: <sip:a@example.com>;tag=existing\r\n"
+		"Call-ID: x\r\n"
+		"CSeq: 2 REGISTER\r\n"
+		"Content-Length: 0\r\n\r\n";
 	static const char nocallid[] = "REGISTER sip:example.com SIP/2.0\r\n"
 				       "Via: SIP/2.0/UDP 192.0.2.10;branch=z9hG4bK1\r\n"
 				       "From: <sip:a@example.com>;tag=1\r\n"
@@ -534,7 +542,8 @@ Test(sip_write, response_keeps_existing_to_tag_and_refuses_bad_requests)
 
 	parse_ok(&m, h, tagged, sizeof(tagged) - 1);
 	sip_write_init(&w, buf, sizeof(buf));
-	cr_assert_eq(sip_write_response(&w, &m, 200, SIP_STR_NULL, S("new"), &src, NULL), 0);
+	cr_assert_eq(sip_write_response(&w, &m, 200, SIP_STR_NULL, S("new"), &src, NULL),
+		     0);
 	cr_assert_eq(sip_write_result(&w), (int)sizeof(want) - 1);
 	cr_assert_arr_eq(buf, want, sizeof(want) - 1);
 
@@ -544,7 +553,8 @@ Test(sip_write, response_keeps_existing_to_tag_and_refuses_bad_requests)
 		     -EBADMSG);
 	cr_assert_str_eq(err.reason, "Missing Call-ID");
 	cr_assert_eq(w.len, 0, "nothing written on error");
-	cr_assert_eq(sip_write_response(&w, &m, 99, SIP_STR_NULL, S("t"), NULL, &err), -EINVAL);
+	cr_assert_eq(sip_write_response(&w, &m, 99, SIP_STR_NULL, S("t"), NULL, &err),
+		     -EINVAL);
 
 	/* a response is no request */
 	sip_write_init(&w, buf, sizeof(buf));
@@ -555,7 +565,8 @@ Test(sip_write, response_keeps_existing_to_tag_and_refuses_bad_requests)
 	sip_write_end(&w, SIP_STR_NULL);
 	parse_ok(&r, hr, buf, (size_t)sip_write_result(&w));
 	sip_write_init(&w, buf, sizeof(buf));
-	cr_assert_eq(sip_write_response(&w, &r, 200, SIP_STR_NULL, S("t"), NULL, NULL), -EINVAL);
+	cr_assert_eq(sip_write_response(&w, &r, 200, SIP_STR_NULL, S("t"), NULL, NULL),
+		     -EINVAL);
 }
 
 /* ------------------------------------------------------------------------ */
@@ -603,10 +614,12 @@ static int csv_parse(struct csv *c, const char *in, size_t len)
 					}
 					out[o++] = in[i];
 				}
-				if (i < len && in[i] != ',' && in[i] != '\r' && in[i] != '\n')
+				if (i < len && in[i] != ',' && in[i] != '\r' &&
+				    in[i] != '\n')
 					return -EBADMSG;
 			} else {
-				while (i < len && in[i] != ',' && in[i] != '\r' && in[i] != '\n')
+				while (i < len && in[i] != ',' && in[i] != '\r' &&
+				       in[i] != '\n')
 					out[o++] = in[i++];
 			}
 			out[o++] = '\0';
@@ -655,24 +668,29 @@ static void same_vias(const struct sip_msg *a, const struct sip_msg *b, const ch
 
 	cr_assert_eq(na, nb, "%s: Via count %d vs %d", name, na, nb);
 	for (int i = 0; i < na; i++) {
-		cr_assert(sip_str_eq(va[i].transport, vb[i].transport), "%s via %d", name, i);
+		cr_assert(sip_str_eq(va[i].transport, vb[i].transport), "%s via %d", name,
+			  i);
 		cr_assert(sip_str_eq(va[i].host, vb[i].host), "%s via %d", name, i);
 		cr_assert_eq(va[i].port, vb[i].port, "%s via %d", name, i);
 		cr_assert(sip_str_eq(va[i].branch, vb[i].branch), "%s via %d", name, i);
-		cr_assert(sip_str_eq(va[i].received, vb[i].received), "%s via %d", name, i);
+		cr_assert(sip_str_eq(va[i].received, vb[i].received), "%s via %d", name,
+			  i);
 		cr_assert_eq(va[i].rport, vb[i].rport, "%s via %d", name, i);
 	}
 }
 
-static void same_contacts(const struct sip_msg *a, const struct sip_msg *b, const char *name)
+static void same_contacts(const struct sip_msg *a, const struct sip_msg *b,
+			  const char *name)
 {
 	struct sip_contact ca[32], cb[32];
-	int na = sip_msg_contacts(a, ca, 32, NULL), nb = sip_msg_contacts(b, cb, 32, NULL);
+	int na = sip_msg_contacts(a, ca, 32, NULL),
+	    nb = sip_msg_contacts(b, cb, 32, NULL);
 
 	cr_assert_eq(na, nb, "%s: Contact count %d vs %d", name, na, nb);
 	for (int i = 0; i < na; i++) {
 		cr_assert_eq(ca[i].star, cb[i].star);
-		cr_assert(sip_str_eq(ca[i].na.uri.raw, cb[i].na.uri.raw), "%s contact %d", name, i);
+		cr_assert(sip_str_eq(ca[i].na.uri.raw, cb[i].na.uri.raw), "%s contact %d",
+			  name, i);
 		cr_assert_eq(ca[i].has_expires, cb[i].has_expires);
 		cr_assert_eq(ca[i].expires, cb[i].expires);
 		cr_assert_eq(ca[i].q, cb[i].q);
@@ -691,15 +709,16 @@ static void same_msgs(const struct sip_msg *a, const struct sip_msg *b, const ch
 	cr_assert(sip_str_eq(a->ruri, b->ruri), "%s: Request-URI", name);
 	cr_assert_eq(a->status, b->status, "%s", name);
 	cr_assert(sip_str_eq(a->reason, b->reason), "%s: reason", name);
-	cr_assert_eq(a->nhdrs, b->nhdrs, "%s: %u vs %u headers", name, a->nhdrs, b->nhdrs);
+	cr_assert_eq(a->nhdrs, b->nhdrs, "%s: %u vs %u headers", name, a->nhdrs,
+		     b->nhdrs);
 	for (uint16_t i = 0; i < a->nhdrs; i++) {
 		cr_assert_eq(a->hdrs[i].id, b->hdrs[i].id, "%s: header %u id", name, i);
-		cr_assert(sip_str_eq(a->hdrs[i].name, b->hdrs[i].name), "%s: header %u name",
-			  name, i);
+		cr_assert(sip_str_eq(a->hdrs[i].name, b->hdrs[i].name),
+			  "%s: header %u name", name, i);
 		cr_assert(sip_str_eq(a->hdrs[i].value, b->hdrs[i].value),
 			  "%s: header %u value '%.*s' vs '%.*s'", name, i,
-			  (int)a->hdrs[i].value.len, a->hdrs[i].value.p, (int)b->hdrs[i].value.len,
-			  b->hdrs[i].value.p);
+			  (int)a->hdrs[i].value.len, a->hdrs[i].value.p,
+			  (int)b->hdrs[i].value.len, b->hdrs[i].value.p);
 	}
 	cr_assert(sip_str_eq(a->call_id, b->call_id), "%s: Call-ID", name);
 	cr_assert_eq(a->has_cseq, b->has_cseq);
@@ -748,11 +767,13 @@ static int check_response_to(const struct sip_msg *req, const char *name)
 	int rc = sip_write_response(&w, req, 200, SIP_STR_NULL, S("rt-tag"), &src, &err);
 	if (rc == -EBADMSG) {
 		/* only a request lacking a needed header may be refused */
-		cr_assert(!sip_msg_hdr(req, SIP_HDR_VIA) || !sip_msg_hdr(req, SIP_HDR_FROM) ||
+		cr_assert(!sip_msg_hdr(req, SIP_HDR_VIA) ||
+				  !sip_msg_hdr(req, SIP_HDR_FROM) ||
 				  !sip_msg_hdr(req, SIP_HDR_TO) ||
 				  !sip_msg_hdr(req, SIP_HDR_CALL_ID) ||
 				  !sip_msg_hdr(req, SIP_HDR_CSEQ) ||
-				  sip_msg_to(req, &a, NULL) < 0 || sip_msg_vias(req, v0, 64, NULL) < 0,
+				  sip_msg_to(req, &a, NULL) < 0 ||
+				  sip_msg_vias(req, v0, 64, NULL) < 0,
 			  "%s: response refused: %s", name, err.reason);
 		return 0;
 	}
@@ -760,8 +781,9 @@ static int check_response_to(const struct sip_msg *req, const char *name)
 	sip_write_end(&w, SIP_STR_NULL);
 	int n = sip_write_result(&w);
 	cr_assert_gt(n, 0, "%s", name);
-	cr_assert_eq(sip_msg_parse(&r, buf, (size_t)n, h, MAXH, SIP_PARSE_STREAM, &err), n,
-		     "%s: response does not parse (%s):\n%.*s", name, err.reason, n, buf);
+	cr_assert_eq(sip_msg_parse(&r, buf, (size_t)n, h, MAXH, SIP_PARSE_STREAM, &err),
+		     n, "%s: response does not parse (%s):\n%.*s", name, err.reason, n,
+		     buf);
 	int nv = sip_msg_vias(req, v0, 64, NULL);
 	cr_assert_eq(sip_msg_vias(&r, v1, 64, NULL), nv, "%s:\n%.*s", name, n, buf);
 	for (int i = 0; i < nv; i++) {
@@ -769,11 +791,14 @@ static int check_response_to(const struct sip_msg *req, const char *name)
 		cr_assert_eq(v0[i].port, v1[i].port, "%s via %d", name, i);
 		cr_assert(sip_str_eq(v0[i].branch, v1[i].branch), "%s via %d", name, i);
 		if (i > 0) {
-			cr_assert(sip_str_eq(v0[i].params, v1[i].params), "%s via %d", name, i);
+			cr_assert(sip_str_eq(v0[i].params, v1[i].params), "%s via %d",
+				  name, i);
 			continue;
 		}
-		cr_assert(str_is(v1[0].received, "203.0.113.9"), "%s:\n%.*s", name, n, buf);
-		cr_assert_eq(v1[0].rport, v0[0].rport == 0 ? 61000 : v0[0].rport, "%s", name);
+		cr_assert(str_is(v1[0].received, "203.0.113.9"), "%s:\n%.*s", name, n,
+			  buf);
+		cr_assert_eq(v1[0].rport, v0[0].rport == 0 ? 61000 : v0[0].rport, "%s",
+			     name);
 		cr_assert(sip_str_eq(v0[0].maddr, v1[0].maddr), "%s", name);
 		cr_assert_eq(v0[0].ttl, v1[0].ttl, "%s", name);
 	}
@@ -782,7 +807,8 @@ static int check_response_to(const struct sip_msg *req, const char *name)
 	cr_assert_eq(sip_msg_to(req, &a, NULL), 0);
 	cr_assert_eq(sip_msg_to(&r, &b, NULL), 0);
 	cr_assert(sip_str_eq(a.uri.raw, b.uri.raw), "%s", name);
-	cr_assert(sip_str_eq(b.tag, sip_str_isset(a.tag) ? a.tag : S("rt-tag")), "%s", name);
+	cr_assert(sip_str_eq(b.tag, sip_str_isset(a.tag) ? a.tag : S("rt-tag")), "%s",
+		  name);
 	return 1;
 }
 
@@ -820,7 +846,8 @@ static int round_trip_dir(const char *dir, const char *sub, int *answered)
 		struct sip_msg m1, m2;
 		struct sip_hdr h1[MAXH], h2[MAXH];
 		struct sip_err err = {0};
-		int n1 = sip_msg_parse(&m1, msg, mlen, h1, MAXH, SIP_PARSE_DATAGRAM, &err);
+		int n1 =
+			sip_msg_parse(&m1, msg, mlen, h1, MAXH, SIP_PARSE_DATAGRAM, &err);
 		cr_assert_gt(n1, 0, "%s: does not parse (%d, %s)", name, n1,
 			     err.reason ? err.reason : "");
 
@@ -829,9 +856,10 @@ static int round_trip_dir(const char *dir, const char *sub, int *answered)
 		const char *out = check_every_cap(build_rt, &a, &n);
 		char *copy = malloc((size_t)n);
 		memcpy(copy, out, (size_t)n);
-		int n2 = sip_msg_parse(&m2, copy, (size_t)n, h2, MAXH, SIP_PARSE_DATAGRAM, &err);
-		cr_assert_eq(n2, n, "%s: serialised form does not parse (%d, %s):\n%.*s", name,
-			     n2, err.reason ? err.reason : "", n, copy);
+		int n2 = sip_msg_parse(&m2, copy, (size_t)n, h2, MAXH, SIP_PARSE_DATAGRAM,
+				       &err);
+		cr_assert_eq(n2, n, "%s: serialised form does not parse (%d, %s):\n%.*s",
+			     name, n2, err.reason ? err.reason : "", n, copy);
 		same_msgs(&m1, &m2, name);
 		if (m1.is_request)
 			*answered += check_response_to(&m1, name);
@@ -862,13 +890,13 @@ Test(sip_write_corpus, round_trip)
 /* ------------------------------------------------------------------------ */
 /* Guard page and mutated requests                                           */
 
-
 /* The output ends right before a PROT_NONE page: a single byte written past
  * cap would fault. Every cap of the REGISTER builder is tried. */
 Test(sip_write, guard_page_after_cap)
 {
 	size_t pg = (size_t)sysconf(_SC_PAGESIZE);
-	char *map = mmap(NULL, 4 * pg, PROT_READ | PROT_WRITE, MAP_PRIVATE | MAP_ANONYMOUS, -1, 0);
+	char *map = mmap(NULL, 4 * pg, PROT_READ | PROT_WRITE,
+			 MAP_PRIVATE | MAP_ANONYMOUS, -1, 0);
 	struct reg_args a = {.ipv6 = true, .auth = true};
 	struct sip_write w;
 	char full[4096];
@@ -917,15 +945,18 @@ Test(sip_write, responses_to_mutated_requests)
 		struct sip_write_src src = {.received = S("192.0.2.1"), .port = 1};
 		struct sip_write w;
 		sip_write_init(&w, buf, sizeof(buf));
-		int rc = sip_write_response(&w, &m, 500, SIP_STR_NULL, S("t"), &src, NULL);
+		int rc =
+			sip_write_response(&w, &m, 500, SIP_STR_NULL, S("t"), &src, NULL);
 		cr_assert(rc == 0 || rc == -EBADMSG, "rc %d", rc);
 		if (rc)
 			continue;
 		sip_write_end(&w, SIP_STR_NULL);
 		int n = sip_write_result(&w);
 		cr_assert_gt(n, 0);
-		cr_assert_eq(sip_msg_parse(&r, buf, (size_t)n, hr, MAXH, SIP_PARSE_STREAM, NULL), n,
-			     "built from:\n%.*s\nnot parsable:\n%.*s", (int)len, msg, n, buf);
+		cr_assert_eq(sip_msg_parse(&r, buf, (size_t)n, hr, MAXH, SIP_PARSE_STREAM,
+					   NULL),
+			     n, "built from:\n%.*s\nnot parsable:\n%.*s", (int)len, msg,
+			     n, buf);
 		built++;
 	}
 	cr_assert_gt(built, 1000, "only %d responses built", built);

@@ -85,7 +85,7 @@ struct digest_input {
 	struct sip_str nonce, cnonce, nc; /* nc: the 8 hex digits as sent */
 	struct sip_str qop;               /* unset/"" (none), "auth", "auth-int" */
 	struct sip_str method, uri;
-	struct sip_str body;              /* hashed for auth-int only */
+	struct sip_str body; /* hashed for auth-int only */
 };
 
 /* The whole computation. Returns the hex length, or -ENOTSUP (unknown alg or
@@ -112,11 +112,10 @@ int digest_compute(const struct digest_input *in, char *out);
  *   -EACCES   it does not (wrong password, nonce, uri, method, ... or a
  *             response of the wrong length or case);
  *   -EINVAL   username, realm, nonce, uri or response is missing, qop is set
- *             without nc or cnonce, a -sess algorithm comes without cnonce, or the stored HA1 has the wrong length or
- *             is not hex;
- *   -ENOTSUP  unknown algorithm, a qop other than auth / auth-int, or
- *             userhash=true (the username is then a hash the caller must
- *             resolve first).
+ *             without nc or cnonce, a -sess algorithm comes without cnonce, or the stored
+ * HA1 has the wrong length or is not hex; -ENOTSUP  unknown algorithm, a qop other than
+ * auth / auth-int, or userhash=true (the username is then a hash the caller must resolve
+ * first).
  */
 int digest_verify(const struct sip_auth *cred, struct sip_str method, struct sip_str body,
 		  struct sip_str password);
@@ -132,8 +131,8 @@ struct digest_challenge {
 	struct sip_str realm, nonce;
 	struct sip_str opaque; /* unset: left out */
 	enum sip_digest_alg alg;
-	bool qop_auth;         /* qop="auth" */
-	bool stale;            /* stale=true */
+	bool qop_auth; /* qop="auth" */
+	bool stale;    /* stale=true */
 };
 
 /* An Authorization / Proxy-Authorization value. Text fields are wire values. */
@@ -180,6 +179,7 @@ int digest_credentials_write(char *buf, size_t cap, const struct digest_credenti
  */
 int digest_answer(struct sip_write *w, const struct sip_auth *challenge,
 		  struct sip_str username, struct sip_str password, struct sip_str method,
-		  struct sip_str uri, struct sip_str body, struct sip_str cnonce, uint32_t nc);
+		  struct sip_str uri, struct sip_str body, struct sip_str cnonce,
+		  uint32_t nc);
 
 #endif /* SIPREG_DIGEST_H */

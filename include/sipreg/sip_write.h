@@ -11,9 +11,9 @@
  * formatted by hand; bytes are copied with memcpy.
  *
  * String arguments are struct sip_str slices (see sip.h); they are copied, not
- * kept. An append after an error is a no-op. A value written verbatim (header values, URIs, tags, branch) must be
- * legal on the wire already: these functions do not check or escape them.
- * Only the functions that say "quoted" produce a quoted-string from raw text.
+ * kept. An append after an error is a no-op. A value written verbatim (header values,
+ *URIs, tags, branch) must be legal on the wire already: these functions do not check or
+ *escape them. Only the functions that say "quoted" produce a quoted-string from raw text.
  *
  * Typical request:
  *
@@ -89,7 +89,8 @@ static inline void sip_write_str(struct sip_write *w, struct sip_str s)
 /* Start lines                                                               */
 
 /* "METHOD SP Request-URI SP SIP/2.0 CRLF" */
-void sip_write_request_line(struct sip_write *w, struct sip_str method, struct sip_str ruri);
+void sip_write_request_line(struct sip_write *w, struct sip_str method,
+			    struct sip_str ruri);
 /* "SIP/2.0 SP code SP reason CRLF". An unset reason (SIP_STR_NULL) takes the
  * RFC 3261 phrase of the code ("Unauthorized" for 401); an empty one is
  * written empty. status must be 100..699 (else the result is -EINVAL). */
@@ -130,16 +131,16 @@ void sip_write_cseq(struct sip_write *w, uint32_t num, struct sip_str method);
 
 /* One Contact value. */
 struct sip_write_contact {
-	struct sip_str display;  /* raw, quoted when written; may be unset */
-	struct sip_str uri;      /* written in <> */
+	struct sip_str display; /* raw, quoted when written; may be unset */
+	struct sip_str uri;     /* written in <> */
 	bool has_expires;
 	uint32_t expires;        /* ;expires=N */
 	uint16_t q;              /* thousandths, 1..1000; 0 leaves it out */
 	struct sip_str instance; /* +sip.instance value without quotes, e.g.
 				    "<urn:uuid:...>"; unset leaves it out */
 	bool has_reg_id;
-	uint32_t reg_id;         /* ;reg-id=N */
-	struct sip_str params;   /* more raw header params, each with its ';' */
+	uint32_t reg_id;       /* ;reg-id=N */
+	struct sip_str params; /* more raw header params, each with its ';' */
 };
 
 /* "Contact: "display" <uri>;expires=N;q=0.5;+sip.instance="...";reg-id=N..." */

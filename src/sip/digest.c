@@ -172,7 +172,8 @@ enum sip_digest_alg digest_alg_parse(struct sip_str name)
 	if (name.len == 0)
 		return SIP_DIGEST_MD5;
 	for (unsigned i = 0; i < sizeof(alg_names) / sizeof(alg_names[0]); i++)
-		if (sip_str_caseeq(name, sip_str_make(alg_names[i], strlen(alg_names[i]))))
+		if (sip_str_caseeq(name,
+				   sip_str_make(alg_names[i], strlen(alg_names[i]))))
 			return (enum sip_digest_alg)i;
 	return SIP_DIGEST_UNKNOWN;
 }
@@ -377,8 +378,8 @@ int digest_compute(const struct digest_input *in, char *out)
 		calc_sess((enum hkind)k, ha1, in->nonce, in->cnonce, false, ha1);
 	calc_ha2((enum hkind)k, in->method, in->uri, false,
 		 q == QOP_AUTH_INT ? &in->body : NULL, ha2);
-	calc_response((enum hkind)k, ha1, in->nonce, in->nc, in->cnonce, in->qop, false, ha2,
-		      out);
+	calc_response((enum hkind)k, ha1, in->nonce, in->nc, in->cnonce, in->qop, false,
+		      ha2, out);
 	return (int)kind_hexlen((enum hkind)k);
 }
 
@@ -403,7 +404,8 @@ static int verify(const struct sip_auth *a, struct sip_str method, struct sip_st
 	if (k < 0 || q == QOP_BAD || a->userhash)
 		return -ENOTSUP;
 	if (!sip_str_isset(a->username) || !sip_str_isset(a->realm) ||
-	    !sip_str_isset(a->nonce) || !sip_str_isset(a->uri) || !sip_str_isset(a->response))
+	    !sip_str_isset(a->nonce) || !sip_str_isset(a->uri) ||
+	    !sip_str_isset(a->response))
 		return -EINVAL;
 	if (q != QOP_NONE && (!a->nc.len || !sip_str_isset(a->cnonce)))
 		return -EINVAL;
@@ -418,8 +420,10 @@ static int verify(const struct sip_auth *a, struct sip_str method, struct sip_st
 	}
 	if (digest_alg_is_sess(alg))
 		calc_sess((enum hkind)k, ha1, a->nonce, a->cnonce, true, ha1);
-	calc_ha2((enum hkind)k, method, a->uri, true, q == QOP_AUTH_INT ? &body : NULL, ha2);
-	calc_response((enum hkind)k, ha1, a->nonce, a->nc, a->cnonce, a->qop, true, ha2, exp);
+	calc_ha2((enum hkind)k, method, a->uri, true, q == QOP_AUTH_INT ? &body : NULL,
+		 ha2);
+	calc_response((enum hkind)k, ha1, a->nonce, a->nc, a->cnonce, a->qop, true, ha2,
+		      exp);
 	/* the length is no secret; the digits are compared without an early exit */
 	if (a->response.len != hl)
 		return -EACCES;
@@ -566,10 +570,12 @@ static enum qop_kind pick_qop(struct sip_str list)
 	size_t i = 0;
 
 	while (i < list.len) {
-		while (i < list.len && (list.p[i] == ',' || list.p[i] == ' ' || list.p[i] == '\t'))
+		while (i < list.len &&
+		       (list.p[i] == ',' || list.p[i] == ' ' || list.p[i] == '\t'))
 			i++;
 		size_t s = i;
-		while (i < list.len && list.p[i] != ',' && list.p[i] != ' ' && list.p[i] != '\t')
+		while (i < list.len && list.p[i] != ',' && list.p[i] != ' ' &&
+		       list.p[i] != '\t')
 			i++;
 		struct sip_str tok = sip_str_make(list.p + s, i - s);
 		if (!tok.len)
@@ -593,14 +599,15 @@ int digest_answer(struct sip_write *w, const struct sip_auth *ch, struct sip_str
 	int k = alg_kind(alg);
 	enum qop_kind q = pick_qop(ch->qop);
 	char ha1[DIGEST_HEX_SIZE], ha2[DIGEST_HEX_SIZE], resp[DIGEST_HEX_SIZE], ncs[8];
-	struct sip_str qop = q == QOP_AUTH ? SIP_STR("auth")
+	struct sip_str qop = q == QOP_AUTH       ? SIP_STR("auth")
 			     : q == QOP_AUTH_INT ? SIP_STR("auth-int")
 						 : SIP_STR_NULL;
 
 	if (k < 0 || q == QOP_BAD)
 		return -ENOTSUP;
-	if (!sip_str_isset(ch->realm) || !sip_str_isset(ch->nonce) || !wire_ok(ch->realm) ||
-	    !wire_ok(ch->nonce) || (sip_str_isset(ch->opaque) && !wire_ok(ch->opaque)))
+	if (!sip_str_isset(ch->realm) || !sip_str_isset(ch->nonce) ||
+	    !wire_ok(ch->realm) || !wire_ok(ch->nonce) ||
+	    (sip_str_isset(ch->opaque) && !wire_ok(ch->opaque)))
 		return -EINVAL;
 	if ((q != QOP_NONE || digest_alg_is_sess(alg)) && !cnonce.len)
 		return -EINVAL;
@@ -625,7 +632,8 @@ int digest_answer(struct sip_write *w, const struct sip_auth *ch, struct sip_str
 		h_str(&h, cnonce);
 		h_hex(&h, ha1);
 	}
-	calc_ha2((enum hkind)k, method, uri, false, q == QOP_AUTH_INT ? &body : NULL, ha2);
+	calc_ha2((enum hkind)k, method, uri, false, q == QOP_AUTH_INT ? &body : NULL,
+		 ha2);
 	h_init(&h, (enum hkind)k);
 	h_upd(&h, ha1, kind_hexlen((enum hkind)k));
 	h_colon(&h);

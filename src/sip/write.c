@@ -179,7 +179,8 @@ void sip_write_rfc1123(struct sip_write *w, time_t t)
 /* ------------------------------------------------------------------------ */
 /* Start lines                                                               */
 
-void sip_write_request_line(struct sip_write *w, struct sip_str method, struct sip_str ruri)
+void sip_write_request_line(struct sip_write *w, struct sip_str method,
+			    struct sip_str ruri)
 {
 	sip_write_str(w, method);
 	sip_write_char(w, ' ');
@@ -189,62 +190,69 @@ void sip_write_request_line(struct sip_write *w, struct sip_str method, struct s
 
 const char *sip_write_reason_phrase(unsigned status)
 {
-	switch (status) {
-	case 100: return "Trying";
-	case 180: return "Ringing";
-	case 181: return "Call Is Being Forwarded";
-	case 182: return "Queued";
-	case 183: return "Session Progress";
-	case 200: return "OK";
-	case 202: return "Accepted";
-	case 300: return "Multiple Choices";
-	case 301: return "Moved Permanently";
-	case 302: return "Moved Temporarily";
-	case 305: return "Use Proxy";
-	case 380: return "Alternative Service";
-	case 400: return "Bad Request";
-	case 401: return "Unauthorized";
-	case 402: return "Payment Required";
-	case 403: return "Forbidden";
-	case 404: return "Not Found";
-	case 405: return "Method Not Allowed";
-	case 406: return "Not Acceptable";
-	case 407: return "Proxy Authentication Required";
-	case 408: return "Request Timeout";
-	case 410: return "Gone";
-	case 413: return "Request Entity Too Large";
-	case 414: return "Request-URI Too Long";
-	case 415: return "Unsupported Media Type";
-	case 416: return "Unsupported URI Scheme";
-	case 420: return "Bad Extension";
-	case 421: return "Extension Required";
-	case 423: return "Interval Too Brief";
-	case 439: return "First Hop Lacks Outbound Support";
-	case 480: return "Temporarily Unavailable";
-	case 481: return "Call/Transaction Does Not Exist";
-	case 482: return "Loop Detected";
-	case 483: return "Too Many Hops";
-	case 484: return "Address Incomplete";
-	case 485: return "Ambiguous";
-	case 486: return "Busy Here";
-	case 487: return "Request Terminated";
-	case 488: return "Not Acceptable Here";
-	case 489: return "Bad Event";
-	case 491: return "Request Pending";
-	case 493: return "Undecipherable";
-	case 500: return "Server Internal Error";
-	case 501: return "Not Implemented";
-	case 502: return "Bad Gateway";
-	case 503: return "Service Unavailable";
-	case 504: return "Server Time-out";
-	case 505: return "Version Not Supported";
-	case 513: return "Message Too Large";
-	case 600: return "Busy Everywhere";
-	case 603: return "Decline";
-	case 604: return "Does Not Exist Anywhere";
-	case 606: return "Not Acceptable";
-	default: return "";
-	}
+	static const struct {
+		uint16_t code;
+		const char *phrase;
+	} reasons[] = {
+		{100, "Trying"},
+		{180, "Ringing"},
+		{181, "Call Is Being Forwarded"},
+		{182, "Queued"},
+		{183, "Session Progress"},
+		{200, "OK"},
+		{202, "Accepted"},
+		{300, "Multiple Choices"},
+		{301, "Moved Permanently"},
+		{302, "Moved Temporarily"},
+		{305, "Use Proxy"},
+		{380, "Alternative Service"},
+		{400, "Bad Request"},
+		{401, "Unauthorized"},
+		{402, "Payment Required"},
+		{403, "Forbidden"},
+		{404, "Not Found"},
+		{405, "Method Not Allowed"},
+		{406, "Not Acceptable"},
+		{407, "Proxy Authentication Required"},
+		{408, "Request Timeout"},
+		{410, "Gone"},
+		{413, "Request Entity Too Large"},
+		{414, "Request-URI Too Long"},
+		{415, "Unsupported Media Type"},
+		{416, "Unsupported URI Scheme"},
+		{420, "Bad Extension"},
+		{421, "Extension Required"},
+		{423, "Interval Too Brief"},
+		{439, "First Hop Lacks Outbound Support"},
+		{480, "Temporarily Unavailable"},
+		{481, "Call/Transaction Does Not Exist"},
+		{482, "Loop Detected"},
+		{483, "Too Many Hops"},
+		{484, "Address Incomplete"},
+		{485, "Ambiguous"},
+		{486, "Busy Here"},
+		{487, "Request Terminated"},
+		{488, "Not Acceptable Here"},
+		{489, "Bad Event"},
+		{491, "Request Pending"},
+		{493, "Undecipherable"},
+		{500, "Server Internal Error"},
+		{501, "Not Implemented"},
+		{502, "Bad Gateway"},
+		{503, "Service Unavailable"},
+		{504, "Server Time-out"},
+		{505, "Version Not Supported"},
+		{513, "Message Too Large"},
+		{600, "Busy Everywhere"},
+		{603, "Decline"},
+		{604, "Does Not Exist Anywhere"},
+		{606, "Not Acceptable"},
+	};
+
+	for (size_t i = 0; i < sizeof(reasons) / sizeof(reasons[0]); i++)
+		if (reasons[i].code == status)
+			return reasons[i].phrase;
+	return "";
 }
 
 void sip_write_status_line(struct sip_write *w, unsigned status, struct sip_str reason)
