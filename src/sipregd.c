@@ -271,9 +271,9 @@ int main(int argc, char **argv)
 		goto out;
 	}
 
+	/* The admin socket first: it proves no other sipregd runs with this
+	 * configuration before any worker starts (and, later, binds ports). */
 	r = engine_new(&d.engine, d.cfg);
-	if (r == 0)
-		r = engine_start(d.engine);
 	if (r < 0) {
 		log_error("start_failed", "step=workers error=%s", strerror(-r));
 		goto out;
@@ -288,7 +288,11 @@ int main(int argc, char **argv)
 			  log_quote(q, sizeof(q), d.cfg->admin_socket),
 			  r == -EADDRINUSE ? "\"another sipregd answers on it\""
 					   : log_quote(lst, sizeof(lst), strerror(-r)));
-		engine_stop(d.engine, d.cfg->shutdown_timeout * 1000u);
+		goto out;
+	}
+	r = engine_start(d.engine);
+	if (r < 0) {
+		log_error("start_failed", "step=workers error=%s", strerror(-r));
 		goto out;
 	}
 	config_format_value(d.cfg, "core", "listen", lst, sizeof(lst));
@@ -307,8 +311,7 @@ int main(int argc, char **argv)
 out:
 	log_flush(true);
 	admin_free(d.admin);
-	if (rc == 0 || !d.engine)
-		engine_free(d.engine);
+	engine_free(d.engine); /* frees nothing if a worker outlived the stop */
 	if (sfd >= 0)
 		close(sfd);
 	config_free(d.cfg);
