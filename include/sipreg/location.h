@@ -1,0 +1,165 @@
+/* SPDX-License-Identifier: MIT */
+/*
+ * location.h - the location table: address-of-record -> bindings (RFC 3261
+ * §10.3), shared by every worker.
+ *
+ * One record per address-of-record in a lock-free hash table (liburcu
+ * cds_lfht, SipHash-keyed). Readers never block. Writers of one record are
+ * serialised by a striped mutex (stripe = hash % LOCATION_STRIPES); a
+ * refresh that changes only a binding's expiry and CSeq updates them in place
+ * with uatomic_* (no allocation); a change of the set of bindings, or of a
+ * binding's strings or source, builds a new record, publishes it with
+ * cds_lfht_replace and frees the old one with call_rcu.
+ *
+ * Expiry: each stripe has a timing wheel (under the stripe's mutex); a record
+ * carries one timer armed at its earliest binding expiry. location_advance()
+ * runs the due ones: expired bindings are removed on time, and an empty
+ * record leaves the table.
+ *
+ * Persistence, off the workers' path: a changed record is put on its
+ * stripe's dirty list (intrusive: nothing allocated per REGISTER);
+ * location_flush() (the persistence thread) takes each dirty record's
+ * current bindings and hands them to a callback that writes them as one
+ * batch. A removed record stays on the dirty list as a tombstone until
+ * flushed, so deletions are persisted too.
+ *
+ * Time: `now` is CLOCK_MONOTONIC ms everywhere; the wall clock appears only
+ * where bindings are saved and restored (Unix seconds).
+ *
+ * Table rules (rculfhash.h): lookups and updates inside a read-side section
+ * (an online urcu-qsbr thread); slices in a struct loc_view point into a
+ * record and stay valid until the caller's next quiescent state.
+ *
+ * Threads: every function but location_new and location_free is safe from
+ * any registered, online urcu-qsbr thread.
+ */
+#ifndef SIPREG_LOCATION_H
+#define SIPREG_LOCATION_H
+
+#include <stdbool.h>
+#include <stddef.h>
+#include <stdint.h>
+#include <sys/socket.h>
+
+#include "sipreg/sip.h"
+#include "sipreg/siphash.h"
+#include "sipreg/store.h"
+
+#define LOCATION_STRIPES 64
+#define LOCATION_MAX_BINDINGS 64 /* per address-of-record, whatever the limit */
+#define LOCATION_STR_MAX 1024    /* bytes of one binding's strings together */
+
+struct location;
+
+enum loc_transport {
+	LOC_UDP = 0,
+	LOC_TCP,
+};
+
+/* What the registrar applies for one Contact of a REGISTER. */
+struct loc_contact {
+	struct sip_str uri;      /* the Contact URI as received */
+	struct sip_str instance; /* +sip.instance, empty if none */
+	uint32_t reg_id;         /* 0 if none */
+	uint32_t expires;        /* seconds granted; 0 removes the binding */
+	uint16_t q;
+};
+
+/* What the whole request carries for its bindings. */
+struct loc_request {
+	struct sip_str call_id;
+	uint32_t cseq;
+	struct sip_str path;       /* Path header values joined, empty if none */
+	struct sip_str user_agent;
+	const struct sockaddr *received; /* the packet's source */
+	enum loc_transport transport;
+	uint64_t conn;             /* TCP connection handle, 0 for UDP */
+	bool nat;
+};
+
+/* How many bindings an address-of-record may have, and what a new one does
+ * when they are all taken (SS_ENDPOINT_REGISTER_REPLACE). */
+struct loc_policy {
+	unsigned int max_contacts; /* 1-LOCATION_MAX_BINDINGS */
+	bool replace;
+};
+
+/* A binding as readers see it: slices point into the record. */
+struct loc_view {
+	struct sip_str uri, instance, call_id, path, user_agent;
+	uint32_t reg_id;
+	uint32_t cseq;
+	uint64_t expires; /* monotonic ms */
+	uint16_t q;
+	bool nat;
+	enum loc_transport transport;
+	uint64_t conn;
+	struct sockaddr_storage received;
+};
+
+typedef void (*loc_expired_cb)(void *arg, struct sip_str aor, const struct loc_view *b);
+
+int location_new(struct location **ret, const uint8_t key[SIPHASH_KEY_LEN],
+		 loc_expired_cb on_expired, void *arg);
+/* Frees every record; no other thread may use the table any more. */
+void location_free(struct location *l);
+
+/*
+ * Apply a REGISTER's Contacts to aor (RFC 3261 §10.3 steps 6-8), atomically:
+ * either every change applies or none does.
+ *   contacts/n   the Contacts (n = 0 with star = false: a query)
+ *   star         "Contact: *" with Expires: 0: remove every binding
+ * On success, out[0..*nout) are the bindings now in force (at most cap).
+ * Returns 0, or
+ *   -EALREADY  a binding's Call-ID is the request's and its CSeq is not
+ *              lower (an old or repeated request: RFC 3261 §10.3 step 7)
+ *   -EPERM     policy.replace is off and a new location would displace a
+ *              binding still in force
+ *   -E2BIG     more bindings than LOCATION_MAX_BINDINGS, or strings over
+ *              LOCATION_STR_MAX
+ *   -ENOMEM
+ */
+int location_update(struct location *l, struct sip_str aor, const struct loc_contact *contacts,
+		    size_t n, bool star, const struct loc_request *req,
+		    const struct loc_policy *policy, uint64_t now, struct loc_view *out,
+		    size_t cap, size_t *nout);
+
+/* The bindings of aor in force at now (at most cap); returns how many. */
+size_t location_lookup(struct location *l, struct sip_str aor, uint64_t now,
+		       struct loc_view *out, size_t cap);
+
+/* Remove every binding of aor (sipregctl); 0 or -ENOENT. */
+int location_remove(struct location *l, struct sip_str aor);
+
+/* Run the expiries due at now; returns the next deadline (UINT64_MAX: none). */
+uint64_t location_advance(struct location *l, uint64_t now);
+
+/* Records and bindings in the table. */
+void location_counts(struct location *l, uint64_t *records, uint64_t *bindings);
+
+/*
+ * Every record: cb(arg, aor, bindings, n) with the bindings in force at now;
+ * a non-zero return stops the walk and is returned.
+ */
+typedef int (*loc_each_cb)(void *arg, struct sip_str aor, const struct loc_view *b, size_t n);
+int location_each(struct location *l, uint64_t now, loc_each_cb cb, void *arg);
+
+/*
+ * Persistence. location_flush hands every record changed since the last
+ * flush to write(): aor and its bindings converted to store form (expires_at
+ * in wall-clock seconds computed from now/wall_now); n = 0 means the
+ * address-of-record has no binding any more. Returns the number of records
+ * written, or the first negative value write() returned (the records not
+ * written stay dirty for the next flush).
+ */
+typedef int (*loc_write_cb)(void *arg, const char *aor, const struct store_binding *b,
+			    size_t n);
+long location_flush(struct location *l, uint64_t now, int64_t wall_now, loc_write_cb write,
+		    void *arg);
+
+/* Restore one saved binding (at start-up): one with expires_at <= wall_now
+ * is dropped (returns -ESTALE); 0, -EINVAL (unusable), -E2BIG, -ENOMEM. */
+int location_restore(struct location *l, const struct store_binding *b, uint64_t now,
+		     int64_t wall_now);
+
+#endif /* SIPREG_LOCATION_H */

@@ -1,0 +1,917 @@
+/* SPDX-License-Identifier: MIT */
+/*
+ * location.c - the location table (see location.h for the rules).
+ *
+ * A record is one allocation: the header, its bindings, then a byte blob with
+ * the address-of-record and every binding's strings (offsets into the blob).
+ *
+ * Record life and who frees it (all flag changes under the stripe mutex):
+ *   current    in the hash table; may be on the dirty list (ON_DIRTY)
+ *   retired    replaced by a successor (REPLACED) or removed with none
+ *              (TOMBSTONE); out of the table. If it is on the dirty list the
+ *              flusher frees it after use, else whoever retired it calls
+ *              call_rcu at once.
+ * The flusher pops a stripe's whole dirty list under the mutex and works
+ * outside it, inside a read-side section: a current record it holds may be
+ * retired meanwhile (call_rcu then waits for the flusher's section to end).
+ */
+#include <arpa/inet.h>
+#include <errno.h>
+#include <netinet/in.h>
+#include <pthread.h>
+#include <stdalign.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <urcu/urcu-qsbr.h>
+#include <urcu/rculfhash.h>
+#include <urcu/uatomic.h>
+
+#include "sipreg/location.h"
+#include "sipreg/wheel.h"
+
+enum { S_URI, S_INSTANCE, S_CALL_ID, S_PATH, S_UA, S__COUNT };
+
+enum rec_flags {
+	ON_DIRTY = 1u << 0,
+	REPLACED = 1u << 1,
+	TOMBSTONE = 1u << 2,
+	FLUSHER_OWNS = 1u << 3,
+};
+
+struct loc_b {
+	uint64_t expires; /* atomic: refreshed in place */
+	uint64_t conn;
+	uint32_t cseq;    /* atomic: refreshed in place */
+	uint32_t reg_id;
+	uint16_t q;
+	uint8_t nat;
+	uint8_t transport;
+	uint8_t family;   /* AF_INET / AF_INET6 / 0 */
+	uint16_t port;    /* host order */
+	uint8_t addr[16];
+	uint16_t off[S__COUNT];
+	uint16_t len[S__COUNT];
+};
+
+struct loc_rec {
+	struct cds_lfht_node node;
+	struct rcu_head rcu;
+	struct wheel_timer timer;
+	struct loc_rec *dirty_next;
+	struct location *loc;
+	uint64_t hash;
+	uint32_t flags;
+	uint16_t nb;
+	uint16_t aor_len;
+	struct loc_b b[];
+	/* then the blob: aor, then the bindings' strings */
+};
+
+struct loc_stripe {
+	alignas(64) pthread_mutex_t lock;
+	struct wheel *wheel;
+	struct loc_rec *dirty; /* LIFO */
+};
+
+struct location {
+	struct cds_lfht *ht;
+	uint8_t key[SIPHASH_KEY_LEN];
+	loc_expired_cb on_expired;
+	void *arg;
+	uint64_t records;  /* atomic */
+	uint64_t bindings; /* atomic */
+	struct loc_stripe stripe[LOCATION_STRIPES];
+};
+
+/* A binding about to be written into a new record. */
+struct loc_spec {
+	struct sip_str s[S__COUNT];
+	uint64_t expires;
+	uint64_t conn;
+	uint32_t cseq;
+	uint32_t reg_id;
+	uint16_t q;
+	uint8_t nat;
+	uint8_t transport;
+	uint8_t family;
+	uint16_t port;
+	uint8_t addr[16];
+	bool touched; /* named by the request being applied */
+};
+
+static char *rec_blob(const struct loc_rec *r)
+{
+	return (char *)&r->b[r->nb];
+}
+
+static struct sip_str rec_aor(const struct loc_rec *r)
+{
+	return sip_str_make(rec_blob(r), r->aor_len);
+}
+
+static struct sip_str b_str(const struct loc_rec *r, const struct loc_b *b, int i)
+{
+	return sip_str_make(rec_blob(r) + b->off[i], b->len[i]);
+}
+
+static struct loc_stripe *stripe_of(struct location *l, uint64_t hash)
+{
+	return &l->stripe[hash % LOCATION_STRIPES];
+}
+
+/* ------------------------------------------------------------------------ */
+/* Addresses                                                                 */
+
+static void addr_pack(struct loc_spec *s, const struct sockaddr *sa)
+{
+	s->family = 0;
+	if (!sa)
+		return;
+	if (sa->sa_family == AF_INET) {
+		const struct sockaddr_in *s4 = (const void *)sa;
+		s->family = AF_INET;
+		s->port = ntohs(s4->sin_port);
+		memcpy(s->addr, &s4->sin_addr, 4);
+	} else if (sa->sa_family == AF_INET6) {
+		const struct sockaddr_in6 *s6 = (const void *)sa;
+		s->family = AF_INET6;
+		s->port = ntohs(s6->sin6_port);
+		memcpy(s->addr, &s6->sin6_addr, 16);
+	}
+}
+
+static void addr_unpack(const struct loc_b *b, struct sockaddr_storage *ss)
+{
+	memset(ss, 0, sizeof(*ss));
+	if (b->family == AF_INET) {
+		struct sockaddr_in *s4 = (void *)ss;
+		s4->sin_family = AF_INET;
+		s4->sin_port = htons(b->port);
+		memcpy(&s4->sin_addr, b->addr, 4);
+	} else if (b->family == AF_INET6) {
+		struct sockaddr_in6 *s6 = (void *)ss;
+		s6->sin6_family = AF_INET6;
+		s6->sin6_port = htons(b->port);
+		memcpy(&s6->sin6_addr, b->addr, 16);
+	}
+}
+
+static bool addr_same(const struct loc_b *b, const struct loc_spec *s)
+{
+	size_t n = b->family == AF_INET ? 4 : 16;
+
+	return b->family == s->family && b->port == s->port &&
+	       (b->family == 0 || memcmp(b->addr, s->addr, n) == 0);
+}
+
+/* ------------------------------------------------------------------------ */
+/* Records                                                                   */
+
+static void spec_from_binding(struct loc_spec *s, const struct loc_rec *r, const struct loc_b *b)
+{
+	for (int i = 0; i < S__COUNT; i++)
+		s->s[i] = b_str(r, b, i);
+	s->expires = uatomic_read(&b->expires);
+	s->conn = b->conn;
+	s->cseq = uatomic_read(&b->cseq);
+	s->reg_id = b->reg_id;
+	s->q = b->q;
+	s->nat = b->nat;
+	s->transport = b->transport;
+	s->family = b->family;
+	s->port = b->port;
+	memcpy(s->addr, b->addr, sizeof(s->addr));
+	s->touched = false;
+}
+
+static void spec_from_request(struct loc_spec *s, const struct loc_contact *c,
+			      const struct loc_request *req, uint64_t now)
+{
+	s->s[S_URI] = c->uri;
+	s->s[S_INSTANCE] = c->instance;
+	s->s[S_CALL_ID] = req->call_id;
+	s->s[S_PATH] = req->path;
+	s->s[S_UA] = req->user_agent;
+	s->expires = now + (uint64_t)c->expires * 1000;
+	s->conn = req->conn;
+	s->cseq = req->cseq;
+	s->reg_id = c->reg_id;
+	s->q = c->q;
+	s->nat = req->nat;
+	s->transport = (uint8_t)req->transport;
+	addr_pack(s, req->received);
+	s->touched = true;
+}
+
+static void rec_timer_cb(struct wheel *w, struct wheel_timer *t);
+
+/* One allocation holding aor and the specs; NULL on -ENOMEM or -E2BIG. */
+static struct loc_rec *rec_build(struct location *l, struct sip_str aor, uint64_t hash,
+				 const struct loc_spec *sp, size_t n, int *err)
+{
+	size_t blob = aor.len, off;
+	struct loc_rec *r;
+
+	for (size_t i = 0; i < n; i++) {
+		size_t one = 0;
+		for (int k = 0; k < S__COUNT; k++)
+			one += sp[i].s[k].len;
+		if (one > LOCATION_STR_MAX) {
+			*err = -E2BIG;
+			return NULL;
+		}
+		blob += one;
+	}
+	r = malloc(sizeof(*r) + n * sizeof(struct loc_b) + blob);
+	if (!r) {
+		*err = -ENOMEM;
+		return NULL;
+	}
+	memset(r, 0, sizeof(*r));
+	cds_lfht_node_init(&r->node);
+	wheel_timer_init(&r->timer, rec_timer_cb);
+	r->loc = l;
+	r->hash = hash;
+	r->nb = (uint16_t)n;
+	r->aor_len = (uint16_t)aor.len;
+	memcpy(rec_blob(r), aor.p, aor.len);
+	off = aor.len;
+	for (size_t i = 0; i < n; i++) {
+		struct loc_b *b = &r->b[i];
+		b->expires = sp[i].expires;
+		b->conn = sp[i].conn;
+		b->cseq = sp[i].cseq;
+		b->reg_id = sp[i].reg_id;
+		b->q = sp[i].q;
+		b->nat = sp[i].nat;
+		b->transport = sp[i].transport;
+		b->family = sp[i].family;
+		b->port = sp[i].port;
+		memcpy(b->addr, sp[i].addr, sizeof(b->addr));
+		for (int k = 0; k < S__COUNT; k++) {
+			b->off[k] = (uint16_t)off;
+			b->len[k] = (uint16_t)sp[i].s[k].len;
+			if (sp[i].s[k].len)
+				memcpy(rec_blob(r) + off, sp[i].s[k].p, sp[i].s[k].len);
+			off += sp[i].s[k].len;
+		}
+	}
+	return r;
+}
+
+static void rec_free_rcu(struct rcu_head *head)
+{
+	free(caa_container_of(head, struct loc_rec, rcu));
+}
+
+static uint64_t rec_earliest(const struct loc_rec *r)
+{
+	uint64_t e = UINT64_MAX;
+
+	for (unsigned i = 0; i < r->nb; i++) {
+		uint64_t x = uatomic_read(&r->b[i].expires);
+		if (x < e)
+			e = x;
+	}
+	return e;
+}
+
+/* Under the stripe lock. */
+static void mark_dirty(struct loc_stripe *st, struct loc_rec *r)
+{
+	if (r->flags & ON_DIRTY)
+		return;
+	r->flags |= ON_DIRTY;
+	r->dirty_next = st->dirty;
+	st->dirty = r;
+}
+
+/* Under the stripe lock: r leaves service; freed now or by the flusher. */
+static void rec_retire(struct location *l, struct loc_stripe *st, struct loc_rec *r,
+		       uint32_t why)
+{
+	if (wheel_timer_pending(&r->timer))
+		wheel_cancel(st->wheel, &r->timer);
+	uatomic_sub(&l->bindings, r->nb);
+	r->flags |= why;
+	if (why == TOMBSTONE) {
+		uatomic_dec(&l->records);
+		mark_dirty(st, r); /* the deletion must be persisted */
+	} else if (!(r->flags & ON_DIRTY)) {
+		urcu_qsbr_call_rcu(&r->rcu, rec_free_rcu);
+	}
+}
+
+static int match_aor(struct cds_lfht_node *node, const void *key)
+{
+	const struct loc_rec *r = caa_container_of(node, struct loc_rec, node);
+	const struct sip_str *aor = key;
+
+	return sip_str_eq(rec_aor(r), *aor);
+}
+
+/* Under the stripe lock: publish nr in place of old (either may be NULL;
+ * nr with no binding is not published). */
+static void rec_publish(struct location *l, struct loc_stripe *st, struct loc_rec *old,
+			struct loc_rec *nr)
+{
+	if (nr && nr->nb == 0) {
+		free(nr);
+		nr = NULL;
+	}
+	if (old && nr) {
+		struct sip_str aor = rec_aor(old);
+		struct cds_lfht_iter it;
+
+		/* the iterator must come from a lookup (its next pointer is used);
+		 * writers of this record hold the stripe lock, so it is old */
+		cds_lfht_lookup(l->ht, old->hash, match_aor, &aor, &it);
+		if (cds_lfht_replace(l->ht, &it, old->hash, match_aor, &aor, &nr->node))
+			abort(); /* a broken invariant, not a runtime condition */
+	} else if (nr) {
+		cds_lfht_add(l->ht, nr->hash, &nr->node);
+		uatomic_inc(&l->records);
+	} else if (old) {
+		cds_lfht_del(l->ht, &old->node);
+	}
+	if (nr) {
+		uatomic_add(&l->bindings, nr->nb);
+		wheel_add(st->wheel, &nr->timer, rec_earliest(nr));
+		mark_dirty(st, nr);
+	}
+	if (old)
+		rec_retire(l, st, old, nr ? REPLACED : TOMBSTONE);
+}
+
+/* Inside a read-side section. */
+static struct loc_rec *rec_lookup(struct location *l, struct sip_str aor, uint64_t hash)
+{
+	struct cds_lfht_iter it;
+	struct cds_lfht_node *node;
+
+	cds_lfht_lookup(l->ht, hash, match_aor, &aor, &it);
+	node = cds_lfht_iter_get_node(&it);
+	return node ? caa_container_of(node, struct loc_rec, node) : NULL;
+}
+
+static void view_of(const struct loc_rec *r, const struct loc_b *b, struct loc_view *v)
+{
+	v->uri = b_str(r, b, S_URI);
+	v->instance = b_str(r, b, S_INSTANCE);
+	v->call_id = b_str(r, b, S_CALL_ID);
+	v->path = b_str(r, b, S_PATH);
+	v->user_agent = b_str(r, b, S_UA);
+	v->reg_id = b->reg_id;
+	v->cseq = uatomic_read(&b->cseq);
+	v->expires = uatomic_read(&b->expires);
+	v->q = b->q;
+	v->nat = b->nat;
+	v->transport = (enum loc_transport)b->transport;
+	v->conn = b->conn;
+	addr_unpack(b, &v->received);
+}
+
+static size_t rec_views(const struct loc_rec *r, uint64_t now, struct loc_view *out, size_t cap)
+{
+	size_t n = 0;
+
+	for (unsigned i = 0; r && i < r->nb && n < cap; i++)
+		if (uatomic_read(&r->b[i].expires) > now)
+			view_of(r, &r->b[i], &out[n++]);
+	return n;
+}
+
+/* Under the stripe lock, from location_advance: drop expired bindings. */
+static void rec_timer_cb(struct wheel *w, struct wheel_timer *t)
+{
+	struct loc_rec *r = wheel_timer_owner(t, struct loc_rec, timer);
+	struct location *l = r->loc;
+	struct loc_stripe *st = stripe_of(l, r->hash);
+	struct loc_spec keep[LOCATION_MAX_BINDINGS];
+	uint64_t now = wheel_now(w);
+	size_t n = 0;
+	int err;
+
+	for (unsigned i = 0; i < r->nb; i++) {
+		if (uatomic_read(&r->b[i].expires) > now) {
+			spec_from_binding(&keep[n++], r, &r->b[i]);
+		} else if (l->on_expired) {
+			struct loc_view v;
+			view_of(r, &r->b[i], &v);
+			l->on_expired(l->arg, rec_aor(r), &v);
+		}
+	}
+	if (n == r->nb) { /* refreshed in place since armed */
+		wheel_add(w, t, rec_earliest(r));
+		return;
+	}
+	if (n == 0) {
+		rec_publish(l, st, r, NULL);
+		return;
+	}
+	struct loc_rec *nr = rec_build(l, rec_aor(r), r->hash, keep, n, &err);
+	if (!nr) { /* out of memory: try again in a second */
+		wheel_add(w, t, now + 1000);
+		return;
+	}
+	rec_publish(l, st, r, nr);
+}
+
+/* ------------------------------------------------------------------------ */
+/* Updates                                                                   */
+
+/* The existing binding a Contact names: by +sip.instance (and reg-id,
+ * RFC 5626 §6) when it has one, else by URI. -1 if none. */
+static int find_binding(const struct loc_spec *sp, size_t n, const struct loc_contact *c)
+{
+	for (size_t i = 0; i < n; i++) {
+		if (c->instance.len) {
+			if (sip_str_eq(sp[i].s[S_INSTANCE], c->instance) && sp[i].reg_id == c->reg_id)
+				return (int)i;
+		} else if (!sp[i].s[S_INSTANCE].len && sip_str_eq(sp[i].s[S_URI], c->uri)) {
+			return (int)i;
+		}
+	}
+	return -1;
+}
+
+/* RFC 3261 §10.3 step 7: same Call-ID and a CSeq not higher aborts. */
+static bool out_of_order(const struct loc_spec *b, const struct loc_request *req)
+{
+	return sip_str_eq(b->s[S_CALL_ID], req->call_id) && req->cseq <= b->cseq;
+}
+
+/* Can the request be applied by refreshing expiry and CSeq in place? */
+static bool in_place_ok(const struct loc_rec *r, const struct loc_contact *c, size_t n,
+			const struct loc_request *req, const int *idx)
+{
+	struct loc_spec want;
+
+	for (size_t i = 0; i < n; i++) {
+		const struct loc_b *b;
+		if (idx[i] < 0 || c[i].expires == 0)
+			return false;
+		b = &r->b[idx[i]];
+		spec_from_request(&want, &c[i], req, 0);
+		if (b->q != want.q || b->conn != want.conn || b->nat != want.nat ||
+		    b->transport != want.transport || !addr_same(b, &want))
+			return false;
+		for (int k = 0; k < S__COUNT; k++)
+			if (!sip_str_eq(b_str(r, b, k), want.s[k]))
+				return false;
+	}
+	return true;
+}
+
+/* Drops bindings beyond the policy's limit: the untouched ones expiring
+ * first go. Returns the new count, or -EPERM / -E2BIG. */
+static int apply_limit(struct loc_spec *sp, size_t n, const struct loc_policy *pol)
+{
+	size_t touched = 0;
+
+	for (size_t i = 0; i < n; i++)
+		touched += sp[i].touched;
+	if (n <= pol->max_contacts)
+		return (int)n;
+	if (touched > pol->max_contacts)
+		return -E2BIG;
+	if (!pol->replace)
+		return -EPERM;
+	while (n > pol->max_contacts) {
+		size_t victim = n;
+		for (size_t i = 0; i < n; i++)
+			if (!sp[i].touched && (victim == n || sp[i].expires < sp[victim].expires))
+				victim = i;
+		sp[victim] = sp[--n];
+	}
+	return (int)n;
+}
+
+/* Builds the new binding set from the record's live bindings and the
+ * request. Returns the count or a negative errno. */
+static int merge(const struct loc_rec *r, const struct loc_contact *c, size_t n, bool star,
+		 const struct loc_request *req, const struct loc_policy *pol, uint64_t now,
+		 struct loc_spec *sp)
+{
+	size_t m = 0;
+
+	for (unsigned i = 0; r && i < r->nb; i++)
+		if (uatomic_read(&r->b[i].expires) > now)
+			spec_from_binding(&sp[m++], r, &r->b[i]);
+	if (star) {
+		for (size_t i = 0; i < m; i++)
+			if (out_of_order(&sp[i], req))
+				return -EALREADY;
+		return 0;
+	}
+	for (size_t i = 0; i < n; i++) {
+		int k = find_binding(sp, m, &c[i]);
+		if (k >= 0 && out_of_order(&sp[k], req))
+			return -EALREADY;
+		if (k >= 0 && c[i].expires == 0) {
+			sp[k] = sp[--m];
+		} else if (k >= 0) {
+			spec_from_request(&sp[k], &c[i], req, now);
+		} else if (c[i].expires) {
+			if (m == LOCATION_MAX_BINDINGS)
+				return -E2BIG;
+			spec_from_request(&sp[m++], &c[i], req, now);
+		}
+	}
+	return apply_limit(sp, m, pol);
+}
+
+static uint64_t aor_hash(const struct location *l, struct sip_str aor)
+{
+	return siphash24(l->key, aor.p, aor.len);
+}
+
+/* Under the stripe lock and a read-side section. */
+static int update_locked(struct location *l, struct loc_stripe *st, struct sip_str aor,
+			 uint64_t hash, const struct loc_contact *c, size_t n, bool star,
+			 const struct loc_request *req, const struct loc_policy *pol,
+			 uint64_t now, struct loc_rec **result)
+{
+	struct loc_rec *r = rec_lookup(l, aor, hash), *nr = NULL;
+	struct loc_spec sp[LOCATION_MAX_BINDINGS];
+	int idx[LOCATION_MAX_BINDINGS];
+	int m, err = 0;
+
+	*result = r;
+	if (n == 0 && !star)
+		return 0; /* a query */
+	if (n > LOCATION_MAX_BINDINGS)
+		return -E2BIG;
+	if (r && !star) {
+		struct loc_spec live[LOCATION_MAX_BINDINGS];
+		for (unsigned i = 0; i < r->nb; i++)
+			spec_from_binding(&live[i], r, &r->b[i]);
+		for (size_t i = 0; i < n; i++) {
+			idx[i] = find_binding(live, r->nb, &c[i]);
+			if (idx[i] >= 0 && (out_of_order(&live[idx[i]], req) ||
+					    live[idx[i]].expires <= now))
+				idx[i] = -1; /* the general path decides */
+		}
+		if (in_place_ok(r, c, n, req, idx)) {
+			for (size_t i = 0; i < n; i++) {
+				uatomic_set(&r->b[idx[i]].expires, now + (uint64_t)c[i].expires * 1000);
+				uatomic_set(&r->b[idx[i]].cseq, req->cseq);
+			}
+			wheel_add(st->wheel, &r->timer, rec_earliest(r));
+			mark_dirty(st, r);
+			return 0;
+		}
+	}
+	m = merge(r, c, n, star, req, pol, now, sp);
+	if (m < 0)
+		return m;
+	if (m > 0) {
+		nr = rec_build(l, aor, hash, sp, (size_t)m, &err);
+		if (!nr)
+			return err;
+	}
+	rec_publish(l, st, r, nr);
+	*result = nr;
+	return 0;
+}
+
+int location_update(struct location *l, struct sip_str aor, const struct loc_contact *contacts,
+		    size_t n, bool star, const struct loc_request *req,
+		    const struct loc_policy *policy, uint64_t now, struct loc_view *out,
+		    size_t cap, size_t *nout)
+{
+	uint64_t hash = aor_hash(l, aor);
+	struct loc_stripe *st = stripe_of(l, hash);
+	struct loc_rec *r;
+	int ret;
+
+	if (aor.len == 0 || aor.len > UINT16_MAX)
+		return -EINVAL;
+	urcu_qsbr_read_lock();
+	pthread_mutex_lock(&st->lock);
+	ret = update_locked(l, st, aor, hash, contacts, n, star, req, policy, now, &r);
+	pthread_mutex_unlock(&st->lock);
+	/* the views stay valid after the read-side section: with QSBR a record
+	 * is reclaimed only after this thread's next quiescent state */
+	*nout = ret == 0 ? rec_views(r, now, out, cap) : 0;
+	urcu_qsbr_read_unlock();
+	return ret;
+}
+
+size_t location_lookup(struct location *l, struct sip_str aor, uint64_t now,
+		       struct loc_view *out, size_t cap)
+{
+	size_t n;
+
+	urcu_qsbr_read_lock();
+	n = rec_views(rec_lookup(l, aor, aor_hash(l, aor)), now, out, cap);
+	urcu_qsbr_read_unlock();
+	return n;
+}
+
+int location_remove(struct location *l, struct sip_str aor)
+{
+	uint64_t hash = aor_hash(l, aor);
+	struct loc_stripe *st = stripe_of(l, hash);
+	struct loc_rec *r;
+
+	urcu_qsbr_read_lock();
+	pthread_mutex_lock(&st->lock);
+	r = rec_lookup(l, aor, hash);
+	if (r)
+		rec_publish(l, st, r, NULL);
+	pthread_mutex_unlock(&st->lock);
+	urcu_qsbr_read_unlock();
+	return r ? 0 : -ENOENT;
+}
+
+uint64_t location_advance(struct location *l, uint64_t now)
+{
+	uint64_t next = UINT64_MAX;
+
+	urcu_qsbr_read_lock();
+	for (int i = 0; i < LOCATION_STRIPES; i++) {
+		struct loc_stripe *st = &l->stripe[i];
+		uint64_t d;
+		pthread_mutex_lock(&st->lock);
+		if (wheel_now(st->wheel) < now)
+			wheel_advance(st->wheel, now);
+		d = wheel_next_deadline(st->wheel);
+		pthread_mutex_unlock(&st->lock);
+		if (d < next)
+			next = d;
+	}
+	urcu_qsbr_read_unlock();
+	return next;
+}
+
+void location_counts(struct location *l, uint64_t *records, uint64_t *bindings)
+{
+	*records = uatomic_read(&l->records);
+	*bindings = uatomic_read(&l->bindings);
+}
+
+int location_each(struct location *l, uint64_t now, loc_each_cb cb, void *arg)
+{
+	struct loc_view v[LOCATION_MAX_BINDINGS];
+	struct cds_lfht_iter it;
+	struct loc_rec *r;
+	int ret = 0;
+
+	urcu_qsbr_read_lock();
+	cds_lfht_for_each_entry(l->ht, &it, r, node) {
+		size_t n = rec_views(r, now, v, LOCATION_MAX_BINDINGS);
+		if (n && (ret = cb(arg, rec_aor(r), v, n)) != 0)
+			break;
+	}
+	urcu_qsbr_read_unlock();
+	return ret;
+}
+
+/* ------------------------------------------------------------------------ */
+/* Persistence                                                               */
+
+static void copy_str(char *dst, size_t cap, struct sip_str s)
+{
+	size_t n = s.len < cap - 1 ? s.len : cap - 1;
+
+	memcpy(dst, s.p, n);
+	dst[n] = '\0';
+}
+
+static void to_store(const struct loc_rec *r, const struct loc_b *b, uint64_t now,
+		     int64_t wall_now, struct store_binding *out)
+{
+	struct sockaddr_storage ss;
+	uint64_t exp = uatomic_read(&b->expires);
+	char ip[INET6_ADDRSTRLEN] = "";
+
+	memset(out, 0, sizeof(*out));
+	copy_str(out->aor, sizeof(out->aor), rec_aor(r));
+	copy_str(out->contact, sizeof(out->contact), b_str(r, b, S_URI));
+	copy_str(out->path, sizeof(out->path), b_str(r, b, S_PATH));
+	copy_str(out->instance, sizeof(out->instance), b_str(r, b, S_INSTANCE));
+	copy_str(out->call_id, sizeof(out->call_id), b_str(r, b, S_CALL_ID));
+	addr_unpack(b, &ss);
+	if (b->family == AF_INET)
+		inet_ntop(AF_INET, b->addr, ip, sizeof(ip));
+	else if (b->family == AF_INET6)
+		inet_ntop(AF_INET6, b->addr, ip, sizeof(ip));
+	snprintf(out->received, sizeof(out->received), b->family == AF_INET6 ? "[%s]:%u" : "%s:%u",
+		 ip, b->port);
+	snprintf(out->transport, sizeof(out->transport), "%s", b->transport == LOC_TCP ? "tcp" : "udp");
+	out->reg_id = b->reg_id;
+	out->cseq = uatomic_read(&b->cseq);
+	/* seconds, rounded up so a restored binding never outlives the grant */
+	out->expires_at = wall_now + (int64_t)((exp > now ? exp - now + 999 : 0) / 1000);
+	out->q = b->q;
+	out->nat = b->nat;
+}
+
+/* Pops the stripe's dirty list in FIFO order; marks who frees what. */
+static struct loc_rec *pop_dirty(struct loc_stripe *st)
+{
+	struct loc_rec *lifo, *fifo = NULL;
+
+	pthread_mutex_lock(&st->lock);
+	lifo = st->dirty;
+	st->dirty = NULL;
+	while (lifo) {
+		struct loc_rec *next = lifo->dirty_next;
+		lifo->flags &= ~(uint32_t)ON_DIRTY;
+		if (lifo->flags & (REPLACED | TOMBSTONE))
+			lifo->flags |= FLUSHER_OWNS;
+		lifo->dirty_next = fifo;
+		fifo = lifo;
+		lifo = next;
+	}
+	pthread_mutex_unlock(&st->lock);
+	return fifo;
+}
+
+/* Puts records back when a write failed: they are written next time. */
+static void push_back(struct loc_stripe *st, struct loc_rec *list)
+{
+	pthread_mutex_lock(&st->lock);
+	while (list) {
+		struct loc_rec *next = list->dirty_next;
+		if (!(list->flags & ON_DIRTY) &&
+		    ((list->flags & FLUSHER_OWNS) || !(list->flags & (REPLACED | TOMBSTONE)))) {
+			list->flags &= ~(uint32_t)FLUSHER_OWNS;
+			mark_dirty(st, list);
+		}
+		list = next;
+	}
+	pthread_mutex_unlock(&st->lock);
+}
+
+long location_flush(struct location *l, uint64_t now, int64_t wall_now, loc_write_cb write,
+		    void *arg)
+{
+	struct store_binding *batch = malloc(LOCATION_MAX_BINDINGS * sizeof(*batch));
+	long written = 0;
+	int err = 0;
+
+	if (!batch)
+		return -ENOMEM;
+	urcu_qsbr_read_lock();
+	for (int i = 0; i < LOCATION_STRIPES; i++) {
+		struct loc_rec *r = pop_dirty(&l->stripe[i]), *next;
+		for (; r && !err; r = next) {
+			size_t n = 0;
+			next = r->dirty_next;
+			if (!(r->flags & REPLACED)) {
+				for (unsigned k = 0; !(r->flags & TOMBSTONE) && k < r->nb; k++)
+					if (uatomic_read(&r->b[k].expires) > now)
+						to_store(r, &r->b[k], now, wall_now, &batch[n++]);
+				char aor[STORE_URI_MAX];
+				copy_str(aor, sizeof(aor), rec_aor(r));
+				err = write(arg, aor, batch, n);
+				if (err < 0) {
+					push_back(&l->stripe[i], r);
+					break;
+				}
+				written++;
+			}
+			if (r->flags & FLUSHER_OWNS)
+				urcu_qsbr_call_rcu(&r->rcu, rec_free_rcu);
+		}
+		if (err)
+			break;
+	}
+	urcu_qsbr_read_unlock();
+	free(batch);
+	return err < 0 ? err : written;
+}
+
+/* Parses "ip:port" or "[ip6]:port" from the store. */
+static int parse_received(const char *s, struct sockaddr_storage *ss)
+{
+	char host[INET6_ADDRSTRLEN + 2];
+	const char *colon = strrchr(s, ':');
+	size_t hl;
+	unsigned long port;
+	char *end;
+
+	memset(ss, 0, sizeof(*ss));
+	if (!colon || (hl = (size_t)(colon - s)) >= sizeof(host))
+		return -EINVAL;
+	port = strtoul(colon + 1, &end, 10);
+	if (*end || port > 65535)
+		return -EINVAL;
+	if (s[0] == '[' && hl > 2 && s[hl - 1] == ']') {
+		struct sockaddr_in6 *s6 = (void *)ss;
+		memcpy(host, s + 1, hl - 2);
+		host[hl - 2] = '\0';
+		s6->sin6_family = AF_INET6;
+		s6->sin6_port = htons((uint16_t)port);
+		return inet_pton(AF_INET6, host, &s6->sin6_addr) == 1 ? 0 : -EINVAL;
+	}
+	struct sockaddr_in *s4 = (void *)ss;
+	memcpy(host, s, hl);
+	host[hl] = '\0';
+	s4->sin_family = AF_INET;
+	s4->sin_port = htons((uint16_t)port);
+	return inet_pton(AF_INET, host, &s4->sin_addr) == 1 ? 0 : -EINVAL;
+}
+
+int location_restore(struct location *l, const struct store_binding *b, uint64_t now,
+		     int64_t wall_now)
+{
+	struct sockaddr_storage ss;
+	struct loc_contact c = {0};
+	struct loc_request req = {0};
+	struct loc_policy pol = {.max_contacts = LOCATION_MAX_BINDINGS, .replace = true};
+	struct sip_str aor = sip_str_make(b->aor, strlen(b->aor));
+	uint64_t hash = aor_hash(l, aor);
+	struct loc_stripe *st = stripe_of(l, hash);
+	struct loc_rec *r;
+	int ret;
+
+	if (b->expires_at <= wall_now)
+		return -ESTALE;
+	if (!aor.len || !b->contact[0] || parse_received(b->received, &ss))
+		return -EINVAL;
+	c.uri = sip_str_make(b->contact, strlen(b->contact));
+	c.instance = sip_str_make(b->instance, strlen(b->instance));
+	c.reg_id = b->reg_id;
+	c.q = b->q;
+	c.expires = (uint32_t)(b->expires_at - wall_now);
+	req.call_id = sip_str_make(b->call_id, strlen(b->call_id));
+	req.cseq = b->cseq;
+	req.path = sip_str_make(b->path, strlen(b->path));
+	req.received = (const struct sockaddr *)&ss;
+	req.transport = strcmp(b->transport, "tcp") == 0 ? LOC_TCP : LOC_UDP;
+	req.nat = b->nat;
+	urcu_qsbr_read_lock();
+	pthread_mutex_lock(&st->lock);
+	ret = update_locked(l, st, aor, hash, &c, 1, false, &req, &pol, now, &r);
+	/* restored from the store: nothing to write back */
+	if (ret == 0 && r && r->flags & ON_DIRTY && st->dirty == r) {
+		st->dirty = r->dirty_next;
+		r->flags &= ~(uint32_t)ON_DIRTY;
+	}
+	pthread_mutex_unlock(&st->lock);
+	urcu_qsbr_read_unlock();
+	return ret == -EALREADY ? 0 : ret;
+}
+
+/* ------------------------------------------------------------------------ */
+
+int location_new(struct location **ret, const uint8_t key[SIPHASH_KEY_LEN],
+		 loc_expired_cb on_expired, void *arg)
+{
+	struct location *l = calloc(1, sizeof(*l));
+	int i;
+
+	if (!l)
+		return -ENOMEM;
+	l->ht = cds_lfht_new_flavor(1024, 1024, 0, CDS_LFHT_AUTO_RESIZE | CDS_LFHT_ACCOUNTING,
+				    &urcu_qsbr_flavor, NULL);
+	if (!l->ht)
+		goto fail;
+	for (i = 0; i < LOCATION_STRIPES; i++) {
+		pthread_mutex_init(&l->stripe[i].lock, NULL);
+		if (wheel_new(&l->stripe[i].wheel, 0) < 0)
+			goto fail;
+	}
+	memcpy(l->key, key, SIPHASH_KEY_LEN);
+	l->on_expired = on_expired;
+	l->arg = arg;
+	*ret = l;
+	return 0;
+fail:
+	location_free(l);
+	return -ENOMEM;
+}
+
+void location_free(struct location *l)
+{
+	struct cds_lfht_iter it;
+	struct loc_rec *r;
+
+	if (!l)
+		return;
+	if (l->ht) {
+		urcu_qsbr_read_lock();
+		cds_lfht_for_each_entry(l->ht, &it, r, node) {
+			if (cds_lfht_del(l->ht, &r->node) == 0 && !(r->flags & ON_DIRTY))
+				free(r);
+		}
+		urcu_qsbr_read_unlock();
+		cds_lfht_destroy(l->ht, NULL);
+	}
+	for (int i = 0; i < LOCATION_STRIPES; i++) {
+		/* the dirty list holds current records (freed above unless
+		 * listed) and retired ones: free each listed record once */
+		for (r = l->stripe[i].dirty; r;) {
+			struct loc_rec *next = r->dirty_next;
+			free(r);
+			r = next;
+		}
+		wheel_free(l->stripe[i].wheel);
+		pthread_mutex_destroy(&l->stripe[i].lock);
+	}
+	free(l);
+}

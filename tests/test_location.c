@@ -1,0 +1,337 @@
+/* SPDX-License-Identifier: MIT */
+/* Tests of the location table: RFC 3261 §10.3 rules, expiry, policy, persistence. */
+#include <arpa/inet.h>
+#include <criterion/criterion.h>
+#include <errno.h>
+#include <pthread.h>
+#include <stdio.h>
+#include <string.h>
+#include <urcu/urcu-qsbr.h>
+
+#include "sipreg/location.h"
+
+static const uint8_t key[SIPHASH_KEY_LEN] = "0123456789abcdef";
+static struct location *loc;
+static struct sockaddr_in src;
+static int expired_calls;
+static char expired_uri[128];
+
+static void on_expired(void *arg, struct sip_str aor, const struct loc_view *b)
+{
+	(void)arg;
+	(void)aor;
+	expired_calls++;
+	snprintf(expired_uri, sizeof(expired_uri), "%.*s", (int)b->uri.len, b->uri.p);
+}
+
+static void setup(void)
+{
+	urcu_qsbr_register_thread();
+	expired_calls = 0;
+	cr_assert_eq(location_new(&loc, key, on_expired, NULL), 0);
+	memset(&src, 0, sizeof(src));
+	src.sin_family = AF_INET;
+	src.sin_port = htons(5060);
+	inet_pton(AF_INET, "192.0.2.10", &src.sin_addr);
+}
+
+static void teardown(void)
+{
+	location_free(loc);
+	urcu_qsbr_unregister_thread();
+}
+
+TestSuite(location, .init = setup, .fini = teardown);
+
+#define AOR SIP_STR("alice@carrier.example")
+static const struct loc_policy one_replace = {.max_contacts = 1, .replace = true};
+static const struct loc_policy one_keep = {.max_contacts = 1, .replace = false};
+static const struct loc_policy three = {.max_contacts = 3, .replace = true};
+
+static struct loc_request req(const char *call_id, uint32_t cseq)
+{
+	return (struct loc_request){.call_id = sip_str_make(call_id, strlen(call_id)),
+				    .cseq = cseq,
+				    .received = (const struct sockaddr *)&src,
+				    .transport = LOC_UDP};
+}
+
+static struct loc_contact contact(const char *uri, uint32_t expires)
+{
+	return (struct loc_contact){.uri = sip_str_make(uri, strlen(uri)), .expires = expires,
+				    .q = SIP_Q_DEFAULT};
+}
+
+static int update(const struct loc_contact *c, size_t n, bool star, const char *cid,
+		  uint32_t cseq, const struct loc_policy *pol, uint64_t now, size_t *nout,
+		  struct loc_view *v)
+{
+	struct loc_request r = req(cid, cseq);
+	struct loc_view tmp[8];
+
+	return location_update(loc, AOR, c, n, star, &r, pol, now, v ? v : tmp, 8, nout);
+}
+
+Test(location, add_query_refresh_and_expire_on_time)
+{
+	struct loc_contact c = contact("sip:alice@192.0.2.10:5060", 3600);
+	struct loc_view v[8];
+	size_t n;
+
+	cr_assert_eq(update(&c, 1, false, "cid-1", 1, &one_replace, 1000, &n, v), 0);
+	cr_assert_eq(n, 1);
+	cr_assert(sip_str_eq(v[0].uri, c.uri));
+	cr_assert_eq(v[0].expires, 1000 + 3600 * 1000);
+	/* a query: no Contact */
+	cr_assert_eq(update(NULL, 0, false, "cid-9", 1, &one_replace, 2000, &n, v), 0);
+	cr_assert_eq(n, 1);
+	/* refresh: same Call-ID, higher CSeq */
+	c.expires = 60;
+	cr_assert_eq(update(&c, 1, false, "cid-1", 2, &one_replace, 5000, &n, v), 0);
+	cr_assert_eq(v[0].expires, 65000);
+	cr_assert_eq(v[0].cseq, 2);
+	uint64_t recs, binds;
+	location_counts(loc, &recs, &binds);
+	cr_assert_eq(recs, 1);
+	cr_assert_eq(binds, 1);
+	/* removed on time: not one ms before */
+	cr_assert_eq(location_advance(loc, 64999), 65000);
+	cr_assert_eq(location_lookup(loc, AOR, 64999, v, 8), 1);
+	cr_assert_eq(expired_calls, 0);
+	location_advance(loc, 65000);
+	cr_assert_eq(expired_calls, 1);
+	cr_assert_str_eq(expired_uri, "sip:alice@192.0.2.10:5060");
+	cr_assert_eq(location_lookup(loc, AOR, 65000, v, 8), 0);
+	location_counts(loc, &recs, &binds);
+	cr_assert_eq(recs, 0);
+	cr_assert_eq(binds, 0);
+}
+
+Test(location, call_id_and_cseq_ordering)
+{
+	struct loc_contact c = contact("sip:alice@192.0.2.10", 600);
+	size_t n;
+
+	cr_assert_eq(update(&c, 1, false, "cid-1", 10, &one_replace, 0, &n, NULL), 0);
+	cr_assert_eq(update(&c, 1, false, "cid-1", 10, &one_replace, 1, &n, NULL), -EALREADY,
+		     "a repeated CSeq");
+	cr_assert_eq(update(&c, 1, false, "cid-1", 9, &one_replace, 1, &n, NULL), -EALREADY,
+		     "an older CSeq");
+	cr_assert_eq(update(&c, 1, false, "cid-2", 1, &one_replace, 1, &n, NULL), 0,
+		     "another Call-ID updates whatever its CSeq (RFC 3261 10.3 step 7)");
+	cr_assert_eq(n, 1);
+}
+
+Test(location, star_removes_all_and_respects_ordering)
+{
+	struct loc_contact c[2] = {contact("sip:a@192.0.2.1", 600), contact("sip:b@192.0.2.2", 600)};
+	size_t n;
+
+	cr_assert_eq(update(c, 2, false, "cid-1", 5, &three, 0, &n, NULL), 0);
+	cr_assert_eq(n, 2);
+	cr_assert_eq(update(NULL, 0, true, "cid-1", 5, &three, 1, &n, NULL), -EALREADY);
+	cr_assert_eq(location_lookup(loc, AOR, 1, (struct loc_view[8]){0}, 8), 2);
+	cr_assert_eq(update(NULL, 0, true, "cid-1", 6, &three, 1, &n, NULL), 0);
+	cr_assert_eq(n, 0);
+	cr_assert_eq(location_lookup(loc, AOR, 1, (struct loc_view[8]){0}, 8), 0);
+}
+
+Test(location, expires_zero_removes_one_contact)
+{
+	struct loc_contact c[2] = {contact("sip:a@192.0.2.1", 600), contact("sip:b@192.0.2.2", 600)};
+	struct loc_view v[8];
+	size_t n;
+
+	cr_assert_eq(update(c, 2, false, "cid-1", 1, &three, 0, &n, v), 0);
+	c[0].expires = 0;
+	cr_assert_eq(update(c, 1, false, "cid-1", 2, &three, 1, &n, v), 0);
+	cr_assert_eq(n, 1);
+	cr_assert(sip_str_eq(v[0].uri, SIP_STR("sip:b@192.0.2.2")));
+}
+
+Test(location, replace_on_replaces_the_binding_off_refuses_a_new_location)
+{
+	struct loc_contact home = contact("sip:alice@192.0.2.10", 600);
+	struct loc_contact away = contact("sip:alice@198.51.100.9", 600);
+	struct loc_view v[8];
+	size_t n;
+
+	cr_assert_eq(update(&home, 1, false, "cid-home", 1, &one_keep, 0, &n, v), 0);
+	cr_assert_eq(update(&away, 1, false, "cid-away", 1, &one_keep, 10, &n, v), -EPERM);
+	cr_assert_eq(location_lookup(loc, AOR, 10, v, 8), 1);
+	cr_assert(sip_str_eq(v[0].uri, home.uri), "untouched after a refusal");
+	cr_assert_eq(update(&home, 1, false, "cid-home", 2, &one_keep, 20, &n, v), 0,
+		     "a refresh from the same contact is always allowed");
+	/* once the binding has expired a new location is welcome */
+	cr_assert_eq(update(&away, 1, false, "cid-away", 2, &one_keep, 700000, &n, v), 0);
+	cr_assert(sip_str_eq(v[0].uri, away.uri));
+	/* replace on: the new location takes the place of the current one */
+	cr_assert_eq(update(&home, 1, false, "cid-home", 3, &one_replace, 700001, &n, v), 0);
+	cr_assert_eq(n, 1);
+	cr_assert(sip_str_eq(v[0].uri, home.uri));
+}
+
+Test(location, more_contacts_than_the_limit_in_one_request)
+{
+	struct loc_contact c[2] = {contact("sip:a@192.0.2.1", 600), contact("sip:b@192.0.2.2", 600)};
+	size_t n;
+
+	cr_assert_eq(update(c, 2, false, "cid", 1, &one_replace, 0, &n, NULL), -E2BIG);
+}
+
+Test(location, instance_identifies_a_contact_across_address_changes)
+{
+	struct loc_contact c = contact("sip:alice@192.0.2.10;transport=udp", 600);
+	struct loc_view v[8];
+	size_t n;
+
+	c.instance = SIP_STR("<urn:uuid:00000000-0000-1000-8000-000A95A0E128>");
+	c.reg_id = 1;
+	cr_assert_eq(update(&c, 1, false, "cid-1", 1, &three, 0, &n, v), 0);
+	c.uri = SIP_STR("sip:alice@203.0.113.77;transport=udp");
+	cr_assert_eq(update(&c, 1, false, "cid-2", 1, &three, 5, &n, v), 0);
+	cr_assert_eq(n, 1, "same instance and reg-id: one binding, updated");
+	cr_assert(sip_str_eq(v[0].uri, c.uri));
+	c.reg_id = 2;
+	cr_assert_eq(update(&c, 1, false, "cid-2", 2, &three, 6, &n, v), 0);
+	cr_assert_eq(n, 2, "another reg-id is another flow");
+}
+
+Test(location, source_change_rebuilds_and_is_kept)
+{
+	struct loc_contact c = contact("sip:alice@10.0.0.5:5060", 300);
+	struct loc_request r = req("cid", 1);
+	struct sockaddr_in *got;
+	struct loc_view v[8];
+	size_t n;
+
+	r.nat = true;
+	cr_assert_eq(location_update(loc, AOR, &c, 1, false, &r, &three, 0, v, 8, &n), 0);
+	src.sin_port = htons(40123); /* the NAT moved the mapping */
+	r.cseq = 2;
+	cr_assert_eq(location_update(loc, AOR, &c, 1, false, &r, &three, 1, v, 8, &n), 0);
+	got = (struct sockaddr_in *)&v[0].received;
+	cr_assert_eq(ntohs(got->sin_port), 40123);
+	cr_assert(v[0].nat);
+	cr_assert_eq(n, 1);
+}
+
+struct flushed {
+	int calls;
+	size_t last_n;
+	char last_contact[STORE_URI_MAX];
+	int fail;
+};
+
+static int write_cb(void *arg, const char *aor, const struct store_binding *b, size_t n)
+{
+	struct flushed *f = arg;
+
+	cr_assert_str_eq(aor, "alice@carrier.example");
+	if (f->fail)
+		return -EIO;
+	f->calls++;
+	f->last_n = n;
+	if (n)
+		snprintf(f->last_contact, sizeof(f->last_contact), "%s", b[0].contact);
+	return 0;
+}
+
+Test(location, flush_writes_each_change_once_deletions_too_and_retries_failures)
+{
+	struct loc_contact c = contact("sip:alice@192.0.2.10", 600);
+	struct flushed f = {0};
+	size_t n;
+
+	cr_assert_eq(location_flush(loc, 0, 1900000000, write_cb, &f), 0);
+	cr_assert_eq(update(&c, 1, false, "cid", 1, &three, 0, &n, NULL), 0);
+	cr_assert_eq(update(&c, 1, false, "cid", 2, &three, 1, &n, NULL), 0); /* in place */
+	f.fail = 1;
+	cr_assert_eq(location_flush(loc, 2, 1900000000, write_cb, &f), -EIO);
+	f.fail = 0;
+	cr_assert_eq(location_flush(loc, 2, 1900000000, write_cb, &f), 1, "retried");
+	cr_assert_eq(f.calls, 1);
+	cr_assert_eq(f.last_n, 1);
+	cr_assert_str_eq(f.last_contact, "sip:alice@192.0.2.10");
+	cr_assert_eq(location_flush(loc, 3, 1900000000, write_cb, &f), 0, "nothing changed");
+	cr_assert_eq(location_remove(loc, AOR), 0);
+	cr_assert_eq(location_remove(loc, AOR), -ENOENT);
+	cr_assert_eq(location_flush(loc, 4, 1900000000, write_cb, &f), 1);
+	cr_assert_eq(f.last_n, 0, "the deletion is persisted");
+}
+
+static int save_cb(void *arg, const char *aor, const struct store_binding *b, size_t n)
+{
+	struct store_binding *saved = arg;
+
+	(void)aor;
+	if (n)
+		*saved = b[0];
+	return 0;
+}
+
+Test(location, restore_keeps_remaining_expiry_and_drops_expired)
+{
+	struct loc_contact c = contact("sip:alice@192.0.2.10", 600);
+	struct store_binding saved = {0};
+	struct flushed f = {0};
+	struct loc_view v[8];
+	size_t n;
+
+	cr_assert_eq(update(&c, 1, false, "cid", 7, &three, 10000, &n, NULL), 0);
+	cr_assert_eq(location_flush(loc, 10000, 1900000000, save_cb, &saved), 1);
+	cr_assert_eq(saved.expires_at, 1900000000 + 600);
+	cr_assert_str_eq(saved.received, "192.0.2.10:5060");
+
+	/* a restart, 100 s later on the wall clock, monotonic clock anew */
+	location_free(loc);
+	cr_assert_eq(location_new(&loc, key, on_expired, NULL), 0);
+	cr_assert_eq(location_restore(loc, &saved, 5, 1900000100), 0);
+	cr_assert_eq(location_lookup(loc, AOR, 5, v, 8), 1);
+	cr_assert_eq(v[0].expires, 5 + 500 * 1000);
+	cr_assert_eq(v[0].cseq, 7);
+	cr_assert_eq(ntohs(((struct sockaddr_in *)&v[0].received)->sin_port), 5060);
+	cr_assert_eq(location_flush(loc, 6, 1900000101, write_cb, &f), 0,
+		     "restored bindings are not written back");
+	/* expired while we were down */
+	cr_assert_eq(location_restore(loc, &saved, 5, 1900000600), -ESTALE);
+	snprintf(saved.received, sizeof(saved.received), "not-an-address");
+	cr_assert_eq(location_restore(loc, &saved, 5, 1900000100), -EINVAL);
+}
+
+static void *hammer(void *arg)
+{
+	int id = *(int *)arg;
+	char cid[32], uri[64];
+	struct loc_view v[8];
+	size_t n;
+
+	urcu_qsbr_register_thread();
+	snprintf(cid, sizeof(cid), "cid-%d", id);
+	for (uint32_t i = 1; i <= 20000; i++) {
+		snprintf(uri, sizeof(uri), "sip:t%d-%u@192.0.2.1", id, i % 3);
+		struct loc_contact c = contact(uri, 600);
+		struct loc_request r = req(cid, i);
+		location_update(loc, AOR, &c, 1, false, &r, &three, i, v, 8, &n);
+		urcu_qsbr_quiescent_state();
+	}
+	urcu_qsbr_unregister_thread();
+	return NULL;
+}
+
+Test(location, workers_updating_one_aor_concurrently)
+{
+	pthread_t th[3];
+	int ids[3] = {0, 1, 2};
+	struct loc_view v[8];
+	uint64_t recs, binds;
+
+	for (int i = 0; i < 3; i++)
+		pthread_create(&th[i], NULL, hammer, &ids[i]);
+	for (int i = 0; i < 3; i++)
+		pthread_join(th[i], NULL);
+	cr_assert_eq(location_lookup(loc, AOR, 20001, v, 8), 3, "the limit holds");
+	location_counts(loc, &recs, &binds);
+	cr_assert_eq(recs, 1);
+	cr_assert_eq(binds, 3);
+}
