@@ -546,6 +546,15 @@ Test(sip_write, response_keeps_existing_to_tag_and_refuses_bad_requests)
 		     0);
 	cr_assert_eq(sip_write_result(&w), (int)sizeof(want) - 1);
 	cr_assert_arr_eq(buf, want, sizeof(want) - 1);
+	/* a source without address or port changes nothing */
+	struct sip_write_src none = {SIP_STR_NULL, 0};
+	sip_write_init(&w, buf, sizeof(buf));
+	cr_assert_eq(sip_write_response(&w, &m, 200, SIP_STR_NULL, S("new"), &none, NULL),
+		     0);
+	cr_assert_gt(sip_write_result(&w), 0);
+	static const char same_via[] =
+		"\r\nVia: SIP/2.0/UDP 192.0.2.10;branch=z9hG4bK1;received=1.2.3.4\r\n";
+	cr_assert_not_null(memmem(buf, w.len, same_via, sizeof(same_via) - 1));
 
 	parse_ok(&m, h, nocallid, sizeof(nocallid) - 1);
 	sip_write_init(&w, buf, sizeof(buf));

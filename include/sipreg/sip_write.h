@@ -163,8 +163,9 @@ void sip_write_end(struct sip_write *w, struct sip_str body);
  * §18.2.1, RFC 3581 §4): received=IP is added (or replaced) and a valueless
  * rport gets the source port. */
 struct sip_write_src {
-	struct sip_str received; /* the source address, IPv6 without brackets */
-	uint16_t port;           /* the source port */
+	struct sip_str received; /* the source address, IPv6 without brackets;
+				    unset: received= is left as it was */
+	uint16_t port;           /* the source port; 0: rport is left as it was */
 };
 
 /*

@@ -480,12 +480,14 @@ static int put_top_via(struct sip_write *w, struct sip_str value,
 		bool quoted = sip_str_isset(val) && val.p > value.p && val.p[-1] == '"';
 
 		sip_write_char(w, ';');
-		if (sip_str_caseeq(name, SIP_STR("rport")) && !sip_str_isset(val)) {
+		if (src->port && sip_str_caseeq(name, SIP_STR("rport")) &&
+		    !sip_str_isset(val)) {
 			PUT(w, "rport=");
 			sip_write_u32(w, src->port);
 			continue;
 		}
-		if (sip_str_caseeq(name, SIP_STR("received"))) {
+		if (sip_str_isset(src->received) &&
+		    sip_str_caseeq(name, SIP_STR("received"))) {
 			PUT(w, "received=");
 			sip_write_str(w, src->received);
 			have_received = true;
