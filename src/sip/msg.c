@@ -112,7 +112,7 @@ static inline bool is_ctl(char c)
 
 /*
  * Control bytes are indexed 64 bytes at a time: one block gives a 64-bit
- * mask of its bytes below 0x20, which the parser consumes in order (count
+ * mask of its bytes below 0x20 and DEL, which the parser consumes in order (count
  * trailing zeros). In a well-formed header block these are the CR and LF of
  * each line end (and the odd HTAB), so a value's bytes are looked at once,
  * four 16-byte compares per block, and never one by one.
@@ -137,16 +137,18 @@ static void scan_block(struct ctl_scan *s)
 		b = tail;
 	}
 #if SIP_SSE2
-	const __m128i c1f = _mm_set1_epi8(0x1f);
+	const __m128i c1f = _mm_set1_epi8(0x1f), del = _mm_set1_epi8(0x7f);
 	for (unsigned i = 0; i < 64; i += 16) {
 		__m128i x = _mm_loadu_si128((const __m128i *)(const void *)(b + i));
-		ctl |= (uint64_t)(unsigned)_mm_movemask_epi8(
-			       _mm_cmpeq_epi8(_mm_min_epu8(x, c1f), x))
-		       << i;
+		__m128i c = _mm_or_si128(_mm_cmpeq_epi8(_mm_min_epu8(x, c1f), x),
+					 _mm_cmpeq_epi8(x, del));
+		ctl |= (uint64_t)(unsigned)_mm_movemask_epi8(c) << i;
 	}
 #else
-	for (unsigned i = 0; i < 64; i++)
-		ctl |= (uint64_t)((unsigned char)b[i] < 0x20) << i;
+	for (unsigned i = 0; i < 64; i++) {
+		unsigned char c = (unsigned char)b[i];
+		ctl |= (uint64_t)(c < 0x20 || c == 0x7f) << i;
+	}
 #endif
 	if (avail < 64)
 		ctl &= (1ull << avail) - 1;
