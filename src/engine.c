@@ -158,7 +158,8 @@ void engine_free(struct engine *e)
 		return;
 	for (unsigned int i = 0; i < e->n; i++)
 		if (e->w[i].started)
-			return; /* a worker still runs after a timed-out stop: leak it all */
+			return; /* a worker still runs after a timed-out stop: leak it all
+			         */
 	for (unsigned int i = 0; i < e->n; i++) {
 		struct worker *w = &e->w[i];
 

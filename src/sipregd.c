@@ -55,11 +55,13 @@ struct daemon {
 
 static void usage(FILE *f)
 {
-	fprintf(f, "usage: sipregd [-c FILE] [--check-config]\n"
-		   "  -c, --config FILE   configuration file (default: built-in defaults)\n"
-		   "  --check-config      validate the configuration and exit (0 valid, 1 not)\n"
-		   "  -h, --help          this help\n"
-		   "  -V, --version       the version\n");
+	fprintf(f,
+	        "usage: sipregd [-c FILE] [--check-config]\n"
+	        "  -c, --config FILE   configuration file (default: built-in defaults)\n"
+	        "  --check-config      validate the configuration and exit (0 valid, 1 "
+	        "not)\n"
+	        "  -h, --help          this help\n"
+	        "  -V, --version       the version\n");
 }
 
 static void apply_logging(const struct config *cfg)
@@ -85,19 +87,20 @@ static int status_provider(json_t *st, void *arg)
 			json_array_append_new(listen, json_string(buf));
 	json_object_set_new(st, "config", json_string(d->path ? d->path : "(built-in)"));
 	json_object_set_new(st, "log_level",
-			    json_string(log_level_name(d->cfg->log_level)));
+	                    json_string(log_level_name(d->cfg->log_level)));
 	pthread_mutex_unlock(&d->cfg_lock);
 	json_object_set_new(st, "workers", json_integer(engine_workers(d->engine)));
 	for (unsigned int i = 0; i < engine_workers(d->engine); i++)
 		json_array_append_new(threads,
-				      json_boolean(engine_worker_running(d->engine, i)));
+		                      json_boolean(engine_worker_running(d->engine, i)));
 	json_object_set_new(st, "workers_running", threads);
 	json_object_set_new(st, "listen", listen);
-	counters = json_pack("{s:I, s:I, s:I}", "config_reloads",
-			     (json_int_t)__atomic_load_n(&d->reloads, __ATOMIC_RELAXED),
-			     "config_reload_failures",
-			     (json_int_t)__atomic_load_n(&d->reload_failures, __ATOMIC_RELAXED),
-			     "log_lines_suppressed", (json_int_t)log_suppressed_total());
+	counters = json_pack(
+	        "{s:I, s:I, s:I}", "config_reloads",
+	        (json_int_t)__atomic_load_n(&d->reloads, __ATOMIC_RELAXED),
+	        "config_reload_failures",
+	        (json_int_t)__atomic_load_n(&d->reload_failures, __ATOMIC_RELAXED),
+	        "log_lines_suppressed", (json_int_t)log_suppressed_total());
 	if (!counters)
 		return -ENOMEM;
 	json_object_set_new(st, "counters", counters);
@@ -117,13 +120,14 @@ static void reload(struct daemon *d)
 	char q[CONFIG_ERROR_MAX + 8];
 
 	if (!d->path) {
-		log_info("config_reload_skipped", "reason=\"no configuration file (-c)\"");
+		log_info("config_reload_skipped",
+		         "reason=\"no configuration file (-c)\"");
 		return;
 	}
 	if (config_load(&next, d->path, &err) < 0) {
 		__atomic_add_fetch(&d->reload_failures, 1, __ATOMIC_RELAXED);
 		log_error("config_reload_failed", "error=%s kept=previous",
-			  log_quote(q, sizeof(q), err.msg));
+		          log_quote(q, sizeof(q), err.msg));
 		return;
 	}
 	n = config_diff(d->cfg, next, changed, 64);
@@ -132,18 +136,21 @@ static void reload(struct daemon *d)
 		char qw[300], qn[300];
 
 		config_format_value(d->cfg, changed[i]->section, changed[i]->name, was,
-				    sizeof(was));
+		                    sizeof(was));
 		config_format_value(next, changed[i]->section, changed[i]->name, now,
-				    sizeof(now));
+		                    sizeof(now));
 		if (changed[i]->live)
 			log_info("config_changed", "key=%s.%s old=%s new=%s applied=yes",
-				 changed[i]->section, changed[i]->name,
-				 log_quote(qw, sizeof(qw), was), log_quote(qn, sizeof(qn), now));
+			         changed[i]->section, changed[i]->name,
+			         log_quote(qw, sizeof(qw), was),
+			         log_quote(qn, sizeof(qn), now));
 		else
-			log_warn("config_changed", "key=%s.%s old=%s new=%s applied=no "
-				 "reason=\"needs a restart\"",
-				 changed[i]->section, changed[i]->name,
-				 log_quote(qw, sizeof(qw), was), log_quote(qn, sizeof(qn), now));
+			log_warn("config_changed",
+			         "key=%s.%s old=%s new=%s applied=no "
+			         "reason=\"needs a restart\"",
+			         changed[i]->section, changed[i]->name,
+			         log_quote(qw, sizeof(qw), was),
+			         log_quote(qn, sizeof(qn), now));
 	}
 	pthread_mutex_lock(&d->cfg_lock);
 	config_apply_live(d->cfg, next);
@@ -151,8 +158,8 @@ static void reload(struct daemon *d)
 	config_free(next);
 	apply_logging(d->cfg);
 	__atomic_add_fetch(&d->reloads, 1, __ATOMIC_RELAXED);
-	log_info("config_reloaded", "file=%s changed=%zu", log_quote(q, sizeof(q), d->path),
-		 n);
+	log_info("config_reloaded", "file=%s changed=%zu",
+	         log_quote(q, sizeof(q), d->path), n);
 }
 
 /* Waits for signals; returns the stopping signal. */
@@ -192,7 +199,8 @@ static int stop(struct daemon *d, int sig)
 	pthread_mutex_unlock(&d->cfg_lock);
 	r = engine_stop(d->engine, timeout_ms);
 	if (r < 0) {
-		log_error("stop_timeout", "timeout_ms=%u workers_still_running=yes", timeout_ms);
+		log_error("stop_timeout", "timeout_ms=%u workers_still_running=yes",
+		          timeout_ms);
 		log_flush(true);
 		return 1;
 	}
@@ -204,11 +212,11 @@ static int stop(struct daemon *d, int sig)
 int main(int argc, char **argv)
 {
 	static const struct option opts[] = {
-		{"config", required_argument, NULL, 'c'},
-		{"check-config", no_argument, NULL, 'k'},
-		{"help", no_argument, NULL, 'h'},
-		{"version", no_argument, NULL, 'V'},
-		{NULL, 0, NULL, 0},
+	        {"config", required_argument, NULL, 'c'},
+	        {"check-config", no_argument, NULL, 'k'},
+	        {"help", no_argument, NULL, 'h'},
+	        {"version", no_argument, NULL, 'V'},
+	        {NULL, 0, NULL, 0},
 	};
 	struct daemon d = {.cfg_lock = PTHREAD_MUTEX_INITIALIZER};
 	struct config_error err;
@@ -285,9 +293,9 @@ int main(int argc, char **argv)
 		r = admin_start(d.admin);
 	if (r < 0) {
 		log_error("start_failed", "step=admin socket=%s error=%s",
-			  log_quote(q, sizeof(q), d.cfg->admin_socket),
-			  r == -EADDRINUSE ? "\"another sipregd answers on it\""
-					   : log_quote(lst, sizeof(lst), strerror(-r)));
+		          log_quote(q, sizeof(q), d.cfg->admin_socket),
+		          r == -EADDRINUSE ? "\"another sipregd answers on it\""
+		                           : log_quote(lst, sizeof(lst), strerror(-r)));
 		goto out;
 	}
 	r = engine_start(d.engine);
@@ -300,10 +308,11 @@ int main(int argc, char **argv)
 		char qa[256];
 
 		log_info("started",
-			 "version=%s pid=%d config=%s workers=%u listen=\"%s\" admin=%s",
-			 SIPREG_VERSION, (int)getpid(),
-			 log_quote(q, sizeof(q), d.path ? d.path : "built-in"), d.cfg->workers,
-			 lst, log_quote(qa, sizeof(qa), d.cfg->admin_socket));
+		         "version=%s pid=%d config=%s workers=%u listen=\"%s\" admin=%s",
+		         SIPREG_VERSION, (int)getpid(),
+		         log_quote(q, sizeof(q), d.path ? d.path : "built-in"),
+		         d.cfg->workers, lst,
+		         log_quote(qa, sizeof(qa), d.cfg->admin_socket));
 	}
 
 	sig = serve(&d, sfd);

@@ -77,7 +77,7 @@ static size_t on_header(char *p, size_t size, size_t n, void *arg)
 
 /* A request over the test socket; returns the status (-1: no connection). */
 static long request(const char *method, const char *path, const char *body,
-		    struct reply *r)
+                    struct reply *r)
 {
 	char url[256];
 	CURL *c = curl_easy_init();
@@ -121,10 +121,12 @@ static int status_provider(json_t *st, void *arg)
 
 	(*calls)++;
 	json_object_set_new(st, "workers", json_integer(2));
-	json_object_set_new(st, "listeners",
-			    json_pack("[s,s]", "udp:127.0.0.1:5060", "tcp:127.0.0.1:5060"));
-	json_object_set_new(st, "counters", json_pack("{s:i,s:i}", "requests_in", 41 + *calls,
-						      "responses_out", 7));
+	json_object_set_new(
+	        st, "listeners",
+	        json_pack("[s,s]", "udp:127.0.0.1:5060", "tcp:127.0.0.1:5060"));
+	json_object_set_new(
+	        st, "counters",
+	        json_pack("{s:i,s:i}", "requests_in", 41 + *calls, "responses_out", 7));
 	return 0;
 }
 
@@ -155,9 +157,9 @@ Test(admin, status_with_provider)
 	cr_assert_lt(json_integer_value(json_object_get(j, "uptime_s")), 5);
 	cr_assert_eq(json_integer_value(json_object_get(j, "workers")), 2);
 	cr_assert_eq(json_array_size(json_object_get(j, "listeners")), 2);
-	cr_assert_eq(json_integer_value(
-			     json_object_get(json_object_get(j, "counters"), "requests_in")),
-		     42);
+	cr_assert_eq(json_integer_value(json_object_get(json_object_get(j, "counters"),
+	                                                "requests_in")),
+	             42);
 	json_decref(j);
 	/* the provider runs per request */
 	cr_assert_eq(request("GET", "/status", NULL, &r), 200);
@@ -256,9 +258,9 @@ static int echo(const struct admin_request *req, json_t **reply, void *arg)
 {
 	const char *q = admin_request_arg(req, "q");
 
-	*reply = json_pack("{s:s, s:s, s:s, s:s, s:O?}", "tag", (const char *)arg, "method",
-			   req->method, "path", req->path, "rest", req->rest, "body",
-			   req->body);
+	*reply = json_pack("{s:s, s:s, s:s, s:s, s:O?}", "tag", (const char *)arg,
+	                   "method", req->method, "path", req->path, "rest", req->rest,
+	                   "body", req->body);
 	if (q)
 		json_object_set_new(*reply, "q", json_string(q));
 	return 200;
@@ -294,13 +296,15 @@ Test(admin, router)
 	json_t *j;
 
 	cr_assert_eq(admin_route_add(adm, "GET", "/trunks", 0, echo, "list"), 0);
-	cr_assert_eq(admin_route_add(adm, "GET", "/trunks/", ADMIN_ROUTE_PREFIX, echo, "one"),
-		     0);
-	cr_assert_eq(admin_route_add(adm, "POST", "/trunks/", ADMIN_ROUTE_PREFIX, echo, "post"),
-		     0);
-	cr_assert_eq(admin_route_add(adm, "DELETE", "/trunks/", ADMIN_ROUTE_PREFIX, not_found,
-				     NULL),
-		     0);
+	cr_assert_eq(
+	        admin_route_add(adm, "GET", "/trunks/", ADMIN_ROUTE_PREFIX, echo, "one"),
+	        0);
+	cr_assert_eq(admin_route_add(adm, "POST", "/trunks/", ADMIN_ROUTE_PREFIX, echo,
+	                             "post"),
+	             0);
+	cr_assert_eq(admin_route_add(adm, "DELETE", "/trunks/", ADMIN_ROUTE_PREFIX,
+	                             not_found, NULL),
+	             0);
 	cr_assert_eq(admin_route_add(adm, "GET", "/fail", 0, fails, NULL), 0);
 	cr_assert_eq(admin_route_add(adm, "GET", "/weird", 0, bad_status, NULL), 0);
 	cr_assert_eq(admin_route_add(adm, "GET", "/trunks", 0, echo, "dup"), -EEXIST);
@@ -324,7 +328,7 @@ Test(admin, router)
 	json_decref(j);
 
 	cr_assert_eq(request("POST", "/trunks/t1", "{\"enabled\": false}", &r), 200, "%s",
-		     r.body);
+	             r.body);
 	j = parse(&r);
 	cr_assert_str_eq(json_string_value(json_object_get(j, "tag")), "post");
 	cr_assert(json_is_false(json_object_get(json_object_get(j, "body"), "enabled")));
@@ -333,7 +337,7 @@ Test(admin, router)
 	cr_assert_eq(request("POST", "/trunks/t1", "{not json", &r), 400);
 	j = parse(&r);
 	cr_assert_not_null(strstr(json_string_value(json_object_get(j, "error")),
-				  "body is not JSON"));
+	                          "body is not JSON"));
 	json_decref(j);
 
 	{
@@ -354,7 +358,8 @@ Test(admin, router)
 
 	cr_assert_eq(request("GET", "/nope", NULL, &r), 404);
 	j = parse(&r);
-	cr_assert_str_eq(json_string_value(json_object_get(j, "error")), "no such path: /nope");
+	cr_assert_str_eq(json_string_value(json_object_get(j, "error")),
+	                 "no such path: /nope");
 	json_decref(j);
 
 	cr_assert_eq(request("PUT", "/trunks/t1", NULL, &r), 405);
@@ -364,7 +369,8 @@ Test(admin, router)
 
 	cr_assert_eq(request("GET", "/fail", NULL, &r), 500);
 	j = parse(&r);
-	cr_assert_str_eq(json_string_value(json_object_get(j, "error")), strerror(ENOSPC));
+	cr_assert_str_eq(json_string_value(json_object_get(j, "error")),
+	                 strerror(ENOSPC));
 	json_decref(j);
 	cr_assert_eq(request("GET", "/weird", NULL, &r), 500);
 
@@ -422,30 +428,33 @@ Test(admin, sipregctl_status)
 	json_t *j;
 
 	cr_assert_eq(admin_start(adm), 0);
-	cr_assert_eq(run_ctl((const char *[]){"-s", sock, "status", NULL}, out, sizeof(out)),
-		     0, "%s", out);
+	cr_assert_eq(
+	        run_ctl((const char *[]){"-s", sock, "status", NULL}, out, sizeof(out)),
+	        0, "%s", out);
 	cr_assert_not_null(strstr(out, "version:"), "%s", out);
 	cr_assert_not_null(strstr(out, "0.1.0"), "%s", out);
 	cr_assert_not_null(strstr(out, "uptime_s:"), "%s", out);
 	cr_assert_not_null(strstr(out, "0h 00m 0"), "%s", out);
-	cr_assert_not_null(strstr(out, "udp:127.0.0.1:5060 tcp:127.0.0.1:5060"), "%s", out);
+	cr_assert_not_null(strstr(out, "udp:127.0.0.1:5060 tcp:127.0.0.1:5060"), "%s",
+	                   out);
 	cr_assert_not_null(strstr(out, "counters:\n  requests_in"), "%s", out);
 
 	cr_assert_eq(run_ctl((const char *[]){"-s", sock, "status", "--json", NULL}, out,
-			     sizeof(out)),
-		     0, "%s", out);
+	                     sizeof(out)),
+	             0, "%s", out);
 	j = json_loads(out, 0, NULL);
 	cr_assert_not_null(j, "--json is not JSON: %s", out);
 	cr_assert_eq(json_integer_value(json_object_get(j, "workers")), 2);
 	json_decref(j);
 
 	cr_assert_eq(run_ctl((const char *[]){"-s", sock, "get", "/nope", NULL}, out,
-			     sizeof(out)),
-		     1);
-	cr_assert_not_null(strstr(out, "sipregd answered 404: no such path: /nope"), "%s", out);
+	                     sizeof(out)),
+	             1);
+	cr_assert_not_null(strstr(out, "sipregd answered 404: no such path: /nope"), "%s",
+	                   out);
 	cr_assert_eq(run_ctl((const char *[]){"-s", sock, "frobnicate", NULL}, out,
-			     sizeof(out)),
-		     2);
+	                     sizeof(out)),
+	             2);
 	admin_free(adm);
 }
 
@@ -453,12 +462,13 @@ Test(admin, sipregctl_when_not_running)
 {
 	char out[4096], want[512];
 
-	cr_assert_eq(run_ctl((const char *[]){"-s", sock, "status", NULL}, out, sizeof(out)),
-		     1);
+	cr_assert_eq(
+	        run_ctl((const char *[]){"-s", sock, "status", NULL}, out, sizeof(out)),
+	        1);
 	snprintf(want, sizeof(want),
-		 "sipregctl: cannot connect to sipregd at %s: No such file or directory "
-		 "(is sipregd running?)\n",
-		 sock);
+	         "sipregctl: cannot connect to sipregd at %s: No such file or directory "
+	         "(is sipregd running?)\n",
+	         sock);
 	cr_assert_str_eq(out, want);
 
 	/* a stale socket: refused */
@@ -471,11 +481,11 @@ Test(admin, sipregctl_when_not_running)
 		close(fd);
 	}
 	cr_assert_eq(run_ctl((const char *[]){"-s", sock, "status", "--json", NULL}, out,
-			     sizeof(out)),
-		     1);
+	                     sizeof(out)),
+	             1);
 	snprintf(want, sizeof(want),
-		 "sipregctl: cannot connect to sipregd at %s: Connection refused "
-		 "(is sipregd running?)\n",
-		 sock);
+	         "sipregctl: cannot connect to sipregd at %s: Connection refused "
+	         "(is sipregd running?)\n",
+	         sock);
 	cr_assert_str_eq(out, want);
 }

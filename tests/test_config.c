@@ -113,7 +113,8 @@ Test(config, admin_socket_default_per_user)
 	cr_assert_str_eq(buf, "/run/user/4242/sipreg/admin.sock");
 	unsetenv("XDG_RUNTIME_DIR");
 	cr_assert_eq(config_default_admin_socket(buf, sizeof(buf)), 0);
-	snprintf(want, sizeof(want), "/tmp/sipreg-%u/admin.sock", (unsigned int)geteuid());
+	snprintf(want, sizeof(want), "/tmp/sipreg-%u/admin.sock",
+	         (unsigned int)geteuid());
 	cr_assert_str_eq(buf, want);
 	cr_assert_eq(config_default_admin_socket(buf, 8), -ENAMETOOLONG);
 }
@@ -126,8 +127,12 @@ struct range {
 	size_t off;
 };
 
-#define R(s, k, lo, hi, f) {s, k, lo, hi, offsetof(struct config, f)}
+#define R(s, k, lo, hi, f)                                                               \
+	{                                                                                \
+		s, k, lo, hi, offsetof(struct config, f)                                 \
+	}
 
+/* clang-format off */
 static const struct range ranges[] = {
 	R("sip", "SS_SIP_USER_AGENT_EXPIRE", 20, 7200, ua_expire),
 	R("sip", "SS_SIP_USER_AGENT_RETRY_DELAY", 30, 600, ua_retry_delay),
@@ -142,27 +147,29 @@ static const struct range ranges[] = {
 	R("core", "workers", 1, 256, workers),
 	R("core", "shutdown_timeout", 1, 60, shutdown_timeout),
 };
+/* clang-format on */
 
 static void edge(const struct range *r, unsigned int v, bool ok)
 {
 	char text[256], msg[256];
 
 	/* min_expire (default 60) must stay <= both expiries: lower it first */
-	snprintf(text, sizeof(text), "[sip]\nmin_expire = 20\n[%s]\n%s = %u\n", r->section,
-		 r->key, v);
+	snprintf(text, sizeof(text), "[sip]\nmin_expire = 20\n[%s]\n%s = %u\n",
+	         r->section, r->key, v);
 	if (ok) {
 		struct config *c = load_ok(text);
 
-		cr_assert_eq(*(unsigned int *)((char *)c + r->off), v, "%s = %u", r->key, v);
+		cr_assert_eq(*(unsigned int *)((char *)c + r->off), v, "%s = %u", r->key,
+		             v);
 		config_free(c);
 	} else {
-		snprintf(msg, sizeof(msg), "t.conf:4: %s: %u is out of range (allowed: %s%u-%u)",
-			 r->key, v,
-			 strcmp(r->key, "workers") == 0 ||
-					 strcmp(r->key, "SS_SIP_USER_AGENT_EXPIRE") == 0
-				 ? "auto, "
-				 : "",
-			 r->min, r->max);
+		snprintf(msg, sizeof(msg),
+		         "t.conf:4: %s: %u is out of range (allowed: %s%u-%u)", r->key, v,
+		         strcmp(r->key, "workers") == 0 ||
+		                         strcmp(r->key, "SS_SIP_USER_AGENT_EXPIRE") == 0
+		                 ? "auto, "
+		                 : "",
+		         r->min, r->max);
 		load_err(text, msg);
 	}
 }
@@ -187,20 +194,20 @@ Test(config, min_expire_edges_and_cross_rule)
 	cr_assert_eq(c->min_expire, 20);
 	config_free(c);
 	load_err("[sip]\nmin_expire = 19\n",
-		 "t.conf:2: min_expire: 19 is out of range (allowed: 20-3600)");
+	         "t.conf:2: min_expire: 19 is out of range (allowed: 20-3600)");
 	load_err("[sip]\nmin_expire = 3601\n",
-		 "t.conf:2: min_expire: 3601 is out of range (allowed: 20-3600)");
+	         "t.conf:2: min_expire: 3601 is out of range (allowed: 20-3600)");
 	/* 3600 is in range but above the NAT expiry (default 300) */
 	load_err("[sip]\nmin_expire = 3600\n",
-		 "t.conf:2: min_expire: 3600 is above SS_ENDPOINT_NAT_EXPIRE (300) "
-		 "(allowed: 20-300, at most SS_ENDPOINT_NAT_EXPIRE)");
+	         "t.conf:2: min_expire: 3600 is above SS_ENDPOINT_NAT_EXPIRE (300) "
+	         "(allowed: 20-300, at most SS_ENDPOINT_NAT_EXPIRE)");
 	c = load_ok("[sip]\nSS_ENDPOINT_NAT_EXPIRE = 3600\nmin_expire = 3600\n");
 	cr_assert_eq(c->min_expire, 3600);
 	config_free(c);
 	/* the rule names the line of the key that broke it */
 	load_err("[sip]\n\nSS_ENDPOINT_NAT_EXPIRE = 30\n",
-		 "t.conf:3: min_expire: 60 is above SS_ENDPOINT_NAT_EXPIRE (30) "
-		 "(allowed: 20-30, at most SS_ENDPOINT_NAT_EXPIRE)");
+	         "t.conf:3: min_expire: 60 is above SS_ENDPOINT_NAT_EXPIRE (30) "
+	         "(allowed: 20-30, at most SS_ENDPOINT_NAT_EXPIRE)");
 }
 
 Test(config, the_spec_example_error_text)
@@ -210,7 +217,8 @@ Test(config, the_spec_example_error_text)
 	for (int i = 1; i < 12; i++)
 		strcat(text, i == 1 ? "[sip]\n" : "; comment\n");
 	strcat(text, "SS_ENDPOINT_EXPIRE = 20\n");
-	load_err(text, "t.conf:12: SS_ENDPOINT_EXPIRE: 20 is out of range (allowed: 60-7200)");
+	load_err(text,
+	         "t.conf:12: SS_ENDPOINT_EXPIRE: 20 is out of range (allowed: 60-7200)");
 }
 
 Test(config, auto_values)
@@ -228,30 +236,35 @@ Test(config, auto_values)
 	cr_assert_geq(c->workers, 1);
 	config_free(c);
 	load_err("[sip]\nSS_SIP_USER_AGENT_EXPIRE = Auto\n",
-		 "t.conf:2: SS_SIP_USER_AGENT_EXPIRE: Auto is neither auto nor a number "
-		 "(allowed: auto, 20-7200)");
+	         "t.conf:2: SS_SIP_USER_AGENT_EXPIRE: Auto is neither auto nor a number "
+	         "(allowed: auto, 20-7200)");
 	load_err("[core]\nworkers = 0\n",
-		 "t.conf:2: workers: 0 is out of range (allowed: auto, 1-256)");
-	load_err("[core]\nworkers = -1\n",
-		 "t.conf:2: workers: -1 is neither auto nor a number (allowed: auto, 1-256)");
+	         "t.conf:2: workers: 0 is out of range (allowed: auto, 1-256)");
+	load_err("[core]\nworkers = -1\n", "t.conf:2: workers: -1 is neither auto nor a "
+	                                   "number (allowed: auto, 1-256)");
 }
 
 Test(config, numbers_are_strict)
 {
 	load_err("[sip]\nSS_ENDPOINT_REGISTER_RETRY = 6s\n",
-		 "t.conf:2: SS_ENDPOINT_REGISTER_RETRY: 6s is not a number (allowed: 1-100)");
+	         "t.conf:2: SS_ENDPOINT_REGISTER_RETRY: 6s is not a number (allowed: "
+	         "1-100)");
 	load_err("[sip]\nSS_ENDPOINT_REGISTER_RETRY = +6\n",
-		 "t.conf:2: SS_ENDPOINT_REGISTER_RETRY: +6 is not a number (allowed: 1-100)");
+	         "t.conf:2: SS_ENDPOINT_REGISTER_RETRY: +6 is not a number (allowed: "
+	         "1-100)");
 	load_err("[sip]\nSS_ENDPOINT_REGISTER_RETRY = 1 0\n",
-		 "t.conf:2: SS_ENDPOINT_REGISTER_RETRY: \"1 0\" is not a number (allowed: 1-100)");
+	         "t.conf:2: SS_ENDPOINT_REGISTER_RETRY: \"1 0\" is not a number "
+	         "(allowed: 1-100)");
 	load_err("[sip]\nSS_ENDPOINT_REGISTER_RETRY =\n",
-		 "t.conf:2: SS_ENDPOINT_REGISTER_RETRY: empty value (allowed: 1-100)");
+	         "t.conf:2: SS_ENDPOINT_REGISTER_RETRY: empty value (allowed: 1-100)");
 	/* huge values are out of range, not wrapped */
 	load_err("[sip]\nSS_ENDPOINT_REGISTER_RETRY = 18446744073709551622\n",
-		 "t.conf:2: SS_ENDPOINT_REGISTER_RETRY: 18446744073709551622 is out of range "
-		 "(allowed: 1-100)");
+	         "t.conf:2: SS_ENDPOINT_REGISTER_RETRY: 18446744073709551622 is out of "
+	         "range "
+	         "(allowed: 1-100)");
 	load_err("[sip]\nSS_ENDPOINT_EXPIRE = 4294967356\n",
-		 "t.conf:2: SS_ENDPOINT_EXPIRE: 4294967356 is out of range (allowed: 60-7200)");
+	         "t.conf:2: SS_ENDPOINT_EXPIRE: 4294967356 is out of range (allowed: "
+	         "60-7200)");
 }
 
 Test(config, on_off_and_enums)
@@ -259,9 +272,9 @@ Test(config, on_off_and_enums)
 	struct config *c;
 
 	c = load_ok("[core]\nsyslog = on\nlog_level = debug\n[sip]\n"
-		    "SS_SIP_USER_AGENT_SEND_UNREGISTER = off\n"
-		    "SS_ENDPOINT_REGISTER_REPLACE = off\n"
-		    "SS_SIP_USER_AGENT_PRIVACY = id\nsuspend_action = drop\n");
+	            "SS_SIP_USER_AGENT_SEND_UNREGISTER = off\n"
+	            "SS_ENDPOINT_REGISTER_REPLACE = off\n"
+	            "SS_SIP_USER_AGENT_PRIVACY = id\nsuspend_action = drop\n");
 	cr_assert(c->syslog);
 	cr_assert_eq(c->log_level, LOG_LEVEL_DEBUG);
 	cr_assert_not(c->ua_send_unregister);
@@ -269,7 +282,8 @@ Test(config, on_off_and_enums)
 	cr_assert_eq(c->ua_privacy, CONFIG_PRIVACY_ID);
 	cr_assert_eq(c->suspend_action, CONFIG_SUSPEND_DROP);
 	config_free(c);
-	c = load_ok("[sip]\nSS_SIP_USER_AGENT_PRIVACY = none\n[core]\nlog_level = error\n");
+	c = load_ok(
+	        "[sip]\nSS_SIP_USER_AGENT_PRIVACY = none\n[core]\nlog_level = error\n");
 	cr_assert_eq(c->ua_privacy, CONFIG_PRIVACY_NONE);
 	cr_assert_eq(c->log_level, LOG_LEVEL_ERROR);
 	config_free(c);
@@ -277,18 +291,19 @@ Test(config, on_off_and_enums)
 	cr_assert_eq(c->log_level, LOG_LEVEL_WARNING);
 	config_free(c);
 	load_err("[sip]\nSS_ENDPOINT_REGISTER_REPLACE = yes\n",
-		 "t.conf:2: SS_ENDPOINT_REGISTER_REPLACE: yes is not a valid value "
-		 "(allowed: on, off)");
+	         "t.conf:2: SS_ENDPOINT_REGISTER_REPLACE: yes is not a valid value "
+	         "(allowed: on, off)");
 	load_err("[sip]\nSS_SIP_USER_AGENT_PRIVACY = ID\n",
-		 "t.conf:2: SS_SIP_USER_AGENT_PRIVACY: ID is not a valid value "
-		 "(allowed: ignore, id, none)");
+	         "t.conf:2: SS_SIP_USER_AGENT_PRIVACY: ID is not a valid value "
+	         "(allowed: ignore, id, none)");
 	load_err("[core]\nlog_level = verbose\n",
-		 "t.conf:2: log_level: verbose is not a valid value "
-		 "(allowed: error, warning, info, debug)");
+	         "t.conf:2: log_level: verbose is not a valid value "
+	         "(allowed: error, warning, info, debug)");
 	load_err("[sip]\nsuspend_action = 403\n",
-		 "t.conf:2: suspend_action: 403 is not a valid value (allowed: reject, drop)");
+	         "t.conf:2: suspend_action: 403 is not a valid value (allowed: reject, "
+	         "drop)");
 	load_err("[core]\nsyslog =\n",
-		 "t.conf:2: syslog: empty value (allowed: on, off)");
+	         "t.conf:2: syslog: empty value (allowed: on, off)");
 }
 
 Test(config, listen_syntax)
@@ -312,30 +327,36 @@ Test(config, listen_syntax)
 	cr_assert_str_eq(buf, "udp:0.0.0.0:5070 tcp:[::1]:5071 udp:[::]:0");
 	config_free(c);
 
-#define ALLOWED "(allowed: udp|tcp:HOST:PORT ..., HOST an IPv4 address or [IPv6], PORT 0-65535)"
+#define ALLOWED                                                                          \
+	"(allowed: udp|tcp:HOST:PORT ..., HOST an IPv4 address or [IPv6], PORT 0-65535)"
 	load_err("[core]\nlisten = sctp:1.2.3.4:5060\n",
-		 "t.conf:2: listen: sctp:1.2.3.4:5060 does not start with udp: or tcp: " ALLOWED);
+	         "t.conf:2: listen: sctp:1.2.3.4:5060 does not start with udp: or "
+	         "tcp: " ALLOWED);
 	load_err("[core]\nlisten = udp:1.2.3.4\n",
-		 "t.conf:2: listen: udp:1.2.3.4 has no :PORT " ALLOWED);
+	         "t.conf:2: listen: udp:1.2.3.4 has no :PORT " ALLOWED);
 	load_err("[core]\nlisten = udp:1.2.3.4:65536\n",
-		 "t.conf:2: listen: udp:1.2.3.4:65536 has a bad port " ALLOWED);
+	         "t.conf:2: listen: udp:1.2.3.4:65536 has a bad port " ALLOWED);
 	load_err("[core]\nlisten = udp:1.2.3.4:\n",
-		 "t.conf:2: listen: udp:1.2.3.4: has a bad port " ALLOWED);
+	         "t.conf:2: listen: udp:1.2.3.4: has a bad port " ALLOWED);
 	load_err("[core]\nlisten = udp:1.2.3.256:5060\n",
-		 "t.conf:2: listen: udp:1.2.3.256:5060: 1.2.3.256 is not an IPv4 address " ALLOWED);
+	         "t.conf:2: listen: udp:1.2.3.256:5060: 1.2.3.256 is not an IPv4 "
+	         "address " ALLOWED);
 	load_err("[core]\nlisten = udp:::1:5060\n",
-		 "t.conf:2: listen: udp:::1:5060: an IPv6 address needs [brackets] " ALLOWED);
+	         "t.conf:2: listen: udp:::1:5060: an IPv6 address needs "
+	         "[brackets] " ALLOWED);
 	load_err("[core]\nlisten = tcp:[::1]5060\n",
-		 "t.conf:2: listen: tcp:[::1]5060: an IPv6 address needs [brackets] then :PORT "
-		 ALLOWED);
+	         "t.conf:2: listen: tcp:[::1]5060: an IPv6 address needs [brackets] then "
+	         ":PORT " ALLOWED);
 	load_err("[core]\nlisten = tcp:[1.2.3.4]:5060\n",
-		 "t.conf:2: listen: tcp:[1.2.3.4]:5060: 1.2.3.4 is not an IPv6 address " ALLOWED);
+	         "t.conf:2: listen: tcp:[1.2.3.4]:5060: 1.2.3.4 is not an IPv6 "
+	         "address " ALLOWED);
 	load_err("[core]\nlisten = udp:localhost:5060\n",
-		 "t.conf:2: listen: udp:localhost:5060: localhost is not an IPv4 address " ALLOWED);
+	         "t.conf:2: listen: udp:localhost:5060: localhost is not an IPv4 "
+	         "address " ALLOWED);
 	load_err("[core]\nlisten = udp::5060\n",
-		 "t.conf:2: listen: udp::5060 has a bad host " ALLOWED);
+	         "t.conf:2: listen: udp::5060 has a bad host " ALLOWED);
 	load_err("[core]\nlisten = udp:127.0.0.1:5060 udp:127.0.0.1:5060\n",
-		 "t.conf:2: listen: udp:127.0.0.1:5060 is listed twice " ALLOWED);
+	         "t.conf:2: listen: udp:127.0.0.1:5060 is listed twice " ALLOWED);
 	load_err("[core]\nlisten =\n", "t.conf:2: listen: empty value " ALLOWED);
 }
 
@@ -369,7 +390,7 @@ Test(config, admin_and_database_values)
 	char long_path[200];
 
 	c = load_ok("[admin]\nsocket = /tmp/x/admin.sock\nsocket_mode = 0660\n"
-		    "[database]\npath = db/sipreg.db\n");
+	            "[database]\npath = db/sipreg.db\n");
 	cr_assert_str_eq(c->admin_socket, "/tmp/x/admin.sock");
 	cr_assert_eq(c->admin_socket_mode, 0660);
 	cr_assert_str_eq(c->database_path, "db/sipreg.db");
@@ -380,12 +401,14 @@ Test(config, admin_and_database_values)
 	c = load_ok("[admin]\nsocket_mode = 0\n");
 	cr_assert_eq(c->admin_socket_mode, 0);
 	config_free(c);
-	load_err("[admin]\nsocket_mode = 1000\n",
-		 "t.conf:2: socket_mode: 1000 is out of range (allowed: octal 0000-0777)");
+	load_err(
+	        "[admin]\nsocket_mode = 1000\n",
+	        "t.conf:2: socket_mode: 1000 is out of range (allowed: octal 0000-0777)");
 	load_err("[admin]\nsocket_mode = 0680\n",
-		 "t.conf:2: socket_mode: 0680 is not an octal number (allowed: octal 0000-0777)");
-	load_err("[admin]\nsocket =\n",
-		 "t.conf:2: socket: empty value (allowed: a Unix socket path of 1-107 bytes)");
+	         "t.conf:2: socket_mode: 0680 is not an octal number (allowed: octal "
+	         "0000-0777)");
+	load_err("[admin]\nsocket =\n", "t.conf:2: socket: empty value (allowed: a Unix "
+	                                "socket path of 1-107 bytes)");
 	memset(long_path, 'a', 108);
 	long_path[0] = '/';
 	long_path[108] = '\0';
@@ -394,7 +417,7 @@ Test(config, admin_and_database_values)
 
 		snprintf(text, sizeof(text), "[admin]\nsocket = %s\n", long_path);
 		load_err(text, "t.conf:2: socket: 108 bytes is too long "
-			       "(allowed: a Unix socket path of 1-107 bytes)");
+		               "(allowed: a Unix socket path of 1-107 bytes)");
 		long_path[107] = '\0';
 		snprintf(text, sizeof(text), "[admin]\nsocket = %s\n", long_path);
 		c = load_ok(text);
@@ -413,58 +436,60 @@ Test(config, strings)
 	cr_assert_str_eq(c->realm, "sip.example.net");
 	config_free(c);
 	load_err("[sip]\nuser_agent =\n",
-		 "t.conf:2: user_agent: empty value (allowed: 1-127 printable bytes)");
-	load_err("[sip]\nrealm = a\"b\n",
-		 "t.conf:2: realm: \"a\\\"b\" contains '\"' (allowed: 0-127 printable bytes "
-		 "without '\"' or '\\')");
+	         "t.conf:2: user_agent: empty value (allowed: 1-127 printable bytes)");
+	load_err("[sip]\nrealm = a\"b\n", "t.conf:2: realm: \"a\\\"b\" contains '\"' "
+	                                  "(allowed: 0-127 printable bytes "
+	                                  "without '\"' or '\\')");
 	memset(v, 'x', 128);
 	v[128] = '\0';
 	snprintf(text, sizeof(text), "[sip]\nuser_agent = %s\n", v);
 	load_err(text, "t.conf:2: user_agent: 128 bytes is too long "
-		       "(allowed: 1-127 printable bytes)");
+	               "(allowed: 1-127 printable bytes)");
 	v[127] = '\0';
 	snprintf(text, sizeof(text), "[sip]\nuser_agent = %s\n", v);
 	c = load_ok(text);
 	cr_assert_eq(strlen(c->user_agent), 127);
 	config_free(c);
 	load_err("[sip]\nuser_agent = a\x01z\n",
-		 "t.conf:2: user_agent: \"a\\x01z\" contains a control character "
-		 "(allowed: 1-127 printable bytes)");
+	         "t.conf:2: user_agent: \"a\\x01z\" contains a control character "
+	         "(allowed: 1-127 printable bytes)");
 }
 
 Test(config, unknown_names_and_bad_syntax)
 {
 	load_err("[core]\nlisten = udp:127.0.0.1:5060\nworker = 2\n",
-		 "t.conf:3: worker: unknown key in [core] (allowed: listen, workers, "
-		 "log_level, syslog, shutdown_timeout)");
-	load_err("[sip]\nSS_ENDPOINT_EXPIRES = 60\n",
-		 "t.conf:2: SS_ENDPOINT_EXPIRES: unknown key in [sip] (allowed: "
-		 "SS_SIP_USER_AGENT_EXPIRE, SS_SIP_USER_AGENT_RETRY_DELAY, "
-		 "SS_SIP_USER_AGENT_SEND_UNREGISTER, SS_SIP_USER_AGENT_PRIVACY, "
-		 "SS_ENDPOINT_EXPIRE, SS_ENDPOINT_NAT_EXPIRE, SS_ENDPOINT_REGISTER_RETRY, "
-		 "SS_ENDPOINT_REGISTER_SUSPEND, SS_ENDPOINT_REGISTER_REPLACE, "
-		 "ENDPOINT_ADDRESS_RETRY, register_request_expire, user_agent, realm, "
-		 "nonce_expire, min_expire, max_contacts, suspend_action)");
+	         "t.conf:3: worker: unknown key in [core] (allowed: listen, workers, "
+	         "log_level, syslog, shutdown_timeout)");
+	load_err(
+	        "[sip]\nSS_ENDPOINT_EXPIRES = 60\n",
+	        "t.conf:2: SS_ENDPOINT_EXPIRES: unknown key in [sip] (allowed: "
+	        "SS_SIP_USER_AGENT_EXPIRE, SS_SIP_USER_AGENT_RETRY_DELAY, "
+	        "SS_SIP_USER_AGENT_SEND_UNREGISTER, SS_SIP_USER_AGENT_PRIVACY, "
+	        "SS_ENDPOINT_EXPIRE, SS_ENDPOINT_NAT_EXPIRE, SS_ENDPOINT_REGISTER_RETRY, "
+	        "SS_ENDPOINT_REGISTER_SUSPEND, SS_ENDPOINT_REGISTER_REPLACE, "
+	        "ENDPOINT_ADDRESS_RETRY, register_request_expire, user_agent, realm, "
+	        "nonce_expire, min_expire, max_contacts, suspend_action)");
 	/* keys are case sensitive */
 	load_err("[core]\nWorkers = 2\n",
-		 "t.conf:2: Workers: unknown key in [core] (allowed: listen, workers, "
-		 "log_level, syslog, shutdown_timeout)");
+	         "t.conf:2: Workers: unknown key in [core] (allowed: listen, workers, "
+	         "log_level, syslog, shutdown_timeout)");
 	/* an unknown section is an error even when it is empty */
 	load_err("[core]\nworkers = 2\n[trunks]\n",
-		 "t.conf:3: [trunks]: unknown section (allowed: [core], [admin], [database], "
-		 "[sip])");
+	         "t.conf:3: [trunks]: unknown section (allowed: [core], [admin], "
+	         "[database], "
+	         "[sip])");
 	load_err("workers = 2\n[core]\n",
-		 "t.conf:1: workers: key outside any section (allowed: [core], [admin], "
-		 "[database], [sip])");
+	         "t.conf:1: workers: key outside any section (allowed: [core], [admin], "
+	         "[database], [sip])");
 	load_err("[core]\nworkers = 2\nworkers = 3\n",
-		 "t.conf:3: workers: set twice, first on line 2 (allowed: once)");
+	         "t.conf:3: workers: set twice, first on line 2 (allowed: once)");
 	load_err("[core]\nworkers 2\n",
-		 "t.conf:2: syntax error: expected \"[section]\" or \"key = value\"");
+	         "t.conf:2: syntax error: expected \"[section]\" or \"key = value\"");
 	load_err("[core\nworkers = 2\n",
-		 "t.conf:1: syntax error: expected \"[section]\" or \"key = value\"");
+	         "t.conf:1: syntax error: expected \"[section]\" or \"key = value\"");
 	/* the syntax error comes first even though a bad key follows */
 	load_err("[core]\njunk\nworkers = 999\n",
-		 "t.conf:2: syntax error: expected \"[section]\" or \"key = value\"");
+	         "t.conf:2: syntax error: expected \"[section]\" or \"key = value\"");
 }
 
 Test(config, line_too_long)
@@ -487,18 +512,19 @@ Test(config, layout_comments_and_indentation)
 	struct config *c;
 
 	c = load_ok("\xEF\xBB\xBF; BOM first\n"
-		    "[core]\r\n"
-		    "  workers = 2   ; two\r\n"
-		    "\tlog_level=debug\n"
-		    "# hash comment\n"
-		    "[sip]\n"
-		    "    SS_ENDPOINT_EXPIRE = 600\n"
-		    "    SS_ENDPOINT_NAT_EXPIRE = 120\n"
-		    "[core]\n"
-		    "syslog = on");
+	            "[core]\r\n"
+	            "  workers = 2   ; two\r\n"
+	            "\tlog_level=debug\n"
+	            "# hash comment\n"
+	            "[sip]\n"
+	            "    SS_ENDPOINT_EXPIRE = 600\n"
+	            "    SS_ENDPOINT_NAT_EXPIRE = 120\n"
+	            "[core]\n"
+	            "syslog = on");
 	cr_assert_eq(c->workers, 2);
 	cr_assert_eq(c->log_level, LOG_LEVEL_DEBUG);
-	cr_assert_eq(c->endpoint_expire, 600, "an indented key is a key, not a continuation");
+	cr_assert_eq(c->endpoint_expire, 600,
+	             "an indented key is a key, not a continuation");
 	cr_assert_eq(c->endpoint_nat_expire, 120);
 	cr_assert(c->syslog, "a last line without newline counts");
 	config_free(c);
@@ -529,7 +555,8 @@ Test(config, load_file_and_open_errors)
 	cr_assert_eq(config_load(&c, path, &err), -EINVAL);
 	cr_assert_null(c);
 	snprintf(want, sizeof(want),
-		 "%s:3: SS_ENDPOINT_REGISTER_RETRY: 101 is out of range (allowed: 1-100)", path);
+	         "%s:3: SS_ENDPOINT_REGISTER_RETRY: 101 is out of range (allowed: 1-100)",
+	         path);
 	cr_assert_str_eq(err.msg, want);
 	cr_assert_eq(err.line, 3);
 	unlink(path);
@@ -549,7 +576,8 @@ Test(config, diff_and_live_keys)
 
 	cr_assert_eq(config_new(&a), 0);
 	b = load_ok("[core]\nlisten = udp:127.0.0.1:5070\nlog_level = debug\n"
-		    "[sip]\nSS_SIP_USER_AGENT_RETRY_DELAY = 30\n[admin]\nsocket_mode = 0660\n");
+	            "[sip]\nSS_SIP_USER_AGENT_RETRY_DELAY = 30\n[admin]\nsocket_mode = "
+	            "0660\n");
 	n = config_diff(a, b, d, 8);
 	cr_assert_eq(n, 4);
 	cr_assert_str_eq(d[0]->name, "listen");
@@ -588,8 +616,9 @@ Test(config, key_table_and_format)
 	cr_assert_eq(config_new(&c), 0);
 	for (size_t i = 0; i < n; i++) {
 		cr_assert_not_null(k[i].default_text);
-		cr_assert_eq(config_format_value(c, k[i].section, k[i].name, buf, sizeof(buf)),
-			     0);
+		cr_assert_eq(
+		        config_format_value(c, k[i].section, k[i].name, buf, sizeof(buf)),
+		        0);
 		/* each default text is what the default config formats to */
 		if (strcmp(k[i].name, "socket") != 0 && strcmp(k[i].name, "workers") != 0)
 			cr_assert_str_eq(buf, k[i].default_text, "%s", k[i].name);

@@ -71,12 +71,12 @@ Test(log, line_format)
 
 	log_warn("trunk_interval_too_brief", "trunk=%s asked=%u min=%u", "t1", 60u, 120u);
 	out = output();
-	cr_assert_eq(sscanf(out, "ts=%4d-%2d-%2dT%2d:%2d:%2d.%3dZ %255[^\n]", &y, &mo, &d, &h,
-			    &mi, &s, &ms, rest),
-		     8, "%s", out);
+	cr_assert_eq(sscanf(out, "ts=%4d-%2d-%2dT%2d:%2d:%2d.%3dZ %255[^\n]", &y, &mo, &d,
+	                    &h, &mi, &s, &ms, rest),
+	             8, "%s", out);
 	cr_assert_geq(y, 2024);
 	cr_assert_str_eq(rest, "level=warning event=trunk_interval_too_brief trunk=t1 "
-			       "asked=60 min=120");
+	                       "asked=60 min=120");
 	cr_assert_eq(count_lines(out, NULL), 1);
 	free(out);
 }
@@ -193,7 +193,8 @@ Test(log, rate_limit_per_site_with_summary)
 	out = output();
 	cr_assert_eq(count_lines(out, "event=flood"), 5, "%s", out);
 	cr_assert_eq(count_lines(out, "event=other_site"), 1);
-	cr_assert_eq(count_lines(out, "log_suppressed"), 0, "no summary before the window ends");
+	cr_assert_eq(count_lines(out, "log_suppressed"), 0,
+	             "no summary before the window ends");
 	cr_assert_eq(log_suppressed_total(), 995);
 	free(out);
 
@@ -271,7 +272,8 @@ Test(log, threads_write_whole_lines)
 		int i;
 
 		*e = '\0';
-		cr_assert_eq(sscanf(strstr(l, "thread="), "thread=%ld i=%d", &id, &i), 2, "%s", l);
+		cr_assert_eq(sscanf(strstr(l, "thread="), "thread=%ld i=%d", &id, &i), 2,
+		             "%s", l);
 		cr_assert_eq(sscanf(strstr(l, "end="), "end=%ld", &id2), 1, "%s", l);
 		cr_assert_eq(id, id2, "interleaved line: %s", l);
 		cr_assert_eq(i, seen[id], "thread %ld: line %d out of order", id, i);

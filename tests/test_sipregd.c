@@ -60,9 +60,10 @@ static void write_conf(const char *extra)
 	FILE *f = fopen(conf, "w");
 
 	cr_assert_not_null(f);
-	fprintf(f, "[core]\nlisten = udp:127.0.0.1:0\nworkers = 2\nshutdown_timeout = 3\n"
-		   "[admin]\nsocket = %s\n%s",
-		sock, extra);
+	fprintf(f,
+	        "[core]\nlisten = udp:127.0.0.1:0\nworkers = 2\nshutdown_timeout = 3\n"
+	        "[admin]\nsocket = %s\n%s",
+	        sock, extra);
 	fclose(f);
 }
 
@@ -152,9 +153,10 @@ static json_t *status_json(void)
 	char out[16384];
 	json_t *j;
 
-	cr_assert_eq(run("tools/sipregctl", (const char *[]){"-s", sock, "status", "--json", NULL},
-			 out, sizeof(out)),
-		     0, "%s", out);
+	cr_assert_eq(run("tools/sipregctl",
+	                 (const char *[]){"-s", sock, "status", "--json", NULL}, out,
+	                 sizeof(out)),
+	             0, "%s", out);
 	j = json_loads(out, 0, NULL);
 	cr_assert_not_null(j, "%s", out);
 	return j;
@@ -165,45 +167,59 @@ Test(sipregd, check_config)
 	char out[4096], want[512];
 
 	write_conf("[sip]\nSS_ENDPOINT_NAT_EXPIRE = 120\n");
-	cr_assert_eq(run("src/sipregd", (const char *[]){"--check-config", "-c", conf, NULL},
-			 out, sizeof(out)),
-		     0, "%s", out);
+	cr_assert_eq(run("src/sipregd",
+	                 (const char *[]){"--check-config", "-c", conf, NULL}, out,
+	                 sizeof(out)),
+	             0, "%s", out);
 	snprintf(want, sizeof(want), "%s: configuration OK\n", conf);
 	cr_assert_str_eq(out, want);
 
 	write_conf("[sip]\n\nSS_ENDPOINT_NAT_EXPIRE = 3601\n");
-	cr_assert_eq(run("src/sipregd", (const char *[]){"--check-config", "-c", conf, NULL},
-			 out, sizeof(out)),
-		     1);
-	snprintf(want, sizeof(want),
-		 "%s:9: SS_ENDPOINT_NAT_EXPIRE: 3601 is out of range (allowed: 20-3600)\n", conf);
+	cr_assert_eq(run("src/sipregd",
+	                 (const char *[]){"--check-config", "-c", conf, NULL}, out,
+	                 sizeof(out)),
+	             1);
+	snprintf(
+	        want, sizeof(want),
+	        "%s:9: SS_ENDPOINT_NAT_EXPIRE: 3601 is out of range (allowed: 20-3600)\n",
+	        conf);
 	cr_assert_str_eq(out, want);
 
 	/* the same error stops a real start, before anything is created */
-	cr_assert_eq(run("src/sipregd", (const char *[]){"-c", conf, NULL}, out, sizeof(out)),
-		     1);
+	cr_assert_eq(
+	        run("src/sipregd", (const char *[]){"-c", conf, NULL}, out, sizeof(out)),
+	        1);
 	cr_assert_str_eq(out, want);
 	cr_assert_neq(access(sock, F_OK), 0);
 
 	snprintf(want, sizeof(want), "%s/none.conf", dir);
-	cr_assert_eq(run("src/sipregd", (const char *[]){"--check-config", "-c", want, NULL},
-			 out, sizeof(out)),
-		     1);
-	cr_assert_not_null(strstr(out, "none.conf: cannot open: No such file or directory"),
-			   "%s", out);
+	cr_assert_eq(run("src/sipregd",
+	                 (const char *[]){"--check-config", "-c", want, NULL}, out,
+	                 sizeof(out)),
+	             1);
+	cr_assert_not_null(
+	        strstr(out, "none.conf: cannot open: No such file or directory"), "%s",
+	        out);
 }
 
 Test(sipregd, usage_and_version)
 {
 	char out[4096];
 
-	cr_assert_eq(run("src/sipregd", (const char *[]){"-V", NULL}, out, sizeof(out)), 0);
+	cr_assert_eq(run("src/sipregd", (const char *[]){"-V", NULL}, out, sizeof(out)),
+	             0);
 	cr_assert_str_eq(out, "sipregd 0.1.0\n");
-	cr_assert_eq(run("src/sipregd", (const char *[]){"-h", NULL}, out, sizeof(out)), 0);
+	cr_assert_eq(run("src/sipregd", (const char *[]){"-h", NULL}, out, sizeof(out)),
+	             0);
 	cr_assert_not_null(strstr(out, "usage: sipregd"));
-	cr_assert_eq(run("src/sipregd", (const char *[]){"--bogus", NULL}, out, sizeof(out)), 2);
-	cr_assert_eq(run("src/sipregd", (const char *[]){"extra", NULL}, out, sizeof(out)), 2);
-	cr_assert_eq(run("tools/sipregctl", (const char *[]){"-V", NULL}, out, sizeof(out)), 0);
+	cr_assert_eq(
+	        run("src/sipregd", (const char *[]){"--bogus", NULL}, out, sizeof(out)),
+	        2);
+	cr_assert_eq(
+	        run("src/sipregd", (const char *[]){"extra", NULL}, out, sizeof(out)), 2);
+	cr_assert_eq(
+	        run("tools/sipregctl", (const char *[]){"-V", NULL}, out, sizeof(out)),
+	        0);
 	cr_assert_str_eq(out, "sipregctl 0.1.0\n");
 	cr_assert_eq(run("tools/sipregctl", (const char *[]){NULL}, out, sizeof(out)), 2);
 }
@@ -223,16 +239,16 @@ Test(sipregd, runs_reloads_and_stops)
 	cr_assert_eq(st.st_mode & 0777, 0600);
 
 	/* status, human and JSON */
-	cr_assert_eq(run("tools/sipregctl", (const char *[]){"-s", sock, "status", NULL}, out,
-			 sizeof(out)),
-		     0, "%s", out);
+	cr_assert_eq(run("tools/sipregctl", (const char *[]){"-s", sock, "status", NULL},
+	                 out, sizeof(out)),
+	             0, "%s", out);
 	cr_assert_not_null(strstr(out, "workers:"), "%s", out);
 	cr_assert_not_null(strstr(out, "listen:"), "%s", out);
 	cr_assert_not_null(strstr(out, "udp:127.0.0.1:0"), "%s", out);
 	/* -c takes the socket from the configuration file */
-	cr_assert_eq(run("tools/sipregctl", (const char *[]){"-c", conf, "status", NULL}, out,
-			 sizeof(out)),
-		     0, "%s", out);
+	cr_assert_eq(run("tools/sipregctl", (const char *[]){"-c", conf, "status", NULL},
+	                 out, sizeof(out)),
+	             0, "%s", out);
 	cr_assert_not_null(strstr(out, "workers:"), "%s", out);
 	j = status_json();
 	cr_assert_eq(json_integer_value(json_object_get(j, "workers")), 2);
@@ -246,38 +262,43 @@ Test(sipregd, runs_reloads_and_stops)
 		/* workers = 2 -> 3 by rewriting the whole file */
 		FILE *f = fopen(conf, "w");
 
-		fprintf(f, "[core]\nlisten = udp:127.0.0.1:0\nworkers = 3\nshutdown_timeout = 3\n"
-			   "log_level = debug\n[admin]\nsocket = %s\n",
-			sock);
+		fprintf(f,
+		        "[core]\nlisten = udp:127.0.0.1:0\nworkers = 3\nshutdown_timeout "
+		        "= 3\n"
+		        "log_level = debug\n[admin]\nsocket = %s\n",
+		        sock);
 		fclose(f);
 	}
 	kill(daemon_pid, SIGHUP);
 	cr_assert(log_wait("event=config_reloaded"), "%s", read_log());
-	cr_assert_not_null(strstr(read_log(), "key=core.log_level old=info new=debug applied=yes"));
+	cr_assert_not_null(
+	        strstr(read_log(), "key=core.log_level old=info new=debug applied=yes"));
 	cr_assert_not_null(strstr(read_log(), "key=core.workers old=2 new=3 applied=no"));
 	j = status_json();
 	cr_assert_str_eq(json_string_value(json_object_get(j, "log_level")), "debug");
 	cr_assert_eq(json_integer_value(json_object_get(j, "workers")), 2);
 	cr_assert_eq(json_integer_value(json_object_get(json_object_get(j, "counters"),
-							"config_reloads")),
-		     1);
+	                                                "config_reloads")),
+	             1);
 	json_decref(j);
 
 	/* SIGHUP with a broken file: refused, the daemon keeps running */
 	write_conf("[sip]\nSS_SIP_USER_AGENT_RETRY_DELAY = 29\n");
 	kill(daemon_pid, SIGHUP);
 	cr_assert(log_wait("event=config_reload_failed"), "%s", read_log());
-	cr_assert_not_null(strstr(read_log(), "SS_SIP_USER_AGENT_RETRY_DELAY: 29 is out of range"));
+	cr_assert_not_null(
+	        strstr(read_log(), "SS_SIP_USER_AGENT_RETRY_DELAY: 29 is out of range"));
 	j = status_json();
 	cr_assert_eq(json_integer_value(json_object_get(json_object_get(j, "counters"),
-							"config_reload_failures")),
-		     1);
+	                                                "config_reload_failures")),
+	             1);
 	json_decref(j);
 
 	/* a second daemon on the same socket refuses to start */
 	write_conf("");
-	cr_assert_eq(run("src/sipregd", (const char *[]){"-c", conf, NULL}, out, sizeof(out)),
-		     1);
+	cr_assert_eq(
+	        run("src/sipregd", (const char *[]){"-c", conf, NULL}, out, sizeof(out)),
+	        1);
 	cr_assert_not_null(strstr(out, "another sipregd answers on it"), "%s", out);
 
 	/* SIGTERM: stops within shutdown_timeout, removes the socket */
@@ -293,9 +314,9 @@ Test(sipregd, runs_reloads_and_stops)
 	cr_assert_neq(access(sock, F_OK), 0, "admin socket left behind");
 
 	/* and sipregctl now says the daemon is not running */
-	cr_assert_eq(run("tools/sipregctl", (const char *[]){"-s", sock, "status", NULL}, out,
-			 sizeof(out)),
-		     1);
+	cr_assert_eq(run("tools/sipregctl", (const char *[]){"-s", sock, "status", NULL},
+	                 out, sizeof(out)),
+	             1);
 	cr_assert_not_null(strstr(out, "(is sipregd running?)"), "%s", out);
 }
 

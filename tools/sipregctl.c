@@ -51,15 +51,15 @@ static size_t on_data(char *ptr, size_t size, size_t nmemb, void *arg)
 static void usage(FILE *f)
 {
 	fprintf(f,
-		"usage: sipregctl [-s SOCKET | -c FILE] COMMAND [--json]\n"
-		"commands:\n"
-		"  status     version, uptime, workers, listeners, counters\n"
-		"  get PATH   any admin API path, e.g. get /status\n"
-		"options:\n"
-		"  -s SOCKET  the admin socket (default: the default configuration's)\n"
-		"  -c FILE    take the socket from this configuration file\n"
-		"  --json     print the daemon's JSON as is\n"
-		"  -h, -V     help, version\n");
+	        "usage: sipregctl [-s SOCKET | -c FILE] COMMAND [--json]\n"
+	        "commands:\n"
+	        "  status     version, uptime, workers, listeners, counters\n"
+	        "  get PATH   any admin API path, e.g. get /status\n"
+	        "options:\n"
+	        "  -s SOCKET  the admin socket (default: the default configuration's)\n"
+	        "  -c FILE    take the socket from this configuration file\n"
+	        "  --json     print the daemon's JSON as is\n"
+	        "  -h, -V     help, version\n");
 }
 
 /* Before curl: a plain connect, to say precisely why the daemon is not there. */
@@ -92,8 +92,9 @@ static long fetch(const char *sock, const char *path, struct buf *out)
 	r = probe(sock);
 	if (r < 0) {
 		fprintf(stderr,
-			"sipregctl: cannot connect to sipregd at %s: %s (is sipregd running?)\n",
-			sock, strerror(-r));
+		        "sipregctl: cannot connect to sipregd at %s: %s (is sipregd "
+		        "running?)\n",
+		        sock, strerror(-r));
 		return -1;
 	}
 	c = curl_easy_init();
@@ -112,8 +113,9 @@ static long fetch(const char *sock, const char *path, struct buf *out)
 	rc = curl_easy_perform(c);
 	if (rc != CURLE_OK) {
 		fprintf(stderr,
-			"sipregctl: cannot connect to sipregd at %s: %s (is sipregd running?)\n",
-			sock, errbuf[0] ? errbuf : curl_easy_strerror(rc));
+		        "sipregctl: cannot connect to sipregd at %s: %s (is sipregd "
+		        "running?)\n",
+		        sock, errbuf[0] ? errbuf : curl_easy_strerror(rc));
 	} else {
 		curl_easy_getinfo(c, CURLINFO_RESPONSE_CODE, &status);
 	}
@@ -175,11 +177,13 @@ static void print_human(json_t *obj, int indent)
 	json_t *v;
 	size_t width = 0;
 
-	json_object_foreach(obj, key, v) {
+	json_object_foreach(obj, key, v)
+	{
 		if (strlen(key) > width)
 			width = strlen(key);
 	}
-	json_object_foreach(obj, key, v) {
+	json_object_foreach(obj, key, v)
+	{
 		printf("%*s%s:", indent, "", key);
 		if (json_is_object(v)) {
 			printf("\n");
@@ -198,7 +202,8 @@ static void print_human(json_t *obj, int indent)
 
 			json_array_foreach(v, i, e) flat = flat && is_scalar(e);
 			if (flat) {
-				json_array_foreach(v, i, e) {
+				json_array_foreach(v, i, e)
+				{
 					if (i)
 						fputs(" ", stdout);
 					print_scalar(e);
@@ -208,7 +213,8 @@ static void print_human(json_t *obj, int indent)
 				printf("\n");
 			} else {
 				printf("\n");
-				json_array_foreach(v, i, e) {
+				json_array_foreach(v, i, e)
+				{
 					printf("%*s-\n", indent + 2, "");
 					if (json_is_object(e))
 						print_human(e, indent + 4);
@@ -224,12 +230,12 @@ static void print_human(json_t *obj, int indent)
 int main(int argc, char **argv)
 {
 	static const struct option opts[] = {
-		{"socket", required_argument, NULL, 's'},
-		{"config", required_argument, NULL, 'c'},
-		{"json", no_argument, NULL, 'j'},
-		{"help", no_argument, NULL, 'h'},
-		{"version", no_argument, NULL, 'V'},
-		{NULL, 0, NULL, 0},
+	        {"socket", required_argument, NULL, 's'},
+	        {"config", required_argument, NULL, 'c'},
+	        {"json", no_argument, NULL, 'j'},
+	        {"help", no_argument, NULL, 'h'},
+	        {"version", no_argument, NULL, 'V'},
+	        {NULL, 0, NULL, 0},
 	};
 	char sock[CONFIG_ADMIN_SOCKET_MAX] = "";
 	const char *conf = NULL, *cmd, *path;
@@ -244,7 +250,8 @@ int main(int argc, char **argv)
 		switch (c) {
 		case 's':
 			if (strlen(optarg) >= sizeof(sock)) {
-				fprintf(stderr, "sipregctl: socket path too long: %s\n", optarg);
+				fprintf(stderr, "sipregctl: socket path too long: %s\n",
+				        optarg);
 				return 2;
 			}
 			strcpy(sock, optarg);
@@ -284,7 +291,8 @@ int main(int argc, char **argv)
 		if (strcmp(argv[optind], "--json") == 0) {
 			json = true;
 		} else {
-			fprintf(stderr, "sipregctl: unexpected argument: %s\n", argv[optind]);
+			fprintf(stderr, "sipregctl: unexpected argument: %s\n",
+			        argv[optind]);
 			return 2;
 		}
 	}
@@ -298,8 +306,10 @@ int main(int argc, char **argv)
 		}
 		strcpy(sock, cfg->admin_socket);
 		config_free(cfg);
-	} else if (sock[0] == '\0' && config_default_admin_socket(sock, sizeof(sock)) < 0) {
-		fprintf(stderr, "sipregctl: the default socket path is too long; use -s\n");
+	} else if (sock[0] == '\0' &&
+	           config_default_admin_socket(sock, sizeof(sock)) < 0) {
+		fprintf(stderr,
+		        "sipregctl: the default socket path is too long; use -s\n");
 		return 2;
 	}
 
@@ -312,7 +322,8 @@ int main(int argc, char **argv)
 		json_t *e = root ? json_object_get(root, "error") : NULL;
 
 		fprintf(stderr, "sipregctl: sipregd answered %ld: %s\n", status,
-			e && json_is_string(e) ? json_string_value(e) : (body.p ? body.p : ""));
+		        e && json_is_string(e) ? json_string_value(e)
+		                               : (body.p ? body.p : ""));
 		json_decref(root);
 		goto out;
 	}

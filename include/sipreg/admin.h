@@ -57,7 +57,7 @@ struct admin_request {
  * negative errno, answered as 500 {"error": strerror}.
  */
 typedef int (*admin_handler_fn)(const struct admin_request *req, json_t **reply,
-				void *arg);
+                                void *arg);
 
 /* Adds the daemon's fields to the /status object (return 0 or -errno). */
 typedef int (*admin_status_fn)(json_t *status, void *arg);
@@ -79,7 +79,7 @@ int admin_new(struct admin **ret, const char *socket_path, unsigned int mode);
  * path already), -EBUSY (already started), -ENOMEM.
  */
 int admin_route_add(struct admin *adm, const char *method, const char *path,
-		    unsigned int flags, admin_handler_fn fn, void *arg);
+                    unsigned int flags, admin_handler_fn fn, void *arg);
 
 /* Sets the /status provider (before admin_start()); NULL for none.
  * Errors: -EBUSY (already started). */

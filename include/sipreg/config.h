@@ -84,7 +84,7 @@
 #include "sipreg/log.h"
 
 #define CONFIG_LISTEN_MAX 16
-#define CONFIG_LINE_MAX 1024 /* bytes in one line of the file, newline excluded */
+#define CONFIG_LINE_MAX 1024        /* bytes in one line of the file, newline excluded */
 #define CONFIG_ADMIN_SOCKET_MAX 108 /* sizeof(sun_path), NUL included */
 #define CONFIG_STR_MAX 128
 #define CONFIG_ERROR_MAX 1024
@@ -96,7 +96,7 @@ enum config_transport {
 
 struct config_listen {
 	enum config_transport transport;
-	int family; /* AF_INET or AF_INET6 */
+	int family;    /* AF_INET or AF_INET6 */
 	char host[48]; /* numeric, without brackets */
 	uint16_t port;
 	struct sockaddr_storage addr; /* host and port, ready for bind(2) */
@@ -118,7 +118,7 @@ struct config {
 	/* [core] */
 	struct config_listen listen[CONFIG_LISTEN_MAX];
 	unsigned int listen_count;
-	unsigned int workers;  /* resolved: 1-256, also when workers_auto */
+	unsigned int workers; /* resolved: 1-256, also when workers_auto */
 	bool workers_auto;
 	enum log_level log_level;
 	bool syslog;
@@ -175,7 +175,7 @@ int config_load(struct config **ret, const char *path, struct config_error *err)
 
 /* Same, from a string; name is used as FILE in messages. */
 int config_load_string(struct config **ret, const char *text, const char *name,
-		       struct config_error *err);
+                       struct config_error *err);
 
 /* config_free(NULL) is a no-op. */
 void config_free(struct config *cfg);
@@ -198,14 +198,14 @@ const struct config_key_info *config_keys(size_t *count);
 
 /* Writes the value of key (as it would be written in the file) into buf.
  * Errors: -ENOENT for an unknown key, -ENOSPC if buf is too small. */
-int config_format_value(const struct config *cfg, const char *section,
-			const char *name, char *buf, size_t cap);
+int config_format_value(const struct config *cfg, const char *section, const char *name,
+                        char *buf, size_t cap);
 
 /* Compares two configs key by key and stores up to cap differing keys in
  * out (each points into config_keys()' table; ->live says whether SIGHUP
  * applies it). Returns the number of differing keys (which may exceed cap). */
 size_t config_diff(const struct config *old, const struct config *new_cfg,
-		   const struct config_key_info **out, size_t cap);
+                   const struct config_key_info **out, size_t cap);
 
 /* Copies into dst the value of every live key of src; the restart-only keys
  * of dst stay as they are. Used by the daemon on SIGHUP. */

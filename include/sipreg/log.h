@@ -27,7 +27,8 @@
  * lines in the window are counted, not printed; when the window has passed,
  * the next line from that site, or log_flush(), first prints
  *
- *   ts=... level=warning event=log_suppressed site=src/x.c:42 suppressed=1234 interval_ms=1000
+ *   ts=... level=warning event=log_suppressed site=src/x.c:42 suppressed=1234
+ * interval_ms=1000
  *
  * so a flood cannot fill the disk and is never silent. The daemon calls
  * log_flush() about once a second and at exit.
@@ -73,14 +74,16 @@ static inline bool log_enabled(enum log_level level)
 	return (int)level <= __atomic_load_n(&log_max_level, __ATOMIC_RELAXED);
 }
 
-#define LOG_AT(level, event, ...)                                                \
-	do {                                                                     \
-		if (log_enabled(level)) {                                        \
-			static struct log_site log_site_ = {                     \
-				__FILE__, __LINE__, PTHREAD_MUTEX_INITIALIZER,   \
-			};                                                       \
-			log_emit(&log_site_, (level), (event), __VA_ARGS__);     \
-		}                                                                \
+#define LOG_AT(level, event, ...)                                                        \
+	do {                                                                             \
+		if (log_enabled(level)) {                                                \
+			static struct log_site log_site_ = {                             \
+			        __FILE__,                                                \
+			        __LINE__,                                                \
+			        PTHREAD_MUTEX_INITIALIZER,                               \
+			};                                                               \
+			log_emit(&log_site_, (level), (event), __VA_ARGS__);             \
+		}                                                                        \
 	} while (0)
 
 /* log_info("event_name", "key=%s n=%d", ...); the format must be a string
@@ -94,7 +97,7 @@ static inline bool log_enabled(enum log_level level)
 /* Formats and writes one line (subject to the site's rate limit). Use the
  * macros; they check the level first. */
 void log_emit(struct log_site *site, enum log_level level, const char *event,
-	      const char *fmt, ...) __attribute__((format(printf, 4, 5)));
+              const char *fmt, ...) __attribute__((format(printf, 4, 5)));
 
 void log_set_level(enum log_level level);
 enum log_level log_get_level(void);

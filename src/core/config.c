@@ -62,11 +62,12 @@ static const char *const level_names[] = {"error", "warning", "info", "debug", N
 static const char *const privacy_names[] = {"ignore", "id", "none", NULL};
 static const char *const suspend_names[] = {"reject", "drop", NULL};
 
-#define SOCKET_DEFAULT_TEXT                                                       \
-	"root: /run/sipreg/admin.sock; others: $XDG_RUNTIME_DIR/sipreg/admin.sock " \
+#define SOCKET_DEFAULT_TEXT                                                              \
+	"root: /run/sipreg/admin.sock; others: $XDG_RUNTIME_DIR/sipreg/admin.sock "      \
 	"or /tmp/sipreg-UID/admin.sock"
 
 /* In file order. The default texts are parsed by the same code as the file. */
+/* clang-format off */
 static const struct key keys[] = {
 	{{"core", "listen", "udp:127.0.0.1:5060 tcp:127.0.0.1:5060",
 	  "udp|tcp:HOST:PORT ..., HOST an IPv4 address or [IPv6], PORT 0-65535", false},
@@ -120,6 +121,8 @@ static const struct key keys[] = {
 	 F(suspend_action), 0, 0, suspend_names, NULL},
 };
 
+/* clang-format on */
+
 #define NKEYS (sizeof(keys) / sizeof(keys[0]))
 
 static const char *const sections[] = {"core", "admin", "database", "sip"};
@@ -170,7 +173,8 @@ struct problem {
 	char text[CONFIG_ERROR_MAX / 2];
 };
 
-static int fail(struct problem *pb, const char *fmt, ...) __attribute__((format(printf, 2, 3)));
+static int fail(struct problem *pb, const char *fmt, ...)
+        __attribute__((format(printf, 2, 3)));
 
 static int fail(struct problem *pb, const char *fmt, ...)
 {
@@ -189,7 +193,7 @@ static const char *show(char *buf, size_t cap, const char *v)
 }
 
 static int parse_uint(const char *v, unsigned int min, unsigned int max,
-		      unsigned int *out, struct problem *pb)
+                      unsigned int *out, struct problem *pb)
 {
 	unsigned long long n = 0;
 	char q[96];
@@ -209,7 +213,7 @@ static int parse_uint(const char *v, unsigned int min, unsigned int max,
 }
 
 static int parse_enum(const char *v, const char *const *names, int *out,
-		      struct problem *pb)
+                      struct problem *pb)
 {
 	char q[96];
 
@@ -235,7 +239,7 @@ static int online_cpus(void)
 
 /* One "udp:1.2.3.4:5060" / "tcp:[::1]:5060" entry of length len. */
 static int parse_listen_one(const char *s, size_t len, struct config_listen *l,
-			    struct problem *pb)
+                            struct problem *pb)
 {
 	char item[128], host[64];
 	const char *h, *hend, *port;
@@ -254,13 +258,13 @@ static int parse_listen_one(const char *s, size_t len, struct config_listen *l,
 		l->transport = CONFIG_TRANSPORT_TCP;
 	else
 		return fail(pb, "%s does not start with udp: or tcp:",
-			    show(q, sizeof(q), item));
+		            show(q, sizeof(q), item));
 	h = item + 4;
 	if (*h == '[') {
 		hend = strchr(h, ']');
 		if (!hend || hend[1] != ':')
 			return fail(pb, "%s: an IPv6 address needs [brackets] then :PORT",
-				    show(q, sizeof(q), item));
+			            show(q, sizeof(q), item));
 		port = hend + 2;
 		h++;
 		l->family = AF_INET6;
@@ -270,7 +274,7 @@ static int parse_listen_one(const char *s, size_t len, struct config_listen *l,
 			return fail(pb, "%s has no :PORT", show(q, sizeof(q), item));
 		if (memchr(h, ':', (size_t)(hend - h)))
 			return fail(pb, "%s: an IPv6 address needs [brackets]",
-				    show(q, sizeof(q), item));
+			            show(q, sizeof(q), item));
 		port = hend + 1;
 		l->family = AF_INET;
 	}
@@ -286,7 +290,7 @@ static int parse_listen_one(const char *s, size_t len, struct config_listen *l,
 
 		if (inet_pton(AF_INET, host, &sin->sin_addr) != 1)
 			return fail(pb, "%s: %s is not an IPv4 address",
-				    show(q, sizeof(q), item), host);
+			            show(q, sizeof(q), item), host);
 		sin->sin_family = AF_INET;
 		sin->sin_port = htons(l->port);
 		l->addrlen = sizeof(*sin);
@@ -295,16 +299,17 @@ static int parse_listen_one(const char *s, size_t len, struct config_listen *l,
 
 		if (inet_pton(AF_INET6, host, &sin6->sin6_addr) != 1)
 			return fail(pb, "%s: %s is not an IPv6 address",
-				    show(q, sizeof(q), item), host);
+			            show(q, sizeof(q), item), host);
 		sin6->sin6_family = AF_INET6;
 		sin6->sin6_port = htons(l->port);
 		l->addrlen = sizeof(*sin6);
 	}
 	/* the canonical text of the address, so duplicates compare equal */
-	inet_ntop(l->family, l->family == AF_INET
-				     ? (const void *)&((struct sockaddr_in *)&l->addr)->sin_addr
-				     : (const void *)&((struct sockaddr_in6 *)&l->addr)->sin6_addr,
-		  l->host, sizeof(l->host));
+	inet_ntop(l->family,
+	          l->family == AF_INET
+	                  ? (const void *)&((struct sockaddr_in *)&l->addr)->sin_addr
+	                  : (const void *)&((struct sockaddr_in6 *)&l->addr)->sin6_addr,
+	          l->host, sizeof(l->host));
 	return 0;
 }
 
@@ -328,7 +333,8 @@ static int parse_listen(const char *v, struct config *cfg, struct problem *pb)
 			return -EINVAL;
 		for (unsigned int i = 0; i < n; i++) {
 			if (tmp[i].transport == tmp[n].transport &&
-			    tmp[i].family == tmp[n].family && tmp[i].port == tmp[n].port &&
+			    tmp[i].family == tmp[n].family &&
+			    tmp[i].port == tmp[n].port &&
 			    strcmp(tmp[i].host, tmp[n].host) == 0)
 				return fail(pb, "%.*s is listed twice", (int)len, p);
 		}
@@ -356,7 +362,7 @@ static int parse_string(const struct key *k, const char *v, char *dst, struct pr
 
 		if (c < 0x20 || c == 0x7f)
 			return fail(pb, "%s contains a control character",
-				    show(q, sizeof(q), v));
+			            show(q, sizeof(q), v));
 		if (k->type == K_STR && k->forbid && strchr(k->forbid, c))
 			return fail(pb, "%s contains '%c'", show(q, sizeof(q), v), c);
 	}
@@ -365,7 +371,7 @@ static int parse_string(const struct key *k, const char *v, char *dst, struct pr
 }
 
 static int parse_value(const struct key *k, const char *v, struct config *cfg,
-		       struct problem *pb)
+                       struct problem *pb)
 {
 	unsigned int u;
 	int e = 0, r;
@@ -413,7 +419,8 @@ static int parse_value(const struct key *k, const char *v, struct config *cfg,
 		if (*v == '\0')
 			return fail(pb, "empty value");
 		if (strspn(v, "01234567") != strlen(v))
-			return fail(pb, "%s is not an octal number", show(q, sizeof(q), v));
+			return fail(pb, "%s is not an octal number",
+			            show(q, sizeof(q), v));
 		if (strlen(v) > 11 || strtoul(v, NULL, 8) > k->max)
 			return fail(pb, "%s is out of range", show(q, sizeof(q), v));
 		*(unsigned int *)field(cfg, k) = (unsigned int)strtoul(v, NULL, 8);
@@ -430,14 +437,14 @@ static int parse_value(const struct key *k, const char *v, struct config *cfg,
 int config_listen_format(const struct config_listen *l, char *buf, size_t cap)
 {
 	int n = snprintf(buf, cap, l->family == AF_INET6 ? "%s:[%s]:%u" : "%s:%s:%u",
-			 l->transport == CONFIG_TRANSPORT_UDP ? "udp" : "tcp", l->host,
-			 (unsigned int)l->port);
+	                 l->transport == CONFIG_TRANSPORT_UDP ? "udp" : "tcp", l->host,
+	                 (unsigned int)l->port);
 
 	return n < 0 || (size_t)n >= cap ? -ENOSPC : n;
 }
 
 static int format_value(const struct key *k, const struct config *cfg, char *buf,
-			size_t cap)
+                        size_t cap)
 {
 	const void *f = cfield(cfg, k);
 	unsigned int u;
@@ -453,7 +460,7 @@ static int format_value(const struct key *k, const struct config *cfg, char *buf
 		break;
 	case K_WORKERS:
 		n = cfg->workers_auto ? snprintf(buf, cap, "auto")
-				      : snprintf(buf, cap, "%u", cfg->workers);
+		                      : snprintf(buf, cap, "%u", cfg->workers);
 		break;
 	case K_BOOL:
 		n = snprintf(buf, cap, "%s", *(const bool *)f ? "on" : "off");
@@ -479,7 +486,8 @@ static int format_value(const struct key *k, const struct config *cfg, char *buf
 					return -ENOSPC;
 				buf[n++] = ' ';
 			}
-			r = config_listen_format(&cfg->listen[i], buf + n, cap - (size_t)n);
+			r = config_listen_format(&cfg->listen[i], buf + n,
+			                         cap - (size_t)n);
 			if (r < 0)
 				return r;
 			n += r;
@@ -492,7 +500,7 @@ static int format_value(const struct key *k, const struct config *cfg, char *buf
 }
 
 int config_format_value(const struct config *cfg, const char *section, const char *name,
-			char *buf, size_t cap)
+                        char *buf, size_t cap)
 {
 	const struct key *k = key_find(section, name);
 
@@ -502,7 +510,7 @@ int config_format_value(const struct config *cfg, const char *section, const cha
 }
 
 size_t config_diff(const struct config *old, const struct config *new_cfg,
-		   const struct config_key_info **out, size_t cap)
+                   const struct config_key_info **out, size_t cap)
 {
 	const struct config_key_info *infos;
 	size_t count, n = 0;
@@ -512,7 +520,8 @@ size_t config_diff(const struct config *old, const struct config *new_cfg,
 		char a[2048], b[2048];
 
 		if (format_value(&keys[i], old, a, sizeof(a)) < 0 ||
-		    format_value(&keys[i], new_cfg, b, sizeof(b)) < 0 || strcmp(a, b) != 0) {
+		    format_value(&keys[i], new_cfg, b, sizeof(b)) < 0 ||
+		    strcmp(a, b) != 0) {
 			if (n < cap)
 				out[n] = &infos[i];
 			n++;
@@ -553,7 +562,7 @@ struct load {
 };
 
 static void load_fail(struct load *ld, unsigned int line, const char *fmt, ...)
-	__attribute__((format(printf, 3, 4)));
+        __attribute__((format(printf, 3, 4)));
 
 static void load_fail(struct load *ld, unsigned int line, const char *fmt, ...)
 {
@@ -576,7 +585,8 @@ static void section_list(char *buf, size_t cap)
 
 	buf[0] = '\0';
 	for (size_t i = 0; i < NSECTIONS && n < cap; i++)
-		n += (size_t)snprintf(buf + n, cap - n, "%s[%s]", i ? ", " : "", sections[i]);
+		n += (size_t)snprintf(buf + n, cap - n, "%s[%s]", i ? ", " : "",
+		                      sections[i]);
 }
 
 static bool section_known(const char *s)
@@ -595,7 +605,7 @@ static void key_list(const char *section, char *buf, size_t cap)
 	for (size_t i = 0; i < NKEYS && n < cap; i++)
 		if (strcmp(keys[i].info.section, section) == 0)
 			n += (size_t)snprintf(buf + n, cap - n, "%s%s", n ? ", " : "",
-					      keys[i].info.name);
+			                      keys[i].info.name);
 }
 
 static char *trim(char *s)
@@ -628,7 +638,7 @@ static void check_section_line(struct load *ld, const char *s)
 	if (!ld->section_ok) {
 		section_list(list, sizeof(list));
 		load_fail(ld, ld->line, "[%s]: unknown section (allowed: %s)", trim(name),
-			  list);
+		          list);
 	}
 }
 
@@ -652,7 +662,7 @@ static char *reader(char *str, int num, void *stream)
 		while ((c = fgetc(ld->f)) != EOF && c != '\n')
 			;
 		load_fail(ld, ld->line, "line too long (allowed: up to %d bytes)",
-			  CONFIG_LINE_MAX);
+		          CONFIG_LINE_MAX);
 		return NULL;
 	}
 	s = ld->whole;
@@ -674,7 +684,8 @@ static char *reader(char *str, int num, void *stream)
 			snprintf(str, (size_t)num, ";\n");
 		} else {
 			load_fail(ld, ld->line,
-				  "syntax error: expected \"[section]\" or \"key = value\"");
+			          "syntax error: expected \"[section]\" or \"key = "
+			          "value\"");
 			return NULL;
 		}
 		return str;
@@ -710,7 +721,7 @@ static int handler(void *user, const char *section, const char *name, const char
 	if (section[0] == '\0') {
 		section_list(list, sizeof(list));
 		load_fail(ld, ld->line, "%s: key outside any section (allowed: %s)", name,
-			  list);
+		          list);
 		return 0;
 	}
 	if (!ld->section_ok)
@@ -718,21 +729,22 @@ static int handler(void *user, const char *section, const char *name, const char
 	k = key_find(section, name);
 	if (!k) {
 		key_list(section, list, sizeof(list));
-		load_fail(ld, ld->line, "%s: unknown key in [%s] (allowed: %s)", name, section,
-			  list);
+		load_fail(ld, ld->line, "%s: unknown key in [%s] (allowed: %s)", name,
+		          section, list);
 		return 0;
 	}
 	idx = (size_t)(k - keys);
 	if (ld->set_line[idx]) {
-		load_fail(ld, ld->line, "%s: set twice, first on line %u (allowed: once)", name,
-			  ld->set_line[idx]);
+		load_fail(ld, ld->line, "%s: set twice, first on line %u (allowed: once)",
+		          name, ld->set_line[idx]);
 		return 0;
 	}
 	ld->set_line[idx] = ld->line;
 	if (strcmp(value, LONG_MARK) == 0)
 		value = whole_value(ld);
 	if (parse_value(k, value, ld->cfg, &pb) < 0) {
-		load_fail(ld, ld->line, "%s: %s (allowed: %s)", name, pb.text, k->info.allowed);
+		load_fail(ld, ld->line, "%s: %s (allowed: %s)", name, pb.text,
+		          k->info.allowed);
 		return 0;
 	}
 	return 1;
@@ -765,8 +777,8 @@ static void cross_check(struct load *ld)
 		if (!line)
 			line = key_line(ld, other);
 		load_fail(ld, line,
-			  "min_expire: %u is above %s (%u) (allowed: 20-%u, at most %s)",
-			  c->min_expire, other, limit, limit < 20 ? 20 : limit, other);
+		          "min_expire: %u is above %s (%u) (allowed: 20-%u, at most %s)",
+		          c->min_expire, other, limit, limit < 20 ? 20 : limit, other);
 	}
 }
 
@@ -783,7 +795,8 @@ static void set_defaults(struct config *cfg)
 			abort();
 	}
 	if (config_default_admin_socket(cfg->admin_socket, sizeof(cfg->admin_socket)) < 0)
-		snprintf(cfg->admin_socket, sizeof(cfg->admin_socket), "/run/sipreg/admin.sock");
+		snprintf(cfg->admin_socket, sizeof(cfg->admin_socket),
+		         "/run/sipreg/admin.sock");
 }
 
 int config_default_admin_socket(char *buf, size_t cap)
@@ -798,7 +811,8 @@ int config_default_admin_socket(char *buf, size_t cap)
 	else if (xdg && xdg[0] == '/')
 		n = snprintf(buf, cap, "%s/sipreg/admin.sock", xdg);
 	else
-		n = snprintf(buf, cap, "/tmp/sipreg-%u/admin.sock", (unsigned int)geteuid());
+		n = snprintf(buf, cap, "/tmp/sipreg-%u/admin.sock",
+		             (unsigned int)geteuid());
 	if (n < 0 || (size_t)n >= cap)
 		return -ENAMETOOLONG;
 	return 0;
@@ -821,7 +835,7 @@ void config_free(struct config *cfg)
 }
 
 static int load_stream(struct config **ret, FILE *f, const char *name,
-		       struct config_error *err)
+                       struct config_error *err)
 {
 	struct load *ld;
 	int r, rc = 0;
@@ -842,7 +856,7 @@ static int load_stream(struct config **ret, FILE *f, const char *name,
 	if (r > 0 && (!ld->failed || (unsigned int)r < ld->err_line)) {
 		ld->failed = false;
 		load_fail(ld, (unsigned int)r,
-			  "syntax error: expected \"[section]\" or \"key = value\"");
+		          "syntax error: expected \"[section]\" or \"key = value\"");
 	} else if (r < 0 && !ld->failed) {
 		rc = -ENOMEM;
 	}
@@ -881,7 +895,7 @@ int config_load(struct config **ret, const char *path, struct config_error *err)
 		r = -errno;
 		if (err) {
 			snprintf(err->msg, sizeof(err->msg), "%s: cannot open: %s", path,
-				 strerror(-r));
+			         strerror(-r));
 			err->line = 0;
 		}
 		return r;
@@ -890,7 +904,7 @@ int config_load(struct config **ret, const char *path, struct config_error *err)
 		fclose(f);
 		if (err) {
 			snprintf(err->msg, sizeof(err->msg), "%s: cannot open: %s", path,
-				 strerror(EISDIR));
+			         strerror(EISDIR));
 			err->line = 0;
 		}
 		return -EISDIR;
@@ -901,14 +915,15 @@ int config_load(struct config **ret, const char *path, struct config_error *err)
 }
 
 int config_load_string(struct config **ret, const char *text, const char *name,
-		       struct config_error *err)
+                       struct config_error *err)
 {
 	FILE *f;
 	int r;
 
 	f = fmemopen((void *)text, strlen(text), "r");
 	if (!f) {
-		/* fmemopen refuses a size of 0 on some libcs: an empty text is the default */
+		/* fmemopen refuses a size of 0 on some libcs: an empty text is the
+		 * default */
 		if (text[0] == '\0')
 			return config_new(ret);
 		return -errno;

@@ -142,8 +142,7 @@ static void output(enum log_level level, char *line, size_t len, size_t body_off
 }
 
 /* Formats one line into buf (capacity LOG_LINE_MAX) and writes it. */
-static void vemit(enum log_level level, const char *event, const char *fmt,
-		  va_list ap)
+static void vemit(enum log_level level, const char *event, const char *fmt, va_list ap)
 {
 	char line[LOG_LINE_MAX];
 	const size_t cap = sizeof(line) - 1; /* room for '\n' */
@@ -182,7 +181,7 @@ static void vemit(enum log_level level, const char *event, const char *fmt,
 }
 
 static void emit_fmt(enum log_level level, const char *event, const char *fmt, ...)
-	__attribute__((format(printf, 3, 4)));
+        __attribute__((format(printf, 3, 4)));
 
 static void emit_fmt(enum log_level level, const char *event, const char *fmt, ...)
 {
@@ -196,8 +195,8 @@ static void emit_fmt(enum log_level level, const char *event, const char *fmt, .
 static void print_summary(struct log_site *site, unsigned long n, unsigned int interval)
 {
 	emit_fmt(LOG_LEVEL_WARNING, "log_suppressed",
-		 "site=%s:%d suppressed=%lu interval_ms=%u", site->file, site->line, n,
-		 interval);
+	         "site=%s:%d suppressed=%lu interval_ms=%u", site->file, site->line, n,
+	         interval);
 }
 
 static void site_register(struct log_site *site)
@@ -209,7 +208,7 @@ static void site_register(struct log_site *site)
 }
 
 void log_emit(struct log_site *site, enum log_level level, const char *event,
-	      const char *fmt, ...)
+              const char *fmt, ...)
 {
 	unsigned int burst = __atomic_load_n(&rl_burst, __ATOMIC_RELAXED);
 	unsigned int interval = __atomic_load_n(&rl_interval_ms, __ATOMIC_RELAXED);

@@ -73,7 +73,7 @@ const char *admin_socket_path(const struct admin *adm)
 }
 
 int admin_route_add(struct admin *adm, const char *method, const char *path,
-		    unsigned int flags, admin_handler_fn fn, void *arg)
+                    unsigned int flags, admin_handler_fn fn, void *arg)
 {
 	struct route *r;
 
@@ -145,8 +145,8 @@ static int status_handler(const struct admin_request *req, json_t **reply, void 
 	gmtime_r(&adm->started, &tm);
 	strftime(started, sizeof(started), "%Y-%m-%dT%H:%M:%SZ", &tm);
 	st = json_pack("{s:s, s:i, s:s, s:I}", "version", SIPREG_VERSION, "pid",
-		       (int)getpid(), "started", started, "uptime_s",
-		       (json_int_t)(now.tv_sec - adm->started_mono.tv_sec));
+	               (int)getpid(), "started", started, "uptime_s",
+	               (json_int_t)(now.tv_sec - adm->started_mono.tv_sec));
 	if (!st)
 		return -ENOMEM;
 	if (adm->status_fn) {
@@ -172,8 +172,8 @@ static int index_handler(const struct admin_request *req, json_t **reply, void *
 		char line[256];
 
 		snprintf(line, sizeof(line), "%s %s%s", adm->routes[i].method,
-			 adm->routes[i].path,
-			 adm->routes[i].flags & ADMIN_ROUTE_PREFIX ? "..." : "");
+		         adm->routes[i].path,
+		         adm->routes[i].flags & ADMIN_ROUTE_PREFIX ? "..." : "");
 		json_array_append_new(list, json_string(line));
 	}
 	*reply = json_pack("{s:o}", "routes", list);
@@ -198,7 +198,7 @@ static bool route_matches(const struct route *r, const char *path, const char **
 }
 
 static enum MHD_Result send_json(struct MHD_Connection *conn, unsigned int status,
-				 json_t *body, const char *allow)
+                                 json_t *body, const char *allow)
 {
 	struct MHD_Response *resp;
 	enum MHD_Result ret;
@@ -237,7 +237,7 @@ static enum MHD_Result send_json(struct MHD_Connection *conn, unsigned int statu
 }
 
 static enum MHD_Result dispatch(struct admin *adm, struct MHD_Connection *conn,
-				const char *method, const char *url, struct upload *up)
+                                const char *method, const char *url, struct upload *up)
 {
 	struct admin_request req = {method, url, "", NULL, conn};
 	const struct route *found = NULL;
@@ -257,7 +257,8 @@ static enum MHD_Result dispatch(struct admin *adm, struct MHD_Connection *conn,
 				found = &adm->routes[i];
 				req.rest = rest;
 			}
-		} else if (strlen(allow) + strlen(adm->routes[i].method) + 3 < sizeof(allow)) {
+		} else if (strlen(allow) + strlen(adm->routes[i].method) + 3 <
+		           sizeof(allow)) {
 			if (!strstr(allow, adm->routes[i].method)) {
 				if (allow[0])
 					strcat(allow, ", ");
@@ -267,20 +268,22 @@ static enum MHD_Result dispatch(struct admin *adm, struct MHD_Connection *conn,
 	}
 	if (!found && allow[0])
 		return send_json(conn, MHD_HTTP_METHOD_NOT_ALLOWED,
-				 admin_error("%s is not allowed on %s", method, url), allow);
+		                 admin_error("%s is not allowed on %s", method, url),
+		                 allow);
 	if (!found)
-		return send_json(conn, MHD_HTTP_NOT_FOUND, admin_error("no such path: %s", url),
-				 NULL);
+		return send_json(conn, MHD_HTTP_NOT_FOUND,
+		                 admin_error("no such path: %s", url), NULL);
 	if (up && up->too_big)
 		return send_json(conn, MHD_HTTP_CONTENT_TOO_LARGE,
-				 admin_error("body larger than %d bytes", ADMIN_BODY_MAX), NULL);
+		                 admin_error("body larger than %d bytes", ADMIN_BODY_MAX),
+		                 NULL);
 	if (up && up->len) {
 		req.body = json_loadb(up->buf, up->len, JSON_REJECT_DUPLICATES, &jerr);
 		if (!req.body)
 			return send_json(conn, MHD_HTTP_BAD_REQUEST,
-					 admin_error("body is not JSON: %s (line %d)", jerr.text,
-						     jerr.line),
-					 NULL);
+			                 admin_error("body is not JSON: %s (line %d)",
+			                             jerr.text, jerr.line),
+			                 NULL);
 	}
 	status = found->fn(&req, &reply, found->arg);
 	json_decref(req.body);
@@ -299,9 +302,9 @@ static enum MHD_Result dispatch(struct admin *adm, struct MHD_Connection *conn,
 }
 
 static enum MHD_Result access_cb(void *cls, struct MHD_Connection *conn, const char *url,
-				 const char *method, const char *version,
-				 const char *upload_data, size_t *upload_data_size,
-				 void **con_cls)
+                                 const char *method, const char *version,
+                                 const char *upload_data, size_t *upload_data_size,
+                                 void **con_cls)
 {
 	struct admin *adm = cls;
 	struct upload *up = *con_cls;
@@ -334,7 +337,7 @@ static enum MHD_Result access_cb(void *cls, struct MHD_Connection *conn, const c
 }
 
 static void completed_cb(void *cls, struct MHD_Connection *conn, void **con_cls,
-			 enum MHD_RequestTerminationCode toe)
+                         enum MHD_RequestTerminationCode toe)
 {
 	struct upload *up = *con_cls;
 
@@ -460,12 +463,11 @@ int admin_start(struct admin *adm)
 		return fd;
 	adm->started = time(NULL);
 	clock_gettime(CLOCK_MONOTONIC, &adm->started_mono);
-	adm->mhd = MHD_start_daemon(MHD_USE_INTERNAL_POLLING_THREAD | MHD_USE_POLL, 0, NULL,
-				    NULL, access_cb, adm, MHD_OPTION_LISTEN_SOCKET, fd,
-				    MHD_OPTION_NOTIFY_COMPLETED, completed_cb, adm,
-				    MHD_OPTION_CONNECTION_TIMEOUT, (unsigned int)10,
-				    MHD_OPTION_CONNECTION_LIMIT, (unsigned int)64,
-				    MHD_OPTION_END);
+	adm->mhd = MHD_start_daemon(
+	        MHD_USE_INTERNAL_POLLING_THREAD | MHD_USE_POLL, 0, NULL, NULL, access_cb,
+	        adm, MHD_OPTION_LISTEN_SOCKET, fd, MHD_OPTION_NOTIFY_COMPLETED,
+	        completed_cb, adm, MHD_OPTION_CONNECTION_TIMEOUT, (unsigned int)10,
+	        MHD_OPTION_CONNECTION_LIMIT, (unsigned int)64, MHD_OPTION_END);
 	if (!adm->mhd) {
 		unlink(adm->path);
 		close(fd);
