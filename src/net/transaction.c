@@ -1,0 +1,758 @@
+/* SPDX-License-Identifier: MIT */
+/*
+ * transaction.c - RFC 3261 §17 non-INVITE client and server transactions
+ * (see transaction.h).
+ *
+ * Client (§17.1.2, figure 6):
+ *
+ *   start: send, E = T1 (unreliable only), F = 64*T1     -> Trying
+ *   Trying      E fires: send again, E = min(2E, T2)
+ *               1xx -> Proceeding
+ *   Proceeding  E fires: send again, E = T2
+ *   Trying/Proceeding  final response: report it, K = T4 (0 reliable) -> Completed
+ *                      F fires: report -ETIMEDOUT                    -> Terminated
+ *   Completed   any response: absorbed; K fires                      -> Terminated
+ *
+ * Server (§17.2.2, figure 8):
+ *
+ *   request: new transaction, the TU processes it         -> Trying
+ *   Trying      request again: absorbed, nothing sent
+ *               TU sends 1xx                              -> Proceeding
+ *   Proceeding  request again: the last 1xx sent again
+ *   Trying/Proceeding  TU sends a final: J = 64*T1 (0 reliable) -> Completed
+ *   Completed   request again: the final sent again; J fires -> Terminated
+ *
+ * Terminated transactions go back to the free list at once. Timers are the
+ * worker's wheel's: two embedded per transaction (E, and F/K/J which never
+ * overlap), relative to the wheel's current time.
+ */
+#include <errno.h>
+#include <stdlib.h>
+#include <string.h>
+#include <strings.h>
+#include <sys/random.h>
+#include <time.h>
+#include <unistd.h>
+#include <netinet/in.h>
+
+#include "sipreg/siphash.h"
+#include "sipreg/transaction.h"
+#include "sipreg/wheel.h"
+
+#define MAGIC "z9hG4bK"
+#define MAGIC_LEN 7u
+#define OURS "z9hG4bKsR" /* the magic cookie + our marker */
+#define OURS_LEN 9u
+
+#define CHUNK 256u        /* transactions allocated at once */
+#define NCLASS 10u        /* buffer classes 256 B << 0..9 (256 B .. 128 KiB) */
+#define CLASS_MIN 256u
+#define CLASS_NONE 0xffu
+
+enum tx_kind {
+	KIND_CLIENT = 1,
+	KIND_SERVER = 2,
+};
+
+enum tx_state {
+	ST_FREE = 0,
+	ST_TRYING,
+	ST_PROCEEDING,
+	ST_COMPLETED,
+};
+
+union tx_sa {
+	struct sockaddr sa;
+	struct sockaddr_in in;
+	struct sockaddr_in6 in6;
+};
+
+struct tx {
+	struct tx *hnext; /* hash chain, or the free list */
+	struct tx_layer *layer;
+	struct wheel_timer t_e;   /* client: Timer E */
+	struct wheel_timer t_end; /* client: F then K; server: J */
+	uint64_t hash;
+	tx_result_cb cb;
+	void *cb_arg;
+	union tx_sa to;
+	socklen_t tolen;
+	uint64_t conn;
+	char *buf;        /* key (branch, method, host) then the kept message */
+	uint32_t msg_len; /* 0: no message kept */
+	uint32_t retx_ms; /* the current Timer E interval */
+	unsigned retransmits;
+	uint16_t port;    /* sent-by port (server), 0 when absent */
+	uint8_t branch_len;
+	uint8_t method_len;
+	uint8_t host_len;
+	uint8_t buf_class; /* CLASS_NONE: no buffer */
+	uint8_t kind;
+	uint8_t state;
+	bool reliable;
+};
+
+struct tx_chunk {
+	struct tx_chunk *next;
+	struct tx tx[CHUNK];
+};
+
+struct tx_layer {
+	struct wheel *w;
+	tx_send_fn send;
+	void *send_arg;
+	unsigned worker;
+	uint32_t t1, t2, t4;
+	size_t max_tx, max_msg;
+	struct tx **buckets;
+	size_t nbuckets; /* power of two */
+	struct tx *free;
+	struct tx_chunk *chunks;
+	void *bufs[NCLASS]; /* free buffers per class, linked through their start */
+	uint64_t branch_seed, branch_ctr;
+	uint8_t key[SIPHASH_KEY_LEN];
+	struct tx_stats st;
+};
+
+/* ------------------------------------------------------------------------ */
+/* Memory: entries and buffers from free lists                               */
+
+static struct tx *entry_get(struct tx_layer *l)
+{
+	struct tx *t;
+
+	if (!l->free) {
+		struct tx_chunk *c = calloc(1, sizeof(*c));
+
+		if (!c)
+			return NULL;
+		c->next = l->chunks;
+		l->chunks = c;
+		for (unsigned i = CHUNK; i-- > 0;) {
+			c->tx[i].hnext = l->free;
+			l->free = &c->tx[i];
+		}
+	}
+	t = l->free;
+	l->free = t->hnext;
+	return t;
+}
+
+static unsigned class_of(size_t need)
+{
+	unsigned k = 0;
+
+	while ((size_t)CLASS_MIN << k < need)
+		k++;
+	return k;
+}
+
+static char *buf_get(struct tx_layer *l, unsigned k)
+{
+	void *p = l->bufs[k];
+
+	if (p) {
+		memcpy(&l->bufs[k], p, sizeof(void *));
+		return p;
+	}
+	return malloc((size_t)CLASS_MIN << k);
+}
+
+static void buf_put(struct tx_layer *l, unsigned k, char *p)
+{
+	memcpy(p, &l->bufs[k], sizeof(void *));
+	l->bufs[k] = p;
+}
+
+/* Make t->buf hold the key plus need more bytes, keeping the key. */
+static int buf_reserve(struct tx_layer *l, struct tx *t, size_t need)
+{
+	size_t keylen = (size_t)t->branch_len + t->method_len + t->host_len;
+	unsigned k = class_of(keylen + need);
+	char *p;
+
+	if (t->buf_class != CLASS_NONE && t->buf_class >= k)
+		return 0;
+	p = buf_get(l, k);
+	if (!p)
+		return -ENOMEM;
+	if (t->buf_class != CLASS_NONE) {
+		memcpy(p, t->buf, keylen);
+		buf_put(l, t->buf_class, t->buf);
+	}
+	t->buf = p;
+	t->buf_class = (uint8_t)k;
+	return 0;
+}
+
+static inline const char *key_branch(const struct tx *t)
+{
+	return t->buf;
+}
+
+static inline const char *key_method(const struct tx *t)
+{
+	return t->buf + t->branch_len;
+}
+
+static inline const char *key_host(const struct tx *t)
+{
+	return t->buf + t->branch_len + t->method_len;
+}
+
+static inline char *msg_of(const struct tx *t)
+{
+	return t->buf + t->branch_len + t->method_len + t->host_len;
+}
+
+/* ------------------------------------------------------------------------ */
+/* The match table                                                           */
+
+static uint64_t hash_branch(const struct tx_layer *l, struct sip_str branch)
+{
+	return siphash24(l->key, branch.p, branch.len);
+}
+
+static int table_grow(struct tx_layer *l)
+{
+	size_t n = l->nbuckets * 2;
+	struct tx **b = calloc(n, sizeof(*b));
+
+	if (!b)
+		return -ENOMEM;
+	for (size_t i = 0; i < l->nbuckets; i++) {
+		struct tx *t = l->buckets[i], *next;
+
+		for (; t; t = next) {
+			next = t->hnext;
+			t->hnext = b[t->hash & (n - 1)];
+			b[t->hash & (n - 1)] = t;
+		}
+	}
+	free(l->buckets);
+	l->buckets = b;
+	l->nbuckets = n;
+	return 0;
+}
+
+static void table_insert(struct tx_layer *l, struct tx *t)
+{
+	struct tx **b = &l->buckets[t->hash & (l->nbuckets - 1)];
+
+	t->hnext = *b;
+	*b = t;
+}
+
+static void table_remove(struct tx_layer *l, struct tx *t)
+{
+	struct tx **pp = &l->buckets[t->hash & (l->nbuckets - 1)];
+
+	for (; *pp; pp = &(*pp)->hnext)
+		if (*pp == t) {
+			*pp = t->hnext;
+			return;
+		}
+}
+
+static bool str_is(const char *p, size_t len, struct sip_str s)
+{
+	return len == s.len && (len == 0 || memcmp(p, s.p, len) == 0);
+}
+
+/* RFC 3261 §17.1.3 (client: branch + CSeq method) and §17.2.3 (server:
+ * branch + sent-by + method; host names compare without case). */
+static struct tx *table_find(const struct tx_layer *l, unsigned kind, uint64_t h,
+			     struct sip_str branch, struct sip_str method,
+			     const struct sip_via *top)
+{
+	for (struct tx *t = l->buckets[h & (l->nbuckets - 1)]; t; t = t->hnext) {
+		if (t->hash != h || t->kind != kind ||
+		    !str_is(key_branch(t), t->branch_len, branch) ||
+		    !str_is(key_method(t), t->method_len, method))
+			continue;
+		if (kind == KIND_SERVER &&
+		    (t->port != top->port || t->host_len != top->host.len ||
+		     (t->host_len && strncasecmp(key_host(t), top->host.p, t->host_len) != 0)))
+			continue;
+		return t;
+	}
+	return NULL;
+}
+
+/* ------------------------------------------------------------------------ */
+/* Life cycle of one transaction                                             */
+
+static void timer_e_cb(struct wheel *w, struct wheel_timer *wt);
+static void timer_end_cb(struct wheel *w, struct wheel_timer *wt);
+
+static int dest_copy(struct tx *t, const struct tx_dest *d)
+{
+	if (!d || !d->addr)
+		return -EINVAL;
+	if (d->addr->sa_family == AF_INET && d->addrlen >= sizeof(struct sockaddr_in)) {
+		memcpy(&t->to.in, d->addr, sizeof(struct sockaddr_in));
+		t->tolen = sizeof(struct sockaddr_in);
+	} else if (d->addr->sa_family == AF_INET6 &&
+		   d->addrlen >= sizeof(struct sockaddr_in6)) {
+		memcpy(&t->to.in6, d->addr, sizeof(struct sockaddr_in6));
+		t->tolen = sizeof(struct sockaddr_in6);
+	} else {
+		return -EINVAL;
+	}
+	t->conn = d->conn;
+	t->reliable = d->reliable;
+	return 0;
+}
+
+/* A fresh entry with its key copied and hashed; not yet in the table. */
+static int tx_alloc(struct tx_layer *l, struct tx **ret, unsigned kind, uint64_t h,
+		    struct sip_str branch, struct sip_str method, struct sip_str host,
+		    const struct tx_dest *dest)
+{
+	struct tx *t;
+	int r;
+
+	if (l->st.live >= l->max_tx)
+		return -ENOBUFS;
+	if (l->st.live >= l->nbuckets && (r = table_grow(l)) < 0)
+		return r;
+	t = entry_get(l);
+	if (!t)
+		return -ENOMEM;
+	memset(t, 0, sizeof(*t));
+	t->layer = l;
+	t->buf_class = CLASS_NONE;
+	t->kind = (uint8_t)kind;
+	t->hash = h;
+	r = dest_copy(t, dest);
+	if (r < 0)
+		goto fail;
+	t->branch_len = (uint8_t)branch.len;
+	t->method_len = (uint8_t)method.len;
+	t->host_len = (uint8_t)host.len;
+	r = buf_reserve(l, t, 0);
+	if (r < 0)
+		goto fail;
+	memcpy(t->buf, branch.p, branch.len);
+	memcpy(t->buf + branch.len, method.p, method.len);
+	if (host.len)
+		memcpy(t->buf + branch.len + method.len, host.p, host.len);
+	wheel_timer_init(&t->t_e, timer_e_cb);
+	wheel_timer_init(&t->t_end, timer_end_cb);
+	*ret = t;
+	return 0;
+fail:
+	t->hnext = l->free;
+	l->free = t;
+	return r;
+}
+
+/* Give an entry back (it must not be in the table). */
+static void tx_release(struct tx_layer *l, struct tx *t)
+{
+	wheel_cancel(l->w, &t->t_e);
+	wheel_cancel(l->w, &t->t_end);
+	if (t->buf_class != CLASS_NONE)
+		buf_put(l, t->buf_class, t->buf);
+	t->buf = NULL;
+	t->buf_class = CLASS_NONE;
+	t->state = ST_FREE;
+	t->hnext = l->free;
+	l->free = t;
+}
+
+/* Terminate a live transaction. */
+static void tx_destroy(struct tx_layer *l, struct tx *t)
+{
+	table_remove(l, t);
+	tx_release(l, t);
+	l->st.live--;
+}
+
+static int tx_send(struct tx_layer *l, struct tx *t, const void *buf, size_t len)
+{
+	return l->send(l->send_arg, buf, len, &t->to.sa, t->tolen, t->conn);
+}
+
+static void retransmit(struct tx_layer *l, struct tx *t)
+{
+	if (tx_send(l, t, msg_of(t), t->msg_len) < 0)
+		l->st.send_errors++;
+	t->retransmits++;
+	l->st.retransmits++;
+}
+
+static void timer_e_cb(struct wheel *w, struct wheel_timer *wt)
+{
+	struct tx *t = wheel_timer_owner(wt, struct tx, t_e);
+	struct tx_layer *l = t->layer;
+
+	if (t->state != ST_TRYING && t->state != ST_PROCEEDING)
+		return;
+	retransmit(l, t);
+	if (t->state == ST_TRYING)
+		t->retx_ms = t->retx_ms * 2 < l->t2 ? t->retx_ms * 2 : l->t2;
+	else
+		t->retx_ms = l->t2;
+	wheel_add_in(w, wt, t->retx_ms);
+}
+
+static void timer_end_cb(struct wheel *w, struct wheel_timer *wt)
+{
+	struct tx *t = wheel_timer_owner(wt, struct tx, t_end);
+	struct tx_layer *l = t->layer;
+
+	(void)w;
+	if (t->kind == KIND_CLIENT && (t->state == ST_TRYING || t->state == ST_PROCEEDING)) {
+		/* Timer F: the request timed out */
+		tx_result_cb cb = t->cb;
+		void *arg = t->cb_arg;
+
+		l->st.timeouts++;
+		table_remove(l, t);
+		wheel_cancel(l->w, &t->t_e);
+		t->state = ST_COMPLETED; /* nothing may touch it from the callback */
+		cb(arg, t, -ETIMEDOUT, NULL);
+		tx_release(l, t);
+		l->st.live--;
+		return;
+	}
+	/* Timer K (client) or J (server): the end of Completed */
+	tx_destroy(l, t);
+}
+
+/* ------------------------------------------------------------------------ */
+/* Public API                                                                */
+
+static uint64_t random_u64(void)
+{
+	uint64_t v;
+
+	if (getrandom(&v, sizeof(v), GRND_NONBLOCK) == (ssize_t)sizeof(v))
+		return v;
+	/* no entropy yet (early boot): still unique enough per process */
+	struct timespec ts;
+
+	clock_gettime(CLOCK_REALTIME, &ts);
+	return ((uint64_t)ts.tv_sec << 32) ^ (uint64_t)ts.tv_nsec ^ ((uint64_t)getpid() << 16) ^
+	       (uint64_t)(uintptr_t)&v;
+}
+
+int tx_layer_new(struct tx_layer **ret, struct wheel *w, const struct tx_layer_opts *opts,
+		 tx_send_fn send, void *send_arg)
+{
+	struct tx_layer_opts o = {0};
+	struct tx_layer *l;
+
+	if (opts)
+		o = *opts;
+	if (!w || !send || o.worker >= TX_MAX_WORKERS || o.max_msg > 65535)
+		return -EINVAL;
+	if (!o.t1_ms)
+		o.t1_ms = TX_T1_MS;
+	if (!o.t2_ms)
+		o.t2_ms = TX_T2_MS;
+	if (!o.t4_ms)
+		o.t4_ms = TX_T4_MS;
+	if (o.t2_ms < o.t1_ms || o.t1_ms > UINT32_MAX / 64)
+		return -EINVAL;
+	l = calloc(1, sizeof(*l));
+	if (!l)
+		return -ENOMEM;
+	l->nbuckets = 1024;
+	l->buckets = calloc(l->nbuckets, sizeof(*l->buckets));
+	if (!l->buckets) {
+		free(l);
+		return -ENOMEM;
+	}
+	l->w = w;
+	l->send = send;
+	l->send_arg = send_arg;
+	l->worker = o.worker;
+	l->t1 = o.t1_ms;
+	l->t2 = o.t2_ms;
+	l->t4 = o.t4_ms;
+	l->max_tx = o.max_tx ? o.max_tx : (size_t)1 << 20;
+	l->max_msg = o.max_msg ? o.max_msg : 65535;
+	l->branch_seed = random_u64();
+	for (unsigned i = 0; i < SIPHASH_KEY_LEN; i += 8) {
+		uint64_t v = random_u64();
+
+		memcpy(l->key + i, &v, 8);
+	}
+	*ret = l;
+	return 0;
+}
+
+void tx_layer_free(struct tx_layer *l)
+{
+	struct tx_chunk *c, *next;
+
+	if (!l)
+		return;
+	for (c = l->chunks; c; c = next) {
+		next = c->next;
+		for (unsigned i = 0; i < CHUNK; i++) {
+			struct tx *t = &c->tx[i];
+
+			if (t->state == ST_FREE)
+				continue;
+			wheel_cancel(l->w, &t->t_e);
+			wheel_cancel(l->w, &t->t_end);
+			if (t->buf_class != CLASS_NONE)
+				free(t->buf);
+		}
+		free(c);
+	}
+	for (unsigned k = 0; k < NCLASS; k++) {
+		void *p = l->bufs[k], *n;
+
+		for (; p; p = n) {
+			memcpy(&n, p, sizeof(void *));
+			free(p);
+		}
+	}
+	free(l->buckets);
+	free(l);
+}
+
+void tx_layer_stats(const struct tx_layer *l, struct tx_stats *out)
+{
+	*out = l->st;
+}
+
+static const char hexd[] = "0123456789abcdef";
+
+/* splitmix64's finaliser: a bijection, so distinct counters give distinct
+ * branches, and consecutive ones look unrelated. */
+static uint64_t mix64(uint64_t z)
+{
+	z = (z ^ (z >> 30)) * UINT64_C(0xbf58476d1ce4e5b9);
+	z = (z ^ (z >> 27)) * UINT64_C(0x94d049bb133111eb);
+	return z ^ (z >> 31);
+}
+
+int tx_branch_make(struct tx_layer *l, char *buf, size_t cap)
+{
+	uint64_t u;
+
+	if (cap <= TX_BRANCH_LEN)
+		return -ENOSPC;
+	u = mix64(l->branch_seed + l->branch_ctr++);
+	memcpy(buf, OURS, OURS_LEN);
+	buf[OURS_LEN] = hexd[(l->worker >> 4) & 15];
+	buf[OURS_LEN + 1] = hexd[l->worker & 15];
+	for (unsigned i = 0; i < 16; i++)
+		buf[OURS_LEN + 2 + i] = hexd[(u >> (60 - 4 * i)) & 15];
+	buf[TX_BRANCH_LEN] = '\0';
+	return (int)TX_BRANCH_LEN;
+}
+
+static int hexval(char c)
+{
+	if (c >= '0' && c <= '9')
+		return c - '0';
+	if (c >= 'a' && c <= 'f')
+		return c - 'a' + 10;
+	return -1;
+}
+
+int tx_branch_worker(struct sip_str branch)
+{
+	int hi, lo;
+
+	if (branch.len != TX_BRANCH_LEN || !branch.p || memcmp(branch.p, OURS, OURS_LEN) != 0)
+		return -EINVAL;
+	for (size_t i = OURS_LEN; i < TX_BRANCH_LEN; i++)
+		if (hexval(branch.p[i]) < 0)
+			return -EINVAL;
+	hi = hexval(branch.p[OURS_LEN]);
+	lo = hexval(branch.p[OURS_LEN + 1]);
+	return hi * 16 + lo;
+}
+
+int tx_client_start(struct tx_layer *l, struct tx **ret, struct sip_str branch,
+		    struct sip_str method, const void *buf, size_t len,
+		    const struct tx_dest *dest, tx_result_cb cb, void *arg)
+{
+	struct tx *t;
+	uint64_t h;
+	int r;
+
+	if (!branch.p || !branch.len || !method.p || !method.len || !cb || !buf || !len)
+		return -EINVAL;
+	if (branch.len > TX_BRANCH_MAX || method.len > TX_METHOD_MAX)
+		return -ENAMETOOLONG;
+	if (len > l->max_msg)
+		return -EMSGSIZE;
+	h = hash_branch(l, branch);
+	if (table_find(l, KIND_CLIENT, h, branch, method, NULL))
+		return -EEXIST;
+	r = tx_alloc(l, &t, KIND_CLIENT, h, branch, method, SIP_STR_NULL, dest);
+	if (r < 0)
+		return r;
+	if (!t->reliable) {
+		r = buf_reserve(l, t, len);
+		if (r < 0)
+			goto fail;
+		memcpy(msg_of(t), buf, len);
+		t->msg_len = (uint32_t)len;
+	}
+	r = tx_send(l, t, buf, len);
+	if (r < 0)
+		goto fail;
+	t->cb = cb;
+	t->cb_arg = arg;
+	t->state = ST_TRYING;
+	table_insert(l, t);
+	l->st.live++;
+	l->st.client_started++;
+	wheel_add_in(l->w, &t->t_end, 64 * (uint64_t)l->t1); /* Timer F */
+	if (!t->reliable) {
+		t->retx_ms = l->t1;
+		wheel_add_in(l->w, &t->t_e, t->retx_ms); /* Timer E */
+	}
+	if (ret)
+		*ret = t;
+	return 0;
+fail:
+	tx_release(l, t);
+	return r;
+}
+
+int tx_client_response(struct tx_layer *l, const struct sip_msg *resp,
+		       const struct sip_via *top)
+{
+	struct tx *t;
+	tx_result_cb cb;
+	void *arg;
+
+	if (!resp || !top || resp->is_request || !resp->has_cseq || resp->status < 100 ||
+	    resp->status > 699)
+		return -EINVAL;
+	if (!top->branch.len || top->branch.len > TX_BRANCH_MAX) {
+		l->st.unmatched++;
+		return -ENOENT;
+	}
+	t = table_find(l, KIND_CLIENT, hash_branch(l, top->branch), top->branch,
+		       resp->cseq.method, top);
+	if (!t) {
+		l->st.unmatched++;
+		return -ENOENT;
+	}
+	if (t->state == ST_COMPLETED) {
+		l->st.absorbed++;
+		return 0;
+	}
+	if (resp->status < 200) {
+		t->state = ST_PROCEEDING;
+		return 0;
+	}
+	/* the final response: report it once, then absorb for Timer K */
+	wheel_cancel(l->w, &t->t_e);
+	wheel_cancel(l->w, &t->t_end);
+	t->state = ST_COMPLETED;
+	cb = t->cb;
+	arg = t->cb_arg;
+	if (t->reliable) {
+		table_remove(l, t);
+		cb(arg, t, 0, resp);
+		tx_release(l, t);
+		l->st.live--;
+		return 0;
+	}
+	wheel_add_in(l->w, &t->t_end, l->t4); /* Timer K */
+	cb(arg, t, 0, resp);
+	return 0;
+}
+
+int tx_server_request(struct tx_layer *l, const struct sip_msg *req,
+		      const struct sip_via *top, const struct tx_dest *src, struct tx **ret)
+{
+	struct sip_str method;
+	struct tx *t;
+	uint64_t h;
+	int r;
+
+	if (!req || !top || !req->is_request || !req->method.len || !ret)
+		return -EINVAL;
+	if (req->method_id == SIP_METHOD_INVITE || req->method_id == SIP_METHOD_ACK)
+		return -EOPNOTSUPP;
+	if (top->branch.len < MAGIC_LEN || memcmp(top->branch.p, MAGIC, MAGIC_LEN) != 0)
+		return -EPROTONOSUPPORT;
+	method = req->method;
+	if (top->branch.len > TX_BRANCH_MAX || method.len > TX_METHOD_MAX ||
+	    top->host.len > TX_HOST_MAX)
+		return -ENAMETOOLONG;
+	h = hash_branch(l, top->branch);
+	t = table_find(l, KIND_SERVER, h, top->branch, method, top);
+	if (t) {
+		l->st.absorbed++;
+		if (t->state != ST_TRYING && t->msg_len)
+			retransmit(l, t);
+		return TX_ABSORBED;
+	}
+	r = tx_alloc(l, &t, KIND_SERVER, h, top->branch, method, top->host, src);
+	if (r < 0)
+		return r;
+	t->port = top->port;
+	t->state = ST_TRYING;
+	table_insert(l, t);
+	l->st.live++;
+	l->st.server_started++;
+	*ret = t;
+	return TX_NEW;
+}
+
+int tx_server_reply(struct tx_layer *l, struct tx *t, unsigned status, const void *buf,
+		    size_t len)
+{
+	int r;
+
+	if (!t || t->kind != KIND_SERVER ||
+	    (t->state != ST_TRYING && t->state != ST_PROCEEDING) || status < 100 ||
+	    status > 699 || !buf || !len)
+		return -EINVAL;
+	if (len > l->max_msg)
+		return -EMSGSIZE;
+	if (!t->reliable) {
+		r = buf_reserve(l, t, len);
+		if (r < 0)
+			return r;
+		memcpy(msg_of(t), buf, len);
+		t->msg_len = (uint32_t)len;
+	}
+	r = tx_send(l, t, buf, len);
+	if (r < 0) {
+		tx_destroy(l, t); /* RFC 3261 §17.2.4: a transport error */
+		return r;
+	}
+	if (status < 200) {
+		t->state = ST_PROCEEDING;
+		return 0;
+	}
+	t->state = ST_COMPLETED;
+	if (t->reliable)
+		tx_destroy(l, t); /* Timer J = 0 */
+	else
+		wheel_add_in(l->w, &t->t_end, 64 * (uint64_t)l->t1); /* Timer J */
+	return 0;
+}
+
+int tx_abandon(struct tx_layer *l, struct tx *t)
+{
+	if (!t || (t->state != ST_TRYING && t->state != ST_PROCEEDING))
+		return -EINVAL;
+	tx_destroy(l, t);
+	return 0;
+}
+
+struct sip_str tx_branch(const struct tx *t)
+{
+	return sip_str_make(key_branch(t), t->branch_len);
+}
+
+unsigned tx_retransmits(const struct tx *t)
+{
+	return t->retransmits;
+}

@@ -1,0 +1,908 @@
+/* SPDX-License-Identifier: MIT */
+/*
+ * Tests of the RFC 3261 §17 non-INVITE transactions: exact Timer E/F/K/J
+ * schedules over a controllable clock (the wheel driven by hand), matching
+ * rules (§17.1.3, §17.2.3), loss and duplication through a fake send
+ * function, and a randomized client <-> server run over a lossy, duplicating,
+ * reordering network of real parsed messages.
+ */
+#include <criterion/criterion.h>
+#include <errno.h>
+#include <netinet/in.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/un.h>
+
+#include "sipreg/sip.h"
+#include "sipreg/transaction.h"
+#include "sipreg/wheel.h"
+
+#define T0 100000u /* the clock when a test starts */
+
+/* ------------------------------------------------------------------------ */
+/* A controllable clock and a fake transport                                 */
+
+struct sent {
+	uint64_t at;
+	size_t len;
+	char buf[1024];
+	uint64_t conn;
+	uint16_t port;
+};
+
+static struct wheel *W;
+static struct sent sent[256];
+static unsigned nsent;
+static int send_fail; /* error to return from the next send, 0 = none */
+
+static int fake_send(void *arg, const void *buf, size_t len, const struct sockaddr *to,
+		     socklen_t tolen, uint64_t conn)
+{
+	(void)arg;
+	cr_assert_not_null(to);
+	cr_assert(tolen == sizeof(struct sockaddr_in) || tolen == sizeof(struct sockaddr_in6));
+	if (send_fail) {
+		int r = send_fail;
+
+		send_fail = 0;
+		return r;
+	}
+	cr_assert_lt(nsent, 256);
+	cr_assert_leq(len, sizeof(sent[0].buf));
+	sent[nsent].at = wheel_now(W);
+	sent[nsent].len = len;
+	memcpy(sent[nsent].buf, buf, len);
+	sent[nsent].conn = conn;
+	sent[nsent].port = ntohs(((const struct sockaddr_in *)to)->sin_port);
+	nsent++;
+	return 0;
+}
+
+/* Move the clock to t the way the loop does: deadline by deadline. */
+static void run_until(uint64_t t)
+{
+	for (;;) {
+		uint64_t d = wheel_next_deadline(W);
+
+		if (d > t)
+			break;
+		cr_assert_geq(wheel_advance(W, d), 0);
+	}
+	cr_assert_geq(wheel_advance(W, t), 0);
+}
+
+static struct sockaddr_in peer4;
+
+static struct tx_dest udp_dest(void)
+{
+	peer4.sin_family = AF_INET;
+	peer4.sin_port = htons(5070);
+	peer4.sin_addr.s_addr = htonl(0x7f000001);
+	return (struct tx_dest){(struct sockaddr *)&peer4, sizeof(peer4), 42, false};
+}
+
+static struct tx_dest tcp_dest(void)
+{
+	struct tx_dest d = udp_dest();
+
+	d.reliable = true;
+	return d;
+}
+
+static struct tx_layer *mklayer(unsigned worker, size_t max_tx)
+{
+	struct tx_layer *l = NULL;
+	struct tx_layer_opts o = {.worker = worker, .max_tx = max_tx};
+
+	cr_assert_eq(tx_layer_new(&l, W, &o, fake_send, NULL), 0);
+	return l;
+}
+
+static void setup(void)
+{
+	cr_assert_eq(wheel_new(&W, T0), 0);
+	nsent = 0;
+	send_fail = 0;
+}
+
+static void teardown(void)
+{
+	wheel_free(W);
+}
+
+/* ------------------------------------------------------------------------ */
+/* Real messages, parsed                                                     */
+
+struct pmsg {
+	struct sip_msg m;
+	struct sip_hdr h[32];
+	struct sip_via v[4];
+	char buf[1024];
+	size_t len;
+};
+
+static void pparse(struct pmsg *p)
+{
+	struct sip_err err = {0};
+	int r = sip_msg_parse(&p->m, p->buf, p->len, p->h, 32, SIP_PARSE_DATAGRAM, &err);
+
+	cr_assert_gt(r, 0, "test message does not parse: %s", err.reason ? err.reason : "?");
+	r = sip_msg_vias(&p->m, p->v, 4, &err);
+	cr_assert_gt(r, 0, "test message Via: %s", err.reason ? err.reason : "?");
+}
+
+static void mkreq(struct pmsg *p, const char *method, const char *branch, const char *host,
+		  unsigned port)
+{
+	int n = snprintf(p->buf, sizeof(p->buf),
+			 "%s sip:example.com SIP/2.0\r\n"
+			 "Via: SIP/2.0/UDP %s:%u;branch=%s\r\n"
+			 "Max-Forwards: 70\r\n"
+			 "From: <sip:alice@example.com>;tag=a1\r\n"
+			 "To: <sip:alice@example.com>\r\n"
+			 "Call-ID: c-%s\r\n"
+			 "CSeq: 7 %s\r\n"
+			 "Content-Length: 0\r\n\r\n",
+			 method, host, port, branch, branch, method);
+
+	cr_assert(n > 0 && (size_t)n < sizeof(p->buf));
+	p->len = (size_t)n;
+	pparse(p);
+}
+
+static void mkresp(struct pmsg *p, unsigned status, const char *branch, const char *method)
+{
+	int n = snprintf(p->buf, sizeof(p->buf),
+			 "SIP/2.0 %u Whatever\r\n"
+			 "Via: SIP/2.0/UDP 192.0.2.1:5060;branch=%s\r\n"
+			 "From: <sip:alice@example.com>;tag=a1\r\n"
+			 "To: <sip:alice@example.com>;tag=b2\r\n"
+			 "Call-ID: c-%s\r\n"
+			 "CSeq: 7 %s\r\n"
+			 "Content-Length: 0\r\n\r\n",
+			 status, branch, branch, method);
+
+	cr_assert(n > 0 && (size_t)n < sizeof(p->buf));
+	p->len = (size_t)n;
+	pparse(p);
+}
+
+/* A client transaction with a fresh branch; the request text is in *req. */
+struct result {
+	unsigned calls;
+	int err;
+	unsigned status;
+	uint64_t at;
+};
+
+static void result_cb(void *arg, struct tx *tx, int err, const struct sip_msg *resp)
+{
+	struct result *r = arg;
+
+	cr_assert_not_null(tx);
+	r->calls++;
+	r->err = err;
+	r->status = resp ? resp->status : 0;
+	r->at = wheel_now(W);
+	if (err == 0)
+		cr_assert_not_null(resp);
+	else
+		cr_assert_null(resp);
+}
+
+static int start(struct tx_layer *l, struct pmsg *req, char *branch, const char *method,
+		 const struct tx_dest *d, struct result *res, struct tx **tx)
+{
+	cr_assert_eq(tx_branch_make(l, branch, TX_BRANCH_LEN + 1), (int)TX_BRANCH_LEN);
+	mkreq(req, method, branch, "192.0.2.1", 5060);
+	return tx_client_start(l, tx, sip_str_make(branch, strlen(branch)),
+			       sip_str_make(method, strlen(method)), req->buf, req->len, d,
+			       result_cb, res);
+}
+
+static int respond(struct tx_layer *l, unsigned status, const char *branch,
+		   const char *method)
+{
+	struct pmsg r;
+
+	mkresp(&r, status, branch, method);
+	return tx_client_response(l, &r.m, &r.v[0]);
+}
+
+/* ------------------------------------------------------------------------ */
+/* Client transactions                                                       */
+
+TestSuite(transaction, .init = setup, .fini = teardown);
+
+Test(transaction, client_udp_retransmissions_and_timeout)
+{
+	struct tx_layer *l = mklayer(0, 0);
+	struct tx_dest d = udp_dest();
+	struct pmsg req;
+	char br[TX_BRANCH_LEN + 1];
+	struct result res = {0};
+	struct tx_stats st;
+	/* RFC 3261 §17.1.2.2: E = T1, 2T1, 4T1, T2, T2 ... until F = 64*T1 */
+	static const uint64_t at[] = {0,     500,   1500,  3500,  7500, 11500,
+				      15500, 19500, 23500, 27500, 31500};
+
+	cr_assert_eq(start(l, &req, br, "REGISTER", &d, &res, NULL), 0);
+	run_until(T0 + 40000);
+	cr_assert_eq(nsent, sizeof(at) / sizeof(at[0]), "sent %u times", nsent);
+	for (unsigned i = 0; i < nsent; i++) {
+		cr_assert_eq(sent[i].at - T0, at[i], "send %u at +%llu, expected +%llu", i,
+			     (unsigned long long)(sent[i].at - T0), (unsigned long long)at[i]);
+		cr_assert_eq(sent[i].len, req.len);
+		cr_assert_arr_eq(sent[i].buf, req.buf, req.len, "a retransmission differs");
+		cr_assert_eq(sent[i].conn, 42);
+		cr_assert_eq(sent[i].port, 5070);
+	}
+	cr_assert_eq(res.calls, 1, "the timeout must be reported once");
+	cr_assert_eq(res.err, -ETIMEDOUT);
+	cr_assert_eq(res.at, T0 + 32000, "Timer F is 64*T1");
+	/* a late response after the timeout is ignored */
+	cr_assert_eq(respond(l, 200, br, "REGISTER"), -ENOENT);
+	cr_assert_eq(res.calls, 1);
+	tx_layer_stats(l, &st);
+	cr_assert_eq(st.live, 0);
+	cr_assert_eq(st.timeouts, 1);
+	cr_assert_eq(st.retransmits, 10);
+	cr_assert_eq(st.unmatched, 1);
+	tx_layer_free(l);
+}
+
+Test(transaction, client_loss_then_final_then_duplicates)
+{
+	struct tx_layer *l = mklayer(0, 0);
+	struct tx_dest d = udp_dest();
+	struct pmsg req;
+	char br[TX_BRANCH_LEN + 1];
+	struct result res = {0};
+	struct tx *tx = NULL;
+
+	cr_assert_eq(start(l, &req, br, "REGISTER", &d, &res, &tx), 0);
+	cr_assert_not_null(tx);
+	cr_assert(sip_str_eq(tx_branch(tx), sip_str_make(br, strlen(br))));
+	/* the first two copies are "lost": nothing answers them */
+	run_until(T0 + 2000);
+	cr_assert_eq(nsent, 3);
+	cr_assert_eq(tx_retransmits(tx), 2);
+	cr_assert_eq(respond(l, 200, br, "REGISTER"), 0);
+	cr_assert_eq(res.calls, 1);
+	cr_assert_eq(res.err, 0);
+	cr_assert_eq(res.status, 200);
+	/* duplicates (and a late provisional) are absorbed, never reported */
+	cr_assert_eq(respond(l, 200, br, "REGISTER"), 0);
+	cr_assert_eq(respond(l, 180, br, "REGISTER"), 0);
+	cr_assert_eq(respond(l, 403, br, "REGISTER"), 0);
+	cr_assert_eq(res.calls, 1);
+	/* no retransmission after the final response */
+	run_until(T0 + 6999);
+	cr_assert_eq(nsent, 3);
+	cr_assert_eq(respond(l, 200, br, "REGISTER"), 0, "still absorbed during Timer K");
+	/* Timer K = T4 = 5 s after the final response */
+	run_until(T0 + 7000);
+	cr_assert_eq(respond(l, 200, br, "REGISTER"), -ENOENT);
+	cr_assert_eq(res.calls, 1);
+	run_until(T0 + 60000);
+	cr_assert_eq(res.calls, 1, "no timeout after a final response");
+	cr_assert_eq(nsent, 3);
+	tx_layer_free(l);
+}
+
+Test(transaction, client_provisional_switches_to_t2)
+{
+	struct tx_layer *l = mklayer(0, 0);
+	struct tx_dest d = udp_dest();
+	struct pmsg req;
+	char br[TX_BRANCH_LEN + 1];
+	struct result res = {0};
+
+	cr_assert_eq(start(l, &req, br, "OPTIONS", &d, &res, NULL), 0);
+	run_until(T0 + 100);
+	cr_assert_eq(respond(l, 100, br, "OPTIONS"), 0);
+	cr_assert_eq(res.calls, 0, "a provisional is not a result");
+	run_until(T0 + 9000);
+	/* sends at 0; E due at 500 fires in Proceeding, then every T2 */
+	cr_assert_eq(nsent, 4);
+	cr_assert_eq(sent[1].at - T0, 500);
+	cr_assert_eq(sent[2].at - T0, 4500);
+	cr_assert_eq(sent[3].at - T0, 8500);
+	run_until(T0 + 32000);
+	cr_assert_eq(res.calls, 1);
+	cr_assert_eq(res.err, -ETIMEDOUT, "Timer F runs in Proceeding too");
+	tx_layer_free(l);
+}
+
+Test(transaction, client_reliable_no_retransmission)
+{
+	struct tx_layer *l = mklayer(0, 0);
+	struct tx_dest d = tcp_dest();
+	struct pmsg req;
+	char br[TX_BRANCH_LEN + 1], br2[TX_BRANCH_LEN + 1];
+	struct result res = {0}, res2 = {0};
+	struct tx_stats st;
+
+	cr_assert_eq(start(l, &req, br, "REGISTER", &d, &res, NULL), 0);
+	cr_assert_eq(start(l, &req, br2, "REGISTER", &d, &res2, NULL), 0);
+	run_until(T0 + 1000);
+	cr_assert_eq(respond(l, 200, br2, "REGISTER"), 0);
+	cr_assert_eq(res2.calls, 1);
+	/* Timer K is 0 over TCP: gone at once */
+	cr_assert_eq(respond(l, 200, br2, "REGISTER"), -ENOENT);
+	run_until(T0 + 40000);
+	cr_assert_eq(nsent, 2, "no retransmission over a reliable transport");
+	cr_assert_eq(res.calls, 1);
+	cr_assert_eq(res.err, -ETIMEDOUT);
+	cr_assert_eq(res.at, T0 + 32000);
+	tx_layer_stats(l, &st);
+	cr_assert_eq(st.live, 0);
+	tx_layer_free(l);
+}
+
+Test(transaction, client_matching)
+{
+	struct tx_layer *l = mklayer(0, 0);
+	struct tx_dest d = udp_dest();
+	struct pmsg req, m;
+	char br[TX_BRANCH_LEN + 1];
+	struct result res = {0};
+
+	cr_assert_eq(start(l, &req, br, "REGISTER", &d, &res, NULL), 0);
+	/* RFC 3261 §17.1.3: the CSeq method must match too */
+	cr_assert_eq(respond(l, 200, br, "OPTIONS"), -ENOENT);
+	cr_assert_eq(respond(l, 200, "z9hG4bKsR00ffffffffffffffff", "REGISTER"), -ENOENT);
+	cr_assert_eq(respond(l, 200, "z9hG4bKother", "REGISTER"), -ENOENT);
+	/* a request is not a response */
+	mkreq(&m, "REGISTER", br, "192.0.2.1", 5060);
+	cr_assert_eq(tx_client_response(l, &m.m, &m.v[0]), -EINVAL);
+	cr_assert_eq(tx_client_response(l, NULL, &m.v[0]), -EINVAL);
+	/* status out of range */
+	mkresp(&m, 200, br, "REGISTER");
+	m.m.status = 700;
+	cr_assert_eq(tx_client_response(l, &m.m, &m.v[0]), -EINVAL);
+	m.m.status = 99;
+	cr_assert_eq(tx_client_response(l, &m.m, &m.v[0]), -EINVAL);
+	cr_assert_eq(res.calls, 0);
+	cr_assert_eq(respond(l, 401, br, "REGISTER"), 0);
+	cr_assert_eq(res.calls, 1);
+	cr_assert_eq(res.status, 401);
+	tx_layer_free(l);
+}
+
+Test(transaction, client_start_errors)
+{
+	struct tx_layer *l = mklayer(0, 2);
+	struct tx_dest d = udp_dest(), bad = d;
+	struct pmsg req;
+	char br[TX_BRANCH_LEN + 1], big[70000], longbr[TX_BRANCH_MAX + 2];
+	struct result res = {0};
+	struct tx_stats st;
+	struct sockaddr_un un = {.sun_family = AF_UNIX};
+	struct tx *tx = (struct tx *)&res; /* must stay untouched on failure */
+
+	/* a failing first send: error returned, nothing kept, no callback */
+	send_fail = -ENETUNREACH;
+	cr_assert_eq(start(l, &req, br, "REGISTER", &d, &res, &tx), -ENETUNREACH);
+	cr_assert_eq(tx, (struct tx *)&res);
+	tx_layer_stats(l, &st);
+	cr_assert_eq(st.live, 0);
+	run_until(T0 + 40000);
+	cr_assert_eq(res.calls, 0);
+	cr_assert_eq(nsent, 0);
+
+	cr_assert_eq(start(l, &req, br, "REGISTER", &d, &res, NULL), 0);
+	/* the same branch and method again */
+	cr_assert_eq(tx_client_start(l, NULL, sip_str_make(br, strlen(br)), SIP_STR("REGISTER"),
+				     req.buf, req.len, &d, result_cb, &res),
+		     -EEXIST);
+	/* bad arguments */
+	cr_assert_eq(tx_client_start(l, NULL, SIP_STR(""), SIP_STR("REGISTER"), req.buf, req.len,
+				     &d, result_cb, &res),
+		     -EINVAL);
+	cr_assert_eq(tx_client_start(l, NULL, SIP_STR("z9hG4bKx"), SIP_STR("REGISTER"), req.buf,
+				     req.len, &d, NULL, &res),
+		     -EINVAL);
+	bad.addr = (struct sockaddr *)&un;
+	bad.addrlen = sizeof(un);
+	cr_assert_eq(tx_client_start(l, NULL, SIP_STR("z9hG4bKx"), SIP_STR("REGISTER"), req.buf,
+				     req.len, &bad, result_cb, &res),
+		     -EINVAL);
+	bad = d;
+	bad.addrlen = 4; /* truncated sockaddr */
+	cr_assert_eq(tx_client_start(l, NULL, SIP_STR("z9hG4bKx"), SIP_STR("REGISTER"), req.buf,
+				     req.len, &bad, result_cb, &res),
+		     -EINVAL);
+	memset(big, 'x', sizeof(big));
+	cr_assert_eq(tx_client_start(l, NULL, SIP_STR("z9hG4bKx"), SIP_STR("REGISTER"), big,
+				     sizeof(big), &d, result_cb, &res),
+		     -EMSGSIZE);
+	memset(longbr, 'b', sizeof(longbr));
+	cr_assert_eq(tx_client_start(l, NULL, sip_str_make(longbr, sizeof(longbr)),
+				     SIP_STR("REGISTER"), req.buf, req.len, &d, result_cb, &res),
+		     -ENAMETOOLONG);
+	/* max_tx = 2 */
+	cr_assert_eq(tx_client_start(l, NULL, SIP_STR("z9hG4bKy"), SIP_STR("REGISTER"), req.buf,
+				     req.len, &d, result_cb, &res),
+		     0);
+	cr_assert_eq(tx_client_start(l, NULL, SIP_STR("z9hG4bKz"), SIP_STR("REGISTER"), req.buf,
+				     req.len, &d, result_cb, &res),
+		     -ENOBUFS);
+	tx_layer_stats(l, &st);
+	cr_assert_eq(st.live, 2);
+	tx_layer_free(l);
+}
+
+Test(transaction, layer_new_errors)
+{
+	struct tx_layer *l = (struct tx_layer *)&l;
+	struct tx_layer_opts o = {.worker = TX_MAX_WORKERS};
+
+	cr_assert_eq(tx_layer_new(&l, W, &o, fake_send, NULL), -EINVAL);
+	o.worker = 0;
+	o.max_msg = 65536;
+	cr_assert_eq(tx_layer_new(&l, W, &o, fake_send, NULL), -EINVAL);
+	o.max_msg = 0;
+	o.t1_ms = 5000;
+	o.t2_ms = 4000;
+	cr_assert_eq(tx_layer_new(&l, W, &o, fake_send, NULL), -EINVAL);
+	cr_assert_eq(tx_layer_new(&l, NULL, NULL, fake_send, NULL), -EINVAL);
+	cr_assert_eq(tx_layer_new(&l, W, NULL, NULL, NULL), -EINVAL);
+	cr_assert_eq(l, (struct tx_layer *)&l, "*ret written on failure");
+	tx_layer_free(NULL);
+}
+
+Test(transaction, abandon)
+{
+	struct tx_layer *l = mklayer(0, 0);
+	struct tx_dest d = udp_dest();
+	struct pmsg req;
+	char br[TX_BRANCH_LEN + 1];
+	struct result res = {0};
+	struct tx *tx;
+	struct tx_stats st;
+
+	cr_assert_eq(start(l, &req, br, "REGISTER", &d, &res, &tx), 0);
+	cr_assert_eq(tx_abandon(l, tx), 0);
+	run_until(T0 + 40000);
+	cr_assert_eq(nsent, 1, "no retransmission after abandon");
+	cr_assert_eq(res.calls, 0, "no callback after abandon");
+	cr_assert_eq(respond(l, 200, br, "REGISTER"), -ENOENT);
+	tx_layer_stats(l, &st);
+	cr_assert_eq(st.live, 0);
+	tx_layer_free(l);
+}
+
+/* A result callback that starts the next transaction (an answer to 401). */
+static struct tx_layer *chain_layer;
+static struct pmsg chain_req;
+static char chain_br[TX_BRANCH_LEN + 1];
+static struct result chain_res;
+
+static void chain_cb(void *arg, struct tx *tx, int err, const struct sip_msg *resp)
+{
+	struct tx_dest d = udp_dest();
+
+	result_cb(arg, tx, err, resp);
+	cr_assert_eq(tx_abandon(chain_layer, tx), -EINVAL, "a finished tx cannot be abandoned");
+	cr_assert_eq(start(chain_layer, &chain_req, chain_br, "REGISTER", &d, &chain_res, NULL),
+		     0);
+}
+
+Test(transaction, callback_starts_next_transaction)
+{
+	struct tx_layer *l = mklayer(0, 0);
+	struct tx_dest d = udp_dest();
+	struct pmsg req;
+	char br[TX_BRANCH_LEN + 1];
+	struct result res = {0};
+
+	chain_layer = l;
+	cr_assert_eq(tx_branch_make(l, br, sizeof(br)), (int)TX_BRANCH_LEN);
+	mkreq(&req, "REGISTER", br, "192.0.2.1", 5060);
+	cr_assert_eq(tx_client_start(l, NULL, sip_str_make(br, strlen(br)), SIP_STR("REGISTER"),
+				     req.buf, req.len, &d, chain_cb, &res),
+		     0);
+	cr_assert_eq(respond(l, 401, br, "REGISTER"), 0);
+	cr_assert_eq(res.calls, 1);
+	cr_assert_eq(nsent, 2);
+	cr_assert_eq(respond(l, 200, chain_br, "REGISTER"), 0);
+	cr_assert_eq(chain_res.calls, 1);
+	cr_assert_eq(chain_res.status, 200);
+	tx_layer_free(l);
+}
+
+/* ------------------------------------------------------------------------ */
+/* Server transactions                                                       */
+
+Test(transaction, server_retransmission_gets_stored_response)
+{
+	struct tx_layer *l = mklayer(0, 0);
+	struct tx_dest d = udp_dest();
+	struct pmsg req, again;
+	struct tx *tx = NULL, *tx2 = NULL;
+	const char *br = "z9hG4bK-client-1";
+	static const char trying[] = "SIP/2.0 100 Trying\r\n\r\n";
+	static const char ok[] = "SIP/2.0 200 OK\r\nContact: <sip:a@192.0.2.1>\r\n\r\n";
+	struct tx_stats st;
+
+	mkreq(&req, "REGISTER", br, "192.0.2.1", 5060);
+	cr_assert_eq(tx_server_request(l, &req.m, &req.v[0], &d, &tx), TX_NEW);
+	cr_assert_not_null(tx);
+	/* a retransmission before any response: absorbed, nothing sent */
+	mkreq(&again, "REGISTER", br, "192.0.2.1", 5060);
+	cr_assert_eq(tx_server_request(l, &again.m, &again.v[0], &d, &tx2), TX_ABSORBED);
+	cr_assert_null(tx2);
+	cr_assert_eq(nsent, 0);
+	/* provisional: stored and repeated */
+	cr_assert_eq(tx_server_reply(l, tx, 100, trying, sizeof(trying) - 1), 0);
+	cr_assert_eq(nsent, 1);
+	cr_assert_eq(tx_server_request(l, &again.m, &again.v[0], &d, &tx2), TX_ABSORBED);
+	cr_assert_eq(nsent, 2);
+	cr_assert_arr_eq(sent[1].buf, trying, sizeof(trying) - 1);
+	/* final: stored and repeated, the TU never sees the request again */
+	run_until(T0 + 1000);
+	cr_assert_eq(tx_server_reply(l, tx, 200, ok, sizeof(ok) - 1), 0);
+	cr_assert_eq(nsent, 3);
+	cr_assert_eq(tx_server_reply(l, tx, 200, ok, sizeof(ok) - 1), -EINVAL,
+		     "a completed transaction takes no second final");
+	for (unsigned i = 0; i < 3; i++) {
+		run_until(T0 + 2000 + i * 10000);
+		cr_assert_eq(tx_server_request(l, &again.m, &again.v[0], &d, &tx2), TX_ABSORBED);
+		cr_assert_eq(sent[nsent - 1].len, sizeof(ok) - 1);
+		cr_assert_arr_eq(sent[nsent - 1].buf, ok, sizeof(ok) - 1);
+	}
+	cr_assert_eq(nsent, 6);
+	/* Timer J = 64*T1 after the final response */
+	run_until(T0 + 1000 + 32000 - 1);
+	cr_assert_eq(tx_server_request(l, &again.m, &again.v[0], &d, &tx2), TX_ABSORBED);
+	run_until(T0 + 1000 + 32000);
+	tx_layer_stats(l, &st);
+	cr_assert_eq(st.live, 0);
+	cr_assert_eq(st.server_started, 1);
+	cr_assert_eq(st.absorbed, 6);
+	cr_assert_eq(tx_server_request(l, &again.m, &again.v[0], &d, &tx2), TX_NEW,
+		     "after Timer J the request is new again");
+	tx_layer_free(l);
+}
+
+Test(transaction, server_matching)
+{
+	struct tx_layer *l = mklayer(0, 0);
+	struct tx_dest d = udp_dest();
+	struct pmsg m;
+	struct tx *tx;
+	struct tx_stats st;
+	const char *br = "z9hG4bKabc";
+
+	mkreq(&m, "REGISTER", br, "host.example.com", 5060);
+	cr_assert_eq(tx_server_request(l, &m.m, &m.v[0], &d, &tx), TX_NEW);
+	/* host names compare without case */
+	mkreq(&m, "REGISTER", br, "HOST.example.COM", 5060);
+	cr_assert_eq(tx_server_request(l, &m.m, &m.v[0], &d, &tx), TX_ABSORBED);
+	/* another sent-by port, another host, another method: new */
+	mkreq(&m, "REGISTER", br, "host.example.com", 5061);
+	cr_assert_eq(tx_server_request(l, &m.m, &m.v[0], &d, &tx), TX_NEW);
+	mkreq(&m, "REGISTER", br, "other.example.com", 5060);
+	cr_assert_eq(tx_server_request(l, &m.m, &m.v[0], &d, &tx), TX_NEW);
+	mkreq(&m, "OPTIONS", br, "host.example.com", 5060);
+	cr_assert_eq(tx_server_request(l, &m.m, &m.v[0], &d, &tx), TX_NEW);
+	/* the branch compares with case */
+	mkreq(&m, "REGISTER", "z9hG4bKABC", "host.example.com", 5060);
+	cr_assert_eq(tx_server_request(l, &m.m, &m.v[0], &d, &tx), TX_NEW);
+	tx_layer_stats(l, &st);
+	cr_assert_eq(st.live, 5);
+	/* RFC 2543 branch (no magic cookie), INVITE, ACK, a response */
+	mkreq(&m, "REGISTER", "1234", "host.example.com", 5060);
+	cr_assert_eq(tx_server_request(l, &m.m, &m.v[0], &d, &tx), -EPROTONOSUPPORT);
+	mkreq(&m, "INVITE", br, "host.example.com", 5060);
+	cr_assert_eq(tx_server_request(l, &m.m, &m.v[0], &d, &tx), -EOPNOTSUPP);
+	mkreq(&m, "ACK", br, "host.example.com", 5060);
+	cr_assert_eq(tx_server_request(l, &m.m, &m.v[0], &d, &tx), -EOPNOTSUPP);
+	mkresp(&m, 200, br, "REGISTER");
+	cr_assert_eq(tx_server_request(l, &m.m, &m.v[0], &d, &tx), -EINVAL);
+	tx_layer_stats(l, &st);
+	cr_assert_eq(st.live, 5);
+	tx_layer_free(l);
+}
+
+Test(transaction, server_reply_rules)
+{
+	struct tx_layer *l = mklayer(0, 0);
+	struct tx_dest d = udp_dest(), t = tcp_dest();
+	struct pmsg m;
+	struct tx *tx, *ttx;
+	struct tx_stats st;
+	static const char ok[] = "SIP/2.0 200 OK\r\n\r\n";
+	char big[70000];
+
+	mkreq(&m, "OPTIONS", "z9hG4bK1", "192.0.2.9", 5060);
+	cr_assert_eq(tx_server_request(l, &m.m, &m.v[0], &d, &tx), TX_NEW);
+	cr_assert_eq(tx_server_reply(l, tx, 99, ok, sizeof(ok) - 1), -EINVAL);
+	cr_assert_eq(tx_server_reply(l, tx, 700, ok, sizeof(ok) - 1), -EINVAL);
+	memset(big, 'x', sizeof(big));
+	cr_assert_eq(tx_server_reply(l, tx, 200, big, sizeof(big)), -EMSGSIZE);
+	/* a transport error destroys the transaction (RFC 3261 §17.2.4) */
+	send_fail = -EPIPE;
+	cr_assert_eq(tx_server_reply(l, tx, 200, ok, sizeof(ok) - 1), -EPIPE);
+	tx_layer_stats(l, &st);
+	cr_assert_eq(st.live, 0);
+	/* over TCP, Timer J is 0: gone with the final response */
+	mkreq(&m, "OPTIONS", "z9hG4bK2", "192.0.2.9", 5060);
+	cr_assert_eq(tx_server_request(l, &m.m, &m.v[0], &t, &ttx), TX_NEW);
+	cr_assert_eq(tx_server_reply(l, ttx, 200, ok, sizeof(ok) - 1), 0);
+	tx_layer_stats(l, &st);
+	cr_assert_eq(st.live, 0);
+	/* abandon an unanswered server transaction */
+	mkreq(&m, "OPTIONS", "z9hG4bK3", "192.0.2.9", 5060);
+	cr_assert_eq(tx_server_request(l, &m.m, &m.v[0], &d, &tx), TX_NEW);
+	cr_assert_eq(tx_abandon(l, tx), 0);
+	cr_assert_eq(tx_server_request(l, &m.m, &m.v[0], &d, &tx), TX_NEW);
+	tx_layer_free(l);
+}
+
+/* ------------------------------------------------------------------------ */
+/* Branches                                                                  */
+
+static int cmp_str(const void *a, const void *b)
+{
+	return strcmp(a, b);
+}
+
+Test(transaction, branch_make_and_worker)
+{
+	static const unsigned workers[] = {0, 1, 7, 16, 200, 255};
+	enum { N = 100000 };
+	char (*all)[TX_BRANCH_LEN + 1] = calloc(N, sizeof(*all));
+	char br[TX_BRANCH_LEN + 1];
+
+	cr_assert_not_null(all);
+	for (size_t i = 0; i < sizeof(workers) / sizeof(workers[0]); i++) {
+		struct tx_layer *l = mklayer(workers[i], 0);
+
+		cr_assert_eq(tx_branch_make(l, br, sizeof(br)), (int)TX_BRANCH_LEN);
+		cr_assert_eq(strlen(br), TX_BRANCH_LEN);
+		cr_assert_eq(strncmp(br, "z9hG4bK", 7), 0, "RFC 3261 magic cookie");
+		cr_assert_eq(tx_branch_worker(sip_str_make(br, strlen(br))), (int)workers[i]);
+		cr_assert_eq(tx_branch_make(l, br, TX_BRANCH_LEN), -ENOSPC);
+		tx_layer_free(l);
+	}
+	/* unique */
+	struct tx_layer *l = mklayer(3, 0);
+
+	for (unsigned i = 0; i < N; i++)
+		cr_assert_eq(tx_branch_make(l, all[i], sizeof(all[i])), (int)TX_BRANCH_LEN);
+	qsort(all, N, sizeof(all[0]), cmp_str);
+	for (unsigned i = 1; i < N; i++)
+		cr_assert_neq(strcmp(all[i - 1], all[i]), 0, "duplicate branch %s", all[i]);
+	tx_layer_free(l);
+	free(all);
+	/* foreign and broken branches */
+	cr_assert_eq(tx_branch_worker(SIP_STR("z9hG4bK776asdhds")), -EINVAL);
+	cr_assert_eq(tx_branch_worker(SIP_STR("z9hG4bKsR03")), -EINVAL);
+	cr_assert_eq(tx_branch_worker(SIP_STR("z9hG4bKsR0301234567890abcdeF")), -EINVAL);
+	cr_assert_eq(tx_branch_worker(SIP_STR("z9hG4bKsR0g0123456789abcdef")), -EINVAL);
+	cr_assert_eq(tx_branch_worker(SIP_STR("z9hG4bKsr030123456789abcdef")), -EINVAL);
+	cr_assert_eq(tx_branch_worker(SIP_STR("z9hG4bKsR030123456789abcdef0")), -EINVAL);
+	cr_assert_eq(tx_branch_worker(SIP_STR("")), -EINVAL);
+	cr_assert_eq(tx_branch_worker(SIP_STR_NULL), -EINVAL);
+	cr_assert_eq(tx_branch_worker(SIP_STR("z9hG4bKsR0a0123456789abcdef")), 10);
+}
+
+/* ------------------------------------------------------------------------ */
+/* A client and a server layer over a lossy, duplicating, reordering network */
+
+enum { NTX = 300, NPKT = 8192 };
+
+struct pkt {
+	uint64_t due;
+	bool to_server;
+	size_t len;
+	char buf[640];
+};
+
+static struct {
+	struct tx_layer *cl, *sv;
+	struct pkt q[NPKT];
+	unsigned nq;
+	uint64_t rng;
+	unsigned loss_pct, dup_pct;
+	unsigned processed[NTX]; /* times the server TU saw request i */
+	struct result res[NTX];
+	char branch[NTX][TX_BRANCH_LEN + 1];
+	unsigned wrong_worker;
+} N;
+
+static uint64_t nrand(void)
+{
+	N.rng ^= N.rng >> 12;
+	N.rng ^= N.rng << 25;
+	N.rng ^= N.rng >> 27;
+	return N.rng * UINT64_C(2685821657736338717);
+}
+
+static void enqueue_pkt(bool to_server, const void *buf, size_t len)
+{
+	unsigned copies = 1;
+
+	if (nrand() % 100 < N.loss_pct)
+		return;
+	if (nrand() % 100 < N.dup_pct)
+		copies = 2;
+	for (unsigned c = 0; c < copies; c++) {
+		struct pkt *p;
+
+		cr_assert_lt(N.nq, NPKT);
+		cr_assert_leq(len, sizeof(p->buf));
+		p = &N.q[N.nq++];
+		p->due = wheel_now(W) + nrand() % 400; /* reordering */
+		p->to_server = to_server;
+		p->len = len;
+		memcpy(p->buf, buf, len);
+	}
+}
+
+static int net_send(void *arg, const void *buf, size_t len, const struct sockaddr *to,
+		    socklen_t tolen, uint64_t conn)
+{
+	(void)to;
+	(void)tolen;
+	(void)conn;
+	enqueue_pkt(arg == (void *)&N.cl, buf, len);
+	return 0;
+}
+
+static void net_result(void *arg, struct tx *tx, int err, const struct sip_msg *resp)
+{
+	result_cb(arg, tx, err, resp);
+}
+
+static unsigned index_of(struct sip_str callid)
+{
+	/* Call-ID "c-<branch>": find which request it is */
+	for (unsigned i = 0; i < NTX; i++)
+		if (callid.len == 2 + TX_BRANCH_LEN &&
+		    memcmp(callid.p + 2, N.branch[i], TX_BRANCH_LEN) == 0)
+			return i;
+	cr_assert_fail("unknown Call-ID");
+	return 0;
+}
+
+static void deliver(struct pkt *p)
+{
+	struct pmsg m;
+	struct tx *tx = NULL;
+	int r;
+
+	memcpy(m.buf, p->buf, p->len);
+	m.len = p->len;
+	pparse(&m);
+	if (!p->to_server) {
+		/* the response's branch names the owner worker (3 here) */
+		if (tx_branch_worker(m.v[0].branch) != 3)
+			N.wrong_worker++;
+		r = tx_client_response(N.cl, &m.m, &m.v[0]);
+		cr_assert(r == 0 || r == -ENOENT, "client response: %d", r);
+		return;
+	}
+	struct sockaddr_in src = {.sin_family = AF_INET, .sin_port = htons(5060)};
+	struct tx_dest d = {(struct sockaddr *)&src, sizeof(src), 0, false};
+
+	r = tx_server_request(N.sv, &m.m, &m.v[0], &d, &tx);
+	cr_assert(r == TX_NEW || r == TX_ABSORBED, "server request: %d", r);
+	if (r == TX_NEW) {
+		unsigned i = index_of(m.m.call_id);
+		char resp[640];
+		int n;
+
+		N.processed[i]++;
+		n = snprintf(resp, sizeof(resp),
+			     "SIP/2.0 200 OK\r\n"
+			     "Via: SIP/2.0/UDP 192.0.2.1:5060;branch=%s\r\n"
+			     "From: <sip:alice@example.com>;tag=a1\r\n"
+			     "To: <sip:alice@example.com>;tag=b2\r\n"
+			     "Call-ID: c-%s\r\n"
+			     "CSeq: 7 REGISTER\r\n"
+			     "Content-Length: 0\r\n\r\n",
+			     N.branch[i], N.branch[i]);
+		cr_assert_eq(tx_server_reply(N.sv, tx, 200, resp, (size_t)n), 0);
+	}
+}
+
+static void net_run_until(uint64_t t)
+{
+	for (;;) {
+		uint64_t next = wheel_next_deadline(W);
+		unsigned first = NPKT;
+
+		for (unsigned i = 0; i < N.nq; i++)
+			if (first == NPKT || N.q[i].due < N.q[first].due)
+				first = i;
+		if (first != NPKT && N.q[first].due < next)
+			next = N.q[first].due;
+		if (next > t)
+			break;
+		cr_assert_geq(wheel_advance(W, next), 0);
+		if (first != NPKT && N.q[first].due <= next) {
+			struct pkt p = N.q[first];
+
+			N.q[first] = N.q[--N.nq];
+			deliver(&p);
+		}
+	}
+	wheel_advance(W, t);
+}
+
+static void lossy_run(unsigned loss, unsigned dup, uint64_t seed, unsigned min_ok)
+{
+	struct tx_layer_opts oc = {.worker = 3}, os = {.worker = 0};
+	struct tx_stats sc, ss;
+	unsigned ok = 0, timeouts = 0;
+
+	memset(&N, 0, sizeof(N));
+	N.rng = seed;
+	N.loss_pct = loss;
+	N.dup_pct = dup;
+	cr_assert_eq(tx_layer_new(&N.cl, W, &oc, net_send, &N.cl), 0);
+	cr_assert_eq(tx_layer_new(&N.sv, W, &os, net_send, &N.sv), 0);
+	for (unsigned i = 0; i < NTX; i++) {
+		struct pmsg req;
+		struct sockaddr_in to = {.sin_family = AF_INET, .sin_port = htons(5060)};
+		struct tx_dest d = {(struct sockaddr *)&to, sizeof(to), 0, false};
+
+		/* start them spread over 10 s */
+		net_run_until(T0 + i * 33);
+		cr_assert_eq(tx_branch_make(N.cl, N.branch[i], sizeof(N.branch[i])),
+			     (int)TX_BRANCH_LEN);
+		mkreq(&req, "REGISTER", N.branch[i], "192.0.2.1", 5060);
+		cr_assert_eq(tx_client_start(N.cl, NULL,
+					     sip_str_make(N.branch[i], TX_BRANCH_LEN),
+					     SIP_STR("REGISTER"), req.buf, req.len, &d, net_result,
+					     &N.res[i]),
+			     0);
+	}
+	net_run_until(T0 + 120000);
+	for (unsigned i = 0; i < NTX; i++) {
+		cr_assert_eq(N.res[i].calls, 1, "transaction %u: %u results", i, N.res[i].calls);
+		cr_assert_leq(N.processed[i], 1, "request %u processed %u times", i,
+			      N.processed[i]);
+		if (N.res[i].err == 0) {
+			cr_assert_eq(N.res[i].status, 200);
+			cr_assert_eq(N.processed[i], 1);
+			ok++;
+		} else {
+			cr_assert_eq(N.res[i].err, -ETIMEDOUT);
+			timeouts++;
+		}
+	}
+	tx_layer_stats(N.cl, &sc);
+	tx_layer_stats(N.sv, &ss);
+	cr_assert_eq(sc.live, 0);
+	cr_assert_eq(ss.live, 0, "Timer J must have ended every server transaction");
+	cr_assert_eq(N.wrong_worker, 0);
+	cr_assert_geq(ok, min_ok, "only %u of %u succeeded", ok, NTX);
+	cr_log_info("loss %u%% dup %u%%: %u ok, %u timeouts, client retransmits %llu, "
+		    "server absorbed %llu, client absorbed %llu",
+		    loss, dup, ok, timeouts, (unsigned long long)sc.retransmits,
+		    (unsigned long long)ss.absorbed, (unsigned long long)sc.absorbed);
+	tx_layer_free(N.cl);
+	tx_layer_free(N.sv);
+}
+
+Test(transaction, lossy_network_no_loss)
+{
+	lossy_run(0, 0, 1, NTX);
+}
+
+Test(transaction, lossy_network_30pct_loss_20pct_dup)
+{
+	/* 11 tries each way at 30% loss: a failure needs every exchange lost */
+	lossy_run(30, 20, 0xfeedULL, NTX - 3);
+}
+
+Test(transaction, lossy_network_90pct_loss)
+{
+	/* most fail: each still reports exactly once, no request twice */
+	lossy_run(90, 30, 0xbeefULL, 0);
+}
