@@ -18,6 +18,7 @@
  * Exit status: 0 when the run took place (timeouts and error answers are
  * reported, not failures), 1 when it could not run, 2 on a usage error.
  */
+#include <ctype.h>
 #include <errno.h>
 #include <getopt.h>
 #include <inttypes.h>
@@ -48,7 +49,13 @@ static void usage(FILE *f)
 		"usage: sipreg-bench --target HOST:PORT [options]\n"
 		"  --target HOST:PORT   IPv4 a.b.c.d:port, IPv6 [addr]:port, or name:port\n"
 		"  --local HOST         local address to bind (port chosen by the kernel)\n"
-		"  --method M           OPTIONS (default)\n"
+		"  --method M           OPTIONS (default) or REGISTER\n"
+		"  --users SPEC         REGISTER: PATTERN:N (printf pattern with one %%u,\n"
+		"                       users 1..N, e.g. 'u%%06u:100000') or a CSV file of\n"
+		"                       username[,password] lines\n"
+		"  --password P         REGISTER: password of users without one in the CSV\n"
+		"  --domain D           REGISTER: Request-URI and AOR host (default: target host)\n"
+		"  --expires S          REGISTER: Expires asked (default 3600)\n"
 		"  --template FILE      request template with [branch] [call_id] [tag] [cseq]\n"
 		"                       [local_ip] [local_port] [remote_ip] [remote_port]\n"
 		"                       [transport] [method] [len] fields\n"
@@ -186,6 +193,180 @@ static double tv_s(struct timeval tv)
 	return (double)tv.tv_sec + (double)tv.tv_usec / 1e6;
 }
 
+/* Host names and addresses only: letters, digits, '.', '-', ':' and brackets. */
+static bool valid_domain(const char *s)
+{
+	if (!*s || strlen(s) > 255)
+		return false;
+	for (; *s; s++)
+		if (!isalnum((unsigned char)*s) && !strchr(".-:[]_", *s))
+			return false;
+	return true;
+}
+
+/* The host part of HOST:PORT / [V6]:PORT, brackets kept. */
+static void target_host(const char *t, char *out, size_t cap)
+{
+	const char *end = t[0] == '[' ? strchr(t, ']') + 1 : strrchr(t, ':');
+	size_t n = (size_t)(end - t);
+
+	if (n >= cap)
+		n = cap - 1;
+	memcpy(out, t, n);
+	out[n] = '\0';
+}
+
+/* A username: SIP user characters only (RFC 3261 unreserved and user-unreserved). */
+static bool valid_user(const char *s)
+{
+	if (!*s || strlen(s) > 128)
+		return false;
+	for (; *s; s++)
+		if (!isalnum((unsigned char)*s) && !strchr("-_.!~*'()&=+$,;?/", *s))
+			return false;
+	return true;
+}
+
+static int push_user(struct lg_config *cfg, uint32_t *cap, char *name, char *pass)
+{
+	if (cfg->nusers == *cap) {
+		uint32_t ncap = *cap ? *cap * 2 : 1024;
+		char **u = realloc(cfg->users, ncap * sizeof(*u));
+		char **p;
+
+		if (!u)
+			return -ENOMEM;
+		cfg->users = u;
+		p = realloc(cfg->passwords, ncap * sizeof(*p));
+		if (!p)
+			return -ENOMEM;
+		cfg->passwords = p;
+		*cap = ncap;
+	}
+	cfg->users[cfg->nusers] = name;
+	cfg->passwords[cfg->nusers] = pass;
+	cfg->nusers++;
+	return 0;
+}
+
+/* PATTERN:N: exactly one conversion, %u or %0<width>u (width 1-20). */
+static int users_pattern(const char *spec, struct lg_config *cfg)
+{
+	const char *colon = strrchr(spec, ':'), *pct = strchr(spec, '%'), *q;
+	size_t plen, slen;
+	unsigned int width = 0;
+	char name[160];
+	uint32_t cap = 0;
+	uint64_t n;
+	int r;
+
+	if (!colon || !pct || pct > colon || parse_u64(colon + 1, 1, 10000000, &n) < 0)
+		return -EINVAL;
+	q = pct + 1;
+	if (*q == '0')
+		for (q++; *q >= '0' && *q <= '9'; q++)
+			width = width * 10 + (unsigned int)(*q - '0');
+	if (*q != 'u' || width > 20 || memchr(q, '%', (size_t)(colon - q)))
+		return -EINVAL;
+	plen = (size_t)(pct - spec);
+	slen = (size_t)(colon - q - 1);
+	if (plen + slen + 21 >= sizeof(name))
+		return -EINVAL;
+	for (uint64_t i = 1; i <= n; i++) {
+		char digits[24], *dup;
+		int nd = snprintf(digits, sizeof(digits), "%0*" PRIu64, (int)width, i);
+
+		memcpy(name, spec, plen);
+		memcpy(name + plen, digits, (size_t)nd);
+		memcpy(name + plen + (size_t)nd, q + 1, slen);
+		name[plen + (size_t)nd + slen] = '\0';
+		if (!valid_user(name))
+			return -EINVAL;
+		dup = strdup(name);
+		if (!dup)
+			return -ENOMEM;
+		r = push_user(cfg, &cap, dup, NULL);
+		if (r < 0) {
+			free(dup);
+			return r;
+		}
+	}
+	return 0;
+}
+
+static int users_csv(const char *path, struct lg_config *cfg)
+{
+	FILE *f = fopen(path, "r");
+	char line[512];
+	uint32_t cap = 0;
+	int r = 0;
+
+	if (!f)
+		return -errno;
+	while (fgets(line, sizeof(line), f)) {
+		char *comma, *name, *pass = NULL;
+		size_t n = strcspn(line, "\r\n");
+
+		if (line[n] == '\0' && !feof(f)) {
+			r = -EINVAL; /* longer than a line may be */
+			break;
+		}
+		line[n] = '\0';
+		if (!line[0] || line[0] == '#')
+			continue;
+		comma = strchr(line, ',');
+		if (comma) {
+			*comma = '\0';
+			if (strchr(comma + 1, ',') || !comma[1]) {
+				r = -EINVAL;
+				break;
+			}
+		}
+		if (!valid_user(line)) {
+			r = -EINVAL;
+			break;
+		}
+		name = strdup(line);
+		if (comma)
+			pass = strdup(comma + 1);
+		if (!name || (comma && !pass) || push_user(cfg, &cap, name, pass) < 0) {
+			free(name);
+			free(pass);
+			r = -ENOMEM;
+			break;
+		}
+	}
+	fclose(f);
+	if (r == 0 && cfg->nusers == 0)
+		r = -EINVAL;
+	return r;
+}
+
+static int load_users(const char *spec, struct lg_config *cfg)
+{
+	if (strchr(spec, '%'))
+		return users_pattern(spec, cfg);
+	return users_csv(spec, cfg);
+}
+
+static bool all_have_passwords(const struct lg_config *cfg)
+{
+	for (uint32_t i = 0; i < cfg->nusers; i++)
+		if (!cfg->passwords[i])
+			return false;
+	return true;
+}
+
+static void free_users(struct lg_config *cfg)
+{
+	for (uint32_t i = 0; i < cfg->nusers; i++) {
+		free(cfg->users[i]);
+		free(cfg->passwords[i]);
+	}
+	free(cfg->users);
+	free(cfg->passwords);
+}
+
 struct report {
 	const struct lg_config *cfg;
 	struct lg_stats tot;
@@ -317,7 +498,7 @@ static void sum_stats(struct lg_stats *tot, const struct lg_stats *s)
 enum {
 	OPT_TARGET = 256, OPT_LOCAL, OPT_METHOD, OPT_TEMPLATE, OPT_ECHO, OPT_WINDOW, OPT_RATE,
 	OPT_COUNT, OPT_DURATION, OPT_TIMEOUT, OPT_THREADS, OPT_SOCKETS, OPT_TRANSPORT,
-	OPT_SOCKBUF, OPT_GSO, OPT_JSON, OPT_HELP,
+	OPT_SOCKBUF, OPT_GSO, OPT_USERS, OPT_PASSWORD, OPT_DOMAIN, OPT_EXPIRES, OPT_JSON, OPT_HELP,
 };
 
 static const struct option long_opts[] = {
@@ -336,6 +517,10 @@ static const struct option long_opts[] = {
 	{"transport", required_argument, NULL, OPT_TRANSPORT},
 	{"sockbuf", required_argument, NULL, OPT_SOCKBUF},
 	{"gso", no_argument, NULL, OPT_GSO},
+	{"users", required_argument, NULL, OPT_USERS},
+	{"password", required_argument, NULL, OPT_PASSWORD},
+	{"domain", required_argument, NULL, OPT_DOMAIN},
+	{"expires", required_argument, NULL, OPT_EXPIRES},
 	{"json", no_argument, NULL, OPT_JSON},
 	{"help", no_argument, NULL, OPT_HELP},
 	{NULL, 0, NULL, 0},
@@ -357,8 +542,11 @@ int main(int argc, char **argv)
 		.sockets = 1,
 		.window = 64,
 		.timeout_ns = 2000000000ull,
+		.expires = 3600,
 	};
-	const char *target = NULL, *local = NULL, *tpl = NULL;
+	const char *target = NULL, *local = NULL, *tpl = NULL, *users = NULL;
+	const struct lg_scenario_ops *ops = &lg_scenario_options;
+	char domain_buf[300];
 	bool json = false, window_set = false;
 	struct lg_thread_args *args;
 	struct lg_stats *stats;
@@ -379,9 +567,28 @@ int main(int argc, char **argv)
 			local = optarg;
 			break;
 		case OPT_METHOD:
-			if (strcmp(optarg, "OPTIONS") != 0)
-				BAD("--method %s: not supported (allowed: OPTIONS)", optarg);
-			cfg.method = "OPTIONS";
+			if (strcmp(optarg, "OPTIONS") == 0)
+				cfg.method = "OPTIONS";
+			else if (strcmp(optarg, "REGISTER") == 0)
+				cfg.method = "REGISTER";
+			else
+				BAD("--method %s: not supported (allowed: OPTIONS, REGISTER)", optarg);
+			break;
+		case OPT_USERS:
+			users = optarg;
+			break;
+		case OPT_PASSWORD:
+			cfg.password = optarg;
+			break;
+		case OPT_DOMAIN:
+			if (!valid_domain(optarg))
+				BAD("--domain %s: not a host name or address", optarg);
+			cfg.domain = optarg;
+			break;
+		case OPT_EXPIRES:
+			if (parse_u64(optarg, 0, 86400, &v) < 0)
+				BAD("--expires %s: out of range (allowed: 0-86400)", optarg);
+			cfg.expires = (uint32_t)v;
 			break;
 		case OPT_TEMPLATE:
 			tpl = optarg;
@@ -464,6 +671,30 @@ int main(int argc, char **argv)
 			BAD("--template %s: %s", tpl, strerror(errno));
 		cfg.template_text = text;
 	}
+	if (strcmp(cfg.method, "REGISTER") == 0) {
+		int r;
+
+		ops = &lg_scenario_register;
+		if (cfg.expect_echo || tpl)
+			BAD("--method REGISTER: --expect-echo and --template are for OPTIONS");
+		if (!users)
+			BAD("--method REGISTER needs --users PATTERN:N or --users FILE.csv");
+		r = load_users(users, &cfg);
+		if (r < 0)
+			BAD("--users %s: %s", users, r == -EINVAL ? "not PATTERN:N (one %u, N >= 1) "
+				"nor a CSV file of username[,password] lines" : strerror(-r));
+		if (!cfg.password && !all_have_passwords(&cfg))
+			BAD("--method REGISTER: --password is needed (users without one)");
+		if (cfg.nusers < cfg.threads)
+			BAD("--threads %u: more threads than users (%" PRIu32 ")", cfg.threads,
+			    cfg.nusers);
+		if (!cfg.domain) {
+			target_host(target, domain_buf, sizeof(domain_buf));
+			cfg.domain = domain_buf;
+		}
+	} else if (users || cfg.password || cfg.domain) {
+		BAD("--users, --password and --domain are for --method REGISTER");
+	}
 	if (!cfg.count && !cfg.duration_ns)
 		cfg.duration_ns = 10ull * 1000000000ull;
 	if (cfg.mode == LG_OPEN && !window_set) {
@@ -471,7 +702,13 @@ int main(int argc, char **argv)
 		double w = cfg.rate / cfg.threads * ((double)cfg.timeout_ns / 1e9) * 1.25 + 64;
 
 		cfg.window = w > 262144 ? 262144 : (uint32_t)w;
+		if (ops == &lg_scenario_register && cfg.window > cfg.nusers / cfg.threads)
+			cfg.window = cfg.nusers / cfg.threads;
 	}
+	/* One transaction per user at a time: a free slot must find a free user. */
+	if (ops == &lg_scenario_register && cfg.window > cfg.nusers / cfg.threads)
+		BAD("--window %" PRIu32 ": more than the users per thread (%" PRIu32 ")",
+		    cfg.window, cfg.nusers / cfg.threads);
 	if (getrandom(&cfg.run_nonce, sizeof(cfg.run_nonce), 0) != sizeof(cfg.run_nonce))
 		cfg.run_nonce = (uint32_t)time(NULL) ^ (uint32_t)getpid();
 	snprintf(rep.target, sizeof(rep.target), "%s", target);
@@ -492,7 +729,7 @@ int main(int argc, char **argv)
 	for (unsigned int i = 0; i < cfg.threads; i++) {
 		args[i] = (struct lg_thread_args){
 			.cfg = &cfg,
-			.ops = &lg_scenario_options,
+			.ops = ops,
 			.tid = i,
 			.quota = cfg.count ? cfg.count / cfg.threads + (i < cfg.count % cfg.threads)
 					   : UINT64_MAX,
@@ -538,5 +775,6 @@ int main(int argc, char **argv)
 	free(args);
 	free(stats);
 	free((char *)cfg.template_text);
+	free_users(&cfg);
 	return failed ? 1 : 0;
 }

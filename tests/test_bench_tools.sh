@@ -4,6 +4,7 @@
 #   - the same over ::1 (skipped when the host has no IPv6 loopback)
 #   - against a scripted responder: answers matched by branch, counted by code,
 #     drops become timeouts, duplicates stray, garbage bad
+#   - REGISTER with MD5/SHA-256 digest answers against a scripted registrar
 #   - against a closed port: every request times out, the run ends in bounded
 #     time, for --count and for --duration
 #   - bad command lines are refused with exit status 2
@@ -135,6 +136,87 @@ check "responder: 20 duplicates counted stray, 20 garbage datagrams bad" $(jq -e
 	'.stray == 20 and .bad == 20' "$tmp/resp.json" >/dev/null; echo $?)
 wait "$RPID" 2>/dev/null
 
+# ---- 3b. REGISTER with digest against a scripted registrar (python3 hashlib):
+#   401 with a fresh nonce, then the Authorization is checked (qop=auth) and
+#   answered 200 (right) or 403 (wrong); CSeq must grow per Call-ID.
+cat >"$tmp/registrar.py" <<'PY'
+import socket, sys, re, hashlib, os
+alg = sys.argv[1]            # MD5 or SHA-256
+password = sys.argv[2]
+limit = int(sys.argv[3])     # stop after this many REGISTERs
+H = (lambda x: hashlib.md5(x.encode()).hexdigest()) if alg == "MD5" else (lambda x: hashlib.sha256(x.encode()).hexdigest())
+s = socket.socket(socket.AF_INET, socket.SOCK_DGRAM)
+s.bind(("127.0.0.1", 0))
+print(s.getsockname()[1], flush=True)
+s.settimeout(10)
+realm = "bench.test"
+cseqs = {}
+bad_cseq = 0
+stats = {"challenged": 0, "ok": 0, "forbidden": 0, "new": 0, "refresh": 0}
+def reply(req, code, extra=b""):
+    lines = req.split(b"\r\n")
+    keep = [l for l in lines[1:] if l.split(b":")[0] in (b"Via", b"From", b"To", b"Call-ID", b"CSeq")]
+    return b"SIP/2.0 " + code + b"\r\n" + b"\r\n".join(keep) + b"\r\n" + extra + b"Content-Length: 0\r\n\r\n"
+n = 0
+while n < limit:
+    d, a = s.recvfrom(4096)
+    n += 1
+    t = d.decode()
+    hdr = dict()
+    for l in t.split("\r\n")[1:]:
+        if ":" in l:
+            k, v = l.split(":", 1); hdr[k.strip()] = v.strip()
+    callid = hdr["Call-ID"]; cseq = int(hdr["CSeq"].split()[0])
+    if callid in cseqs and cseq <= cseqs[callid]:
+        bad_cseq += 1
+    cseqs[callid] = cseq
+    auth = hdr.get("Authorization")
+    if not auth:
+        stats["challenged"] += 1
+        nonce = os.urandom(8).hex()
+        s.sendto(reply(d, b"401 Unauthorized", ('WWW-Authenticate: Digest realm="%s", nonce="%s", algorithm=%s, qop="auth"\r\n' % (realm, nonce, alg)).encode()), a)
+        continue
+    p = dict((m.group(1), m.group(2) if m.group(2) is not None else m.group(3)) for m in re.finditer(r'(\w+)=(?:"([^"]*)"|([^,\s]+))', auth))
+    user = re.search(r"sip:([^@]+)@", hdr["To"]).group(1)
+    ha1 = H("%s:%s:%s" % (p["username"], realm, password))
+    ha2 = H("REGISTER:%s" % p["uri"])
+    want = H(":".join([ha1, p["nonce"], p["nc"], p["cnonce"], p["qop"], ha2]))
+    if p["response"] == want and p["username"] == user and p.get("algorithm", "MD5") == alg:
+        stats["ok"] += 1
+        s.sendto(reply(d, b"200 OK", ("Contact: %s;expires=%s\r\n" % (hdr["Contact"], hdr["Expires"])).encode()), a)
+    else:
+        stats["forbidden"] += 1
+        s.sendto(reply(d, b"403 Forbidden"), a)
+print("challenged=%d ok=%d forbidden=%d bad_cseq=%d callids=%d" % (stats["challenged"], stats["ok"], stats["forbidden"], bad_cseq, len(cseqs)), file=sys.stderr)
+PY
+# start_registrar ALG PASSWORD REQUESTS: sets PORT and RPID
+start_registrar() {
+	python3 "$tmp/registrar.py" "$@" >"$tmp/reg.port" 2>"$tmp/reg.err" &
+	pids+=($!)
+	RPID=$!
+	PORT=
+	for _ in $(seq 50); do PORT=$(head -n 1 "$tmp/reg.port" 2>/dev/null); [ -n "$PORT" ] && break; sleep 0.1; done
+}
+start_registrar MD5 s3cret 600
+timeout 30 "$bench" --target "127.0.0.1:$PORT" --method REGISTER --users 'u%04u:30' \
+	--password s3cret --count 300 --threads 2 --window 5 --timeout-ms 1000 --json >"$tmp/reg.json"
+wait "$RPID" 2>/dev/null
+check "REGISTER MD5: 300 registrations ok, each after one 401, 600 datagrams" $(jq -e \
+	'.completed == 300 and .ok == 300 and .codes["200"] == 300 and .codes["401"] == 300 and
+	 .sent == 600 and .timeouts == 0' "$tmp/reg.json" >/dev/null; echo $?)
+check "REGISTER MD5: the registrar verified 300 responses, 30 Call-IDs, CSeq always grew" \
+	$(grep -q 'challenged=300 ok=300 forbidden=0 bad_cseq=0 callids=30' "$tmp/reg.err"; echo $?)
+printf 'alice,wrong\n# a comment\nbob\n' >"$tmp/users.csv"
+start_registrar SHA-256 s3cret 20
+timeout 30 "$bench" --target "127.0.0.1:$PORT" --method REGISTER --users "$tmp/users.csv" \
+	--password s3cret --count 10 --window 2 --timeout-ms 1000 --json >"$tmp/reg2.json"
+wait "$RPID" 2>/dev/null
+check "REGISTER SHA-256, CSV users: bob (default password) 200, alice (her own, wrong) 403" $(jq -e \
+	'.completed == 10 and .codes["200"] == 5 and .codes["403"] == 5 and .codes["401"] == 10' \
+	"$tmp/reg2.json" >/dev/null; echo $?)
+check "REGISTER SHA-256: the registrar saw 5 right and 5 wrong responses" \
+	$(grep -q 'challenged=10 ok=5 forbidden=5 bad_cseq=0 callids=2' "$tmp/reg.err"; echo $?)
+
 # ---- 4. closed port: timeouts, bounded time
 start_echo 127.0.0.1 closed
 closed=$PORT
@@ -161,7 +243,13 @@ for args in "" "--target nonsense" "--target 127.0.0.1:0" "--target 127.0.0.1:70
 	"--target 127.0.0.1:5060 --window 0" "--target 127.0.0.1:5060 --rate -5" \
 	"--target 127.0.0.1:5060 --count abc" "--target 127.0.0.1:5060 --method INVITE" \
 	"--target 127.0.0.1:5060 --transport tcp" "--target 127.0.0.1:5060 --duration 0" \
-	"--target 127.0.0.1:5060 --threads 1000" "--target [::1:5060"; do
+	"--target 127.0.0.1:5060 --threads 1000" "--target [::1:5060" \
+	"--target 127.0.0.1:5060 --method REGISTER" "--target 127.0.0.1:5060 --method REGISTER --users u%u:5" \
+	"--target 127.0.0.1:5060 --method REGISTER --users u%x:5 --password p" \
+	"--target 127.0.0.1:5060 --method REGISTER --users u%u:0 --password p" \
+	"--target 127.0.0.1:5060 --method REGISTER --users u%u:5 --password p --window 6" \
+	"--target 127.0.0.1:5060 --method REGISTER --users /nonexistent.csv --password p" \
+	"--target 127.0.0.1:5060 --users u%u:5 --password p"; do
 	# shellcheck disable=SC2086
 	timeout 5 "$bench" $args >/dev/null 2>&1
 	rc=$?

@@ -273,6 +273,7 @@ static bool start_new(struct eng *e)
 	sl->req.seq = e->seq++;
 	sl->req.sock = s % e->nsock;
 	sl->req.step = 0;
+	sl->req.user = 0;
 	e->st->offered++;
 	q = queue_room(e, sl->req.sock);
 	len = e->ops->build(e->sc, &sl->req, q->buf[q->n], LG_MSG_MAX);
@@ -295,6 +296,8 @@ static void expire(struct eng *e, uint64_t now)
 		uint32_t s = (uint32_t)e->head;
 
 		e->st->timeouts++;
+		if (e->ops->done)
+			e->ops->done(e->sc, &e->slots[s].req, 0);
 		release(e, s);
 		if (e->cfg->mode == LG_CLOSED && may_offer(e, now))
 			start_new(e);
@@ -342,6 +345,7 @@ static void on_datagram(struct eng *e, const char *buf, size_t len, uint64_t now
 		goto stray;
 
 	q = queue_room(e, sl->req.sock);
+	sl->req.next_key = lg_key(e->tid, s, sl->gen + 1);
 	r = e->ops->response(e->sc, &sl->req, &resp, q->buf[q->n], LG_MSG_MAX);
 	if (r == LG_PROVISIONAL) {
 		e->st->provisional++;
@@ -369,6 +373,8 @@ static void on_datagram(struct eng *e, const char *buf, size_t len, uint64_t now
 			e->st->ok++;
 	}
 	e->st->completed++;
+	if (e->ops->done)
+		e->ops->done(e->sc, &sl->req, r < 0 ? -1 : resp.status);
 	lg_hist_add(&e->st->lat, now - sl->start_ns);
 	e->st->last_done_ns = now;
 	release(e, s);
@@ -471,7 +477,7 @@ static int setup(struct eng *e)
 			return r;
 		}
 	}
-	r = e->ops->create(&e->sc, e->cfg, locals, e->nsock);
+	r = e->ops->create(&e->sc, e->cfg, e->tid, locals, e->nsock);
 	if (r < 0)
 		snprintf(e->args->errmsg, sizeof(e->args->errmsg), "%s scenario: %s",
 			 e->ops->name, strerror(-r));

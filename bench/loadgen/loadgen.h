@@ -89,15 +89,25 @@ struct lg_config {
 	uint64_t timeout_ns;
 	uint32_t run_nonce;     /* random per run, in every branch and Call-ID */
 	int rcvbuf;             /* SO_RCVBUF/SO_SNDBUF, 0: the kernel's */
+	/* REGISTER: users (thread t takes the users i with i % threads == t) */
+	char **users;
+	char **passwords;       /* per user; NULL entries: password */
+	uint32_t nusers;
+	const char *password;
+	const char *domain;     /* Request-URI and AOR host */
+	uint32_t expires;
 	bool gso;               /* send batches of equal-size requests with UDP_SEGMENT */
 };
 
 /* The request being built: what a scenario needs to write it. */
 struct lg_req {
 	uint64_t key;     /* lg_key(tid, slot, gen) */
+	uint64_t next_key; /* set before a response handler runs: the key a
+			    * follow-up request must carry in its branch */
 	uint64_t seq;     /* the thread's request counter (CSeq is derived) */
 	unsigned int sock; /* index of the thread socket it goes out on */
 	uint32_t step;    /* 0 for the first request of a slot's chain */
+	uint32_t user;    /* the scenario's: which user the chain is for */
 };
 
 /* A received datagram, after the engine's scan. */
@@ -121,12 +131,16 @@ struct lg_local {
 
 struct lg_scenario_ops {
 	const char *name;
-	/* Per thread; locals: the thread's bound sockets. Returns 0 or -errno. */
-	int (*create)(void **ret, const struct lg_config *cfg, const struct lg_local *locals,
-		      unsigned int nlocal);
+	/* Per thread tid; locals: the thread's bound sockets. Returns 0 or -errno. */
+	int (*create)(void **ret, const struct lg_config *cfg, unsigned int tid,
+		      const struct lg_local *locals, unsigned int nlocal);
 	void (*destroy)(void *sc);
-	/* Writes the request into buf; returns its length or -ENOSPC. */
-	int (*build)(void *sc, const struct lg_req *req, char *buf, size_t cap);
+	/* Writes the first request of a chain into buf (req->step is 0; the
+	 * scenario may set req->user); returns its length or -errno (fatal:
+	 * the thread offers no more). */
+	int (*build)(void *sc, struct lg_req *req, char *buf, size_t cap);
+	/* Called when a chain ends (final answer or timeout), may be NULL. */
+	void (*done)(void *sc, struct lg_req *req, int status);
 	/* See LG_FINAL above; a negative errno other than LG_PROVISIONAL
 	 * counts the answer as bad and ends the transaction. */
 	int (*response)(void *sc, struct lg_req *req, const struct lg_resp *resp, char *buf,
@@ -134,6 +148,7 @@ struct lg_scenario_ops {
 };
 
 extern const struct lg_scenario_ops lg_scenario_options;
+extern const struct lg_scenario_ops lg_scenario_register;
 
 /* Scans a datagram: the status code (or 0 for an echoed request of method
  * `method` when echo is set), and the key from the branch marker or, failing

@@ -349,12 +349,13 @@ static void options_destroy(void *arg)
 	free(sc);
 }
 
-static int options_create(void **ret, const struct lg_config *cfg, const struct lg_local *locals,
-			  unsigned int nlocal)
+static int options_create(void **ret, const struct lg_config *cfg, unsigned int tid,
+			  const struct lg_local *locals, unsigned int nlocal)
 {
 	struct options_sc *sc;
 	int r;
 
+	(void)tid;
 	if (nlocal > LG_MAX_SOCKETS)
 		return -E2BIG;
 	sc = calloc(1, sizeof(*sc));
@@ -373,7 +374,7 @@ static int options_create(void **ret, const struct lg_config *cfg, const struct 
 	return 0;
 }
 
-static int options_build(void *arg, const struct lg_req *req, char *buf, size_t cap)
+static int options_build(void *arg, struct lg_req *req, char *buf, size_t cap)
 {
 	struct options_sc *sc = arg;
 
