@@ -105,11 +105,14 @@ static void wake_read(struct loop *loop, int fd, unsigned events, void *arg)
 
 	(void)events;
 	(void)arg;
-	/* Clear the flag before draining and running the hooks: a producer
-	 * that enqueues after this point writes the eventfd again. */
-	atomic_store(&loop->wake_pending, false);
+	/* Read the eventfd first, then clear the flag, then run the hooks. A
+	 * producer that found the flag set enqueued before this clear, so the
+	 * hooks below see its item; one that finds it clear writes the eventfd
+	 * again. (Clearing before the read could swallow a write made between
+	 * the two and leave the flag set with no wake-up pending: lost wakes.) */
 	while (read(fd, &v, sizeof(v)) < 0 && errno == EINTR)
 		;
+	atomic_store(&loop->wake_pending, false);
 	for (h = loop->wake_hooks; h; h = next) {
 		next = h->next;
 		h->cb(loop, h->arg);
