@@ -435,10 +435,10 @@ static void print_json(const struct report *r)
 
 	printf("{\"tool\":\"sipreg-bench\",\"method\":\"%s\",\"echo\":%s,\"transport\":\"udp\","
 	       "\"target\":\"%s\",\"mode\":\"%s\",\"window\":%" PRIu32 ",\"rate\":%.1f,"
-	       "\"threads\":%u,\"sockets\":%u,\"gso\":%s,\"timeout_ms\":%" PRIu64 ",",
+	       "\"users\":%" PRIu32 ",\"threads\":%u,\"sockets\":%u,\"gso\":%s,\"timeout_ms\":%" PRIu64 ",",
 	       cfg->method, cfg->expect_echo ? "true" : "false", r->target,
 	       cfg->mode == LG_CLOSED ? "closed" : "open", cfg->window,
-	       cfg->mode == LG_OPEN ? cfg->rate : 0.0, cfg->threads, cfg->sockets,
+	       cfg->mode == LG_OPEN ? cfg->rate : 0.0, cfg->nusers, cfg->threads, cfg->sockets,
 	       cfg->gso ? "true" : "false",
 	       cfg->timeout_ns / 1000000u);
 	printf("\"elapsed_s\":%.6f,\"active_s\":%.6f,\"offered\":%" PRIu64 ",\"sent\":%" PRIu64

@@ -19,6 +19,11 @@
  * echoed request accepted as its answer) now; REGISTER with digest answers
  * plugs in the same way (its handler builds the authenticated request from
  * the 401 and returns its length, and the engine sends it in the same slot).
+ *
+ * Transports: UDP only so far. TCP fits the same engine: a struct sockq per
+ * connection (sends become one writev of the queued requests), and receive()
+ * gains a per-connection buffer cut into messages by Content-Length before
+ * on_datagram(); slots, keys, timeouts and scenarios do not change.
  */
 #ifndef SIPREG_BENCH_LOADGEN_H
 #define SIPREG_BENCH_LOADGEN_H
