@@ -199,7 +199,7 @@ static const struct bad_vec bad[] = {
 	{"RFC 3261 §25.1 scheme starts with digit", "1sip:a@b", "Bad URI: missing scheme"},
 	{"RFC 3261 §25.1 scheme with bad char", "s_p:a@b", "Bad URI: missing scheme"},
 	{"RFC 3966 tel empty", "tel:", "Bad URI: bad characters"},
-	{"RFC 3261 §25.1 absoluteURI with space", "foo:a b", "Bad URI: bad characters"},
+	{"RFC 3261 §25.1 absoluteURI with space", "foo:a b", "Bad URI: unexpected character"},
 	{"RFC 3261 §25.1 NUL byte", "sip:a\0b@example.com", "Bad URI: unexpected character"},
 };
 

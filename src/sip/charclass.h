@@ -19,8 +19,11 @@
  *   CC_SCHEME  ALPHA / DIGIT / "+" / "-" / "."
  *   CC_V6      HEXDIG / ":" / "." (the inside of an IPv6reference)
  *   CC_PVAL    a generic-param value: token / host / IPv6reference / paramchar
- * unreserved = alphanum / "-" "_" "." "!" "~" "*" "'" "(" ")"; "%" is in the
- * escaped classes and is checked for two HEXDIG by the scanner that meets it.
+ *   CC_ALPHA   ALPHA / "_" (a host holding one is a name, not IPv4)
+ *   CC_DOT, CC_DASH, CC_HSEP  "." and "-" (label checks in host names)
+ * unreserved = alphanum / "-" "_" "." "!" "~" "*" "'" "(" ")". The escaped
+ * classes (USER, PASS, PARAM, HNV) leave out "%": cc_span_esc() accepts it
+ * only as "%" HEXDIG HEXDIG.
  */
 #ifndef SIPREG_SIP_CHARCLASS_H
 #define SIPREG_SIP_CHARCLASS_H
@@ -30,6 +33,22 @@
 #include <string.h>
 
 #include "sipreg/sip.h"
+
+/*
+ * SSE2 scanning (every x86-64 has it) unless SIPREG_NO_SIMD is defined, as in
+ * msg.c: 16 bytes at a time for quoted strings (nonce, response, cnonce,
+ * +sip.instance: the long runs of a REGISTER; token runs are mostly shorter
+ * than 16 bytes, where the four-way unrolled table loop is cheaper). The
+ * scalar loops do the same job and the unit tests are also built against them
+ * (tests/meson.build: sip_hdr_scalar, sip_uri_scalar). A vector load is made
+ * only when 16 bytes remain before end, so nothing past the slice is read.
+ */
+#if defined(__SSE2__) && !defined(SIPREG_NO_SIMD)
+#include <emmintrin.h>
+#define CC_SSE2 1
+#else
+#define CC_SSE2 0
+#endif
 
 #define likely(x) sip_likely(x)
 #define unlikely(x) sip_unlikely(x)
@@ -47,42 +66,46 @@ enum {
 	CC_SCHEME = 0x200,
 	CC_V6 = 0x400,
 	CC_PVAL = 0x800,
+	CC_ALPHA = 0x1000,
+	CC_DOT = 0x2000,
+	CC_DASH = 0x4000,
+	CC_HSEP = 0x8000,
 };
 
 /* Generated from the RFC 3261 §25.1 sets listed above. */
 static const uint16_t sip_cc[256] = {
-	0x000, 0x000, 0x000, 0x000, 0x000, 0x000, 0x000, 0x000, /* 00 ........ */
-	0x000, 0x040, 0x040, 0x000, 0x000, 0x040, 0x000, 0x000, /* 08 ........ */
-	0x000, 0x000, 0x000, 0x000, 0x000, 0x000, 0x000, 0x000, /* 10 ........ */
-	0x000, 0x000, 0x000, 0x000, 0x000, 0x000, 0x000, 0x000, /* 18 ........ */
-	0x040, 0x837, 0x000, 0x000, 0x836, 0x837, 0x816, 0x837, /* 20 .!"#$%&' */
-	0x836, 0x836, 0x837, 0xa37, 0x006, 0xa3f, 0xe3f, 0x832, /* 28 ()*+,-./ */
-	0xfbf, 0xfbf, 0xfbf, 0xfbf, 0xfbf, 0xfbf, 0xfbf, 0xfbf, /* 30 01234567 */
-	0xfbf, 0xfbf, 0xc30, 0x002, 0x000, 0x006, 0x000, 0x022, /* 38 89:;<=>? */
-	0x000, 0xebf, 0xebf, 0xebf, 0xebf, 0xebf, 0xebf, 0xa3f, /* 40 @ABCDEFG */
-	0xa3f, 0xa3f, 0xa3f, 0xa3f, 0xa3f, 0xa3f, 0xa3f, 0xa3f, /* 48 HIJKLMNO */
-	0xa3f, 0xa3f, 0xa3f, 0xa3f, 0xa3f, 0xa3f, 0xa3f, 0xa3f, /* 50 PQRSTUVW */
-	0xa3f, 0xa3f, 0xa3f, 0x830, 0x000, 0x830, 0x000, 0x83f, /* 58 XYZ[\]^_ */
-	0x801, 0xebf, 0xebf, 0xebf, 0xebf, 0xebf, 0xebf, 0xa3f, /* 60 `abcdefg */
-	0xa3f, 0xa3f, 0xa3f, 0xa3f, 0xa3f, 0xa3f, 0xa3f, 0xa3f, /* 68 hijklmno */
-	0xa3f, 0xa3f, 0xa3f, 0xa3f, 0xa3f, 0xa3f, 0xa3f, 0xa3f, /* 70 pqrstuvw */
-	0xa3f, 0xa3f, 0xa3f, 0x000, 0x000, 0x000, 0x837, 0x000, /* 78 xyz{|}~. */
-	0x000, 0x000, 0x000, 0x000, 0x000, 0x000, 0x000, 0x000, /* 80 ........ */
-	0x000, 0x000, 0x000, 0x000, 0x000, 0x000, 0x000, 0x000, /* 88 ........ */
-	0x000, 0x000, 0x000, 0x000, 0x000, 0x000, 0x000, 0x000, /* 90 ........ */
-	0x000, 0x000, 0x000, 0x000, 0x000, 0x000, 0x000, 0x000, /* 98 ........ */
-	0x000, 0x000, 0x000, 0x000, 0x000, 0x000, 0x000, 0x000, /* a0 ........ */
-	0x000, 0x000, 0x000, 0x000, 0x000, 0x000, 0x000, 0x000, /* a8 ........ */
-	0x000, 0x000, 0x000, 0x000, 0x000, 0x000, 0x000, 0x000, /* b0 ........ */
-	0x000, 0x000, 0x000, 0x000, 0x000, 0x000, 0x000, 0x000, /* b8 ........ */
-	0x000, 0x000, 0x000, 0x000, 0x000, 0x000, 0x000, 0x000, /* c0 ........ */
-	0x000, 0x000, 0x000, 0x000, 0x000, 0x000, 0x000, 0x000, /* c8 ........ */
-	0x000, 0x000, 0x000, 0x000, 0x000, 0x000, 0x000, 0x000, /* d0 ........ */
-	0x000, 0x000, 0x000, 0x000, 0x000, 0x000, 0x000, 0x000, /* d8 ........ */
-	0x000, 0x000, 0x000, 0x000, 0x000, 0x000, 0x000, 0x000, /* e0 ........ */
-	0x000, 0x000, 0x000, 0x000, 0x000, 0x000, 0x000, 0x000, /* e8 ........ */
-	0x000, 0x000, 0x000, 0x000, 0x000, 0x000, 0x000, 0x000, /* f0 ........ */
-	0x000, 0x000, 0x000, 0x000, 0x000, 0x000, 0x000, 0x000, /* f8 ........ */
+	0x0000, 0x0000, 0x0000, 0x0000, 0x0000, 0x0000, 0x0000, 0x0000, /* 00 ........ */
+	0x0000, 0x0040, 0x0040, 0x0000, 0x0000, 0x0040, 0x0000, 0x0000, /* 08 ........ */
+	0x0000, 0x0000, 0x0000, 0x0000, 0x0000, 0x0000, 0x0000, 0x0000, /* 10 ........ */
+	0x0000, 0x0000, 0x0000, 0x0000, 0x0000, 0x0000, 0x0000, 0x0000, /* 18 ........ */
+	0x0040, 0x0837, 0x0000, 0x0000, 0x0836, 0x0801, 0x0816, 0x0837, /* 20 .!"#$%&' */
+	0x0836, 0x0836, 0x0837, 0x0a37, 0x0006, 0xca3f, 0xae3f, 0x0832, /* 28 ()*+,-./ */
+	0x0fbf, 0x0fbf, 0x0fbf, 0x0fbf, 0x0fbf, 0x0fbf, 0x0fbf, 0x0fbf, /* 30 01234567 */
+	0x0fbf, 0x0fbf, 0x0c30, 0x0002, 0x0000, 0x0006, 0x0000, 0x0022, /* 38 89:;<=>? */
+	0x0000, 0x1ebf, 0x1ebf, 0x1ebf, 0x1ebf, 0x1ebf, 0x1ebf, 0x1a3f, /* 40 @ABCDEFG */
+	0x1a3f, 0x1a3f, 0x1a3f, 0x1a3f, 0x1a3f, 0x1a3f, 0x1a3f, 0x1a3f, /* 48 HIJKLMNO */
+	0x1a3f, 0x1a3f, 0x1a3f, 0x1a3f, 0x1a3f, 0x1a3f, 0x1a3f, 0x1a3f, /* 50 PQRSTUVW */
+	0x1a3f, 0x1a3f, 0x1a3f, 0x0830, 0x0000, 0x0830, 0x0000, 0x183f, /* 58 XYZ[\]^_ */
+	0x0801, 0x1ebf, 0x1ebf, 0x1ebf, 0x1ebf, 0x1ebf, 0x1ebf, 0x1a3f, /* 60 `abcdefg */
+	0x1a3f, 0x1a3f, 0x1a3f, 0x1a3f, 0x1a3f, 0x1a3f, 0x1a3f, 0x1a3f, /* 68 hijklmno */
+	0x1a3f, 0x1a3f, 0x1a3f, 0x1a3f, 0x1a3f, 0x1a3f, 0x1a3f, 0x1a3f, /* 70 pqrstuvw */
+	0x1a3f, 0x1a3f, 0x1a3f, 0x0000, 0x0000, 0x0000, 0x0837, 0x0000, /* 78 xyz{|}~. */
+	0x0000, 0x0000, 0x0000, 0x0000, 0x0000, 0x0000, 0x0000, 0x0000, /* 80 ........ */
+	0x0000, 0x0000, 0x0000, 0x0000, 0x0000, 0x0000, 0x0000, 0x0000, /* 88 ........ */
+	0x0000, 0x0000, 0x0000, 0x0000, 0x0000, 0x0000, 0x0000, 0x0000, /* 90 ........ */
+	0x0000, 0x0000, 0x0000, 0x0000, 0x0000, 0x0000, 0x0000, 0x0000, /* 98 ........ */
+	0x0000, 0x0000, 0x0000, 0x0000, 0x0000, 0x0000, 0x0000, 0x0000, /* a0 ........ */
+	0x0000, 0x0000, 0x0000, 0x0000, 0x0000, 0x0000, 0x0000, 0x0000, /* a8 ........ */
+	0x0000, 0x0000, 0x0000, 0x0000, 0x0000, 0x0000, 0x0000, 0x0000, /* b0 ........ */
+	0x0000, 0x0000, 0x0000, 0x0000, 0x0000, 0x0000, 0x0000, 0x0000, /* b8 ........ */
+	0x0000, 0x0000, 0x0000, 0x0000, 0x0000, 0x0000, 0x0000, 0x0000, /* c0 ........ */
+	0x0000, 0x0000, 0x0000, 0x0000, 0x0000, 0x0000, 0x0000, 0x0000, /* c8 ........ */
+	0x0000, 0x0000, 0x0000, 0x0000, 0x0000, 0x0000, 0x0000, 0x0000, /* d0 ........ */
+	0x0000, 0x0000, 0x0000, 0x0000, 0x0000, 0x0000, 0x0000, 0x0000, /* d8 ........ */
+	0x0000, 0x0000, 0x0000, 0x0000, 0x0000, 0x0000, 0x0000, 0x0000, /* e0 ........ */
+	0x0000, 0x0000, 0x0000, 0x0000, 0x0000, 0x0000, 0x0000, 0x0000, /* e8 ........ */
+	0x0000, 0x0000, 0x0000, 0x0000, 0x0000, 0x0000, 0x0000, 0x0000, /* f0 ........ */
+	0x0000, 0x0000, 0x0000, 0x0000, 0x0000, 0x0000, 0x0000, 0x0000, /* f8 ........ */
 };
 
 static inline int cc_is(unsigned char c, unsigned cls)
@@ -119,45 +142,113 @@ static inline const char *cc_span(const char *p, const char *end, unsigned cls)
 	return p;
 }
 
-/* ASCII case-insensitive compare of [p, p+n) with a lower-case literal. */
+/* cc_span over a class that allows escaped = "%" HEXDIG HEXDIG: stops at a
+ * '%' that is not followed by two HEXDIG inside the slice. */
+static inline const char *cc_span_esc(const char *p, const char *end, unsigned cls)
+{
+	for (;;) {
+		p = cc_span(p, end, cls);
+		if (likely(p == end || *p != '%'))
+			return p;
+		if (end - p < 3 || !(sip_cc[(unsigned char)p[1]] & CC_HEX) ||
+		    !(sip_cc[(unsigned char)p[2]] & CC_HEX))
+			return p;
+		p += 3;
+	}
+}
+
+/* ASCII case-insensitive compare of [p, p+n) with a literal whose bytes all
+ * have bit 0x20 set (lower-case letters, digits, "-", "+", "."). Only valid
+ * on token characters (a CR would fold onto "-"). litlen is a constant at
+ * every call site, so the compiler turns this into one or two word compares. */
+static inline uint64_t cc_load(const char *p, size_t n)
+{
+	uint64_t v = 0;
+
+	memcpy(&v, p, n);
+	return v;
+}
+
 static inline int cc_lit_caseeq(const char *p, size_t n, const char *lit, size_t litlen)
 {
 	if (n != litlen)
 		return 0;
-	for (size_t i = 0; i < n; i++)
-		if ((unsigned char)(p[i] | 0x20) != (unsigned char)lit[i])
-			return 0;
-	return 1;
+	/* one or two (overlapping) loads of 1, 2, 4 or 8 bytes */
+	if (litlen >= 8) {
+		for (size_t i = 0; i + 8 <= litlen; i += 8)
+			if ((cc_load(p + i, 8) | 0x2020202020202020ull) != cc_load(lit + i, 8))
+				return 0;
+		return (cc_load(p + litlen - 8, 8) | 0x2020202020202020ull) ==
+		       cc_load(lit + litlen - 8, 8);
+	}
+	if (litlen >= 4)
+		return (cc_load(p, 4) | 0x20202020u) == cc_load(lit, 4) &&
+		       (cc_load(p + litlen - 4, 4) | 0x20202020u) == cc_load(lit + litlen - 4, 4);
+	if (litlen >= 2)
+		return (cc_load(p, 2) | 0x2020u) == cc_load(lit, 2) &&
+		       (cc_load(p + litlen - 2, 2) | 0x2020u) == cc_load(lit + litlen - 2, 2);
+	return litlen == 0 || (unsigned char)(p[0] | 0x20) == (unsigned char)lit[0];
 }
 #define CC_LIT_CASEEQ(p, n, lit) cc_lit_caseeq((p), (n), "" lit, sizeof(lit) - 1)
+
+/* SWAR: the high bit of each byte of w equal to c. Only the lowest set bit
+ * is exact (a borrow may mark bytes above a match), which is all the scanners
+ * below use. */
+static inline uint64_t cc_eqmask(uint64_t w, unsigned char c)
+{
+	uint64_t x = w ^ (0x0101010101010101ull * c);
+
+	return (x - 0x0101010101010101ull) & ~x & 0x8080808080808080ull;
+}
 
 /*
  * quoted-string = SWS DQUOTE *(qdtext / quoted-pair ) DQUOTE
  * qdtext        = LWS / %x21 / %x23-5B / %x5D-7E / UTF8-NONASCII
  * quoted-pair   = "\" (%x00-09 / %x0B-0C / %x0E-7F)
  * p points just after the opening quote; returns the closing quote, or NULL
- * when there is none before end. The scan is memchr for '"', then a check of
- * the backslash run before it (an odd run escapes the quote). Bare control
+ * when there is none before end. Eight bytes at a time (SWAR, plain C) look
+ * for '"' or '\'; a backslash skips the byte after it. Bare control
  * characters inside the quotes are tolerated (the value is never
  * interpreted here, and sip_str_unquote copies them as they are).
  */
 static inline const char *cc_quoted_end(const char *p, const char *end)
 {
-	const char *start = p;
-
-	while (p != end) {
-		const char *q = memchr(p, '"', (size_t)(end - p));
-		const char *b;
-
-		if (q == NULL)
+	for (;;) {
+#if CC_SSE2
+		while (end - p >= 16) {
+			__m128i x = _mm_loadu_si128((const __m128i *)(const void *)p);
+			unsigned m = (unsigned)_mm_movemask_epi8(
+				_mm_or_si128(_mm_cmpeq_epi8(x, _mm_set1_epi8('"')),
+					     _mm_cmpeq_epi8(x, _mm_set1_epi8('\\'))));
+			if (m) {
+				p += __builtin_ctz(m);
+				break;
+			}
+			p += 16;
+		}
+#endif
+#if defined(__BYTE_ORDER__) && __BYTE_ORDER__ == __ORDER_LITTLE_ENDIAN__
+		while (end - p >= 8) {
+			uint64_t w, m;
+			memcpy(&w, p, 8);
+			m = cc_eqmask(w, '"') | cc_eqmask(w, '\\');
+			if (m) {
+				p += __builtin_ctzll(m) >> 3;
+				break;
+			}
+			p += 8;
+		}
+#endif
+		while (p != end && *p != '"' && *p != '\\')
+			p++;
+		if (unlikely(p == end))
 			return NULL;
-		for (b = q; b != start && b[-1] == '\\'; b--)
-			;
-		if (((q - b) & 1) == 0)
-			return q;
-		p = q + 1;
+		if (*p == '"')
+			return p;
+		if (unlikely(end - p < 2))
+			return NULL;
+		p += 2;
 	}
-	return NULL;
 }
 
 /* Set err (when given) and return -EBADMSG. off is relative to base. */
@@ -187,12 +278,17 @@ static inline const char *cc_param_read(const char *p, const char *end, struct s
 	if (unlikely(q == p))
 		return NULL;
 	*name = sip_str_make(p, (size_t)(q - p));
-	r = cc_skip_ws(q, end);
+	r = q;
 	if (r == end || *r != '=') {
-		*value = SIP_STR_NULL;
-		return q;
+		r = cc_skip_ws(r, end);
+		if (r == end || *r != '=') {
+			*value = SIP_STR_NULL;
+			return q;
+		}
 	}
-	r = cc_skip_ws(r + 1, end);
+	r++;
+	if (unlikely(r != end && (sip_cc[(unsigned char)*r] & CC_WS)))
+		r = cc_skip_ws(r, end);
 	if (unlikely(r == end))
 		return NULL;
 	if (*r == '"') {
@@ -218,8 +314,10 @@ static inline const char *cc_param_read(const char *p, const char *end, struct s
 static inline int cc_hparam_next(const char **pp, const char *end, struct sip_str *name,
 				 struct sip_str *value)
 {
-	const char *p = cc_skip_ws(*pp, end), *q;
+	const char *p = *pp, *q;
 
+	if (unlikely(p != end && *p != ';'))
+		p = cc_skip_ws(p, end);
 	if (p == end || *p == ',') {
 		*pp = p;
 		return 0;
@@ -228,7 +326,9 @@ static inline int cc_hparam_next(const char **pp, const char *end, struct sip_st
 		*pp = p;
 		return -1;
 	}
-	p = cc_skip_ws(p + 1, end);
+	p++;
+	if (unlikely(p != end && (sip_cc[(unsigned char)*p] & CC_WS)))
+		p = cc_skip_ws(p, end);
 	q = cc_param_read(p, end, name, value);
 	if (unlikely(q == NULL)) {
 		*pp = p;
@@ -252,6 +352,22 @@ enum {
 };
 const char *sip_host_scan(const char *p, const char *end, struct sip_str *host,
 			  enum sip_host_type *type, int *why);
+/*
+ * Scan a URI starting at p (uri.c). WHOLE: the caller requires it to end at
+ * end; ANGLE: inside "<>", it stops at the first byte that cannot continue
+ * it (the caller requires '>'); BARE: a bare addr-spec, no URI parameters or
+ * headers (what follows ';' is a header parameter, RFC 3261 §20.10). Returns
+ * where it stopped (u->raw covers the URI), or NULL with *why (a static
+ * reason) and *at (where) set.
+ */
+enum {
+	SIP_URI_SCAN_WHOLE = 0,
+	SIP_URI_SCAN_ANGLE,
+	SIP_URI_SCAN_BARE,
+};
+const char *sip_uri_scan(struct sip_uri *u, const char *p, const char *end, int mode,
+			 const char **why, const char **at);
+
 /* IPv6address (RFC 3261 §25.1 with the RFC 5118 §4.10 tolerance) / IPv4address. */
 bool sip_ipv6_valid(const char *p, const char *end);
 bool sip_ipv4_valid(const char *p, const char *end);

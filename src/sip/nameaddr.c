@@ -41,22 +41,24 @@
 
 #define FAIL(reason, at) (cc_fail(err, (reason), base, (at)), (const char *)NULL)
 
-/* A bare addr-spec: up to ';', ',', LWS or the end. */
-static const char *addrspec_end(const char *p, const char *end)
+/* The URI of a name-addr (mode ANGLE, p after '<') or a bare addr-spec
+ * (mode BARE). Returns the cursor after '>' / after the URI, NULL on error. */
+static const char *scan_uri(const char *p, const char *end, int mode, struct sip_nameaddr *na,
+			    const char *base, struct sip_err *err)
 {
-	while (p != end && *p != ';' && *p != ',' && !cc_is(*p, CC_WS))
-		p++;
-	return p;
-}
+	const char *why = NULL, *at = p, *q;
 
-static const char *parse_uri(const char *p, const char *q, struct sip_nameaddr *na,
-			     const char *base, struct sip_err *err)
-{
-	if (unlikely(sip_uri_parse(&na->uri, sip_str_make(p, (size_t)(q - p)), err) < 0)) {
-		if (err)
-			err->off += (size_t)(p - base);
-		return NULL;
+	q = sip_uri_scan(&na->uri, p, end, mode, &why, &at);
+	if (unlikely(q == NULL))
+		return FAIL(why, at);
+	if (mode == SIP_URI_SCAN_ANGLE) {
+		if (likely(q != end && *q == '>'))
+			return q + 1;
+		return FAIL(q == end ? "Bad address: missing '>'" : "Bad URI: unexpected character",
+			    q);
 	}
+	if (unlikely(q != end && *q != ';' && *q != ',' && !cc_is(*q, CC_WS)))
+		return FAIL("Bad URI: unexpected character", q);
 	return q;
 }
 
@@ -86,7 +88,7 @@ static const char *scan_nameaddr(const char *p, const char *end, struct sip_name
 		if (unlikely(q == p))
 			return FAIL("Bad address: bad display name", p);
 		if (q != end && *q == ':')
-			return parse_uri(p, addrspec_end(q, end), na, base, err);
+			return scan_uri(p, end, SIP_URI_SCAN_BARE, na, base, err);
 		for (last = q;;) {
 			p = cc_skip_ws(last, end);
 			if (p != end && *p == '<')
@@ -100,11 +102,8 @@ static const char *scan_nameaddr(const char *p, const char *end, struct sip_name
 		}
 		na->display = sip_str_make(d, (size_t)(last - d));
 	}
-	q = memchr(p + 1, '>', (size_t)(end - p - 1));
-	if (unlikely(q == NULL))
-		return FAIL("Bad address: missing '>'", p);
 	na->angle = true;
-	return parse_uri(p + 1, q, na, base, err) ? q + 1 : NULL;
+	return scan_uri(p + 1, end, SIP_URI_SCAN_ANGLE, na, base, err);
 }
 
 /* Header parameters of a From/To/Route/Path element; tag found. Returns the

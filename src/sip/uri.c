@@ -36,7 +36,8 @@
  *   scheme         = ALPHA *( ALPHA / DIGIT / "+" / "-" / "." )
  *
  * Choices:
- * - Escapes are checked (two HEXDIG) and kept raw in user, password, params.
+ * - Escapes are checked (two HEXDIG) and kept raw in user, password, params
+ *   and headers.
  * - RFC 5118 §4.2: "sip:2001:db8::10" (no brackets) is an error (the port
  *   would be "db8"); §4.3: "[2001:db8::10:5070]" is an address with no port;
  *   §4.10: the 3-colon form "2001:db8:::192.0.2.1" of RFC 3261's ABNF bug is
@@ -50,39 +51,32 @@
  */
 #include "charclass.h"
 
-#define FAIL(reason, at) cc_fail(err, (reason), s.p, (at))
-
-/* Every '%' in [p, end) is followed by two HEXDIG inside the range. */
-static bool escapes_valid(const char *p, const char *end)
+/* IPv4address = 1*3DIGIT "." 1*3DIGIT "." 1*3DIGIT "." 1*3DIGIT, each <= 255,
+ * not followed by another host character. Returns the end or NULL. */
+static const char *scan_ipv4(const char *p, const char *end)
 {
-	while ((p = memchr(p, '%', (size_t)(end - p))) != NULL) {
-		if (unlikely(end - p < 3 || !cc_is(p[1], CC_HEX) || !cc_is(p[2], CC_HEX)))
-			return false;
-		p += 3;
+	for (int part = 0;; part++) {
+		const char *s = p;
+		unsigned v = 0;
+
+		while (p != end && (unsigned)(*p - '0') <= 9 && p - s < 3)
+			v = v * 10 + (unsigned)(*p++ - '0');
+		if (p == s || v > 255)
+			return NULL;
+		if (part == 3)
+			break;
+		if (p == end || *p != '.')
+			return NULL;
+		p++;
 	}
-	return true;
+	if (p != end && (sip_cc[(unsigned char)*p] & CC_HOST))
+		return NULL;
+	return p;
 }
 
 bool sip_ipv4_valid(const char *p, const char *end)
 {
-	unsigned parts = 0;
-
-	while (parts < 4) {
-		unsigned v = 0, n = 0;
-
-		while (p != end && cc_is(*p, CC_DIGIT) && n < 4) {
-			v = v * 10 + (unsigned)(*p++ - '0');
-			n++;
-		}
-		if (n == 0 || n > 3 || v > 255)
-			return false;
-		if (++parts < 4) {
-			if (p == end || *p != '.')
-				return false;
-			p++;
-		}
-	}
-	return p == end;
+	return scan_ipv4(p, end) == end;
 }
 
 /* Groups of 1-4 HEXDIG separated by ':', an optional trailing IPv4address,
@@ -112,47 +106,61 @@ bool sip_ipv6_valid(const char *p, const char *end)
 		if (p - g > 4 || p == g || ++groups > 8)
 			return false;
 	}
-	/* a single trailing or leading ':' is not "::" */
+	/* a single trailing ':' is not "::" */
 	return colons >= 2 && run != 1;
 }
 
-/* hostname / IPv4address: classify and check the labels; 0 or SIP_HOST_E*. */
-static int check_name(const char *p, const char *end, enum sip_host_type *type)
+/* The exact label rules of a hostname, for the rare name the fast scan
+ * flagged: no empty label, no label starting or ending with "-". */
+static bool labels_valid(const char *p, const char *end)
 {
-	bool alpha = false, label_start = true;
 	char prev = '.';
 
-	for (const char *q = p; q != end; q++) {
-		char c = *q;
-		if (c == '.') {
-			if (label_start || prev == '-')
-				return SIP_HOST_EBADNAME;
-			label_start = true;
-		} else {
-			if (label_start && c == '-')
-				return SIP_HOST_EBADNAME;
-			if (!cc_is(c, CC_DIGIT))
-				alpha = true;
-			label_start = false;
-		}
+	for (; p != end; prev = *p++) {
+		if (*p == '.' && (prev == '.' || prev == '-'))
+			return false;
+		if (*p == '-' && prev == '.')
+			return false;
+	}
+	return prev != '-';
+}
+
+/*
+ * hostname / IPv4address: one pass that ORs the classes seen (a letter or
+ * "_" makes it a name) and ANDs each class with the previous one: a "." or
+ * "-" next to another (or first) sends the name to labels_valid(), so
+ * "xn--" passes and "a..b", ".a", "a-.b" do not.
+ */
+static const char *scan_name(const char *p, const char *end, unsigned *acc_out)
+{
+	unsigned prev = CC_HSEP, acc = 0, pairs = 0;
+	const char *s = p;
+
+	for (; p != end; p++) {
+		unsigned c = sip_cc[(unsigned char)*p];
+		if (!(c & CC_HOST))
+			break;
+		acc |= c;
+		pairs |= prev & c;
 		prev = c;
 	}
-	if (prev == '-')
-		return SIP_HOST_EBADNAME;
-	if (!alpha) {
-		*type = SIP_HOST_IPV4;
-		return sip_ipv4_valid(p, end) ? 0 : SIP_HOST_EBADV4;
-	}
-	*type = SIP_HOST_NAME;
-	return 0;
+	if (unlikely(((pairs | prev) & (CC_HSEP | CC_DASH)) && !labels_valid(s, p)))
+		acc = ~0u;
+	*acc_out = acc;
+	return p;
 }
 
 const char *sip_host_scan(const char *p, const char *end, struct sip_str *host,
 			  enum sip_host_type *type, int *why)
 {
 	const char *q;
+	unsigned acc;
 
-	if (p != end && *p == '[') {
+	if (unlikely(p == end)) {
+		*why = SIP_HOST_EMISSING;
+		return NULL;
+	}
+	if (*p == '[') {
 		q = cc_span(p + 1, end, CC_V6);
 		if (unlikely(q == end || *q != ']')) {
 			*why = SIP_HOST_EUNTERM;
@@ -166,51 +174,68 @@ const char *sip_host_scan(const char *p, const char *end, struct sip_str *host,
 		*type = SIP_HOST_IPV6;
 		return q + 1;
 	}
-	q = cc_span(p, end, CC_HOST);
+	if ((unsigned)(*p - '0') <= 9 && (q = scan_ipv4(p, end)) != NULL) {
+		*type = SIP_HOST_IPV4;
+		*host = sip_str_make(p, (size_t)(q - p));
+		return q;
+	}
+	q = scan_name(p, end, &acc);
 	if (unlikely(q == p)) {
 		*why = SIP_HOST_EMISSING;
 		return NULL;
 	}
-	if (unlikely((*why = check_name(p, q, type)) != 0))
+	if (unlikely(acc == ~0u)) {
+		*why = SIP_HOST_EBADNAME;
 		return NULL;
+	}
+	if (acc & CC_ALPHA) {
+		*type = SIP_HOST_NAME;
+	} else {
+		if (unlikely(!sip_ipv4_valid(p, q))) {
+			*why = SIP_HOST_EBADV4;
+			return NULL;
+		}
+		*type = SIP_HOST_IPV4;
+	}
 	*host = sip_str_make(p, (size_t)(q - p));
 	return q;
 }
 
-/* ":" port, 1..65535. p is after the colon; NULL when bad. */
+/* port = 1*DIGIT, 1..65535 (leading zeros allowed); p is after the colon. */
 static const char *scan_port(const char *p, const char *end, uint16_t *port)
 {
-	const char *q = cc_span(p, end, CC_DIGIT);
 	uint32_t v = 0;
+	const char *s;
 
-	if (unlikely(q == p || q - p > 5))
-		return NULL;
-	for (const char *d = p; d != q; d++)
-		v = v * 10 + (uint32_t)(*d - '0');
+	while (p != end && *p == '0')
+		p++;
+	s = p;
+	while (p != end && cc_is(*p, CC_DIGIT) && p - s < 6)
+		v = v * 10 + (uint32_t)(*p++ - '0');
 	if (unlikely(v == 0 || v > 65535))
 		return NULL;
 	*port = (uint16_t)v;
-	return q;
+	return p;
 }
 
-/* Look up a well-known URI parameter. */
-static void uri_param(struct sip_uri *u, struct sip_str n, struct sip_str v)
+/* A well-known URI parameter (first one wins). */
+static void uri_param(struct sip_uri *u, const char *n, size_t nlen, struct sip_str v)
 {
-	switch (n.len) {
+	switch (nlen) {
 	case 2:
-		if (CC_LIT_CASEEQ(n.p, n.len, "lr"))
+		if (CC_LIT_CASEEQ(n, nlen, "lr"))
 			u->lr = true;
 		break;
 	case 4:
-		if (CC_LIT_CASEEQ(n.p, n.len, "user") && !sip_str_isset(u->user_param))
+		if (CC_LIT_CASEEQ(n, nlen, "user") && !sip_str_isset(u->user_param))
 			u->user_param = v;
 		break;
 	case 5:
-		if (CC_LIT_CASEEQ(n.p, n.len, "maddr") && !sip_str_isset(u->maddr))
+		if (CC_LIT_CASEEQ(n, nlen, "maddr") && !sip_str_isset(u->maddr))
 			u->maddr = v;
 		break;
 	case 9:
-		if (CC_LIT_CASEEQ(n.p, n.len, "transport") && !sip_str_isset(u->transport))
+		if (CC_LIT_CASEEQ(n, nlen, "transport") && !sip_str_isset(u->transport))
 			u->transport = v;
 		break;
 	}
@@ -222,84 +247,82 @@ static const char *scan_params(struct sip_uri *u, const char *p, const char *end
 	const char *start = p + 1;
 
 	while (p != end && *p == ';') {
-		const char *n = p + 1, *q = cc_span(n, end, CC_PARAM);
+		const char *n = p + 1, *q = cc_span_esc(n, end, CC_PARAM);
 		struct sip_str v = SIP_STR_NULL;
 
 		if (unlikely(q == n))
 			return NULL;
+		p = q;
 		if (q != end && *q == '=') {
-			const char *e = cc_span(q + 1, end, CC_PARAM);
-			if (unlikely(e == q + 1))
+			p = cc_span_esc(q + 1, end, CC_PARAM);
+			if (unlikely(p == q + 1))
 				return NULL;
-			v = sip_str_make(q + 1, (size_t)(e - q - 1));
-			uri_param(u, sip_str_make(n, (size_t)(q - n)), v);
-			p = e;
-		} else {
-			uri_param(u, sip_str_make(n, (size_t)(q - n)), v);
-			p = q;
+			v = sip_str_make(q + 1, (size_t)(p - q - 1));
 		}
+		uri_param(u, n, (size_t)(q - n), v);
 	}
 	u->params = sip_str_make(start, (size_t)(p - start));
-	return escapes_valid(start, p) ? p : NULL;
+	return p;
 }
 
 /* headers: p after '?'. Returns the cursor after them or NULL. */
 static const char *scan_headers(const char *p, const char *end)
 {
-	const char *start = p;
-
 	for (;;) {
-		const char *q = cc_span(p, end, CC_HNV);
+		const char *q = cc_span_esc(p, end, CC_HNV);
 		if (unlikely(q == p || q == end || *q != '='))
 			return NULL;
-		p = cc_span(q + 1, end, CC_HNV);
+		p = cc_span_esc(q + 1, end, CC_HNV);
 		if (p == end || *p != '&')
-			break;
+			return p;
 		p++;
 	}
-	return escapes_valid(start, p) ? p : NULL;
 }
 
 /* userinfo: sets user/password and returns the cursor after '@', or p itself
  * when there is no userinfo, or NULL when malformed. */
 static const char *scan_userinfo(struct sip_uri *u, const char *p, const char *end)
 {
-	const char *q = cc_span(p, end, CC_USER), *w;
+	const char *q = cc_span_esc(p, end, CC_USER), *w;
 
 	if (q == end)
 		return p;
 	if (*q == '@') {
 		w = q;
 	} else if (*q == ':') {
-		w = cc_span(q + 1, end, CC_PASS);
+		w = cc_span_esc(q + 1, end, CC_PASS);
 		if (w == end || *w != '@')
 			return p; /* host:port */
 		u->password = sip_str_make(q + 1, (size_t)(w - q - 1));
+	} else if (*q == '%') {
+		/* a bad escape: in the user part when an '@' follows */
+		return memchr(q, '@', (size_t)(end - q)) ? NULL : p;
 	} else {
 		return p;
 	}
-	if (unlikely(q == p || !escapes_valid(p, w)))
+	if (unlikely(q == p))
 		return NULL;
 	u->user = sip_str_make(p, (size_t)(q - p));
 	return w + 1;
 }
 
-/* Anything but CTL, SP, '<', '>' and '"' in an opaque URI. */
-static bool opaque_valid(const char *p, const char *end)
+/* An opaque URI: anything but CTL, SP, '<', '>', '"' (and, for a bare
+ * addr-spec, ';' and ','). Returns where it stops. */
+static const char *scan_opaque(const char *p, const char *end, int mode)
 {
-	if (p == end)
-		return false;
 	for (; p != end; p++) {
 		unsigned char c = (unsigned char)*p;
 		if (c <= 0x20 || c == 0x7f || c == '<' || c == '>' || c == '"')
-			return false;
+			break;
+		if (mode == SIP_URI_SCAN_BARE && (c == ';' || c == ','))
+			break;
 	}
-	return true;
+	return p;
 }
 
-static int scheme_of(const char *p, size_t n)
+static enum sip_uri_scheme scheme_of(const char *p, size_t n)
 {
-	if (n == 3 && (p[0] | 0x20) == 's' && (p[1] | 0x20) == 'i' && (p[2] | 0x20) == 'p')
+	if (n == 3 && CC_LIT_CASEEQ(p, n, "sip"))
 		return SIP_URI_SIP;
 	if (n == 4 && CC_LIT_CASEEQ(p, n, "sips"))
 		return SIP_URI_SIPS;
@@ -308,10 +331,9 @@ static int scheme_of(const char *p, size_t n)
 	return SIP_URI_OTHER;
 }
 
-int sip_uri_parse(struct sip_uri *u, struct sip_str s, struct sip_err *err)
+const char *sip_uri_scan(struct sip_uri *u, const char *p, const char *end, int mode,
+			 const char **why, const char **at)
 {
-	const char *p = s.p, *end = s.p + s.len, *q;
-	int why = 0;
 	static const char *const host_reason[] = {
 		[SIP_HOST_EMISSING] = "Bad URI: missing host",
 		[SIP_HOST_EUNTERM] = "Bad URI: unterminated IPv6 reference",
@@ -319,46 +341,84 @@ int sip_uri_parse(struct sip_uri *u, struct sip_str s, struct sip_err *err)
 		[SIP_HOST_EBADV4] = "Bad URI: bad IPv4 address",
 		[SIP_HOST_EBADNAME] = "Bad URI: bad host name",
 	};
+	const char *s = p, *q;
+	int hw = 0;
 
-	memset(u, 0, sizeof(*u));
-	u->raw = s;
+	*u = (struct sip_uri){.raw = {p, 0}};
 	q = cc_span(p, end, CC_SCHEME);
-	if (unlikely(q == p || q == end || *q != ':' || (unsigned)((*p | 0x20) - 'a') > 25))
-		return FAIL("Bad URI: missing scheme", p);
-	u->scheme = (enum sip_uri_scheme)scheme_of(p, (size_t)(q - p));
+	if (unlikely(q == p || q == end || *q != ':' || !(sip_cc[(unsigned char)*p] & CC_ALPHA) ||
+		     *p == '_')) {
+		*why = "Bad URI: missing scheme";
+		*at = p;
+		return NULL;
+	}
+	u->scheme = scheme_of(p, (size_t)(q - p));
 	p = q + 1;
-	if (u->scheme >= SIP_URI_TEL) {
-		if (unlikely(!opaque_valid(p, end)))
-			return FAIL("Bad URI: bad characters", p);
-		u->opaque = sip_str_make(p, (size_t)(end - p));
-		return 0;
+	if (unlikely(u->scheme >= SIP_URI_TEL)) {
+		q = scan_opaque(p, end, mode);
+		if (unlikely(q == p)) {
+			*why = "Bad URI: bad characters";
+			*at = p;
+			return NULL;
+		}
+		u->opaque = sip_str_make(p, (size_t)(q - p));
+		u->raw.len = (size_t)(q - s);
+		return q;
 	}
+	*at = p;
 	q = scan_userinfo(u, p, end);
-	if (unlikely(q == NULL))
-		return FAIL("Bad URI: bad user part", p);
-	p = sip_host_scan(q, end, &u->host, &u->host_type, &why);
-	if (unlikely(p == NULL))
-		return FAIL(host_reason[why], q);
+	if (unlikely(q == NULL)) {
+		*why = "Bad URI: bad user part";
+		return NULL;
+	}
+	*at = q;
+	p = sip_host_scan(q, end, &u->host, &u->host_type, &hw);
+	if (unlikely(p == NULL)) {
+		*why = host_reason[hw];
+		return NULL;
+	}
 	if (p != end && *p == ':') {
-		q = p + 1;
-		p = scan_port(q, end, &u->port);
-		if (unlikely(p == NULL))
-			return FAIL("Bad URI: bad port", q);
+		*at = p + 1;
+		p = scan_port(p + 1, end, &u->port);
+		if (unlikely(p == NULL)) {
+			*why = "Bad URI: bad port";
+			return NULL;
+		}
 	}
-	if (p != end && *p == ';') {
-		q = p;
-		p = scan_params(u, p, end);
-		if (unlikely(p == NULL))
-			return FAIL("Bad URI: bad parameter", q);
+	if (mode != SIP_URI_SCAN_BARE) {
+		if (p != end && *p == ';') {
+			*at = p;
+			p = scan_params(u, p, end);
+			if (unlikely(p == NULL)) {
+				*why = "Bad URI: bad parameter";
+				return NULL;
+			}
+		}
+		if (p != end && *p == '?') {
+			q = p + 1;
+			*at = q;
+			p = scan_headers(q, end);
+			if (unlikely(p == NULL)) {
+				*why = "Bad URI: bad headers";
+				return NULL;
+			}
+			u->headers = sip_str_make(q, (size_t)(p - q));
+		}
 	}
-	if (p != end && *p == '?') {
-		q = p + 1;
-		p = scan_headers(q, end);
-		if (unlikely(p == NULL))
-			return FAIL("Bad URI: bad headers", q);
-		u->headers = sip_str_make(q, (size_t)(p - q));
-	}
+	u->raw.len = (size_t)(p - s);
+	return p;
+}
+
+int sip_uri_parse(struct sip_uri *u, struct sip_str s, struct sip_err *err)
+{
+	const char *end = s.p + s.len, *why = NULL, *at = s.p, *p;
+
+	if (unlikely(s.len == 0))
+		return cc_fail(err, "Bad URI: missing scheme", s.p, s.p);
+	p = sip_uri_scan(u, s.p, end, SIP_URI_SCAN_WHOLE, &why, &at);
+	if (unlikely(p == NULL))
+		return cc_fail(err, why, s.p, at);
 	if (unlikely(p != end))
-		return FAIL("Bad URI: unexpected character", p);
+		return cc_fail(err, "Bad URI: unexpected character", s.p, p);
 	return 0;
 }

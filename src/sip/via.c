@@ -38,6 +38,16 @@ static const char *scan_proto(const char *p, const char *end, struct sip_via *v)
 {
 	const char *s = p, *q;
 
+	/* the usual "SIP/2.0/" in one compare */
+	if (likely(end - p > 8 && memcmp(p, "SIP/2.0/", 8) == 0)) {
+		v->proto = sip_str_make(p, 7);
+		q = cc_span(p + 8, end, CC_TOKEN);
+		if (unlikely(q == p + 8))
+			return NULL;
+		v->transport = sip_str_make(p + 8, (size_t)(q - p - 8));
+		return q;
+	}
+
 	p = cc_span(p, end, CC_TOKEN);
 	if (unlikely(p == s))
 		return NULL;
@@ -218,9 +228,7 @@ int sip_via_next(struct sip_str *rest, struct sip_via *v, struct sip_err *err)
 	}
 	if (unlikely(*p == ','))
 		return FAIL("empty value", p);
-	memset(v, 0, sizeof(*v));
-	v->rport = -1;
-	v->ttl = -1;
+	*v = (struct sip_via){.rport = -1, .ttl = -1};
 	q = scan_proto(p, end, v);
 	if (unlikely(q == NULL))
 		return FAIL("bad sent-protocol", p);
