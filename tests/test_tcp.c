@@ -764,3 +764,182 @@ Test(tcp, bad_arguments)
 	tcp_ctx_free(NULL);
 	loop_free(loop);
 }
+
+/* ------------------------------------------------------------------------ */
+/* The corpus: tcp_frame() agrees with the parser's stream mode, and every   */
+/* message the parser accepts crosses a TCP connection intact, back to back  */
+/* with the others and cut at pseudo-random points.                          */
+
+#include <dirent.h>
+#include <sys/stat.h>
+
+#include "sipreg/sip.h"
+
+#define CORPUS_MAX 256
+
+struct corpus {
+	int n;
+	char *buf[CORPUS_MAX];
+	size_t len[CORPUS_MAX];
+	char name[CORPUS_MAX][80];
+};
+
+static void load_dir(struct corpus *c, const char *root, const char *sub)
+{
+	char path[1024];
+	struct dirent *de;
+	DIR *d;
+
+	snprintf(path, sizeof(path), "%s/%s", root, sub);
+	d = opendir(path);
+	if (!d)
+		return;
+	while ((de = readdir(d)) && c->n < CORPUS_MAX) {
+		size_t nl = strlen(de->d_name);
+		struct stat sb;
+		FILE *f;
+
+		if (!(nl > 4 && (!strcmp(de->d_name + nl - 4, ".dat") ||
+				 !strcmp(de->d_name + nl - 4, ".sip"))))
+			continue;
+		snprintf(path, sizeof(path), "%s/%s/%s", root, sub, de->d_name);
+		if (stat(path, &sb) < 0 || sb.st_size == 0 || sb.st_size > 65535)
+			continue;
+		f = fopen(path, "rb");
+		if (!f)
+			continue;
+		c->buf[c->n] = malloc((size_t)sb.st_size);
+		c->len[c->n] = fread(c->buf[c->n], 1, (size_t)sb.st_size, f);
+		snprintf(c->name[c->n], sizeof(c->name[0]), "%s/%s", sub, de->d_name);
+		fclose(f);
+		c->n++;
+	}
+	closedir(d);
+}
+
+static void load_corpus(struct corpus *c)
+{
+	const char *root = getenv("SIPREG_CORPUS");
+
+	memset(c, 0, sizeof(*c));
+	if (!root)
+		cr_skip_test("SIPREG_CORPUS is not set: corpus test skipped");
+	load_dir(c, root, "rfc4475");
+	load_dir(c, root, "rfc5118");
+	load_dir(c, root, "real");
+	if (c->n == 0)
+		cr_skip_test("no corpus files under %s: corpus test skipped", root);
+}
+
+static ssize_t parse_stream(const char *buf, size_t len)
+{
+	static struct sip_hdr hdrs[256];
+	struct sip_msg m;
+	struct sip_err err;
+
+	return sip_msg_parse(&m, buf, len, hdrs, 256, SIP_PARSE_STREAM, &err);
+}
+
+Test(tcp_frame, agrees_with_the_parser_on_the_corpus)
+{
+	static struct corpus c;
+	int i, agreed = 0;
+
+	load_corpus(&c);
+	for (i = 0; i < c.n; i++) {
+		ssize_t p = parse_stream(c.buf[i], c.len[i]);
+		ssize_t f = tcp_frame(c.buf[i], c.len[i], 65535);
+
+		if (p > 0) {
+			cr_assert_eq(f, p, "%s: frame %zd, parser %zd", c.name[i], f, p);
+			agreed++;
+		} else if (p == -EAGAIN) {
+			/* the declared body is longer than the file */
+			cr_assert_eq(f, -EAGAIN, "%s: frame %zd", c.name[i], f);
+		}
+		free(c.buf[i]);
+	}
+	cr_log_info("%d corpus messages framed as the parser does", agreed);
+	cr_assert_gt(agreed, 10);
+}
+
+struct corpus_sink {
+	int n;
+	int bad;
+	const struct corpus *c;
+	const int *which;
+};
+
+static void on_corpus_msg(void *arg, struct tcp_ctx *ctx, struct tcp_handle h,
+			  const char *buf, size_t len, const struct sockaddr *peer,
+			  socklen_t peerlen)
+{
+	struct corpus_sink *k = arg;
+	int want = k->which[k->n++];
+	ssize_t p;
+
+	(void)ctx;
+	(void)h;
+	(void)peer;
+	(void)peerlen;
+	p = parse_stream(k->c->buf[want], k->c->len[want]);
+	if ((ssize_t)len != p || memcmp(buf, k->c->buf[want], len) != 0)
+		k->bad++;
+}
+
+Test(tcp, corpus_streamed_back_to_back, .timeout = 60)
+{
+	static struct corpus c;
+	static int which[CORPUS_MAX];
+	static char stream[CORPUS_MAX * 4096];
+	struct corpus_sink k = {0};
+	struct loop *loop;
+	struct tcp_ctx *ctx;
+	struct sockaddr_storage any, addr;
+	socklen_t len = loopback(AF_INET, &any, 0), alen = sizeof(addr);
+	struct tcp_stats st;
+	size_t n = 0, off = 0;
+	unsigned seed = 12345;
+	int i, m = 0, fd, turns = 0;
+
+	load_corpus(&c);
+	for (i = 0; i < c.n; i++) {
+		ssize_t p = parse_stream(c.buf[i], c.len[i]);
+
+		if (p <= 0 || n + (size_t)p > sizeof(stream))
+			continue;
+		memcpy(stream + n, c.buf[i], (size_t)p);
+		n += (size_t)p;
+		which[m++] = i;
+	}
+	k.c = &c;
+	k.which = which;
+	cr_assert_eq(loop_new(&loop, 0, 0, 0), 0);
+	cr_assert_eq(tcp_ctx_new(&ctx, loop, NULL, on_corpus_msg, NULL, &k), 0);
+	cr_assert_eq(tcp_listen(ctx, (struct sockaddr *)&any, len, (struct sockaddr *)&addr,
+				&alen),
+		     0);
+	fd = socket(AF_INET, SOCK_STREAM, 0);
+	cr_assert_eq(connect(fd, (struct sockaddr *)&addr, alen), 0);
+	while (off < n && turns++ < 100000) {
+		size_t chunk = 1 + (seed = seed * 1103515245 + 12345) % 700;
+
+		if (chunk > n - off)
+			chunk = n - off;
+		put(fd, stream + off, chunk);
+		off += chunk;
+		loop_once(loop, 0);
+	}
+	while (k.n < m && turns++ < 100000)
+		loop_once(loop, 10);
+	cr_assert_eq(k.n, m, "%d of %d messages", k.n, m);
+	cr_assert_eq(k.bad, 0);
+	tcp_ctx_stats(ctx, &st);
+	cr_assert_eq(st.rx_bytes, n);
+	cr_log_info("%d corpus messages (%zu bytes) streamed intact", m, n);
+	close(fd);
+	tcp_ctx_free(ctx);
+	loop_free(loop);
+	for (i = 0; i < c.n; i++)
+		free(c.buf[i]);
+}
