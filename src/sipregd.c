@@ -111,6 +111,58 @@ nomem:
 	return -ENOMEM;
 }
 
+/* GET /config: every key's running value, by section, and which keys SIGHUP
+ * can change. Runs on the admin thread. */
+static int config_handler(const struct admin_request *req, json_t **reply, void *arg)
+{
+	struct daemon *d = arg;
+	const struct config_key_info *keys;
+	json_t *root, *sections, *live;
+	size_t n;
+	int r = 0;
+
+	(void)req;
+	keys = config_keys(&n);
+	root = json_object();
+	sections = json_object();
+	live = json_array();
+	if (!root || !sections || !live) {
+		r = -ENOMEM;
+		goto fail;
+	}
+	pthread_mutex_lock(&d->cfg_lock);
+	for (size_t i = 0; i < n && r == 0; i++) {
+		json_t *sec = json_object_get(sections, keys[i].section);
+		char value[2048];
+
+		if (!sec) {
+			sec = json_object();
+			if (!sec ||
+			    json_object_set_new(sections, keys[i].section, sec) < 0)
+				r = -ENOMEM;
+		}
+		if (r == 0 && config_format_value(d->cfg, keys[i].section, keys[i].name,
+		                                  value, sizeof(value)) == 0)
+			json_object_set_new(sec, keys[i].name, json_string(value));
+		if (keys[i].live)
+			json_array_append_new(live, json_sprintf("%s.%s", keys[i].section,
+			                                         keys[i].name));
+	}
+	pthread_mutex_unlock(&d->cfg_lock);
+	if (r < 0)
+		goto fail;
+	json_object_set_new(root, "file", json_string(d->path ? d->path : "(built-in)"));
+	json_object_set_new(root, "sections", sections);
+	json_object_set_new(root, "live_keys", live);
+	*reply = root;
+	return 200;
+fail:
+	json_decref(root);
+	json_decref(sections);
+	json_decref(live);
+	return r;
+}
+
 static void reload(struct daemon *d)
 {
 	const struct config_key_info *changed[64];
@@ -289,6 +341,8 @@ int main(int argc, char **argv)
 	r = admin_new(&d.admin, d.cfg->admin_socket, d.cfg->admin_socket_mode);
 	if (r == 0)
 		r = admin_set_status(d.admin, status_provider, &d);
+	if (r == 0)
+		r = admin_route_add(d.admin, "GET", "/config", 0, config_handler, &d);
 	if (r == 0)
 		r = admin_start(d.admin);
 	if (r < 0) {

@@ -282,6 +282,45 @@ Test(sipregd, runs_reloads_and_stops)
 	             1);
 	json_decref(j);
 
+	/* GET /config: the running values (workers still 2) and the live keys */
+	cr_assert_eq(run("tools/sipregctl",
+	                 (const char *[]){"-s", sock, "config", "--json", NULL}, out,
+	                 sizeof(out)),
+	             0, "%s", out);
+	j = json_loads(out, 0, NULL);
+	cr_assert_not_null(j, "%s", out);
+	{
+		json_t *core = json_object_get(json_object_get(j, "sections"), "core");
+		json_t *sip = json_object_get(json_object_get(j, "sections"), "sip");
+		json_t *live = json_object_get(j, "live_keys");
+		bool found = false;
+		size_t i;
+		json_t *v;
+
+		cr_assert_str_eq(json_string_value(json_object_get(core, "workers")),
+		                 "2");
+		cr_assert_str_eq(json_string_value(json_object_get(core, "log_level")),
+		                 "debug");
+		cr_assert_str_eq(
+		        json_string_value(json_object_get(sip, "SS_ENDPOINT_EXPIRE")),
+		        "3600");
+		json_array_foreach(live, i, v) found |=
+		        strcmp(json_string_value(v), "sip.SS_ENDPOINT_EXPIRE") == 0;
+		cr_assert(found, "%s", out);
+	}
+	json_decref(j);
+	cr_assert_eq(run("tools/sipregctl", (const char *[]){"-s", sock, "config", NULL},
+	                 out, sizeof(out)),
+	             0, "%s", out);
+	{
+		const char *p = strstr(out, "    SS_SIP_USER_AGENT_EXPIRE:");
+
+		cr_assert_not_null(p, "%s", out);
+		p += strlen("    SS_SIP_USER_AGENT_EXPIRE:");
+		p += strspn(p, " ");
+		cr_assert_eq(strncmp(p, "auto\n", 5), 0, "%s", out);
+	}
+
 	/* SIGHUP with a broken file: refused, the daemon keeps running */
 	write_conf("[sip]\nSS_SIP_USER_AGENT_RETRY_DELAY = 29\n");
 	kill(daemon_pid, SIGHUP);

@@ -3,6 +3,7 @@
  * sipregctl - talks to a running sipregd over its admin socket.
  *
  *   sipregctl [-s SOCKET | -c FILE] status [--json]
+ *   sipregctl [-s SOCKET | -c FILE] config [--json]
  *   sipregctl [-s SOCKET | -c FILE] get PATH [--json]
  *
  * The socket is -s SOCKET, else [admin] socket of the configuration file
@@ -54,6 +55,7 @@ static void usage(FILE *f)
 	        "usage: sipregctl [-s SOCKET | -c FILE] COMMAND [--json]\n"
 	        "commands:\n"
 	        "  status     version, uptime, workers, listeners, counters\n"
+	        "  config     the running configuration, every key\n"
 	        "  get PATH   any admin API path, e.g. get /status\n"
 	        "options:\n"
 	        "  -s SOCKET  the admin socket (default: the default configuration's)\n"
@@ -280,6 +282,8 @@ int main(int argc, char **argv)
 	cmd = argv[optind++];
 	if (strcmp(cmd, "status") == 0) {
 		path = "/status";
+	} else if (strcmp(cmd, "config") == 0) {
+		path = "/config";
 	} else if (strcmp(cmd, "get") == 0 && optind < argc && argv[optind][0] == '/') {
 		path = argv[optind++];
 	} else {
