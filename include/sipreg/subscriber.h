@@ -1,0 +1,52 @@
+/* SPDX-License-Identifier: MIT */
+/*
+ * subscriber.h - the registrar's in-memory subscriber table: the store's
+ * subscribers (username, domain, password or HA1s, enabled, contact limit)
+ * in a lock-free hash table, so that a REGISTER never waits on the database.
+ * The admin API writes the store first and then this table; the daemon loads
+ * it whole at start-up.
+ *
+ * Key: username (case-sensitive, RFC 3261 §19.1.4) @ domain (compared in
+ * lower case). Hash: SipHash-2-4 with a secret key.
+ *
+ * Table rules (rculfhash.h): lookups inside a read-side section, the view's
+ * slices valid until the caller's next quiescent state; put replaces the node
+ * (cds_lfht_add_replace) and frees the old one with call_rcu.
+ *
+ * Threads: all but _new and _free from registered, online urcu-qsbr threads.
+ */
+#ifndef SIPREG_SUBSCRIBER_H
+#define SIPREG_SUBSCRIBER_H
+
+#include <stdbool.h>
+#include <stdint.h>
+
+#include "sipreg/sip.h"
+#include "sipreg/siphash.h"
+#include "sipreg/store.h"
+
+struct subscriber_table;
+
+struct subscriber_view {
+	struct sip_str username, domain, password, ha1_md5, ha1_sha256;
+	bool enabled;
+	unsigned int max_contacts; /* 0: the configured default */
+};
+
+int subscriber_table_new(struct subscriber_table **ret, const uint8_t key[SIPHASH_KEY_LEN]);
+void subscriber_table_free(struct subscriber_table *t); /* NULL is a no-op */
+
+/* Insert or replace. Returns 0, -EINVAL (empty name), -ENOMEM. */
+int subscriber_table_put(struct subscriber_table *t, const struct store_subscriber *s);
+/* Returns 0 or -ENOENT. */
+int subscriber_table_del(struct subscriber_table *t, struct sip_str username,
+			 struct sip_str domain);
+/* Inside a read-side section. Returns true and fills out when found. */
+bool subscriber_table_get(struct subscriber_table *t, struct sip_str username,
+			  struct sip_str domain, struct subscriber_view *out);
+uint64_t subscriber_table_count(struct subscriber_table *t);
+/* Every subscriber of the store into the table. Returns the number loaded
+ * or the store's negative errno. */
+long subscriber_table_load(struct subscriber_table *t, struct store *s);
+
+#endif /* SIPREG_SUBSCRIBER_H */
