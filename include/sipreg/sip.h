@@ -236,8 +236,10 @@ enum sip_parse_flags {
  *   -EPROTONOSUPPORT  a version other than SIP/2.0 (a request gets 505);
  *   -EINVAL   m or buf is NULL (buf with len > 0), or hdrs NULL with cap > 0.
  *
- * Without SIP_PARSE_STREAM the input is one datagram. CRLFs before the start
- * line are skipped (RFC 3261 §7.5) and counted in the bytes consumed. On a
+ * Without SIP_PARSE_STREAM the input is one datagram; one that ends right
+ * after a header line's CRLF is taken as missing only its empty line (no
+ * body). CRLFs before the start line are skipped (RFC 3261 §7.5) and
+ * counted in the bytes consumed. On a
  * stream only the first SIP_MSG_MAX_LEN bytes are looked at (the buffer may
  * hold more messages); a datagram longer than that is -E2BIG at once.
  */

@@ -924,6 +924,16 @@ int sip_msg_parse(struct sip_msg *m, const char *buf, size_t len, struct sip_hdr
 		enum sip_hdr_id id;
 		struct sip_hdr *h;
 
+		if (sip_unlikely(p == end) && !stream) {
+			/*
+			 * A datagram that ends right after a header line: its
+			 * empty line is missing (some RFC 4475 files end so).
+			 * Taken as the end of the headers with no body; a cut
+			 * inside a line is still an error.
+			 */
+			hend = end;
+			break;
+		}
 		lf = next_eol(&sc, lf_ok, &bad);
 		if (sip_unlikely(!lf)) {
 			if (!bad)
@@ -965,8 +975,11 @@ int sip_msg_parse(struct sip_msg *m, const char *buf, size_t len, struct sip_hdr
 		vend = eol;
 		for (;;) {
 			p = lf + 1;
-			if (sip_unlikely(p >= end))
+			if (sip_unlikely(p >= end)) {
+				if (!stream)
+					break; /* the datagram's last line */
 				goto incomplete; /* folding is decided by the next byte */
+			}
 			if (sip_likely(!is_wsp(*p)))
 				break;
 			lf = next_eol(&sc, lf_ok, &bad);
