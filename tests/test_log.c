@@ -282,3 +282,25 @@ Test(log, threads_write_whole_lines)
 	}
 	free(out);
 }
+
+/* The built-in limit, without log_set_ratelimit(): 50 lines per second per
+ * site (more than the keys one configuration reload can report). */
+static void setup_default(void)
+{
+	strcpy(path, "/tmp/sipreg-test-log-XXXXXX");
+	fd = mkstemp(path);
+	cr_assert_geq(fd, 0);
+	log_set_fd(fd);
+}
+
+Test(log_default, default_rate_limit, .init = setup_default, .fini = teardown)
+{
+	char *out;
+
+	cr_assert_eq(log_get_level(), LOG_LEVEL_INFO, "info is the default level");
+	flood(80);
+	out = output();
+	cr_assert_eq(count_lines(out, "event=flood"), 50, "%s", out);
+	cr_assert_eq(log_suppressed_total(), 30);
+	free(out);
+}

@@ -23,7 +23,7 @@
  * arguments are NOT evaluated and nothing is formatted.
  *
  * Rate limiting, per call site: each site may print `burst` lines per
- * `interval_ms` window (defaults 20 per 1000 ms, log_set_ratelimit()). Further
+ * `interval_ms` window (defaults 50 per 1000 ms, log_set_ratelimit()). Further
  * lines in the window are counted, not printed; when the window has passed,
  * the next line from that site, or log_flush(), first prints
  *

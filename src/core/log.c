@@ -24,7 +24,7 @@ int log_max_level = LOG_LEVEL_INFO;
 
 static int out_fd = 2;
 static bool use_syslog;
-static unsigned int rl_burst = 20;
+static unsigned int rl_burst = 50; /* > the keys a reload can report */
 static unsigned int rl_interval_ms = 1000;
 static unsigned long suppressed_total;
 
