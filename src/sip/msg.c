@@ -385,7 +385,8 @@ struct hdr_name {
 #define OB(s, i) ((NB(s, i) >= 'a' && NB(s, i) <= 'z') ? 0x20ull : 0ull)
 #define W8(F, s, o) (F(s, o) | F(s, o + 1) << 8 | F(s, o + 2) << 16 | F(s, o + 3) << 24 | \
 		     F(s, o + 4) << 32 | F(s, o + 5) << 40 | F(s, o + 6) << 48 | F(s, o + 7) << 56)
-#define KEEP(n, o) ((n) >= (o) + 8 ? ~0ull : (n) <= (o) ? 0ull : (1ull << (8 * ((n) - (o)))) - 1)
+#define KEEP(n, o) \
+	((n) >= (o) + 8 ? ~0ull : (n) <= (o) ? 0ull : (1ull << ((8 * ((n) - (o))) & 63)) - 1)
 #define HN(id, lc) [id] = {{W8(NB, lc, 0), W8(NB, lc, 8), W8(NB, lc, 16)}, \
 			   {W8(OB, lc, 0), W8(OB, lc, 8), W8(OB, lc, 16)}, \
 			   {KEEP(sizeof(lc) - 1, 0), KEEP(sizeof(lc) - 1, 8), \
