@@ -35,6 +35,15 @@ static struct wheel *W;
 static struct sent sent[256];
 static unsigned nsent;
 static int send_fail; /* error to return from the next send, 0 = none */
+static uint64_t vclock; /* the "real" clock when ahead of the wheel, else 0 */
+
+/* The layers' clock: the wheel's time, or later if the test says so (a loop
+ * that slept in epoll_wait() has not advanced its wheel yet). */
+static uint64_t vclock_fn(void *arg)
+{
+	(void)arg;
+	return vclock > wheel_now(W) ? vclock : wheel_now(W);
+}
 
 static int fake_send(void *arg, const void *buf, size_t len, const struct sockaddr *to,
 		     socklen_t tolen, uint64_t conn)
@@ -93,7 +102,7 @@ static struct tx_dest tcp_dest(void)
 static struct tx_layer *mklayer(unsigned worker, size_t max_tx)
 {
 	struct tx_layer *l = NULL;
-	struct tx_layer_opts o = {.worker = worker, .max_tx = max_tx};
+	struct tx_layer_opts o = {.worker = worker, .max_tx = max_tx, .clock = vclock_fn};
 
 	cr_assert_eq(tx_layer_new(&l, W, &o, fake_send, NULL), 0);
 	return l;
@@ -104,6 +113,7 @@ static void setup(void)
 	cr_assert_eq(wheel_new(&W, T0), 0);
 	nsent = 0;
 	send_fail = 0;
+	vclock = 0;
 }
 
 static void teardown(void)
@@ -249,6 +259,29 @@ Test(transaction, client_udp_retransmissions_and_timeout)
 	cr_assert_eq(st.timeouts, 1);
 	cr_assert_eq(st.retransmits, 10);
 	cr_assert_eq(st.unmatched, 1);
+	tx_layer_free(l);
+}
+
+Test(transaction, timers_start_from_the_clock_not_a_stale_wheel)
+{
+	struct tx_layer *l = mklayer(0, 0);
+	struct tx_dest d = udp_dest();
+	struct pmsg req;
+	char br[TX_BRANCH_LEN + 1];
+	struct result res = {0};
+
+	/* the loop slept 3 s in epoll_wait(): the wheel still says T0 */
+	vclock = T0 + 3000;
+	cr_assert_eq(start(l, &req, br, "REGISTER", &d, &res, NULL), 0);
+	run_until(T0 + 3000 + 499);
+	cr_assert_eq(nsent, 1, "Timer E fired early: armed from the stale wheel time");
+	run_until(T0 + 3000 + 500);
+	cr_assert_eq(nsent, 2);
+	run_until(T0 + 3000 + 31999);
+	cr_assert_eq(res.calls, 0);
+	run_until(T0 + 3000 + 32000);
+	cr_assert_eq(res.calls, 1);
+	cr_assert_eq(res.err, -ETIMEDOUT);
 	tx_layer_free(l);
 }
 
@@ -836,7 +869,8 @@ static void net_run_until(uint64_t t)
 
 static void lossy_run(unsigned loss, unsigned dup, uint64_t seed, unsigned min_ok)
 {
-	struct tx_layer_opts oc = {.worker = 3}, os = {.worker = 0};
+	struct tx_layer_opts oc = {.worker = 3, .clock = vclock_fn},
+			     os = {.worker = 0, .clock = vclock_fn};
 	struct tx_stats sc, ss;
 	unsigned ok = 0, timeouts = 0;
 

@@ -64,8 +64,17 @@ struct tx;
 #define TX_METHOD_MAX 32u     /* longest method token */
 #define TX_BRANCH_LEN 27u     /* length of a branch tx_branch_make() writes */
 
+/* The current time in ms, on the wheel's time base (clock_now_ms()). */
+typedef uint64_t (*tx_clock_fn)(void *arg);
+
 struct tx_layer_opts {
 	unsigned worker;     /* this worker's index, < TX_MAX_WORKERS */
+	/* Timers are armed at max(clock(), wheel_now()) + interval: the wheel's
+	 * own time is that of its last advance, which lags the real time by
+	 * however long the loop slept in epoll_wait() before a message arrived.
+	 * NULL = clock_now_ms(); tests pass a virtual clock. */
+	tx_clock_fn clock;
+	void *clock_arg;
 	uint32_t t1_ms;      /* 0 = TX_T1_MS */
 	uint32_t t2_ms;      /* 0 = TX_T2_MS */
 	uint32_t t4_ms;      /* 0 = TX_T4_MS */

@@ -15,6 +15,14 @@
  * wheel_next_deadline() and then advances to clock_now_ms() runs each timer
  * at most one epoll/millisecond rounding after E.
  *
+ * Driving it from the event loop: a before-sleep hook runs
+ * wheel_advance(w, clock_now_ms()), the loop's timeout provider returns
+ * wheel_timeout(w, clock_now_ms()). Between two advances the wheel's time is
+ * that of the last one, which lags the real time by however long the loop
+ * slept: code running from fd handlers should arm with
+ * wheel_add(w, t, clock_now_ms() + delay), not wheel_add_in() (which is exact
+ * inside wheel callbacks, where the wheel's time is the current time).
+ *
  * Timers are embedded in their owner's struct (no allocation per timer) and
  * recovered in the callback with container_of (wheel_timer_owner below).
  * Add, cancel and re-arm are O(1).
@@ -104,7 +112,7 @@ int wheel_add(struct wheel *w, struct wheel_timer *t, uint64_t expires);
 
 /*
  * Arm t to fire delay ms after the wheel's current time (the now of the last
- * wheel_advance(), or of wheel_new()). now + delay saturates at UINT64_MAX,
+ * wheel_advance(), or of wheel_new(); see the lag note at the top). now + delay saturates at UINT64_MAX,
  * which means "not in this universe" but is still a valid, cancellable timer.
  * Returns 0 or -EINVAL as wheel_add().
  */

@@ -35,6 +35,7 @@
 #include <unistd.h>
 #include <netinet/in.h>
 
+#include "sipreg/clock.h"
 #include "sipreg/siphash.h"
 #include "sipreg/transaction.h"
 #include "sipreg/wheel.h"
@@ -99,6 +100,8 @@ struct tx_chunk {
 
 struct tx_layer {
 	struct wheel *w;
+	tx_clock_fn clock;
+	void *clock_arg;
 	tx_send_fn send;
 	void *send_arg;
 	unsigned worker;
@@ -369,6 +372,15 @@ static void tx_destroy(struct tx_layer *l, struct tx *t)
 	l->st.live--;
 }
 
+/* Arm a timer interval ms from now (see tx_layer_opts.clock). */
+static void arm(struct tx_layer *l, struct wheel_timer *wt, uint64_t interval)
+{
+	uint64_t now = l->clock ? l->clock(l->clock_arg) : clock_now_ms();
+	uint64_t wnow = wheel_now(l->w);
+
+	wheel_add(l->w, wt, (now > wnow ? now : wnow) + interval);
+}
+
 static int tx_send(struct tx_layer *l, struct tx *t, const void *buf, size_t len)
 {
 	return l->send(l->send_arg, buf, len, &t->to.sa, t->tolen, t->conn);
@@ -387,6 +399,7 @@ static void timer_e_cb(struct wheel *w, struct wheel_timer *wt)
 	struct tx *t = wheel_timer_owner(wt, struct tx, t_e);
 	struct tx_layer *l = t->layer;
 
+	(void)w;
 	if (t->state != ST_TRYING && t->state != ST_PROCEEDING)
 		return;
 	retransmit(l, t);
@@ -394,7 +407,7 @@ static void timer_e_cb(struct wheel *w, struct wheel_timer *wt)
 		t->retx_ms = t->retx_ms * 2 < l->t2 ? t->retx_ms * 2 : l->t2;
 	else
 		t->retx_ms = l->t2;
-	wheel_add_in(w, wt, t->retx_ms);
+	arm(l, wt, t->retx_ms);
 }
 
 static void timer_end_cb(struct wheel *w, struct wheel_timer *wt)
@@ -466,6 +479,8 @@ int tx_layer_new(struct tx_layer **ret, struct wheel *w, const struct tx_layer_o
 		return -ENOMEM;
 	}
 	l->w = w;
+	l->clock = o.clock;
+	l->clock_arg = o.clock_arg;
 	l->send = send;
 	l->send_arg = send_arg;
 	l->worker = o.worker;
@@ -607,10 +622,10 @@ int tx_client_start(struct tx_layer *l, struct tx **ret, struct sip_str branch,
 	table_insert(l, t);
 	l->st.live++;
 	l->st.client_started++;
-	wheel_add_in(l->w, &t->t_end, 64 * (uint64_t)l->t1); /* Timer F */
+	arm(l, &t->t_end, 64 * (uint64_t)l->t1); /* Timer F */
 	if (!t->reliable) {
 		t->retx_ms = l->t1;
-		wheel_add_in(l->w, &t->t_e, t->retx_ms); /* Timer E */
+		arm(l, &t->t_e, t->retx_ms); /* Timer E */
 	}
 	if (ret)
 		*ret = t;
@@ -661,7 +676,7 @@ int tx_client_response(struct tx_layer *l, const struct sip_msg *resp,
 		l->st.live--;
 		return 0;
 	}
-	wheel_add_in(l->w, &t->t_end, l->t4); /* Timer K */
+	arm(l, &t->t_end, l->t4); /* Timer K */
 	cb(arg, t, 0, resp);
 	return 0;
 }
@@ -735,7 +750,7 @@ int tx_server_reply(struct tx_layer *l, struct tx *t, unsigned status, const voi
 	if (t->reliable)
 		tx_destroy(l, t); /* Timer J = 0 */
 	else
-		wheel_add_in(l->w, &t->t_end, 64 * (uint64_t)l->t1); /* Timer J */
+		arm(l, &t->t_end, 64 * (uint64_t)l->t1); /* Timer J */
 	return 0;
 }
 
