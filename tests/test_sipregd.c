@@ -14,6 +14,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/prctl.h>
 #include <sys/stat.h>
 #include <sys/wait.h>
 #include <time.h>
@@ -113,6 +114,9 @@ static void start_daemon(void)
 	if (daemon_pid == 0) {
 		int fd = open(log_path, O_WRONLY | O_CREAT | O_APPEND, 0600);
 
+		/* dies with the test process, even if a failed assertion skips the
+		 * teardown */
+		prctl(PR_SET_PDEATHSIG, SIGKILL);
 		dup2(fd, 2);
 		execl(exe, exe, "-c", conf, (char *)NULL);
 		_exit(127);
