@@ -9,6 +9,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/resource.h>
 #include <sys/socket.h>
 #include <unistd.h>
 
@@ -539,6 +540,46 @@ Test(tcp, connection_limit)
 	srv_down(&s);
 }
 
+/* Out of fds: accept() fails with EMFILE while the connection waits in the
+ * backlog. The listener must not spin the level-triggered loop; it is
+ * paused and re-armed when a connection closes. */
+Test(tcp, out_of_fds_pauses_the_listener)
+{
+	static struct srv s;
+	struct tcp_stats st;
+	struct rlimit rl;
+	uint64_t t0;
+	int a, b, next, turns;
+
+	srv_up(&s, AF_INET, NULL);
+	a = dial(&s);
+	RUN_UNTIL(&s, (tcp_ctx_stats(s.ctx, &st), st.accepted == 1));
+	next = socket(AF_INET, SOCK_STREAM, 0); /* the lowest free fd */
+	cr_assert_geq(next, 0);
+	close(next);
+	/* fds up to next: client b gets it, the server has none left */
+	cr_assert_eq(getrlimit(RLIMIT_NOFILE, &rl), 0);
+	rl.rlim_cur = (rlim_t)next + 1;
+	cr_assert_eq(setrlimit(RLIMIT_NOFILE, &rl), 0);
+	b = dial(&s);
+	cr_assert_eq(b, next);
+	RUN_UNTIL(&s, (tcp_ctx_stats(s.ctx, &st), st.errors >= 1));
+	/* paused: turns wait their full timeout instead of spinning */
+	t0 = tcp_now_ms();
+	for (turns = 0; turns < 3; turns++)
+		cr_assert_eq(loop_once(s.loop, 30), 0);
+	cr_assert_geq(tcp_now_ms() - t0, 80);
+	tcp_ctx_stats(s.ctx, &st);
+	cr_assert_eq(st.accepted, 1);
+	/* a connection closes: its fd is free, the listener takes b */
+	close(a);
+	RUN_UNTIL(&s, (tcp_ctx_stats(s.ctx, &st), st.accepted == 2));
+	put(b, OPT, strlen(OPT));
+	RUN_UNTIL(&s, s.nmsg == 1);
+	close(b);
+	srv_down(&s);
+}
+
 Test(tcp, idle_timeout)
 {
 	static struct srv s;
@@ -781,7 +822,7 @@ struct corpus {
 	int n;
 	char *buf[CORPUS_MAX];
 	size_t len[CORPUS_MAX];
-	char name[CORPUS_MAX][80];
+	char name[CORPUS_MAX][300];
 };
 
 static void load_dir(struct corpus *c, const char *root, const char *sub)

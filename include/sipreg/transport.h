@@ -262,7 +262,9 @@ int tcp_peer(const struct tcp_ctx *ctx, struct tcp_handle h, struct sockaddr_sto
  * for idle_ms or longer as of now_ms (CLOCK_MONOTONIC milliseconds, see
  * tcp_now_ms()); the close callback gets -ETIMEDOUT. Call it periodically
  * (e.g. from a wheel timer every second); the cost is O(1) plus the number
- * closed: connections are kept in last-activity order.
+ * closed: connections are kept in last-activity order. It also re-arms a
+ * listener paused after accept() failed for want of fds (EMFILE, ENFILE),
+ * as does any connection closing.
  * Returns the number closed.
  */
 unsigned tcp_expire_idle(struct tcp_ctx *ctx, uint64_t now_ms);

@@ -67,6 +67,7 @@ struct tcp_conn {
 struct tcp_listener {
 	struct tcp_ctx *ctx;
 	int fd;
+	bool paused; /* out of fds: not watched until one is freed */
 	struct tcp_listener *next;
 };
 
@@ -88,6 +89,7 @@ struct tcp_ctx {
 
 	struct tcp_conn *lru_head, *lru_tail;
 	struct tcp_listener *listeners;
+	unsigned paused;
 	struct tcp_stats st;
 };
 
@@ -232,6 +234,23 @@ static void conn_free(struct tcp_conn *c)
 	free(c);
 }
 
+/* A listener that hit EMFILE/ENFILE would fire forever under level
+ * triggering (the connection stays in the backlog): it is unwatched until a
+ * connection of this ctx closes or tcp_expire_idle() runs. */
+static void listeners_resume(struct tcp_ctx *ctx)
+{
+	struct tcp_listener *l;
+
+	if (!ctx->paused)
+		return;
+	for (l = ctx->listeners; l; l = l->next) {
+		if (l->paused && loop_mod(ctx->loop, l->fd, LOOP_READ) == 0) {
+			l->paused = false;
+			ctx->paused--;
+		}
+	}
+}
+
 /* Take c out of the table, the loop and the idle list, close its fd, tell
  * the owner. Freed now, or when its running callback returns. */
 static void conn_close(struct tcp_conn *c, int err)
@@ -253,6 +272,7 @@ static void conn_close(struct tcp_conn *c, int err)
 	c->fd = -1;
 	ctx->st.closed++;
 	ctx->st.open--;
+	listeners_resume(ctx);
 	c->busy++;
 	if (c->connecting && c->ccb) {
 		tcp_connect_cb ccb = c->ccb;
@@ -268,6 +288,7 @@ static void conn_close(struct tcp_conn *c, int err)
 }
 
 static void conn_io(struct loop *loop, int fd, unsigned events, void *arg);
+
 
 static int conn_new(struct tcp_ctx *ctx, int fd, const struct sockaddr *peer,
 		    socklen_t peerlen, unsigned events, struct tcp_conn **ret)
@@ -570,8 +591,15 @@ static void listener_io(struct loop *loop, int fd, unsigned events, void *arg)
 		if (cfd < 0) {
 			if (errno == EINTR || errno == ECONNABORTED)
 				continue;
-			if (errno != EAGAIN)
-				ctx->st.errors++;
+			if (errno == EAGAIN)
+				return;
+			ctx->st.errors++;
+			if ((errno == EMFILE || errno == ENFILE || errno == ENOBUFS ||
+			     errno == ENOMEM) &&
+			    !l->paused && loop_mod(ctx->loop, fd, 0) == 0) {
+				l->paused = true;
+				ctx->paused++;
+			}
 			return;
 		}
 		if (!ctx->nfree) {
@@ -720,6 +748,7 @@ unsigned tcp_expire_idle(struct tcp_ctx *ctx, uint64_t now_ms)
 {
 	unsigned n = 0;
 
+	listeners_resume(ctx);
 	while (ctx->lru_head && now_ms - ctx->lru_head->last >= ctx->o.idle_ms &&
 	       now_ms >= ctx->lru_head->last) {
 		ctx->st.idle_closed++;
