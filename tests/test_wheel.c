@@ -15,6 +15,7 @@
 #include <time.h>
 
 #include "sipreg/clock.h"
+#include "sipreg/loop.h"
 #include "sipreg/wheel.h"
 
 /* ------------------------------------------------------------------------ */
@@ -741,4 +742,73 @@ Test(wheel, randomized_few_timers, .timeout = 240)
 	/* 16 timers: re-arming pending timers, cancelling due ones, the same
 	 * timer armed again and again from its own callback */
 	randomized(16, 1000000);
+}
+
+/* ------------------------------------------------------------------------ */
+/* With the real event loop and the real clock                               */
+
+struct rt_timer {
+	struct wheel_timer t;
+	uint64_t fired_ns;
+};
+
+static void rt_cb(struct wheel *w, struct wheel_timer *t)
+{
+	(void)w;
+	wheel_timer_owner(t, struct rt_timer, t)->fired_ns = clock_now_ns();
+}
+
+static void rt_before_sleep(struct loop *loop, void *arg)
+{
+	(void)loop;
+	cr_assert_geq(wheel_advance(arg, clock_now_ms()), 0);
+}
+
+static int64_t rt_timeout(struct loop *loop, void *arg)
+{
+	(void)loop;
+	return wheel_timeout(arg, clock_now_ms());
+}
+
+Test(wheel, drives_the_event_loop, .timeout = 30)
+{
+	/* 200 timers over 1 s, armed from the real clock; the loop sleeps in
+	 * epoll_wait() for wheel_timeout() and advances before sleeping. No
+	 * timer may fire before its time; lateness is bounded loosely (the
+	 * machine is shared): the precise figures are in bench_wheel. */
+	enum { N = 200 };
+	static struct rt_timer t[N];
+	struct loop *loop = NULL;
+	struct wheel *w = mkwheel(clock_now_ms());
+	struct loop_hook hook;
+	uint64_t start = clock_now_ms(), worst = 0;
+
+	cr_assert_eq(loop_new(&loop, 64, 0, 0), 0);
+	hook = (struct loop_hook){rt_before_sleep, w, NULL};
+	loop_add_before_sleep(loop, &hook);
+	loop_set_timeout(loop, rt_timeout, w);
+	seed_rng();
+	for (unsigned i = 0; i < N; i++) {
+		wheel_timer_init(&t[i].t, rt_cb);
+		t[i].fired_ns = 0;
+		wheel_add(w, &t[i].t, start + 1 + rnd() % 1000);
+	}
+	/* at most 100 ms per turn: the last timer fires in the before-sleep
+	 * hook of a turn that then has nothing left to wait for */
+	while (wheel_count(w) && clock_now_ms() < start + 10000)
+		cr_assert_geq(loop_once(loop, 100), 0);
+	cr_assert_eq(wheel_count(w), 0, "timers left after 10 s");
+	for (unsigned i = 0; i < N; i++) {
+		uint64_t due = wheel_timer_expires(&t[i].t) * 1000000u;
+
+		cr_assert_geq(t[i].fired_ns, due, "timer %u fired %llu ns early", i,
+			      (unsigned long long)(due - t[i].fired_ns));
+		if (t[i].fired_ns - due > worst)
+			worst = t[i].fired_ns - due;
+	}
+	cr_assert_lt(worst, 500000000u, "a timer fired %llu ms late",
+		     (unsigned long long)(worst / 1000000u));
+	cr_log_info("worst lateness %.3f ms", (double)worst / 1e6);
+	loop_free(loop);
+	wheel_free(w);
 }

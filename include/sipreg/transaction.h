@@ -28,8 +28,10 @@
  *
  * Memory: transactions come from a free list of entries (grown by chunks,
  * never returned until tx_layer_free()); the stored copy of a message comes
- * from per-size-class free lists (256 B to 64 KiB). After warm-up nothing is
- * allocated per message or per transaction. The match table is keyed by a
+ * from per-size-class free lists (256 B to 128 KiB, a message plus its
+ * match key); both are kept for reuse until tx_layer_free(), so the memory of
+ * a burst stays with the worker. After warm-up nothing is allocated per
+ * message or per transaction. Over TCP no message copy is kept at all. The match table is keyed by a
  * SipHash (secret random key) of the branch and doubles when full.
  *
  * Messages come in already parsed (struct sip_msg from sip.h and its top Via
