@@ -262,6 +262,26 @@ const struct sip_hdr *sip_msg_hdr_next(const struct sip_msg *m, const struct sip
 const struct sip_hdr *sip_msg_hdr_by_name(const struct sip_msg *m, struct sip_str name);
 
 /* ------------------------------------------------------------------------ */
+/* Header-body parsers: common rules                                         */
+/*
+ * - Input is a header value slice as sip_msg_parse leaves it: folded lines
+ *   (CRLF + SP/HTAB) may be inside and count as LWS wherever LWS is allowed;
+ *   any CR or LF in a value is taken as part of a fold.
+ * - Nothing is read outside the slice, written, allocated or logged; every
+ *   output slice points into the input.
+ * - On failure the functions return -EBADMSG (the only negative errno they
+ *   return) and, when err is not NULL, set err->reason to a static string
+ *   naming the header and problem ("Bad Via: bad rport") and err->off to the
+ *   offset of the problem RELATIVE TO THE SLICE PASSED IN (value, or *rest at
+ *   the call); a caller that wants a message offset adds the slice's own.
+ *   Output structs are unspecified after a failure.
+ * - Known parameters found twice (tag; expires, q, +sip.instance, reg-id;
+ *   branch, received, rport, maddr, ttl; every named Digest parameter) are an
+ *   error; unknown ones are kept raw.
+ * - Reentrant; no global state.
+ */
+
+/* ------------------------------------------------------------------------ */
 /* URIs (RFC 3261 §19.1, RFC 3966 kept opaque)                               */
 
 enum sip_uri_scheme {
@@ -295,7 +315,15 @@ struct sip_uri {
 	struct sip_str opaque; /* tel: and other schemes: everything after ':' */
 };
 
-/* Parse a whole URI. Returns 0, or -EBADMSG with err set. */
+/*
+ * Parse a whole URI (the slice must hold exactly one, no LWS). sip: / sips:
+ * (scheme case-insensitive) are split into the fields above; escapes must be
+ * "%" HEXDIG HEXDIG and are kept raw. Host: hostname, IPv4 or [IPv6] (RFC
+ * 5118: "sip:2001:db8::10" is refused, "[2001:db8::10:5070]" is an address
+ * with no port, the 3-colon form of §4.10 is tolerated). Port 1..65535.
+ * tel: and other schemes: only raw and opaque are set.
+ * Returns 0, or -EBADMSG ("Bad URI: ...").
+ */
 int sip_uri_parse(struct sip_uri *u, struct sip_str s, struct sip_err *err);
 
 /* ------------------------------------------------------------------------ */
@@ -304,9 +332,14 @@ int sip_uri_parse(struct sip_uri *u, struct sip_str s, struct sip_err *err);
 /*
  * Iterate generic parameters of a header or a URI: *rest starts at the text
  * after the first ';' (or at the first param of a challenge), and advances.
- * value is unset (p == NULL) for a flag parameter; quoted values come without
- * their quotes (escapes kept). Returns 1 when one was read, 0 at the end,
- * -EBADMSG on a malformed parameter.
+ * ';' and ',' both separate; LWS is allowed around them and around '='.
+ * name is a token; value is unset (p == NULL) for a flag parameter, a
+ * token/host/IPv6reference otherwise, and quoted values come without their
+ * quotes (escapes kept). The params slices of sip_uri, sip_nameaddr,
+ * sip_via and sip_auth are made for it.
+ * Returns 1 when one was read, 0 at the end, -EBADMSG on an empty parameter
+ * (";;"), a trailing separator, '=' without a value or an unterminated quote
+ * (no err: the caller names the header).
  */
 int sip_param_next(struct sip_str *rest, struct sip_str *name, struct sip_str *value);
 
@@ -322,13 +355,22 @@ struct sip_nameaddr {
 	struct sip_str tag;     /* From/To tag, unset if absent */
 };
 
-/* One From or To value (exactly one, with optional tag). */
+/*
+ * One From or To value (exactly one, with optional tag): name-addr
+ * ([display-name] "<" URI ">") or a bare addr-spec whose ';' parameters are
+ * HEADER parameters, not URI ones (RFC 3261 §20.10; RFC 4475 cparam01/02).
+ * display is a token sequence (LWS before '<' optional, RFC 4475 lwsdisp) or
+ * the inside of a quoted-string (escapes kept; unterminated: error).
+ * Returns 0, or -EBADMSG ("Bad address: ..." / "Bad URI: ...").
+ */
 int sip_nameaddr_parse(struct sip_nameaddr *na, struct sip_str value, struct sip_err *err);
 
 /*
- * Comma-separated lists: *rest starts at the header value and advances past
- * each element. Returns 1 when an element was read, 0 at the end of the list,
- * -EBADMSG on a malformed element (err set).
+ * Comma-separated lists (Route, Record-Route, Path): *rest starts at the
+ * header value and advances past each element and its comma; commas inside
+ * quotes or <> do not separate. Returns 1 when an element was read, 0 at the
+ * end of the list, -EBADMSG on a malformed element, an empty element or a
+ * trailing comma (err set).
  */
 int sip_nameaddr_next(struct sip_str *rest, struct sip_nameaddr *na, struct sip_err *err);
 
@@ -346,6 +388,15 @@ struct sip_via {
 	struct sip_str params;    /* all parameters, raw */
 };
 
+/*
+ * One Via hop per call (RFC 3261 §20.42): "SIP / 2.0 / UDP" with LWS allowed
+ * around '/', sent-by host (name, IPv4, [IPv6]) and port (1..65535),
+ * parameters branch, received (IPv4 or IPv6, with or without brackets per
+ * RFC 5118 §4.5; stored without them), rport (RFC 3581: flag = 0, value
+ * 1..65535), maddr, ttl (0..255); all of them raw in params. A missing
+ * branch is not an error here. Returns 1, 0 at the end of the list, or
+ * -EBADMSG ("Bad Via: ...").
+ */
 int sip_via_next(struct sip_str *rest, struct sip_via *v, struct sip_err *err);
 
 #define SIP_Q_DEFAULT 1000u
@@ -361,6 +412,15 @@ struct sip_contact {
 	bool has_reg_id;
 };
 
+/*
+ * One Contact value per call: "*" (star; only alone in the value, without
+ * parameters) or a name-addr / addr-spec with contact params: expires
+ * (delta-seconds; a value over 2^32-1 is clamped to 2^32-1, RFC 3261 treats
+ * an over-large delta-seconds as the largest), q (0, 0.5, 1.000 -> 0..1000;
+ * more than 3 decimals or above 1: error), +sip.instance (quotes removed),
+ * reg-id (1..2^31-1), others raw in na.params. Returns 1, 0 at the end of
+ * the list, or -EBADMSG ("Bad Contact: ..." / "Bad address: ...").
+ */
 int sip_contact_next(struct sip_str *rest, struct sip_contact *c, struct sip_err *err);
 
 enum sip_digest_alg {
@@ -391,9 +451,24 @@ struct sip_auth {
 	struct sip_str params; /* everything after the scheme, raw */
 };
 
+/*
+ * scheme LWS auth-param *("," auth-param), auth-param = name "=" (token /
+ * quoted-string) with LWS around '=' and ','. Names are case-insensitive;
+ * algorithm maps to alg (MD5, MD5-sess, SHA-256, SHA-256-sess, SHA-512-256,
+ * SHA-512-256-sess in any case; anything else SIP_DIGEST_UNKNOWN); nc must
+ * be 8 HEXDIG (nc_val); stale / userhash are true only for "true" (any case).
+ * Unknown parameters are tolerated. Returns 0, or -EBADMSG ("Bad
+ * Authorization: ...": no parameter, a parameter without value, duplicate
+ * known parameter, bad nc, bad separator, unterminated quote).
+ */
 int sip_auth_parse(struct sip_auth *a, struct sip_str value, struct sip_err *err);
 
-/* CSeq body: "4711 REGISTER". */
+/*
+ * CSeq body: 1*DIGIT LWS Method ("4711 REGISTER"). The number must be below
+ * 2^31 (RFC 3261 §8.1.1.5; leading zeros allowed); the method is a token,
+ * method_id its enum (case-sensitive). Returns 0, or -EBADMSG ("Bad CSeq:
+ * ...").
+ */
 int sip_cseq_parse(struct sip_cseq *c, struct sip_str value, struct sip_err *err);
 
 /* ------------------------------------------------------------------------ */

@@ -51,43 +51,51 @@ enum {
 	AP_USERHASH = 1 << 12,
 };
 
-/* The slot of a known parameter name, or NULL (and *bit = 0). */
+/* The slot of a known parameter name, or NULL (and *bit = 0). One switch on
+ * the length and the first two letters, then one word compare. */
 static struct sip_str *auth_slot(struct sip_auth *a, struct sip_str n, unsigned *bit)
 {
+#define KEY(len, c0, c1) ((unsigned)(len) << 16 | (unsigned)(c0) << 8 | (unsigned)(c1))
 #define K(lit, b, field)                                                                \
 	if (CC_LIT_CASEEQ(n.p, n.len, lit)) {                                             \
 		*bit = (b);                                                             \
 		return (field);                                                         \
-	}
-	switch (n.len) {
-	case 2:
+	}                                                                               \
+	break
+	*bit = 0;
+	if (n.len < 2 || n.len > 9)
+		return NULL;
+	switch (KEY(n.len, n.p[0] | 0x20, n.p[1] | 0x20)) {
+	case KEY(2, 'n', 'c'):
 		K("nc", AP_NC, &a->nc);
-		break;
-	case 3:
+	case KEY(3, 'u', 'r'):
 		K("uri", AP_URI, &a->uri);
+	case KEY(3, 'q', 'o'):
 		K("qop", AP_QOP, &a->qop);
-		break;
-	case 5:
+	case KEY(5, 'n', 'o'):
 		K("nonce", AP_NONCE, &a->nonce);
+	case KEY(5, 'r', 'e'):
 		K("realm", AP_REALM, &a->realm);
+	case KEY(5, 's', 't'):
 		K("stale", AP_STALE, NULL);
-		break;
-	case 6:
+	case KEY(6, 'c', 'n'):
 		K("cnonce", AP_CNONCE, &a->cnonce);
+	case KEY(6, 'o', 'p'):
 		K("opaque", AP_OPAQUE, &a->opaque);
+	case KEY(6, 'd', 'o'):
 		K("domain", AP_DOMAIN, &a->domain);
-		break;
-	case 8:
+	case KEY(8, 'u', 's'):
+		if ((n.p[4] | 0x20) == 'h') {
+			K("userhash", AP_USERHASH, NULL);
+		}
 		K("username", AP_USERNAME, &a->username);
+	case KEY(8, 'r', 'e'):
 		K("response", AP_RESPONSE, &a->response);
-		K("userhash", AP_USERHASH, NULL);
-		break;
-	case 9:
+	case KEY(9, 'a', 'l'):
 		K("algorithm", AP_ALGORITHM, &a->algorithm);
-		break;
 	}
 #undef K
-	*bit = 0;
+#undef KEY
 	return NULL;
 }
 
@@ -176,7 +184,7 @@ int sip_auth_parse(struct sip_auth *a, struct sip_str value, struct sip_err *err
 
 	if (unlikely(value.len == 0))
 		return FAIL("empty value", value.p);
-	memset(a, 0, sizeof(*a));
+	*a = (struct sip_auth){.scheme = SIP_STR_NULL};
 	p = cc_skip_ws(value.p, end);
 	q = cc_span(p, end, CC_TOKEN);
 	if (unlikely(q == p))
@@ -185,7 +193,7 @@ int sip_auth_parse(struct sip_auth *a, struct sip_str value, struct sip_err *err
 	p = cc_skip_ws(q, end);
 	if (unlikely(p == q || p == end))
 		return FAIL("missing parameters", p);
-	a->params = sip_str_make(p, (size_t)(end - p));
+	a->params.p = p;
 	for (;;) {
 		q = cc_param_read(p, end, &n, &v);
 		if (unlikely(q == NULL))
@@ -194,12 +202,21 @@ int sip_auth_parse(struct sip_auth *a, struct sip_str value, struct sip_err *err
 			return FAIL("parameter without a value", p);
 		if (unlikely((why = auth_param(a, n, v, &seen)) != NULL))
 			return cc_fail(err, why, value.p, n.p);
-		p = cc_skip_ws(q, end);
+		p = q;
 		if (p == end)
 			break;
-		if (unlikely(*p != ','))
-			return FAIL("expected ','", p);
-		p = cc_skip_ws(p + 1, end);
+		if (unlikely(*p != ',')) {
+			p = cc_skip_ws(p, end);
+			if (p == end)
+				break;
+			if (unlikely(*p != ','))
+				return FAIL("expected ','", p);
+		}
+		p++;
+		if (likely(p != end && *p == ' '))
+			p++;
+		if (unlikely(p != end && cc_is(*p, CC_WS)))
+			p = cc_skip_ws(p, end);
 		if (unlikely(p == end || *p == ','))
 			return FAIL("empty parameter", p);
 	}

@@ -222,7 +222,7 @@ static inline const char *cc_quoted_end(const char *p, const char *end)
 					     _mm_cmpeq_epi8(x, _mm_set1_epi8('\\'))));
 			if (m) {
 				p += __builtin_ctz(m);
-				break;
+				goto found;
 			}
 			p += 16;
 		}
@@ -234,7 +234,7 @@ static inline const char *cc_quoted_end(const char *p, const char *end)
 			m = cc_eqmask(w, '"') | cc_eqmask(w, '\\');
 			if (m) {
 				p += __builtin_ctzll(m) >> 3;
-				break;
+				goto found;
 			}
 			p += 8;
 		}
@@ -243,7 +243,8 @@ static inline const char *cc_quoted_end(const char *p, const char *end)
 			p++;
 		if (unlikely(p == end))
 			return NULL;
-		if (*p == '"')
+	found: __attribute__((unused));
+		if (likely(*p == '"'))
 			return p;
 		if (unlikely(end - p < 2))
 			return NULL;
