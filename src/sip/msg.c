@@ -70,9 +70,9 @@ static const uint8_t tok_tab[256] = {
 };
 
 /*
- * Bytes that may appear in a Request-URI: visible ASCII except the ones no
- * URI may hold unescaped (RFC 3986 §2, RFC 2396 §2.4.3 "unwise" and
- * "delims"): < > " { } | \ ^ `. SP, controls, DEL and non-ASCII stop it.
+ * Bytes a Request-URI may hold as received: visible ASCII except < > "
+ * (RFC 3986 §2: never in a URI; RFC 4475 §3.1.2.7 ltgtruri). The URI parser
+ * checks the rest of the grammar.
  */
 static const uint8_t uric_tab[256] = {
 	0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, /* 0x00 */
@@ -80,9 +80,9 @@ static const uint8_t uric_tab[256] = {
 	0, 1, 0, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, /* 0x20 */
 	1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 0, 1, 0, 1, /* 0x30 */
 	1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, /* 0x40 */
-	1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 0, 1, 0, 1, /* 0x50 */
-	0, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, /* 0x60 */
-	1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 0, 0, 0, 1, 0, /* 0x70 */
+	1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, /* 0x50 */
+	1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, /* 0x60 */
+	1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 0, /* 0x70 */
 	0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, /* 0x80 */
 	0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, /* 0x90 */
 	0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, /* 0xa0 */
@@ -255,6 +255,67 @@ static inline const char *find_name_end(const char *p, const char *end)
 	}
 #endif
 	while (p < end && !name_stop_tab[(unsigned char)*p])
+		p++;
+	return p;
+}
+
+/*
+ * The first byte in [p, e) at or below 0x20 (SP, HTAB, CR, LF, controls), or
+ * e. Loads stay below end (e <= end), the end of the input.
+ */
+static inline const char *find_le_sp(const char *p, const char *e, const char *end)
+{
+#if SIP_SSE2
+	const __m128i sp = _mm_set1_epi8(0x20);
+
+	while (p < e && end - p >= 16) {
+		__m128i x = _mm_loadu_si128((const __m128i *)(const void *)p);
+		unsigned k = (unsigned)_mm_movemask_epi8(_mm_cmpeq_epi8(_mm_min_epu8(x, sp), x));
+		if (k) {
+			const char *c = p + __builtin_ctz(k);
+			return c < e ? c : e;
+		}
+		p += 16;
+	}
+	if (p >= e)
+		return e;
+#else
+	(void)end;
+#endif
+	while (p < e && (unsigned char)*p > 0x20)
+		p++;
+	return p;
+}
+
+/*
+ * The first byte in [p, e) that no URI holds unescaped: < > " or a byte
+ * above 0x7e (DEL, non-ASCII), or e (RFC 3986 §2; controls and SP are found
+ * before this is called). Loads stay below end.
+ */
+static inline const char *find_non_uric(const char *p, const char *e, const char *end)
+{
+#if SIP_SSE2
+	const __m128i lt = _mm_set1_epi8('<'), gt = _mm_set1_epi8('>'),
+		      dq = _mm_set1_epi8('"'), hi = _mm_set1_epi8(0x7f);
+
+	while (p < e && end - p >= 16) {
+		__m128i x = _mm_loadu_si128((const __m128i *)(const void *)p);
+		__m128i a = _mm_or_si128(_mm_cmpeq_epi8(x, lt), _mm_cmpeq_epi8(x, gt));
+		__m128i b = _mm_or_si128(_mm_cmpeq_epi8(x, dq),
+					 _mm_cmpeq_epi8(_mm_max_epu8(x, hi), x));
+		unsigned k = (unsigned)_mm_movemask_epi8(_mm_or_si128(a, b));
+		if (k) {
+			const char *c = p + __builtin_ctz(k);
+			return c < e ? c : e;
+		}
+		p += 16;
+	}
+	if (p >= e)
+		return e;
+#else
+	(void)end;
+#endif
+	while (p < e && uric_tab[(unsigned char)*p])
 		p++;
 	return p;
 }
@@ -531,7 +592,8 @@ static inline uint64_t load64(const char *p)
  * The id of the name [n, n + len), any case, long or compact; avail is how
  * many bytes from n may be read (at least len).
  */
-static inline enum sip_hdr_id hdr_lookup_at(const char *n, size_t len, size_t avail)
+static inline __attribute__((always_inline)) enum sip_hdr_id
+hdr_lookup_at(const char *n, size_t len, size_t avail)
 {
 	const struct hdr_name *e;
 	enum sip_hdr_id id;
@@ -680,7 +742,7 @@ static bool is_sip_version(const char *v, const char *e)
 
 /* Request-Line, [p, eol) with eol at the CR or LF. */
 static int parse_request_line(struct sip_msg *m, const char *base, const char *p,
-			      const char *eol, struct sip_err *err)
+			      const char *eol, const char *end, struct sip_err *err)
 {
 	const char *q = p, *u, *v;
 
@@ -701,8 +763,10 @@ static int parse_request_line(struct sip_msg *m, const char *base, const char *p
 	m->method_id = sip_method_lookup(p, (size_t)(q - p));
 
 	u = ++q;
-	while (uric_tab[(unsigned char)*q])
-		q++;
+	q = find_le_sp(u, eol, end);
+	if (sip_unlikely(find_non_uric(u, q, end) != q))
+		return fail(err, base, find_non_uric(u, q, end), "Bad Request-URI: invalid character",
+			    -EBADMSG);
 	if (q == u)
 		return fail(err, base, q,
 			    is_wsp(*q) ? "Bad request line: extra whitespace before Request-URI"
@@ -764,11 +828,7 @@ static int parse_status_line(struct sip_msg *m, const char *base, const char *p,
 	m->status = (uint16_t)code;
 	/* "SIP/2.0 200\r\n" without the SP and reason is taken as an empty reason */
 	r = eol - s > 3 ? s + 4 : eol;
-	for (const char *t = r; t < eol; t++)
-		if (sip_unlikely(is_ctl(*t)))
-			return fail(err, base, t,
-				    "Bad status line: control character in reason phrase",
-				    -EBADMSG);
+	/* control bytes other than HTAB were refused by the line scan */
 	m->reason = sip_str_make(r, (size_t)(eol - r));
 	return 0;
 }
@@ -798,26 +858,28 @@ static int parse_content_length(struct sip_msg *m, struct sip_str v, const char 
 
 /* Call-ID: callid = word [ "@" word ]; here: not empty, no LWS or controls. */
 static int parse_call_id(struct sip_msg *m, struct sip_str v, const char *base,
-			 struct sip_err *err)
+			 const char *end, struct sip_err *err)
 {
+	const char *ws;
+
 	if (v.len == 0)
 		return fail(err, base, v.p, "Bad Call-ID: empty", -EBADMSG);
-	for (size_t i = 0; i < v.len; i++)
-		if (sip_unlikely(is_ctl(v.p[i]) || is_wsp(v.p[i])))
-			return fail(err, base, v.p + i, "Bad Call-ID: whitespace or control character",
-				    -EBADMSG);
+	/* other control bytes were refused by the line scan */
+	ws = find_le_sp(v.p, v.p + v.len, end);
+	if (sip_unlikely(ws != v.p + v.len))
+		return fail(err, base, ws, "Bad Call-ID: whitespace inside", -EBADMSG);
 	m->call_id = v;
 	return 0;
 }
 
 static int split_value(struct sip_msg *m, enum sip_hdr_id id, struct sip_str v,
-		       const char *base, struct sip_err *err)
+		       const char *base, const char *end, struct sip_err *err)
 {
 	int rc;
 
 	switch (id) {
 	case SIP_HDR_CALL_ID:
-		return parse_call_id(m, v, base, err);
+		return parse_call_id(m, v, base, end, err);
 	case SIP_HDR_CONTENT_LENGTH:
 		return parse_content_length(m, v, base, err);
 	case SIP_HDR_CSEQ:
@@ -912,7 +974,7 @@ int sip_msg_parse(struct sip_msg *m, const char *buf, size_t len, struct sip_hdr
 		rc = parse_status_line(m, buf, p, eol, err);
 	} else {
 		m->is_request = true;
-		rc = parse_request_line(m, buf, p, eol, err);
+		rc = parse_request_line(m, buf, p, eol, end, err);
 	}
 	if (rc < 0)
 		return rc;
@@ -991,8 +1053,11 @@ int sip_msg_parse(struct sip_msg *m, const char *buf, size_t len, struct sip_hdr
 			}
 			vend = lf[-1] == '\r' ? lf - 1 : lf; /* lf > p: *p is WSP */
 		}
-		while (v < vend && is_lws(*v))
+		if (sip_likely(*v == ' '))
 			v++;
+		if (sip_unlikely(v < vend && is_lws(*v)))
+			while (v < vend && is_lws(*v))
+				v++;
 		while (vend > v && is_lws(vend[-1]))
 			vend--;
 
@@ -1015,7 +1080,7 @@ int sip_msg_parse(struct sip_msg *m, const char *buf, size_t len, struct sip_hdr
 		}
 		last[id] = (uint16_t)n;
 		if (split_mask & HDR_BIT(id)) {
-			rc = split_value(m, id, h->value, buf, err);
+			rc = split_value(m, id, h->value, buf, end, err);
 			if (rc < 0)
 				return rc;
 		}
