@@ -1,0 +1,628 @@
+/* SPDX-License-Identifier: MIT */
+/*
+ * registrar.c - REGISTER processing (see registrar.h for the order of the
+ * checks and the reasons behind it). Nothing here allocates: the parsed
+ * Contacts, the location views and the response live on the stack or in the
+ * caller's buffer.
+ */
+#include <arpa/inet.h>
+#include <errno.h>
+#include <netinet/in.h>
+#include <stdlib.h>
+#include <string.h>
+#include <urcu/uatomic.h>
+
+#include "sipreg/digest.h"
+#include "sipreg/registrar.h"
+#include "sipreg/sip_write.h"
+
+#define MAX_CONTACTS 32 /* Contacts in one REGISTER */
+#define AOR_MAX (2 * STORE_NAME_MAX)
+
+/* The [sip] values the registrar reads, each read with uatomic_read. */
+struct reg_cfg {
+	unsigned int endpoint_expire;
+	unsigned int nat_expire;
+	unsigned int min_expire;
+	unsigned int max_contacts;
+	unsigned int replace;
+	unsigned int suspend_drop;
+	char realm[CONFIG_STR_MAX];      /* "" = the To domain */
+	char server[CONFIG_STR_MAX];
+};
+
+struct registrar {
+	struct registrar_deps d;
+	uint8_t tag_key[SIPHASH_KEY_LEN];
+	struct reg_cfg cfg;
+};
+
+/* A REGISTER being handled. */
+struct reg_ctx {
+	struct registrar *r;
+	const struct sip_msg *m;
+	const struct registrar_src *src;
+	struct registrar_stats *st;
+	uint64_t now;
+	time_t wall;
+	struct sip_nameaddr to;
+	struct sip_str realm;
+	char aor_buf[AOR_MAX];
+	struct sip_str aor;
+	char ip[INET6_ADDRSTRLEN];
+	uint16_t port;
+	struct sip_write w;
+};
+
+int registrar_new(struct registrar **ret, const struct config *cfg,
+		  const struct registrar_deps *deps)
+{
+	struct registrar *r;
+
+	if (!deps->location || !deps->guard || !deps->nonce || !deps->subscribers ||
+	    !deps->tag_key)
+		return -EINVAL;
+	r = calloc(1, sizeof(*r));
+	if (!r)
+		return -ENOMEM;
+	r->d = *deps;
+	memcpy(r->tag_key, deps->tag_key, SIPHASH_KEY_LEN);
+	registrar_set_config(r, cfg);
+	*ret = r;
+	return 0;
+}
+
+void registrar_free(struct registrar *r)
+{
+	free(r);
+}
+
+void registrar_set_config(struct registrar *r, const struct config *cfg)
+{
+	uatomic_set(&r->cfg.endpoint_expire, cfg->endpoint_expire);
+	uatomic_set(&r->cfg.nat_expire, cfg->endpoint_nat_expire);
+	uatomic_set(&r->cfg.min_expire, cfg->min_expire);
+	uatomic_set(&r->cfg.max_contacts, cfg->max_contacts);
+	uatomic_set(&r->cfg.replace, cfg->endpoint_register_replace);
+	uatomic_set(&r->cfg.suspend_drop, cfg->suspend_action == CONFIG_SUSPEND_DROP);
+	/* strings change rarely (a reload) and are read as one short copy;
+	 * a torn read could only mix two valid values for one response */
+	memcpy(r->cfg.realm, cfg->realm, sizeof(r->cfg.realm));
+	memcpy(r->cfg.server, cfg->user_agent, sizeof(r->cfg.server));
+}
+
+/* ------------------------------------------------------------------------ */
+/* Responses                                                                 */
+
+static struct sip_str to_tag(struct reg_ctx *c, char *buf)
+{
+	static const char hex[] = "0123456789abcdef";
+	uint64_t h = siphash24(c->r->tag_key, c->m->call_id.p, c->m->call_id.len);
+
+	for (int i = 0; i < 12; i++)
+		buf[i] = hex[(h >> (4 * i)) & 15];
+	return sip_str_make(buf, 12);
+}
+
+/* Status line, Vias (top one with received/rport), From, To, Call-ID, CSeq. */
+static int begin(struct reg_ctx *c, unsigned status, const char *reason)
+{
+	struct sip_write_src src = {.received = sip_str_make(c->ip, strlen(c->ip)),
+				    .port = c->port};
+	struct sip_err err;
+	char tag[12];
+
+	return sip_write_response(&c->w, c->m, status,
+				  reason ? sip_str_make(reason, strlen(reason)) : SIP_STR_NULL,
+				  to_tag(c, tag), &src, &err);
+}
+
+static void end(struct reg_ctx *c)
+{
+	if (c->r->cfg.server[0])
+		sip_write_header(&c->w, SIP_STR("Server"),
+				 sip_str_make(c->r->cfg.server, strlen(c->r->cfg.server)));
+	sip_write_end(&c->w, SIP_STR(""));
+}
+
+static int reply(struct reg_ctx *c, unsigned status, const char *reason)
+{
+	int r = begin(c, status, reason);
+
+	if (r == 0)
+		end(c);
+	return r;
+}
+
+/* 401 with a SHA-256 then an MD5 challenge sharing one nonce (RFC 8760). */
+static int challenge(struct reg_ctx *c, bool stale)
+{
+	char nonce[NONCE_LEN];
+	struct digest_challenge ch = {.realm = c->realm,
+				      .nonce = sip_str_make(nonce, NONCE_LEN),
+				      .qop_auth = true,
+				      .stale = stale};
+	int r;
+
+	nonce_issue(c->r->d.nonce, c->realm, (uint64_t)c->wall, nonce);
+	r = begin(c, 401, NULL);
+	if (r)
+		return r;
+	ch.alg = SIP_DIGEST_SHA256;
+	sip_write_header_begin(&c->w, SIP_STR("WWW-Authenticate"));
+	digest_challenge_put(&c->w, &ch);
+	sip_write_header_end(&c->w);
+	ch.alg = SIP_DIGEST_MD5;
+	sip_write_header_begin(&c->w, SIP_STR("WWW-Authenticate"));
+	digest_challenge_put(&c->w, &ch);
+	sip_write_header_end(&c->w);
+	end(c);
+	return 0;
+}
+
+static int too_brief(struct reg_ctx *c, unsigned min)
+{
+	int r = begin(c, 423, NULL);
+
+	if (r)
+		return r;
+	sip_write_header_u32(&c->w, SIP_STR("Min-Expires"), min);
+	end(c);
+	return 0;
+}
+
+static int bad_extension(struct reg_ctx *c, struct sip_str tags)
+{
+	int r = begin(c, 420, NULL);
+
+	if (r)
+		return r;
+	sip_write_header(&c->w, SIP_STR("Unsupported"), tags);
+	end(c);
+	return 0;
+}
+
+/* ------------------------------------------------------------------------ */
+/* Checks                                                                    */
+
+static bool is_sip(const struct sip_uri *u)
+{
+	return u->scheme == SIP_URI_SIP || u->scheme == SIP_URI_SIPS;
+}
+
+/* user@host, host in lower case, into c->aor. */
+static bool make_aor(struct reg_ctx *c)
+{
+	const struct sip_uri *u = &c->to.uri;
+	size_t n = 0;
+
+	if (u->user.len + 1 + u->host.len > sizeof(c->aor_buf))
+		return false;
+	memcpy(c->aor_buf, u->user.p, u->user.len);
+	n = u->user.len;
+	c->aor_buf[n++] = '@';
+	for (size_t i = 0; i < u->host.len; i++) {
+		char ch = u->host.p[i];
+		c->aor_buf[n++] = (ch >= 'A' && ch <= 'Z') ? (char)(ch | 0x20) : ch;
+	}
+	c->aor = sip_str_make(c->aor_buf, n);
+	return true;
+}
+
+/* Require: only "path" (RFC 3327) and "outbound" (RFC 5626) are known.
+ * Returns the first unknown option tag, or an unset slice. */
+static struct sip_str unsupported_require(const struct sip_msg *m)
+{
+	for (const struct sip_hdr *h = sip_msg_hdr(m, SIP_HDR_REQUIRE); h;
+	     h = sip_msg_hdr_next(m, h)) {
+		struct sip_str v = h->value;
+		while (v.len) {
+			const char *comma = sip_str_chr(v, ',');
+			size_t n = comma ? (size_t)(comma - v.p) : v.len;
+			struct sip_str tag = sip_str_trim(sip_str_make(v.p, n));
+			if (tag.len && !sip_str_caseeq(tag, SIP_STR("path")) &&
+			    !sip_str_caseeq(tag, SIP_STR("outbound")))
+				return tag;
+			v = comma ? sip_str_make(comma + 1, v.len - n - 1) : SIP_STR("");
+		}
+	}
+	return SIP_STR_NULL;
+}
+
+static bool has_option_tag(const struct sip_msg *m, enum sip_hdr_id id, struct sip_str want)
+{
+	for (const struct sip_hdr *h = sip_msg_hdr(m, id); h; h = sip_msg_hdr_next(m, h)) {
+		struct sip_str v = h->value;
+		while (v.len) {
+			const char *comma = sip_str_chr(v, ',');
+			size_t n = comma ? (size_t)(comma - v.p) : v.len;
+			if (sip_str_caseeq(sip_str_trim(sip_str_make(v.p, n)), want))
+				return true;
+			v = comma ? sip_str_make(comma + 1, v.len - n - 1) : SIP_STR("");
+		}
+	}
+	return false;
+}
+
+static void src_text(struct reg_ctx *c)
+{
+	const struct sockaddr *sa = c->src->addr;
+
+	c->ip[0] = '\0';
+	c->port = 0;
+	if (sa->sa_family == AF_INET) {
+		const struct sockaddr_in *s4 = (const void *)sa;
+		inet_ntop(AF_INET, &s4->sin_addr, c->ip, sizeof(c->ip));
+		c->port = ntohs(s4->sin_port);
+	} else if (sa->sa_family == AF_INET6) {
+		const struct sockaddr_in6 *s6 = (const void *)sa;
+		inet_ntop(AF_INET6, &s6->sin6_addr, c->ip, sizeof(c->ip));
+		c->port = ntohs(s6->sin6_port);
+	}
+}
+
+/* Does the literal address host differ from the packet's source? Names
+ * cannot be compared without a lookup and do not count. */
+static bool addr_differs(const struct reg_ctx *c, struct sip_str host, enum sip_host_type type,
+			 uint16_t port)
+{
+	char h[INET6_ADDRSTRLEN];
+	uint8_t a[16], b[16];
+	int fam = type == SIP_HOST_IPV6 ? AF_INET6 : AF_INET;
+	const struct sockaddr *sa = c->src->addr;
+
+	if (type == SIP_HOST_NAME || host.len >= sizeof(h))
+		return false;
+	memcpy(h, host.p, host.len);
+	h[host.len] = '\0';
+	if (inet_pton(fam, h, a) != 1)
+		return false;
+	if (sa->sa_family == AF_INET6) {
+		const struct sockaddr_in6 *s6 = (const void *)sa;
+		if (fam == AF_INET && IN6_IS_ADDR_V4MAPPED(&s6->sin6_addr))
+			memcpy(b, &s6->sin6_addr.s6_addr[12], 4);
+		else if (fam == AF_INET6)
+			memcpy(b, &s6->sin6_addr, 16);
+		else
+			return true;
+	} else {
+		if (fam != AF_INET)
+			return true;
+		memcpy(b, &((const struct sockaddr_in *)(const void *)sa)->sin_addr, 4);
+	}
+	if (memcmp(a, b, fam == AF_INET ? 4 : 16) != 0)
+		return true;
+	/* over UDP the port must match too (5060 when absent); a TCP
+	 * client's source port is its own ephemeral one by design */
+	return c->src->transport == LOC_UDP && (port ? port : 5060) != c->port;
+}
+
+static bool behind_nat(const struct reg_ctx *c, const struct sip_contact *ct, size_t n)
+{
+	struct sip_via via;
+	struct sip_err err;
+
+	if (sip_msg_vias(c->m, &via, 1, &err) == 1 &&
+	    addr_differs(c, via.host, via.host_type, via.port))
+		return true;
+	for (size_t i = 0; i < n; i++)
+		if (!ct[i].star && addr_differs(c, ct[i].na.uri.host, ct[i].na.uri.host_type,
+						ct[i].na.uri.port))
+			return true;
+	return false;
+}
+
+/* ------------------------------------------------------------------------ */
+/* Authentication                                                            */
+
+/* The first credentials for our realm, parsed; false when there are none. */
+static int find_credentials(struct reg_ctx *c, struct sip_auth *a, struct sip_err *err)
+{
+	const struct sip_msg *m = c->m;
+
+	for (const struct sip_hdr *h = sip_msg_hdr(m, SIP_HDR_AUTHORIZATION); h;
+	     h = sip_msg_hdr_next(m, h)) {
+		int r = sip_auth_parse(a, h->value, err);
+		if (r < 0)
+			return r;
+		if (sip_str_caseeq(a->scheme, SIP_STR("Digest")) && sip_str_eq(a->realm, c->realm))
+			return 1;
+	}
+	return 0;
+}
+
+/* Verifies the response against what the subscriber table holds. An unknown
+ * or disabled user is checked against a dummy secret: same cost, same
+ * answer. Returns 0 or a digest_verify error. */
+static int verify(struct reg_ctx *c, const struct sip_auth *a)
+{
+	struct subscriber_view s;
+	struct sip_str method = SIP_STR("REGISTER");
+	bool known = subscriber_table_get(c->r->d.subscribers, a->username, c->to.uri.host, &s);
+	int r;
+
+	if (!known || !s.enabled || !sip_str_eq(a->username, c->to.uri.user)) {
+		r = digest_verify(a, method, c->m->body, SIP_STR("\x01 no such user \x01"));
+		return r == 0 || r == -EACCES ? -EACCES : r;
+	}
+	if (s.password.len)
+		return digest_verify(a, method, c->m->body, s.password);
+	if (a->alg == SIP_DIGEST_SHA256 || a->alg == SIP_DIGEST_SHA256_SESS)
+		return s.ha1_sha256.len ? digest_verify_ha1(a, method, c->m->body, s.ha1_sha256)
+					: -EACCES;
+	return s.ha1_md5.len ? digest_verify_ha1(a, method, c->m->body, s.ha1_md5) : -EACCES;
+}
+
+/* Steps 2-6. Returns 1 when authenticated, 0 when a response was written,
+ * or a negative errno. */
+static int authenticate(struct reg_ctx *c)
+{
+	struct registrar *r = c->r;
+	struct sip_auth a;
+	struct sip_err err;
+	struct nonce_ref ref;
+	int k;
+
+	if (guard_check(r->d.guard, c->aor, c->src->addr, c->now, NULL) != GUARD_OK) {
+		c->st->suspended++;
+		if (uatomic_read(&r->cfg.suspend_drop))
+			return 0;
+		return reply(c, 403, NULL);
+	}
+	k = find_credentials(c, &a, &err);
+	if (k < 0) {
+		c->st->bad_request++;
+		return reply(c, 400, err.reason);
+	}
+	if (k == 0) {
+		c->st->challenged++;
+		return challenge(c, false);
+	}
+	k = nonce_check(r->d.nonce, a.nonce, c->realm, (uint64_t)c->wall, &ref);
+	if (k < 0) {
+		c->st->challenged++;
+		return challenge(c, k == -ESTALE);
+	}
+	k = verify(c, &a);
+	if (k == -EINVAL || k == -ENOTSUP) {
+		c->st->bad_request++;
+		return reply(c, 400, k == -ENOTSUP ? "Unsupported digest algorithm or qop"
+						   : "Bad Authorization: incomplete credentials");
+	}
+	if (k < 0) {
+		c->st->auth_failed++;
+		guard_fail(r->d.guard, c->aor, c->src->addr, c->now);
+		return challenge(c, false);
+	}
+	k = nonce_commit(r->d.nonce, &ref, a.has_nc ? a.nc_val : 1);
+	if (k < 0) {
+		c->st->challenged++;
+		return challenge(c, k == -ESTALE);
+	}
+	guard_success(r->d.guard, c->aor, c->src->addr);
+	return 1;
+}
+
+/* ------------------------------------------------------------------------ */
+/* Bindings                                                                  */
+
+/* Joins the Path header values (RFC 3327) into buf. */
+static struct sip_str joined_path(const struct sip_msg *m, char *buf, size_t cap)
+{
+	size_t n = 0;
+
+	for (const struct sip_hdr *h = sip_msg_hdr(m, SIP_HDR_PATH); h; h = sip_msg_hdr_next(m, h)) {
+		if (n + h->value.len + 1 > cap)
+			return SIP_STR_NULL;
+		if (n)
+			buf[n++] = ',';
+		memcpy(buf + n, h->value.p, h->value.len);
+		n += h->value.len;
+	}
+	return sip_str_make(buf, n);
+}
+
+/* Steps 6-7: the expiry of each Contact. Returns 0, or the 4xx to send
+ * (*min_out set for a 423). */
+static int contact_expiries(struct reg_ctx *c, const struct sip_contact *ct, size_t n, bool nat,
+			    struct loc_contact *lc, unsigned *min_out)
+{
+	struct registrar *r = c->r;
+	unsigned max = uatomic_read(nat ? &r->cfg.nat_expire : &r->cfg.endpoint_expire);
+	unsigned min = uatomic_read(&r->cfg.min_expire);
+	uint32_t hdr = 0;
+	struct sip_err err;
+	int k = sip_msg_u32(c->m, SIP_HDR_EXPIRES, &hdr, &err);
+	bool has_hdr = k == 0;
+
+	if (k == -EBADMSG)
+		return 400;
+	if (k == -ERANGE) { /* RFC 3261 §20.19: a huge Expires is the maximum */
+		hdr = UINT32_MAX;
+		has_hdr = true;
+	}
+	for (size_t i = 0; i < n; i++) {
+		uint32_t want = ct[i].has_expires ? ct[i].expires : has_hdr ? hdr : max;
+		if (want && want < min) {
+			*min_out = min;
+			return 423;
+		}
+		lc[i].uri = ct[i].na.uri.raw;
+		lc[i].instance = ct[i].instance;
+		lc[i].reg_id = ct[i].has_reg_id ? ct[i].reg_id : 0;
+		lc[i].q = ct[i].q;
+		lc[i].expires = want < max ? want : max;
+	}
+	return 0;
+}
+
+static int write_ok(struct reg_ctx *c, const struct loc_view *v, size_t n)
+{
+	int r = begin(c, 200, NULL);
+
+	if (r)
+		return r;
+	for (size_t i = 0; i < n; i++) {
+		uint64_t left = v[i].expires > c->now ? v[i].expires - c->now : 0;
+		struct sip_write_contact wc = {
+			.uri = v[i].uri,
+			.has_expires = true,
+			.expires = (uint32_t)((left + 999) / 1000),
+			.instance = v[i].instance.len ? v[i].instance : SIP_STR_NULL,
+			.has_reg_id = v[i].reg_id != 0,
+			.reg_id = v[i].reg_id,
+		};
+		sip_write_contact(&c->w, &wc);
+	}
+	if (has_option_tag(c->m, SIP_HDR_SUPPORTED, SIP_STR("path")))
+		for (const struct sip_hdr *h = sip_msg_hdr(c->m, SIP_HDR_PATH); h;
+		     h = sip_msg_hdr_next(c->m, h))
+			sip_write_header(&c->w, SIP_STR("Path"), h->value);
+	sip_write_date(&c->w, c->wall);
+	end(c);
+	return 0;
+}
+
+/* Steps 6-9 for an authenticated request. */
+static int update_bindings(struct reg_ctx *c)
+{
+	struct sip_contact ct[MAX_CONTACTS];
+	struct loc_contact lc[MAX_CONTACTS];
+	struct loc_view v[LOCATION_MAX_BINDINGS];
+	struct sip_err err;
+	char path_buf[STORE_PATH_MAX];
+	unsigned min = 0;
+	size_t nv = 0;
+	int n = sip_msg_contacts(c->m, ct, MAX_CONTACTS, &err), k;
+	bool star, nat;
+
+	if (n == -E2BIG) {
+		c->st->bad_request++;
+		return reply(c, 400, "Too many Contacts");
+	}
+	if (n < 0) {
+		c->st->bad_request++;
+		return reply(c, 400, err.reason);
+	}
+	star = n == 1 && ct[0].star;
+	if (star) {
+		uint32_t e = 1;
+		if (sip_msg_u32(c->m, SIP_HDR_EXPIRES, &e, &err) != 0 || e != 0) {
+			c->st->bad_request++;
+			return reply(c, 400, "Contact * needs Expires: 0");
+		}
+		n = 0;
+	}
+	nat = behind_nat(c, ct, (size_t)n);
+	k = contact_expiries(c, ct, (size_t)n, nat, lc, &min);
+	if (k == 423) {
+		c->st->too_brief++;
+		return too_brief(c, min);
+	}
+	if (k) {
+		c->st->bad_request++;
+		return reply(c, 400, "Bad Expires");
+	}
+
+	struct subscriber_view s;
+	struct loc_policy pol = {.max_contacts = uatomic_read(&c->r->cfg.max_contacts),
+				 .replace = uatomic_read(&c->r->cfg.replace) != 0};
+	if (subscriber_table_get(c->r->d.subscribers, c->to.uri.user, c->to.uri.host, &s) &&
+	    s.max_contacts)
+		pol.max_contacts = s.max_contacts;
+	const struct sip_hdr *ua = sip_msg_hdr(c->m, SIP_HDR_USER_AGENT);
+	struct loc_request req = {.call_id = c->m->call_id,
+				  .cseq = c->m->cseq.num,
+				  .path = joined_path(c->m, path_buf, sizeof(path_buf)),
+				  .user_agent = ua ? ua->value : SIP_STR(""),
+				  .received = c->src->addr,
+				  .transport = c->src->transport,
+				  .conn = c->src->conn,
+				  .nat = nat};
+	k = location_update(c->r->d.location, c->aor, lc, (size_t)n, star, &req, &pol, c->now, v,
+			    LOCATION_MAX_BINDINGS, &nv);
+	switch (k) {
+	case 0:
+		c->st->registered++;
+		return write_ok(c, v, nv);
+	case -EALREADY:
+		c->st->bad_request++;
+		return reply(c, 400, "Out of order CSeq for this Call-ID");
+	case -EPERM:
+		c->st->forbidden++;
+		return reply(c, 403, "Registered elsewhere and replace is off");
+	case -E2BIG:
+		c->st->forbidden++;
+		return reply(c, 403, "Too many contacts");
+	default:
+		c->st->server_error++;
+		return reply(c, 500, NULL);
+	}
+}
+
+/* ------------------------------------------------------------------------ */
+
+static int handle(struct reg_ctx *c)
+{
+	struct sip_uri ruri;
+	struct sip_err err;
+	struct sip_str tag;
+	int k;
+
+	if (sip_uri_parse(&ruri, c->m->ruri, &err) < 0 || !is_sip(&ruri)) {
+		c->st->bad_request++;
+		return reply(c, 416, NULL);
+	}
+	if (sip_msg_to(c->m, &c->to, &err) < 0) {
+		c->st->bad_request++;
+		return reply(c, 400, err.reason);
+	}
+	if (!is_sip(&c->to.uri)) {
+		c->st->bad_request++;
+		return reply(c, 416, NULL);
+	}
+	if (!c->to.uri.user.len || !c->to.uri.host.len || !make_aor(c)) {
+		c->st->bad_request++;
+		return reply(c, 404, NULL);
+	}
+	tag = unsupported_require(c->m);
+	if (sip_str_isset(tag)) {
+		c->st->bad_request++;
+		return bad_extension(c, tag);
+	}
+	c->realm = c->r->cfg.realm[0] ? sip_str_make(c->r->cfg.realm, strlen(c->r->cfg.realm))
+				      : c->to.uri.host;
+	k = authenticate(c);
+	if (k <= 0)
+		return k;
+	return update_bindings(c);
+}
+
+int registrar_handle(struct registrar *r, const struct sip_msg *m,
+		     const struct registrar_src *src, uint64_t now, time_t wall, char *out,
+		     size_t cap, struct registrar_result *res, struct registrar_stats *st)
+{
+	struct reg_ctx c = {.r = r, .m = m, .src = src, .st = st, .now = now, .wall = wall};
+	int k;
+
+	st->requests++;
+	src_text(&c);
+	sip_write_init(&c.w, out, cap);
+	k = handle(&c);
+	if (k < 0 && k != -ENOSPC) {
+		/* the response writer could not use the request's Via or To
+		 * (sip_msg_validate lets few such through): it cannot be answered */
+		st->bad_request++;
+		res->status = 0;
+		res->len = 0;
+		return 0;
+	}
+	k = sip_write_result(&c.w);
+	if (k < 0)
+		return -ENOSPC;
+	res->len = (size_t)k;
+	res->status = 0;
+	if (res->len > 12)
+		res->status = (unsigned)((out[8] - '0') * 100 + (out[9] - '0') * 10 + (out[10] - '0'));
+	return 0;
+}

@@ -1,0 +1,559 @@
+/* SPDX-License-Identifier: MIT */
+/*
+ * Tests of REGISTER processing (RFC 3261 §10.3, SPEC.md "Inbound
+ * registration"): real messages in, real responses out, parsed back; digest
+ * answers computed by the UA side of digest.h.
+ */
+#include <arpa/inet.h>
+#include <criterion/criterion.h>
+#include <errno.h>
+#include <stdio.h>
+#include <string.h>
+#include <urcu/urcu-qsbr.h>
+
+#include "sipreg/digest.h"
+#include "sipreg/registrar.h"
+#include "sipreg/sip_write.h"
+
+static const uint8_t key[SIPHASH_KEY_LEN] = "0123456789abcdef";
+static const uint8_t secret[NONCE_SECRET_LEN] = "0123456789abcdef0123456789abcdef";
+
+static struct config *cfg;
+static struct location *loc;
+static struct guard *guard;
+static struct nonce_ctx *nonces;
+static struct subscriber_table *subs;
+static struct registrar *reg;
+static struct registrar_stats stats;
+static struct sockaddr_in src;
+static uint64_t now_ms;
+static time_t wall;
+
+static void add_subscriber(const char *user, const char *pw)
+{
+	struct store_subscriber s = {.enabled = true};
+
+	snprintf(s.username, sizeof(s.username), "%s", user);
+	snprintf(s.domain, sizeof(s.domain), "carrier.example");
+	snprintf(s.password, sizeof(s.password), "%s", pw);
+	cr_assert_eq(subscriber_table_put(subs, &s), 0);
+}
+
+static void build(void)
+{
+	struct guard_config gc = {.retry = cfg->endpoint_register_retry,
+				  .suspend_s = cfg->endpoint_register_suspend,
+				  .address_retry = cfg->endpoint_address_retry};
+	struct registrar_deps d;
+
+	cr_assert_eq(location_new(&loc, key, NULL, NULL), 0);
+	cr_assert_eq(guard_new(&guard, &gc, key, NULL, NULL), 0);
+	cr_assert_eq(nonce_new(&nonces, secret, 16, cfg->nonce_expire), 0);
+	cr_assert_eq(subscriber_table_new(&subs, key), 0);
+	d = (struct registrar_deps){.location = loc, .guard = guard, .nonce = nonces,
+				    .subscribers = subs, .tag_key = key};
+	cr_assert_eq(registrar_new(&reg, cfg, &d), 0);
+	add_subscriber("alice", "wonderland");
+	add_subscriber("bob", "builder");
+}
+
+static void setup(void)
+{
+	urcu_qsbr_register_thread();
+	cr_assert_eq(config_new(&cfg), 0);
+	memset(&stats, 0, sizeof(stats));
+	memset(&src, 0, sizeof(src));
+	src.sin_family = AF_INET;
+	src.sin_port = htons(5060);
+	inet_pton(AF_INET, "192.0.2.10", &src.sin_addr);
+	now_ms = 1000000;
+	wall = 1900000000;
+	build();
+}
+
+static void teardown(void)
+{
+	registrar_free(reg);
+	subscriber_table_free(subs);
+	nonce_free(nonces);
+	guard_free(guard);
+	location_free(loc);
+	config_free(cfg);
+	urcu_qsbr_unregister_thread();
+}
+
+TestSuite(registrar, .init = setup, .fini = teardown);
+
+struct resp {
+	char buf[4096];
+	struct sip_hdr hdrs[64];
+	struct sip_msg m;
+	unsigned status;
+};
+
+struct ua {
+	const char *user, *password;
+	char call_id[64];
+	uint32_t cseq;
+	char contact[128];
+	char auth[1024]; /* the Authorization header line, "" for none */
+	char extra[2048]; /* more header lines */
+};
+
+static struct ua ua_new(const char *user, const char *password)
+{
+	struct ua u = {.user = user, .password = password, .cseq = 1};
+
+	snprintf(u.call_id, sizeof(u.call_id), "cid-%s@192.0.2.10", user);
+	snprintf(u.contact, sizeof(u.contact), "<sip:%s@192.0.2.10:5060>", user);
+	return u;
+}
+
+/* Sends one REGISTER of u; the response is parsed into *r. Returns the
+ * status, or 0 when the registrar dropped the request. */
+static unsigned send_register(struct ua *u, struct resp *r)
+{
+	char req[8192];
+	struct sip_hdr hdrs[64];
+	struct sip_msg m;
+	struct sip_err err;
+	struct registrar_src s = {.addr = (struct sockaddr *)&src, .transport = LOC_UDP};
+	struct registrar_result res;
+	int n = snprintf(req, sizeof(req),
+			 "REGISTER sip:carrier.example SIP/2.0\r\n"
+			 "Via: SIP/2.0/UDP 192.0.2.10:5060;branch=z9hG4bK-%u-%s;rport\r\n"
+			 "Max-Forwards: 70\r\n"
+			 "From: <sip:%s@carrier.example>;tag=ft-%s\r\n"
+			 "To: <sip:%s@carrier.example>\r\n"
+			 "Call-ID: %s\r\n"
+			 "CSeq: %u REGISTER\r\n"
+			 "%s%s%s%s"
+			 "Content-Length: 0\r\n\r\n",
+			 u->cseq, u->user, u->user, u->user, u->user, u->call_id, u->cseq,
+			 u->contact[0] ? "Contact: " : "", u->contact, u->contact[0] ? "\r\n" : "",
+			 u->extra);
+
+	cr_assert_lt(n, (int)sizeof(req));
+	if (u->auth[0]) {
+		/* insert the Authorization line before Content-Length */
+		char *cl = strstr(req, "Content-Length");
+		char tail[64];
+		snprintf(tail, sizeof(tail), "%s", cl);
+		snprintf(cl, sizeof(req) - (size_t)(cl - req), "%s\r\n%s", u->auth, tail);
+	}
+	u->cseq++;
+	cr_assert_gt(sip_msg_parse(&m, req, strlen(req), hdrs, 64, SIP_PARSE_DATAGRAM, &err), 0,
+		     "%s", err.reason);
+	cr_assert_eq(sip_msg_validate(&m, &err), 0, "%s", err.reason);
+	cr_assert_eq(registrar_handle(reg, &m, &s, now_ms, wall, r->buf, sizeof(r->buf), &res,
+				      &stats),
+		     0);
+	if (res.status == 0)
+		return 0;
+	cr_assert_gt(sip_msg_parse(&r->m, r->buf, res.len, r->hdrs, 64, SIP_PARSE_DATAGRAM, &err),
+		     0, "response does not parse: %s\n%.*s", err.reason, (int)res.len, r->buf);
+	cr_assert_eq(r->m.status, res.status);
+	r->status = res.status;
+	return res.status;
+}
+
+/* Answers the challenge of r (the one with algorithm alg) into u->auth. */
+static void answer(struct ua *u, const struct resp *r, enum sip_digest_alg alg, const char *pw)
+{
+	struct sip_auth ch;
+	struct sip_err err;
+	struct sip_write w;
+	int n;
+
+	for (const struct sip_hdr *h = sip_msg_hdr(&r->m, SIP_HDR_WWW_AUTHENTICATE); h;
+	     h = sip_msg_hdr_next(&r->m, h)) {
+		cr_assert_eq(sip_auth_parse(&ch, h->value, &err), 0, "%s", err.reason);
+		if (ch.alg != alg)
+			continue;
+		n = snprintf(u->auth, sizeof(u->auth), "Authorization: ");
+		sip_write_init(&w, u->auth + n, sizeof(u->auth) - (size_t)n - 1);
+		cr_assert_eq(digest_answer(&w, &ch, sip_str_make(u->user, strlen(u->user)),
+					   sip_str_make(pw, strlen(pw)), SIP_STR("REGISTER"),
+					   SIP_STR("sip:carrier.example"), SIP_STR(""),
+					   SIP_STR("0a4f113b"), 1),
+			     0);
+		n = sip_write_result(&w);
+		cr_assert_gt(n, 0);
+		u->auth[strlen("Authorization: ") + (size_t)n] = '\0';
+		return;
+	}
+	cr_assert_fail("no challenge for that algorithm");
+}
+
+static bool challenge_has(const struct resp *r, const char *needle)
+{
+	const struct sip_hdr *h = sip_msg_hdr(&r->m, SIP_HDR_WWW_AUTHENTICATE);
+
+	return h && memmem(h->value.p, h->value.len, needle, strlen(needle));
+}
+
+static uint32_t contact_expires(const struct resp *r, size_t i)
+{
+	struct sip_contact c[8];
+	struct sip_err err;
+	int n = sip_msg_contacts(&r->m, c, 8, &err);
+
+	cr_assert_gt(n, (int)i, "no Contact %zu in the 200", i);
+	cr_assert(c[i].has_expires);
+	return c[i].expires;
+}
+
+static unsigned register_ok(struct ua *u, enum sip_digest_alg alg)
+{
+	struct resp r;
+
+	u->auth[0] = '\0';
+	cr_assert_eq(send_register(u, &r), 401);
+	answer(u, &r, alg, u->password);
+	return send_register(u, &r);
+}
+
+Test(registrar, challenge_offers_sha256_then_md5_with_qop_auth)
+{
+	struct ua u = ua_new("alice", "wonderland");
+	struct resp r;
+	struct sip_auth a;
+	struct sip_err err;
+	const struct sip_hdr *h;
+
+	cr_assert_eq(send_register(&u, &r), 401);
+	h = sip_msg_hdr(&r.m, SIP_HDR_WWW_AUTHENTICATE);
+	cr_assert_eq(sip_auth_parse(&a, h->value, &err), 0);
+	cr_assert_eq(a.alg, SIP_DIGEST_SHA256, "SHA-256 first (RFC 8760)");
+	cr_assert(sip_str_eq(a.realm, SIP_STR("carrier.example")), "realm from the To domain");
+	cr_assert(sip_str_eq(a.qop, SIP_STR("auth")));
+	cr_assert_not(a.stale);
+	h = sip_msg_hdr_next(&r.m, h);
+	cr_assert_not_null(h);
+	cr_assert_eq(sip_auth_parse(&a, h->value, &err), 0);
+	cr_assert_eq(a.alg, SIP_DIGEST_MD5);
+	cr_assert(sip_msg_hdr(&r.m, SIP_HDR_TO) && memmem(sip_msg_hdr(&r.m, SIP_HDR_TO)->value.p,
+							   sip_msg_hdr(&r.m, SIP_HDR_TO)->value.len,
+							   ";tag=", 5),
+		  "the 401 carries a To tag");
+	cr_assert_eq(stats.challenged, 1);
+	cr_assert_eq(stats.auth_failed, 0, "a first challenge is not a failure");
+}
+
+Test(registrar, md5_and_sha256_registrations_listed_with_expires_and_date)
+{
+	struct ua a = ua_new("alice", "wonderland"), b = ua_new("bob", "builder");
+	struct resp r;
+
+	cr_assert_eq(register_ok(&a, SIP_DIGEST_MD5), 200);
+	cr_assert_eq(register_ok(&b, SIP_DIGEST_SHA256), 200);
+	/* a query: no Contact; credentials still needed */
+	b.contact[0] = '\0';
+	b.auth[0] = '\0';
+	cr_assert_eq(send_register(&b, &r), 401);
+	answer(&b, &r, SIP_DIGEST_SHA256, "builder");
+	cr_assert_eq(send_register(&b, &r), 200);
+	cr_assert_eq(contact_expires(&r, 0), 3600, "SS_ENDPOINT_EXPIRE when none asked");
+	cr_assert_not_null(sip_msg_hdr(&r.m, SIP_HDR_DATE));
+	cr_assert_eq(stats.registered, 3);
+}
+
+/* Answers challenge ch with nonce-count nc into u->auth. */
+static void answer_nc(struct ua *u, const struct resp *ch, uint32_t nc)
+{
+	struct sip_auth a;
+	struct sip_err err;
+	struct sip_write w;
+	const struct sip_hdr *h = sip_msg_hdr_next(&ch->m, sip_msg_hdr(&ch->m, SIP_HDR_WWW_AUTHENTICATE));
+	size_t n = (size_t)snprintf(u->auth, sizeof(u->auth), "Authorization: ");
+
+	cr_assert_eq(sip_auth_parse(&a, h->value, &err), 0);
+	sip_write_init(&w, u->auth + n, sizeof(u->auth) - n - 1);
+	cr_assert_eq(digest_answer(&w, &a, sip_str_make(u->user, strlen(u->user)),
+				   sip_str_make(u->password, strlen(u->password)), SIP_STR("REGISTER"),
+				   SIP_STR("sip:carrier.example"), SIP_STR(""), SIP_STR("c0ffee"), nc),
+		     0);
+	u->auth[n + (size_t)sip_write_result(&w)] = '\0';
+}
+
+Test(registrar, preemptive_credentials_with_growing_nc_and_replay_refused)
+{
+	struct ua u = ua_new("alice", "wonderland");
+	struct resp ch, r;
+
+	cr_assert_eq(send_register(&u, &ch), 401);
+	answer_nc(&u, &ch, 1);
+	cr_assert_eq(send_register(&u, &r), 200);
+	/* the same credentials again (same nc): a replay */
+	cr_assert_eq(send_register(&u, &r), 401);
+	cr_assert_eq(stats.auth_failed, 0, "a replay is not a password failure");
+	/* a refresh with the cached nonce and the next nc: no round trip */
+	answer_nc(&u, &ch, 2);
+	cr_assert_eq(send_register(&u, &r), 200);
+	answer_nc(&u, &ch, 7);
+	cr_assert_eq(send_register(&u, &r), 200, "nc may skip values");
+	answer_nc(&u, &ch, 5);
+	cr_assert_eq(send_register(&u, &r), 401, "but never go back");
+}
+
+Test(registrar, wrong_password_and_unknown_user_answer_alike)
+{
+	struct ua wrong = ua_new("alice", "not-the-password");
+	struct ua ghost = ua_new("mallory", "whatever");
+	struct resp r1, r2;
+
+	cr_assert_eq(send_register(&wrong, &r1), 401);
+	answer(&wrong, &r1, SIP_DIGEST_MD5, "not-the-password");
+	cr_assert_eq(send_register(&ghost, &r2), 401);
+	answer(&ghost, &r2, SIP_DIGEST_MD5, "whatever");
+	cr_assert_eq(send_register(&wrong, &r1), 401);
+	cr_assert_eq(send_register(&ghost, &r2), 401);
+	cr_assert_eq(stats.auth_failed, 2);
+	cr_assert_not(challenge_has(&r1, "stale"), "a new challenge, not stale");
+	cr_assert_not(challenge_has(&r2, "stale"));
+}
+
+Test(registrar, suspended_after_retry_failures_even_with_the_right_password)
+{
+	struct ua u = ua_new("alice", "wonderland");
+	struct resp r;
+	char good_auth[1024];
+
+	/* right credentials, prepared before the attack */
+	cr_assert_eq(send_register(&u, &r), 401);
+	answer(&u, &r, SIP_DIGEST_MD5, "wonderland");
+	snprintf(good_auth, sizeof(good_auth), "%s", u.auth);
+	for (unsigned i = 0; i < cfg->endpoint_register_retry; i++) {
+		u.auth[0] = '\0';
+		cr_assert_eq(send_register(&u, &r), 401);
+		answer(&u, &r, SIP_DIGEST_MD5, "guess");
+		cr_assert_eq(send_register(&u, &r), 401);
+	}
+	cr_assert_eq(stats.auth_failed, cfg->endpoint_register_retry);
+	/* now refused before credentials are looked at */
+	u.auth[0] = '\0';
+	cr_assert_eq(send_register(&u, &r), 403);
+	cr_assert_eq(stats.suspended, 1);
+	/* the right password does not help while suspended */
+	snprintf(u.auth, sizeof(u.auth), "%s", good_auth);
+	cr_assert_eq(send_register(&u, &r), 403);
+	cr_assert_eq(stats.registered, 0);
+
+	/* after SS_ENDPOINT_REGISTER_SUSPEND it is accepted */
+	now_ms += (uint64_t)cfg->endpoint_register_suspend * 1000;
+	wall += cfg->endpoint_register_suspend;
+	guard_advance(guard, now_ms);
+	u.auth[0] = '\0';
+	cr_assert_eq(register_ok(&u, SIP_DIGEST_MD5), 200);
+}
+
+Test(registrar, suspended_requests_dropped_when_configured)
+{
+	struct config *c2;
+	struct config_error e;
+	struct ua u = ua_new("alice", "wonderland");
+	struct resp r;
+
+	cr_assert_eq(config_load_string(&c2, "[sip]\nsuspend_action = drop\n"
+					     "SS_ENDPOINT_REGISTER_RETRY = 1\n",
+					"t.conf", &e),
+		     0, "%s", e.msg);
+	registrar_set_config(reg, c2);
+	struct guard_config gc = {.retry = 1, .suspend_s = 180, .address_retry = 30};
+	guard_set_config(guard, &gc);
+	cr_assert_eq(send_register(&u, &r), 401);
+	answer(&u, &r, SIP_DIGEST_MD5, "guess");
+	cr_assert_eq(send_register(&u, &r), 401);
+	u.auth[0] = '\0';
+	cr_assert_eq(send_register(&u, &r), 0, "dropped without an answer");
+	config_free(c2);
+}
+
+Test(registrar, stale_nonce_gets_stale_true_and_is_not_a_failure)
+{
+	struct ua u = ua_new("alice", "wonderland");
+	struct resp r;
+
+	cr_assert_eq(send_register(&u, &r), 401);
+	answer(&u, &r, SIP_DIGEST_MD5, "wonderland");
+	wall += cfg->nonce_expire + 1;
+	cr_assert_eq(send_register(&u, &r), 401);
+	cr_assert(challenge_has(&r, "stale=true"));
+	cr_assert_eq(stats.auth_failed, 0);
+	answer(&u, &r, SIP_DIGEST_MD5, "wonderland");
+	cr_assert_eq(send_register(&u, &r), 200);
+}
+
+Test(registrar, forged_nonce_rechallenged)
+{
+	struct ua u = ua_new("alice", "wonderland");
+	struct resp r;
+	char *p;
+
+	cr_assert_eq(send_register(&u, &r), 401);
+	answer(&u, &r, SIP_DIGEST_MD5, "wonderland");
+	p = strstr(u.auth, "nonce=\"") + 7;
+	*p = *p == 'a' ? 'b' : 'a';
+	cr_assert_eq(send_register(&u, &r), 401);
+	cr_assert_not(challenge_has(&r, "stale"));
+	cr_assert_eq(stats.auth_failed, 0);
+}
+
+Test(registrar, interval_too_brief_and_nat_expiry)
+{
+	struct ua u = ua_new("alice", "wonderland");
+	struct resp r;
+
+	snprintf(u.contact, sizeof(u.contact), "<sip:alice@192.0.2.10:5060>;expires=30");
+	cr_assert_eq(register_ok(&u, SIP_DIGEST_MD5), 423);
+	cr_assert_not_null(sip_msg_hdr(&r.m, SIP_HDR_CSEQ) ? &r : &r);
+	/* behind NAT: the Contact's private address differs from the source */
+	snprintf(u.contact, sizeof(u.contact), "<sip:alice@10.1.2.3:5060>;expires=3600");
+	u.auth[0] = '\0';
+	cr_assert_eq(send_register(&u, &r), 401);
+	answer(&u, &r, SIP_DIGEST_MD5, "wonderland");
+	cr_assert_eq(send_register(&u, &r), 200);
+	cr_assert_eq(contact_expires(&r, 0), cfg->endpoint_nat_expire);
+	struct loc_view v[4];
+	cr_assert_eq(location_lookup(loc, SIP_STR("alice@carrier.example"), now_ms, v, 4), 1);
+	cr_assert(v[0].nat);
+	cr_assert_eq(ntohs(((struct sockaddr_in *)&v[0].received)->sin_port), 5060);
+}
+
+Test(registrar, public_endpoint_capped_at_endpoint_expire)
+{
+	struct ua u = ua_new("alice", "wonderland");
+	struct resp r;
+
+	snprintf(u.contact, sizeof(u.contact), "<sip:alice@192.0.2.10:5060>");
+	snprintf(u.extra, sizeof(u.extra), "Expires: 999999\r\n");
+	cr_assert_eq(send_register(&u, &r), 401);
+	answer(&u, &r, SIP_DIGEST_MD5, "wonderland");
+	cr_assert_eq(send_register(&u, &r), 200);
+	cr_assert_eq(contact_expires(&r, 0), cfg->endpoint_expire);
+	/* a NAT found by the port: same address, another source port */
+	src.sin_port = htons(40000);
+	u.auth[0] = '\0';
+	cr_assert_eq(send_register(&u, &r), 401);
+	answer(&u, &r, SIP_DIGEST_MD5, "wonderland");
+	cr_assert_eq(send_register(&u, &r), 200);
+	cr_assert_eq(contact_expires(&r, 0), cfg->endpoint_nat_expire);
+	const struct sip_hdr *via = sip_msg_hdr(&r.m, SIP_HDR_VIA);
+	cr_assert(memmem(via->value.p, via->value.len, "rport=40000", 11),
+		  "rport filled in: %.*s", (int)via->value.len, via->value.p);
+}
+
+Test(registrar, unregister_star_and_out_of_order_cseq)
+{
+	struct ua u = ua_new("alice", "wonderland");
+	struct resp r;
+	struct loc_view v[4];
+
+	cr_assert_eq(register_ok(&u, SIP_DIGEST_MD5), 200);
+	/* Contact: * without Expires: 0 is invalid */
+	snprintf(u.contact, sizeof(u.contact), "*");
+	u.auth[0] = '\0';
+	cr_assert_eq(send_register(&u, &r), 401);
+	answer(&u, &r, SIP_DIGEST_MD5, "wonderland");
+	cr_assert_eq(send_register(&u, &r), 400);
+	snprintf(u.extra, sizeof(u.extra), "Expires: 0\r\n");
+	u.auth[0] = '\0';
+	cr_assert_eq(send_register(&u, &r), 401);
+	answer(&u, &r, SIP_DIGEST_MD5, "wonderland");
+	cr_assert_eq(send_register(&u, &r), 200);
+	cr_assert_null(sip_msg_hdr(&r.m, SIP_HDR_CONTACT), "no binding left");
+	cr_assert_eq(location_lookup(loc, SIP_STR("alice@carrier.example"), now_ms, v, 4), 0);
+
+	/* register again, then an older CSeq on the same Call-ID */
+	u.extra[0] = '\0';
+	snprintf(u.contact, sizeof(u.contact), "<sip:alice@192.0.2.10:5060>");
+	cr_assert_eq(register_ok(&u, SIP_DIGEST_MD5), 200);
+	u.cseq -= 3;
+	u.auth[0] = '\0';
+	cr_assert_eq(send_register(&u, &r), 401);
+	answer(&u, &r, SIP_DIGEST_MD5, "wonderland");
+	cr_assert_eq(send_register(&u, &r), 400);
+	cr_assert(sip_str_eq(r.m.reason, SIP_STR("Out of order CSeq for this Call-ID")));
+}
+
+Test(registrar, replace_off_refuses_a_second_location)
+{
+	struct config *c2;
+	struct config_error e;
+	struct ua u = ua_new("alice", "wonderland"), v = ua_new("alice", "wonderland");
+
+	cr_assert_eq(config_load_string(&c2, "[sip]\nSS_ENDPOINT_REGISTER_REPLACE = off\n", "t",
+					&e),
+		     0, "%s", e.msg);
+	registrar_set_config(reg, c2);
+	cr_assert_eq(register_ok(&u, SIP_DIGEST_MD5), 200);
+	snprintf(v.call_id, sizeof(v.call_id), "another-phone");
+	snprintf(v.contact, sizeof(v.contact), "<sip:alice@192.0.2.99:5060>");
+	cr_assert_eq(register_ok(&v, SIP_DIGEST_MD5), 403);
+	cr_assert_eq(register_ok(&u, SIP_DIGEST_MD5), 200, "its own refresh is fine");
+	config_free(c2);
+	/* replace on (the default): the new location takes over */
+	registrar_set_config(reg, cfg);
+	cr_assert_eq(register_ok(&v, SIP_DIGEST_MD5), 200);
+	struct loc_view lv[4];
+	cr_assert_eq(location_lookup(loc, SIP_STR("alice@carrier.example"), now_ms, lv, 4), 1);
+	cr_assert(sip_str_eq(lv[0].uri, SIP_STR("sip:alice@192.0.2.99:5060")));
+}
+
+Test(registrar, bad_requests)
+{
+	struct ua u = ua_new("alice", "wonderland");
+	struct resp r;
+
+	snprintf(u.extra, sizeof(u.extra), "Require: foo, path\r\n");
+	cr_assert_eq(send_register(&u, &r), 420);
+	cr_assert_not_null(sip_msg_hdr(&r.m, SIP_HDR_UNSUPPORTED));
+	snprintf(u.extra, sizeof(u.extra), "Authorization: Digest username=\"alice\r\n");
+	cr_assert_eq(send_register(&u, &r), 400, "malformed credentials");
+	snprintf(u.extra, sizeof(u.extra),
+		 "Authorization: Digest username=\"alice\", realm=\"other.example\", "
+		 "nonce=\"x\", uri=\"sip:carrier.example\", response=\"0\"\r\n");
+	cr_assert_eq(send_register(&u, &r), 401, "credentials for another realm are ignored");
+	u.extra[0] = '\0';
+	snprintf(u.contact, sizeof(u.contact), "<sip:alice@192.0.2.10>;expires=abc");
+	cr_assert_eq(register_ok(&u, SIP_DIGEST_MD5) / 100, 4);
+	snprintf(u.contact, sizeof(u.contact), "<sip:alice@192.0.2.10>");
+	snprintf(u.extra, sizeof(u.extra), "Expires: soon\r\n");
+	cr_assert_eq(register_ok(&u, SIP_DIGEST_MD5), 400);
+}
+
+Test(registrar, huge_contact_list_refused)
+{
+	struct ua u = ua_new("alice", "wonderland");
+	char *p = u.extra;
+	struct resp r;
+
+	for (int i = 0; i < 33; i++)
+		p += sprintf(p, "Contact: <sip:a%d@192.0.2.1>\r\n", i);
+	cr_assert_lt(strlen(u.extra), sizeof(u.extra));
+	u.contact[0] = '\0';
+	cr_assert_eq(send_register(&u, &r), 401);
+	answer(&u, &r, SIP_DIGEST_MD5, "wonderland");
+	cr_assert_eq(send_register(&u, &r), 400);
+}
+
+Test(registrar, tiny_output_buffer_is_enospc)
+{
+	struct ua u = ua_new("alice", "wonderland");
+	char req[] = "REGISTER sip:carrier.example SIP/2.0\r\n"
+		     "Via: SIP/2.0/UDP 192.0.2.10;branch=z9hG4bK1\r\n"
+		     "Max-Forwards: 70\r\nFrom: <sip:alice@carrier.example>;tag=1\r\n"
+		     "To: <sip:alice@carrier.example>\r\nCall-ID: c\r\nCSeq: 1 REGISTER\r\n"
+		     "Content-Length: 0\r\n\r\n";
+	struct sip_hdr hdrs[16];
+	struct sip_msg m;
+	struct sip_err err;
+	struct registrar_src s = {.addr = (struct sockaddr *)&src};
+	struct registrar_result res;
+	char out[64];
+
+	(void)u;
+	cr_assert_gt(sip_msg_parse(&m, req, strlen(req), hdrs, 16, SIP_PARSE_DATAGRAM, &err), 0);
+	cr_assert_eq(registrar_handle(reg, &m, &s, now_ms, wall, out, sizeof(out), &res, &stats),
+		     -ENOSPC);
+}
