@@ -20,6 +20,13 @@
  * wake hook drains the queue and calls the callback, then frees the copy.
  * The queue is bounded (max_pending); beyond it a push is refused and
  * counted, like a datagram the kernel drops. Order is kept per producer.
+ *
+ * TCP needs none of this: a connection belongs to the worker that accepted
+ * or opened it (tcp_connect() on the trunk's owner), and the response comes
+ * back on that connection. The alternative, a reuseport eBPF program that
+ * steers by the branch, was set aside: it would parse SIP in the kernel for
+ * a rare case, and a program cannot follow a response whose Via the
+ * upstream rewrote.
  */
 #ifndef SIPREG_HANDOFF_H
 #define SIPREG_HANDOFF_H
