@@ -24,9 +24,10 @@
  * TCP needs none of this: a connection belongs to the worker that accepted
  * or opened it (tcp_connect() on the trunk's owner), and the response comes
  * back on that connection. The alternative, a reuseport eBPF program that
- * steers by the branch, was set aside: it would parse SIP in the kernel for
- * a rare case, and a program cannot follow a response whose Via the
- * upstream rewrote.
+ * steers by the branch, was set aside: it would have to find the top Via's
+ * branch in the kernel (a text scan of a variable-length header block
+ * under the verifier's limits) for a rare case, and needs privileges
+ * (CAP_BPF) the daemon otherwise does without.
  */
 #ifndef SIPREG_HANDOFF_H
 #define SIPREG_HANDOFF_H
