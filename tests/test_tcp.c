@@ -290,6 +290,36 @@ static void split_everywhere(int family)
 	srv_down(&s);
 }
 
+/* One byte per read, three messages in a row: the resumed search for the
+ * blank line (it may straddle reads) and the known-length wait for the
+ * body see every position. */
+Test(tcp, one_byte_at_a_time, .timeout = 60)
+{
+	static struct srv s;
+	static char buf[2048];
+	size_t n = 0, i, lr = strlen(REG), lo = strlen(OPT);
+	int fd;
+
+	srv_up(&s, AF_INET, NULL);
+	memcpy(buf + n, REG, lr), n += lr;
+	memcpy(buf + n, OPT, lo), n += lo;
+	memcpy(buf + n, REG, lr), n += lr;
+	fd = dial(&s);
+	for (i = 0; i < n; i++) {
+		put(fd, buf + i, 1);
+		RUN_UNTIL(&s, rx_bytes(&s) == i + 1);
+	}
+	cr_assert_eq(s.nmsg, 3);
+	cr_assert_eq(s.len[0], lr);
+	cr_assert_eq(memcmp(s.msg[0], REG, lr), 0);
+	cr_assert_eq(s.len[1], lo);
+	cr_assert_eq(memcmp(s.msg[1], OPT, lo), 0);
+	cr_assert_eq(s.len[2], lr);
+	cr_assert_eq(memcmp(s.msg[2], REG, lr), 0);
+	close(fd);
+	srv_down(&s);
+}
+
 Test(tcp, split_at_every_byte_ipv4, .timeout = 60)
 {
 	split_everywhere(AF_INET);

@@ -54,6 +54,11 @@ struct tcp_conn {
 
 	char *rbuf;
 	size_t rlen, rcap;
+	/* the incomplete message at the start of rbuf: bytes already searched
+	 * for its blank line, and its length once the headers are complete
+	 * (0: unknown), so that a message arriving in small pieces is not
+	 * rescanned from its start each time (quadratic for a slow sender) */
+	size_t fscan, fneed;
 	char *wbuf;
 	size_t woff, wlen, wcap;
 
@@ -141,14 +146,20 @@ static int content_length_line(const char *p, const char *e, size_t max, size_t 
 	return 1;
 }
 
-ssize_t tcp_frame(const char *buf, size_t len, size_t max)
+/* tcp_frame() that resumes: the first `scanned` bytes were searched for
+ * the blank line before, without success. *total is set (else left) once
+ * the header block is complete and the length known. */
+static ssize_t frame(const char *buf, size_t len, size_t max, size_t scanned,
+		     size_t *total_out)
 {
 	size_t lim = len < max ? len : max, cl = 0, v, hdr_len, total;
-	const char *end, *p, *e;
+	size_t from = scanned > 3 ? scanned - 3 : 0;
+	const char *end = NULL, *p, *e;
 	bool found = false;
 	int r;
 
-	end = memmem(buf, lim, "\r\n\r\n", 4);
+	if (from < lim)
+		end = memmem(buf + from, lim - from, "\r\n\r\n", 4);
 	if (!end)
 		return len >= max ? -E2BIG : -EAGAIN;
 	hdr_len = (size_t)(end - buf) + 4;
@@ -176,9 +187,17 @@ ssize_t tcp_frame(const char *buf, size_t len, size_t max)
 	total = hdr_len + cl;
 	if (total > max)
 		return -E2BIG;
+	*total_out = total;
 	if (len < total)
 		return -EAGAIN;
 	return (ssize_t)total;
+}
+
+ssize_t tcp_frame(const char *buf, size_t len, size_t max)
+{
+	size_t total;
+
+	return frame(buf, len, max, 0, &total);
 }
 
 /* ------------------------------------------------------------------------ */
@@ -460,9 +479,17 @@ static bool conn_deliver(struct tcp_conn *c)
 			off += p[1] == '\n' ? 2 : 1;
 			continue;
 		}
-		r = tcp_frame(p, avail, ctx->o.max_msg);
-		if (r == -EAGAIN)
+		if (c->fneed) {
+			if (avail < c->fneed)
+				break;
+			r = (ssize_t)c->fneed;
+		} else {
+			r = frame(p, avail, ctx->o.max_msg, c->fscan, &c->fneed);
+		}
+		if (r == -EAGAIN) {
+			c->fscan = avail;
 			break;
+		}
 		if (r < 0) {
 			if (r == -E2BIG)
 				ctx->st.oversize++;
@@ -471,6 +498,7 @@ static bool conn_deliver(struct tcp_conn *c)
 			conn_close(c, (int)r);
 			break;
 		}
+		c->fscan = c->fneed = 0;
 		ctx->st.rx_messages++;
 		ctx->on_message(ctx->arg, ctx, handle_of(c), p, (size_t)r,
 				(const struct sockaddr *)&c->peer, c->peerlen);
