@@ -36,7 +36,8 @@
  * within 20 ms of its time. Here, when time reaches the start of a coarse slot
  * the timers in it are re-bucketed by the same rule; since they now share one
  * more 6-bit digit with the current time each move goes at least one level
- * down, so a timer moves at most 10 times in its life (4 times for 8 hours)
+ * down, so a timer moves at most 10 times in its life (4, or 5 when it
+ * crosses a 12-day boundary, for 8 hours)
  * and reaches level 0, where the slot is the exact millisecond. The result is
  * exact expiry: a timer fires in the first wheel_advance(w, now) with
  * now >= E -- never earlier ("rounded up" to the exact tick; the kernel needs

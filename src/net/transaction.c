@@ -69,7 +69,8 @@ union tx_sa {
 };
 
 struct tx {
-	struct tx *hnext; /* hash chain, or the free list */
+	struct tx *hnext;   /* hash chain, or the free list */
+	struct tx **hpprev; /* what points at this one in its chain: O(1) removal */
 	struct tx_layer *layer;
 	struct wheel_timer t_e;   /* client: Timer E */
 	struct wheel_timer t_end; /* client: F then K; server: J */
@@ -216,6 +217,15 @@ static uint64_t hash_branch(const struct tx_layer *l, struct sip_str branch)
 	return siphash24(l->key, branch.p, branch.len);
 }
 
+static void chain_insert(struct tx **b, struct tx *t)
+{
+	t->hnext = *b;
+	if (*b)
+		(*b)->hpprev = &t->hnext;
+	*b = t;
+	t->hpprev = b;
+}
+
 static int table_grow(struct tx_layer *l)
 {
 	size_t n = l->nbuckets * 2;
@@ -228,8 +238,7 @@ static int table_grow(struct tx_layer *l)
 
 		for (; t; t = next) {
 			next = t->hnext;
-			t->hnext = b[t->hash & (n - 1)];
-			b[t->hash & (n - 1)] = t;
+			chain_insert(&b[t->hash & (n - 1)], t);
 		}
 	}
 	free(l->buckets);
@@ -240,21 +249,17 @@ static int table_grow(struct tx_layer *l)
 
 static void table_insert(struct tx_layer *l, struct tx *t)
 {
-	struct tx **b = &l->buckets[t->hash & (l->nbuckets - 1)];
-
-	t->hnext = *b;
-	*b = t;
+	chain_insert(&l->buckets[t->hash & (l->nbuckets - 1)], t);
 }
 
 static void table_remove(struct tx_layer *l, struct tx *t)
 {
-	struct tx **pp = &l->buckets[t->hash & (l->nbuckets - 1)];
-
-	for (; *pp; pp = &(*pp)->hnext)
-		if (*pp == t) {
-			*pp = t->hnext;
-			return;
-		}
+	(void)l;
+	*t->hpprev = t->hnext;
+	if (t->hnext)
+		t->hnext->hpprev = t->hpprev;
+	t->hnext = NULL;
+	t->hpprev = NULL;
 }
 
 static bool str_is(const char *p, size_t len, struct sip_str s)
