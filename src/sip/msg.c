@@ -199,7 +199,11 @@ static inline const char *next_eol(struct ctl_scan *s, bool lf_ok, const char **
 				*bad = c;
 				return NULL;
 			}
-			next_ctl(s); /* the LF */
+			/* consume the LF: the next bit, or bit 0 of the next block */
+			if (sip_likely(s->ctl))
+				s->ctl &= s->ctl - 1;
+			else
+				next_ctl(s);
 			return c + 1;
 		}
 		if (*c == '\n') {
@@ -229,26 +233,28 @@ static const char *bad_eol_reason(const char *c)
 	}
 }
 
-/* ':', SP, or a control byte (HTAB, CR, LF included): ends a header name. */
+/* ':' or a byte at or below 0x20: ends a header name (see find_name_end). */
 static const uint8_t name_stop_tab[256] = {
 	1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, /* 0x00 */
 	1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, /* 0x10 */
-	[' '] = 1, [':'] = 1, [0x7f] = 1,
+	[' '] = 1, [':'] = 1,
 };
 
-/* The first byte at or after p that ends a header name, or end. */
+/*
+ * The first byte at or after p that ends a header name: ':' or a byte at or
+ * below 0x20 (SP, HTAB, the line's CR or LF), or end. The line was scanned
+ * for control bytes first, so its end stops this at the latest.
+ */
 static inline const char *find_name_end(const char *p, const char *end)
 {
 #if SIP_SSE2
-	const __m128i c1f = _mm_set1_epi8(0x1f), colon = _mm_set1_epi8(':'),
-		      sp = _mm_set1_epi8(' '), del = _mm_set1_epi8(0x7f);
+	const __m128i sp = _mm_set1_epi8(' '), colon = _mm_set1_epi8(':');
 
 	while (end - p >= 16) {
 		__m128i x = _mm_loadu_si128((const __m128i *)(const void *)p);
-		__m128i a = _mm_or_si128(_mm_cmpeq_epi8(x, colon), _mm_cmpeq_epi8(x, sp));
-		__m128i b = _mm_or_si128(_mm_cmpeq_epi8(_mm_min_epu8(x, c1f), x),
-					 _mm_cmpeq_epi8(x, del));
-		unsigned k = (unsigned)_mm_movemask_epi8(_mm_or_si128(a, b));
+		__m128i a = _mm_or_si128(_mm_cmpeq_epi8(x, colon),
+					 _mm_cmpeq_epi8(_mm_min_epu8(x, sp), x));
+		unsigned k = (unsigned)_mm_movemask_epi8(a);
 		if (k)
 			return p + __builtin_ctz(k);
 		p += 16;
