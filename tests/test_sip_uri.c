@@ -6,6 +6,7 @@
  */
 #include <criterion/criterion.h>
 #include <errno.h>
+#include <stdio.h>
 #include <string.h>
 #include <sys/mman.h>
 #include <unistd.h>
@@ -302,5 +303,82 @@ Test(sip_uri, every_byte_in_host)
 					  (c >= '0' && c <= '9') || c == '-' || c == '.' ||
 					  c == '_',
 				  "byte 0x%02x accepted in a host", c);
+	}
+}
+
+/* The same URIs inside "<...>" followed by more than 16 bytes take the
+ * vector host scan (16 readable bytes after the host); results and reasons
+ * must not depend on it. */
+Test(sip_uri, host_scan_paths_agree)
+{
+	static const char pad[] = ">;tag=0123456789abcdef0123456789";
+
+	for (size_t i = 0; i < sizeof(good) / sizeof(good[0]); i++) {
+		char buf[256];
+		struct sip_nameaddr na;
+		struct sip_uri u;
+		struct sip_err err = {0};
+		int n = snprintf(buf, sizeof(buf), "<%s%s", good[i].in, pad);
+		int r;
+
+		if (good[i].headers || good[i].params)
+			continue; /* compared below without them */
+		r = sip_nameaddr_parse(&na, sip_str_make(buf, (size_t)n), &err);
+		cr_assert_eq(r, 0, "%s: '%s': %s", good[i].rfc, buf, err.reason);
+		cr_assert_eq(sip_uri_parse(&u, sip_str_make(good[i].in, strlen(good[i].in)), NULL),
+			     0);
+		cr_assert_eq(na.uri.host_type, u.host_type, "%s", good[i].rfc);
+		cr_assert_eq(na.uri.host.len, u.host.len, "%s", good[i].rfc);
+		cr_assert_eq(na.uri.port, u.port, "%s", good[i].rfc);
+	}
+	for (size_t i = 0; i < sizeof(bad) / sizeof(bad[0]); i++) {
+		char buf[256];
+		struct sip_nameaddr na;
+		struct sip_err err = {0};
+		int n;
+
+		if (strncmp(bad[i].reason, "Bad URI: bad I", 14) != 0 &&
+		    strcmp(bad[i].reason, "Bad URI: bad host name") != 0 &&
+		    strcmp(bad[i].reason, "Bad URI: missing host") != 0)
+			continue;
+		n = snprintf(buf, sizeof(buf), "<%s%s", bad[i].in, pad);
+		cr_assert_eq(sip_nameaddr_parse(&na, sip_str_make(buf, (size_t)n), &err), -EBADMSG,
+			     "%s: '%s'", bad[i].rfc, buf);
+		cr_assert_str_eq(err.reason, bad[i].reason, "%s: '%s'", bad[i].rfc, buf);
+	}
+	/* labels and dotted quads at every length below 16 */
+	static const struct {
+		const char *host;
+		int ok;
+		enum sip_host_type type;
+	} h[] = {
+		{"a", 1, SIP_HOST_NAME},          {"xn--bcher-kva.ch", 1, SIP_HOST_NAME},
+		{"a-b.c", 1, SIP_HOST_NAME},      {"a.b.", 1, SIP_HOST_NAME},
+		{"1.2.3.4", 1, SIP_HOST_IPV4},    {"255.255.255.255", 1, SIP_HOST_IPV4},
+		{"010.0.0.1", 1, SIP_HOST_IPV4},  {"1and1.com", 1, SIP_HOST_NAME},
+		{"a--b", 1, SIP_HOST_NAME},       {"a.-b", 0}, {"a-.b", 0}, {"a..b", 0},
+		{".a", 0},  {"-a", 0}, {"a-", 0}, {"1.2.3.256", 0}, {"1.2.3", 0},
+		{"1.2.3.4.5", 0}, {"1..2.3", 0}, {"1.2.3.1000", 0}, {"-1", 0},
+		{"1-2.3.4.5", 0},
+	};
+	for (size_t i = 0; i < sizeof(h) / sizeof(h[0]); i++) {
+		char a[64], b[96];
+		struct sip_uri u1;
+		struct sip_nameaddr na;
+		struct sip_err e1 = {0}, e2 = {0};
+		int n1 = snprintf(a, sizeof(a), "sip:%s", h[i].host);
+		int n2 = snprintf(b, sizeof(b), "<sip:%s%s", h[i].host, pad);
+		int r1 = sip_uri_parse(&u1, sip_str_make(a, (size_t)n1), &e1);
+		int r2 = sip_nameaddr_parse(&na, sip_str_make(b, (size_t)n2), &e2);
+
+		cr_assert_eq(r1, h[i].ok ? 0 : -EBADMSG, "'%s' scalar: %d", h[i].host, r1);
+		cr_assert_eq(r2, r1, "'%s' vector: %d", h[i].host, r2);
+		if (r1 == 0) {
+			cr_assert_eq(u1.host_type, h[i].type, "'%s'", h[i].host);
+			cr_assert_eq(na.uri.host_type, h[i].type, "'%s'", h[i].host);
+			cr_assert_eq(na.uri.host.len, strlen(h[i].host), "'%s'", h[i].host);
+		} else {
+			cr_assert_str_eq(e1.reason, e2.reason, "'%s'", h[i].host);
+		}
 	}
 }

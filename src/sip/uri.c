@@ -150,6 +150,90 @@ static const char *scan_name(const char *p, const char *end, unsigned *acc_out)
 	return p;
 }
 
+#if CC_SSE2
+/* 1*3DIGIT to its value (999 when not 1 to 3 digits: the caller checked
+ * they are digits). */
+static inline unsigned dec3(const char *s, unsigned len)
+{
+	switch (len) {
+	case 1:
+		return (unsigned)(s[0] - '0');
+	case 2:
+		return (unsigned)(s[0] - '0') * 10 + (unsigned)(s[1] - '0');
+	case 3:
+		return (unsigned)(s[0] - '0') * 100 + (unsigned)(s[1] - '0') * 10 +
+		       (unsigned)(s[2] - '0');
+	default:
+		return 999;
+	}
+}
+
+/*
+ * A host shorter than 16 bytes with 16 bytes readable at p: the classes of
+ * all 16 bytes from one vector, the label rules and the IPv4 dots from the
+ * bit masks. Returns 1 (done, *q set or *why set), or 0 when the host is 16
+ * bytes or longer (the scalar scan takes it).
+ */
+static int host_sse2(const char *p, const char **q, struct sip_str *host,
+		     enum sip_host_type *type, int *why)
+{
+	__m128i x = _mm_loadu_si128((const __m128i *)(const void *)p);
+	__m128i lo = _mm_or_si128(x, _mm_set1_epi8(0x20));
+	__m128i alpha = _mm_or_si128(_mm_and_si128(_mm_cmpgt_epi8(lo, _mm_set1_epi8(0x60)),
+						   _mm_cmplt_epi8(lo, _mm_set1_epi8(0x7b))),
+				     _mm_cmpeq_epi8(x, _mm_set1_epi8('_')));
+	__m128i digit = _mm_and_si128(_mm_cmpgt_epi8(x, _mm_set1_epi8(0x2f)),
+				      _mm_cmplt_epi8(x, _mm_set1_epi8(0x3a)));
+	unsigned ma = (unsigned)_mm_movemask_epi8(alpha);
+	unsigned md = (unsigned)_mm_movemask_epi8(digit);
+	unsigned mdot = (unsigned)_mm_movemask_epi8(_mm_cmpeq_epi8(x, _mm_set1_epi8('.')));
+	unsigned mdash = (unsigned)_mm_movemask_epi8(_mm_cmpeq_epi8(x, _mm_set1_epi8('-')));
+	unsigned n = (unsigned)__builtin_ctz(~(ma | md | mdot | mdash) | 0x10000u);
+	unsigned span, seps, bad;
+
+	if (n == 16)
+		return 0;
+	if (unlikely(n == 0)) {
+		*why = SIP_HOST_EMISSING;
+		*q = NULL;
+		return 1;
+	}
+	span = (1u << n) - 1;
+	mdot &= span;
+	mdash &= span;
+	seps = mdot | mdash;
+	/* a leading "." or "-", ".." ".-" "-.", a trailing "-" */
+	bad = (seps & 1u) | ((mdot << 1) & seps) | ((seps << 1) & mdot) |
+	      (mdash & (1u << (n - 1)));
+	*host = sip_str_make(p, n);
+	*q = p + n;
+	if (unlikely(bad)) {
+		*why = SIP_HOST_EBADNAME;
+		*q = NULL;
+		return 1;
+	}
+	if (ma & span) {
+		*type = SIP_HOST_NAME;
+		return 1;
+	}
+	*type = SIP_HOST_IPV4;
+	if (likely(!mdash && __builtin_popcount(mdot) == 3)) {
+		unsigned d1 = (unsigned)__builtin_ctz(mdot), d2, d3;
+
+		mdot &= mdot - 1;
+		d2 = (unsigned)__builtin_ctz(mdot);
+		mdot &= mdot - 1;
+		d3 = (unsigned)__builtin_ctz(mdot);
+		if ((dec3(p, d1) | dec3(p + d1 + 1, d2 - d1 - 1) | dec3(p + d2 + 1, d3 - d2 - 1) |
+		     dec3(p + d3 + 1, n - d3 - 1)) <= 255)
+			return 1;
+	}
+	*why = SIP_HOST_EBADV4;
+	*q = NULL;
+	return 1;
+}
+#endif
+
 const char *sip_host_scan(const char *p, const char *end, struct sip_str *host,
 			  enum sip_host_type *type, int *why)
 {
@@ -174,6 +258,10 @@ const char *sip_host_scan(const char *p, const char *end, struct sip_str *host,
 		*type = SIP_HOST_IPV6;
 		return q + 1;
 	}
+#if CC_SSE2
+	if (end - p >= 16 && host_sse2(p, &q, host, type, why))
+		return q;
+#endif
 	if ((unsigned)(*p - '0') <= 9 && (q = scan_ipv4(p, end)) != NULL) {
 		*type = SIP_HOST_IPV4;
 		*host = sip_str_make(p, (size_t)(q - p));
