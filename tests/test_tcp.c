@@ -1014,3 +1014,69 @@ Test(tcp, corpus_streamed_back_to_back, .timeout = 60)
 	for (i = 0; i < c.n; i++)
 		free(c.buf[i]);
 }
+
+static unsigned rnd(unsigned *seed, unsigned n)
+{
+	*seed = *seed * 1103515245u + 12345u;
+	return (*seed >> 8) % n;
+}
+
+/* Random messages in every Content-Length spelling: the frame length is
+ * the parser's (stream mode), and every shorter prefix is -EAGAIN. */
+Test(tcp_frame, random_messages_against_the_parser)
+{
+	static const char *cl_names[] = {"Content-Length", "content-length", "CONTENT-LENGTH",
+					 "l", "L", "Content-length"};
+	static const char *ws[] = {"", " ", "  ", "\t", " \t "};
+	static char msg[8192];
+	unsigned seed = 42;
+	int round, agreed = 0;
+
+#define RND(n) rnd(&seed, (n))
+	for (round = 0; round < 3000; round++) {
+		size_t n = 0, body = RND(200), k;
+		int hdrs = (int)RND(8), i, cl_at = (int)RND((unsigned)hdrs + 1);
+		bool callid = false; /* a second one is a parse error */
+		ssize_t f, p;
+
+		n += (size_t)snprintf(msg + n, sizeof(msg) - n,
+				      RND(2) ? "OPTIONS sip:a@b SIP/2.0\r\n" :
+					       "SIP/2.0 200 OK\r\n");
+		for (i = 0; i <= hdrs; i++) {
+			if (i == cl_at)
+				n += (size_t)snprintf(msg + n, sizeof(msg) - n,
+						      "%s%s:%s%zu%s\r\n",
+						      cl_names[RND(6)], ws[RND(5)],
+						      ws[RND(5)], body, ws[RND(3)]);
+			else if (!callid && RND(3) == 0)
+				n += (size_t)snprintf(msg + n, sizeof(msg) - n,
+						      "Call-ID: %u@h\r\n", RND(100000)),
+					callid = true;
+			else
+				n += (size_t)snprintf(msg + n, sizeof(msg) - n,
+						      "X-H%d: %.*s\r\n", i, (int)RND(60),
+						      "lcontent-length: 9 l: 7 \t abcdefghijkl"
+						      "mnopqrstuvwxyz0123456789012345");
+		}
+		n += (size_t)snprintf(msg + n, sizeof(msg) - n, "\r\n");
+		for (k = 0; k < body; k++)
+			msg[n++] = (char)('a' + RND(26));
+		/* the next message's first bytes, sometimes */
+		if (RND(2))
+			n += (size_t)snprintf(msg + n, sizeof(msg) - n, "REGISTER sip:x");
+
+		f = tcp_frame(msg, n, 65535);
+		p = parse_stream(msg, n);
+		cr_assert_gt(f, 0, "round %d", round);
+		if (p > 0) {
+			cr_assert_eq(f, p, "round %d: frame %zd parser %zd", round, f, p);
+			agreed++;
+		}
+		for (k = 0; k < (size_t)f; k++)
+			cr_assert_eq(tcp_frame(msg, k, 65535), -EAGAIN, "round %d prefix %zu",
+				     round, k);
+	}
+#undef RND
+	cr_log_info("%d of 3000 random messages also parsed", agreed);
+	cr_assert_gt(agreed, 2900);
+}

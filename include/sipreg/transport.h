@@ -38,7 +38,7 @@ struct transport_addr {
 	socklen_t len;
 };
 
-/* Longest "tcp:[ffff:...:ffff%scope]:65535" that the formatters write. */
+/* Room for the longest "tcp:[ffff:...:ffff]:65535" the formatters write. */
 #define TRANSPORT_ADDR_STRLEN 80
 
 /*
