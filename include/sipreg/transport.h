@@ -102,7 +102,8 @@ struct udp_stats {
  * IPv4 and IPv6 addresses separately) and watch it on loop. Received
  * datagrams go to cb; the socket's send queue is flushed by a before-sleep
  * hook of loop. opts may be NULL.
- * Returns 0, -EINVAL (bad opts or address family), -ENOMEM, or the errno of
+ * Returns 0, -EINVAL (cb NULL, rx_batch over 64, address not IPv4/IPv6 or
+ * addrlen too short), -ENOMEM, or the errno of
  * socket()/setsockopt()/bind() (-EADDRINUSE, -EACCES, ...) or loop_add().
  */
 int udp_sock_new(struct udp_sock **ret, struct loop *loop, const struct sockaddr *addr,
@@ -230,8 +231,9 @@ int tcp_listen(struct tcp_ctx *ctx, const struct sockaddr *addr, socklen_t addrl
 /*
  * Start a non-blocking connect to addr; *h is usable at once (data sent
  * before the connection completes is queued). cb (may be NULL) reports the
- * outcome on the loop's thread. Returns 0, -EMFILE (no free slot: max_conns),
- * -ENOMEM, or the errno of socket()/connect() when it fails at once.
+ * outcome on the loop's thread. Returns 0, -EINVAL (not an IPv4/IPv6
+ * address), -EMFILE (no free slot: max_conns), -ENOMEM, or the errno of
+ * socket()/connect()/loop_add() when it fails at once.
  */
 int tcp_connect(struct tcp_ctx *ctx, const struct sockaddr *addr, socklen_t addrlen,
 		tcp_connect_cb cb, void *arg, struct tcp_handle *h);
