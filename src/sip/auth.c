@@ -215,7 +215,7 @@ int sip_auth_parse(struct sip_auth *a, struct sip_str value, struct sip_err *err
 		p++;
 		if (likely(p != end && *p == ' '))
 			p++;
-		if (unlikely(p != end && cc_is(*p, CC_WS)))
+		if (unlikely(p != end && (unsigned char)*p <= ' '))
 			p = cc_skip_ws(p, end);
 		if (unlikely(p == end || *p == ','))
 			return FAIL("empty parameter", p);

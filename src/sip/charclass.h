@@ -117,7 +117,7 @@ static inline int cc_is(unsigned char c, unsigned cls)
  * only leaves CR/LF inside a value as part of a fold, so any CR/LF is LWS. */
 static inline const char *cc_skip_ws(const char *p, const char *end)
 {
-	while (p != end && (sip_cc[(unsigned char)*p] & CC_WS))
+	while (p != end && (unsigned char)*p <= ' ' && (sip_cc[(unsigned char)*p] & CC_WS))
 		p++;
 	return p;
 }
@@ -288,7 +288,7 @@ static inline const char *cc_param_read(const char *p, const char *end, struct s
 		}
 	}
 	r++;
-	if (unlikely(r != end && (sip_cc[(unsigned char)*r] & CC_WS)))
+	if (unlikely(r != end && (unsigned char)*r <= ' '))
 		r = cc_skip_ws(r, end);
 	if (unlikely(r == end))
 		return NULL;
@@ -328,7 +328,7 @@ static inline int cc_hparam_next(const char **pp, const char *end, struct sip_st
 		return -1;
 	}
 	p++;
-	if (unlikely(p != end && (sip_cc[(unsigned char)*p] & CC_WS)))
+	if (unlikely(p != end && (unsigned char)*p <= ' '))
 		p = cc_skip_ws(p, end);
 	q = cc_param_read(p, end, name, value);
 	if (unlikely(q == NULL)) {

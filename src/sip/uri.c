@@ -217,14 +217,18 @@ static int host_sse2(const char *p, const char **q, struct sip_str *host,
 		return 1;
 	}
 	*type = SIP_HOST_IPV4;
-	if (likely(!mdash && __builtin_popcount(mdot) == 3)) {
-		unsigned d1 = (unsigned)__builtin_ctz(mdot), d2, d3;
+	if (likely(!mdash && mdot)) {
+		/* exactly three dots: take them off one by one (no popcnt needed) */
+		unsigned m = mdot, d1, d2, d3;
 
-		mdot &= mdot - 1;
-		d2 = (unsigned)__builtin_ctz(mdot);
-		mdot &= mdot - 1;
-		d3 = (unsigned)__builtin_ctz(mdot);
-		if ((dec3(p, d1) | dec3(p + d1 + 1, d2 - d1 - 1) | dec3(p + d2 + 1, d3 - d2 - 1) |
+		d1 = (unsigned)__builtin_ctz(m);
+		m &= m - 1;
+		d2 = m ? (unsigned)__builtin_ctz(m) : 0;
+		m &= m - 1;
+		d3 = m ? (unsigned)__builtin_ctz(m) : 0;
+		m &= m - 1;
+		if (d3 && !m &&
+		    (dec3(p, d1) | dec3(p + d1 + 1, d2 - d1 - 1) | dec3(p + d2 + 1, d3 - d2 - 1) |
 		     dec3(p + d3 + 1, n - d3 - 1)) <= 255)
 			return 1;
 	}
