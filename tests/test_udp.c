@@ -535,3 +535,142 @@ Test(udp, bad_arguments)
 	udp_sock_free(NULL);
 	loop_free(loop);
 }
+
+/* ------------------------------------------------------------------------ */
+/* The socket buffer full (EAGAIN) path. Loopback never fills a UDP send    */
+/* buffer (the skb is orphaned at transmit), so this test binary interposes */
+/* sendmmsg() and sendto(): the library's calls resolve to these, which     */
+/* fail with EAGAIN on demand and otherwise make the real system call.      */
+
+#include <sys/syscall.h>
+
+static int inject_eagain;
+
+int sendmmsg(int fd, struct mmsghdr *msgs, unsigned int vlen, int flags)
+{
+	if (inject_eagain) {
+		errno = EAGAIN;
+		return -1;
+	}
+	return (int)syscall(SYS_sendmmsg, fd, msgs, vlen, flags);
+}
+
+ssize_t sendto(int fd, const void *buf, size_t len, int flags, const struct sockaddr *dst,
+	       socklen_t dstlen)
+{
+	if (inject_eagain) {
+		errno = EAGAIN;
+		return -1;
+	}
+	return syscall(SYS_sendto, fd, buf, len, flags, dst, dstlen);
+}
+
+Test(udp, eagain_keeps_the_queue_and_waits_for_epollout)
+{
+	struct loop *loop;
+	struct udp_sock *s;
+	struct udp_opts o = {.tx_slots = 8};
+	struct sockaddr_storage srv, cl;
+	socklen_t len;
+	static struct sink k;
+	struct udp_stats st;
+	char buf[32];
+	int fd, i;
+
+	memset(&k, 0, sizeof(k));
+	cr_assert_eq(loop_new(&loop, 0, 0, 0), 0);
+	len = loopback(AF_INET, &srv, 0);
+	cr_assert_eq(udp_sock_new(&s, loop, (struct sockaddr *)&srv, len, &o, on_dgram, &k),
+		     0);
+	fd = client(AF_INET, &cl);
+	inject_eagain = 1;
+	for (i = 0; i < 6; i++) {
+		int n = snprintf(buf, sizeof(buf), "q%d", i);
+
+		cr_assert_eq(udp_send_queue(s, buf, (size_t)n, (struct sockaddr *)&cl, len), 0);
+	}
+	cr_assert_eq(udp_flush(s), -EAGAIN);
+	cr_assert_eq(udp_queued(s), 6, "kept");
+	cr_assert_eq(loop_events(loop, udp_sock_fd(s)), LOOP_READ | LOOP_WRITE,
+		     "EPOLLOUT armed");
+	/* send_now behind a queue queues, to keep the order */
+	cr_assert_eq(udp_send_now(s, "q6", 2, (struct sockaddr *)&cl, len), 0);
+	cr_assert_eq(udp_queued(s), 7);
+	cr_assert_eq(udp_send_queue(s, "q7", 2, (struct sockaddr *)&cl, len), 0);
+	/* full, and still blocked: dropped and counted */
+	cr_assert_eq(udp_send_queue(s, "q8", 2, (struct sockaddr *)&cl, len), -ENOBUFS);
+	udp_sock_stats(s, &st);
+	cr_assert_eq(st.tx_drops, 1);
+	cr_assert_eq(st.tx_eagain, 1);
+	cr_assert_eq(st.tx_datagrams, 0);
+	/* the kernel takes data again: the writable event flushes in order */
+	inject_eagain = 0;
+	loop_once(loop, 1000);
+	cr_assert_eq(udp_queued(s), 0);
+	cr_assert_eq(loop_events(loop, udp_sock_fd(s)), LOOP_READ, "EPOLLOUT disarmed");
+	for (i = 0; i < 8; i++) {
+		char want[8];
+		int wn = snprintf(want, sizeof(want), "q%d", i);
+
+		cr_assert_eq(recv(fd, buf, sizeof(buf), MSG_DONTWAIT), wn);
+		cr_assert_eq(memcmp(buf, want, (size_t)wn), 0);
+	}
+	cr_assert_eq(recv(fd, buf, sizeof(buf), MSG_DONTWAIT), -1);
+	/* send_now on an empty queue with a full socket buffer: queued, sent
+	 * on EPOLLOUT */
+	inject_eagain = 1;
+	cr_assert_eq(udp_send_now(s, "late", 4, (struct sockaddr *)&cl, len), 0);
+	cr_assert_eq(udp_queued(s), 1);
+	inject_eagain = 0;
+	loop_once(loop, 1000);
+	cr_assert_eq(recv(fd, buf, sizeof(buf), MSG_DONTWAIT), 4);
+	udp_sock_stats(s, &st);
+	cr_assert_eq(st.tx_datagrams, 9);
+	cr_assert_eq(st.tx_eagain, 2);
+	close(fd);
+	udp_sock_free(s);
+	loop_free(loop);
+}
+
+/* Level-triggered fairness: a flooded socket gets at most rx_rounds batches
+ * per turn, so a quiet socket ready in the same turn is served in it. */
+Test(udp, flooded_socket_does_not_starve_another)
+{
+	struct loop *loop;
+	struct udp_sock *a, *b;
+	struct udp_opts o = {.rx_batch = 8, .rx_rounds = 1};
+	struct sockaddr_storage sa, sb, cl;
+	socklen_t len;
+	static struct sink k;
+	int fd, i, turn_b = -1, turns;
+
+	memset(&k, 0, sizeof(k));
+	cr_assert_eq(loop_new(&loop, 0, 0, 0), 0);
+	len = loopback(AF_INET, &sa, 0);
+	cr_assert_eq(udp_sock_new(&a, loop, (struct sockaddr *)&sa, len, &o, on_dgram, &k), 0);
+	cr_assert_eq(udp_sock_new(&b, loop, (struct sockaddr *)&sa, len, &o, on_dgram, &k), 0);
+	len = sizeof(sa);
+	udp_sock_local(a, (struct sockaddr *)&sa, &len);
+	len = sizeof(sb);
+	udp_sock_local(b, (struct sockaddr *)&sb, &len);
+	fd = client(AF_INET, &cl);
+	for (i = 0; i < 200; i++)
+		cr_assert_eq(sendto(fd, "x", 1, 0, (struct sockaddr *)&sa, len), 1);
+	cr_assert_eq(sendto(fd, "y", 1, 0, (struct sockaddr *)&sb, len), 1);
+	for (turns = 0; k.n < 201 && turns < 100; turns++) {
+		int before = k.n;
+
+		cr_assert_gt(loop_once(loop, 1000), 0);
+		cr_assert_leq(k.n - before, 8 + 1, "one batch of a, maybe b's one");
+		for (i = before; i < k.n; i++)
+			if (k.which[i % MAXD] == b && turn_b < 0)
+				turn_b = turns;
+	}
+	cr_assert_eq(k.n, 201);
+	cr_assert_eq(turn_b, 0, "b served in the first turn");
+	cr_assert_geq(turns, 200 / 8);
+	close(fd);
+	udp_sock_free(a);
+	udp_sock_free(b);
+	loop_free(loop);
+}
