@@ -852,3 +852,101 @@ Test(sip_hdr, random_inputs)
 			cr_assert(err.reason && err.off <= n);
 	}
 }
+
+/* ------------------------------------------------------------------------ */
+/* Odds and ends                                                             */
+
+/* err->off is relative to the slice passed in and points at the problem. */
+Test(sip_hdr, error_offsets)
+{
+	struct sip_err err = {0};
+	struct sip_str rest;
+	struct sip_via v;
+	struct sip_contact c;
+	struct sip_nameaddr na;
+	struct sip_auth a;
+
+	rest = S("SIP/2.0/UDP h.example.com;rport=99999");
+	cr_assert_eq(sip_via_next(&rest, &v, &err), -EBADMSG);
+	cr_assert_str_eq(err.reason, "Bad Via: bad rport");
+	cr_assert_eq(err.off, 26, "at the parameter name, got %zu", err.off);
+
+	rest = S("<sip:a@b.example.com>;q=2");
+	cr_assert_eq(sip_contact_next(&rest, &c, &err), -EBADMSG);
+	cr_assert_str_eq(err.reason, "Bad Contact: bad q");
+	cr_assert_eq(err.off, 22);
+
+	/* the URI's own offset is moved to the value's frame */
+	cr_assert_eq(sip_nameaddr_parse(&na, S("\"A\" <sip:a@b.example.com:0>"), &err), -EBADMSG);
+	cr_assert_str_eq(err.reason, "Bad URI: bad port");
+	cr_assert_eq(err.off, 25);
+
+	cr_assert_eq(sip_auth_parse(&a, S("Digest realm=\"a\", nc=xyz"), &err), -EBADMSG);
+	cr_assert_str_eq(err.reason, "Bad Authorization: nc is not 8 hex digits");
+	cr_assert_eq(err.off, 18);
+}
+
+/* RFC 3966 tel: inside <> and bare; RFC 3261 §19.1.6 */
+Test(sip_nameaddr, tel_uris)
+{
+	struct sip_nameaddr na;
+	struct sip_str rest = S("<tel:+1-201-555-0123;ext=1>;tag=x, tel:+4930123;foo=bar");
+
+	cr_assert_eq(sip_nameaddr_next(&rest, &na, NULL), 1);
+	cr_assert_eq(na.uri.scheme, SIP_URI_TEL);
+	cr_assert_str(na.uri.opaque, "+1-201-555-0123;ext=1");
+	cr_assert_str(na.tag, "x");
+	cr_assert_eq(sip_nameaddr_next(&rest, &na, NULL), 1);
+	cr_assert_eq(na.uri.scheme, SIP_URI_TEL);
+	cr_assert_str(na.uri.opaque, "+4930123");
+	cr_assert_str(na.params, "foo=bar");
+	cr_assert_eq(sip_nameaddr_next(&rest, &na, NULL), 0);
+}
+
+/* The params slices are made for sip_param_next (RFC 3261 §19.1.1). */
+Test(sip_param, over_uri_and_header_params)
+{
+	struct sip_nameaddr na;
+	struct sip_str rest, n, v;
+	int count = 0;
+
+	cr_assert_eq(sip_nameaddr_parse(&na, S("<sip:a@b.example.com;transport=tcp;lr;"
+					       "maddr=[2001:db8::1];x=%41>;tag=1;foo"),
+					 NULL),
+		     0);
+	cr_assert(na.uri.lr);
+	cr_assert_str(na.uri.maddr, "[2001:db8::1]");
+	rest = na.uri.params;
+	while (sip_param_next(&rest, &n, &v) == 1)
+		count++;
+	cr_assert_eq(count, 4);
+	cr_assert_str(n, "x");
+	cr_assert_str(v, "%41");
+	rest = na.params;
+	cr_assert_eq(sip_param_next(&rest, &n, &v), 1);
+	cr_assert_str(n, "tag");
+	cr_assert_eq(sip_param_next(&rest, &n, &v), 1);
+	cr_assert_str(n, "foo");
+	cr_assert_null(v.p);
+	cr_assert_eq(sip_param_next(&rest, &n, &v), 0);
+}
+
+/* RFC 3261 §7.3.1 / §25.1: LWS (with folds) around every separator. */
+Test(sip_via, lws_everywhere)
+{
+	struct sip_str rest = S("SIP\r\n /\t2.0 /\r\n\tUDP \r\n 192.0.2.1\t:\r\n 5060 \r\n ;"
+				" branch \r\n = \r\n z9hG4bK1 ; rport \r\n ,\r\n "
+				"SIP/2.0/TCP b.example.com");
+	struct sip_via v;
+	struct sip_err err = {0};
+
+	cr_assert_eq(sip_via_next(&rest, &v, &err), 1, "%s", err.reason);
+	cr_assert_str(v.transport, "UDP");
+	cr_assert_str(v.host, "192.0.2.1");
+	cr_assert_eq(v.port, 5060);
+	cr_assert_str(v.branch, "z9hG4bK1");
+	cr_assert_eq(v.rport, 0);
+	cr_assert_eq(sip_via_next(&rest, &v, &err), 1, "%s", err.reason);
+	cr_assert_str(v.host, "b.example.com");
+	cr_assert_eq(sip_via_next(&rest, &v, &err), 0);
+}
