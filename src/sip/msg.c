@@ -124,10 +124,10 @@ struct ctl_scan {
 	uint64_t ctl;      /* control bytes of the block not yet consumed */
 };
 
-static void scan_block(struct ctl_scan *s)
+/* The control-byte mask of the 64 bytes at b (fewer at the end). */
+static uint64_t block_mask(const char *b, const char *end)
 {
-	const char *b = s->blk;
-	size_t avail = (size_t)(s->end - b);
+	size_t avail = (size_t)(end - b);
 	uint64_t ctl = 0;
 	char tail[64];
 
@@ -152,18 +152,22 @@ static void scan_block(struct ctl_scan *s)
 #endif
 	if (avail < 64)
 		ctl &= (1ull << avail) - 1;
-	s->ctl = ctl;
+	return ctl;
 }
 
-static inline void scan_init(struct ctl_scan *s, const char *p, const char *end)
+/* The scanner's state stays in registers: it never escapes these inlined
+ * helpers (block_mask takes values). */
+#define SIP_INLINE static inline __attribute__((always_inline))
+
+SIP_INLINE void scan_init(struct ctl_scan *s, const char *p, const char *end)
 {
 	s->start = s->blk = p;
 	s->end = end;
-	scan_block(s);
+	s->ctl = block_mask(p, end);
 }
 
 /* The next control byte, in order, or NULL when the input ends first. */
-static inline const char *next_ctl(struct ctl_scan *s)
+SIP_INLINE const char *next_ctl(struct ctl_scan *s)
 {
 	const char *r;
 
@@ -171,7 +175,7 @@ static inline const char *next_ctl(struct ctl_scan *s)
 		if (s->end - s->blk <= 64)
 			return NULL;
 		s->blk += 64;
-		scan_block(s);
+		s->ctl = block_mask(s->blk, s->end);
 	}
 	r = s->blk + __builtin_ctzll(s->ctl);
 	s->ctl &= s->ctl - 1;
@@ -185,7 +189,7 @@ static inline const char *next_ctl(struct ctl_scan *s)
  * first; NULL with *bad at the offending byte for a stray control byte, a CR
  * without LF, or a bare LF.
  */
-static inline const char *next_eol(struct ctl_scan *s, bool lf_ok, const char **bad)
+SIP_INLINE const char *next_eol(struct ctl_scan *s, bool lf_ok, const char **bad)
 {
 	for (;;) {
 		const char *c = next_ctl(s);
@@ -710,8 +714,8 @@ enum sip_method sip_method_lookup(const char *p, size_t len)
 /* ------------------------------------------------------------------------ */
 /* The split                                                                 */
 
-static int fail(struct sip_err *err, const char *base, const char *at, const char *reason,
-		int rc)
+__attribute__((cold, noinline)) static int fail(struct sip_err *err, const char *base,
+						const char *at, const char *reason, int rc)
 {
 	if (err) {
 		err->reason = reason;
