@@ -950,3 +950,33 @@ Test(sip_via, lws_everywhere)
 	cr_assert_str(v.host, "b.example.com");
 	cr_assert_eq(sip_via_next(&rest, &v, &err), 0);
 }
+
+/* RFC 7616 §3.4: parameter names in any case; names that only start like a
+ * known one are unknown parameters, not duplicates. */
+Test(sip_auth, name_case_and_near_misses)
+{
+	struct sip_auth a;
+	struct sip_err err = {0};
+
+	cr_assert_eq(sip_auth_parse(&a, S("Digest REALM=\"a\", Nonce=\"b\", USERNAME=\"c\", "
+					  "realmx=1, nonce-count=2, urix=3, usernamex=4, "
+					  "ALGORITHM=sha-256-SESS, Nc=000000ff, UserHash=true, "
+					  "algorithmx=MD5, ncx=1, uri = \"sip:x\""),
+				  &err),
+		     0, "%s", err.reason);
+	cr_assert_str(a.realm, "a");
+	cr_assert_str(a.nonce, "b");
+	cr_assert_str(a.username, "c");
+	cr_assert_str(a.uri, "sip:x");
+	cr_assert_eq(a.alg, SIP_DIGEST_SHA256_SESS);
+	cr_assert_eq(a.nc_val, 255);
+	cr_assert(a.userhash);
+	/* the same name twice in two cases is a duplicate */
+	cr_assert_eq(sip_auth_parse(&a, S("Digest Realm=\"a\", realm=\"b\""), &err), -EBADMSG);
+	cr_assert_str_eq(err.reason, "Bad Authorization: duplicate parameter");
+	cr_assert_eq(err.off, 18);
+	/* a short tail (under 10 bytes) goes the token-scan way */
+	cr_assert_eq(sip_auth_parse(&a, S("Digest nc=00000001"), &err), 0);
+	cr_assert_eq(a.nc_val, 1);
+	cr_assert_eq(sip_auth_parse(&a, S("Digest realm=\"a\",nc="), &err), -EBADMSG);
+}
