@@ -1,0 +1,1743 @@
+/* SPDX-License-Identifier: MIT */
+/*
+ * Tests of the outbound registration state machine (src/ua/): a real
+ * transaction layer on a wheel driven by a controllable clock, a fake send
+ * function that captures every REGISTER, and a scripted upstream that parses
+ * each one with sip_msg_parse() and answers with responses built by
+ * sip_write_response() (or transplanted from the real-world corpus).
+ */
+#include <arpa/inet.h>
+#include <criterion/criterion.h>
+#include <errno.h>
+#include <netinet/in.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <unistd.h>
+
+#include "sipreg/digest.h"
+#include "sipreg/sip.h"
+#include "sipreg/sip_write.h"
+#include "sipreg/transaction.h"
+#include "sipreg/ua.h"
+#include "sipreg/wheel.h"
+
+#define T0 1000000u /* the clock when a test starts */
+
+/* ------------------------------------------------------------------------ */
+/* Fixture: clock, wheel, tx layer, captured sends, notices                  */
+
+struct sent {
+	uint64_t at;
+	size_t len;
+	char buf[2048];
+	struct sockaddr_storage to;
+};
+
+struct note {
+	enum ua_notice_kind kind;
+	char trunk[64];
+	enum ua_state old_state, new_state;
+	char reason[64];
+	unsigned value, value2;
+	bool routine;
+};
+
+struct resolve_req {
+	uint64_t token;
+	char host[256];
+	uint16_t port;
+};
+
+static uint64_t now;
+static struct wheel *W;
+static struct tx_layer *TX;
+static struct ua *UA;
+static struct sent *sent;
+static size_t nsent, capsent;
+static int send_fail;
+static struct note notes[512];
+static size_t nnotes;
+static struct resolve_req rq[16];
+static size_t nrq;
+static time_t wall = 1700000000;
+
+static uint64_t clock_fn(void *arg)
+{
+	(void)arg;
+	return now;
+}
+
+static time_t wall_fn(void *arg)
+{
+	(void)arg;
+	return wall + (time_t)((now - T0) / 1000);
+}
+
+static int fake_send(void *arg, const void *buf, size_t len, const struct sockaddr *to,
+		     socklen_t tolen, uint64_t conn)
+{
+	(void)arg;
+	(void)conn;
+	if (send_fail) {
+		int r = send_fail;
+
+		send_fail = 0;
+		return r;
+	}
+	if (nsent == capsent) {
+		capsent = capsent ? capsent * 2 : 64;
+		sent = realloc(sent, capsent * sizeof(*sent));
+		cr_assert_not_null(sent);
+	}
+	cr_assert_lt(len, sizeof(sent[0].buf));
+	sent[nsent].at = now;
+	sent[nsent].len = len;
+	memcpy(sent[nsent].buf, buf, len);
+	memcpy(&sent[nsent].to, to, tolen);
+	nsent++;
+	return 0;
+}
+
+static void on_notice(void *arg, const struct ua_notice *n)
+{
+	struct note *x = &notes[nnotes % 512];
+
+	(void)arg;
+	memset(x, 0, sizeof(*x));
+	x->kind = n->kind;
+	snprintf(x->trunk, sizeof(x->trunk), "%s", n->trunk ? n->trunk : "");
+	x->old_state = n->old_state;
+	x->new_state = n->new_state;
+	snprintf(x->reason, sizeof(x->reason), "%s", n->reason ? n->reason : "");
+	x->value = n->value;
+	x->value2 = n->value2;
+	x->routine = n->routine;
+	nnotes++;
+}
+
+static int fake_resolve(void *arg, struct ua *ua, uint64_t token, const char *host,
+			uint16_t port, enum ua_transport t)
+{
+	(void)arg;
+	(void)ua;
+	(void)t;
+	cr_assert_lt(nrq, 16);
+	rq[nrq].token = token;
+	snprintf(rq[nrq].host, sizeof(rq[nrq].host), "%s", host);
+	rq[nrq].port = port;
+	nrq++;
+	return 0;
+}
+
+static struct ua_settings default_settings(void)
+{
+	struct ua_settings s;
+
+	memset(&s, 0, sizeof(s));
+	s.expire = 0;
+	s.retry_delay = 60;
+	s.send_unregister = true;
+	s.privacy = CONFIG_PRIVACY_IGNORE;
+	s.request_expire = 3600;
+	snprintf(s.user_agent, sizeof(s.user_agent), "sipreg-test/1");
+	return s;
+}
+
+static void setup_with(const struct ua_settings *s, const char *local_host, unsigned rate)
+{
+	struct tx_layer_opts to;
+	struct ua_opts o;
+
+	now = T0;
+	nsent = 0;
+	nnotes = 0;
+	nrq = 0;
+	send_fail = 0;
+	cr_assert_eq(wheel_new(&W, now), 0);
+	memset(&to, 0, sizeof(to));
+	to.worker = 3;
+	to.clock = clock_fn;
+	cr_assert_eq(tx_layer_new(&TX, W, &to, fake_send, NULL), 0);
+	memset(&o, 0, sizeof(o));
+	o.worker = 3;
+	o.wheel = W;
+	o.tx = TX;
+	o.clock = clock_fn;
+	o.wall = wall_fn;
+	o.local_host = local_host;
+	o.local_port_udp = 5060;
+	o.local_port_tcp = 5070;
+	o.resolve = fake_resolve;
+	o.notify = on_notice;
+	o.start_rate = rate;
+	o.seed = 42;
+	o.settings = *s;
+	cr_assert_eq(ua_new(&UA, &o), 0);
+}
+
+static void setup(void)
+{
+	struct ua_settings s = default_settings();
+
+	setup_with(&s, "192.0.2.10", 1000);
+}
+
+static void teardown(void)
+{
+	ua_free(UA);
+	tx_layer_free(TX);
+	wheel_free(W);
+	free(sent);
+	sent = NULL;
+	nsent = capsent = 0;
+	UA = NULL;
+}
+
+/* Run every timer due up to time t, each at its own expiry. */
+static void run_until(uint64_t t)
+{
+	for (;;) {
+		uint64_t d = wheel_next_deadline(W);
+
+		if (d > t)
+			break;
+		if (d > now)
+			now = d;
+		wheel_advance(W, now);
+	}
+	if (t > now)
+		now = t;
+	wheel_advance(W, now);
+}
+
+static void run_for(uint64_t ms)
+{
+	run_until(now + ms);
+}
+
+static struct ua_trunk_config trunk(const char *name)
+{
+	struct ua_trunk_config c;
+
+	memset(&c, 0, sizeof(c));
+	c.name = name;
+	c.registrar = "198.51.100.1";
+	c.user = "alice";
+	c.password = "secret";
+	c.domain = "example.net";
+	c.expire = UA_EXPIRE_GLOBAL;
+	c.retry_delay = UA_RETRY_GLOBAL;
+	c.enabled = true;
+	return c;
+}
+
+static void add(const struct ua_trunk_config *c)
+{
+	struct ua_error e = {{0}};
+	int r = ua_trunk_add(UA, c, false, &e);
+
+	cr_assert_eq(r, 0, "add %s: %d %s", c->name, r, e.msg);
+}
+
+static struct ua_trunk_status status(const char *name)
+{
+	struct ua_trunk_status st;
+
+	cr_assert_eq(ua_trunk_get_status(UA, name, &st), 0, "no trunk %s", name);
+	return st;
+}
+
+/* ------------------------------------------------------------------------ */
+/* Looking at what was sent                                                  */
+
+struct req {
+	struct sip_msg m;
+	struct sip_hdr h[64];
+};
+
+static void parse_sent(size_t i, struct req *r)
+{
+	struct sip_err e = {0};
+	int n;
+
+	cr_assert_lt(i, nsent);
+	n = sip_msg_parse(&r->m, sent[i].buf, sent[i].len, r->h, 64, SIP_PARSE_DATAGRAM, &e);
+	cr_assert_gt(n, 0, "sent[%zu] does not parse: %s\n%.*s", i, e.reason ? e.reason : "",
+		     (int)sent[i].len, sent[i].buf);
+	cr_assert(r->m.is_request);
+	cr_assert_eq(sip_msg_validate(&r->m, &e), 0, "invalid: %s", e.reason);
+}
+
+/* The value of a header of sent[i] as a C string ("" when absent). */
+static const char *hv(size_t i, const char *name)
+{
+	static char out[4][1024];
+	static int k;
+	struct req r;
+	const struct sip_hdr *h;
+	char *o = out[k++ & 3];
+
+	parse_sent(i, &r);
+	h = sip_msg_hdr_by_name(&r.m, sip_str_make(name, strlen(name)));
+	o[0] = '\0';
+	if (h)
+		snprintf(o, 1024, "%.*s", (int)h->value.len, h->value.p);
+	return o;
+}
+
+static bool has_hdr(size_t i, const char *name)
+{
+	struct req r;
+
+	parse_sent(i, &r);
+	return sip_msg_hdr_by_name(&r.m, sip_str_make(name, strlen(name))) != NULL;
+}
+
+static uint32_t cseq_of(size_t i)
+{
+	struct req r;
+
+	parse_sent(i, &r);
+	return r.m.cseq.num;
+}
+
+static struct sip_str branch_of(size_t i, struct req *r)
+{
+	struct sip_via v;
+	struct sip_err e;
+	struct sip_str rest;
+
+	parse_sent(i, r);
+	rest = sip_msg_hdr(&r->m, SIP_HDR_VIA)->value;
+	cr_assert_eq(sip_via_next(&rest, &v, &e), 1);
+	return v.branch;
+}
+
+/* The Contact's expires parameter of sent[i]. */
+static uint32_t contact_expires(size_t i)
+{
+	struct req r;
+	struct sip_contact c[4];
+	struct sip_err e;
+
+	parse_sent(i, &r);
+	cr_assert_eq(sip_msg_contacts(&r.m, c, 4, &e), 1);
+	cr_assert(c[0].has_expires);
+	return c[0].expires;
+}
+
+static uint32_t expires_of(size_t i)
+{
+	struct req r;
+	uint32_t v;
+	struct sip_err e;
+
+	parse_sent(i, &r);
+	cr_assert_eq(sip_msg_u32(&r.m, SIP_HDR_EXPIRES, &v, &e), 0);
+	return v;
+}
+
+/* ------------------------------------------------------------------------ */
+/* The scripted upstream                                                     */
+
+/* Answer sent[i] with status and extra header lines (each ending in CRLF). */
+static void respond_full(size_t i, unsigned status, const char *reason, const char *extra)
+{
+	struct req r;
+	char buf[4096];
+	struct sip_write w;
+	struct sip_err e = {0};
+	struct sip_msg m;
+	struct sip_hdr h[64];
+	struct sip_via v;
+	struct sip_str rest;
+	int len, n;
+
+	parse_sent(i, &r);
+	sip_write_init(&w, buf, sizeof(buf));
+	cr_assert_eq(sip_write_response(&w, &r.m, status,
+					reason ? sip_str_make(reason, strlen(reason)) : SIP_STR_NULL,
+					SIP_STR("srv1"), NULL, &e),
+		     0);
+	if (extra)
+		sip_write_cstr(&w, extra);
+	sip_write_end(&w, SIP_STR_NULL);
+	len = sip_write_result(&w);
+	cr_assert_gt(len, 0);
+	n = sip_msg_parse(&m, buf, (size_t)len, h, 64, SIP_PARSE_DATAGRAM, &e);
+	cr_assert_gt(n, 0, "response does not parse: %s", e.reason);
+	rest = sip_msg_hdr(&m, SIP_HDR_VIA)->value;
+	cr_assert_eq(sip_via_next(&rest, &v, &e), 1);
+	cr_assert_eq(tx_client_response(TX, &m, &v), 0, "response not matched");
+}
+
+static void respond(size_t i, unsigned status, const char *extra)
+{
+	respond_full(i, status, NULL, extra);
+}
+
+/* A 200 OK echoing the request's Contact with ;expires=N (N = 0: none). */
+static void ok_contact(size_t i, unsigned expires, const char *more)
+{
+	char extra[1024];
+	struct req r;
+	const struct sip_hdr *c;
+	struct sip_contact ct[2];
+	struct sip_err e;
+
+	parse_sent(i, &r);
+	c = sip_msg_hdr(&r.m, SIP_HDR_CONTACT);
+	cr_assert_not_null(c);
+	cr_assert_eq(sip_msg_contacts(&r.m, ct, 2, &e), 1);
+	if (expires)
+		snprintf(extra, sizeof(extra), "Contact: <%.*s>;expires=%u\r\n%s",
+			 (int)ct[0].na.uri.raw.len, ct[0].na.uri.raw.p, expires, more ? more : "");
+	else
+		snprintf(extra, sizeof(extra), "Contact: <%.*s>\r\n%s", (int)ct[0].na.uri.raw.len,
+			 ct[0].na.uri.raw.p, more ? more : "");
+	respond(i, 200, extra);
+}
+
+/* Verify the credentials in sent[i] (header hdr) with the password. */
+static struct sip_auth creds_of(size_t i, const char *hdr, struct req *r)
+{
+	struct sip_auth a;
+	struct sip_err e;
+	const struct sip_hdr *h;
+
+	parse_sent(i, r);
+	h = sip_msg_hdr_by_name(&r->m, sip_str_make(hdr, strlen(hdr)));
+	cr_assert_not_null(h, "no %s in sent[%zu]", hdr, i);
+	cr_assert_eq(sip_auth_parse(&a, h->value, &e), 0);
+	return a;
+}
+
+static void check_creds(size_t i, const char *hdr, const char *password, const char *nonce,
+			uint32_t nc)
+{
+	struct req r;
+	struct sip_auth a = creds_of(i, hdr, &r);
+
+	cr_assert(sip_str_eq(a.nonce, sip_str_make(nonce, strlen(nonce))), "nonce %.*s",
+		  (int)a.nonce.len, a.nonce.p);
+	cr_assert_eq(digest_verify(&a, SIP_STR("REGISTER"), SIP_STR_NULL,
+				   sip_str_make(password, strlen(password))),
+		     0, "credentials of sent[%zu] do not verify", i);
+	if (nc) {
+		cr_assert(a.has_nc);
+		cr_assert_eq(a.nc_val, nc);
+	}
+}
+
+static size_t count_notes(enum ua_notice_kind k)
+{
+	size_t n = 0;
+
+	for (size_t i = 0; i < nnotes && i < 512; i++)
+		n += notes[i].kind == k;
+	return n;
+}
+
+static const struct note *last_state_note(void)
+{
+	for (size_t i = nnotes; i-- > 0 && i + 512 >= nnotes;)
+		if (notes[i % 512].kind == UA_NOTICE_STATE)
+			return &notes[i % 512];
+	return NULL;
+}
+
+/* Let the start slot pass: the first REGISTER of a trunk goes out. */
+static void start(void)
+{
+	run_for(5);
+}
+
+#define CHAL_MD5 "WWW-Authenticate: Digest realm=\"example.net\", nonce=\"n1\", qop=\"auth\", algorithm=MD5\r\n"
+
+TestSuite(ua, .init = setup, .fini = teardown);
+
+/* ------------------------------------------------------------------------ */
+/* Configuration                                                             */
+
+Test(ua, config_validation)
+{
+	struct ua_trunk_config c = trunk("t-1.a_b");
+	struct ua_error e;
+
+	cr_assert_eq(ua_trunk_config_validate(&c, &e), 0);
+	c.name = "bad name";
+	cr_assert_eq(ua_trunk_config_validate(&c, &e), -EINVAL);
+	cr_assert(strstr(e.msg, "name:"), "%s", e.msg);
+	c.name = "";
+	cr_assert_eq(ua_trunk_config_validate(&c, &e), -EINVAL);
+	c = trunk("t");
+	c.registrar = NULL;
+	cr_assert_eq(ua_trunk_config_validate(&c, &e), -EINVAL);
+	cr_assert(strstr(e.msg, "registrar: missing"), "%s", e.msg);
+	c.registrar = "1:2:zz::1";
+	cr_assert_eq(ua_trunk_config_validate(&c, &e), -EINVAL);
+	c.registrar = "2001:db8::1";
+	cr_assert_eq(ua_trunk_config_validate(&c, &e), 0);
+	c.registrar = "a b";
+	cr_assert_eq(ua_trunk_config_validate(&c, &e), -EINVAL);
+	c = trunk("t");
+	c.expire = 10;
+	cr_assert_eq(ua_trunk_config_validate(&c, &e), -EINVAL);
+	cr_assert_str_eq(e.msg, "expire: 10 is out of range (allowed: auto or 20-7200)");
+	c.expire = 7201;
+	cr_assert_eq(ua_trunk_config_validate(&c, &e), -EINVAL);
+	c.expire = 20;
+	cr_assert_eq(ua_trunk_config_validate(&c, &e), 0);
+	c.expire = 7200;
+	cr_assert_eq(ua_trunk_config_validate(&c, &e), 0);
+	c.expire = -2;
+	cr_assert_eq(ua_trunk_config_validate(&c, &e), -EINVAL);
+	c = trunk("t");
+	c.retry_delay = 29;
+	cr_assert_eq(ua_trunk_config_validate(&c, &e), -EINVAL);
+	cr_assert_str_eq(e.msg, "retry_delay: 29 is out of range (allowed: 30-600)");
+	c.retry_delay = 601;
+	cr_assert_eq(ua_trunk_config_validate(&c, &e), -EINVAL);
+	c.retry_delay = 600;
+	cr_assert_eq(ua_trunk_config_validate(&c, &e), 0);
+	c = trunk("t");
+	c.user = "al@ice";
+	cr_assert_eq(ua_trunk_config_validate(&c, &e), -EINVAL);
+	cr_assert(strstr(e.msg, "user:"), "%s", e.msg);
+	c.user = "";
+	cr_assert_eq(ua_trunk_config_validate(&c, &e), -EINVAL);
+	c = trunk("t");
+	c.realm = "a\"b";
+	cr_assert_eq(ua_trunk_config_validate(&c, &e), -EINVAL);
+	c = trunk("t");
+	c.password = "pa\r\nss";
+	cr_assert_eq(ua_trunk_config_validate(&c, &e), -EINVAL);
+	c = trunk("t");
+	c.transport = (enum ua_transport)7;
+	cr_assert_eq(ua_trunk_config_validate(&c, &e), -EINVAL);
+	c = trunk("t");
+	c.contact_user = "x y";
+	cr_assert_eq(ua_trunk_config_validate(&c, &e), -EINVAL);
+	/* add refuses the invalid and the duplicate */
+	c = trunk("dup");
+	cr_assert_eq(ua_trunk_add(UA, &c, false, &e), 0);
+	cr_assert_eq(ua_trunk_add(UA, &c, false, &e), -EEXIST);
+	c.expire = 5;
+	cr_assert_eq(ua_trunk_add(UA, &c, false, &e), -EINVAL);
+}
+
+Test(ua, settings_from_config_and_range)
+{
+	struct config *cfg;
+	struct ua_settings s;
+
+	cr_assert_eq(config_new(&cfg), 0);
+	ua_settings_from_config(&s, cfg);
+	cr_assert_eq(s.expire, 0);
+	cr_assert_eq(s.retry_delay, 60);
+	cr_assert(s.send_unregister);
+	cr_assert_eq(s.request_expire, 3600);
+	cr_assert_eq(ua_set_settings(UA, &s), 0);
+	s.retry_delay = 10;
+	cr_assert_eq(ua_set_settings(UA, &s), -EINVAL);
+	config_free(cfg);
+}
+
+/* ------------------------------------------------------------------------ */
+/* Expiry                                                                    */
+
+static void check_refresh_window(const char *name, uint64_t sent_at, unsigned effective)
+{
+	struct ua_trunk_status st = status(name);
+	uint64_t half = (uint64_t)effective * 500;
+
+	cr_assert_eq(st.next_action, UA_ACTION_REFRESH);
+	cr_assert_leq(st.next_at_ms, sent_at + half, "refresh after its due time");
+	cr_assert_geq(st.next_at_ms, sent_at + half - half / 10, "refresh too early");
+}
+
+Test(ua, auto_server_grants_less)
+{
+	struct ua_trunk_config c = trunk("t1");
+	struct ua_trunk_status st;
+	struct req r1, r2;
+	struct sip_str b1, b2;
+
+	add(&c);
+	start();
+	cr_assert_eq(nsent, 1);
+	cr_assert_eq(expires_of(0), 3600);
+	cr_assert_eq(contact_expires(0), 3600);
+	cr_assert_str_eq(hv(0, "To"), "<sip:alice@example.net>");
+	cr_assert(strncmp(hv(0, "From"), "<sip:alice@example.net>;tag=", 28) == 0);
+	cr_assert_str_eq(hv(0, "User-Agent"), "sipreg-test/1");
+	cr_assert(!has_hdr(0, "Privacy"));
+	cr_assert(!has_hdr(0, "Authorization"));
+	cr_assert_eq(status("t1").state, UA_STATE_REGISTERING);
+	ok_contact(0, 120, NULL);
+	st = status("t1");
+	cr_assert_eq(st.state, UA_STATE_REGISTERED);
+	cr_assert_eq(st.granted, 120);
+	cr_assert_eq(st.last_code, 200);
+	cr_assert(st.valid);
+	cr_assert_eq(st.last_success, wall_fn(NULL));
+	check_refresh_window("t1", sent[0].at, 120);
+	/* the refresh: same Call-ID, From, Contact; CSeq + 1; a new branch */
+	run_until(st.next_at_ms - 1);
+	cr_assert_eq(nsent, 1);
+	run_until(st.next_at_ms);
+	cr_assert_eq(nsent, 2);
+	cr_assert_eq(status("t1").state, UA_STATE_REFRESHING);
+	cr_assert_str_eq(hv(1, "Call-ID"), hv(0, "Call-ID"));
+	cr_assert_str_eq(hv(1, "From"), hv(0, "From"));
+	cr_assert_str_eq(hv(1, "Contact"), hv(0, "Contact"));
+	cr_assert_eq(cseq_of(1), cseq_of(0) + 1);
+	b1 = branch_of(0, &r1);
+	b2 = branch_of(1, &r2);
+	cr_assert(!sip_str_eq(b1, b2));
+	cr_assert(sip_str_eq(sip_str_make(b1.p, 7), SIP_STR("z9hG4bK")));
+	cr_assert_eq(tx_branch_worker(b2), 3);
+	cr_assert_eq(expires_of(1), 3600, "auto keeps asking register_request_expire");
+	ok_contact(1, 120, NULL);
+	cr_assert_eq(status("t1").state, UA_STATE_REGISTERED);
+	cr_assert_eq(status("t1").attempts, 2);
+	/* the refresh steps are routine notices, the first registration is not */
+	cr_assert(last_state_note()->routine);
+}
+
+Test(ua, auto_server_grants_more)
+{
+	struct ua_trunk_config c = trunk("t1");
+
+	add(&c);
+	start();
+	ok_contact(0, 7200, NULL);
+	cr_assert_eq(status("t1").granted, 7200);
+	check_refresh_window("t1", sent[0].at, 7200);
+}
+
+Test(ua, auto_server_grants_nothing)
+{
+	struct ua_trunk_config c = trunk("t1");
+
+	add(&c);
+	start();
+	ok_contact(0, 0, NULL); /* Contact without expires, no Expires header */
+	cr_assert_eq(status("t1").granted, 3600);
+	check_refresh_window("t1", sent[0].at, 3600);
+}
+
+Test(ua, auto_expires_header_when_contact_has_none)
+{
+	struct ua_trunk_config c = trunk("t1");
+
+	add(&c);
+	start();
+	ok_contact(0, 0, "Expires: 600\r\n");
+	cr_assert_eq(status("t1").granted, 600);
+	check_refresh_window("t1", sent[0].at, 600);
+}
+
+Test(ua, other_contacts_do_not_count)
+{
+	struct ua_trunk_config c = trunk("t1");
+
+	add(&c);
+	start();
+	/* another UA's binding with a short expiry, then ours */
+	ok_contact(0, 900,
+		   "Contact: <sip:bob@203.0.113.5:5060>;expires=30\r\n");
+	cr_assert_eq(status("t1").granted, 900);
+}
+
+Test(ua, granted_zero_is_a_failure)
+{
+	struct ua_trunk_config c = trunk("t1");
+
+	add(&c);
+	start();
+	respond(0, 200, "Expires: 0\r\n");
+	cr_assert_eq(status("t1").state, UA_STATE_FAILED);
+	cr_assert_eq(status("t1").failures, 1);
+}
+
+Test(ua, fixed_expire)
+{
+	struct ua_trunk_config c = trunk("t1");
+	struct ua_settings s = default_settings();
+
+	s.expire = 300; /* global fixed */
+	cr_assert_eq(ua_set_settings(UA, &s), 0);
+	add(&c);
+	start();
+	cr_assert_eq(expires_of(0), 300);
+	cr_assert_eq(contact_expires(0), 300);
+	ok_contact(0, 300, NULL);
+	check_refresh_window("t1", sent[0].at, 300);
+	/* the server grants more: the refresh still follows what we asked */
+	run_until(status("t1").next_at_ms);
+	cr_assert_eq(nsent, 2);
+	cr_assert_eq(expires_of(1), 300);
+	ok_contact(1, 3600, NULL);
+	cr_assert_eq(status("t1").granted, 3600);
+	check_refresh_window("t1", sent[1].at, 300);
+	/* the server grants less: the refresh follows the granted value */
+	run_until(status("t1").next_at_ms);
+	cr_assert_eq(nsent, 3);
+	cr_assert_eq(expires_of(2), 300);
+	ok_contact(2, 100, NULL);
+	check_refresh_window("t1", sent[2].at, 100);
+}
+
+Test(ua, per_trunk_overrides)
+{
+	struct ua_trunk_config a = trunk("fixed600");
+	struct ua_trunk_config b = trunk("auto-retry30");
+	struct ua_settings s = default_settings();
+	uint64_t t;
+
+	s.expire = 300;
+	cr_assert_eq(ua_set_settings(UA, &s), 0);
+	a.expire = 600;
+	b.expire = UA_EXPIRE_AUTO;
+	b.retry_delay = 30;
+	add(&a);
+	add(&b);
+	start();
+	cr_assert_eq(nsent, 2);
+	for (size_t i = 0; i < 2; i++) {
+		if (strstr(hv(i, "Expires"), "600"))
+			continue;
+		cr_assert_str_eq(hv(i, "Expires"), "3600"); /* auto: register_request_expire */
+	}
+	cr_assert(strcmp(hv(0, "Expires"), "600") == 0 || strcmp(hv(1, "Expires"), "600") == 0);
+	/* b fails: retried after its own 30 s, a after the global 60 s */
+	for (size_t i = 0; i < 2; i++)
+		respond(i, 503, NULL);
+	t = now;
+	cr_assert_eq(status("auto-retry30").next_at_ms, t + 30000);
+	cr_assert_eq(status("fixed600").next_at_ms, t + 60000);
+	run_until(t + 30000);
+	cr_assert_eq(nsent, 3);
+	cr_assert_str_eq(hv(2, "Expires"), "3600");
+}
+
+Test(ua, interval_too_brief)
+{
+	struct ua_trunk_config c = trunk("t1");
+	const struct note *n = NULL;
+
+	c.expire = 60;
+	add(&c);
+	start();
+	cr_assert_eq(expires_of(0), 60);
+	respond(0, 423, "Min-Expires: 300\r\n");
+	cr_assert_eq(nsent, 2, "a new REGISTER at once");
+	cr_assert_eq(sent[1].at, now);
+	cr_assert_eq(expires_of(1), 300);
+	cr_assert_eq(contact_expires(1), 300);
+	cr_assert_eq(cseq_of(1), cseq_of(0) + 1);
+	for (size_t i = 0; i < nnotes; i++)
+		if (notes[i].kind == UA_NOTICE_INTERVAL_TOO_BRIEF)
+			n = &notes[i];
+	cr_assert_not_null(n);
+	cr_assert_str_eq(n->trunk, "t1");
+	cr_assert_eq(n->value, 60);
+	cr_assert_eq(n->value2, 300);
+	cr_assert_eq(status("t1").failures, 0);
+	ok_contact(1, 300, NULL);
+	cr_assert_eq(status("t1").state, UA_STATE_REGISTERED);
+	check_refresh_window("t1", sent[1].at, 300);
+	/* the refresh keeps asking the server's minimum */
+	run_until(status("t1").next_at_ms);
+	cr_assert_eq(expires_of(2), 300);
+	/* a 423 without a usable Min-Expires is a failure */
+	respond(2, 423, "Min-Expires: 200\r\n");
+	cr_assert_eq(status("t1").state, UA_STATE_FAILED);
+}
+
+/* ------------------------------------------------------------------------ */
+/* Digest                                                                    */
+
+Test(ua, challenge_401_then_200_and_preemptive_refresh)
+{
+	struct ua_trunk_config c = trunk("t1");
+	struct ua_trunk_status st;
+
+	add(&c);
+	start();
+	respond(0, 401, CHAL_MD5);
+	cr_assert_eq(nsent, 2);
+	cr_assert_eq(cseq_of(1), cseq_of(0) + 1);
+	cr_assert_str_eq(hv(1, "Call-ID"), hv(0, "Call-ID"));
+	check_creds(1, "Authorization", "secret", "n1", 1);
+	ok_contact(1, 600, NULL);
+	st = status("t1");
+	cr_assert_eq(st.state, UA_STATE_REGISTERED);
+	cr_assert_eq(st.failures, 0);
+	/* the refresh carries credentials at once, the same nonce, nc 2 */
+	run_until(st.next_at_ms);
+	cr_assert_eq(nsent, 3);
+	check_creds(2, "Authorization", "secret", "n1", 2);
+	{
+		struct req r1, r2;
+		struct sip_auth a1 = creds_of(1, "Authorization", &r1);
+		struct sip_auth a2 = creds_of(2, "Authorization", &r2);
+
+		cr_assert(sip_str_eq(a1.cnonce, a2.cnonce));
+		cr_assert(sip_str_eq(a1.username, SIP_STR("alice")));
+		cr_assert(sip_str_eq(a1.uri, SIP_STR("sip:example.net")));
+	}
+	ok_contact(2, 600, NULL);
+	cr_assert_eq(status("t1").state, UA_STATE_REGISTERED);
+}
+
+Test(ua, auth_user_differs)
+{
+	struct ua_trunk_config c = trunk("t1");
+	struct req r;
+
+	c.auth_user = "acct-77";
+	add(&c);
+	start();
+	respond(0, 401, CHAL_MD5);
+	check_creds(1, "Authorization", "secret", "n1", 1);
+	cr_assert(sip_str_eq(creds_of(1, "Authorization", &r).username, SIP_STR("acct-77")));
+	cr_assert_str_eq(hv(1, "To"), "<sip:alice@example.net>");
+}
+
+Test(ua, challenge_407)
+{
+	struct ua_trunk_config c = trunk("t1");
+
+	add(&c);
+	start();
+	respond(0, 407,
+		"Proxy-Authenticate: Digest realm=\"example.net\", nonce=\"p7\", qop=\"auth\", "
+		"algorithm=SHA-256\r\n");
+	cr_assert_eq(nsent, 2);
+	cr_assert(!has_hdr(1, "Authorization"));
+	check_creds(1, "Proxy-Authorization", "secret", "p7", 1);
+	ok_contact(1, 600, NULL);
+	cr_assert_eq(status("t1").state, UA_STATE_REGISTERED);
+}
+
+Test(ua, stale_nonce_is_not_a_failure)
+{
+	struct ua_trunk_config c = trunk("t1");
+
+	add(&c);
+	start();
+	respond(0, 401, CHAL_MD5);
+	ok_contact(1, 600, NULL);
+	run_until(status("t1").next_at_ms);
+	check_creds(2, "Authorization", "secret", "n1", 2);
+	respond(2, 401,
+		"WWW-Authenticate: Digest realm=\"example.net\", nonce=\"n2\", qop=\"auth\", "
+		"stale=true\r\n");
+	cr_assert_eq(nsent, 4);
+	check_creds(3, "Authorization", "secret", "n2", 1);
+	/* and even a second stale in the same attempt is answered */
+	respond(3, 401,
+		"WWW-Authenticate: Digest realm=\"example.net\", nonce=\"n3\", qop=\"auth\", "
+		"stale=true\r\n");
+	check_creds(4, "Authorization", "secret", "n3", 1);
+	ok_contact(4, 600, NULL);
+	cr_assert_eq(status("t1").state, UA_STATE_REGISTERED);
+	cr_assert_eq(status("t1").failures, 0);
+}
+
+Test(ua, expired_nonce_without_stale_after_preemptive)
+{
+	struct ua_trunk_config c = trunk("t1");
+
+	add(&c);
+	start();
+	respond(0, 401, CHAL_MD5);
+	ok_contact(1, 600, NULL);
+	run_until(status("t1").next_at_ms);
+	/* the pre-emptive credentials used an old nonce: a plain 401 is a new
+	 * challenge (fritzbox style), answered, not a failure */
+	respond(2, 401, "WWW-Authenticate: Digest realm=\"example.net\", nonce=\"n9\"\r\n");
+	cr_assert_eq(nsent, 4);
+	check_creds(3, "Authorization", "secret", "n9", 0);
+	ok_contact(3, 600, NULL);
+	cr_assert_eq(status("t1").failures, 0);
+}
+
+Test(ua, wrong_password_retries_after_exactly_the_delay)
+{
+	struct ua_trunk_config c = trunk("t1");
+	struct ua_trunk_status st;
+	uint64_t failed_at;
+
+	add(&c);
+	start();
+	respond(0, 401, CHAL_MD5);
+	cr_assert_eq(nsent, 2);
+	respond(1, 401,
+		"WWW-Authenticate: Digest realm=\"example.net\", nonce=\"n1b\", qop=\"auth\"\r\n");
+	cr_assert_eq(nsent, 2, "no third REGISTER");
+	st = status("t1");
+	failed_at = now;
+	cr_assert_eq(st.state, UA_STATE_FAILED);
+	cr_assert_eq(st.last_code, 401);
+	cr_assert_eq(st.failures, 1);
+	cr_assert_eq(st.next_action, UA_ACTION_RETRY);
+	cr_assert_eq(st.next_at_ms, failed_at + 60000);
+	run_until(failed_at + 59999);
+	cr_assert_eq(nsent, 2);
+	run_until(failed_at + 60000);
+	cr_assert_eq(nsent, 3);
+	cr_assert_eq(sent[2].at, failed_at + 60000);
+	/* the retry starts from the newest nonce, pre-emptively; a challenge to
+	 * that is answered once, a second one is the same failure again */
+	check_creds(2, "Authorization", "secret", "n1b", 1);
+	respond(2, 401, CHAL_MD5);
+	cr_assert_eq(nsent, 4);
+	check_creds(3, "Authorization", "secret", "n1", 1);
+	respond(3, 401, CHAL_MD5);
+	cr_assert_eq(nsent, 4);
+	cr_assert_eq(status("t1").failures, 2);
+	failed_at = now;
+	cr_assert_eq(status("t1").next_at_ms, failed_at + 60000, "no backoff");
+	run_until(failed_at + 60000);
+	cr_assert_eq(nsent, 5);
+	cr_assert_eq(sent[4].at, failed_at + 60000);
+}
+
+Test(ua, realm_must_match_when_configured)
+{
+	struct ua_trunk_config c = trunk("t1");
+
+	c.realm = "other.example";
+	add(&c);
+	start();
+	respond(0, 401, CHAL_MD5);
+	cr_assert_eq(nsent, 1);
+	cr_assert_eq(status("t1").state, UA_STATE_FAILED);
+}
+
+Test(ua, challenge_without_password_fails)
+{
+	struct ua_trunk_config c = trunk("t1");
+
+	c.password = "";
+	add(&c);
+	start();
+	respond(0, 401, CHAL_MD5);
+	cr_assert_eq(nsent, 1);
+	cr_assert_eq(status("t1").state, UA_STATE_FAILED);
+}
+
+/* ------------------------------------------------------------------------ */
+/* Failures                                                                  */
+
+Test(ua, forbidden_403)
+{
+	struct ua_trunk_config c = trunk("t1");
+	struct ua_trunk_status st;
+
+	add(&c);
+	start();
+	respond(0, 403, NULL);
+	st = status("t1");
+	cr_assert_eq(st.state, UA_STATE_FAILED);
+	cr_assert_eq(st.last_code, 403);
+	cr_assert_str_eq(st.last_reason, "Forbidden");
+	cr_assert_eq(st.next_at_ms, now + 60000);
+	cr_assert(!st.valid);
+	cr_assert_str_eq(last_state_note()->reason, "Forbidden");
+	cr_assert(!last_state_note()->routine);
+}
+
+Test(ua, not_found_404_and_600)
+{
+	struct ua_trunk_config c = trunk("t1");
+
+	add(&c);
+	start();
+	respond(0, 404, NULL);
+	cr_assert_eq(status("t1").state, UA_STATE_FAILED);
+	run_for(60000);
+	respond(1, 600, NULL);
+	cr_assert_eq(status("t1").last_code, 600);
+	cr_assert_eq(status("t1").failures, 2);
+	/* the same failure twice in a row is a routine notice; a new one is not */
+	run_for(60000);
+	respond(2, 600, NULL);
+	cr_assert(last_state_note()->routine);
+}
+
+Test(ua, service_unavailable_503_retry_after)
+{
+	struct ua_trunk_config c = trunk("t1");
+	uint64_t t;
+
+	add(&c);
+	start();
+	respond(0, 503, NULL);
+	cr_assert_eq(status("t1").next_at_ms, now + 60000);
+	run_for(60000);
+	cr_assert_eq(nsent, 2);
+	/* longer than the delay: honoured and announced */
+	respond(1, 503, "Retry-After: 120 (maintenance);duration=60\r\n");
+	t = now;
+	cr_assert_eq(status("t1").next_at_ms, t + 120000);
+	cr_assert_eq(count_notes(UA_NOTICE_RETRY_AFTER), 1);
+	run_until(t + 119999);
+	cr_assert_eq(nsent, 2);
+	run_until(t + 120000);
+	cr_assert_eq(nsent, 3);
+	/* shorter than the delay: the delay */
+	respond(2, 503, "Retry-After: 10\r\n");
+	cr_assert_eq(status("t1").next_at_ms, now + 60000);
+	cr_assert_eq(count_notes(UA_NOTICE_RETRY_AFTER), 1);
+}
+
+Test(ua, no_answer_times_out_then_retry_delay)
+{
+	struct ua_trunk_config c = trunk("t1");
+	uint64_t t0;
+	uint32_t cseq;
+
+	add(&c);
+	start();
+	t0 = sent[0].at;
+	cseq = cseq_of(0);
+	run_until(t0 + 64 * 500 - 1);
+	cr_assert_eq(status("t1").state, UA_STATE_REGISTERING);
+	cr_assert_gt(nsent, 1, "Timer E retransmitted");
+	for (size_t i = 1; i < nsent; i++)
+		cr_assert_eq(cseq_of(i), cseq, "a retransmission, not a new REGISTER");
+	run_until(t0 + 64 * 500);
+	cr_assert_eq(status("t1").state, UA_STATE_FAILED);
+	cr_assert_str_eq(status("t1").last_reason, "timeout");
+	cr_assert_eq(status("t1").next_at_ms, t0 + 32000 + 60000);
+	{
+		size_t before = nsent;
+
+		run_until(t0 + 92000);
+		cr_assert_eq(nsent, before + 1);
+		cr_assert_eq(cseq_of(nsent - 1), cseq + 1);
+	}
+}
+
+Test(ua, transport_error_is_a_failure)
+{
+	struct ua_trunk_config c = trunk("t1");
+
+	send_fail = -ENETUNREACH;
+	add(&c);
+	start();
+	cr_assert_eq(nsent, 0);
+	cr_assert_eq(status("t1").state, UA_STATE_FAILED);
+	cr_assert(strstr(status("t1").last_reason, "transport error"));
+	run_for(60000);
+	cr_assert_eq(nsent, 1);
+}
+
+Test(ua, recovery_after_failure)
+{
+	struct ua_trunk_config c = trunk("t1");
+	struct ua_trunk_status st;
+
+	add(&c);
+	start();
+	respond(0, 500, NULL);
+	run_for(60000);
+	respond(1, 502, NULL);
+	run_for(60000);
+	cr_assert_eq(nsent, 3);
+	ok_contact(2, 1800, NULL);
+	st = status("t1");
+	cr_assert_eq(st.state, UA_STATE_REGISTERED);
+	cr_assert_eq(st.failures, 2);
+	cr_assert_eq(st.attempts, 3);
+	cr_assert(!last_state_note()->routine);
+	check_refresh_window("t1", sent[2].at, 1800);
+}
+
+Test(ua, failed_refresh_keeps_registration_until_expiry)
+{
+	struct ua_trunk_config c = trunk("t1");
+	struct ua_trunk_status st;
+	uint64_t valid_until;
+
+	add(&c);
+	start();
+	ok_contact(0, 120, NULL);
+	valid_until = sent[0].at + 120000;
+	run_until(status("t1").next_at_ms);
+	respond(1, 503, NULL);
+	st = status("t1");
+	cr_assert_eq(st.state, UA_STATE_FAILED);
+	cr_assert(st.valid, "the binding granted until its expiry is still valid");
+	cr_assert_eq(st.valid_until_ms, valid_until);
+	cr_assert_eq(st.last_code, 503);
+	run_until(valid_until - 1);
+	cr_assert(status("t1").valid);
+	run_until(valid_until);
+	cr_assert(!status("t1").valid);
+}
+
+/* ------------------------------------------------------------------------ */
+/* Unregister                                                                */
+
+static void registered(const char *name)
+{
+	struct ua_trunk_config c = trunk(name);
+	size_t i = nsent;
+
+	add(&c);
+	start();
+	cr_assert_eq(nsent, i + 1);
+	ok_contact(i, 600, NULL);
+	cr_assert_eq(status(name).state, UA_STATE_REGISTERED);
+}
+
+Test(ua, unregister_on_delete)
+{
+	size_t counts[UA_STATE__COUNT];
+
+	registered("t1");
+	cr_assert_eq(ua_trunk_del(UA, "t1"), 0);
+	cr_assert_eq(ua_trunk_get_status(UA, "t1", &(struct ua_trunk_status){0}), -ENOENT);
+	cr_assert_null(ua_trunk_first(UA));
+	cr_assert_eq(nsent, 2);
+	cr_assert_eq(expires_of(1), 0);
+	cr_assert_eq(contact_expires(1), 0);
+	cr_assert_eq(cseq_of(1), cseq_of(0) + 1);
+	cr_assert_str_eq(hv(1, "Call-ID"), hv(0, "Call-ID"));
+	cr_assert_eq(ua_counts(UA, counts), 1);
+	cr_assert_eq(counts[UA_STATE_UNREGISTERING], 1);
+	/* the name can be added again at once */
+	{
+		struct ua_trunk_config c = trunk("t1");
+
+		add(&c);
+		cr_assert_eq(ua_trunk_del(UA, "t1"), 0);
+	}
+	respond(1, 200, NULL);
+	cr_assert_eq(ua_counts(UA, counts), 0);
+	cr_assert_eq(ua_trunk_del(UA, "t1"), -ENOENT);
+}
+
+Test(ua, unregister_answers_a_challenge)
+{
+	registered("t1");
+	cr_assert_eq(ua_trunk_del(UA, "t1"), 0);
+	respond(1, 401, CHAL_MD5);
+	cr_assert_eq(nsent, 3);
+	cr_assert_eq(expires_of(2), 0);
+	check_creds(2, "Authorization", "secret", "n1", 1);
+	respond(2, 200, NULL);
+	cr_assert_eq(ua_counts(UA, (size_t[UA_STATE__COUNT]){0}), 0);
+}
+
+Test(ua, unregister_on_disable_and_enable_again)
+{
+	registered("t1");
+	cr_assert_eq(ua_trunk_disable(UA, "t1"), 0);
+	cr_assert_eq(ua_trunk_disable(UA, "t1"), -EALREADY);
+	cr_assert_eq(nsent, 2);
+	cr_assert_eq(expires_of(1), 0);
+	cr_assert_eq(status("t1").state, UA_STATE_UNREGISTERING);
+	respond(1, 200, NULL);
+	cr_assert_eq(status("t1").state, UA_STATE_DISABLED);
+	cr_assert(!status("t1").valid);
+	run_for(3600 * 1000);
+	cr_assert_eq(nsent, 2, "nothing sent while disabled");
+	cr_assert_eq(ua_trunk_refresh(UA, "t1"), -EPERM);
+	cr_assert_eq(ua_trunk_enable(UA, "t1"), 0);
+	start();
+	cr_assert_eq(nsent, 3);
+	cr_assert_eq(expires_of(2), 3600);
+}
+
+Test(ua, disable_of_unregistered_trunk_sends_nothing)
+{
+	struct ua_trunk_config c = trunk("t1");
+
+	add(&c);
+	start();
+	respond(0, 403, NULL);
+	cr_assert_eq(ua_trunk_disable(UA, "t1"), 0);
+	cr_assert_eq(nsent, 1);
+	cr_assert_eq(status("t1").state, UA_STATE_DISABLED);
+}
+
+Test(ua, unregister_timeout_still_completes)
+{
+	registered("t1");
+	cr_assert_eq(ua_trunk_disable(UA, "t1"), 0);
+	run_for(32000);
+	cr_assert_eq(status("t1").state, UA_STATE_DISABLED);
+}
+
+Test(ua, shutdown_unregisters_all_in_parallel)
+{
+	size_t before;
+	const struct note *n = NULL;
+
+	registered("a");
+	registered("b");
+	registered("c");
+	before = nsent;
+	cr_assert_eq(ua_shutdown(UA, 3000), 3);
+	cr_assert_eq(ua_shutdown(UA, 3000), -EALREADY);
+	cr_assert_eq(nsent, before + 3, "all at once");
+	for (size_t i = before; i < nsent; i++) {
+		cr_assert_eq(expires_of(i), 0);
+		cr_assert_eq(sent[i].at, now);
+	}
+	respond(before, 200, NULL);
+	respond(before + 1, 401, CHAL_MD5); /* answered */
+	cr_assert_eq(nsent, before + 4);
+	respond(before + 3, 200, NULL);
+	cr_assert(!ua_shutdown_done(UA));
+	run_for(2999);
+	cr_assert(!ua_shutdown_done(UA));
+	run_for(1);
+	cr_assert(ua_shutdown_done(UA));
+	for (size_t i = 0; i < nnotes; i++)
+		if (notes[i].kind == UA_NOTICE_SHUTDOWN_DONE)
+			n = &notes[i];
+	cr_assert_not_null(n);
+	cr_assert_eq(n->value, 2);
+	cr_assert_eq(n->value2, 1);
+	cr_assert_eq(count_notes(UA_NOTICE_SHUTDOWN_DONE), 1);
+	cr_assert_eq(ua_trunk_enable(UA, "a"), -ESHUTDOWN);
+	{
+		struct ua_trunk_config c = trunk("late");
+
+		cr_assert_eq(ua_trunk_add(UA, &c, false, NULL), -ESHUTDOWN);
+	}
+}
+
+Test(ua, shutdown_done_when_all_answered)
+{
+	size_t before;
+
+	registered("a");
+	registered("b");
+	before = nsent;
+	cr_assert_eq(ua_shutdown(UA, 3000), 2);
+	respond(before, 200, NULL);
+	cr_assert(!ua_shutdown_done(UA));
+	respond(before + 1, 404, NULL);
+	cr_assert(ua_shutdown_done(UA));
+	cr_assert_eq(count_notes(UA_NOTICE_SHUTDOWN_DONE), 1);
+	run_for(60000);
+	cr_assert_eq(nsent, before + 2, "nothing more after shutdown");
+}
+
+Test(ua, send_unregister_off_sends_nothing)
+{
+	struct ua_settings s = default_settings();
+
+	s.send_unregister = false;
+	cr_assert_eq(ua_set_settings(UA, &s), 0);
+	registered("a");
+	registered("b");
+	registered("c");
+	cr_assert_eq(nsent, 3);
+	cr_assert_eq(ua_trunk_del(UA, "a"), 0);
+	cr_assert_eq(ua_trunk_disable(UA, "b"), 0);
+	cr_assert_eq(status("b").state, UA_STATE_DISABLED);
+	cr_assert_eq(ua_shutdown(UA, 3000), 0);
+	cr_assert(ua_shutdown_done(UA));
+	cr_assert_eq(nsent, 3);
+}
+
+/* ------------------------------------------------------------------------ */
+/* Headers and identity                                                      */
+
+Test(ua, privacy_values)
+{
+	struct ua_settings s = default_settings();
+	struct ua_trunk_config c = trunk("t1");
+
+	add(&c);
+	start();
+	cr_assert(!has_hdr(0, "Privacy"));
+	s.privacy = CONFIG_PRIVACY_ID;
+	cr_assert_eq(ua_set_settings(UA, &s), 0);
+	respond(0, 500, NULL);
+	run_for(60000);
+	cr_assert_str_eq(hv(1, "Privacy"), "id");
+	s.privacy = CONFIG_PRIVACY_NONE;
+	cr_assert_eq(ua_set_settings(UA, &s), 0);
+	respond(1, 500, NULL);
+	run_for(60000);
+	cr_assert_str_eq(hv(2, "Privacy"), "none");
+	s.user_agent[0] = '\0';
+	s.privacy = CONFIG_PRIVACY_IGNORE;
+	cr_assert_eq(ua_set_settings(UA, &s), 0);
+	respond(2, 500, NULL);
+	run_for(60000);
+	cr_assert(!has_hdr(3, "Privacy"));
+	cr_assert(!has_hdr(3, "User-Agent"));
+}
+
+Test(ua, proxy_tcp_contact_user_and_domain_default)
+{
+	struct ua_trunk_config c = trunk("t1");
+	struct sockaddr_in *sin;
+
+	c.registrar = "198.51.100.1";
+	c.registrar_port = 5080;
+	c.domain = "";
+	c.proxy = "203.0.113.9";
+	c.proxy_port = 5062;
+	c.transport = UA_TRANSPORT_TCP;
+	c.contact_user = "trunk77";
+	add(&c);
+	start();
+	cr_assert_eq(nsent, 1);
+	sin = (struct sockaddr_in *)&sent[0].to;
+	cr_assert_eq(ntohs(sin->sin_port), 5062, "sent to the outbound proxy");
+	cr_assert_str_eq(hv(0, "Route"), "<sip:203.0.113.9:5062;lr>");
+	cr_assert_str_eq(hv(0, "To"), "<sip:alice@198.51.100.1:5080>");
+	cr_assert(strncmp(sent[0].buf, "REGISTER sip:198.51.100.1:5080 SIP/2.0\r\n", 40) == 0);
+	cr_assert_str_eq(hv(0, "Contact"), "<sip:trunk77@192.0.2.10:5070;transport=tcp>;expires=3600");
+	cr_assert(strncmp(hv(0, "Via"), "SIP/2.0/TCP 192.0.2.10:5070;branch=", 35) == 0);
+}
+
+Test(ua, ipv6_registrar)
+{
+	struct ua_trunk_config c = trunk("t1");
+
+	c.registrar = "2001:db8::5";
+	c.domain = "";
+	add(&c);
+	start();
+	cr_assert_eq(nsent, 1);
+	cr_assert_eq(sent[0].to.ss_family, AF_INET6);
+	cr_assert_str_eq(hv(0, "To"), "<sip:alice@[2001:db8::5]>");
+}
+
+Test(ua, operator_refresh_and_set)
+{
+	struct ua_trunk_config c = trunk("t1");
+	struct ua_error e;
+
+	registered("t1");
+	cr_assert_eq(ua_trunk_refresh(UA, "t1"), 0);
+	cr_assert_eq(nsent, 2);
+	cr_assert_eq(ua_trunk_refresh(UA, "t1"), -EINPROGRESS);
+	ok_contact(1, 600, NULL);
+	/* only the expiry changes: re-register at once, same Call-ID */
+	c.expire = 900;
+	cr_assert_eq(ua_trunk_set(UA, &c, &e), 0, "%s", e.msg);
+	cr_assert_eq(nsent, 3);
+	cr_assert_eq(expires_of(2), 900);
+	cr_assert_str_eq(hv(2, "Call-ID"), hv(0, "Call-ID"));
+	ok_contact(2, 900, NULL);
+	/* the identity changes: unregister with the old one, then register */
+	c.user = "bob";
+	cr_assert_eq(ua_trunk_set(UA, &c, &e), 0);
+	cr_assert_eq(nsent, 4);
+	cr_assert_eq(expires_of(3), 0);
+	cr_assert_str_eq(hv(3, "To"), "<sip:alice@example.net>");
+	respond(3, 200, NULL);
+	cr_assert_eq(nsent, 5);
+	cr_assert_str_eq(hv(4, "To"), "<sip:bob@example.net>");
+	cr_assert_eq(expires_of(4), 900);
+	ok_contact(4, 900, NULL);
+	cr_assert_eq(status("t1").state, UA_STATE_REGISTERED);
+	{
+		char buf[512];
+		struct ua_trunk_config got;
+
+		cr_assert_eq(ua_trunk_get_config(UA, "t1", &got, buf, sizeof(buf)), 0);
+		cr_assert_str_eq(got.user, "bob");
+		cr_assert_eq(got.expire, 900);
+		cr_assert_eq(ua_trunk_get_config(UA, "t1", &got, buf, 4), -ENOSPC);
+	}
+	cr_assert_eq(ua_trunk_set(UA, &(struct ua_trunk_config){.name = "nope"}, &e), -EINVAL);
+	c.name = "nope";
+	cr_assert_eq(ua_trunk_set(UA, &c, &e), -ENOENT);
+}
+
+/* ------------------------------------------------------------------------ */
+/* DNS                                                                       */
+
+Test(ua, dns_failure_through_the_resolver_hook)
+{
+	struct ua_trunk_config c = trunk("t1");
+	struct sockaddr_in a;
+	uint64_t t;
+
+	c.registrar = "sip.carrier.example";
+	add(&c);
+	start();
+	cr_assert_eq(nsent, 0);
+	cr_assert_eq(nrq, 1);
+	cr_assert_str_eq(rq[0].host, "sip.carrier.example");
+	cr_assert_eq(rq[0].port, 5060);
+	cr_assert_eq(status("t1").next_action, UA_ACTION_RESOLVE);
+	cr_assert_eq(ua_resolve_done(UA, rq[0].token, -EHOSTUNREACH, NULL, 0, "Name or service not known"), 0);
+	cr_assert_eq(ua_resolve_done(UA, rq[0].token, 0, NULL, 0, NULL), -ENOENT, "not pending");
+	t = now;
+	cr_assert_eq(status("t1").state, UA_STATE_FAILED);
+	cr_assert_str_eq(status("t1").last_reason, "dns: Name or service not known");
+	cr_assert_eq(status("t1").next_at_ms, t + 60000);
+	run_until(t + 60000);
+	cr_assert_eq(nrq, 2, "resolved again on the retry");
+	memset(&a, 0, sizeof(a));
+	a.sin_family = AF_INET;
+	inet_pton(AF_INET, "203.0.113.77", &a.sin_addr);
+	cr_assert_eq(ua_resolve_done(UA, rq[1].token, 0, (struct sockaddr *)&a, sizeof(a), NULL), 0);
+	cr_assert_eq(nsent, 1);
+	cr_assert_eq(((struct sockaddr_in *)&sent[0].to)->sin_addr.s_addr, a.sin_addr.s_addr);
+	cr_assert_eq(ntohs(((struct sockaddr_in *)&sent[0].to)->sin_port), 5060);
+	cr_assert(strncmp(sent[0].buf, "REGISTER sip:example.net SIP/2.0", 32) == 0);
+	/* a failure re-resolves; a success does not */
+	respond(0, 503, NULL);
+	run_for(60000);
+	cr_assert_eq(nrq, 3);
+	cr_assert_eq(ua_resolve_done(UA, rq[2].token, 0, (struct sockaddr *)&a, sizeof(a), NULL), 0);
+	ok_contact(1, 120, NULL);
+	run_until(status("t1").next_at_ms);
+	cr_assert_eq(nrq, 3);
+	cr_assert_eq(nsent, 3);
+}
+
+Test(ua, deleted_while_resolving)
+{
+	struct ua_trunk_config c = trunk("t1");
+	size_t counts[UA_STATE__COUNT];
+
+	c.registrar = "sip.carrier.example";
+	add(&c);
+	start();
+	cr_assert_eq(nrq, 1);
+	cr_assert_eq(ua_trunk_del(UA, "t1"), 0);
+	cr_assert_eq(ua_counts(UA, counts), 1, "kept until the resolver answers");
+	cr_assert_eq(ua_resolve_done(UA, rq[0].token, -EHOSTUNREACH, NULL, 0, NULL), 0);
+	cr_assert_eq(ua_counts(UA, counts), 0);
+	cr_assert_eq(nsent, 0);
+}
+
+struct rdeliver {
+	pthread_mutex_t lock;
+	pthread_cond_t cond;
+	struct ua_resolve_result *head;
+};
+
+static void deliver(void *arg, struct ua_resolve_result *res)
+{
+	struct rdeliver *d = arg;
+
+	pthread_mutex_lock(&d->lock);
+	res->next = d->head;
+	d->head = res;
+	pthread_cond_signal(&d->cond);
+	pthread_mutex_unlock(&d->lock);
+}
+
+Test(ua, resolver_thread_resolves_localhost)
+{
+	struct rdeliver d = {PTHREAD_MUTEX_INITIALIZER, PTHREAD_COND_INITIALIZER, NULL};
+	struct ua_resolver *r;
+	struct ua_resolve_result *res;
+	struct ua_trunk_config c = trunk("t1");
+	struct timespec ts;
+	struct ua_opts o;
+	struct ua *ua2;
+	struct ua_settings s = default_settings();
+
+	cr_assert_eq(ua_resolver_new(&r, deliver, &d), 0);
+	memset(&o, 0, sizeof(o));
+	o.wheel = W;
+	o.tx = TX;
+	o.clock = clock_fn;
+	o.local_host = "127.0.0.1";
+	o.resolve = ua_resolver_submit;
+	o.resolve_arg = r;
+	o.settings = s;
+	cr_assert_eq(ua_new(&ua2, &o), 0);
+	c.registrar = "localhost";
+	c.registrar_port = 5099;
+	cr_assert_eq(ua_trunk_add(ua2, &c, false, NULL), 0);
+	run_for(5);
+	clock_gettime(CLOCK_REALTIME, &ts);
+	ts.tv_sec += 10;
+	pthread_mutex_lock(&d.lock);
+	while (!d.head)
+		if (pthread_cond_timedwait(&d.cond, &d.lock, &ts) != 0)
+			break;
+	res = d.head;
+	pthread_mutex_unlock(&d.lock);
+	cr_assert_not_null(res, "no answer from the resolver in 10 s");
+	cr_assert_eq(res->err, 0, "localhost: %s", res->reason);
+	cr_assert_eq(ua_resolve_result_apply(res), 0);
+	free(res);
+	cr_assert_eq(nsent, 1);
+	if (sent[0].to.ss_family == AF_INET)
+		cr_assert_eq(ntohs(((struct sockaddr_in *)&sent[0].to)->sin_port), 5099);
+	else
+		cr_assert_eq(ntohs(((struct sockaddr_in6 *)&sent[0].to)->sin6_port), 5099);
+	ua_resolver_free(r);
+	ua_free(ua2);
+}
+
+/* ------------------------------------------------------------------------ */
+/* Spreading and scale                                                       */
+
+Test(ua, initial_registrations_are_spread)
+{
+	struct ua_settings s = default_settings();
+	char names[50][16];
+
+	ua_free(UA);
+	tx_layer_free(TX);
+	wheel_free(W);
+	setup_with(&s, "192.0.2.10", 10); /* 10 per second */
+	for (int i = 0; i < 50; i++) {
+		struct ua_trunk_config c = trunk(names[i]);
+
+		snprintf(names[i], sizeof(names[i]), "t%d", i);
+		c.name = names[i];
+		c.transport = UA_TRANSPORT_TCP; /* reliable: no retransmissions to count */
+		cr_assert_eq(ua_trunk_add(UA, &c, true, NULL), 0);
+	}
+	run_for(10000);
+	cr_assert_eq(nsent, 0, "held until ua_start_all");
+	cr_assert_eq(ua_start_all(UA), 50);
+	{
+		uint64_t t0 = now;
+
+		for (int k = 0; k < 5; k++) {
+			run_until(t0 + (uint64_t)k * 1000 + 999);
+			cr_assert_eq(nsent, (size_t)(k + 1) * 10, "second %d: %zu sent", k, nsent);
+		}
+		for (size_t i = 1; i < nsent; i++)
+			cr_assert_geq(sent[i].at - sent[i - 1].at, 100);
+	}
+}
+
+Test(ua, corpus_responses_as_upstream_answers)
+{
+	const char *root = getenv("SIPREG_CORPUS");
+	static const struct {
+		const char *file;
+		const char *hdr; /* credentials expected, NULL: a failure */
+	} cases[] = {
+		{"asterisk11_401_no_qop.sip", "Authorization"},
+		{"vcrs_401_qop_auth.sip", "Authorization"},
+		{"fritzbox_401_no_stale.sip", "Authorization"},
+		{"tls_401_embratel.sip", "Authorization"},
+		{"jio_ims_401_tls_alias.sip", "Authorization"},
+		{"flexisip_407_sha256_multivia.sip", "Proxy-Authorization"},
+		{"freeswitch_403_forbidden_wss.sip", NULL},
+		{"webrtc2sip_403_relaying_forbidden.sip", NULL},
+	};
+	char path[4096];
+
+	if (!root)
+		cr_skip_test("SIPREG_CORPUS is not set: the corpus answers were NOT tested");
+	for (size_t k = 0; k < sizeof(cases) / sizeof(cases[0]); k++) {
+		char name[16], file[4096], extra[3072];
+		struct ua_trunk_config c;
+		struct sip_msg m;
+		struct sip_hdr h[64];
+		struct sip_err e;
+		FILE *f;
+		size_t len, el = 0, i0 = nsent;
+
+		snprintf(path, sizeof(path), "%s/real/%s", root, cases[k].file);
+		f = fopen(path, "rb");
+		if (!f)
+			cr_skip_test("%s missing: the corpus answers were NOT tested", path);
+		len = fread(file, 1, sizeof(file), f);
+		fclose(f);
+		cr_assert_gt(sip_msg_parse(&m, file, len, h, 64, SIP_PARSE_DATAGRAM, &e), 0, "%s",
+			     cases[k].file);
+		/* every header but the transaction's own, transplanted */
+		for (unsigned j = 0; j < m.nhdrs; j++) {
+			unsigned id = h[j].id;
+
+			if (id == SIP_HDR_VIA || id == SIP_HDR_FROM || id == SIP_HDR_TO ||
+			    id == SIP_HDR_CALL_ID || id == SIP_HDR_CSEQ || id == SIP_HDR_CONTENT_LENGTH)
+				continue;
+			el += (size_t)snprintf(extra + el, sizeof(extra) - el, "%.*s: %.*s\r\n",
+					       (int)h[j].name.len, h[j].name.p, (int)h[j].value.len,
+					       h[j].value.p);
+		}
+		snprintf(name, sizeof(name), "c%zu", k);
+		c = trunk(name);
+		add(&c);
+		start();
+		cr_assert_eq(nsent, i0 + 1);
+		{
+			char reason[64];
+
+			snprintf(reason, sizeof(reason), "%.*s", (int)m.reason.len, m.reason.p);
+			respond_full(i0, m.status, reason, extra);
+		}
+		if (cases[k].hdr) {
+			struct req r;
+			struct sip_auth a, ch;
+			const struct sip_hdr *chh = sip_msg_hdr(&m, m.status == 401 ? SIP_HDR_WWW_AUTHENTICATE : SIP_HDR_PROXY_AUTHENTICATE);
+
+			cr_assert_eq(nsent, i0 + 2, "%s answered", cases[k].file);
+			cr_assert_eq(sip_auth_parse(&ch, chh->value, &e), 0);
+			a = creds_of(i0 + 1, cases[k].hdr, &r);
+			cr_assert(sip_str_eq(a.nonce, ch.nonce), "%s: nonce echoed", cases[k].file);
+			cr_assert(sip_str_eq(a.realm, ch.realm));
+			cr_assert_eq(a.alg, ch.alg);
+			cr_assert_eq(digest_verify(&a, SIP_STR("REGISTER"), SIP_STR_NULL,
+						   SIP_STR("secret")),
+				     0, "%s: our credentials verify", cases[k].file);
+			ok_contact(i0 + 1, 300, NULL);
+			cr_assert_eq(status(name).state, UA_STATE_REGISTERED);
+		} else {
+			cr_assert_eq(nsent, i0 + 1);
+			cr_assert_eq(status(name).state, UA_STATE_FAILED);
+			cr_assert_eq(status(name).last_code, 403);
+		}
+	}
+}
+
+Test(ua, corpus_amtelco_grants_shorter_expiry)
+{
+	const char *root = getenv("SIPREG_CORPUS");
+	struct ua_settings s = default_settings();
+	char path[4096], file[4096], extra[2048];
+	struct sip_msg m;
+	struct sip_hdr h[64];
+	struct sip_err e;
+	FILE *f;
+	size_t len, el = 0;
+	struct ua_trunk_config c;
+
+	if (!root)
+		cr_skip_test("SIPREG_CORPUS is not set: the amtelco 200 OK was NOT tested");
+	snprintf(path, sizeof(path), "%s/real/amtelco_200_ok_shorter_expires.sip", root);
+	f = fopen(path, "rb");
+	if (!f)
+		cr_skip_test("%s missing: NOT tested", path);
+	len = fread(file, 1, sizeof(file), f);
+	fclose(f);
+	cr_assert_gt(sip_msg_parse(&m, file, len, h, 64, SIP_PARSE_DATAGRAM, &e), 0);
+	for (unsigned j = 0; j < m.nhdrs; j++) {
+		unsigned id = h[j].id;
+
+		if (id == SIP_HDR_VIA || id == SIP_HDR_FROM || id == SIP_HDR_TO ||
+		    id == SIP_HDR_CALL_ID || id == SIP_HDR_CSEQ || id == SIP_HDR_CONTENT_LENGTH)
+			continue;
+		el += (size_t)snprintf(extra + el, sizeof(extra) - el, "%.*s: %.*s\r\n",
+				       (int)h[j].name.len, h[j].name.p, (int)h[j].value.len,
+				       h[j].value.p);
+	}
+	/* our Contact is the one of the capture: sip:asterisk@10.9.1.1:5060 */
+	ua_free(UA);
+	tx_layer_free(TX);
+	wheel_free(W);
+	setup_with(&s, "10.9.1.1", 1000);
+	c = trunk("amtelco");
+	c.registrar = "10.9.9.120";
+	c.domain = "";
+	c.user = "asterisk_a";
+	c.contact_user = "asterisk";
+	c.expire = 180;
+	add(&c);
+	start();
+	cr_assert_eq(expires_of(0), 180);
+	respond(0, 200, extra);
+	cr_assert_eq(status("amtelco").granted, 120);
+	check_refresh_window("amtelco", sent[0].at, 120);
+}
+
+/* 10,000 trunks for an hour of virtual time, every REGISTER answered at
+ * once with a granted expiry that varies by trunk (120-540 s): each refresh
+ * goes out at 45-50% of the granted value after the previous one, none
+ * lapses, and a trunk takes at most 1 KiB. */
+Test(ua, ten_thousand_trunks_refresh_on_time, .timeout = 240)
+{
+	enum { N = 10000 };
+	struct ua_settings s = default_settings();
+	static uint64_t last_sent[N];
+	static uint32_t last_granted[N];
+	size_t refreshes = 0, bytes = 0, firsts = 0;
+	char name[32];
+	double min_frac = 1, max_frac = 0;
+	size_t counts[UA_STATE__COUNT];
+	struct ua_stats stats;
+
+	ua_free(UA);
+	tx_layer_free(TX);
+	wheel_free(W);
+	setup_with(&s, "192.0.2.10", 5000);
+	memset(last_sent, 0, sizeof(last_sent));
+	for (int i = 0; i < N; i++) {
+		struct ua_trunk_config c = trunk(name);
+
+		snprintf(name, sizeof(name), "trunk-%05d", i);
+		c.name = name;
+		c.user = name;
+		cr_assert_eq(ua_trunk_add(UA, &c, false, NULL), 0);
+	}
+	for (struct ua_trunk *t = ua_trunk_first(UA); t; t = ua_trunk_next(UA, t))
+		bytes += ua_trunk_memory(t);
+	cr_log_info("struct ua_trunk: %zu bytes; with its configuration: %zu bytes per trunk",
+		    ua_trunk_struct_size(), bytes / N);
+	cr_assert_leq(bytes / N, 1024);
+	while (now < T0 + 3600 * 1000ull) {
+		uint64_t d = wheel_next_deadline(W);
+
+		if (d > now)
+			now = d;
+		wheel_advance(W, now);
+		for (size_t k = 0; k < nsent; k++) {
+			struct req r;
+			struct sip_nameaddr to;
+			struct sip_err e;
+			int idx;
+			uint32_t g;
+
+			parse_sent(k, &r);
+			cr_assert_eq(sip_msg_to(&r.m, &to, &e), 0);
+			cr_assert_eq(to.uri.user.len, 11);
+			idx = atoi(to.uri.user.p + 6);
+			cr_assert(idx >= 0 && idx < N);
+			if (last_sent[idx]) {
+				double f = (double)(sent[k].at - last_sent[idx]) /
+					   (last_granted[idx] * 1000.0);
+
+				cr_assert_lt(sent[k].at, last_sent[idx] + last_granted[idx] * 1000ull,
+					     "trunk %d lapsed", idx);
+				if (f < min_frac)
+					min_frac = f;
+				if (f > max_frac)
+					max_frac = f;
+				refreshes++;
+			} else {
+				firsts++;
+			}
+			g = 120 + (uint32_t)(idx % 8) * 60;
+			last_sent[idx] = sent[k].at;
+			last_granted[idx] = g;
+			ok_contact(k, g, NULL);
+		}
+		nsent = 0;
+	}
+	cr_log_info("%zu first registrations, %zu refreshes in 1 h; refresh at %.4f-%.4f of "
+		    "the granted expiry",
+		    firsts, refreshes, min_frac, max_frac);
+	cr_assert_eq(firsts, N);
+	cr_assert_gt(refreshes, (size_t)N * 10);
+	cr_assert_geq(min_frac, 0.45);
+	cr_assert_leq(max_frac, 0.5);
+	cr_assert_lt(min_frac + 0.02, max_frac, "refreshes spread");
+	ua_counts(UA, counts);
+	cr_assert_eq(counts[UA_STATE_REGISTERED], N);
+	ua_stats_get(UA, &stats);
+	cr_assert_eq(stats.late_refreshes, 0);
+	cr_assert_eq(stats.failures, 0);
+	for (int i = 0; i < N; i++)
+		cr_assert_lt(now, last_sent[i] + last_granted[i] * 1000ull);
+}
