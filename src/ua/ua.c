@@ -735,8 +735,10 @@ static void send_register(struct ua_trunk *t)
 		}
 		return;
 	}
-	if (t->flags & F_RESOLVING)
+	if (t->flags & F_RESOLVING) {
+		t->action = UA_ACTION_RESOLVE; /* the lookup under way is awaited */
 		return;
+	}
 	r = start_tx(t, TXK_REGISTER);
 	if (r < 0) {
 		why = err_reason(r, eb, sizeof(eb));
