@@ -1377,6 +1377,293 @@ Test(ua, operator_refresh_and_set)
 }
 
 /* ------------------------------------------------------------------------ */
+/* Bad or odd upstream answers                                               */
+
+Test(ua, malformed_contact_falls_back_to_expires_header)
+{
+	struct ua_trunk_config c = trunk("t1");
+
+	add(&c);
+	start();
+	respond(0, 200, "Contact: <sip:alice@192.0.2.10:5060;expires=60\r\nExpires: 900\r\n");
+	cr_assert_eq(status("t1").state, UA_STATE_REGISTERED);
+	cr_assert_eq(status("t1").granted, 900);
+}
+
+Test(ua, bad_challenges_are_failures)
+{
+	static const char *bad[] = {
+		"WWW-Authenticate: Digest realm=\"example.net\", nonce=\"x\", algorithm=SHA-1\r\n",
+		"WWW-Authenticate: Basic realm=\"example.net\"\r\n",
+		"WWW-Authenticate: Digest realm=\"example.net\"\r\n",  /* no nonce */
+		"WWW-Authenticate: Digest realm=\"example.net, nonce=\"x\r\n", /* unterminated */
+		"WWW-Authenticate: Digest nonce=\"x\", qop=\"auth-conf\"\r\n",
+		"",                                                      /* no challenge at all */
+	};
+	char name[16];
+
+	for (size_t k = 0; k < sizeof(bad) / sizeof(bad[0]); k++) {
+		struct ua_trunk_config c;
+		size_t i0 = nsent;
+
+		snprintf(name, sizeof(name), "b%zu", k);
+		c = trunk(name);
+		add(&c);
+		start();
+		cr_assert_eq(nsent, i0 + 1);
+		respond(i0, 401, bad[k]);
+		cr_assert_eq(nsent, i0 + 1, "case %zu: no answer to a bad challenge", k);
+		cr_assert_eq(status(name).state, UA_STATE_FAILED, "case %zu", k);
+		cr_assert_eq(status(name).last_code, 401);
+	}
+}
+
+Test(ua, second_of_two_challenges_is_used_when_first_is_unusable)
+{
+	struct ua_trunk_config c = trunk("t1");
+
+	add(&c);
+	start();
+	respond(0, 401,
+		"WWW-Authenticate: Digest realm=\"example.net\", nonce=\"bad\", algorithm=FOO\r\n"
+		"WWW-Authenticate: Digest realm=\"example.net\", nonce=\"good\", algorithm=SHA-256, "
+		"qop=\"auth\"\r\n");
+	cr_assert_eq(nsent, 2);
+	check_creds(1, "Authorization", "secret", "good", 1);
+}
+
+Test(ua, interval_too_brief_without_min_expires_fails)
+{
+	struct ua_trunk_config c = trunk("t1");
+
+	add(&c);
+	start();
+	respond(0, 423, NULL);
+	cr_assert_eq(nsent, 1);
+	cr_assert_eq(status("t1").state, UA_STATE_FAILED);
+	cr_assert_eq(status("t1").last_code, 423);
+	run_for(60000);
+	respond(1, 423, "Min-Expires: abc\r\n");
+	cr_assert_eq(nsent, 2);
+	cr_assert_eq(status("t1").failures, 2);
+	run_for(60000);
+	respond(2, 423, "Min-Expires: 999999\r\n"); /* absurd */
+	cr_assert_eq(nsent, 3);
+	cr_assert_eq(status("t1").failures, 3);
+}
+
+Test(ua, garbage_retry_after_uses_the_delay)
+{
+	struct ua_trunk_config c = trunk("t1");
+
+	add(&c);
+	start();
+	respond(0, 503, "Retry-After: soon\r\n");
+	cr_assert_eq(status("t1").next_at_ms, now + 60000);
+	run_for(60000);
+	respond(1, 503, "Retry-After: 99999999999999\r\n"); /* capped at a day */
+	cr_assert_eq(status("t1").next_at_ms, now + 86400000ull);
+}
+
+Test(ua, redirect_3xx_is_a_failure)
+{
+	struct ua_trunk_config c = trunk("t1");
+
+	add(&c);
+	start();
+	respond(0, 302, "Contact: <sip:elsewhere.example>\r\n");
+	cr_assert_eq(status("t1").state, UA_STATE_FAILED);
+	cr_assert_eq(status("t1").last_code, 302);
+}
+
+Test(ua, stray_response_is_not_matched)
+{
+	struct ua_trunk_config c = trunk("t1");
+
+	add(&c);
+	start();
+	ok_contact(0, 600, NULL);
+	/* the same response again (a retransmission) is absorbed by the
+	 * transaction: nothing changes */
+	{
+		struct ua_trunk_status a = status("t1"), b;
+
+		ok_contact(0, 60, NULL);
+		b = status("t1");
+		cr_assert_eq(a.granted, b.granted);
+		cr_assert_eq(a.next_at_ms, b.next_at_ms);
+	}
+}
+
+/* ------------------------------------------------------------------------ */
+/* Life cycle corners                                                        */
+
+Test(ua, delete_while_registering_unregisters)
+{
+	struct ua_trunk_config c = trunk("t1");
+
+	add(&c);
+	start();
+	cr_assert_eq(nsent, 1);
+	/* the REGISTER may have been accepted: abandon it and unregister */
+	cr_assert_eq(ua_trunk_del(UA, "t1"), 0);
+	cr_assert_eq(nsent, 2);
+	cr_assert_eq(expires_of(1), 0);
+	respond(1, 200, NULL);
+	/* the late 200 to the abandoned REGISTER changes nothing */
+	{
+		struct req r;
+		struct sip_err e = {0};
+		char buf[2048];
+		struct sip_write w;
+		struct sip_msg m;
+		struct sip_hdr h[64];
+		struct sip_via v;
+		struct sip_str rest;
+
+		parse_sent(0, &r);
+		sip_write_init(&w, buf, sizeof(buf));
+		cr_assert_eq(sip_write_response(&w, &r.m, 200, SIP_STR_NULL, SIP_STR("x"), NULL, &e), 0);
+		sip_write_end(&w, SIP_STR_NULL);
+		cr_assert_gt(sip_msg_parse(&m, buf, (size_t)sip_write_result(&w), h, 64,
+					   SIP_PARSE_DATAGRAM, &e),
+			     0);
+		rest = sip_msg_hdr(&m, SIP_HDR_VIA)->value;
+		cr_assert_eq(sip_via_next(&rest, &v, &e), 1);
+		cr_assert_eq(tx_client_response(TX, &m, &v), -ENOENT);
+	}
+	cr_assert_eq(ua_counts(UA, (size_t[UA_STATE__COUNT]){0}), 0);
+}
+
+Test(ua, disable_while_failed_with_valid_binding_unregisters)
+{
+	registered("t1");
+	run_until(status("t1").next_at_ms);
+	respond(1, 500, NULL);
+	cr_assert(status("t1").valid);
+	cr_assert_eq(ua_trunk_disable(UA, "t1"), 0);
+	cr_assert_eq(nsent, 3);
+	cr_assert_eq(expires_of(2), 0);
+	respond(2, 200, NULL);
+	cr_assert_eq(status("t1").state, UA_STATE_DISABLED);
+	run_for(120000);
+	cr_assert_eq(nsent, 3, "no retry once disabled");
+}
+
+Test(ua, enable_during_unregister_registers_after_it)
+{
+	registered("t1");
+	cr_assert_eq(ua_trunk_disable(UA, "t1"), 0);
+	cr_assert_eq(ua_trunk_enable(UA, "t1"), 0);
+	cr_assert_eq(nsent, 2);
+	respond(1, 200, NULL);
+	cr_assert_eq(nsent, 3);
+	cr_assert_eq(expires_of(2), 3600);
+	ok_contact(2, 600, NULL);
+	cr_assert_eq(status("t1").state, UA_STATE_REGISTERED);
+}
+
+Test(ua, set_disabled_through_set)
+{
+	struct ua_trunk_config c = trunk("t1");
+
+	registered("t1");
+	c.enabled = false;
+	cr_assert_eq(ua_trunk_set(UA, &c, NULL), 0);
+	cr_assert_eq(nsent, 2);
+	cr_assert_eq(expires_of(1), 0);
+	respond(1, 200, NULL);
+	cr_assert_eq(status("t1").state, UA_STATE_DISABLED);
+	cr_assert(!status("t1").enabled);
+	c.enabled = true;
+	cr_assert_eq(ua_trunk_set(UA, &c, NULL), 0);
+	start();
+	cr_assert_eq(nsent, 3);
+	cr_assert_eq(expires_of(2), 3600);
+}
+
+Test(ua, disabled_trunk_added_sends_nothing_and_listing)
+{
+	struct ua_trunk_config a = trunk("a"), b = trunk("b"), c = trunk("c");
+	size_t counts[UA_STATE__COUNT], n = 0;
+	struct ua_trunk_status st;
+	enum ua_state s;
+
+	b.enabled = false;
+	add(&a);
+	add(&b);
+	cr_assert_eq(ua_trunk_add(UA, &c, true, NULL), 0);
+	start();
+	cr_assert_eq(nsent, 1);
+	cr_assert_eq(ua_counts(UA, counts), 3);
+	cr_assert_eq(counts[UA_STATE_DISABLED], 1);
+	cr_assert_eq(counts[UA_STATE_REGISTERING], 2);
+	st = status("c");
+	cr_assert_eq(st.next_action, UA_ACTION_HELD);
+	for (struct ua_trunk *t = ua_trunk_first(UA); t; t = ua_trunk_next(UA, t)) {
+		ua_trunk_status(UA, t, &st);
+		cr_assert_str_eq(st.name, ua_trunk_name(t));
+		n++;
+	}
+	cr_assert_eq(n, 3);
+	cr_assert_eq(ua_trunk_refresh(UA, "b"), -EPERM);
+	cr_assert_eq(ua_trunk_refresh(UA, "zz"), -ENOENT);
+	cr_assert_eq(ua_trunk_enable(UA, "a"), -EALREADY);
+	cr_assert_eq(ua_state_parse("failed", &s), 0);
+	cr_assert_eq(s, UA_STATE_FAILED);
+	cr_assert_eq(ua_state_parse("bogus", &s), -EINVAL);
+	cr_assert_str_eq(ua_state_name(UA_STATE_UNREGISTERING), "unregistering");
+	cr_assert_str_eq(ua_action_name(UA_ACTION_RETRY), "retry");
+}
+
+Test(ua, many_trunks_grow_the_table)
+{
+	char name[32];
+
+	for (int i = 0; i < 3000; i++) {
+		struct ua_trunk_config c = trunk(name);
+
+		snprintf(name, sizeof(name), "g%d", i);
+		c.name = name;
+		c.enabled = false;
+		add(&c);
+	}
+	for (int i = 0; i < 3000; i += 7) {
+		snprintf(name, sizeof(name), "g%d", i);
+		cr_assert_eq(status(name).state, UA_STATE_DISABLED);
+		cr_assert_eq(ua_trunk_del(UA, name), 0);
+		cr_assert_eq(ua_trunk_del(UA, name), -ENOENT);
+	}
+	cr_assert_eq(ua_counts(UA, (size_t[UA_STATE__COUNT]){0}), 3000 - 429);
+}
+
+Test(ua, new_rejects_bad_options)
+{
+	struct ua_opts o;
+	struct ua *u;
+
+	memset(&o, 0, sizeof(o));
+	o.wheel = W;
+	o.tx = TX;
+	o.local_host = "192.0.2.1";
+	o.settings = default_settings();
+	cr_assert_eq(ua_new(&u, &o), 0);
+	ua_free(u);
+	ua_free(NULL);
+	o.local_host = "";
+	cr_assert_eq(ua_new(&u, &o), -EINVAL);
+	o.local_host = "192.0.2.1";
+	o.settings.retry_delay = 20;
+	cr_assert_eq(ua_new(&u, &o), -EINVAL);
+	o.settings = default_settings();
+	o.settings.expire = 7201;
+	cr_assert_eq(ua_new(&u, &o), -EINVAL);
+	o.settings = default_settings();
+	o.tx = NULL;
+	cr_assert_eq(ua_new(&u, &o), -EINVAL);
+}
+
+/* ------------------------------------------------------------------------ */
 /* DNS                                                                       */
 
 Test(ua, dns_failure_through_the_resolver_hook)
