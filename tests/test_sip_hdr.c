@@ -980,3 +980,27 @@ Test(sip_auth, name_case_and_near_misses)
 	cr_assert_eq(a.nc_val, 1);
 	cr_assert_eq(sip_auth_parse(&a, S("Digest realm=\"a\",nc="), &err), -EBADMSG);
 }
+
+/* RFC 3261 §20: a URI holding ',', ';' or '?' must be in <>, so in a bare
+ * addr-spec those end it, even where a user part could hold them. */
+Test(sip_contact, bare_addrspec_ends_at_comma)
+{
+	struct sip_str rest = S("sip:gw1.example.net,sip:b@c.example.com;expires=5,"
+				"sip:x;y@d.example.com");
+	struct sip_contact c;
+	struct sip_err err = {0};
+
+	cr_assert_eq(sip_contact_next(&rest, &c, &err), 1, "%s", err.reason);
+	cr_assert_str(c.na.uri.host, "gw1.example.net");
+	cr_assert_null(c.na.uri.user.p);
+	cr_assert_eq(sip_contact_next(&rest, &c, &err), 1, "%s", err.reason);
+	cr_assert_str(c.na.uri.user, "b");
+	cr_assert_str(c.na.uri.host, "c.example.com");
+	cr_assert_eq(c.expires, 5);
+	/* "x;y@d..." bare: the URI is sip:x, then the header param "y@d..." is bad */
+	cr_assert_eq(sip_contact_next(&rest, &c, &err), -EBADMSG);
+	/* inside <> the same user part is fine */
+	rest = S("<sip:x;y@d.example.com>");
+	cr_assert_eq(sip_contact_next(&rest, &c, &err), 1, "%s", err.reason);
+	cr_assert_str(c.na.uri.user, "x;y");
+}

@@ -178,7 +178,9 @@ static const char *auth_apply(struct sip_auth *a, unsigned bit, struct sip_str *
  * followed by '='. One 8-byte load (case folded with | 0x20, exact for
  * letters), a switch on the first letter and one or two masked compares.
  * Returns the name length with *bit and *slot set, or 0 (the caller then
- * scans a token and looks it up).
+ * scans a token and looks it up). The first-letter switch reads the low byte
+ * of a little-endian load; on a big-endian host the masked compares never
+ * match and every name takes the token scan (same results, slower).
  */
 static unsigned auth_known(struct sip_auth *a, const char *p, const char *end, unsigned *bit,
 			   struct sip_str **slot)

@@ -412,6 +412,15 @@ static const char *scan_opaque(const char *p, const char *end, int mode)
 	return p;
 }
 
+/* A ',', ';' or '?' in [p, q): not part of a bare addr-spec's userinfo. */
+static bool bare_userinfo_bad(const char *p, const char *q)
+{
+	for (; p != q; p++)
+		if (*p == ',' || *p == ';' || *p == '?')
+			return true;
+	return false;
+}
+
 static enum sip_uri_scheme scheme_of(const char *p, size_t n)
 {
 	if (n == 3 && CC_LIT_CASEEQ(p, n, "sip"))
@@ -462,6 +471,11 @@ const char *sip_uri_scan(struct sip_uri *u, const char *p, const char *end, int 
 	if (unlikely(q == NULL)) {
 		*why = "Bad URI: bad user part";
 		return NULL;
+	}
+	if (unlikely(mode == SIP_URI_SCAN_BARE && q != p && bare_userinfo_bad(p, q))) {
+		/* RFC 3261 §20: a bare addr-spec holds no ',', ';' or '?': they end it */
+		u->user = u->password = SIP_STR_NULL;
+		q = p;
 	}
 	*at = q;
 	p = sip_host_scan(q, end, &u->host, &u->host_type, &hw);
