@@ -15,7 +15,9 @@
 #include <string.h>
 #include <unistd.h>
 
+#include "sipreg/clock.h"
 #include "sipreg/digest.h"
+#include "sipreg/loop.h"
 #include "sipreg/sip.h"
 #include "sipreg/sip_write.h"
 #include "sipreg/transaction.h"
@@ -1784,6 +1786,149 @@ Test(ua, resolver_thread_resolves_localhost)
 		cr_assert_eq(ntohs(((struct sockaddr_in6 *)&sent[0].to)->sin6_port), 5099);
 	ua_resolver_free(r);
 	ua_free(ua2);
+}
+
+/* ------------------------------------------------------------------------ */
+/* The mailbox: a real worker thread with its loop, wheel and tx layer       */
+
+struct worker_fx {
+	struct loop *loop;
+	struct wheel *w;
+	struct tx_layer *tx;
+	struct ua *ua;
+	struct loop_hook tick;
+	pthread_t th;
+};
+
+static int64_t wfx_timeout(struct loop *l, void *arg)
+{
+	struct worker_fx *x = arg;
+
+	(void)l;
+	return wheel_timeout(x->w, clock_now_ms());
+}
+
+static void wfx_tick(struct loop *l, void *arg)
+{
+	struct worker_fx *x = arg;
+
+	(void)l;
+	wheel_advance(x->w, clock_now_ms());
+}
+
+static void *wfx_main(void *arg)
+{
+	struct worker_fx *x = arg;
+
+	loop_run(x->loop);
+	return NULL;
+}
+
+static void job_add(struct ua *ua, void *arg)
+{
+	cr_assert_eq(ua_trunk_add(ua, arg, false, NULL), 0);
+}
+
+struct status_q {
+	const char *name;
+	int r;
+	struct ua_trunk_status st;
+};
+
+static void job_status(struct ua *ua, void *arg)
+{
+	struct status_q *q = arg;
+
+	q->r = ua_trunk_get_status(ua, q->name, &q->st);
+}
+
+static void job_sleep(struct ua *ua, void *arg)
+{
+	(void)ua;
+	(void)arg;
+	usleep(300 * 1000);
+}
+
+static void job_flag(struct ua *ua, void *arg)
+{
+	(void)ua;
+	*(int *)arg = 1;
+}
+
+Test(ua, mailbox_runs_work_on_the_worker_and_delivers_lookups, .timeout = 30)
+{
+	struct worker_fx x;
+	struct ua_mailbox *mbs[1];
+	struct ua_resolver *res;
+	struct tx_layer_opts to;
+	struct ua_opts o;
+	struct ua_trunk_config c = trunk("t1");
+	struct status_q q = {.name = "t1"};
+	struct ua_job j;
+	int flag = 0, tries;
+
+	memset(&x, 0, sizeof(x));
+	cr_assert_eq(loop_new(&x.loop, 64, 0, 0), 0);
+	cr_assert_eq(wheel_new(&x.w, clock_now_ms()), 0);
+	memset(&to, 0, sizeof(to));
+	cr_assert_eq(tx_layer_new(&x.tx, x.w, &to, fake_send, NULL), 0);
+	memset(&o, 0, sizeof(o));
+	o.wheel = x.w;
+	o.tx = x.tx;
+	o.local_host = "127.0.0.1";
+	o.settings = default_settings();
+	o.resolve = ua_resolver_submit;
+	cr_assert_eq(ua_resolver_new(&res, ua_mailbox_deliver_resolved, mbs), 0);
+	o.resolve_arg = res;
+	cr_assert_eq(ua_new(&x.ua, &o), 0);
+	cr_assert_eq(ua_worker(x.ua), 0);
+	cr_assert_eq(ua_mailbox_new(&mbs[0], x.ua, x.loop), 0);
+	loop_set_timeout(x.loop, wfx_timeout, &x);
+	x.tick.cb = wfx_tick;
+	x.tick.arg = &x;
+	loop_add_before_sleep(x.loop, &x.tick);
+	cr_assert_eq(pthread_create(&x.th, NULL, wfx_main, &x), 0);
+
+	/* a trunk whose registrar is a name: added on the worker, resolved by
+	 * the resolver thread, the answer delivered back through the mailbox */
+	c.registrar = "localhost";
+	c.registrar_port = 5098;
+	cr_assert_eq(ua_mailbox_call(mbs[0], job_add, &c, 5000), 0);
+	for (tries = 0; tries < 500; tries++) {
+		cr_assert_eq(ua_mailbox_call(mbs[0], job_status, &q, 5000), 0);
+		cr_assert_eq(q.r, 0);
+		if (q.st.next_action == UA_ACTION_WAIT_REPLY)
+			break;
+		usleep(10 * 1000);
+	}
+	cr_assert_eq(q.st.next_action, UA_ACTION_WAIT_REPLY, "the REGISTER went out");
+	cr_assert_eq(q.st.state, UA_STATE_REGISTERING);
+	cr_assert_geq(nsent, 1);
+
+	/* a plain posted job */
+	j.fn = job_flag;
+	j.arg = &flag;
+	cr_assert_eq(ua_mailbox_post(mbs[0], &j), 0);
+	cr_assert_eq(ua_mailbox_call(mbs[0], job_status, &q, 5000), 0);
+	cr_assert_eq(flag, 1);
+
+	/* a call that times out never runs */
+	flag = 0;
+	j.fn = job_sleep;
+	cr_assert_eq(ua_mailbox_post(mbs[0], &j), 0);
+	cr_assert_eq(ua_mailbox_call(mbs[0], job_flag, &flag, 50), -ETIMEDOUT);
+	cr_assert_eq(ua_mailbox_call(mbs[0], job_status, &q, 5000), 0);
+	cr_assert_eq(flag, 0, "the cancelled call ran");
+	cr_assert_geq(ua_mailbox_runs(mbs[0]), 5);
+
+	loop_stop(x.loop);
+	pthread_join(x.th, NULL);
+	ua_resolver_free(res);
+	ua_mailbox_free(mbs[0]);
+	ua_free(x.ua);
+	tx_layer_free(x.tx);
+	wheel_free(x.w);
+	loop_free(x.loop);
 }
 
 /* ------------------------------------------------------------------------ */

@@ -393,6 +393,16 @@ size_t ua_trunk_struct_size(void);
 /* ------------------------------------------------------------------------ */
 /* Name resolution                                                           */
 
+/* Work run on a UA's worker thread (see the mailbox below). */
+typedef void (*ua_job_fn)(struct ua *ua, void *arg);
+
+/* A job node, owned by the poster until its fn has run (fn may free it). */
+struct ua_job {
+	ua_job_fn fn;
+	void *arg;
+	struct ua_job *next; /* the mailbox's link */
+};
+
 /*
  * The result of a resolve hook, delivered on the owner's thread: err 0 with
  * addr/addrlen (AF_INET or AF_INET6, port set), or a negative errno (-EHOSTUNREACH
@@ -419,6 +429,7 @@ struct ua_resolve_result {
 	socklen_t addrlen;
 	char reason[64];
 	struct ua_resolve_result *next; /* free for the daemon's queue */
+	struct ua_job job;              /* used by ua_mailbox_deliver_resolved() */
 };
 
 typedef void (*ua_resolve_deliver_fn)(void *arg, struct ua_resolve_result *res);
@@ -438,5 +449,54 @@ int ua_resolver_submit(void *resolver, struct ua *ua, uint64_t token, const char
 
 /* On the owner's thread: ua_resolve_done() with the result's fields. */
 int ua_resolve_result_apply(const struct ua_resolve_result *res);
+
+/* The worker index given in ua_opts (immutable: any thread may read it). */
+unsigned ua_worker(const struct ua *ua);
+
+/* ------------------------------------------------------------------------ */
+/* The worker's mailbox: run UA work on the owner thread from any thread     */
+
+/*
+ * A struct ua may only be touched on its worker's thread. The mailbox is how
+ * other threads (the admin API, the store's trunk loader, the resolver) get
+ * work done there: a mutex-protected queue plus loop_wake(); the loop's
+ * wake-up hook drains it and runs each job on the worker thread.
+ */
+struct loop;
+struct ua_mailbox;
+
+/* struct ua_job and ua_job_fn: see "Name resolution" above. */
+
+/*
+ * Attach a mailbox to the worker's loop (a wake-up hook). On the worker's
+ * thread or before its loop runs. Returns 0, -EINVAL or -ENOMEM.
+ */
+int ua_mailbox_new(struct ua_mailbox **ret, struct ua *ua, struct loop *loop);
+
+/* Detach and free; jobs still queued are dropped without running (their
+ * owners must not wait for them). On the worker's thread or after its loop
+ * stopped. NULL is a no-op. */
+void ua_mailbox_free(struct ua_mailbox *mb);
+
+/* Any thread: queue job and wake the loop. Returns 0 or -ESHUTDOWN (the
+ * mailbox is being freed). */
+int ua_mailbox_post(struct ua_mailbox *mb, struct ua_job *job);
+
+/*
+ * Any thread but the worker's: run fn(ua, arg) on the worker and wait for it
+ * at most timeout_ms. If the wait times out, fn is guaranteed not to run
+ * (it is cancelled) unless it already has, so arg may live on the caller's
+ * stack. Returns 0 (fn ran), -ETIMEDOUT (it did not and will not), -ENOMEM,
+ * -ESHUTDOWN.
+ */
+int ua_mailbox_call(struct ua_mailbox *mb, ua_job_fn fn, void *arg, unsigned timeout_ms);
+
+/* The resolver's deliver() for one mailbox per worker: mailboxes is an
+ * array indexed by ua_worker(res->ua) (pass it as the resolver's arg). The
+ * result is applied on the owner and freed there. */
+void ua_mailbox_deliver_resolved(void *mailboxes, struct ua_resolve_result *res);
+
+/* Jobs run so far (stats, tests). */
+uint64_t ua_mailbox_runs(const struct ua_mailbox *mb);
 
 #endif /* SIPREG_UA_H */

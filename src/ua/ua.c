@@ -1660,6 +1660,11 @@ size_t ua_trunk_memory(const struct ua_trunk *t)
 	       (t->auth ? sizeof(*t->auth) + t->auth->cap : 0);
 }
 
+unsigned ua_worker(const struct ua *ua)
+{
+	return ua->o.worker;
+}
+
 size_t ua_trunk_struct_size(void)
 {
 	return sizeof(struct ua_trunk);
