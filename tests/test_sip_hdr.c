@@ -1004,3 +1004,17 @@ Test(sip_contact, bare_addrspec_ends_at_comma)
 	cr_assert_eq(sip_contact_next(&rest, &c, &err), 1, "%s", err.reason);
 	cr_assert_str(c.na.uri.user, "x;y");
 }
+
+/* RFC 3261 §25.1 port = 1*DIGIT, RFC 3581 rport = 1*DIGIT: leading zeros */
+Test(sip_via, leading_zeros)
+{
+	struct sip_str rest = S("SIP/2.0/UDP h.example.com:0005060;rport=0005062;ttl=001");
+	struct sip_via v;
+
+	cr_assert_eq(sip_via_next(&rest, &v, NULL), 1);
+	cr_assert_eq(v.port, 5060);
+	cr_assert_eq(v.rport, 5062);
+	cr_assert_eq(v.ttl, 1);
+	rest = S("SIP/2.0/UDP h.example.com:000");
+	cr_assert_eq(sip_via_next(&rest, &v, NULL), -EBADMSG);
+}

@@ -70,11 +70,16 @@ static const char *scan_proto(const char *p, const char *end, struct sip_via *v)
 	return p;
 }
 
-/* 1*DIGIT into a value no larger than max; -1 when bad. */
+/* 1*DIGIT (leading zeros allowed) into a value no larger than max; -1 when
+ * bad. */
 static int32_t small_num(struct sip_str s, uint32_t max)
 {
 	uint32_t n = 0;
 
+	while (s.len > 1 && s.p[0] == '0') {
+		s.p++;
+		s.len--;
+	}
 	if (s.len == 0 || s.len > 5)
 		return -1;
 	for (size_t i = 0; i < s.len; i++) {
