@@ -48,10 +48,41 @@
  * challenge, an unusable 2xx. Each sets last_code / last_reason and arms the
  * retry after the delay; hosts that are names are resolved again.
  *
+ * Wiring into a worker (the daemon's engine does this once per worker):
+ *
+ *   1. the worker's wheel (already advanced by its before-sleep hook) and
+ *      its struct tx_layer, whose tx_send_fn sends on the worker's UDP
+ *      socket (or TCP connection named by tx_dest.conn);
+ *   2. ua_new() with worker = its index (the same as tx_layer_opts.worker),
+ *      local_host / local_port_udp / local_port_tcp = the address upstreams
+ *      reach it at (Via sent-by and Contact), dest = NULL for UDP (or a hook
+ *      that finds the TCP connection), notify = a function that logs:
+ *      UA_NOTICE_STATE at info (debug when n->routine), the 423 and
+ *      Retry-After notices at warning, SHUTDOWN_DONE at info;
+ *      settings = ua_settings_from_config(cfg);
+ *   3. responses: every SIP response the worker receives (or gets handed by
+ *      another worker, routed by tx_branch_worker() of its top Via branch) is
+ *      parsed and given to tx_client_response(); the UA's result callback
+ *      runs from there. Nothing else is needed for responses;
+ *   4. one ua_resolver for the process (ua_resolver_new() with
+ *      ua_mailbox_deliver_resolved and the array of per-worker mailboxes),
+ *      resolve = ua_resolver_submit, resolve_arg = the resolver;
+ *   5. one ua_mailbox per worker (ua_mailbox_new(ua, worker loop)): the
+ *      admin API and the store post add/set/del/enable/disable/refresh and
+ *      status queries through it (ua_mailbox_call()); a trunk belongs to the
+ *      worker chosen by a stable hash of its name modulo the worker count;
+ *   6. start-up: ua_trunk_add(..., hold_start = true) for every stored
+ *      trunk, then ua_start_all(); SIGHUP: ua_set_settings() via the mailbox;
+ *   7. graceful stop: ua_shutdown(ua, bound) via the mailbox on every
+ *      worker, keep the loops running until each has sent SHUTDOWN_DONE (or
+ *      the bound passed), then stop the loops, ua_resolver_free(),
+ *      ua_mailbox_free(), ua_free(), tx_layer_free(), wheel_free().
+ *
  * Threads: a struct ua and its trunks belong to one worker thread; every
  * function here is called on it (callbacks are called on it too), except
- * the resolver's own functions (see below) and ua_trunk_config_validate()
- * and ua_settings_from_config(), which are reentrant.
+ * the resolver's and the mailbox's own functions (see below),
+ * ua_trunk_config_validate(), ua_settings_from_config() and ua_worker(),
+ * which are thread-safe.
  */
 #ifndef SIPREG_UA_H
 #define SIPREG_UA_H
