@@ -706,6 +706,8 @@ int main(int argc, char **argv)
 			cfg.window = cfg.nusers / cfg.threads;
 	}
 	/* One transaction per user at a time: a free slot must find a free user. */
+	if (ops == &lg_scenario_register && !window_set && cfg.window > cfg.nusers / cfg.threads)
+		cfg.window = cfg.nusers / cfg.threads;
 	if (ops == &lg_scenario_register && cfg.window > cfg.nusers / cfg.threads)
 		BAD("--window %" PRIu32 ": more than the users per thread (%" PRIu32 ")",
 		    cfg.window, cfg.nusers / cfg.threads);

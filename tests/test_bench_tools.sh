@@ -5,6 +5,7 @@
 #   - against a scripted responder: answers matched by branch, counted by code,
 #     drops become timeouts, duplicates stray, garbage bad
 #   - REGISTER with MD5/SHA-256 digest answers against a scripted registrar
+#   - OPTIONS and REGISTER digests against Kamailio, when it is installed
 #   - against a closed port: every request times out, the run ends in bounded
 #     time, for --count and for --duration
 #   - bad command lines are refused with exit status 2
@@ -29,6 +30,13 @@ cleanup() {
 	rm -rf "$tmp"
 }
 trap cleanup EXIT
+
+# jq -e exits 0 on empty input: jqe is true only when the filter printed "true".
+jqe() {
+	local out
+	out=$(jq -e "$@" 2>/dev/null) || return 1
+	[ "$out" = true ]
+}
 
 fails=0
 check() { # check DESCRIPTION CONDITION-EXIT-STATUS
@@ -56,16 +64,16 @@ check "udp-echo on 127.0.0.1 port 0 prints its port ($PORT)" $([ -n "$PORT" ] &&
 timeout 30 "$bench" --target "127.0.0.1:$PORT" --expect-echo --count 2000 --json >"$tmp/e4.json"
 rc=$?
 check "sipreg-bench --expect-echo --count 2000 exits 0 (got $rc)" $([ $rc -eq 0 ]; echo $?)
-check "its output is one valid JSON object" $(jq -e 'type == "object"' "$tmp/e4.json" >/dev/null; echo $?)
-check "2000 offered, sent, completed and ok; no timeout, stray or bad" $(jq -e \
+check "its output is one valid JSON object" $(jqe 'type == "object"' "$tmp/e4.json" >/dev/null; echo $?)
+check "2000 offered, sent, completed and ok; no timeout, stray or bad" $(jqe \
 	'.offered == 2000 and .sent == 2000 and .completed == 2000 and .ok == 2000 and
 	 .timeouts == 0 and .stray == 0 and .bad == 0 and .codes.echo == 2000' "$tmp/e4.json" >/dev/null; echo $?)
-check "latency percentiles ordered and positive, rps > 0, cpu reported" $(jq -e \
+check "latency percentiles ordered and positive, rps > 0, cpu reported" $(jqe \
 	'.latency_us as $l | $l.min > 0 and $l.p50 >= $l.min and $l.p99 >= $l.p50 and
 	 $l.p999 >= $l.p99 and $l.max >= $l.p999 and .rps > 0 and .cpu.share >= 0' "$tmp/e4.json" >/dev/null; echo $?)
 timeout 30 "$bench" --target "127.0.0.1:$PORT" --expect-echo --count 3000 --window 64 --gso \
 	--json >"$tmp/gso.json"
-check "--gso (UDP_SEGMENT batches): 3000 completed, none bad" $(jq -e \
+check "--gso (UDP_SEGMENT batches): 3000 completed, none bad" $(jqe \
 	'.gso == true and .completed == 3000 and .timeouts == 0 and .bad == 0' "$tmp/gso.json" >/dev/null; echo $?)
 kill "$ECHO_PID"; wait "$ECHO_PID" 2>/dev/null
 check "udp-echo counted the 5000 datagrams" $(grep -q 'echoed 5000 datagrams' "$tmp/echo4.err"; echo $?)
@@ -75,14 +83,14 @@ if [ -e /proc/net/if_inet6 ] && grep -q '^0\{31\}1 ' /proc/net/if_inet6; then
 	start_echo '[::1]' echo6
 	timeout 30 "$bench" --target "[::1]:$PORT" --expect-echo --count 1000 --threads 2 \
 		--sockets 2 --window 16 --json >"$tmp/e6.json"
-	check "IPv6, 2 threads x 2 sockets: 1000 completed" $(jq -e \
+	check "IPv6, 2 threads x 2 sockets: 1000 completed" $(jqe \
 		'.completed == 1000 and .timeouts == 0 and .threads == 2' "$tmp/e6.json" >/dev/null; echo $?)
 	start=$(date +%s%N)
 	timeout 30 "$bench" --target "[::1]:$PORT" --expect-echo --rate 2000 --duration 1 \
 		--json >"$tmp/open.json"
 	el=$((($(date +%s%N) - start) / 1000000))
 	# 2000/s for 1 s: about 2000 offered (pacing), none skipped, in about 1 s.
-	check "open loop 2000/s for 1 s offers 1900-2100 and takes < 3 s (${el} ms)" $(jq -e \
+	check "open loop 2000/s for 1 s offers 1900-2100 and takes < 3 s (${el} ms)" $(jqe \
 		'.mode == "open" and .offered >= 1900 and .offered <= 2100 and .skipped == 0 and
 		 .completed + .timeouts == .offered' "$tmp/open.json" >/dev/null && [ $el -lt 3000 ]; echo $?)
 	kill "$ECHO_PID"; wait "$ECHO_PID" 2>/dev/null
@@ -127,12 +135,12 @@ RPID=$!
 PORT=
 for _ in $(seq 50); do PORT=$(head -n 1 "$tmp/resp.port" 2>/dev/null); [ -n "$PORT" ] && break; sleep 0.1; done
 timeout 30 "$bench" --target "127.0.0.1:$PORT" --count 200 --window 8 --timeout-ms 500 --json >"$tmp/resp.json"
-check "responder: 200 offered, 180 completed, 20 timeouts" $(jq -e \
+check "responder: 200 offered, 180 completed, 20 timeouts" $(jqe \
 	'.offered == 200 and .completed == 180 and .timeouts == 20' "$tmp/resp.json" >/dev/null; echo $?)
-check "responder: answers by code 200: 160, 404: 20, 100: 20; ok 160" $(jq -e \
+check "responder: answers by code 200: 160, 404: 20, 100: 20; ok 160" $(jqe \
 	'.codes["200"] == 160 and .codes["404"] == 20 and .codes["100"] == 20 and
 	 .provisional == 20 and .ok == 160' "$tmp/resp.json" >/dev/null; echo $?)
-check "responder: 20 duplicates counted stray, 20 garbage datagrams bad" $(jq -e \
+check "responder: 20 duplicates counted stray, 20 garbage datagrams bad" $(jqe \
 	'.stray == 20 and .bad == 20' "$tmp/resp.json" >/dev/null; echo $?)
 wait "$RPID" 2>/dev/null
 
@@ -201,7 +209,7 @@ start_registrar MD5 s3cret 600
 timeout 30 "$bench" --target "127.0.0.1:$PORT" --method REGISTER --users 'u%04u:30' \
 	--password s3cret --count 300 --threads 2 --window 5 --timeout-ms 1000 --json >"$tmp/reg.json"
 wait "$RPID" 2>/dev/null
-check "REGISTER MD5: 300 registrations ok, each after one 401, 600 datagrams" $(jq -e \
+check "REGISTER MD5: 300 registrations ok, each after one 401, 600 datagrams" $(jqe \
 	'.completed == 300 and .ok == 300 and .codes["200"] == 300 and .codes["401"] == 300 and
 	 .sent == 600 and .timeouts == 0' "$tmp/reg.json" >/dev/null; echo $?)
 check "REGISTER MD5: the registrar verified 300 responses, 30 Call-IDs, CSeq always grew" \
@@ -211,11 +219,72 @@ start_registrar SHA-256 s3cret 20
 timeout 30 "$bench" --target "127.0.0.1:$PORT" --method REGISTER --users "$tmp/users.csv" \
 	--password s3cret --count 10 --window 2 --timeout-ms 1000 --json >"$tmp/reg2.json"
 wait "$RPID" 2>/dev/null
-check "REGISTER SHA-256, CSV users: bob (default password) 200, alice (her own, wrong) 403" $(jq -e \
+check "REGISTER SHA-256, CSV users: bob (default password) 200, alice (her own, wrong) 403" $(jqe \
 	'.completed == 10 and .codes["200"] == 5 and .codes["403"] == 5 and .codes["401"] == 10' \
 	"$tmp/reg2.json" >/dev/null; echo $?)
 check "REGISTER SHA-256: the registrar saw 5 right and 5 wrong responses" \
 	$(grep -q 'challenged=10 ok=5 forbidden=5 bad_cseq=0 callids=2' "$tmp/reg.err"; echo $?)
+
+# ---- 3c. interoperability: Kamailio (when installed) answers OPTIONS with
+#   sl_send_reply and checks REGISTER digests with auth's pv_www_authenticate,
+#   with and without qop: its parser and its digest code against ours.
+if command -v kamailio >/dev/null && [ -d /usr/lib/x86_64-linux-gnu/kamailio/modules ]; then
+	kport=$(python3 -c 'import socket; s=socket.socket(socket.AF_INET, socket.SOCK_DGRAM); s.bind(("127.0.0.1", 0)); print(s.getsockname()[1])')
+	for qop in 1 0; do
+		cat >"$tmp/kam.cfg" <<KAM
+#!KAMAILIO
+debug=1
+log_stderror=yes
+fork=yes
+children=1
+auto_aliases=no
+listen=udp:127.0.0.1:$kport
+mpath="/usr/lib/x86_64-linux-gnu/kamailio/modules/"
+loadmodule "sl.so"
+loadmodule "pv.so"
+loadmodule "textops.so"
+loadmodule "auth.so"
+request_route {
+	if (is_method("OPTIONS")) {
+		sl_send_reply("200", "OK");
+		exit;
+	}
+	if (is_method("REGISTER")) {
+		if (!pv_www_authenticate("\$td", "s3cret", "0")) {
+			www_challenge("\$td", "$qop");
+			exit;
+		}
+		sl_send_reply("200", "OK");
+		exit;
+	}
+	sl_send_reply("404", "Not Here");
+}
+KAM
+		kamailio -f "$tmp/kam.cfg" -DD -E -Y "$tmp" >"$tmp/kam.log" 2>&1 &
+		KPID=$!
+		pids+=("$KPID")
+		# ready when it answers one OPTIONS (at most 5 s)
+		for _ in $(seq 25); do
+			"$bench" --target "127.0.0.1:$kport" --count 1 --timeout-ms 200 --json 2>/dev/null |
+				jqe '.ok == 1' >/dev/null && break
+		done
+		timeout 30 "$bench" --target "127.0.0.1:$kport" --count 500 --duration 10 \
+			--json >"$tmp/kopt.json"
+		check "Kamailio (qop flag $qop): 500 OPTIONS answered 200" $(jqe \
+			'.completed == 500 and .codes["200"] == 500' "$tmp/kopt.json" >/dev/null; echo $?)
+		timeout 30 "$bench" --target "127.0.0.1:$kport" --method REGISTER --users 'u%03u:50' \
+			--password s3cret --domain example.test --count 200 --duration 10 --json >"$tmp/kreg.json"
+		check "Kamailio auth (qop flag $qop) accepts 200 REGISTER digests" $(jqe \
+			'.completed == 200 and .codes["200"] == 200 and .codes["401"] == 200' "$tmp/kreg.json" >/dev/null; echo $?)
+		timeout 30 "$bench" --target "127.0.0.1:$kport" --method REGISTER --users 'u%03u:50' \
+			--password wrong --domain example.test --count 50 --duration 10 --json >"$tmp/kbad.json"
+		check "Kamailio auth (qop flag $qop) refuses 50 digests of a wrong password" $(jqe \
+			'.completed == 50 and .ok == 0 and .codes["401"] == 100' "$tmp/kbad.json" >/dev/null; echo $?)
+		kill "$KPID"; wait "$KPID" 2>/dev/null
+	done
+else
+	echo "skip - kamailio is not installed: interoperability checks not run"
+fi
 
 # ---- 4. closed port: timeouts, bounded time
 start_echo 127.0.0.1 closed
@@ -227,14 +296,14 @@ timeout 20 "$bench" --target "127.0.0.1:$closed" --count 100 --window 10 --timeo
 rc=$?
 el=$((($(date +%s%N) - start) / 1000000))
 check "closed port, --count 100 --window 10: exits 0 (got $rc)" $([ $rc -eq 0 ]; echo $?)
-check "closed port: 100 timeouts, nothing completed" $(jq -e \
+check "closed port: 100 timeouts, nothing completed" $(jqe \
 	'.offered == 100 and .timeouts == 100 and .completed == 0' "$tmp/closed.json" >/dev/null; echo $?)
 # 10 rounds of a 200 ms timeout: 2 s, with room for a busy machine.
 check "closed port: 10 rounds of 200 ms take 1.9-8 s (${el} ms)" $([ $el -ge 1900 ] && [ $el -lt 8000 ]; echo $?)
 start=$(date +%s%N)
 timeout 20 "$bench" --target "127.0.0.1:$closed" --duration 0.5 --timeout-ms 300 --json >"$tmp/closed2.json"
 el=$((($(date +%s%N) - start) / 1000000))
-check "closed port, --duration 0.5 --timeout-ms 300: ends in < 3 s (${el} ms), all timed out" $(jq -e \
+check "closed port, --duration 0.5 --timeout-ms 300: ends in < 3 s (${el} ms), all timed out" $(jqe \
 	'.offered > 0 and .timeouts == .offered and .completed == 0' "$tmp/closed2.json" >/dev/null &&
 	[ $el -ge 500 ] && [ $el -lt 3000 ]; echo $?)
 
