@@ -22,13 +22,16 @@
  *   Content-Length   =  ( "Content-Length" / "l" ) HCOLON 1*DIGIT
  *   Call-ID          =  ( "Call-ID" / "i" ) HCOLON callid
  *
- * How it runs: one forward pass. Each line is found with memchr (glibc's is
- * vectorised); the header name is scanned with a 256-entry token table up to
- * the first non-token byte, which the line end bounds, so no per-byte length
- * check is needed; the name is resolved by a switch on its length and first
- * letter followed by one case-folded comparison. A folded value stays one
- * slice with its CRLF+WSP inside; the body parsers treat those as LWS.
- * Call-ID, CSeq and Content-Length are parsed as their lines are split.
+ * How it runs: one forward pass. The control bytes of the input are indexed
+ * 64 bytes at a time (SSE2 compares into a 64-bit mask, see ctl_scan), and
+ * the line ends are taken from that mask in order, so a value's bytes are
+ * never visited one by one; a stray control byte is refused on the way. A
+ * header name ends at ':' or a byte <= 0x20 (one 16-byte compare) and is
+ * resolved by a perfect hash of its length, first and last letters plus one
+ * case-folded comparison of 8-byte words (hdr_lookup_at). A folded value
+ * stays one slice with its CRLF+WSP inside; the body parsers treat those as
+ * LWS. Call-ID, CSeq and Content-Length are parsed as their lines are split.
+ * Define SIPREG_NO_SIMD for the scalar loops (tests run both).
  *
  * Nothing here reads before buf or at/after buf + len, writes the buffer,
  * allocates or logs.
@@ -158,6 +161,9 @@ static uint64_t block_mask(const char *b, const char *end)
 /* The scanner's state stays in registers: it never escapes these inlined
  * helpers (block_mask takes values). */
 #define SIP_INLINE static inline __attribute__((always_inline))
+
+static const char zero16[16];
+_Static_assert(sizeof(((struct sip_msg *)0)->count) >= 16, "zero_bytes needs 16 bytes");
 
 SIP_INLINE void scan_init(struct ctl_scan *s, const char *p, const char *end)
 {
@@ -714,6 +720,22 @@ enum sip_method sip_method_lookup(const char *p, size_t len)
 /* ------------------------------------------------------------------------ */
 /* The split                                                                 */
 
+/*
+ * Clear n >= 16 bytes with 16-byte stores, the last one ending at p + n
+ * (compilers turn a memset of this size into "rep stos", whose start-up
+ * costs more than the whole store sequence).
+ */
+SIP_INLINE void zero_bytes(void *p, size_t n)
+{
+	char *c = p;
+	size_t i;
+
+	for (i = 0; i + 16 <= n; i += 16)
+		memcpy(c + i, zero16, 16);
+	if (i < n)
+		memcpy(c + n - 16, zero16, 16);
+}
+
 __attribute__((cold, noinline)) static int fail(struct sip_err *err, const char *base,
 						const char *at, const char *reason, int rc)
 {
@@ -947,8 +969,8 @@ int sip_msg_parse(struct sip_msg *m, const char *buf, size_t len, struct sip_hdr
 	}
 	if (cap > UINT16_MAX)
 		cap = UINT16_MAX;
-	memset(m->first, 0, sizeof(m->first));
-	memset(m->count, 0, sizeof(m->count));
+	zero_bytes(m->first, sizeof(m->first));
+	zero_bytes(m->count, sizeof(m->count));
 	m->hdrs = hdrs;
 	m->method = m->ruri = m->reason = m->call_id = m->body = SIP_STR_NULL;
 	m->method_id = SIP_METHOD_OTHER;
