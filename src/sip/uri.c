@@ -56,13 +56,21 @@
 static const char *scan_ipv4(const char *p, const char *end)
 {
 	for (int part = 0;; part++) {
-		const char *s = p;
-		unsigned v = 0;
+		unsigned v, d;
 
-		while (p != end && (unsigned)(*p - '0') <= 9 && p - s < 3)
-			v = v * 10 + (unsigned)(*p++ - '0');
-		if (p == s || v > 255)
+		if (p == end || (v = (unsigned)(unsigned char)*p - '0') > 9)
 			return NULL;
+		p++;
+		if (p != end && (d = (unsigned)(unsigned char)*p - '0') <= 9) {
+			v = v * 10 + d;
+			p++;
+			if (p != end && (d = (unsigned)(unsigned char)*p - '0') <= 9) {
+				v = v * 10 + d;
+				p++;
+				if (v > 255)
+					return NULL;
+			}
+		}
 		if (part == 3)
 			break;
 		if (p == end || *p != '.')

@@ -99,9 +99,7 @@ static bool received_ok(struct sip_str *s)
 		*s = sip_str_make(p + 1, s->len - 2);
 		return sip_ipv6_valid(p + 1, end - 1);
 	}
-	if (memchr(p, ':', s->len))
-		return sip_ipv6_valid(p, end);
-	return sip_ipv4_valid(p, end);
+	return sip_ipv4_valid(p, end) || sip_ipv6_valid(p, end);
 }
 
 enum {
