@@ -80,6 +80,7 @@ Test(config, defaults_every_key)
 	cr_assert_eq(strncmp(c->user_agent, "sipreg/", 7), 0, "%s", c->user_agent);
 	cr_assert_str_eq(c->realm, "");
 	cr_assert_eq(c->nonce_expire, 300);
+	cr_assert_eq(c->database_flush_interval, 1000);
 	cr_assert_eq(c->min_expire, 60);
 	cr_assert_eq(c->max_contacts, 1);
 	cr_assert_eq(c->suspend_action, CONFIG_SUSPEND_REJECT);
@@ -146,6 +147,7 @@ static const struct range ranges[] = {
 	R("sip", "max_contacts", 1, 100, max_contacts),
 	R("core", "workers", 1, 256, workers),
 	R("core", "shutdown_timeout", 1, 60, shutdown_timeout),
+	R("database", "flush_interval", 10, 10000, database_flush_interval),
 };
 /* clang-format on */
 
@@ -612,7 +614,7 @@ Test(config, key_table_and_format)
 	char buf[512];
 	bool seen_live = false;
 
-	cr_assert_eq(n, 25);
+	cr_assert_eq(n, 26);
 	cr_assert_eq(config_new(&c), 0);
 	for (size_t i = 0; i < n; i++) {
 		cr_assert_not_null(k[i].default_text);

@@ -232,6 +232,13 @@ Test(store, bindings_batch_and_reopen)
 	cr_assert_eq(seen.q, 500);
 	cr_assert(seen.nat);
 	cr_assert_eq(seen.reg_id, 1, "exactly one binding");
+
+	/* every binding of the AOR at once */
+	c[0].kind = STORE_BINDING_DEL_AOR;
+	cr_assert_eq(store_binding_apply(st, c, 1), 0);
+	memset(&seen, 0, sizeof(seen));
+	cr_assert_eq(store_binding_each(st, count_bindings, &seen), 0);
+	cr_assert_eq(seen.reg_id, 0, "none left");
 }
 
 Test(store, kv_roundtrip)

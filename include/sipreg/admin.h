@@ -41,7 +41,8 @@
 
 struct admin;
 
-#define ADMIN_BODY_MAX (64 * 1024)
+/* Large enough for a 100,000-row CSV import sent as one JSON string. */
+#define ADMIN_BODY_MAX (32 * 1024 * 1024)
 
 struct admin_request {
 	const char *method; /* "GET", "POST", ... */

@@ -27,6 +27,9 @@
  * [database]
  *   path              1-4095 bytes; default /var/lib/sipreg/sipreg.db;   restart
  *                     a relative path is relative to the working directory.
+ *   flush_interval    10-10000 ms; default 1000: bindings changed are     live
+ *                     written to the database in one batch this often, so
+ *                     a kill -9 loses at most this much of their changes.
  * [sip]   (SPEC.md's names, defaults and ranges; all live: a new value
  *          applies to the next registration, refresh, challenge or
  *          failure; timers already running keep their schedule)
@@ -130,6 +133,7 @@ struct config {
 
 	/* [database] */
 	char database_path[PATH_MAX];
+	unsigned int database_flush_interval; /* ms */
 
 	/* [sip] outbound (user agent) */
 	unsigned int ua_expire; /* 0 = auto, else 20-7200 */

@@ -46,7 +46,7 @@
 #include "sipreg/store.h"
 
 #define LOCATION_STRIPES 64
-#define LOCATION_MAX_BINDINGS 64 /* per address-of-record, whatever the limit */
+#define LOCATION_MAX_BINDINGS 100 /* per address-of-record: max_contacts' top */
 #define LOCATION_STR_MAX 1024    /* bytes of one binding's strings together */
 
 struct location;

@@ -59,6 +59,7 @@ struct store_binding {
 enum store_change_kind {
 	STORE_BINDING_PUT, /* insert or replace (aor, contact) */
 	STORE_BINDING_DEL, /* delete (aor, contact) */
+	STORE_BINDING_DEL_AOR, /* delete every binding of b.aor */
 };
 
 struct store_change {

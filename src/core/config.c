@@ -85,6 +85,8 @@ static const struct key keys[] = {
 	 F(admin_socket_mode), 0, 0777, NULL, NULL},
 	{{"database", "path", "/var/lib/sipreg/sipreg.db", "a path of 1-4095 bytes", false},
 	 K_PATH, F(database_path), 1, PATH_MAX - 1, NULL, NULL},
+	{{"database", "flush_interval", "1000", "10-10000", true}, K_UINT,
+	 F(database_flush_interval), 10, 10000, NULL, NULL},
 	{{"sip", "SS_SIP_USER_AGENT_EXPIRE", "auto", "auto, 20-7200", true}, K_UINT_AUTO,
 	 F(ua_expire), 20, 7200, NULL, NULL},
 	{{"sip", "SS_SIP_USER_AGENT_RETRY_DELAY", "60", "30-600", true}, K_UINT,

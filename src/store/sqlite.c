@@ -42,6 +42,7 @@ enum stmt_id {
 	ST_SUB_COUNT,
 	ST_BIND_PUT,
 	ST_BIND_DEL,
+	ST_BIND_DEL_AOR,
 	ST_BIND_EACH,
 	ST_KV_GET,
 	ST_KV_SET,
@@ -66,6 +67,7 @@ static const char *const stmt_sql[ST__COUNT] = {
 	[ST_BIND_PUT] = "INSERT OR REPLACE INTO binding (" BIND_COLS ")"
 			" VALUES (?,?,?,?,?,?,?,?,?,?,?,?)",
 	[ST_BIND_DEL] = "DELETE FROM binding WHERE aor = ? AND contact = ?",
+	[ST_BIND_DEL_AOR] = "DELETE FROM binding WHERE aor = ?",
 	[ST_BIND_EACH] = "SELECT " BIND_COLS " FROM binding ORDER BY aor, contact",
 	[ST_KV_GET] = "SELECT value FROM meta WHERE key = ?",
 	[ST_KV_SET] = "INSERT OR REPLACE INTO meta (key, value) VALUES (?, ?)",
@@ -293,6 +295,9 @@ static int sqlite_bind_apply(struct store *s, const struct store_change *c, size
 		if (c[i].kind == STORE_BINDING_PUT) {
 			bind_bind(stmt(q, ST_BIND_PUT), &c[i].b);
 			r = run(q, ST_BIND_PUT, "binding put");
+		} else if (c[i].kind == STORE_BINDING_DEL_AOR) {
+			bind_text(stmt(q, ST_BIND_DEL_AOR), 1, c[i].b.aor);
+			r = run(q, ST_BIND_DEL_AOR, "binding delete");
 		} else {
 			sqlite3_stmt *st = stmt(q, ST_BIND_DEL);
 			bind_text(st, 1, c[i].b.aor);
