@@ -13,6 +13,10 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <fcntl.h>
+#include <poll.h>
+#include <signal.h>
+#include <sys/wait.h>
 #include <unistd.h>
 
 #include "sipreg/clock.h"
@@ -1929,6 +1933,223 @@ Test(ua, mailbox_runs_work_on_the_worker_and_delivers_lookups, .timeout = 30)
 	tx_layer_free(x.tx);
 	wheel_free(x.w);
 	loop_free(x.loop);
+}
+
+/* ------------------------------------------------------------------------ */
+/* Against a third-party registrar on loopback: sipp (sip-tester) as UAS     */
+
+static const char sipp_scenario[] =
+	"<?xml version=\"1.0\" encoding=\"ISO-8859-1\" ?>\n"
+	"<scenario name=\"sipreg ua\">\n"
+	"<recv request=\"REGISTER\"/>\n"
+	"<send><![CDATA[\n\n"
+	"SIP/2.0 401 Unauthorized\n[last_Via:]\n[last_From:]\n[last_To:];tag=[pid]T[call_number]\n"
+	"[last_Call-ID:]\n[last_CSeq:]\n"
+	"WWW-Authenticate: Digest realm=\"sipp.test\", nonce=\"abcdef0123\", qop=\"auth\", algorithm=MD5\n"
+	"Content-Length: 0\n\n]]></send>\n"
+	/* the answer: verified by sipp (a 403 if wrong) */
+	"<recv request=\"REGISTER\"><action>\n"
+	"<ereg regexp=\"sip:[^&gt;]*\" search_in=\"hdr\" header=\"Contact:\" check_it=\"true\" assign_to=\"curi\"/>\n"
+	"<verifyauth assign_to=\"ok1\" username=\"alice\" password=\"secret\"/>\n"
+	"</action></recv>\n"
+	"<nop hide=\"true\" test=\"ok1\" next=\"good1\"/>\n"
+	"<send next=\"end\"><![CDATA[\n\nSIP/2.0 403 Bad Credentials\n[last_Via:]\n[last_From:]\n"
+	"[last_To:];tag=[pid]T[call_number]\n[last_Call-ID:]\n[last_CSeq:]\nContent-Length: 0\n\n]]></send>\n"
+	"<label id=\"good1\"/>\n"
+	"<send><![CDATA[\n\nSIP/2.0 200 OK\n[last_Via:]\n[last_From:]\n[last_To:];tag=[pid]T[call_number]\n"
+	"[last_Call-ID:]\n[last_CSeq:]\nContact: <[$curi]>;expires=20\nContent-Length: 0\n\n]]></send>\n"
+	/* the refresh, with pre-emptive credentials (same nonce, nc 2) */
+	"<recv request=\"REGISTER\"><action>\n"
+	"<verifyauth assign_to=\"ok2\" username=\"alice\" password=\"secret\"/>\n"
+	"</action></recv>\n"
+	"<nop hide=\"true\" test=\"ok2\" next=\"good2\"/>\n"
+	"<send next=\"end\"><![CDATA[\n\nSIP/2.0 403 Bad Credentials\n[last_Via:]\n[last_From:]\n"
+	"[last_To:];tag=[pid]T[call_number]\n[last_Call-ID:]\n[last_CSeq:]\nContent-Length: 0\n\n]]></send>\n"
+	"<label id=\"good2\"/>\n"
+	"<send><![CDATA[\n\nSIP/2.0 200 OK\n[last_Via:]\n[last_From:]\n[last_To:];tag=[pid]T[call_number]\n"
+	"[last_Call-ID:]\n[last_CSeq:]\nContact: <[$curi]>;expires=20\nContent-Length: 0\n\n]]></send>\n"
+	/* the unregister at shutdown */
+	"<recv request=\"REGISTER\"><action>\n"
+	"<ereg regexp=\"^ *0$\" search_in=\"hdr\" header=\"Expires:\" check_it=\"true\" assign_to=\"e0\"/>\n"
+	"</action></recv>\n"
+	"<send><![CDATA[\n\nSIP/2.0 200 OK\n[last_Via:]\n[last_From:]\n[last_To:];tag=[pid]T[call_number]\n"
+	"[last_Call-ID:]\n[last_CSeq:]\nX-Unregister-Expires: [$e0]\nContent-Length: 0\n\n]]></send>\n"
+	"<label id=\"end\"/>\n"
+	"</scenario>\n";
+
+static int udp_fd = -1;
+
+static int udp_send(void *arg, const void *buf, size_t len, const struct sockaddr *to,
+		    socklen_t tolen, uint64_t conn)
+{
+	ssize_t n;
+
+	fake_send(arg, buf, len, to, tolen, conn); /* keep a copy */
+	n = sendto(udp_fd, buf, len, 0, to, tolen);
+	return n < 0 ? -errno : 0;
+}
+
+static uint16_t free_udp_port(int *keep)
+{
+	struct sockaddr_in a = {.sin_family = AF_INET};
+	socklen_t al = sizeof(a);
+	int fd = socket(AF_INET, SOCK_DGRAM, 0);
+
+	cr_assert_geq(fd, 0);
+	a.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
+	cr_assert_eq(bind(fd, (struct sockaddr *)&a, sizeof(a)), 0);
+	cr_assert_eq(getsockname(fd, (struct sockaddr *)&a, &al), 0);
+	if (keep)
+		*keep = fd;
+	else
+		close(fd);
+	return ntohs(a.sin_port);
+}
+
+Test(ua, sipp_registrar_on_loopback, .timeout = 90)
+{
+	char scen[] = "/tmp/sipreg-ua-sipp-XXXXXX", port_s[8], log_path[64], err_path[64];
+	struct ua_opts o;
+	struct tx_layer_opts to;
+	struct ua *ua;
+	struct tx_layer *tx;
+	struct wheel *w;
+	struct ua_trunk_config c = trunk("sipp");
+	uint16_t sipp_port, my_port;
+	int fd, status_ = -1, registered_ = 0;
+	pid_t pid;
+	uint64_t deadline;
+	bool shut = false;
+	int shut_r = -1;
+	uint32_t cseqs[8];
+	uint64_t cseq_at[8];
+	size_t nc = 0;
+
+	if (system("command -v sipp >/dev/null 2>&1") != 0)
+		cr_skip_test("sipp (sip-tester) is not installed: the loopback registrar test was NOT run");
+	fd = mkstemp(scen);
+	cr_assert_geq(fd, 0);
+	cr_assert_eq(write(fd, sipp_scenario, sizeof(sipp_scenario) - 1),
+		     (ssize_t)(sizeof(sipp_scenario) - 1));
+	close(fd);
+	sipp_port = free_udp_port(NULL);
+	my_port = free_udp_port(&udp_fd);
+	snprintf(port_s, sizeof(port_s), "%u", sipp_port);
+	snprintf(log_path, sizeof(log_path), "%s.log", scen);
+	snprintf(err_path, sizeof(err_path), "%s.err", scen);
+	pid = fork();
+	cr_assert_geq(pid, 0);
+	if (pid == 0) {
+		int dn = open("/dev/null", O_RDWR), lf = open(log_path, O_WRONLY | O_CREAT | O_TRUNC, 0600);
+
+		dup2(dn, 0);
+		dup2(lf >= 0 ? lf : dn, 1);
+		dup2(lf >= 0 ? lf : dn, 2);
+		execlp("sipp", "sipp", "-sf", scen, "-i", "127.0.0.1", "-p", port_s, "-m", "1",
+		       "-timeout", "60s", "-timeout_error", "-nd", "-trace_err", "-error_file",
+		       err_path, (char *)NULL);
+		_exit(127);
+	}
+
+	now = clock_now_ms();
+	cr_assert_eq(wheel_new(&w, now), 0);
+	memset(&to, 0, sizeof(to));
+	cr_assert_eq(tx_layer_new(&tx, w, &to, udp_send, NULL), 0);
+	memset(&o, 0, sizeof(o));
+	o.wheel = w;
+	o.tx = tx;
+	o.local_host = "127.0.0.1";
+	o.local_port_udp = my_port;
+	o.notify = on_notice;
+	o.settings = default_settings();
+	cr_assert_eq(ua_new(&ua, &o), 0);
+	c.registrar = "127.0.0.1";
+	c.registrar_port = sipp_port;
+	c.domain = "sipp.test";
+	usleep(300 * 1000); /* let sipp bind; Timer E would cover it anyway */
+	cr_assert_eq(ua_trunk_add(ua, &c, false, NULL), 0);
+
+	deadline = clock_now_ms() + 40000;
+	while (clock_now_ms() < deadline && !ua_shutdown_done(ua)) {
+		struct pollfd p = {.fd = udp_fd, .events = POLLIN};
+
+		if (status_ == -1 && waitpid(pid, &status_, WNOHANG) == pid)
+			break; /* sipp gave up (see its log) */
+		{
+		int64_t tmo = wheel_timeout(w, clock_now_ms());
+		char buf[4096];
+		ssize_t n;
+		struct ua_trunk_status st;
+
+		if (tmo < 0 || tmo > 100)
+			tmo = 100;
+		poll(&p, 1, (int)tmo);
+		now = clock_now_ms();
+		while ((n = recv(udp_fd, buf, sizeof(buf), MSG_DONTWAIT)) > 0) {
+			struct sip_msg m;
+			struct sip_hdr h[64];
+			struct sip_err e;
+			struct sip_via v;
+			struct sip_str rest;
+
+			if (sip_msg_parse(&m, buf, (size_t)n, h, 64, SIP_PARSE_DATAGRAM, &e) <= 0 ||
+			    m.is_request || !sip_msg_hdr(&m, SIP_HDR_VIA))
+				continue;
+			rest = sip_msg_hdr(&m, SIP_HDR_VIA)->value;
+			if (sip_via_next(&rest, &v, &e) == 1)
+				tx_client_response(tx, &m, &v);
+		}
+		wheel_advance(w, now);
+		if (ua_trunk_get_status(ua, "sipp", &st) == 0 && st.state == UA_STATE_REGISTERED &&
+		    st.cseq != (uint32_t)registered_) {
+			registered_ = (int)st.cseq;
+			if (!shut && st.attempts >= 3) {
+				shut = true;
+				shut_r = ua_shutdown(ua, 3000);
+			}
+		}
+		}
+	}
+	for (size_t i = 0; i < nsent; i++) {
+		uint32_t cs = cseq_of(i);
+
+		if (nc == 0 || cseqs[nc - 1] != cs) {
+			cr_assert_lt(nc, 8);
+			cseqs[nc] = cs;
+			cseq_at[nc++] = sent[i].at;
+		}
+	}
+	/* wait for sipp's verdict, at most 5 s, then stop it */
+	for (int k = 0; k < 50 && status_ == -1; k++) {
+		if (waitpid(pid, &status_, WNOHANG) == pid)
+			break;
+		usleep(100 * 1000);
+	}
+	if (status_ == -1) {
+		kill(pid, SIGKILL);
+		waitpid(pid, NULL, 0);
+	}
+	cr_assert_eq(shut_r, 1, "one unregister sent at shutdown");
+	cr_assert(ua_shutdown_done(ua), "not done: %zu REGISTERs, see %s", nc, log_path);
+	cr_assert_eq(nc, 4, "REGISTER, answer to the 401, refresh, unregister: %zu", nc);
+	for (size_t i = 1; i < nc; i++)
+		cr_assert_eq(cseqs[i], cseqs[0] + i);
+	check_creds(nsent - 1, "Authorization", "secret", "abcdef0123", 3);
+	cr_assert_eq(expires_of(nsent - 1), 0);
+	/* the refresh at 45-50% of the 20 s granted (counted from the send of
+	 * the REGISTER that got it), give or take the loop's wake-up */
+	cr_assert_geq(cseq_at[2] - cseq_at[1], 9000);
+	cr_assert_leq(cseq_at[2] - cseq_at[1], 10000 + 150);
+	cr_assert(WIFEXITED(status_) && WEXITSTATUS(status_) == 0,
+		  "sipp failed (status %d): see %s", status_, log_path);
+	unlink(scen);
+	unlink(log_path);
+	unlink(err_path);
+	ua_free(ua);
+	tx_layer_free(tx);
+	wheel_free(w);
+	close(udp_fd);
+	udp_fd = -1;
 }
 
 /* ------------------------------------------------------------------------ */
