@@ -848,6 +848,42 @@ Test(sip_msg, contacts_and_u32)
 	cr_assert_eq(sip_msg_nameaddrs(&m, SIP_HDR_RECORD_ROUTE, na, 4, &err), 0);
 }
 
+/* Errors of the body parsers come back with offsets in the message */
+Test(sip_msg, helper_error_offsets)
+{
+	static const char in[] = "REGISTER sip:r SIP/2.0\r\n"
+				 "Via: SIP/2.0/UDP a;branch=z9hG4bK1, SIP/2.0/UDP b;branch=z9hG4bK2\r\n"
+				 "Via: SIP/2.0/UDP c;;\r\n"
+				 "From: Bell, Alexander <sip:a@b>;tag=1\r\n"
+				 "Contact: <sip:a@b>, <sip:c@d>;q=x\r\n"
+				 "Route: <sip:p1;lr>, sip:p2 sip:p3\r\n"
+				 "l: 0\r\n\r\n";
+	struct sip_msg m;
+	struct sip_err err = {0};
+	struct sip_via v[4];
+	struct sip_contact c[4];
+	struct sip_nameaddr na[4];
+	const char *line;
+
+	cr_assert_gt(parse(&m, in, DGRAM, &err), 0);
+	cr_assert_eq(sip_msg_vias(&m, v, 4, &err), -EBADMSG);
+	line = strstr(in, "Via: SIP/2.0/UDP c");
+	cr_assert(err.off >= (size_t)(line - in) && err.off < (size_t)(line - in) + 21,
+		  "Via error at %zu, line at %td: %s", err.off, line - in, err.reason);
+	cr_assert_eq(sip_msg_from(&m, na, &err), -EBADMSG);
+	line = strstr(in, "From:");
+	cr_assert(err.off >= (size_t)(line - in) && err.off < (size_t)(line - in) + 38,
+		  "From error at %zu: %s", err.off, err.reason);
+	cr_assert_eq(sip_msg_contacts(&m, c, 4, &err), -EBADMSG);
+	line = strstr(in, "<sip:c@d>");
+	cr_assert(err.off >= (size_t)(line - in) && err.off < (size_t)(line - in) + 14,
+		  "Contact error at %zu: %s", err.off, err.reason);
+	cr_assert_eq(sip_msg_nameaddrs(&m, SIP_HDR_ROUTE, na, 4, &err), -EBADMSG);
+	line = strstr(in, "sip:p2");
+	cr_assert(err.off >= (size_t)(line - in) && err.off < (size_t)(line - in) + 14,
+		  "Route error at %zu: %s", err.off, err.reason);
+}
+
 /* ------------------------------------------------------------------------ */
 /* Random well-formed messages against what was generated                    */
 

@@ -1201,6 +1201,17 @@ static int msg_fail(const struct sip_msg *m, struct sip_err *err, const char *at
 	return rc;
 }
 
+/* A body parser's error offset is relative to the slice it was given (at):
+ * make it the offset in the message. */
+static int rebase(const struct sip_msg *m, struct sip_err *err, const char *at, int rc)
+{
+	const char *base = msg_base(m);
+
+	if (err && err->reason && base && at)
+		err->off += (size_t)(at - base);
+	return rc;
+}
+
 int sip_msg_validate(const struct sip_msg *m, struct sip_err *err)
 {
 	const struct sip_hdr *mf;
@@ -1242,17 +1253,20 @@ int sip_msg_vias(const struct sip_msg *m, struct sip_via *out, size_t cap,
 	for (const struct sip_hdr *h = sip_msg_hdr(m, SIP_HDR_VIA); h;
 	     h = sip_msg_hdr_next(m, h)) {
 		struct sip_str rest = h->value;
+		const char *at = rest.p;
 		struct sip_via spare;
 		size_t before = n;
 		int rc;
+
 
 		while ((rc = sip_via_next(&rest, n < cap ? &out[n] : &spare, err)) == 1) {
 			if (n == cap)
 				return msg_fail(m, err, h->value.p, "Too many Via values", -E2BIG);
 			n++;
+			at = rest.p;
 		}
 		if (rc < 0)
-			return rc;
+			return rebase(m, err, at, rc);
 		if (n == before)
 			return msg_fail(m, err, h->value.p, "Bad Via: empty value", -EBADMSG);
 	}
@@ -1269,12 +1283,14 @@ int sip_msg_contacts(const struct sip_msg *m, struct sip_contact *out, size_t ca
 	     h = sip_msg_hdr_next(m, h)) {
 		struct sip_str rest = h->value;
 		struct sip_contact spare;
+		const char *at;
 		size_t before = n;
 		int rc;
 
 		for (;;) {
 			struct sip_contact *c = n < cap ? &out[n] : &spare;
 
+			at = rest.p;
 			rc = sip_contact_next(&rest, c, err);
 			if (rc != 1)
 				break;
@@ -1291,7 +1307,7 @@ int sip_msg_contacts(const struct sip_msg *m, struct sip_contact *out, size_t ca
 			n++;
 		}
 		if (rc < 0)
-			return rc;
+			return rebase(m, err, at, rc);
 		if (n == before)
 			return msg_fail(m, err, h->value.p, "Bad Contact: empty value", -EBADMSG);
 	}
@@ -1305,18 +1321,21 @@ int sip_msg_nameaddrs(const struct sip_msg *m, enum sip_hdr_id id, struct sip_na
 
 	for (const struct sip_hdr *h = sip_msg_hdr(m, id); h; h = sip_msg_hdr_next(m, h)) {
 		struct sip_str rest = h->value;
+		const char *at = rest.p;
 		struct sip_nameaddr spare;
 		size_t before = n;
 		int rc;
+
 
 		while ((rc = sip_nameaddr_next(&rest, n < cap ? &out[n] : &spare, err)) == 1) {
 			if (n == cap)
 				return msg_fail(m, err, h->value.p, "Too many header values",
 						-E2BIG);
 			n++;
+			at = rest.p;
 		}
 		if (rc < 0)
-			return rc;
+			return rebase(m, err, at, rc);
 		if (n == before)
 			return msg_fail(m, err, h->value.p, "Bad header: empty value", -EBADMSG);
 	}
@@ -1330,7 +1349,9 @@ static int msg_nameaddr(const struct sip_msg *m, enum sip_hdr_id id, struct sip_
 
 	if (!h)
 		return msg_fail(m, err, NULL, missing, -ENOENT);
-	return sip_nameaddr_parse(na, h->value, err);
+	if (err)
+		err->reason = NULL;
+	return rebase(m, err, h->value.p, sip_nameaddr_parse(na, h->value, err));
 }
 
 int sip_msg_from(const struct sip_msg *m, struct sip_nameaddr *na, struct sip_err *err)
