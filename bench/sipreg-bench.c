@@ -68,7 +68,7 @@ static void usage(FILE *f)
 		"  --timeout-ms MS      an answer later than this is a timeout (default 2000)\n"
 		"  --threads T          threads, each with its sockets and window (default 1)\n"
 		"  --sockets K          local sockets per thread (default 1)\n"
-		"  --transport udp      udp (tcp is not implemented yet)\n"
+		"  --transport T        udp (default) or tcp (one connection per socket)\n"
 		"  --gso                send each batch of equal-size requests as one UDP GSO\n"
 		"                       buffer (the kernel splits it; cheaper for the generator)\n"
 		"  --sockbuf BYTES      SO_RCVBUF and SO_SNDBUF of each socket\n"
@@ -367,6 +367,20 @@ static void free_users(struct lg_config *cfg)
 	free(cfg->passwords);
 }
 
+/* Freed at exit, whichever way main returns (usage errors included). */
+static struct lg_config *cleanup_cfg;
+
+static void cleanup(void)
+{
+	if (!cleanup_cfg)
+		return;
+	free((char *)cleanup_cfg->template_text);
+	cleanup_cfg->template_text = NULL;
+	free_users(cleanup_cfg);
+	cleanup_cfg->users = cleanup_cfg->passwords = NULL;
+	cleanup_cfg->nusers = 0;
+}
+
 struct report {
 	const struct lg_config *cfg;
 	struct lg_stats tot;
@@ -388,8 +402,8 @@ static void print_text(const struct report *r)
 	const struct lg_stats *t = &r->tot;
 	double cpu = r->user_s + r->sys_s;
 
-	printf("sipreg-bench: %s%s udp %s, ", cfg->method, cfg->expect_echo ? " (echo)" : "",
-	       r->target);
+	printf("sipreg-bench: %s%s %s %s, ", cfg->method, cfg->expect_echo ? " (echo)" : "",
+	       cfg->tcp ? "tcp" : "udp", r->target);
 	if (cfg->mode == LG_CLOSED)
 		printf("closed loop, window %" PRIu32, cfg->window);
 	else
@@ -433,10 +447,10 @@ static void print_json(const struct report *r)
 	double cpu = r->user_s + r->sys_s;
 	bool first = true;
 
-	printf("{\"tool\":\"sipreg-bench\",\"method\":\"%s\",\"echo\":%s,\"transport\":\"udp\","
+	printf("{\"tool\":\"sipreg-bench\",\"method\":\"%s\",\"echo\":%s,\"transport\":\"%s\","
 	       "\"target\":\"%s\",\"mode\":\"%s\",\"window\":%" PRIu32 ",\"rate\":%.1f,"
 	       "\"users\":%" PRIu32 ",\"threads\":%u,\"sockets\":%u,\"gso\":%s,\"timeout_ms\":%" PRIu64 ",",
-	       cfg->method, cfg->expect_echo ? "true" : "false", r->target,
+	       cfg->method, cfg->expect_echo ? "true" : "false", cfg->tcp ? "tcp" : "udp", r->target,
 	       cfg->mode == LG_CLOSED ? "closed" : "open", cfg->window,
 	       cfg->mode == LG_OPEN ? cfg->rate : 0.0, cfg->nusers, cfg->threads, cfg->sockets,
 	       cfg->gso ? "true" : "false",
@@ -535,7 +549,8 @@ static const struct option long_opts[] = {
 
 int main(int argc, char **argv)
 {
-	struct lg_config cfg = {
+	/* static: the atexit cleanup reads it after main returns */
+	static struct lg_config cfg = {
 		.method = "OPTIONS",
 		.mode = LG_CLOSED,
 		.threads = 1,
@@ -558,6 +573,8 @@ int main(int argc, char **argv)
 	double d;
 	int opt, failed = 0;
 
+	cleanup_cfg = &cfg;
+	atexit(cleanup);
 	while ((opt = getopt_long(argc, argv, "", long_opts, NULL)) != -1) {
 		switch (opt) {
 		case OPT_TARGET:
@@ -634,8 +651,12 @@ int main(int argc, char **argv)
 			cfg.sockets = (unsigned int)v;
 			break;
 		case OPT_TRANSPORT:
-			if (strcmp(optarg, "udp") != 0)
-				BAD("--transport %s: only udp is implemented", optarg);
+			if (strcmp(optarg, "udp") == 0)
+				cfg.tcp = false;
+			else if (strcmp(optarg, "tcp") == 0)
+				cfg.tcp = true;
+			else
+				BAD("--transport %s: not supported (allowed: udp, tcp)", optarg);
 			break;
 		case OPT_SOCKBUF:
 			if (parse_u64(optarg, 4096, 1 << 30, &v) < 0)
@@ -776,7 +797,5 @@ int main(int argc, char **argv)
 		print_text(&rep);
 	free(args);
 	free(stats);
-	free((char *)cfg.template_text);
-	free_users(&cfg);
 	return failed ? 1 : 0;
 }

@@ -6,6 +6,7 @@
 #     drops become timeouts, duplicates stray, garbage bad
 #   - REGISTER with MD5/SHA-256 digest answers against a scripted registrar
 #   - OPTIONS and REGISTER digests against Kamailio, when it is installed
+#   - TCP: framing of a fragmented stream, a server that closes, refused
 #   - against a closed port: every request times out, the run ends in bounded
 #     time, for --count and for --duration
 #   - bad command lines are refused with exit status 2
@@ -239,6 +240,7 @@ fork=yes
 children=1
 auto_aliases=no
 listen=udp:127.0.0.1:$kport
+listen=tcp:127.0.0.1:$kport
 mpath="/usr/lib/x86_64-linux-gnu/kamailio/modules/"
 loadmodule "sl.so"
 loadmodule "pv.so"
@@ -280,11 +282,79 @@ KAM
 			--password wrong --domain example.test --count 50 --duration 10 --json >"$tmp/kbad.json"
 		check "Kamailio auth (qop flag $qop) refuses 50 digests of a wrong password" $(jqe \
 			'.completed == 50 and .ok == 0 and .codes["401"] == 100' "$tmp/kbad.json" >/dev/null; echo $?)
+		timeout 30 "$bench" --target "127.0.0.1:$kport" --transport tcp --method REGISTER \
+			--users 'u%03u:50' --password s3cret --domain example.test --count 200 --duration 10 \
+			--json >"$tmp/ktcp.json"
+		check "Kamailio over TCP (qop flag $qop): 200 REGISTER digests accepted" $(jqe \
+			'.transport == "tcp" and .completed == 200 and .codes["200"] == 200' "$tmp/ktcp.json"; echo $?)
 		kill "$KPID"; wait "$KPID" 2>/dev/null
 	done
 else
 	echo "skip - kamailio is not installed: interoperability checks not run"
 fi
+
+# ---- 3d. TCP: a responder that answers in random small pieces, with bodies
+#   (one holding a blank line), compact and odd-case Content-Length, CRLF
+#   keep-alive pongs between answers; then one that closes after 10 answers.
+cat >"$tmp/tcpresp.py" <<'PY'
+import socket, sys, random
+limit = int(sys.argv[1])       # answer this many requests, then close
+random.seed(7)
+ls = socket.socket(socket.AF_INET, socket.SOCK_STREAM)
+ls.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
+ls.bind(("127.0.0.1", 0)); ls.listen(4)
+print(ls.getsockname()[1], flush=True)
+ls.settimeout(10)
+c, _ = ls.accept()
+c.settimeout(10)
+c.setsockopt(socket.IPPROTO_TCP, socket.TCP_NODELAY, 1)
+buf = b""; i = 0; out = b""
+def reply(req, i):
+    lines = req.split(b"\r\n")
+    keep = [l for l in lines[1:] if l.split(b":")[0] in (b"Via", b"From", b"To", b"Call-ID", b"CSeq")]
+    if i % 2:
+        return b"SIP/2.0 200 OK\r\n" + b"\r\n".join(keep) + b"\r\nl: 0\r\n\r\n"
+    return b"SIP/2.0 200 OK\r\n" + b"\r\n".join(keep) + b"\r\nContent-Type: text/plain\r\ncontent-length:  13\r\n\r\nhello\r\n\r\nbody"
+while i < limit:
+    d = c.recv(65536)
+    if not d:
+        break
+    buf += d
+    while b"\r\n\r\n" in buf and i < limit:
+        req, buf = buf.split(b"\r\n\r\n", 1)
+        out += reply(req, i) + (b"\r\n\r\n" if i % 3 == 0 else b"")   # keep-alive pongs between some
+        i += 1
+    # send what is ready in random small pieces
+    while out:
+        n = random.randint(1, 200)
+        c.sendall(out[:n]); out = out[n:]
+c.close()
+PY
+start_tcp() { # start_tcp LIMIT: sets PORT and TPID
+	python3 "$tmp/tcpresp.py" "$1" >"$tmp/tcp.port" &
+	pids+=($!)
+	TPID=$!
+	PORT=
+	for _ in $(seq 50); do PORT=$(head -n 1 "$tmp/tcp.port" 2>/dev/null); [ -n "$PORT" ] && break; sleep 0.1; done
+}
+start_tcp 100000
+timeout 30 "$bench" --target "127.0.0.1:$PORT" --transport tcp --count 3000 --window 16 --json >"$tmp/tcp.json"
+rc=$?
+check "TCP: 3000 answers cut out of a fragmented stream, none bad or stray (exit $rc)" $(jqe \
+	'.transport == "tcp" and .completed == 3000 and .ok == 3000 and .bad == 0 and .stray == 0' \
+	"$tmp/tcp.json" && [ $rc -eq 0 ]; echo $?)
+kill "$TPID" 2>/dev/null; wait "$TPID" 2>/dev/null
+start_tcp 10
+timeout 30 "$bench" --target "127.0.0.1:$PORT" --transport tcp --count 100 --window 32 --timeout-ms 300 \
+	--json >"$tmp/tcpclose.json" 2>"$tmp/tcpclose.err"
+rc=$?
+check "TCP: the server closes after 10 answers: 10 completed, the 32 in flight time out, exit 1" $(jqe \
+	'.completed == 10 and .timeouts == 32 and .offered == 42' "$tmp/tcpclose.json" && [ $rc -eq 1 ] &&
+	grep -q 'closed: by the server' "$tmp/tcpclose.err"; echo $?)
+wait "$TPID" 2>/dev/null
+timeout 10 "$bench" --target "127.0.0.1:$PORT" --transport tcp --count 5 >/dev/null 2>"$tmp/refused.err"
+rc=$?
+check "TCP: connection refused: exit 1 with the reason" $([ $rc -eq 1 ] && grep -q 'Connection refused' "$tmp/refused.err"; echo $?)
 
 # ---- 4. closed port: timeouts, bounded time
 start_echo 127.0.0.1 closed
@@ -311,7 +381,7 @@ check "closed port, --duration 0.5 --timeout-ms 300: ends in < 3 s (${el} ms), a
 for args in "" "--target nonsense" "--target 127.0.0.1:0" "--target 127.0.0.1:70000" \
 	"--target 127.0.0.1:5060 --window 0" "--target 127.0.0.1:5060 --rate -5" \
 	"--target 127.0.0.1:5060 --count abc" "--target 127.0.0.1:5060 --method INVITE" \
-	"--target 127.0.0.1:5060 --transport tcp" "--target 127.0.0.1:5060 --duration 0" \
+	"--target 127.0.0.1:5060 --transport sctp" "--target 127.0.0.1:5060 --duration 0" \
 	"--target 127.0.0.1:5060 --threads 1000" "--target [::1:5060" \
 	"--target 127.0.0.1:5060 --method REGISTER" "--target 127.0.0.1:5060 --method REGISTER --users u%u:5" \
 	"--target 127.0.0.1:5060 --method REGISTER --users u%x:5 --password p" \

@@ -28,7 +28,10 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <netinet/tcp.h>
 #include <netinet/udp.h>
+#include <strings.h>
+#include <sys/uio.h>
 #include <sys/socket.h>
 #include <time.h>
 #include <unistd.h>
@@ -51,6 +54,8 @@ struct slot {
 struct sockq {
 	int fd;
 	unsigned int n;
+	char *rx;     /* TCP: received bytes not yet cut into messages */
+	size_t rxlen;
 	uint32_t slot[LG_BATCH];
 	struct mmsghdr msg[LG_BATCH];
 	struct iovec iov[LG_BATCH];
@@ -138,10 +143,39 @@ static bool queues_empty(const struct eng *e)
  * of equal-size segments (UDP_SEGMENT: the kernel cuts the buffer into
  * datagrams, one trip down the stack for the batch). Returns the number of
  * datagrams sent, or -errno. */
+/* TCP: all of q->iov[from..n) with writev (the socket blocks on writes, so
+ * a short write only means "write the rest"). */
+static int send_stream(struct sockq *q, unsigned int from)
+{
+	struct iovec iov[LG_BATCH];
+	unsigned int n = q->n - from, first = 0;
+
+	memcpy(iov, &q->iov[from], n * sizeof(*iov));
+	while (first < n) {
+		ssize_t w = writev(q->fd, iov + first, (int)(n - first));
+
+		if (w < 0) {
+			if (errno == EINTR)
+				continue;
+			return -errno;
+		}
+		while (first < n && (size_t)w >= iov[first].iov_len)
+			w -= (ssize_t)iov[first++].iov_len;
+		if (first < n) {
+			iov[first].iov_base = (char *)iov[first].iov_base + w;
+			iov[first].iov_len -= (size_t)w;
+		}
+	}
+	return (int)n;
+}
+
 static int send_some(struct eng *e, struct sockq *q, unsigned int from)
 {
 	unsigned int n = q->n - from;
 	size_t seg = q->iov[from].iov_len;
+
+	if (e->cfg->tcp)
+		return send_stream(q, from);
 
 	if (e->gso && n > 1) {
 		char ctrl[CMSG_SPACE(sizeof(uint16_t))] = {0};
@@ -385,12 +419,98 @@ stray:
 	e->st->stray++;
 }
 
+/* Length of the first message in buf (headers, blank line, Content-Length
+ * bytes of body), 0 when it is not all there yet, -EMSGSIZE when it cannot
+ * fit in the receive buffer. A missing Content-Length counts as 0. */
+static ssize_t frame_len(const char *buf, size_t len)
+{
+	const char *end = memmem(buf, len, "\r\n\r\n", 4), *p;
+	size_t hlen, cl = 0;
+
+	if (!end)
+		return len >= LG_RECV_MAX ? -EMSGSIZE : 0;
+	hlen = (size_t)(end - buf) + 4;
+	for (p = buf; p && p < end; p = memmem(p + 2, (size_t)(end - p - 2) + 2, "\r\n", 2)) {
+		const char *v = NULL;
+
+		if ((size_t)(end - p) > 17 && strncasecmp(p, "\r\nContent-Length", 16) == 0)
+			v = p + 16;
+		else if ((size_t)(end - p) > 3 && (p[2] == 'l' || p[2] == 'L') &&
+			 (p[3] == ':' || p[3] == ' ' || p[3] == '\t'))
+			v = p + 3;
+		if (!v)
+			continue;
+		while (*v == ' ' || *v == '\t')
+			v++;
+		if (*v++ != ':')
+			continue;
+		while (*v == ' ' || *v == '\t')
+			v++;
+		for (cl = 0; *v >= '0' && *v <= '9' && cl < LG_RECV_MAX; v++)
+			cl = cl * 10 + (size_t)(*v - '0');
+		break;
+	}
+	if (hlen + cl > LG_RECV_MAX)
+		return -EMSGSIZE;
+	return hlen + cl <= len ? (ssize_t)(hlen + cl) : 0;
+}
+
+/* TCP: read what is there and hand every whole message to on_datagram. */
+static int receive_stream(struct eng *e, unsigned int i)
+{
+	struct sockq *q = e->q[i];
+	ssize_t r = recv(q->fd, q->rx + q->rxlen, LG_RECV_MAX - q->rxlen, MSG_DONTWAIT);
+	uint64_t now;
+	size_t off = 0;
+	int n = 0;
+
+	if (r == 0 || (r < 0 && errno != EAGAIN && errno != EINTR)) {
+		/* The server closed the connection: what is in flight on it
+		 * times out; offer no more. */
+		if (!e->failed)
+			snprintf(e->args->errmsg, sizeof(e->args->errmsg),
+				 "connection %u closed: %s", i, r == 0 ? "by the server" : strerror(errno));
+		e->failed = true;
+		e->args->err = -ECONNRESET;
+		e->pfd[i].fd = -1;
+		e->st->recv_errors++;
+		return 0;
+	}
+	if (r < 0)
+		return 0;
+	q->rxlen += (size_t)r;
+	now = lg_now_ns();
+	for (;;) {
+		ssize_t m;
+
+		/* CRLF keep-alive pongs between messages (RFC 5626 §4.4.1). */
+		while (off + 2 <= q->rxlen && q->rx[off] == '\r' && q->rx[off + 1] == '\n')
+			off += 2;
+		m = frame_len(q->rx + off, q->rxlen - off);
+		if (m < 0) {
+			e->st->bad++; /* larger than we take: drop the stream's bytes */
+			off = q->rxlen;
+			break;
+		}
+		if (m == 0)
+			break;
+		on_datagram(e, q->rx + off, (size_t)m, now);
+		off += (size_t)m;
+		n++;
+	}
+	memmove(q->rx, q->rx + off, q->rxlen - off);
+	q->rxlen -= off;
+	return n;
+}
+
 /* One recvmmsg on a socket; returns the number of datagrams handled. */
 static int receive(struct eng *e, unsigned int i, int flags)
 {
 	uint64_t now;
 	int n;
 
+	if (e->cfg->tcp)
+		return e->pfd[i].fd >= 0 ? receive_stream(e, i) : 0;
 	for (unsigned int k = 0; k < LG_BATCH; k++)
 		e->rmsg[k].msg_hdr.msg_flags = 0;
 	n = recvmmsg(e->q[i]->fd, e->rmsg, LG_BATCH, flags, NULL);
@@ -414,7 +534,8 @@ static int open_socket(struct eng *e, unsigned int i, struct lg_local *local)
 	struct sockq *q = e->q[i];
 	int fd;
 
-	fd = socket(cfg->target.ss_family, SOCK_DGRAM | SOCK_CLOEXEC, 0);
+	fd = socket(cfg->target.ss_family, (cfg->tcp ? SOCK_STREAM : SOCK_DGRAM) | SOCK_CLOEXEC,
+		    0);
 	if (fd < 0)
 		return -errno;
 	q->fd = fd;
@@ -430,6 +551,13 @@ static int open_socket(struct eng *e, unsigned int i, struct lg_local *local)
 	local->len = sizeof(local->addr);
 	if (getsockname(fd, (struct sockaddr *)&local->addr, &local->len) < 0)
 		return -errno;
+	if (cfg->tcp) {
+		int one = 1;
+
+		setsockopt(fd, IPPROTO_TCP, TCP_NODELAY, &one, sizeof(one));
+		q->rx = malloc(LG_RECV_MAX);
+		return q->rx ? 0 : -ENOMEM;
+	}
 	if (cfg->mode == LG_CLOSED && e->nsock == 1) {
 		struct timeval tv = {.tv_sec = 0, .tv_usec = RECV_TIMEOUT_US};
 
@@ -493,6 +621,7 @@ static void teardown(struct eng *e)
 			continue;
 		if (e->q[i]->fd >= 0)
 			close(e->q[i]->fd);
+		free(e->q[i]->rx);
 		free(e->q[i]);
 	}
 	free(e->slots);
@@ -522,7 +651,7 @@ static void wait_input(struct eng *e, uint64_t now)
 
 static void run(struct eng *e)
 {
-	bool blocking = e->cfg->mode == LG_CLOSED && e->nsock == 1;
+	bool blocking = e->cfg->mode == LG_CLOSED && e->nsock == 1 && !e->cfg->tcp;
 	uint64_t now = lg_now_ns();
 
 	if (e->cfg->mode == LG_CLOSED)
@@ -563,7 +692,7 @@ void *lg_thread_main(void *arg)
 		.st = a->stats,
 		.tid = a->tid,
 		.nsock = a->cfg->sockets,
-		.gso = a->cfg->gso,
+		.gso = a->cfg->gso && !a->cfg->tcp,
 	};
 
 	lg_hist_init(&a->stats->lat);

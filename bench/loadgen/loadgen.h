@@ -20,10 +20,11 @@
  * plugs in the same way (its handler builds the authenticated request from
  * the 401 and returns its length, and the engine sends it in the same slot).
  *
- * Transports: UDP only so far. TCP fits the same engine: a struct sockq per
- * connection (sends become one writev of the queued requests), and receive()
- * gains a per-connection buffer cut into messages by Content-Length before
- * on_datagram(); slots, keys, timeouts and scenarios do not change.
+ * Transports: UDP, or TCP with the same engine: a struct sockq is then one
+ * connection, a batch goes out with one writev, and what arrives is cut into
+ * messages by Content-Length before on_datagram(); slots, keys, timeouts and
+ * scenarios do not change. A connection the server closes ends the offering
+ * (what was in flight on it times out).
  */
 #ifndef SIPREG_BENCH_LOADGEN_H
 #define SIPREG_BENCH_LOADGEN_H
@@ -101,6 +102,7 @@ struct lg_config {
 	const char *password;
 	const char *domain;     /* Request-URI and AOR host */
 	uint32_t expires;
+	bool tcp;               /* one TCP connection per socket instead of UDP */
 	bool gso;               /* send batches of equal-size requests with UDP_SEGMENT */
 };
 

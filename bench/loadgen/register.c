@@ -144,7 +144,7 @@ static void write_common(struct register_sc *sc, struct sip_write *w, const stru
 
 	sip_write_cstr(w, "REGISTER sip:");
 	sip_write_cstr(w, dom);
-	sip_write_cstr(w, " SIP/2.0\r\nVia: SIP/2.0/UDP ");
+	sip_write_cstr(w, sc->cfg->tcp ? " SIP/2.0\r\nVia: SIP/2.0/TCP " : " SIP/2.0\r\nVia: SIP/2.0/UDP ");
 	sip_write_cstr(w, lh);
 	sip_write_char(w, ':');
 	sip_write_cstr(w, lp);
@@ -178,7 +178,7 @@ static void write_common(struct register_sc *sc, struct sip_write *w, const stru
 	sip_write_cstr(w, lh);
 	sip_write_char(w, ':');
 	sip_write_cstr(w, lp);
-	sip_write_cstr(w, ">\r\nExpires: ");
+	sip_write_cstr(w, sc->cfg->tcp ? ";transport=tcp>\r\nExpires: " : ">\r\nExpires: ");
 	sip_write_u32(w, sc->cfg->expires);
 	sip_write_cstr(w, "\r\nUser-Agent: sipreg-bench/0.1\r\n");
 }

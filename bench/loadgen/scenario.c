@@ -199,7 +199,7 @@ static int assemble(struct lg_template *t, struct obuf *o, const char *text,
 			else if (KW("remote_port"))
 				emit_str(o, rport);
 			else if (KW("transport"))
-				emit_str(o, "UDP");
+				emit_str(o, cfg->tcp ? "TCP" : "UDP");
 			else if (KW("method"))
 				emit_str(o, cfg->method);
 			else if (KW("len"))
