@@ -5,13 +5,24 @@
  *   sipregctl [-s SOCKET | -c FILE] status [--json]
  *   sipregctl [-s SOCKET | -c FILE] config [--json]
  *   sipregctl [-s SOCKET | -c FILE] get PATH [--json]
+ *   sipregctl [-s SOCKET | -c FILE] subscriber add USER@DOMAIN PASSWORD
+ *             [--max-contacts N] [--disabled] [--replace] [--json]
+ *   sipregctl ... subscriber add USER@DOMAIN --ha1-md5 HEX [--ha1-sha256 HEX] ...
+ *   sipregctl ... subscriber del|show USER@DOMAIN [--json]
+ *   sipregctl ... subscriber list [--json]
+ *   sipregctl ... subscriber import FILE.csv [--json]
+ *   sipregctl ... bindings [USER@DOMAIN] [--json]
+ *   sipregctl ... guard list [--json]
+ *   sipregctl ... guard clear KEY [--json]      KEY: ADDRESS or ACCOUNT@ADDRESS
  *
  * The socket is -s SOCKET, else [admin] socket of the configuration file
  * given with -c, else the default configuration's path
  * (config_default_admin_socket()). Exit status: 0 success, 1 the daemon is
- * not reachable or answered an error, 2 usage.
+ * not reachable or answered an error (a refusal: 400, 404, 409, ...), 2 usage.
  */
 #include <errno.h>
+#include <stdarg.h>
+#include <stdbool.h>
 #include <getopt.h>
 #include <jansson.h>
 #include <stdio.h>
@@ -24,7 +35,13 @@
 #include <curl/curl.h>
 
 #include "ctl/version.h"
+
+#include "sipreg/admin.h"
 #include "sipreg/config.h"
+
+/* Replies larger than this are refused (a listing of a million subscribers
+ * is about 150 MB of JSON). */
+#define REPLY_MAX (256u * 1024 * 1024)
 
 struct buf {
 	char *p;
@@ -37,7 +54,7 @@ static size_t on_data(char *ptr, size_t size, size_t nmemb, void *arg)
 	size_t n = size * nmemb;
 	char *p;
 
-	if (b->len + n > 16u * 1024 * 1024)
+	if (b->len + n > REPLY_MAX)
 		return 0; /* refuse absurd replies */
 	p = realloc(b->p, b->len + n + 1);
 	if (!p)
@@ -52,16 +69,36 @@ static size_t on_data(char *ptr, size_t size, size_t nmemb, void *arg)
 static void usage(FILE *f)
 {
 	fprintf(f,
-	        "usage: sipregctl [-s SOCKET | -c FILE] COMMAND [--json]\n"
+	        "usage: sipregctl [-s SOCKET | -c FILE] COMMAND [ARGS] [--json]\n"
 	        "commands:\n"
-	        "  status     version, uptime, workers, listeners, counters\n"
-	        "  config     the running configuration, every key\n"
-	        "  get PATH   any admin API path, e.g. get /status\n"
+	        "  status                      version, uptime, workers, listeners, counters\n"
+	        "  config                      the running configuration, every key\n"
+	        "  get PATH                    any admin API path, e.g. get /status\n"
+	        "  subscriber add USER@DOMAIN PASSWORD [--max-contacts N] [--disabled]\n"
+	        "                 [--replace]\n"
+	        "  subscriber add USER@DOMAIN --ha1-md5 HEX [--ha1-sha256 HEX] [...]\n"
+	        "                              add (or with --replace, overwrite) one\n"
+	        "                              subscriber; --ha1-md5/--ha1-sha256 give\n"
+	        "                              H(user:realm:password) instead of a password;\n"
+	        "                              --max-contacts 0 means the configured default\n"
+	        "  subscriber del USER@DOMAIN  remove a subscriber\n"
+	        "  subscriber list             every subscriber (no secrets)\n"
+	        "  subscriber show USER@DOMAIN one subscriber (no secrets)\n"
+	        "  subscriber import FILE.csv  add the rows of a CSV file whose header is\n"
+	        "                              username,domain,password; all or nothing\n"
+	        "  bindings [USER@DOMAIN]      the bindings in force (of one AOR)\n"
+	        "  guard list                  failure counters and suspensions\n"
+	        "  guard clear KEY             forget a counter or lift a suspension;\n"
+	        "                              KEY: ADDRESS or ACCOUNT@ADDRESS as listed\n"
 	        "options:\n"
 	        "  -s SOCKET  the admin socket (default: the default configuration's)\n"
 	        "  -c FILE    take the socket from this configuration file\n"
 	        "  --json     print the daemon's JSON as is\n"
-	        "  -h, -V     help, version\n");
+	        "  --         the arguments after it are not options (a password\n"
+	        "             starting with '-')\n"
+	        "  -h, -V     help, version\n"
+	        "exit status: 0 done, 1 sipregd unreachable or it refused (the reason is\n"
+	        "printed), 2 bad usage\n");
 }
 
 /* Before curl: a plain connect, to say precisely why the daemon is not there. */
@@ -82,10 +119,13 @@ static int probe(const char *path)
 	return r;
 }
 
-/* GETs path; returns the HTTP status (and the body in *out) or -1. */
-static long fetch(const char *sock, const char *path, struct buf *out)
+/* One request: method on path with an optional JSON body (NUL-terminated).
+ * Returns the HTTP status (and the body in *out) or -1 (message printed). */
+static long request(const char *sock, const char *method, const char *path,
+                    const char *body, long timeout_s, struct buf *out)
 {
-	char url[1024], errbuf[CURL_ERROR_SIZE] = "";
+	char url[2048 + 16], errbuf[CURL_ERROR_SIZE] = "";
+	struct curl_slist *hdrs = NULL;
 	long status = -1;
 	CURLcode rc;
 	CURL *c;
@@ -110,8 +150,17 @@ static long fetch(const char *sock, const char *path, struct buf *out)
 	curl_easy_setopt(c, CURLOPT_WRITEFUNCTION, on_data);
 	curl_easy_setopt(c, CURLOPT_WRITEDATA, out);
 	curl_easy_setopt(c, CURLOPT_ERRORBUFFER, errbuf);
-	curl_easy_setopt(c, CURLOPT_TIMEOUT, 10L);
+	curl_easy_setopt(c, CURLOPT_TIMEOUT, timeout_s);
 	curl_easy_setopt(c, CURLOPT_NOSIGNAL, 1L);
+	if (body) {
+		hdrs = curl_slist_append(hdrs, "Content-Type: application/json");
+		hdrs = curl_slist_append(hdrs, "Expect:"); /* no 100-continue wait */
+		curl_easy_setopt(c, CURLOPT_HTTPHEADER, hdrs);
+		curl_easy_setopt(c, CURLOPT_POSTFIELDS, body);
+		curl_easy_setopt(c, CURLOPT_POSTFIELDSIZE_LARGE, (curl_off_t)strlen(body));
+	}
+	if (strcmp(method, body ? "POST" : "GET") != 0)
+		curl_easy_setopt(c, CURLOPT_CUSTOMREQUEST, method);
 	rc = curl_easy_perform(c);
 	if (rc != CURLE_OK) {
 		fprintf(stderr,
@@ -121,6 +170,7 @@ static long fetch(const char *sock, const char *path, struct buf *out)
 	} else {
 		curl_easy_getinfo(c, CURLINFO_RESPONSE_CODE, &status);
 	}
+	curl_slist_free_all(hdrs);
 	curl_easy_cleanup(c);
 	return status;
 }
@@ -229,6 +279,414 @@ static void print_human(json_t *obj, int indent)
 	}
 }
 
+/* ------------------------------------------------------------------------ */
+/* Tables                                                                    */
+
+#define TABLE_COLS_MAX 8
+
+/* A column: its heading and how a cell is made from a row object. */
+struct column {
+	const char *title;
+	void (*cell)(json_t *row, const char *field, char *buf, size_t cap);
+	const char *field;
+};
+
+/* The field as text: strings as they are, numbers, yes/no, "-" for empty. */
+static void cell_field(json_t *row, const char *field, char *buf, size_t cap)
+{
+	json_t *v = json_object_get(row, field);
+
+	if (json_is_string(v) && json_string_length(v))
+		snprintf(buf, cap, "%s", json_string_value(v));
+	else if (json_is_integer(v))
+		snprintf(buf, cap, "%lld", (long long)json_integer_value(v));
+	else if (json_is_real(v))
+		snprintf(buf, cap, "%g", json_real_value(v));
+	else if (json_is_boolean(v))
+		snprintf(buf, cap, "%s", json_is_true(v) ? "yes" : "no");
+	else
+		snprintf(buf, cap, "-");
+}
+
+/* Prints rows (an array of objects) as an aligned table, the last column
+ * unpadded. */
+static void print_table(json_t *rows, const struct column *cols, size_t ncols)
+{
+	size_t width[TABLE_COLS_MAX] = {0}, i;
+	char cell[1024];
+	json_t *row;
+
+	for (size_t c = 0; c < ncols; c++)
+		width[c] = strlen(cols[c].title);
+	json_array_foreach(rows, i, row)
+	{
+		for (size_t c = 0; c < ncols; c++) {
+			cols[c].cell(row, cols[c].field, cell, sizeof(cell));
+			if (strlen(cell) > width[c])
+				width[c] = strlen(cell);
+		}
+	}
+	for (size_t c = 0; c < ncols; c++)
+		printf("%-*s%s", c + 1 < ncols ? (int)width[c] : 0, cols[c].title,
+		       c + 1 < ncols ? "  " : "\n");
+	json_array_foreach(rows, i, row)
+	{
+		for (size_t c = 0; c < ncols; c++) {
+			cols[c].cell(row, cols[c].field, cell, sizeof(cell));
+			printf("%-*s%s", c + 1 < ncols ? (int)width[c] : 0, cell,
+			       c + 1 < ncols ? "  " : "\n");
+		}
+	}
+}
+
+static void cell_subscriber(json_t *row, const char *field, char *buf, size_t cap)
+{
+	(void)field;
+	snprintf(buf, cap, "%s@%s", json_string_value(json_object_get(row, "username")) ?: "?",
+	         json_string_value(json_object_get(row, "domain")) ?: "?");
+}
+
+static void cell_max_contacts(json_t *row, const char *field, char *buf, size_t cap)
+{
+	json_t *v = json_object_get(row, field);
+
+	if (json_is_integer(v) && json_integer_value(v) == 0)
+		snprintf(buf, cap, "default");
+	else
+		cell_field(row, field, buf, cap);
+}
+
+static void cell_secret(json_t *row, const char *field, char *buf, size_t cap)
+{
+	bool pw = json_is_true(json_object_get(row, "has_password"));
+	bool md5 = json_is_true(json_object_get(row, "has_ha1_md5"));
+	bool sha = json_is_true(json_object_get(row, "has_ha1_sha256"));
+
+	(void)field;
+	snprintf(buf, cap, "%s%s%s%s%s", pw ? "password" : "", pw && (md5 || sha) ? "+" : "",
+	         md5 ? "ha1-md5" : "", md5 && sha ? "+" : "", sha ? "ha1-sha256" : "");
+	if (!buf[0])
+		snprintf(buf, cap, "none");
+}
+
+static void cell_expires(json_t *row, const char *field, char *buf, size_t cap)
+{
+	json_t *v = json_object_get(row, field);
+
+	if (json_is_integer(v))
+		snprintf(buf, cap, "%llds", (long long)json_integer_value(v));
+	else
+		snprintf(buf, cap, "-");
+}
+
+static void cell_suspended(json_t *row, const char *field, char *buf, size_t cap)
+{
+	json_t *v = json_object_get(row, "suspended_for");
+
+	(void)field;
+	if (json_is_true(json_object_get(row, "suspended")))
+		snprintf(buf, cap, "yes, %llds left",
+		         (long long)(json_is_integer(v) ? json_integer_value(v) : 0));
+	else
+		snprintf(buf, cap, "no");
+}
+
+static const struct column subscriber_cols[] = {
+        {"SUBSCRIBER", cell_subscriber, NULL},
+        {"ENABLED", cell_field, "enabled"},
+        {"MAX_CONTACTS", cell_max_contacts, "max_contacts"},
+        {"SECRET", cell_secret, NULL},
+};
+
+static const struct column binding_cols[] = {
+        {"AOR", cell_field, "aor"},
+        {"CONTACT", cell_field, "contact"},
+        {"EXPIRES", cell_expires, "expires"},
+        {"RECEIVED", cell_field, "received"},
+        {"TRANSPORT", cell_field, "transport"},
+        {"NAT", cell_field, "nat"},
+        {"USER_AGENT", cell_field, "user_agent"},
+};
+
+static const struct column guard_cols[] = {
+        {"KEY", cell_field, "key"},
+        {"KIND", cell_field, "kind"},
+        {"FAILURES", cell_field, "failures"},
+        {"SUSPENDED", cell_suspended, NULL},
+};
+
+#define COUNT(a) (sizeof(a) / sizeof((a)[0]))
+
+/* ------------------------------------------------------------------------ */
+/* Commands                                                                  */
+
+enum cmd_kind {
+	CMD_GET,         /* status, config, get PATH: print_human */
+	CMD_SUB_ADD,
+	CMD_SUB_DEL,
+	CMD_SUB_LIST,
+	CMD_SUB_SHOW,
+	CMD_SUB_IMPORT,
+	CMD_BINDINGS,
+	CMD_GUARD_LIST,
+	CMD_GUARD_CLEAR,
+};
+
+/* Everything the command line says. */
+struct cmdline {
+	enum cmd_kind kind;
+	const char *name; /* "subscriber add", for messages */
+	const char *pos[4];
+	size_t npos;
+	bool json, disabled, replace;
+	const char *ha1_md5, *ha1_sha256;
+	long max_contacts; /* -1: not given */
+};
+
+__attribute__((format(printf, 1, 2))) static int bad_usage(const char *fmt, ...)
+{
+	va_list ap;
+
+	fputs("sipregctl: ", stderr);
+	va_start(ap, fmt);
+	vfprintf(stderr, fmt, ap);
+	va_end(ap);
+	fputs(" (sipregctl -h lists the commands)\n", stderr);
+	return 2;
+}
+
+/* USER@DOMAIN, both parts non-empty. */
+static bool aor_ok(const char *s)
+{
+	const char *at = strrchr(s, '@');
+
+	return at && at != s && at[1];
+}
+
+/* Reads the rest of the command line after the command words. Returns 0 or
+ * the exit status 2 (message printed). */
+static int parse_args(struct cmdline *cl, int argc, char **argv, int i)
+{
+	bool sub_add = cl->kind == CMD_SUB_ADD, options = true;
+
+	for (; i < argc; i++) {
+		const char *a = argv[i];
+
+		if (options && strcmp(a, "--") == 0) {
+			options = false; /* a password may start with '-' */
+		} else if (!options) {
+			if (cl->npos == COUNT(cl->pos))
+				return bad_usage("unexpected argument: %s", a);
+			cl->pos[cl->npos++] = a;
+		} else if (strcmp(a, "--json") == 0) {
+			cl->json = true;
+		} else if (sub_add && strcmp(a, "--disabled") == 0) {
+			cl->disabled = true;
+		} else if (sub_add && strcmp(a, "--replace") == 0) {
+			cl->replace = true;
+		} else if (sub_add && (strcmp(a, "--max-contacts") == 0 ||
+		                       strcmp(a, "--ha1-md5") == 0 ||
+		                       strcmp(a, "--ha1-sha256") == 0)) {
+			if (i + 1 >= argc)
+				return bad_usage("%s needs a value", a);
+			if (strcmp(a, "--ha1-md5") == 0) {
+				cl->ha1_md5 = argv[++i];
+			} else if (strcmp(a, "--ha1-sha256") == 0) {
+				cl->ha1_sha256 = argv[++i];
+			} else {
+				char *end;
+
+				errno = 0;
+				cl->max_contacts = strtol(argv[++i], &end, 10);
+				if (errno || end == argv[i] || *end || cl->max_contacts < 0 ||
+				    cl->max_contacts > 1000000)
+					return bad_usage("--max-contacts: not a count: %s",
+					                 argv[i]);
+			}
+		} else if (a[0] == '-' && a[1] != '\0') {
+			return bad_usage("%s: unknown option %s", cl->name, a);
+		} else if (cl->npos < COUNT(cl->pos)) {
+			cl->pos[cl->npos++] = a;
+		} else {
+			return bad_usage("unexpected argument: %s", a);
+		}
+	}
+	return 0;
+}
+
+/* Reads FILE whole, wraps it as {"csv": "..."}; NULL with a message. */
+static char *import_body(const char *path)
+{
+	char *text = NULL, *out = NULL;
+	size_t len = 0, cap = 0, n;
+	json_t *s, *o;
+	FILE *f = fopen(path, "rb");
+
+	if (!f) {
+		fprintf(stderr, "sipregctl: %s: %s\n", path, strerror(errno));
+		return NULL;
+	}
+	for (;;) {
+		if (len + 65536 + 1 > cap) {
+			char *p;
+
+			cap = cap ? cap * 2 : 1 << 20;
+			if (cap > (size_t)ADMIN_BODY_MAX * 2) {
+				fprintf(stderr,
+				        "sipregctl: %s is too large for one import (the "
+				        "limit is %d MiB of JSON): split it\n",
+				        path, ADMIN_BODY_MAX >> 20);
+				goto out;
+			}
+			p = realloc(text, cap);
+			if (!p) {
+				fprintf(stderr, "sipregctl: out of memory\n");
+				goto out;
+			}
+			text = p;
+		}
+		n = fread(text + len, 1, cap - len - 1, f);
+		len += n;
+		if (n == 0)
+			break;
+	}
+	if (ferror(f)) {
+		fprintf(stderr, "sipregctl: %s: read error\n", path);
+		goto out;
+	}
+	text[len] = '\0';
+	if (memchr(text, '\0', len)) {
+		fprintf(stderr, "sipregctl: %s: a NUL byte at offset %zu: not a CSV file\n",
+		        path, (size_t)((char *)memchr(text, '\0', len) - text));
+		goto out;
+	}
+	s = json_stringn(text, len);
+	if (!s) {
+		fprintf(stderr, "sipregctl: %s is not valid UTF-8\n", path);
+		goto out;
+	}
+	o = json_pack("{s:o}", "csv", s);
+	out = o ? json_dumps(o, JSON_COMPACT) : NULL;
+	json_decref(o);
+	if (!out) {
+		fprintf(stderr, "sipregctl: out of memory\n");
+	} else if (strlen(out) > ADMIN_BODY_MAX) {
+		fprintf(stderr,
+		        "sipregctl: %s is too large for one import (%zu bytes of JSON, the "
+		        "limit is %d MiB): split it\n",
+		        path, strlen(out), ADMIN_BODY_MAX >> 20);
+		free(out);
+		out = NULL;
+	}
+out:
+	free(text);
+	fclose(f);
+	return out;
+}
+
+/* "/prefix/" + the URL-escaped arg. */
+static bool escaped_path(char *buf, size_t cap, const char *prefix, const char *arg)
+{
+	char *e = curl_easy_escape(NULL, arg, 0);
+	int n;
+
+	if (!e)
+		return false;
+	n = snprintf(buf, cap, "%s%s", prefix, e);
+	curl_free(e);
+	return n > 0 && (size_t)n < cap;
+}
+
+/* Prints a successful reply in readable form; returns the exit status. */
+static int print_reply(const struct cmdline *cl, json_t *root)
+{
+	json_t *a;
+
+	switch (cl->kind) {
+	case CMD_GET:
+	case CMD_SUB_SHOW:
+		print_human(root, 0);
+		return 0;
+	case CMD_SUB_ADD: {
+		json_t *mc = json_object_get(root, "max_contacts");
+
+		printf("%s %s@%s: %s, max_contacts %s", cl->replace ? "stored" : "added",
+		       json_string_value(json_object_get(root, "username")) ?: "?",
+		       json_string_value(json_object_get(root, "domain")) ?: "?",
+		       json_is_true(json_object_get(root, "enabled")) ? "enabled" : "disabled",
+		       json_integer_value(mc) ? "" : "default");
+		if (json_integer_value(mc))
+			printf("%lld", (long long)json_integer_value(mc));
+		printf("\n");
+		return 0;
+	}
+	case CMD_SUB_DEL:
+		printf("deleted %s\n", cl->pos[0]);
+		return 0;
+	case CMD_SUB_IMPORT:
+		printf("imported %lld subscribers from %s\n",
+		       (long long)json_integer_value(json_object_get(root, "imported")),
+		       cl->pos[0]);
+		return 0;
+	case CMD_GUARD_CLEAR:
+		printf("cleared %s\n", cl->pos[0]);
+		return 0;
+	case CMD_SUB_LIST:
+		a = json_object_get(root, "subscribers");
+		if (!json_is_array(a))
+			break;
+		if (json_array_size(a))
+			print_table(a, subscriber_cols, COUNT(subscriber_cols));
+		printf("%zu subscriber%s\n", json_array_size(a),
+		       json_array_size(a) == 1 ? "" : "s");
+		return 0;
+	case CMD_BINDINGS:
+		a = json_object_get(root, "bindings");
+		if (!json_is_array(a))
+			break;
+		if (json_array_size(a))
+			print_table(a, binding_cols, COUNT(binding_cols));
+		printf("%zu binding%s\n", json_array_size(a), json_array_size(a) == 1 ? "" : "s");
+		return 0;
+	case CMD_GUARD_LIST:
+		a = json_object_get(root, "entries");
+		if (!json_is_array(a))
+			break;
+		if (json_array_size(a))
+			print_table(a, guard_cols, COUNT(guard_cols));
+		printf("%zu guard entr%s\n", json_array_size(a),
+		       json_array_size(a) == 1 ? "y" : "ies");
+		return 0;
+	}
+	fprintf(stderr, "sipregctl: sipregd's reply has not the expected shape\n");
+	return 1;
+}
+
+/* The body of POST /subscribers; NULL on ENOMEM. */
+static char *add_body(const struct cmdline *cl)
+{
+	const char *aor = cl->pos[0], *at = strrchr(aor, '@');
+	json_t *o = json_object();
+	char *out;
+
+	json_object_set_new(o, "username", json_stringn(aor, (size_t)(at - aor)));
+	json_object_set_new(o, "domain", json_string(at + 1));
+	if (cl->npos > 1)
+		json_object_set_new(o, "password", json_string(cl->pos[1]));
+	if (cl->ha1_md5)
+		json_object_set_new(o, "ha1_md5", json_string(cl->ha1_md5));
+	if (cl->ha1_sha256)
+		json_object_set_new(o, "ha1_sha256", json_string(cl->ha1_sha256));
+	json_object_set_new(o, "enabled", json_boolean(!cl->disabled));
+	if (cl->max_contacts >= 0)
+		json_object_set_new(o, "max_contacts", json_integer(cl->max_contacts));
+	if (cl->replace)
+		json_object_set_new(o, "replace", json_true());
+	out = json_dumps(o, JSON_COMPACT);
+	json_decref(o);
+	return out;
+}
+
 int main(int argc, char **argv)
 {
 	static const struct option opts[] = {
@@ -239,14 +697,15 @@ int main(int argc, char **argv)
 	        {"version", no_argument, NULL, 'V'},
 	        {NULL, 0, NULL, 0},
 	};
-	char sock[CONFIG_ADMIN_SOCKET_MAX] = "";
-	const char *conf = NULL, *cmd, *path;
+	char sock[CONFIG_ADMIN_SOCKET_MAX] = "", path[2048];
+	const char *conf = NULL, *cmd, *method = "GET";
+	struct cmdline cl = {.max_contacts = -1};
 	struct buf body = {NULL, 0};
-	bool json = false;
+	char *req_body = NULL;
+	long status, timeout = 10;
 	json_error_t jerr;
 	json_t *root;
-	long status;
-	int c, rc = 1;
+	int c, rc = 1, words = 1;
 
 	while ((c = getopt_long(argc, argv, "+s:c:hV", opts, NULL)) != -1) {
 		switch (c) {
@@ -262,7 +721,7 @@ int main(int argc, char **argv)
 			conf = optarg;
 			break;
 		case 'j':
-			json = true;
+			cl.json = true;
 			break;
 		case 'h':
 			usage(stdout);
@@ -279,34 +738,140 @@ int main(int argc, char **argv)
 		usage(stderr);
 		return 2;
 	}
-	cmd = argv[optind++];
-	if (strcmp(cmd, "status") == 0) {
-		path = "/status";
-	} else if (strcmp(cmd, "config") == 0) {
-		path = "/config";
-	} else if (strcmp(cmd, "get") == 0 && optind < argc && argv[optind][0] == '/') {
-		path = argv[optind++];
+	cmd = argv[optind];
+	for (int i = optind; i < argc && strcmp(argv[i], "--") != 0; i++) {
+		if (strcmp(argv[i], "-h") == 0 || strcmp(argv[i], "--help") == 0) {
+			usage(stdout);
+			return 0;
+		}
+	}
+	cl.name = cmd;
+	if (strcmp(cmd, "status") == 0 || strcmp(cmd, "config") == 0 ||
+	    strcmp(cmd, "get") == 0) {
+		cl.kind = CMD_GET;
+	} else if (strcmp(cmd, "subscriber") == 0 || strcmp(cmd, "guard") == 0) {
+		static const struct {
+			const char *cmd, *sub;
+			enum cmd_kind kind;
+		} subs[] = {
+		        {"subscriber", "add", CMD_SUB_ADD},
+		        {"subscriber", "del", CMD_SUB_DEL},
+		        {"subscriber", "list", CMD_SUB_LIST},
+		        {"subscriber", "show", CMD_SUB_SHOW},
+		        {"subscriber", "import", CMD_SUB_IMPORT},
+		        {"guard", "list", CMD_GUARD_LIST},
+		        {"guard", "clear", CMD_GUARD_CLEAR},
+		};
+		const char *sub = optind + 1 < argc ? argv[optind + 1] : NULL;
+		size_t k;
+
+		for (k = 0; sub && k < COUNT(subs); k++)
+			if (strcmp(subs[k].cmd, cmd) == 0 && strcmp(subs[k].sub, sub) == 0)
+				break;
+		if (!sub || k == COUNT(subs)) {
+			fprintf(stderr, "sipregctl: %s: %s%s\n", cmd,
+			        sub ? "unknown subcommand " : "missing subcommand",
+			        sub ? sub : "");
+			usage(stderr);
+			return 2;
+		}
+		cl.kind = subs[k].kind;
+		words = 2;
+	} else if (strcmp(cmd, "bindings") == 0) {
+		cl.kind = CMD_BINDINGS;
 	} else {
-		fprintf(stderr, "sipregctl: unknown command or missing PATH: %s\n", cmd);
+		fprintf(stderr, "sipregctl: unknown command: %s\n", cmd);
 		usage(stderr);
 		return 2;
 	}
-	for (; optind < argc; optind++) {
-		if (strcmp(argv[optind], "--json") == 0) {
-			json = true;
+	rc = parse_args(&cl, argc, argv, optind + words);
+	if (rc)
+		return rc;
+	rc = 1;
+
+	/* what to ask */
+	switch (cl.kind) {
+	case CMD_GET:
+		if (strcmp(cmd, "get") == 0) {
+			if (cl.npos != 1 || cl.pos[0][0] != '/') {
+				fprintf(stderr,
+				        "sipregctl: unknown command or missing PATH: %s\n",
+				        cmd);
+				usage(stderr);
+				return 2;
+			}
+			snprintf(path, sizeof(path), "%s", cl.pos[0]);
 		} else {
-			fprintf(stderr, "sipregctl: unexpected argument: %s\n",
-			        argv[optind]);
-			return 2;
+			if (cl.npos)
+				return bad_usage("unexpected argument: %s", cl.pos[0]);
+			snprintf(path, sizeof(path), "/%s", cmd);
 		}
+		break;
+	case CMD_SUB_ADD:
+		if (cl.npos < 1 || !aor_ok(cl.pos[0]))
+			return bad_usage("%s", "subscriber add needs USER@DOMAIN");
+		if (cl.npos > 2)
+			return bad_usage("unexpected argument: %s", cl.pos[2]);
+		if (cl.npos < 2 && !cl.ha1_md5 && !cl.ha1_sha256)
+			return bad_usage("%s", "subscriber add needs a PASSWORD, or --ha1-md5 "
+			                       "and/or --ha1-sha256");
+		req_body = add_body(&cl);
+		if (!req_body)
+			goto out;
+		method = "POST";
+		snprintf(path, sizeof(path), "/subscribers");
+		break;
+	case CMD_SUB_DEL:
+	case CMD_SUB_SHOW:
+	case CMD_BINDINGS:
+	case CMD_GUARD_CLEAR:
+		if (cl.npos > 1)
+			return bad_usage("unexpected argument: %s", cl.pos[1]);
+		if (cl.kind == CMD_BINDINGS && cl.npos == 0) {
+			snprintf(path, sizeof(path), "/bindings");
+			break;
+		}
+		if (cl.npos == 0)
+			return bad_usage("%s needs an argument",
+			                 cl.kind == CMD_GUARD_CLEAR ? "guard clear KEY"
+			                                            : "USER@DOMAIN");
+		if (cl.kind != CMD_GUARD_CLEAR && !aor_ok(cl.pos[0]))
+			return bad_usage("not USER@DOMAIN: %s", cl.pos[0]);
+		if (!escaped_path(path, sizeof(path),
+		                  cl.kind == CMD_BINDINGS      ? "/bindings/"
+		                  : cl.kind == CMD_GUARD_CLEAR ? "/guard/"
+		                                               : "/subscribers/",
+		                  cl.pos[0]))
+			return bad_usage("argument too long: %s", cl.pos[0]);
+		if (cl.kind == CMD_SUB_DEL || cl.kind == CMD_GUARD_CLEAR)
+			method = "DELETE";
+		break;
+	case CMD_SUB_LIST:
+	case CMD_GUARD_LIST:
+		if (cl.npos)
+			return bad_usage("unexpected argument: %s", cl.pos[0]);
+		snprintf(path, sizeof(path), cl.kind == CMD_SUB_LIST ? "/subscribers" : "/guard");
+		timeout = 120;
+		break;
+	case CMD_SUB_IMPORT:
+		if (cl.npos != 1)
+			return bad_usage("%s", "subscriber import needs exactly one FILE.csv");
+		req_body = import_body(cl.pos[0]);
+		if (!req_body)
+			goto out;
+		method = "POST";
+		snprintf(path, sizeof(path), "/subscribers/import");
+		timeout = 600;
+		break;
 	}
+
 	if (sock[0] == '\0' && conf) {
 		struct config_error err;
 		struct config *cfg;
 
 		if (config_load(&cfg, conf, &err) < 0) {
 			fprintf(stderr, "sipregctl: %s\n", err.msg);
-			return 1;
+			goto out;
 		}
 		strcpy(sock, cfg->admin_socket);
 		config_free(cfg);
@@ -314,24 +879,25 @@ int main(int argc, char **argv)
 	           config_default_admin_socket(sock, sizeof(sock)) < 0) {
 		fprintf(stderr,
 		        "sipregctl: the default socket path is too long; use -s\n");
-		return 2;
+		rc = 2;
+		goto out;
 	}
 
 	curl_global_init(CURL_GLOBAL_DEFAULT);
-	status = fetch(sock, path, &body);
+	status = request(sock, method, path, req_body, timeout, &body);
 	if (status < 0)
-		goto out;
+		goto out_curl;
 	root = body.p ? json_loadb(body.p, body.len, 0, &jerr) : NULL;
-	if (status != 200) {
+	if (status < 200 || status > 299) {
 		json_t *e = root ? json_object_get(root, "error") : NULL;
 
 		fprintf(stderr, "sipregctl: sipregd answered %ld: %s\n", status,
 		        e && json_is_string(e) ? json_string_value(e)
 		                               : (body.p ? body.p : ""));
 		json_decref(root);
-		goto out;
+		goto out_curl;
 	}
-	if (json) {
+	if (cl.json) {
 		fputs(body.p ? body.p : "", stdout);
 		if (body.len && body.p[body.len - 1] != '\n')
 			fputs("\n", stdout);
@@ -339,12 +905,13 @@ int main(int argc, char **argv)
 	} else if (!root || !json_is_object(root)) {
 		fprintf(stderr, "sipregctl: sipregd's reply is not a JSON object\n");
 	} else {
-		print_human(root, 0);
-		rc = 0;
+		rc = print_reply(&cl, root);
 	}
 	json_decref(root);
-out:
-	free(body.p);
+out_curl:
 	curl_global_cleanup();
+out:
+	free(req_body);
+	free(body.p);
 	return rc;
 }
