@@ -2153,6 +2153,195 @@ Test(ua, sipp_registrar_on_loopback, .timeout = 90)
 }
 
 /* ------------------------------------------------------------------------ */
+/* Against Kamailio (registrar + auth modules) on loopback                   */
+
+static const char kamailio_cfg[] =
+	"#!KAMAILIO\n"
+	"debug=2\nlog_stderror=yes\nchildren=1\nauto_aliases=no\n"
+	"listen=udp:127.0.0.1:%u\n"
+	"mpath=\"%s\"\n"
+	"loadmodule \"sl.so\"\nloadmodule \"tm.so\"\nloadmodule \"pv.so\"\n"
+	"loadmodule \"auth.so\"\nloadmodule \"usrloc.so\"\nloadmodule \"registrar.so\"\n"
+	"loadmodule \"textops.so\"\n"
+	"modparam(\"usrloc\", \"db_mode\", 0)\n"
+	"modparam(\"registrar\", \"min_expires\", 30)\n"
+	"modparam(\"registrar\", \"min_expires_mode\", 1)\n"
+	"modparam(\"registrar\", \"max_expires\", 3600)\n"
+	"modparam(\"auth\", \"secret\", \"0123456789abcdef\")\n"
+	"request_route {\n"
+	"  if (is_method(\"REGISTER\")) {\n"
+	"    if (!pv_www_authenticate(\"$td\", \"secret\", \"0\")) {\n"
+	"      www_challenge(\"$td\", \"1\");\n"
+	"      exit;\n"
+	"    }\n"
+	"    if (!save(\"location\")) sl_reply_error();\n"
+	"    exit;\n"
+	"  }\n"
+	"  sl_send_reply(\"404\", \"Not here\");\n"
+	"}\n";
+
+/* Receive what came on udp_fd (waiting at most max_ms), hand responses to
+ * the tx layer, advance the wheel. The last response is kept in last. */
+static void pump(struct wheel *w, struct tx_layer *tx, int max_ms, char *last, size_t cap)
+{
+	struct pollfd p = {.fd = udp_fd, .events = POLLIN};
+	int64_t tmo = wheel_timeout(w, clock_now_ms());
+	char buf[4096];
+	ssize_t n;
+
+	if (tmo < 0 || tmo > max_ms)
+		tmo = max_ms;
+	poll(&p, 1, (int)tmo);
+	now = clock_now_ms();
+	while ((n = recv(udp_fd, buf, sizeof(buf) - 1, MSG_DONTWAIT)) > 0) {
+		struct sip_msg m;
+		struct sip_hdr h[64];
+		struct sip_err e;
+		struct sip_via v;
+		struct sip_str rest;
+
+		if (sip_msg_parse(&m, buf, (size_t)n, h, 64, SIP_PARSE_DATAGRAM, &e) <= 0 ||
+		    m.is_request || !sip_msg_hdr(&m, SIP_HDR_VIA))
+			continue;
+		if (last && (size_t)n < cap) {
+			memcpy(last, buf, (size_t)n);
+			last[n] = '\0';
+		}
+		rest = sip_msg_hdr(&m, SIP_HDR_VIA)->value;
+		if (sip_via_next(&rest, &v, &e) == 1)
+			tx_client_response(tx, &m, &v);
+	}
+	wheel_advance(w, now);
+}
+
+Test(ua, kamailio_registrar_on_loopback, .timeout = 90)
+{
+	static const char *mdirs[] = {"/usr/lib/x86_64-linux-gnu/kamailio/modules/",
+				      "/usr/lib/kamailio/modules/", "/usr/lib64/kamailio/modules/"};
+	char dir[] = "/tmp/sipreg-ua-kam-XXXXXX", cfg[128], logp[128], last[4096] = "";
+	const char *mdir = NULL;
+	struct ua_opts o;
+	struct tx_layer_opts to;
+	struct ua *ua;
+	struct tx_layer *tx;
+	struct wheel *w;
+	struct ua_trunk_config c = trunk("kam");
+	struct ua_trunk_status st;
+	uint16_t kport, my_port;
+	pid_t pid;
+	FILE *f;
+	uint64_t deadline, reg_sent = 0, refresh_sent = 0;
+	int shut_r = -1, kstatus = -1;
+	uint32_t refresh_cseq = 0;
+	const struct note *tb = NULL;
+
+	if (system("command -v kamailio >/dev/null 2>&1") != 0 &&
+	    access("/usr/sbin/kamailio", X_OK) != 0)
+		cr_skip_test("kamailio is not installed: the Kamailio registrar test was NOT run");
+	for (size_t i = 0; i < sizeof(mdirs) / sizeof(mdirs[0]); i++)
+		if (access(mdirs[i], R_OK) == 0)
+			mdir = mdirs[i];
+	if (!mdir)
+		cr_skip_test("no kamailio module directory: the Kamailio test was NOT run");
+	cr_assert_not_null(mkdtemp(dir));
+	kport = free_udp_port(NULL);
+	my_port = free_udp_port(&udp_fd);
+	snprintf(cfg, sizeof(cfg), "%s/kamailio.cfg", dir);
+	snprintf(logp, sizeof(logp), "%s/kamailio.log", dir);
+	f = fopen(cfg, "w");
+	cr_assert_not_null(f);
+	fprintf(f, kamailio_cfg, kport, mdir);
+	fclose(f);
+	pid = fork();
+	cr_assert_geq(pid, 0);
+	if (pid == 0) {
+		int dn = open("/dev/null", O_RDWR), lf = open(logp, O_WRONLY | O_CREAT | O_TRUNC, 0600);
+
+		dup2(dn, 0);
+		dup2(lf >= 0 ? lf : dn, 1);
+		dup2(lf >= 0 ? lf : dn, 2);
+		execlp("kamailio", "kamailio", "-f", cfg, "-DD", "-E", "-m", "32", "-M", "8", "-w",
+		       dir, "-Y", dir, (char *)NULL);
+		execl("/usr/sbin/kamailio", "kamailio", "-f", cfg, "-DD", "-E", "-m", "32", "-M",
+		      "8", "-w", dir, "-Y", dir, (char *)NULL);
+		_exit(127);
+	}
+
+	now = clock_now_ms();
+	cr_assert_eq(wheel_new(&w, now), 0);
+	memset(&to, 0, sizeof(to));
+	cr_assert_eq(tx_layer_new(&tx, w, &to, udp_send, NULL), 0);
+	memset(&o, 0, sizeof(o));
+	o.wheel = w;
+	o.tx = tx;
+	o.local_host = "127.0.0.1";
+	o.local_port_udp = my_port;
+	o.notify = on_notice;
+	o.settings = default_settings();
+	cr_assert_eq(ua_new(&ua, &o), 0);
+	c.registrar = "127.0.0.1";
+	c.registrar_port = kport;
+	c.domain = "k.test";
+	c.expire = 20; /* below Kamailio's min_expires 30: a 423 first */
+	usleep(500 * 1000); /* let kamailio bind; Timer E would cover it anyway */
+	cr_assert_eq(ua_trunk_add(ua, &c, false, NULL), 0);
+
+	deadline = clock_now_ms() + 45000;
+	while (clock_now_ms() < deadline && !ua_shutdown_done(ua)) {
+		if (kstatus == -1 && waitpid(pid, &kstatus, WNOHANG) == pid)
+			break; /* kamailio died (see its log) */
+		pump(w, tx, 100, last, sizeof(last));
+		if (ua_trunk_get_status(ua, "kam", &st) < 0)
+			break;
+		if (st.state == UA_STATE_REGISTERED && !reg_sent)
+			reg_sent = st.valid_until_ms - st.granted * 1000ull;
+		if (st.state == UA_STATE_REFRESHING && !refresh_sent) {
+			refresh_sent = now;
+			refresh_cseq = st.cseq;
+		}
+		if (st.state == UA_STATE_REGISTERED && refresh_sent && shut_r == -1 &&
+		    st.cseq == refresh_cseq)
+			shut_r = ua_shutdown(ua, 3000);
+	}
+	if (kstatus == -1) {
+		kill(pid, SIGTERM);
+		for (int k = 0; k < 50 && waitpid(pid, &kstatus, WNOHANG) != pid; k++)
+			usleep(100 * 1000);
+		if (waitpid(pid, NULL, WNOHANG) == 0) {
+			kill(pid, SIGKILL);
+			waitpid(pid, NULL, 0);
+		}
+	}
+	for (size_t i = 0; i < nnotes && i < 512; i++)
+		if (notes[i].kind == UA_NOTICE_INTERVAL_TOO_BRIEF)
+			tb = &notes[i];
+	cr_assert_not_null(tb, "no 423 from Kamailio (see %s)", logp);
+	cr_assert_eq(tb->value, 20);
+	cr_assert_eq(tb->value2, 30);
+	cr_assert_neq(reg_sent, 0, "never registered (see %s)", logp);
+	cr_assert_neq(refresh_sent, 0, "never refreshed");
+	cr_assert_geq(refresh_sent - reg_sent, 13500 - 50);
+	cr_assert_leq(refresh_sent - reg_sent, 15000 + 150);
+	cr_assert_eq(shut_r, 1);
+	cr_assert(ua_shutdown_done(ua), "the unregister was not answered");
+	/* the unregister's 200 lists no binding any more */
+	cr_assert(strncmp(last, "SIP/2.0 200", 11) == 0, "%s", last);
+	cr_assert_null(strstr(last, "Contact:"), "binding left: %s", last);
+	cr_assert_eq(expires_of(nsent - 1), 0);
+	cr_assert_eq(ua_trunk_get_status(ua, "kam", &st), 0);
+	cr_assert_eq(st.failures, 0);
+	cr_assert_eq(st.state, UA_STATE_DISABLED);
+	unlink(cfg);
+	unlink(logp);
+	rmdir(dir);
+	ua_free(ua);
+	tx_layer_free(tx);
+	wheel_free(w);
+	close(udp_fd);
+	udp_fd = -1;
+}
+
+/* ------------------------------------------------------------------------ */
 /* Spreading and scale                                                       */
 
 Test(ua, initial_registrations_are_spread)
