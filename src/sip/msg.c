@@ -113,6 +113,17 @@ static inline bool is_ctl(char c)
 	return (u < 0x20 && u != '\t') || u == 0x7f;
 }
 
+/* Eight bytes, the first in the lowest bits, whatever the byte order. */
+static inline uint64_t load64(const char *p)
+{
+	uint64_t x;
+	memcpy(&x, p, sizeof(x));
+#if defined(__BYTE_ORDER__) && __BYTE_ORDER__ == __ORDER_BIG_ENDIAN__
+	x = __builtin_bswap64(x);
+#endif
+	return x;
+}
+
 /*
  * Control bytes are indexed 64 bytes at a time: one block gives a 64-bit
  * mask of its bytes below 0x20 and DEL, which the parser consumes in order (count
@@ -148,9 +159,16 @@ static uint64_t block_mask(const char *b, const char *end)
 		ctl |= (uint64_t)(unsigned)_mm_movemask_epi8(c) << i;
 	}
 #else
-	for (unsigned i = 0; i < 64; i++) {
-		unsigned char c = (unsigned char)b[i];
-		ctl |= (uint64_t)(c < 0x20 || c == 0x7f) << i;
+	/* eight bytes at a time, no carry between bytes (SWAR) */
+	const uint64_t lo7 = 0x7f7f7f7f7f7f7f7full, hi = 0x8080808080808080ull;
+	for (unsigned i = 0; i < 64; i += 8) {
+		uint64_t x = load64(b + i), y = x ^ lo7;
+		/* bit 7 of a byte: set when that byte is >= 0x20 / is not DEL */
+		uint64_t ge20 = ((x & lo7) + 0x6060606060606060ull) | x;
+		uint64_t notdel = ((y & lo7) + lo7) | y;
+		uint64_t m = ~(ge20 & notdel) & hi;
+		/* gather the eight bit-7s into one byte, byte k to bit k */
+		ctl |= (((m >> 7) * 0x0102040810204080ull) >> 56) << i;
 	}
 #endif
 	if (avail < 64)
@@ -592,16 +610,6 @@ static bool name_eq(const char *s, const char *lc, size_t n)
 			return false;
 	}
 	return true;
-}
-
-static inline uint64_t load64(const char *p)
-{
-	uint64_t x;
-	memcpy(&x, p, sizeof(x));
-#if defined(__BYTE_ORDER__) && __BYTE_ORDER__ == __ORDER_BIG_ENDIAN__
-	x = __builtin_bswap64(x);
-#endif
-	return x;
 }
 
 /*
