@@ -461,31 +461,37 @@ static const uint8_t compact_tab[256] = {
 #undef CF
 
 /*
- * Long names, compared eight bytes at a time. For a lower-case literal lc,
- * word i holds bytes [8i, 8i + 8): lit is lc's bytes (0 past its end), orm
- * has 0x20 where lc has a letter, keep masks the bytes inside the name. A
- * received name n matches when ((n_i | orm_i) & keep_i) == lit_i for each
- * word: ORing 0x20 into a letter position folds case, and no other byte
- * gains a letter's value that way except that letter's upper case, while
- * non-letter positions are compared exactly. So a match also proves the
- * name is made of token bytes. The words are little-endian.
+ * Long names, compared eight bytes at a time. For a lower-case literal lc of
+ * length n, word 0 holds bytes [0, 8); for n <= 16 word 1 holds the last
+ * eight, [n - 8, n); for n > 16 word 1 holds [8, 16) and word 2 the last
+ * eight (words may overlap). lit is lc's bytes there, orm has 0x20 where lc
+ * has a letter, keep0 masks the bytes of a name shorter than 8. A received
+ * name matches when (word | orm) == lit for each word (masked by keep0 for
+ * short names): ORing 0x20 into a letter position folds case, no other byte
+ * gains a letter's value that way except that letter's upper case, and
+ * non-letter positions are compared exactly, so a match also proves the name
+ * is made of token bytes. Only bytes of the name are read, except for names
+ * shorter than 8. Words are little-endian (load64).
  */
 struct hdr_name {
-	uint64_t lit[3], orm[3], keep[3];
-	const char *lc;
+	uint64_t lit[3], orm[3], keep0;
 	uint8_t len;
 };
+_Static_assert(sizeof(struct hdr_name) == 64, "one cache line per name");
 
 #define NB(s, i) ((uint64_t)(unsigned char)(s "\0\0\0\0\0\0\0\0\0\0\0\0\0\0\0\0\0\0\0\0\0\0\0\0")[i])
 #define OB(s, i) ((NB(s, i) >= 'a' && NB(s, i) <= 'z') ? 0x20ull : 0ull)
-#define W8(F, s, o) (F(s, o) | F(s, o + 1) << 8 | F(s, o + 2) << 16 | F(s, o + 3) << 24 | \
-		     F(s, o + 4) << 32 | F(s, o + 5) << 40 | F(s, o + 6) << 48 | F(s, o + 7) << 56)
-#define KEEP(n, o) \
-	((n) >= (o) + 8 ? ~0ull : (n) <= (o) ? 0ull : (1ull << ((8 * ((n) - (o))) & 63)) - 1)
-#define HN(id, lc) [id] = {{W8(NB, lc, 0), W8(NB, lc, 8), W8(NB, lc, 16)}, \
-			   {W8(OB, lc, 0), W8(OB, lc, 8), W8(OB, lc, 16)}, \
-			   {KEEP(sizeof(lc) - 1, 0), KEEP(sizeof(lc) - 1, 8), \
-			    KEEP(sizeof(lc) - 1, 16)}, lc, sizeof(lc) - 1}
+#define W8(F, s, o) (F(s, (o)) | F(s, (o) + 1) << 8 | F(s, (o) + 2) << 16 | F(s, (o) + 3) << 24 | \
+		     F(s, (o) + 4) << 32 | F(s, (o) + 5) << 40 | F(s, (o) + 6) << 48 |         \
+		     F(s, (o) + 7) << 56)
+#define O1(n) ((n) > 16 ? 8 : (n) > 8 ? (n) - 8 : 0)
+#define O2(n) ((n) > 16 ? (n) - 8 : 0)
+#define KEEP0(n) ((n) >= 8 ? ~0ull : (1ull << ((8 * (n)) & 63)) - 1)
+#define HN(id, lc) [id] = {{W8(NB, lc, 0), W8(NB, lc, O1(sizeof(lc) - 1)),                  \
+			    W8(NB, lc, O2(sizeof(lc) - 1))},                                  \
+			   {W8(OB, lc, 0), W8(OB, lc, O1(sizeof(lc) - 1)),                  \
+			    W8(OB, lc, O2(sizeof(lc) - 1))},                                  \
+			   KEEP0(sizeof(lc) - 1), sizeof(lc) - 1}
 static const struct hdr_name hdr_names[SIP_HDR__COUNT] = {
 	HN(SIP_HDR_VIA, "via"),
 	HN(SIP_HDR_FROM, "from"),
@@ -534,7 +540,9 @@ static const struct hdr_name hdr_names[SIP_HDR__COUNT] = {
 	HN(SIP_HDR_WARNING, "warning"),
 };
 #undef HN
-#undef KEEP
+#undef KEEP0
+#undef O2
+#undef O1
 #undef W8
 #undef OB
 #undef NB
@@ -599,14 +607,17 @@ static inline unsigned hdr_hash(const char *n, size_t len)
 			  ((unsigned char)n[len - 1] | 0x20)) & 255u;
 }
 
-/* Byte-wise form of the comparison, for names near the end of the buffer. */
-static bool name_eq(const char *s, const char *lc, size_t n)
+/* Byte-wise, ASCII case-insensitive, for short names near the end of the
+ * input; against the canonical name. */
+static bool name_eq(const char *s, const char *canon, size_t n)
 {
 	for (size_t i = 0; i < n; i++) {
-		unsigned char c = (unsigned char)s[i];
+		unsigned char c = (unsigned char)s[i], d = (unsigned char)canon[i];
 		if (c >= 'A' && c <= 'Z')
 			c |= 0x20;
-		if (c != (unsigned char)lc[i])
+		if (d >= 'A' && d <= 'Z')
+			d |= 0x20;
+		if (c != d)
 			return false;
 	}
 	return true;
@@ -626,18 +637,20 @@ hdr_lookup_at(const char *n, size_t len, size_t avail)
 		return (enum sip_hdr_id)compact_tab[(unsigned char)n[0]];
 	id = (enum sip_hdr_id)hdr_hash_tab[hdr_hash(n, len)];
 	e = &hdr_names[id];
-	if (id == SIP_HDR_OTHER || e->len != len)
+	if (e->len != len) /* SIP_HDR_OTHER's entry has length 0 */
 		return SIP_HDR_OTHER;
-	if (sip_likely(avail >= 24 || avail >= ((len + 7) & ~(size_t)7))) {
-		if (((load64(n) | e->orm[0]) & e->keep[0]) != e->lit[0])
-			return SIP_HDR_OTHER;
-		if (len > 8 && ((load64(n + 8) | e->orm[1]) & e->keep[1]) != e->lit[1])
-			return SIP_HDR_OTHER;
-		if (len > 16 && ((load64(n + 16) | e->orm[2]) & e->keep[2]) != e->lit[2])
-			return SIP_HDR_OTHER;
-		return id;
+	if (len <= 8) {
+		if (sip_unlikely(avail < 8))
+			return name_eq(n, hdr_info[id].name, len) ? id : SIP_HDR_OTHER;
+		return ((load64(n) | e->orm[0]) & e->keep0) == e->lit[0] ? id : SIP_HDR_OTHER;
 	}
-	return name_eq(n, e->lc, len) ? id : SIP_HDR_OTHER;
+	if ((load64(n) | e->orm[0]) != e->lit[0])
+		return SIP_HDR_OTHER;
+	if (len <= 16)
+		return (load64(n + len - 8) | e->orm[1]) == e->lit[1] ? id : SIP_HDR_OTHER;
+	if ((load64(n + 8) | e->orm[1]) != e->lit[1])
+		return SIP_HDR_OTHER;
+	return (load64(n + len - 8) | e->orm[2]) == e->lit[2] ? id : SIP_HDR_OTHER;
 }
 
 const char *sip_hdr_name(enum sip_hdr_id id)
