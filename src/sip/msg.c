@@ -1040,21 +1040,22 @@ int sip_msg_parse(struct sip_msg *m, const char *buf, size_t len, struct sip_hdr
 		enum sip_hdr_id id;
 		struct sip_hdr *h;
 
-		if (sip_unlikely(p == end) && !stream) {
-			/*
-			 * A datagram that ends right after a header line: its
-			 * empty line is missing (some RFC 4475 files end so).
-			 * Taken as the end of the headers with no body; a cut
-			 * inside a line is still an error.
-			 */
-			hend = end;
-			break;
-		}
 		lf = next_eol(&sc, lf_ok, &bad);
 		if (sip_unlikely(!lf)) {
-			if (!bad)
-				goto incomplete;
-			return fail(err, buf, bad, bad_eol_reason(bad), -EBADMSG);
+			if (bad)
+				return fail(err, buf, bad, bad_eol_reason(bad), -EBADMSG);
+			if (p == end && !stream) {
+				/*
+				 * A datagram that ends right after a header
+				 * line: its empty line is missing (some RFC
+				 * 4475 files end so). Taken as the end of the
+				 * headers with no body; a cut inside a line is
+				 * still an error.
+				 */
+				hend = end;
+				break;
+			}
+			goto incomplete;
 		}
 		/* the line is [p, lf]; an empty one ends the headers (p > buf) */
 		eol = lf[-1] == '\r' ? lf - 1 : lf;
