@@ -1365,6 +1365,7 @@ Test(ua, operator_refresh_and_set)
 	respond(3, 200, NULL);
 	cr_assert_eq(nsent, 5);
 	cr_assert_str_eq(hv(4, "To"), "<sip:bob@example.net>");
+	cr_assert_str_neq(hv(4, "Call-ID"), hv(3, "Call-ID"), "a new identity, a new Call-ID");
 	cr_assert_eq(expires_of(4), 900);
 	ok_contact(4, 900, NULL);
 	cr_assert_eq(status("t1").state, UA_STATE_REGISTERED);
@@ -2517,10 +2518,12 @@ Test(ua, corpus_amtelco_grants_shorter_expiry)
  * at most 1 KiB. */
 Test(ua, ten_thousand_trunks_refresh_on_time, .timeout = 240)
 {
-	enum { N = 10000 };
+	/* SIPREG_UA_TRUNKS=N runs it with N trunks (a scale measurement). */
+	const char *env = getenv("SIPREG_UA_TRUNKS");
+	const int N = env && atoi(env) > 0 && atoi(env) <= 999999 ? atoi(env) : 10000;
 	struct ua_settings s = default_settings();
-	static uint64_t last_sent[N];
-	static uint32_t last_granted[N];
+	uint64_t *last_sent = calloc((size_t)N, sizeof(*last_sent));
+	uint32_t *last_granted = calloc((size_t)N, sizeof(*last_granted));
 	size_t refreshes = 0, bytes = 0, firsts = 0, challenged = 0;
 	uint64_t adv_ns = 0;
 	char name[32];
@@ -2532,11 +2535,11 @@ Test(ua, ten_thousand_trunks_refresh_on_time, .timeout = 240)
 	tx_layer_free(TX);
 	wheel_free(W);
 	setup_with(&s, "192.0.2.10", 5000);
-	memset(last_sent, 0, sizeof(last_sent));
+	cr_assert(last_sent && last_granted);
 	for (int i = 0; i < N; i++) {
 		struct ua_trunk_config c = trunk(name);
 
-		snprintf(name, sizeof(name), "trunk-%05d", i);
+		snprintf(name, sizeof(name), "trunk-%06d", i);
 		c.name = name;
 		c.user = name;
 		cr_assert_eq(ua_trunk_add(UA, &c, false, NULL), 0);
@@ -2564,7 +2567,7 @@ Test(ua, ten_thousand_trunks_refresh_on_time, .timeout = 240)
 
 			parse_sent(k, &r);
 			cr_assert_eq(sip_msg_to(&r.m, &to, &e), 0);
-			cr_assert_eq(to.uri.user.len, 11);
+			cr_assert_eq(to.uri.user.len, 12);
 			idx = atoi(to.uri.user.p + 6);
 			cr_assert(idx >= 0 && idx < N);
 			if (last_sent[idx]) {
@@ -2583,7 +2586,7 @@ Test(ua, ten_thousand_trunks_refresh_on_time, .timeout = 240)
 
 				snprintf(ch, sizeof(ch),
 					 "WWW-Authenticate: Digest realm=\"example.net\", "
-					 "nonce=\"nonce-%05d\", qop=\"auth\"\r\n", idx);
+					 "nonce=\"nonce-%06d\", qop=\"auth\"\r\n", idx);
 				respond(k, 401, ch);
 				challenged++;
 				continue;
@@ -2593,7 +2596,7 @@ Test(ua, ten_thousand_trunks_refresh_on_time, .timeout = 240)
 			if (refreshes % 97 == 1) {
 				char nonce[16];
 
-				snprintf(nonce, sizeof(nonce), "nonce-%05d", idx);
+				snprintf(nonce, sizeof(nonce), "nonce-%06d", idx);
 				check_creds(k, "Authorization", "secret", nonce, 0);
 			}
 			g = 120 + (uint32_t)(idx % 8) * 60;
@@ -2628,4 +2631,6 @@ Test(ua, ten_thousand_trunks_refresh_on_time, .timeout = 240)
 	cr_assert_eq(stats.failures, 0);
 	for (int i = 0; i < N; i++)
 		cr_assert_lt(now, last_sent[i] + last_granted[i] * 1000ull);
+	free(last_sent);
+	free(last_granted);
 }

@@ -1069,6 +1069,12 @@ static void finish_unregister(struct ua_trunk *t)
 		break;
 	case GOAL_RECONFIG:
 		if (t->pending) {
+			/* a new identity: a new registration (Call-ID, From tag) */
+			if (!same_identity(&t->cfg->c, &t->pending->c)) {
+				t->call_id = rnd(ua);
+				t->call_id2 = (uint32_t)rnd(ua);
+				t->tag = rnd(ua);
+			}
 			cfg_apply(t, t->pending);
 			t->pending = NULL;
 		}
