@@ -224,7 +224,14 @@ static void flush(struct eng *e, struct sockq *q)
 	if (!e->st->first_send_ns)
 		e->st->first_send_ns = now;
 	while (done < q->n) {
-		int r = send_some(e, q, done);
+		int r;
+
+		if (e->cfg->tcp && e->failed) {
+			/* A broken stream: the rest is not sent (it times out). */
+			e->st->send_errors += q->n - done;
+			break;
+		}
+		r = send_some(e, q, done);
 
 		if (r > 0) {
 			done += (unsigned int)r;
@@ -242,6 +249,14 @@ static void flush(struct eng *e, struct sockq *q)
 		/* Give this one up: it times out like a lost datagram. */
 		e->st->send_errors++;
 		done++;
+		if (e->cfg->tcp && !e->failed) {
+			/* The stream is broken (cut mid-message, or the server
+			 * stopped reading for a second): offer no more. */
+			e->failed = true;
+			e->args->err = r;
+			snprintf(e->args->errmsg, sizeof(e->args->errmsg), "TCP send: %s",
+				 strerror(-r));
+		}
 	}
 	for (unsigned int i = 0; i < q->n; i++) {
 		struct slot *sl = &e->slots[q->slot[i]];
@@ -552,9 +567,13 @@ static int open_socket(struct eng *e, unsigned int i, struct lg_local *local)
 	if (getsockname(fd, (struct sockaddr *)&local->addr, &local->len) < 0)
 		return -errno;
 	if (cfg->tcp) {
+		/* Writes block (a short write only means "the rest next"), but
+		 * not forever: a server that stops reading ends the run. */
+		struct timeval tv = {.tv_sec = 1, .tv_usec = 0};
 		int one = 1;
 
 		setsockopt(fd, IPPROTO_TCP, TCP_NODELAY, &one, sizeof(one));
+		setsockopt(fd, SOL_SOCKET, SO_SNDTIMEO, &tv, sizeof(tv));
 		q->rx = malloc(LG_RECV_MAX);
 		return q->rx ? 0 : -ENOMEM;
 	}
