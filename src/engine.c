@@ -1,38 +1,24 @@
 /* SPDX-License-Identifier: MIT */
 /*
- * engine.c - worker threads, each with its loop and timing wheel. See
- * src/engine.h.
+ * engine.c - worker threads: each with its loop, wheel, transaction layer,
+ * handoff queue, one UDP socket per udp: listen address and a TCP context
+ * listening on every tcp: address. See src/engine.h and src/worker.h.
  */
 #include <errno.h>
 #include <pthread.h>
 #include <stdio.h>
 #include <stdlib.h>
+#include <string.h>
+#include <sys/random.h>
 #include <time.h>
 
 #include <urcu/urcu-qsbr.h>
 
 #include "engine.h"
 #include "sipreg/clock.h"
-#include "sipreg/loop.h"
-#include "sipreg/wheel.h"
-
-struct worker {
-	unsigned int id;
-	pthread_t thread;
-	bool started;
-	bool running; /* atomic: inside loop_run() */
-	bool exited;  /* atomic: the thread has returned */
-	struct loop *loop;
-	struct wheel *wheel;
-	struct loop_hook tick;
-	int err;
-};
-
-struct engine {
-	unsigned int n;
-	bool started;
-	struct worker *w;
-};
+#include "sipreg/log.h"
+#include "sipreg/regsvc.h"
+#include "worker.h"
 
 static int64_t worker_timeout(struct loop *loop, void *arg)
 {
@@ -42,13 +28,68 @@ static int64_t worker_timeout(struct loop *loop, void *arg)
 	return wheel_timeout(w->wheel, clock_now_ms());
 }
 
-/* Before each sleep: run the timers that are due. */
+/* Before each sleep: run the timers that are due. (Each UDP socket flushes
+ * its send batch from its own before-sleep hook.) */
 static void worker_tick(struct loop *loop, void *arg)
 {
 	struct worker *w = arg;
 
 	(void)loop;
 	wheel_advance(w->wheel, clock_now_ms());
+}
+
+/* Every WORKER_TICK_MS: idle TCP connections; on worker 0 the registrar's
+ * expiries, re-armed at their next deadline (at most a tick away). */
+static void housekeeping(struct wheel *wh, struct wheel_timer *t)
+{
+	struct worker *w = wheel_timer_owner(t, struct worker, housekeeping);
+	uint64_t now = clock_now_ms(), next = now + WORKER_TICK_MS;
+
+	if (w->tcp)
+		tcp_expire_idle(w->tcp, tcp_now_ms());
+	if (w->id == 0 && w->eng->svc) {
+		uint64_t d = regsvc_advance(w->eng->svc, now);
+
+		if (d > now && d < next)
+			next = d;
+		else if (d <= now)
+			next = now + 1;
+	}
+	wheel_add(wh, t, next);
+}
+
+static void on_datagram(void *arg, struct udp_sock *s, const char *buf, size_t len,
+                        const struct sockaddr *src, socklen_t srclen)
+{
+	struct worker *w = arg;
+	unsigned idx = 0;
+
+	while (idx < w->nudp && w->udp[idx] != s)
+		idx++;
+	STAT_INC(w->st.rx_udp);
+	worker_message(w, &(struct pkt){buf, len, src, srclen, idx, false, false});
+}
+
+static void on_tcp_message(void *arg, struct tcp_ctx *ctx, struct tcp_handle h,
+                           const char *buf, size_t len, const struct sockaddr *peer,
+                           socklen_t peerlen)
+{
+	struct worker *w = arg;
+
+	(void)ctx;
+	STAT_INC(w->st.rx_tcp);
+	worker_message(w, &(struct pkt){buf, len, peer, peerlen, worker_conn_tcp(h), true,
+	                                false});
+}
+
+static void on_handoff(void *arg, const char *buf, size_t len, const struct sockaddr *src,
+                       socklen_t srclen, unsigned from, uint32_t tag)
+{
+	struct worker *w = arg;
+
+	(void)from;
+	STAT_INC(w->st.rx_handoff);
+	worker_message(w, &(struct pkt){buf, len, src, srclen, tag, false, true});
 }
 
 static void *worker_main(void *arg)
@@ -59,6 +100,7 @@ static void *worker_main(void *arg)
 	snprintf(name, sizeof(name), "sipreg-w%u", w->id);
 	pthread_setname_np(pthread_self(), name);
 	urcu_qsbr_register_thread();
+	wheel_add(w->wheel, &w->housekeeping, clock_now_ms() + (w->id == 0 ? 1 : WORKER_TICK_MS));
 	__atomic_store_n(&w->running, true, __ATOMIC_RELEASE);
 	w->err = loop_run(w->loop);
 	__atomic_store_n(&w->running, false, __ATOMIC_RELEASE);
@@ -67,12 +109,36 @@ static void *worker_main(void *arg)
 	return NULL;
 }
 
-int engine_new(struct engine **ret, const struct config *cfg)
+static int worker_init(struct engine *e, struct worker *w, unsigned id)
+{
+	struct tx_layer_opts txo = {.worker = id};
+	int r;
+
+	w->id = id;
+	w->eng = e;
+	r = loop_new(&w->loop, 1024, 0, LOOP_RCU_QSBR);
+	if (r == 0)
+		r = wheel_new(&w->wheel, clock_now_ms());
+	if (r == 0)
+		r = tx_layer_new(&w->tx, w->wheel, &txo, worker_send, w);
+	if (r == 0)
+		r = handoff_new(&w->handoff, w->loop, 0, on_handoff, w);
+	if (r < 0)
+		return r;
+	loop_set_timeout(w->loop, worker_timeout, w);
+	w->tick.cb = worker_tick;
+	w->tick.arg = w;
+	loop_add_before_sleep(w->loop, &w->tick);
+	wheel_timer_init(&w->housekeeping, housekeeping);
+	return 0;
+}
+
+int engine_new(struct engine **ret, const struct config *cfg, struct regsvc *svc)
 {
 	struct engine *e;
 	int r = 0;
 
-	if (cfg->workers == 0)
+	if (cfg->workers == 0 || cfg->workers > TX_MAX_WORKERS)
 		return -EINVAL;
 	e = calloc(1, sizeof(*e));
 	if (!e)
@@ -83,25 +149,65 @@ int engine_new(struct engine **ret, const struct config *cfg)
 		return -ENOMEM;
 	}
 	e->n = cfg->workers;
+	e->cfg = cfg;
+	e->svc = svc;
+	e->registrar = svc ? regsvc_registrar(svc) : NULL;
+	snprintf(e->server, sizeof(e->server), "%s", cfg->user_agent);
+	if (getrandom(e->tag_key, sizeof(e->tag_key), 0) != (ssize_t)sizeof(e->tag_key)) {
+		r = -EIO;
+		goto fail;
+	}
 	for (unsigned int i = 0; i < e->n; i++) {
-		struct worker *w = &e->w[i];
-
-		w->id = i;
-		r = loop_new(&w->loop, 1024, 0, LOOP_RCU_QSBR);
+		r = worker_init(e, &e->w[i], i);
 		if (r < 0)
 			goto fail;
-		r = wheel_new(&w->wheel, clock_now_ms());
-		if (r < 0)
-			goto fail;
-		loop_set_timeout(w->loop, worker_timeout, w);
-		w->tick.cb = worker_tick;
-		w->tick.arg = w;
-		loop_add_before_sleep(w->loop, &w->tick);
 	}
 	*ret = e;
 	return 0;
 fail:
 	engine_free(e);
+	return r;
+}
+
+/* Bind listen address i on every worker; an ephemeral port is chosen by
+ * worker 0's socket and then shared by the others (SO_REUSEPORT). */
+static int bind_one(struct engine *e, const struct config_listen *l)
+{
+	struct transport_addr *b = &e->bound[e->nbound];
+	struct sockaddr_storage ss = l->addr;
+	socklen_t len = l->addrlen;
+	int r = 0;
+
+	for (unsigned i = 0; i < e->n && r == 0; i++) {
+		struct worker *w = &e->w[i];
+		socklen_t blen = sizeof(b->ss);
+
+		if (l->transport == CONFIG_TRANSPORT_UDP) {
+			r = udp_sock_new(&w->udp[w->nudp], w->loop, (struct sockaddr *)&ss, len,
+			                 NULL, on_datagram, w);
+			if (r == 0)
+				w->nudp++;
+			if (r == 0 && i == 0)
+				r = udp_sock_local(w->udp[w->nudp - 1], (struct sockaddr *)&b->ss,
+				                   &blen);
+		} else {
+			if (!w->tcp)
+				r = tcp_ctx_new(&w->tcp, w->loop, NULL, on_tcp_message, NULL, w);
+			if (r == 0)
+				r = tcp_listen(w->tcp, (struct sockaddr *)&ss, len,
+				               i == 0 ? (struct sockaddr *)&b->ss : NULL,
+				               i == 0 ? &blen : NULL);
+		}
+		if (r == 0 && i == 0) {
+			b->len = blen;
+			b->proto = l->transport == CONFIG_TRANSPORT_UDP ? TRANSPORT_UDP
+			                                                : TRANSPORT_TCP;
+			memcpy(&ss, &b->ss, blen); /* the port the others bind */
+			len = blen;
+		}
+	}
+	if (r == 0)
+		e->nbound++;
 	return r;
 }
 
@@ -111,6 +217,14 @@ int engine_start(struct engine *e)
 
 	if (e->started)
 		return -EALREADY;
+	if (!e->sockets) {
+		for (unsigned i = 0; i < e->cfg->listen_count; i++) {
+			r = bind_one(e, &e->cfg->listen[i]);
+			if (r < 0)
+				return r;
+		}
+		e->sockets = true;
+	}
 	for (unsigned int i = 0; i < e->n; i++) {
 		r = pthread_create(&e->w[i].thread, NULL, worker_main, &e->w[i]);
 		if (r != 0) {
@@ -152,20 +266,30 @@ int engine_stop(struct engine *e, unsigned int timeout_ms)
 	return rc;
 }
 
+static void worker_fini(struct worker *w)
+{
+	for (unsigned j = 0; j < w->nudp; j++)
+		udp_sock_free(w->udp[j]);
+	tcp_ctx_free(w->tcp);
+	tx_layer_free(w->tx);
+	if (w->wheel && wheel_timer_pending(&w->housekeeping))
+		wheel_cancel(w->wheel, &w->housekeeping);
+	wheel_free(w->wheel);
+	loop_free(w->loop);
+}
+
 void engine_free(struct engine *e)
 {
 	if (!e)
 		return;
 	for (unsigned int i = 0; i < e->n; i++)
 		if (e->w[i].started)
-			return; /* a worker still runs after a timed-out stop: leak it all
-			         */
-	for (unsigned int i = 0; i < e->n; i++) {
-		struct worker *w = &e->w[i];
-
-		wheel_free(w->wheel);
-		loop_free(w->loop);
-	}
+			return; /* a worker still runs after a timed-out stop: leak it all */
+	/* No worker pushes any more: the queues can go first. */
+	for (unsigned int i = 0; i < e->n; i++)
+		handoff_free(e->w[i].handoff);
+	for (unsigned int i = 0; i < e->n; i++)
+		worker_fini(&e->w[i]);
 	free(e->w);
 	free(e);
 }
@@ -178,4 +302,10 @@ unsigned int engine_workers(const struct engine *e)
 bool engine_worker_running(const struct engine *e, unsigned int i)
 {
 	return i < e->n && __atomic_load_n(&e->w[i].running, __ATOMIC_ACQUIRE);
+}
+
+unsigned int engine_bound(const struct engine *e, const struct transport_addr **out)
+{
+	*out = e->bound;
+	return e->nbound;
 }

@@ -6,9 +6,18 @@
  * quiescent state per turn) and one timing wheel that drives the loop's
  * timeout and is advanced before each sleep. This is the seam where the
  * transports (a SO_REUSEPORT UDP socket per worker per listen address, the
- * TCP context), the transaction table and the registrar / trunk modules are
- * attached to each worker: engine_start() is where they will be created.
- * Today a worker runs its loop and wheel and nothing else is attached.
+ * TCP context), the transaction table, the handoff queue and the registrar
+ * are attached to each worker (src/worker.h); the per-message path is in
+ * src/dispatch.c and src/respond.c.
+ *
+ * Listeners: every worker binds its own SO_REUSEPORT UDP socket per udp:
+ * address AND its own SO_REUSEPORT TCP listener per tcp: address, so the
+ * kernel spreads datagrams and new connections over the workers with no
+ * accept thread and no cross-thread hand-over; a connection then belongs to
+ * the worker that accepted it and its responses go back on it there. (One
+ * accepting worker would make that worker the bottleneck and every other
+ * worker's connections a cross-thread hand-over.) Port 0 is resolved by
+ * worker 0's socket; the others bind the port it got (engine_bound()).
  *
  * Threads: engine_* are called from the daemon's main thread. Signals must
  * be blocked before engine_start() (the workers inherit the mask, so the
@@ -20,17 +29,37 @@
 #include <stdbool.h>
 #include <stdint.h>
 
+#include <jansson.h>
+
 #include "sipreg/config.h"
+#include "sipreg/transport.h"
 
 struct engine;
+struct regsvc;
 
-/* Workers for cfg (cfg->workers of them), created but not running.
- * Errors: -ENOMEM, -EINVAL (0 workers), and those of loop_new(). */
-int engine_new(struct engine **ret, const struct config *cfg);
+/* Workers for cfg (cfg->workers of them), created but not running; cfg must
+ * outlive the engine (its listen addresses are read by engine_start()).
+ * svc (may be NULL: REGISTER is then answered 503) gives the registrar, and
+ * worker 0 drives regsvc_advance() on it.
+ * Errors: -ENOMEM, -EINVAL (0 workers or more than 256), -EIO (no random
+ * bytes), and those of loop_new(), tx_layer_new(), handoff_new(). */
+int engine_new(struct engine **ret, const struct config *cfg, struct regsvc *svc);
 
-/* Starts the worker threads. On error the threads already started are
- * stopped again. Errors: -EALREADY, the errno of pthread_create(). */
+/* Binds every listen address on every worker (see above), then starts the
+ * worker threads. On error the threads already started are stopped again.
+ * Errors: -EALREADY, the errno of udp_sock_new() / tcp_ctx_new() /
+ * tcp_listen() (-EADDRINUSE, -EACCES, ...), the errno of pthread_create(). */
 int engine_start(struct engine *e);
+
+/* The listen addresses as bound (ports resolved); *out valid while e lives.
+ * Returns how many (0 before engine_start()). */
+unsigned int engine_bound(const struct engine *e, const struct transport_addr **out);
+
+/* Adds "sip": {"bound": [...], "workers": [{counters}...], "totals": {...}}
+ * and "registrar_requests": the sum of the per-worker registrar counters.
+ * Any thread (counters are read one by one with relaxed loads).
+ * Returns 0 or -ENOMEM. */
+int engine_status(const struct engine *e, json_t *st);
 
 /* Asks every worker to stop and waits for them at most timeout_ms in total.
  * Returns 0 when all have stopped, -ETIMEDOUT when some are still running

@@ -19,7 +19,17 @@
  *                    is logged; keys marked live in config.h (log_level,
  *                    syslog, shutdown_timeout and every [sip] key) take
  *                    effect at once, the others are logged as needing a
- *                    restart and keep their running value.
+ *                    restart and keep their running value. The registrar
+ *                    service (regsvc_set_config) takes the new [sip] and
+ *                    flush_interval values; the workers' Server header
+ *                    keeps its start-up value (user_agent needs a restart
+ *                    for our own OPTIONS/4xx answers).
+ *
+ * Start order: admin socket (proves no other sipregd uses this
+ * configuration), the registrar service (database, subscribers, bindings
+ * restored), the workers (sockets bound), admin routes + admin API, the
+ * flusher, the worker threads. Stop: admin API, workers, then the flusher's
+ * last flush (regsvc_stop) so nothing the workers changed is lost.
  *
  * Exit status: 0 after a graceful stop; 1 for a configuration error or a
  * failure to start; 2 for a usage error.
@@ -42,15 +52,18 @@
 #include "sipreg/admin.h"
 #include "sipreg/config.h"
 #include "sipreg/log.h"
+#include "sipreg/regsvc.h"
 
 struct daemon {
 	const char *path; /* -c FILE, or NULL */
 	struct config *cfg;
 	pthread_mutex_t cfg_lock; /* cfg's live keys change on SIGHUP */
 	struct engine *engine;
+	struct regsvc *svc;
 	struct admin *admin;
 	unsigned long reloads;
 	unsigned long reload_failures;
+	bool stuck; /* a worker outlived the stop: leak what it may use */
 };
 
 static void usage(FILE *f)
@@ -104,6 +117,10 @@ static int status_provider(json_t *st, void *arg)
 	if (!counters)
 		return -ENOMEM;
 	json_object_set_new(st, "counters", counters);
+	if (engine_status(d->engine, st) < 0)
+		return -ENOMEM;
+	if (d->svc)
+		regsvc_status(d->svc, st);
 	return 0;
 nomem:
 	json_decref(listen);
@@ -208,6 +225,7 @@ static void reload(struct daemon *d)
 	config_apply_live(d->cfg, next);
 	pthread_mutex_unlock(&d->cfg_lock);
 	config_free(next);
+	regsvc_set_config(d->svc, d->cfg);
 	apply_logging(d->cfg);
 	__atomic_add_fetch(&d->reloads, 1, __ATOMIC_RELAXED);
 	log_info("config_reloaded", "file=%s changed=%zu",
@@ -254,8 +272,10 @@ static int stop(struct daemon *d, int sig)
 		log_error("stop_timeout", "timeout_ms=%u workers_still_running=yes",
 		          timeout_ms);
 		log_flush(true);
+		d->stuck = true;
 		return 1;
 	}
+	regsvc_stop(d->svc); /* the flusher's last batch */
 	log_info("stopped", "");
 	log_flush(true);
 	return 0;
@@ -332,17 +352,36 @@ int main(int argc, char **argv)
 	}
 
 	/* The admin socket first: it proves no other sipregd runs with this
-	 * configuration before any worker starts (and, later, binds ports). */
-	r = engine_new(&d.engine, d.cfg);
+	 * configuration before the database is opened and ports are bound. */
+	r = admin_new(&d.admin, d.cfg->admin_socket, d.cfg->admin_socket_mode);
+	if (r < 0) {
+		log_error("start_failed", "step=admin socket=%s error=%s",
+		          log_quote(q, sizeof(q), d.cfg->admin_socket),
+		          r == -EADDRINUSE ? "\"another sipregd answers on it\""
+		                           : log_quote(lst, sizeof(lst), strerror(-r)));
+		goto out;
+	}
+	{
+		char e[512];
+
+		r = regsvc_new(&d.svc, d.cfg, e, sizeof(e));
+		if (r < 0) {
+			fprintf(stderr, "sipregd: %s\n", e);
+			log_error("start_failed", "step=registrar error=%s",
+			          log_quote(q, sizeof(q), e));
+			goto out;
+		}
+	}
+	r = engine_new(&d.engine, d.cfg, d.svc);
 	if (r < 0) {
 		log_error("start_failed", "step=workers error=%s", strerror(-r));
 		goto out;
 	}
-	r = admin_new(&d.admin, d.cfg->admin_socket, d.cfg->admin_socket_mode);
-	if (r == 0)
-		r = admin_set_status(d.admin, status_provider, &d);
+	r = admin_set_status(d.admin, status_provider, &d);
 	if (r == 0)
 		r = admin_route_add(d.admin, "GET", "/config", 0, config_handler, &d);
+	if (r == 0)
+		r = regsvc_admin_routes(d.svc, d.admin);
 	if (r == 0)
 		r = admin_start(d.admin);
 	if (r < 0) {
@@ -352,12 +391,35 @@ int main(int argc, char **argv)
 		                           : log_quote(lst, sizeof(lst), strerror(-r)));
 		goto out;
 	}
-	r = engine_start(d.engine);
+	r = regsvc_start(d.svc);
 	if (r < 0) {
-		log_error("start_failed", "step=workers error=%s", strerror(-r));
+		log_error("start_failed", "step=flusher error=%s", strerror(-r));
 		goto out;
 	}
-	config_format_value(d.cfg, "core", "listen", lst, sizeof(lst));
+	r = engine_start(d.engine);
+	if (r < 0) {
+		fprintf(stderr, "sipregd: cannot listen: %s\n", strerror(-r));
+		log_error("start_failed", "step=listen error=%s", strerror(-r));
+		admin_stop(d.admin);
+		goto out;
+	}
+	{
+		const struct transport_addr *b;
+		unsigned nb = engine_bound(d.engine, &b);
+		size_t o = 0;
+
+		lst[0] = 0;
+		for (unsigned i = 0; i < nb && o + TRANSPORT_ADDR_STRLEN + 1 < sizeof(lst); i++) {
+			int n = transport_addr_str(&b[i], lst + o + (o ? 1 : 0),
+			                           sizeof(lst) - o - 1);
+
+			if (n > 0) {
+				if (o)
+					lst[o] = ' ';
+				o += (size_t)n + (o ? 1 : 0);
+			}
+		}
+	}
 	{
 		char qa[256];
 
@@ -374,7 +436,11 @@ int main(int argc, char **argv)
 out:
 	log_flush(true);
 	admin_free(d.admin);
+	if (d.svc && !d.stuck)
+		regsvc_stop(d.svc); /* a start-up failure: the last flush */
 	engine_free(d.engine); /* frees nothing if a worker outlived the stop */
+	if (!d.stuck)
+		regsvc_free(d.svc); /* not while a worker may still use it */
 	if (sfd >= 0)
 		close(sfd);
 	config_free(d.cfg);

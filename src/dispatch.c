@@ -1,0 +1,220 @@
+/* SPDX-License-Identifier: MIT */
+/*
+ * dispatch.c - one received message through a worker: parse, answer the
+ * malformed, server transaction, method; responses to our own requests to
+ * their client transaction, here or on the owner worker. Nothing allocates
+ * here: the header array, the response and the salvage copy live in the
+ * worker. See worker.h.
+ */
+#include <errno.h>
+#include <string.h>
+#include <time.h>
+
+#include "sipreg/clock.h"
+#include "worker.h"
+
+int worker_send(void *arg, const void *buf, size_t len, const struct sockaddr *dst,
+                socklen_t dstlen, uint64_t conn)
+{
+	struct worker *w = arg;
+	const char *b = buf;
+	int r;
+
+	if (conn & WORKER_CONN_TCP)
+		r = tcp_send(w->tcp, worker_conn_handle(conn), buf, len);
+	else if (conn < w->nudp)
+		r = udp_send_queue(w->udp[conn], buf, len, dst, dstlen);
+	else
+		r = -EINVAL;
+	if (r < 0) {
+		STAT_INC(w->st.tx_errors);
+		return r;
+	}
+	if (conn & WORKER_CONN_TCP)
+		STAT_INC(w->st.tx_tcp);
+	else
+		STAT_INC(w->st.tx_udp);
+	if (len > 9 && memcmp(b, "SIP/2.0 ", 8) == 0 && b[8] >= '1' && b[8] <= '6')
+		STAT_INC(w->st.sent[b[8] - '0']);
+	return 0;
+}
+
+/* A stateless answer already written to w->out (n bytes, or an error). */
+static void send_out(struct worker *w, const struct pkt *p, int n)
+{
+	if (n <= 0) {
+		STAT_INC(w->st.unanswerable);
+		return;
+	}
+	worker_send(w, w->out, (size_t)n, p->src, p->srclen, p->conn);
+}
+
+static int top_via(const struct sip_msg *m, struct sip_via *v)
+{
+	const struct sip_hdr *h = sip_msg_hdr(m, SIP_HDR_VIA);
+	struct sip_str rest;
+
+	if (!h)
+		return -EBADMSG;
+	rest = h->value;
+	return sip_via_next(&rest, v, NULL) == 1 ? 0 : -EBADMSG;
+}
+
+/* REGISTER through the registrar: *status 0 when it is dropped. */
+static int do_register(struct worker *w, const struct pkt *p, const struct sip_msg *m,
+                       unsigned *status)
+{
+	struct registrar_src src = {
+	        .addr = p->src,
+	        .transport = p->tcp ? LOC_TCP : LOC_UDP,
+	        .conn = p->tcp ? p->conn : 0,
+	};
+	struct registrar_result res;
+	int r;
+
+	if (!w->eng->registrar) {
+		*status = 503;
+		return respond_status(w, p, m, 503, NULL, false);
+	}
+	r = registrar_handle(w->eng->registrar, m, &src, clock_now_ms(), time(NULL), w->out,
+	                     sizeof(w->out), &res, &w->rst);
+	if (r < 0)
+		return r;
+	*status = res.status;
+	return (int)res.len;
+}
+
+/* The answer of a valid request, by method, into w->out: its length, 0 for
+ * no answer, < 0 when none can be written. */
+static int answer(struct worker *w, const struct pkt *p, const struct sip_msg *m,
+                  unsigned *status)
+{
+	switch (m->method_id) {
+	case SIP_METHOD_OPTIONS:
+		*status = 200;
+		return respond_options(w, p, m);
+	case SIP_METHOD_REGISTER:
+		return do_register(w, p, m, status);
+	case SIP_METHOD_OTHER:
+		*status = 501;
+		return respond_status(w, p, m, 501, NULL, true);
+	default:
+		*status = 405;
+		return respond_status(w, p, m, 405, NULL, true);
+	}
+}
+
+static void on_request(struct worker *w, const struct pkt *p, const struct sip_msg *m)
+{
+	struct sip_err err = {0};
+	struct sip_via top;
+	struct tx_dest dest = {p->src, p->srclen, p->conn, p->tcp};
+	struct tx *tx = NULL;
+	unsigned status = 0;
+	int r, n;
+
+	if (sip_msg_validate(m, &err) < 0) {
+		STAT_INC(w->st.err_invalid);
+		send_out(w, p, respond_status(w, p, m, 400, err.reason, false));
+		return;
+	}
+	STAT_INC(w->st.req[m->method_id < WORKER_METHODS ? m->method_id : 0]);
+	if (m->method_id == SIP_METHOD_ACK)
+		return;
+	if (top_via(m, &top) < 0) {
+		STAT_INC(w->st.unanswerable); /* sip_write_response() would refuse */
+		return;
+	}
+	r = tx_server_request(w->tx, m, &top, &dest, &tx);
+	if (r == TX_ABSORBED) {
+		STAT_INC(w->st.absorbed);
+		return;
+	}
+	if (r != TX_NEW)
+		tx = NULL; /* RFC 2543 branch, INVITE, table full: stateless */
+	n = answer(w, p, m, &status);
+	if (n <= 0 || status == 0) {
+		if (tx)
+			tx_abandon(w->tx, tx);
+		if (status == 0 && n >= 0 && m->method_id == SIP_METHOD_REGISTER)
+			STAT_INC(w->st.reg_dropped);
+		else
+			STAT_INC(w->st.unanswerable);
+		return;
+	}
+	if (tx)
+		tx_server_reply(w->tx, tx, status, w->out, (size_t)n);
+	else
+		worker_send(w, w->out, (size_t)n, p->src, p->srclen, p->conn);
+}
+
+static void on_response(struct worker *w, const struct pkt *p, const struct sip_msg *m)
+{
+	struct sip_via top;
+	int owner;
+
+	STAT_INC(w->st.resp_rx);
+	if (top_via(m, &top) < 0) {
+		STAT_INC(w->st.resp_unmatched);
+		return;
+	}
+	if (tx_client_response(w->tx, m, &top) == 0) {
+		STAT_INC(w->st.resp_matched);
+		return;
+	}
+	owner = tx_branch_worker(top.branch);
+	if (!p->handed && !p->tcp && owner >= 0 && (unsigned)owner != w->id &&
+	    (unsigned)owner < w->eng->n) {
+		if (handoff_push(w->eng->w[owner].handoff, p->buf, p->len, p->src, p->srclen,
+		                 w->id, (uint32_t)p->conn) == 0)
+			STAT_INC(w->st.resp_handed_off);
+		else
+			STAT_INC(w->st.resp_handoff_failed);
+		return;
+	}
+	STAT_INC(w->st.resp_unmatched);
+}
+
+/* A message the parser refused. */
+static void on_parse_error(struct worker *w, const struct pkt *p, int r,
+                           const struct sip_err *err)
+{
+	unsigned status;
+
+	switch (r) {
+	case -EBADMSG:
+		STAT_INC(w->st.err_badmsg);
+		status = 400;
+		break;
+	case -E2BIG:
+		STAT_INC(w->st.err_toobig);
+		status = 513;
+		break;
+	case -EPROTONOSUPPORT:
+		STAT_INC(w->st.err_version);
+		status = 505;
+		break;
+	default:
+		STAT_INC(w->st.err_other);
+		return;
+	}
+	send_out(w, p, respond_malformed(w, p, r, err, status));
+}
+
+void worker_message(struct worker *w, const struct pkt *p)
+{
+	struct sip_msg m;
+	struct sip_err err = {0};
+	unsigned flags = p->tcp ? SIP_PARSE_STREAM : SIP_PARSE_DATAGRAM;
+	int r = sip_msg_parse(&m, p->buf, p->len, w->hdrs, WORKER_HDRS, flags, &err);
+
+	if (r < 0) {
+		on_parse_error(w, p, r, &err);
+		return;
+	}
+	STAT_INC(w->st.parsed);
+	if (m.is_request)
+		on_request(w, p, &m);
+	else
+		on_response(w, p, &m);
+}
