@@ -135,7 +135,7 @@ pids+=($!)
 RPID=$!
 PORT=
 for _ in $(seq 50); do PORT=$(head -n 1 "$tmp/resp.port" 2>/dev/null); [ -n "$PORT" ] && break; sleep 0.1; done
-timeout 30 "$bench" --target "127.0.0.1:$PORT" --count 200 --window 8 --timeout-ms 500 --json >"$tmp/resp.json"
+timeout 30 "$bench" --target "127.0.0.1:$PORT" --count 200 --window 8 --timeout-ms 1000 --json >"$tmp/resp.json"
 check "responder: 200 offered, 180 completed, 20 timeouts" $(jqe \
 	'.offered == 200 and .completed == 180 and .timeouts == 20' "$tmp/resp.json" >/dev/null; echo $?)
 check "responder: answers by code 200: 160, 404: 20, 100: 20; ok 160" $(jqe \
