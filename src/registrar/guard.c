@@ -22,6 +22,7 @@
 
 #include "sipreg/guard.h"
 #include "sipreg/wheel.h"
+#include "lfht_drain.h"
 
 #define KEY_MAX (2 + 16 + GUARD_ACCOUNT_MAX)
 
@@ -93,20 +94,16 @@ int guard_new(struct guard **ret, const struct guard_config *cfg,
 	return 0;
 }
 
+static void entry_release(struct cds_lfht_node *node)
+{
+	free(caa_container_of(node, struct guard_entry, node));
+}
+
 void guard_free(struct guard *g)
 {
-	struct cds_lfht_iter it;
-	struct guard_entry *e;
-
 	if (!g)
 		return;
-	urcu_qsbr_read_lock();
-	cds_lfht_for_each_entry(g->ht, &it, e, node) {
-		if (cds_lfht_del(g->ht, &e->node) == 0)
-			free(e); /* no reader is left: nothing to wait for */
-	}
-	urcu_qsbr_read_unlock();
-	cds_lfht_destroy(g->ht, NULL);
+	lfht_drain(g->ht, entry_release);
 	wheel_free(g->wheel);
 	pthread_mutex_destroy(&g->lock);
 	free(g);

@@ -8,6 +8,7 @@
 #include <urcu/uatomic.h>
 
 #include "sipreg/subscriber.h"
+#include "lfht_drain.h"
 
 enum { F_USER, F_DOMAIN, F_PASSWORD, F_HA1_MD5, F_HA1_SHA256, F__COUNT };
 
@@ -83,20 +84,16 @@ int subscriber_table_new(struct subscriber_table **ret, const uint8_t key[SIPHAS
 	return 0;
 }
 
+static void node_release(struct cds_lfht_node *node)
+{
+	free(caa_container_of(node, struct sub_node, node));
+}
+
 void subscriber_table_free(struct subscriber_table *t)
 {
-	struct cds_lfht_iter it;
-	struct sub_node *n;
-
 	if (!t)
 		return;
-	urcu_qsbr_read_lock();
-	cds_lfht_for_each_entry(t->ht, &it, n, node) {
-		if (cds_lfht_del(t->ht, &n->node) == 0)
-			free(n);
-	}
-	urcu_qsbr_read_unlock();
-	cds_lfht_destroy(t->ht, NULL);
+	lfht_drain(t->ht, node_release);
 	free(t);
 }
 
@@ -119,6 +116,7 @@ int subscriber_table_put(struct subscriber_table *t, const struct store_subscrib
 	struct cds_lfht_node *old;
 	struct sub_node *n;
 	struct sub_key k;
+	uint64_t hash;
 
 	for (int i = 0; i < F__COUNT; i++) {
 		len[i] = strlen(src[i]);
@@ -142,8 +140,24 @@ int subscriber_table_put(struct subscriber_table *t, const struct store_subscrib
 	cds_lfht_node_init(&n->node);
 	k.user = field(n, F_USER);
 	k.domain = field(n, F_DOMAIN);
+	hash = key_hash(t, &k);
 	urcu_qsbr_read_lock();
-	old = cds_lfht_add_replace(t->ht, key_hash(t, &k), match, &k, &n->node);
+	/* add_unique, then replace: liburcu 0.13 counts nodes for its automatic
+	 * resize only on add/add_unique, never on add_replace, so a table
+	 * filled by add_replace keeps its first 1024 buckets for good */
+	for (;;) {
+		struct cds_lfht_iter it;
+		old = cds_lfht_add_unique(t->ht, hash, match, &k, &n->node);
+		if (old == &n->node) {
+			old = NULL;
+			break;
+		}
+		cds_lfht_lookup(t->ht, hash, match, &k, &it);
+		if (cds_lfht_iter_get_node(&it) == old &&
+		    cds_lfht_replace(t->ht, &it, hash, match, &k, &n->node) == 0)
+			break;
+		/* the old node went away meanwhile: try again */
+	}
 	urcu_qsbr_read_unlock();
 	if (old)
 		urcu_qsbr_call_rcu(&caa_container_of(old, struct sub_node, node)->rcu,
