@@ -43,7 +43,9 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <limits.h>
 #include <sys/signalfd.h>
+#include <sys/stat.h>
 #include <time.h>
 #include <unistd.h>
 
@@ -81,6 +83,22 @@ static void apply_logging(const struct config *cfg)
 {
 	log_set_level(cfg->log_level);
 	log_set_syslog(cfg->syslog, "sipregd");
+}
+
+/* The database's directory (the default /var/lib/sipreg on a fresh
+ * machine), one level, mode 0700; an error is left to the store to report. */
+static void make_db_dir(const char *path)
+{
+	char dir[PATH_MAX];
+	char *slash;
+
+	snprintf(dir, sizeof(dir), "%s", path);
+	slash = strrchr(dir, '/');
+	if (!slash || slash == dir)
+		return;
+	*slash = 0;
+	if (mkdir(dir, 0700) == 0)
+		log_info("database_dir_created", "dir=%s", dir);
 }
 
 /* /status: the daemon's part. Runs on the admin thread. */
@@ -364,6 +382,7 @@ int main(int argc, char **argv)
 	{
 		char e[512];
 
+		make_db_dir(d.cfg->database_path);
 		r = regsvc_new(&d.svc, d.cfg, e, sizeof(e));
 		if (r < 0) {
 			fprintf(stderr, "sipregd: %s\n", e);

@@ -63,8 +63,8 @@ static void write_conf(const char *extra)
 	cr_assert_not_null(f);
 	fprintf(f,
 	        "[core]\nlisten = udp:127.0.0.1:0\nworkers = 2\nshutdown_timeout = 3\n"
-	        "[admin]\nsocket = %s\n%s",
-	        sock, extra);
+	        "[admin]\nsocket = %s\n[database]\npath = %s/sipreg.db\n%s",
+	        sock, dir, extra);
 	fclose(f);
 }
 
@@ -185,7 +185,7 @@ Test(sipregd, check_config)
 	             1);
 	snprintf(
 	        want, sizeof(want),
-	        "%s:9: SS_ENDPOINT_NAT_EXPIRE: 3601 is out of range (allowed: 20-3600)\n",
+	        "%s:11: SS_ENDPOINT_NAT_EXPIRE: 3601 is out of range (allowed: 20-3600)\n",
 	        conf);
 	cr_assert_str_eq(out, want);
 
