@@ -14,6 +14,7 @@
  *   sipregctl ... bindings [USER@DOMAIN] [--json]
  *   sipregctl ... guard list [--json]
  *   sipregctl ... guard clear KEY [--json]      KEY: ADDRESS or ACCOUNT@ADDRESS
+ *                                               (ACCOUNT is USER@DOMAIN)
  *
  * The socket is -s SOCKET, else [admin] socket of the configuration file
  * given with -c, else the default configuration's path
@@ -89,7 +90,9 @@ static void usage(FILE *f)
 	        "  bindings [USER@DOMAIN]      the bindings in force (of one AOR)\n"
 	        "  guard list                  failure counters and suspensions\n"
 	        "  guard clear KEY             forget a counter or lift a suspension;\n"
-	        "                              KEY: ADDRESS or ACCOUNT@ADDRESS as listed\n"
+	        "                              KEY: ADDRESS or ACCOUNT@ADDRESS as guard\n"
+	        "                              list shows it (ACCOUNT is USER@DOMAIN:\n"
+	        "                              alice@example.com@192.0.2.7)\n"
 	        "options:\n"
 	        "  -s SOCKET  the admin socket (default: the default configuration's)\n"
 	        "  -c FILE    take the socket from this configuration file\n"
