@@ -780,8 +780,9 @@ static void fail(struct ua_trunk *t, unsigned code, const char *reason, size_t r
 	char why[sizeof(t->last_reason)];
 	struct ua_notice n;
 	/* The same failure again, retry after retry: a routine step. */
+	size_t cl = rlen < sizeof(t->last_reason) - 1 ? rlen : sizeof(t->last_reason) - 1;
 	bool same = (t->flags & F_FAILING) && t->last_code == code &&
-		    rlen == strlen(t->last_reason) && memcmp(t->last_reason, reason, rlen) == 0;
+		    cl == strlen(t->last_reason) && memcmp(t->last_reason, reason, cl) == 0;
 
 	t->flags |= F_FAILING;
 	t->failures++;
