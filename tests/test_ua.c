@@ -90,7 +90,7 @@ static time_t wall_fn(void *arg)
 }
 
 static int fake_send(void *arg, const void *buf, size_t len, const struct sockaddr *to,
-		     socklen_t tolen, uint64_t conn)
+                     socklen_t tolen, uint64_t conn)
 {
 	(void)arg;
 	(void)conn;
@@ -132,7 +132,7 @@ static void on_notice(void *arg, const struct ua_notice *n)
 }
 
 static int fake_resolve(void *arg, struct ua *ua, uint64_t token, const char *host,
-			uint16_t port, enum ua_transport t)
+                        uint16_t port, enum ua_transport t)
 {
 	(void)arg;
 	(void)ua;
@@ -277,9 +277,10 @@ static void parse_sent(size_t i, struct req *r)
 	int n;
 
 	cr_assert_lt(i, nsent);
-	n = sip_msg_parse(&r->m, sent[i].buf, sent[i].len, r->h, 64, SIP_PARSE_DATAGRAM, &e);
-	cr_assert_gt(n, 0, "sent[%zu] does not parse: %s\n%.*s", i, e.reason ? e.reason : "",
-		     (int)sent[i].len, sent[i].buf);
+	n = sip_msg_parse(&r->m, sent[i].buf, sent[i].len, r->h, 64, SIP_PARSE_DATAGRAM,
+	                  &e);
+	cr_assert_gt(n, 0, "sent[%zu] does not parse: %s\n%.*s", i,
+	             e.reason ? e.reason : "", (int)sent[i].len, sent[i].buf);
 	cr_assert(r->m.is_request);
 	cr_assert_eq(sip_msg_validate(&r->m, &e), 0, "invalid: %s", e.reason);
 }
@@ -372,9 +373,10 @@ static void respond_full(size_t i, unsigned status, const char *reason, const ch
 	parse_sent(i, &r);
 	sip_write_init(&w, buf, sizeof(buf));
 	cr_assert_eq(sip_write_response(&w, &r.m, status,
-					reason ? sip_str_make(reason, strlen(reason)) : SIP_STR_NULL,
-					SIP_STR("srv1"), NULL, &e),
-		     0);
+	                                reason ? sip_str_make(reason, strlen(reason))
+	                                       : SIP_STR_NULL,
+	                                SIP_STR("srv1"), NULL, &e),
+	             0);
 	if (extra)
 		sip_write_cstr(&w, extra);
 	sip_write_end(&w, SIP_STR_NULL);
@@ -413,10 +415,11 @@ static void ok_contact(size_t i, unsigned expires, const char *more)
 	cr_assert_eq(sip_msg_contacts(&r.m, ct, 2, &e), 1);
 	if (expires)
 		snprintf(extra, sizeof(extra), "Contact: <%.*s>;expires=%u\r\n%s",
-			 (int)ct[0].na.uri.raw.len, ct[0].na.uri.raw.p, expires, more ? more : "");
+		         (int)ct[0].na.uri.raw.len, ct[0].na.uri.raw.p, expires,
+		         more ? more : "");
 	else
-		snprintf(extra, sizeof(extra), "Contact: <%.*s>\r\n%s", (int)ct[0].na.uri.raw.len,
-			 ct[0].na.uri.raw.p, more ? more : "");
+		snprintf(extra, sizeof(extra), "Contact: <%.*s>\r\n%s",
+		         (int)ct[0].na.uri.raw.len, ct[0].na.uri.raw.p, more ? more : "");
 	respond(i, 200, extra);
 }
 
@@ -434,17 +437,17 @@ static struct sip_auth creds_of(size_t i, const char *hdr, struct req *r)
 	return a;
 }
 
-static void check_creds(size_t i, const char *hdr, const char *password, const char *nonce,
-			uint32_t nc)
+static void check_creds(size_t i, const char *hdr, const char *password,
+                        const char *nonce, uint32_t nc)
 {
 	struct req r;
 	struct sip_auth a = creds_of(i, hdr, &r);
 
 	cr_assert(sip_str_eq(a.nonce, sip_str_make(nonce, strlen(nonce))), "nonce %.*s",
-		  (int)a.nonce.len, a.nonce.p);
+	          (int)a.nonce.len, a.nonce.p);
 	cr_assert_eq(digest_verify(&a, SIP_STR("REGISTER"), SIP_STR_NULL,
-				   sip_str_make(password, strlen(password))),
-		     0, "credentials of sent[%zu] do not verify", i);
+	                           sip_str_make(password, strlen(password))),
+	             0, "credentials of sent[%zu] do not verify", i);
 	if (nc) {
 		cr_assert(a.has_nc);
 		cr_assert_eq(a.nc_val, nc);
@@ -474,7 +477,9 @@ static void start(void)
 	run_for(5);
 }
 
-#define CHAL_MD5 "WWW-Authenticate: Digest realm=\"example.net\", nonce=\"n1\", qop=\"auth\", algorithm=MD5\r\n"
+#define CHAL_MD5                                                                         \
+	"WWW-Authenticate: Digest realm=\"example.net\", nonce=\"n1\", qop=\"auth\", "   \
+	"algorithm=MD5\r\n"
 
 TestSuite(ua, .init = setup, .fini = teardown);
 
@@ -667,8 +672,7 @@ Test(ua, other_contacts_do_not_count)
 	add(&c);
 	start();
 	/* another UA's binding with a short expiry, then ours */
-	ok_contact(0, 900,
-		   "Contact: <sip:bob@203.0.113.5:5060>;expires=30\r\n");
+	ok_contact(0, 900, "Contact: <sip:bob@203.0.113.5:5060>;expires=30\r\n");
 	cr_assert_eq(status("t1").granted, 900);
 }
 
@@ -730,9 +734,11 @@ Test(ua, per_trunk_overrides)
 	for (size_t i = 0; i < 2; i++) {
 		if (strstr(hv(i, "Expires"), "600"))
 			continue;
-		cr_assert_str_eq(hv(i, "Expires"), "3600"); /* auto: register_request_expire */
+		cr_assert_str_eq(hv(i, "Expires"),
+		                 "3600"); /* auto: register_request_expire */
 	}
-	cr_assert(strcmp(hv(0, "Expires"), "600") == 0 || strcmp(hv(1, "Expires"), "600") == 0);
+	cr_assert(strcmp(hv(0, "Expires"), "600") == 0 ||
+	          strcmp(hv(1, "Expires"), "600") == 0);
 	/* b fails: retried after its own 30 s, a after the global 60 s */
 	for (size_t i = 0; i < 2; i++)
 		respond(i, 503, NULL);
@@ -824,7 +830,8 @@ Test(ua, auth_user_differs)
 	start();
 	respond(0, 401, CHAL_MD5);
 	check_creds(1, "Authorization", "secret", "n1", 1);
-	cr_assert(sip_str_eq(creds_of(1, "Authorization", &r).username, SIP_STR("acct-77")));
+	cr_assert(sip_str_eq(creds_of(1, "Authorization", &r).username,
+	                     SIP_STR("acct-77")));
 	cr_assert_str_eq(hv(1, "To"), "<sip:alice@example.net>");
 }
 
@@ -835,8 +842,9 @@ Test(ua, challenge_407)
 	add(&c);
 	start();
 	respond(0, 407,
-		"Proxy-Authenticate: Digest realm=\"example.net\", nonce=\"p7\", qop=\"auth\", "
-		"algorithm=SHA-256\r\n");
+	        "Proxy-Authenticate: Digest realm=\"example.net\", nonce=\"p7\", "
+	        "qop=\"auth\", "
+	        "algorithm=SHA-256\r\n");
 	cr_assert_eq(nsent, 2);
 	cr_assert(!has_hdr(1, "Authorization"));
 	check_creds(1, "Proxy-Authorization", "secret", "p7", 1);
@@ -855,14 +863,16 @@ Test(ua, stale_nonce_is_not_a_failure)
 	run_until(status("t1").next_at_ms);
 	check_creds(2, "Authorization", "secret", "n1", 2);
 	respond(2, 401,
-		"WWW-Authenticate: Digest realm=\"example.net\", nonce=\"n2\", qop=\"auth\", "
-		"stale=true\r\n");
+	        "WWW-Authenticate: Digest realm=\"example.net\", nonce=\"n2\", "
+	        "qop=\"auth\", "
+	        "stale=true\r\n");
 	cr_assert_eq(nsent, 4);
 	check_creds(3, "Authorization", "secret", "n2", 1);
 	/* and even a second stale in the same attempt is answered */
 	respond(3, 401,
-		"WWW-Authenticate: Digest realm=\"example.net\", nonce=\"n3\", qop=\"auth\", "
-		"stale=true\r\n");
+	        "WWW-Authenticate: Digest realm=\"example.net\", nonce=\"n3\", "
+	        "qop=\"auth\", "
+	        "stale=true\r\n");
 	check_creds(4, "Authorization", "secret", "n3", 1);
 	ok_contact(4, 600, NULL);
 	cr_assert_eq(status("t1").state, UA_STATE_REGISTERED);
@@ -880,7 +890,8 @@ Test(ua, expired_nonce_without_stale_after_preemptive)
 	run_until(status("t1").next_at_ms);
 	/* the pre-emptive credentials used an old nonce: a plain 401 is a new
 	 * challenge (fritzbox style), answered, not a failure */
-	respond(2, 401, "WWW-Authenticate: Digest realm=\"example.net\", nonce=\"n9\"\r\n");
+	respond(2, 401,
+	        "WWW-Authenticate: Digest realm=\"example.net\", nonce=\"n9\"\r\n");
 	cr_assert_eq(nsent, 4);
 	check_creds(3, "Authorization", "secret", "n9", 0);
 	ok_contact(3, 600, NULL);
@@ -898,7 +909,8 @@ Test(ua, wrong_password_retries_after_exactly_the_delay)
 	respond(0, 401, CHAL_MD5);
 	cr_assert_eq(nsent, 2);
 	respond(1, 401,
-		"WWW-Authenticate: Digest realm=\"example.net\", nonce=\"n1b\", qop=\"auth\"\r\n");
+	        "WWW-Authenticate: Digest realm=\"example.net\", nonce=\"n1b\", "
+	        "qop=\"auth\"\r\n");
 	cr_assert_eq(nsent, 2, "no third REGISTER");
 	st = status("t1");
 	failed_at = now;
@@ -1124,7 +1136,8 @@ Test(ua, unregister_on_delete)
 
 	registered("t1");
 	cr_assert_eq(ua_trunk_del(UA, "t1"), 0);
-	cr_assert_eq(ua_trunk_get_status(UA, "t1", &(struct ua_trunk_status){0}), -ENOENT);
+	cr_assert_eq(ua_trunk_get_status(UA, "t1", &(struct ua_trunk_status){0}),
+	             -ENOENT);
 	cr_assert_null(ua_trunk_first(UA));
 	cr_assert_eq(nsent, 2);
 	cr_assert_eq(expires_of(1), 0);
@@ -1321,8 +1334,10 @@ Test(ua, proxy_tcp_contact_user_and_domain_default)
 	cr_assert_eq(ntohs(sin->sin_port), 5062, "sent to the outbound proxy");
 	cr_assert_str_eq(hv(0, "Route"), "<sip:203.0.113.9:5062;lr>");
 	cr_assert_str_eq(hv(0, "To"), "<sip:alice@198.51.100.1:5080>");
-	cr_assert(strncmp(sent[0].buf, "REGISTER sip:198.51.100.1:5080 SIP/2.0\r\n", 40) == 0);
-	cr_assert_str_eq(hv(0, "Contact"), "<sip:trunk77@192.0.2.10:5070;transport=tcp>;expires=3600");
+	cr_assert(strncmp(sent[0].buf, "REGISTER sip:198.51.100.1:5080 SIP/2.0\r\n",
+	                  40) == 0);
+	cr_assert_str_eq(hv(0, "Contact"),
+	                 "<sip:trunk77@192.0.2.10:5070;transport=tcp>;expires=3600");
 	cr_assert(strncmp(hv(0, "Via"), "SIP/2.0/TCP 192.0.2.10:5070;branch=", 35) == 0);
 }
 
@@ -1365,7 +1380,8 @@ Test(ua, operator_refresh_and_set)
 	respond(3, 200, NULL);
 	cr_assert_eq(nsent, 5);
 	cr_assert_str_eq(hv(4, "To"), "<sip:bob@example.net>");
-	cr_assert_str_neq(hv(4, "Call-ID"), hv(3, "Call-ID"), "a new identity, a new Call-ID");
+	cr_assert_str_neq(hv(4, "Call-ID"), hv(3, "Call-ID"),
+	                  "a new identity, a new Call-ID");
 	cr_assert_eq(expires_of(4), 900);
 	ok_contact(4, 900, NULL);
 	cr_assert_eq(status("t1").state, UA_STATE_REGISTERED);
@@ -1378,7 +1394,8 @@ Test(ua, operator_refresh_and_set)
 		cr_assert_eq(got.expire, 900);
 		cr_assert_eq(ua_trunk_get_config(UA, "t1", &got, buf, 4), -ENOSPC);
 	}
-	cr_assert_eq(ua_trunk_set(UA, &(struct ua_trunk_config){.name = "nope"}, &e), -EINVAL);
+	cr_assert_eq(ua_trunk_set(UA, &(struct ua_trunk_config){.name = "nope"}, &e),
+	             -EINVAL);
 	c.name = "nope";
 	cr_assert_eq(ua_trunk_set(UA, &c, &e), -ENOENT);
 }
@@ -1392,7 +1409,8 @@ Test(ua, malformed_contact_falls_back_to_expires_header)
 
 	add(&c);
 	start();
-	respond(0, 200, "Contact: <sip:alice@192.0.2.10:5060;expires=60\r\nExpires: 900\r\n");
+	respond(0, 200,
+	        "Contact: <sip:alice@192.0.2.10:5060;expires=60\r\nExpires: 900\r\n");
 	cr_assert_eq(status("t1").state, UA_STATE_REGISTERED);
 	cr_assert_eq(status("t1").granted, 900);
 }
@@ -1400,12 +1418,14 @@ Test(ua, malformed_contact_falls_back_to_expires_header)
 Test(ua, bad_challenges_are_failures)
 {
 	static const char *bad[] = {
-		"WWW-Authenticate: Digest realm=\"example.net\", nonce=\"x\", algorithm=SHA-1\r\n",
-		"WWW-Authenticate: Basic realm=\"example.net\"\r\n",
-		"WWW-Authenticate: Digest realm=\"example.net\"\r\n",  /* no nonce */
-		"WWW-Authenticate: Digest realm=\"example.net, nonce=\"x\r\n", /* unterminated */
-		"WWW-Authenticate: Digest nonce=\"x\", qop=\"auth-conf\"\r\n",
-		"",                                                      /* no challenge at all */
+	        "WWW-Authenticate: Digest realm=\"example.net\", nonce=\"x\", "
+	        "algorithm=SHA-1\r\n",
+	        "WWW-Authenticate: Basic realm=\"example.net\"\r\n",
+	        "WWW-Authenticate: Digest realm=\"example.net\"\r\n", /* no nonce */
+	        "WWW-Authenticate: Digest realm=\"example.net, nonce=\"x\r\n", /* unterminated
+	                                                                        */
+	        "WWW-Authenticate: Digest nonce=\"x\", qop=\"auth-conf\"\r\n",
+	        "", /* no challenge at all */
 	};
 	char name[16];
 
@@ -1432,9 +1452,11 @@ Test(ua, second_of_two_challenges_is_used_when_first_is_unusable)
 	add(&c);
 	start();
 	respond(0, 401,
-		"WWW-Authenticate: Digest realm=\"example.net\", nonce=\"bad\", algorithm=FOO\r\n"
-		"WWW-Authenticate: Digest realm=\"example.net\", nonce=\"good\", algorithm=SHA-256, "
-		"qop=\"auth\"\r\n");
+	        "WWW-Authenticate: Digest realm=\"example.net\", nonce=\"bad\", "
+	        "algorithm=FOO\r\n"
+	        "WWW-Authenticate: Digest realm=\"example.net\", nonce=\"good\", "
+	        "algorithm=SHA-256, "
+	        "qop=\"auth\"\r\n");
 	cr_assert_eq(nsent, 2);
 	check_creds(1, "Authorization", "secret", "good", 1);
 }
@@ -1530,11 +1552,13 @@ Test(ua, delete_while_registering_unregisters)
 
 		parse_sent(0, &r);
 		sip_write_init(&w, buf, sizeof(buf));
-		cr_assert_eq(sip_write_response(&w, &r.m, 200, SIP_STR_NULL, SIP_STR("x"), NULL, &e), 0);
+		cr_assert_eq(sip_write_response(&w, &r.m, 200, SIP_STR_NULL, SIP_STR("x"),
+		                                NULL, &e),
+		             0);
 		sip_write_end(&w, SIP_STR_NULL);
 		cr_assert_gt(sip_msg_parse(&m, buf, (size_t)sip_write_result(&w), h, 64,
-					   SIP_PARSE_DATAGRAM, &e),
-			     0);
+		                           SIP_PARSE_DATAGRAM, &e),
+		             0);
 		rest = sip_msg_hdr(&m, SIP_HDR_VIA)->value;
 		cr_assert_eq(sip_via_next(&rest, &v, &e), 1);
 		cr_assert_eq(tx_client_response(TX, &m, &v), -ENOENT);
@@ -1687,8 +1711,11 @@ Test(ua, dns_failure_through_the_resolver_hook)
 	cr_assert_str_eq(rq[0].host, "sip.carrier.example");
 	cr_assert_eq(rq[0].port, 5060);
 	cr_assert_eq(status("t1").next_action, UA_ACTION_RESOLVE);
-	cr_assert_eq(ua_resolve_done(UA, rq[0].token, -EHOSTUNREACH, NULL, 0, "Name or service not known"), 0);
-	cr_assert_eq(ua_resolve_done(UA, rq[0].token, 0, NULL, 0, NULL), -ENOENT, "not pending");
+	cr_assert_eq(ua_resolve_done(UA, rq[0].token, -EHOSTUNREACH, NULL, 0,
+	                             "Name or service not known"),
+	             0);
+	cr_assert_eq(ua_resolve_done(UA, rq[0].token, 0, NULL, 0, NULL), -ENOENT,
+	             "not pending");
 	t = now;
 	cr_assert_eq(status("t1").state, UA_STATE_FAILED);
 	cr_assert_str_eq(status("t1").last_reason, "dns: Name or service not known");
@@ -1698,16 +1725,21 @@ Test(ua, dns_failure_through_the_resolver_hook)
 	memset(&a, 0, sizeof(a));
 	a.sin_family = AF_INET;
 	inet_pton(AF_INET, "203.0.113.77", &a.sin_addr);
-	cr_assert_eq(ua_resolve_done(UA, rq[1].token, 0, (struct sockaddr *)&a, sizeof(a), NULL), 0);
+	cr_assert_eq(ua_resolve_done(UA, rq[1].token, 0, (struct sockaddr *)&a, sizeof(a),
+	                             NULL),
+	             0);
 	cr_assert_eq(nsent, 1);
-	cr_assert_eq(((struct sockaddr_in *)&sent[0].to)->sin_addr.s_addr, a.sin_addr.s_addr);
+	cr_assert_eq(((struct sockaddr_in *)&sent[0].to)->sin_addr.s_addr,
+	             a.sin_addr.s_addr);
 	cr_assert_eq(ntohs(((struct sockaddr_in *)&sent[0].to)->sin_port), 5060);
 	cr_assert(strncmp(sent[0].buf, "REGISTER sip:example.net SIP/2.0", 32) == 0);
 	/* a failure re-resolves; a success does not */
 	respond(0, 503, NULL);
 	run_for(60000);
 	cr_assert_eq(nrq, 3);
-	cr_assert_eq(ua_resolve_done(UA, rq[2].token, 0, (struct sockaddr *)&a, sizeof(a), NULL), 0);
+	cr_assert_eq(ua_resolve_done(UA, rq[2].token, 0, (struct sockaddr *)&a, sizeof(a),
+	                             NULL),
+	             0);
 	ok_contact(1, 120, NULL);
 	run_until(status("t1").next_at_ms);
 	cr_assert_eq(nrq, 3);
@@ -1788,7 +1820,8 @@ Test(ua, resolver_thread_resolves_localhost)
 	if (sent[0].to.ss_family == AF_INET)
 		cr_assert_eq(ntohs(((struct sockaddr_in *)&sent[0].to)->sin_port), 5099);
 	else
-		cr_assert_eq(ntohs(((struct sockaddr_in6 *)&sent[0].to)->sin6_port), 5099);
+		cr_assert_eq(ntohs(((struct sockaddr_in6 *)&sent[0].to)->sin6_port),
+		             5099);
 	ua_resolver_free(r);
 	ua_free(ua2);
 }
@@ -1940,48 +1973,62 @@ Test(ua, mailbox_runs_work_on_the_worker_and_delivers_lookups, .timeout = 30)
 /* Against a third-party registrar on loopback: sipp (sip-tester) as UAS     */
 
 static const char sipp_scenario[] =
-	"<?xml version=\"1.0\" encoding=\"ISO-8859-1\" ?>\n"
-	"<scenario name=\"sipreg ua\">\n"
-	"<recv request=\"REGISTER\"/>\n"
-	"<send><![CDATA[\n\n"
-	"SIP/2.0 401 Unauthorized\n[last_Via:]\n[last_From:]\n[last_To:];tag=[pid]T[call_number]\n"
-	"[last_Call-ID:]\n[last_CSeq:]\n"
-	"WWW-Authenticate: Digest realm=\"sipp.test\", nonce=\"abcdef0123\", qop=\"auth\", algorithm=MD5\n"
-	"Content-Length: 0\n\n]]></send>\n"
-	/* the answer: verified by sipp (a 403 if wrong) */
-	"<recv request=\"REGISTER\"><action>\n"
-	"<ereg regexp=\"sip:[^&gt;]*\" search_in=\"hdr\" header=\"Contact:\" check_it=\"true\" assign_to=\"curi\"/>\n"
-	"<verifyauth assign_to=\"ok1\" username=\"alice\" password=\"secret\"/>\n"
-	"</action></recv>\n"
-	"<nop hide=\"true\" test=\"ok1\" next=\"good1\"/>\n"
-	"<send next=\"end\"><![CDATA[\n\nSIP/2.0 403 Bad Credentials\n[last_Via:]\n[last_From:]\n"
-	"[last_To:];tag=[pid]T[call_number]\n[last_Call-ID:]\n[last_CSeq:]\nContent-Length: 0\n\n]]></send>\n"
-	"<label id=\"good1\"/>\n"
-	"<send><![CDATA[\n\nSIP/2.0 200 OK\n[last_Via:]\n[last_From:]\n[last_To:];tag=[pid]T[call_number]\n"
-	"[last_Call-ID:]\n[last_CSeq:]\nContact: <[$curi]>;expires=20\nContent-Length: 0\n\n]]></send>\n"
-	/* the refresh, with pre-emptive credentials (same nonce, nc 2) */
-	"<recv request=\"REGISTER\"><action>\n"
-	"<verifyauth assign_to=\"ok2\" username=\"alice\" password=\"secret\"/>\n"
-	"</action></recv>\n"
-	"<nop hide=\"true\" test=\"ok2\" next=\"good2\"/>\n"
-	"<send next=\"end\"><![CDATA[\n\nSIP/2.0 403 Bad Credentials\n[last_Via:]\n[last_From:]\n"
-	"[last_To:];tag=[pid]T[call_number]\n[last_Call-ID:]\n[last_CSeq:]\nContent-Length: 0\n\n]]></send>\n"
-	"<label id=\"good2\"/>\n"
-	"<send><![CDATA[\n\nSIP/2.0 200 OK\n[last_Via:]\n[last_From:]\n[last_To:];tag=[pid]T[call_number]\n"
-	"[last_Call-ID:]\n[last_CSeq:]\nContact: <[$curi]>;expires=20\nContent-Length: 0\n\n]]></send>\n"
-	/* the unregister at shutdown */
-	"<recv request=\"REGISTER\"><action>\n"
-	"<ereg regexp=\"^ *0$\" search_in=\"hdr\" header=\"Expires:\" check_it=\"true\" assign_to=\"e0\"/>\n"
-	"</action></recv>\n"
-	"<send><![CDATA[\n\nSIP/2.0 200 OK\n[last_Via:]\n[last_From:]\n[last_To:];tag=[pid]T[call_number]\n"
-	"[last_Call-ID:]\n[last_CSeq:]\nX-Unregister-Expires: [$e0]\nContent-Length: 0\n\n]]></send>\n"
-	"<label id=\"end\"/>\n"
-	"</scenario>\n";
+        "<?xml version=\"1.0\" encoding=\"ISO-8859-1\" ?>\n"
+        "<scenario name=\"sipreg ua\">\n"
+        "<recv request=\"REGISTER\"/>\n"
+        "<send><![CDATA[\n\n"
+        "SIP/2.0 401 "
+        "Unauthorized\n[last_Via:]\n[last_From:]\n[last_To:];tag=[pid]T[call_number]\n"
+        "[last_Call-ID:]\n[last_CSeq:]\n"
+        "WWW-Authenticate: Digest realm=\"sipp.test\", nonce=\"abcdef0123\", "
+        "qop=\"auth\", algorithm=MD5\n"
+        "Content-Length: 0\n\n]]></send>\n"
+        /* the answer: verified by sipp (a 403 if wrong) */
+        "<recv request=\"REGISTER\"><action>\n"
+        "<ereg regexp=\"sip:[^&gt;]*\" search_in=\"hdr\" header=\"Contact:\" "
+        "check_it=\"true\" assign_to=\"curi\"/>\n"
+        "<verifyauth assign_to=\"ok1\" username=\"alice\" password=\"secret\"/>\n"
+        "</action></recv>\n"
+        "<nop hide=\"true\" test=\"ok1\" next=\"good1\"/>\n"
+        "<send next=\"end\"><![CDATA[\n\nSIP/2.0 403 Bad "
+        "Credentials\n[last_Via:]\n[last_From:]\n"
+        "[last_To:];tag=[pid]T[call_number]\n[last_Call-ID:]\n[last_CSeq:]\nContent-"
+        "Length: 0\n\n]]></send>\n"
+        "<label id=\"good1\"/>\n"
+        "<send><![CDATA[\n\nSIP/2.0 200 "
+        "OK\n[last_Via:]\n[last_From:]\n[last_To:];tag=[pid]T[call_number]\n"
+        "[last_Call-ID:]\n[last_CSeq:]\nContact: <[$curi]>;expires=20\nContent-Length: "
+        "0\n\n]]></send>\n"
+        /* the refresh, with pre-emptive credentials (same nonce, nc 2) */
+        "<recv request=\"REGISTER\"><action>\n"
+        "<verifyauth assign_to=\"ok2\" username=\"alice\" password=\"secret\"/>\n"
+        "</action></recv>\n"
+        "<nop hide=\"true\" test=\"ok2\" next=\"good2\"/>\n"
+        "<send next=\"end\"><![CDATA[\n\nSIP/2.0 403 Bad "
+        "Credentials\n[last_Via:]\n[last_From:]\n"
+        "[last_To:];tag=[pid]T[call_number]\n[last_Call-ID:]\n[last_CSeq:]\nContent-"
+        "Length: 0\n\n]]></send>\n"
+        "<label id=\"good2\"/>\n"
+        "<send><![CDATA[\n\nSIP/2.0 200 "
+        "OK\n[last_Via:]\n[last_From:]\n[last_To:];tag=[pid]T[call_number]\n"
+        "[last_Call-ID:]\n[last_CSeq:]\nContact: <[$curi]>;expires=20\nContent-Length: "
+        "0\n\n]]></send>\n"
+        /* the unregister at shutdown */
+        "<recv request=\"REGISTER\"><action>\n"
+        "<ereg regexp=\"^ *0$\" search_in=\"hdr\" header=\"Expires:\" check_it=\"true\" "
+        "assign_to=\"e0\"/>\n"
+        "</action></recv>\n"
+        "<send><![CDATA[\n\nSIP/2.0 200 "
+        "OK\n[last_Via:]\n[last_From:]\n[last_To:];tag=[pid]T[call_number]\n"
+        "[last_Call-ID:]\n[last_CSeq:]\nX-Unregister-Expires: [$e0]\nContent-Length: "
+        "0\n\n]]></send>\n"
+        "<label id=\"end\"/>\n"
+        "</scenario>\n";
 
 static int udp_fd = -1;
 
 static int udp_send(void *arg, const void *buf, size_t len, const struct sockaddr *to,
-		    socklen_t tolen, uint64_t conn)
+                    socklen_t tolen, uint64_t conn)
 {
 	ssize_t n;
 
@@ -2027,11 +2074,12 @@ Test(ua, sipp_registrar_on_loopback, .timeout = 90)
 	size_t nc = 0;
 
 	if (system("command -v sipp >/dev/null 2>&1") != 0)
-		cr_skip_test("sipp (sip-tester) is not installed: the loopback registrar test was NOT run");
+		cr_skip_test("sipp (sip-tester) is not installed: the loopback registrar "
+		             "test was NOT run");
 	fd = mkstemp(scen);
 	cr_assert_geq(fd, 0);
 	cr_assert_eq(write(fd, sipp_scenario, sizeof(sipp_scenario) - 1),
-		     (ssize_t)(sizeof(sipp_scenario) - 1));
+	             (ssize_t)(sizeof(sipp_scenario) - 1));
 	close(fd);
 	sipp_port = free_udp_port(NULL);
 	my_port = free_udp_port(&udp_fd);
@@ -2041,14 +2089,15 @@ Test(ua, sipp_registrar_on_loopback, .timeout = 90)
 	pid = fork();
 	cr_assert_geq(pid, 0);
 	if (pid == 0) {
-		int dn = open("/dev/null", O_RDWR), lf = open(log_path, O_WRONLY | O_CREAT | O_TRUNC, 0600);
+		int dn = open("/dev/null", O_RDWR),
+		    lf = open(log_path, O_WRONLY | O_CREAT | O_TRUNC, 0600);
 
 		dup2(dn, 0);
 		dup2(lf >= 0 ? lf : dn, 1);
 		dup2(lf >= 0 ? lf : dn, 2);
-		execlp("sipp", "sipp", "-sf", scen, "-i", "127.0.0.1", "-p", port_s, "-m", "1",
-		       "-timeout", "60s", "-timeout_error", "-nd", "-trace_err", "-error_file",
-		       err_path, (char *)NULL);
+		execlp("sipp", "sipp", "-sf", scen, "-i", "127.0.0.1", "-p", port_s, "-m",
+		       "1", "-timeout", "60s", "-timeout_error", "-nd", "-trace_err",
+		       "-error_file", err_path, (char *)NULL);
 		_exit(127);
 	}
 
@@ -2077,38 +2126,40 @@ Test(ua, sipp_registrar_on_loopback, .timeout = 90)
 		if (status_ == -1 && waitpid(pid, &status_, WNOHANG) == pid)
 			break; /* sipp gave up (see its log) */
 		{
-		int64_t tmo = wheel_timeout(w, clock_now_ms());
-		char buf[4096];
-		ssize_t n;
-		struct ua_trunk_status st;
+			int64_t tmo = wheel_timeout(w, clock_now_ms());
+			char buf[4096];
+			ssize_t n;
+			struct ua_trunk_status st;
 
-		if (tmo < 0 || tmo > 100)
-			tmo = 100;
-		poll(&p, 1, (int)tmo);
-		now = clock_now_ms();
-		while ((n = recv(udp_fd, buf, sizeof(buf), MSG_DONTWAIT)) > 0) {
-			struct sip_msg m;
-			struct sip_hdr h[64];
-			struct sip_err e;
-			struct sip_via v;
-			struct sip_str rest;
+			if (tmo < 0 || tmo > 100)
+				tmo = 100;
+			poll(&p, 1, (int)tmo);
+			now = clock_now_ms();
+			while ((n = recv(udp_fd, buf, sizeof(buf), MSG_DONTWAIT)) > 0) {
+				struct sip_msg m;
+				struct sip_hdr h[64];
+				struct sip_err e;
+				struct sip_via v;
+				struct sip_str rest;
 
-			if (sip_msg_parse(&m, buf, (size_t)n, h, 64, SIP_PARSE_DATAGRAM, &e) <= 0 ||
-			    m.is_request || !sip_msg_hdr(&m, SIP_HDR_VIA))
-				continue;
-			rest = sip_msg_hdr(&m, SIP_HDR_VIA)->value;
-			if (sip_via_next(&rest, &v, &e) == 1)
-				tx_client_response(tx, &m, &v);
-		}
-		wheel_advance(w, now);
-		if (ua_trunk_get_status(ua, "sipp", &st) == 0 && st.state == UA_STATE_REGISTERED &&
-		    st.cseq != (uint32_t)registered_) {
-			registered_ = (int)st.cseq;
-			if (!shut && st.attempts >= 3) {
-				shut = true;
-				shut_r = ua_shutdown(ua, 3000);
+				if (sip_msg_parse(&m, buf, (size_t)n, h, 64,
+				                  SIP_PARSE_DATAGRAM, &e) <= 0 ||
+				    m.is_request || !sip_msg_hdr(&m, SIP_HDR_VIA))
+					continue;
+				rest = sip_msg_hdr(&m, SIP_HDR_VIA)->value;
+				if (sip_via_next(&rest, &v, &e) == 1)
+					tx_client_response(tx, &m, &v);
 			}
-		}
+			wheel_advance(w, now);
+			if (ua_trunk_get_status(ua, "sipp", &st) == 0 &&
+			    st.state == UA_STATE_REGISTERED &&
+			    st.cseq != (uint32_t)registered_) {
+				registered_ = (int)st.cseq;
+				if (!shut && st.attempts >= 3) {
+					shut = true;
+					shut_r = ua_shutdown(ua, 3000);
+				}
+			}
 		}
 	}
 	for (size_t i = 0; i < nsent; i++) {
@@ -2142,7 +2193,7 @@ Test(ua, sipp_registrar_on_loopback, .timeout = 90)
 	cr_assert_geq(cseq_at[2] - cseq_at[1], 9000);
 	cr_assert_leq(cseq_at[2] - cseq_at[1], 10000 + 150);
 	cr_assert(WIFEXITED(status_) && WEXITSTATUS(status_) == 0,
-		  "sipp failed (status %d): see %s", status_, log_path);
+	          "sipp failed (status %d): see %s", status_, log_path);
 	unlink(scen);
 	unlink(log_path);
 	unlink(err_path);
@@ -2157,29 +2208,29 @@ Test(ua, sipp_registrar_on_loopback, .timeout = 90)
 /* Against Kamailio (registrar + auth modules) on loopback                   */
 
 static const char kamailio_cfg[] =
-	"#!KAMAILIO\n"
-	"debug=2\nlog_stderror=yes\nchildren=1\nauto_aliases=no\n"
-	"listen=udp:127.0.0.1:%u\n"
-	"mpath=\"%s\"\n"
-	"loadmodule \"sl.so\"\nloadmodule \"tm.so\"\nloadmodule \"pv.so\"\n"
-	"loadmodule \"auth.so\"\nloadmodule \"usrloc.so\"\nloadmodule \"registrar.so\"\n"
-	"loadmodule \"textops.so\"\n"
-	"modparam(\"usrloc\", \"db_mode\", 0)\n"
-	"modparam(\"registrar\", \"min_expires\", 30)\n"
-	"modparam(\"registrar\", \"min_expires_mode\", 1)\n"
-	"modparam(\"registrar\", \"max_expires\", 3600)\n"
-	"modparam(\"auth\", \"secret\", \"0123456789abcdef\")\n"
-	"request_route {\n"
-	"  if (is_method(\"REGISTER\")) {\n"
-	"    if (!pv_www_authenticate(\"$td\", \"secret\", \"0\")) {\n"
-	"      www_challenge(\"$td\", \"1\");\n"
-	"      exit;\n"
-	"    }\n"
-	"    if (!save(\"location\")) sl_reply_error();\n"
-	"    exit;\n"
-	"  }\n"
-	"  sl_send_reply(\"404\", \"Not here\");\n"
-	"}\n";
+        "#!KAMAILIO\n"
+        "debug=2\nlog_stderror=yes\nchildren=1\nauto_aliases=no\n"
+        "listen=udp:127.0.0.1:%u\n"
+        "mpath=\"%s\"\n"
+        "loadmodule \"sl.so\"\nloadmodule \"tm.so\"\nloadmodule \"pv.so\"\n"
+        "loadmodule \"auth.so\"\nloadmodule \"usrloc.so\"\nloadmodule \"registrar.so\"\n"
+        "loadmodule \"textops.so\"\n"
+        "modparam(\"usrloc\", \"db_mode\", 0)\n"
+        "modparam(\"registrar\", \"min_expires\", 30)\n"
+        "modparam(\"registrar\", \"min_expires_mode\", 1)\n"
+        "modparam(\"registrar\", \"max_expires\", 3600)\n"
+        "modparam(\"auth\", \"secret\", \"0123456789abcdef\")\n"
+        "request_route {\n"
+        "  if (is_method(\"REGISTER\")) {\n"
+        "    if (!pv_www_authenticate(\"$td\", \"secret\", \"0\")) {\n"
+        "      www_challenge(\"$td\", \"1\");\n"
+        "      exit;\n"
+        "    }\n"
+        "    if (!save(\"location\")) sl_reply_error();\n"
+        "    exit;\n"
+        "  }\n"
+        "  sl_send_reply(\"404\", \"Not here\");\n"
+        "}\n";
 
 /* Receive what came on udp_fd (waiting at most max_ms), hand responses to
  * the tx layer, advance the wheel. The last response is kept in last. */
@@ -2201,7 +2252,8 @@ static void pump(struct wheel *w, struct tx_layer *tx, int max_ms, char *last, s
 		struct sip_via v;
 		struct sip_str rest;
 
-		if (sip_msg_parse(&m, buf, (size_t)n, h, 64, SIP_PARSE_DATAGRAM, &e) <= 0 ||
+		if (sip_msg_parse(&m, buf, (size_t)n, h, 64, SIP_PARSE_DATAGRAM, &e) <=
+		            0 ||
 		    m.is_request || !sip_msg_hdr(&m, SIP_HDR_VIA))
 			continue;
 		if (last && (size_t)n < cap) {
@@ -2218,7 +2270,8 @@ static void pump(struct wheel *w, struct tx_layer *tx, int max_ms, char *last, s
 Test(ua, kamailio_registrar_on_loopback, .timeout = 90)
 {
 	static const char *mdirs[] = {"/usr/lib/x86_64-linux-gnu/kamailio/modules/",
-				      "/usr/lib/kamailio/modules/", "/usr/lib64/kamailio/modules/"};
+	                              "/usr/lib/kamailio/modules/",
+	                              "/usr/lib64/kamailio/modules/"};
 	char dir[] = "/tmp/sipreg-ua-kam-XXXXXX", cfg[128], logp[128], last[4096] = "";
 	const char *mdir = NULL;
 	struct ua_opts o;
@@ -2238,12 +2291,14 @@ Test(ua, kamailio_registrar_on_loopback, .timeout = 90)
 
 	if (system("command -v kamailio >/dev/null 2>&1") != 0 &&
 	    access("/usr/sbin/kamailio", X_OK) != 0)
-		cr_skip_test("kamailio is not installed: the Kamailio registrar test was NOT run");
+		cr_skip_test("kamailio is not installed: the Kamailio registrar test was "
+		             "NOT run");
 	for (size_t i = 0; i < sizeof(mdirs) / sizeof(mdirs[0]); i++)
 		if (access(mdirs[i], R_OK) == 0)
 			mdir = mdirs[i];
 	if (!mdir)
-		cr_skip_test("no kamailio module directory: the Kamailio test was NOT run");
+		cr_skip_test(
+		        "no kamailio module directory: the Kamailio test was NOT run");
 	cr_assert_not_null(mkdtemp(dir));
 	kport = free_udp_port(NULL);
 	my_port = free_udp_port(&udp_fd);
@@ -2256,15 +2311,16 @@ Test(ua, kamailio_registrar_on_loopback, .timeout = 90)
 	pid = fork();
 	cr_assert_geq(pid, 0);
 	if (pid == 0) {
-		int dn = open("/dev/null", O_RDWR), lf = open(logp, O_WRONLY | O_CREAT | O_TRUNC, 0600);
+		int dn = open("/dev/null", O_RDWR),
+		    lf = open(logp, O_WRONLY | O_CREAT | O_TRUNC, 0600);
 
 		dup2(dn, 0);
 		dup2(lf >= 0 ? lf : dn, 1);
 		dup2(lf >= 0 ? lf : dn, 2);
-		execlp("kamailio", "kamailio", "-f", cfg, "-DD", "-E", "-m", "32", "-M", "8", "-w",
-		       dir, "-Y", dir, (char *)NULL);
-		execl("/usr/sbin/kamailio", "kamailio", "-f", cfg, "-DD", "-E", "-m", "32", "-M",
-		      "8", "-w", dir, "-Y", dir, (char *)NULL);
+		execlp("kamailio", "kamailio", "-f", cfg, "-DD", "-E", "-m", "32", "-M",
+		       "8", "-w", dir, "-Y", dir, (char *)NULL);
+		execl("/usr/sbin/kamailio", "kamailio", "-f", cfg, "-DD", "-E", "-m",
+		      "32", "-M", "8", "-w", dir, "-Y", dir, (char *)NULL);
 		_exit(127);
 	}
 
@@ -2283,7 +2339,7 @@ Test(ua, kamailio_registrar_on_loopback, .timeout = 90)
 	c.registrar = "127.0.0.1";
 	c.registrar_port = kport;
 	c.domain = "k.test";
-	c.expire = 20; /* below Kamailio's min_expires 30: a 423 first */
+	c.expire = 20;      /* below Kamailio's min_expires 30: a 423 first */
 	usleep(500 * 1000); /* let kamailio bind; Timer E would cover it anyway */
 	cr_assert_eq(ua_trunk_add(ua, &c, false, NULL), 0);
 
@@ -2359,7 +2415,8 @@ Test(ua, initial_registrations_are_spread)
 
 		snprintf(names[i], sizeof(names[i]), "t%d", i);
 		c.name = names[i];
-		c.transport = UA_TRANSPORT_TCP; /* reliable: no retransmissions to count */
+		c.transport =
+		        UA_TRANSPORT_TCP; /* reliable: no retransmissions to count */
 		cr_assert_eq(ua_trunk_add(UA, &c, true, NULL), 0);
 	}
 	run_for(10000);
@@ -2370,7 +2427,8 @@ Test(ua, initial_registrations_are_spread)
 
 		for (int k = 0; k < 5; k++) {
 			run_until(t0 + (uint64_t)k * 1000 + 999);
-			cr_assert_eq(nsent, (size_t)(k + 1) * 10, "second %d: %zu sent", k, nsent);
+			cr_assert_eq(nsent, (size_t)(k + 1) * 10, "second %d: %zu sent",
+			             k, nsent);
 		}
 		for (size_t i = 1; i < nsent; i++)
 			cr_assert_geq(sent[i].at - sent[i - 1].at, 100);
@@ -2384,19 +2442,20 @@ Test(ua, corpus_responses_as_upstream_answers)
 		const char *file;
 		const char *hdr; /* credentials expected, NULL: a failure */
 	} cases[] = {
-		{"asterisk11_401_no_qop.sip", "Authorization"},
-		{"vcrs_401_qop_auth.sip", "Authorization"},
-		{"fritzbox_401_no_stale.sip", "Authorization"},
-		{"tls_401_embratel.sip", "Authorization"},
-		{"jio_ims_401_tls_alias.sip", "Authorization"},
-		{"flexisip_407_sha256_multivia.sip", "Proxy-Authorization"},
-		{"freeswitch_403_forbidden_wss.sip", NULL},
-		{"webrtc2sip_403_relaying_forbidden.sip", NULL},
+	        {"asterisk11_401_no_qop.sip", "Authorization"},
+	        {"vcrs_401_qop_auth.sip", "Authorization"},
+	        {"fritzbox_401_no_stale.sip", "Authorization"},
+	        {"tls_401_embratel.sip", "Authorization"},
+	        {"jio_ims_401_tls_alias.sip", "Authorization"},
+	        {"flexisip_407_sha256_multivia.sip", "Proxy-Authorization"},
+	        {"freeswitch_403_forbidden_wss.sip", NULL},
+	        {"webrtc2sip_403_relaying_forbidden.sip", NULL},
 	};
 	char path[4096];
 
 	if (!root)
-		cr_skip_test("SIPREG_CORPUS is not set: the corpus answers were NOT tested");
+		cr_skip_test(
+		        "SIPREG_CORPUS is not set: the corpus answers were NOT tested");
 	for (size_t k = 0; k < sizeof(cases) / sizeof(cases[0]); k++) {
 		char name[16], file[4096], extra[3072];
 		struct ua_trunk_config c;
@@ -2409,21 +2468,24 @@ Test(ua, corpus_responses_as_upstream_answers)
 		snprintf(path, sizeof(path), "%s/real/%s", root, cases[k].file);
 		f = fopen(path, "rb");
 		if (!f)
-			cr_skip_test("%s missing: the corpus answers were NOT tested", path);
+			cr_skip_test("%s missing: the corpus answers were NOT tested",
+			             path);
 		len = fread(file, 1, sizeof(file), f);
 		fclose(f);
-		cr_assert_gt(sip_msg_parse(&m, file, len, h, 64, SIP_PARSE_DATAGRAM, &e), 0, "%s",
-			     cases[k].file);
+		cr_assert_gt(sip_msg_parse(&m, file, len, h, 64, SIP_PARSE_DATAGRAM, &e),
+		             0, "%s", cases[k].file);
 		/* every header but the transaction's own, transplanted */
 		for (unsigned j = 0; j < m.nhdrs; j++) {
 			unsigned id = h[j].id;
 
 			if (id == SIP_HDR_VIA || id == SIP_HDR_FROM || id == SIP_HDR_TO ||
-			    id == SIP_HDR_CALL_ID || id == SIP_HDR_CSEQ || id == SIP_HDR_CONTENT_LENGTH)
+			    id == SIP_HDR_CALL_ID || id == SIP_HDR_CSEQ ||
+			    id == SIP_HDR_CONTENT_LENGTH)
 				continue;
-			el += (size_t)snprintf(extra + el, sizeof(extra) - el, "%.*s: %.*s\r\n",
-					       (int)h[j].name.len, h[j].name.p, (int)h[j].value.len,
-					       h[j].value.p);
+			el += (size_t)snprintf(extra + el, sizeof(extra) - el,
+			                       "%.*s: %.*s\r\n", (int)h[j].name.len,
+			                       h[j].name.p, (int)h[j].value.len,
+			                       h[j].value.p);
 		}
 		snprintf(name, sizeof(name), "c%zu", k);
 		c = trunk(name);
@@ -2433,23 +2495,27 @@ Test(ua, corpus_responses_as_upstream_answers)
 		{
 			char reason[64];
 
-			snprintf(reason, sizeof(reason), "%.*s", (int)m.reason.len, m.reason.p);
+			snprintf(reason, sizeof(reason), "%.*s", (int)m.reason.len,
+			         m.reason.p);
 			respond_full(i0, m.status, reason, extra);
 		}
 		if (cases[k].hdr) {
 			struct req r;
 			struct sip_auth a, ch;
-			const struct sip_hdr *chh = sip_msg_hdr(&m, m.status == 401 ? SIP_HDR_WWW_AUTHENTICATE : SIP_HDR_PROXY_AUTHENTICATE);
+			const struct sip_hdr *chh = sip_msg_hdr(
+			        &m, m.status == 401 ? SIP_HDR_WWW_AUTHENTICATE
+			                            : SIP_HDR_PROXY_AUTHENTICATE);
 
 			cr_assert_eq(nsent, i0 + 2, "%s answered", cases[k].file);
 			cr_assert_eq(sip_auth_parse(&ch, chh->value, &e), 0);
 			a = creds_of(i0 + 1, cases[k].hdr, &r);
-			cr_assert(sip_str_eq(a.nonce, ch.nonce), "%s: nonce echoed", cases[k].file);
+			cr_assert(sip_str_eq(a.nonce, ch.nonce), "%s: nonce echoed",
+			          cases[k].file);
 			cr_assert(sip_str_eq(a.realm, ch.realm));
 			cr_assert_eq(a.alg, ch.alg);
 			cr_assert_eq(digest_verify(&a, SIP_STR("REGISTER"), SIP_STR_NULL,
-						   SIP_STR("secret")),
-				     0, "%s: our credentials verify", cases[k].file);
+			                           SIP_STR("secret")),
+			             0, "%s: our credentials verify", cases[k].file);
 			ok_contact(i0 + 1, 300, NULL);
 			cr_assert_eq(status(name).state, UA_STATE_REGISTERED);
 		} else {
@@ -2473,7 +2539,8 @@ Test(ua, corpus_amtelco_grants_shorter_expiry)
 	struct ua_trunk_config c;
 
 	if (!root)
-		cr_skip_test("SIPREG_CORPUS is not set: the amtelco 200 OK was NOT tested");
+		cr_skip_test(
+		        "SIPREG_CORPUS is not set: the amtelco 200 OK was NOT tested");
 	snprintf(path, sizeof(path), "%s/real/amtelco_200_ok_shorter_expires.sip", root);
 	f = fopen(path, "rb");
 	if (!f)
@@ -2485,11 +2552,12 @@ Test(ua, corpus_amtelco_grants_shorter_expiry)
 		unsigned id = h[j].id;
 
 		if (id == SIP_HDR_VIA || id == SIP_HDR_FROM || id == SIP_HDR_TO ||
-		    id == SIP_HDR_CALL_ID || id == SIP_HDR_CSEQ || id == SIP_HDR_CONTENT_LENGTH)
+		    id == SIP_HDR_CALL_ID || id == SIP_HDR_CSEQ ||
+		    id == SIP_HDR_CONTENT_LENGTH)
 			continue;
 		el += (size_t)snprintf(extra + el, sizeof(extra) - el, "%.*s: %.*s\r\n",
-				       (int)h[j].name.len, h[j].name.p, (int)h[j].value.len,
-				       h[j].value.p);
+		                       (int)h[j].name.len, h[j].name.p,
+		                       (int)h[j].value.len, h[j].value.p);
 	}
 	/* our Contact is the one of the capture: sip:asterisk@10.9.1.1:5060 */
 	ua_free(UA);
@@ -2546,8 +2614,9 @@ Test(ua, ten_thousand_trunks_refresh_on_time, .timeout = 240)
 	}
 	for (struct ua_trunk *t = ua_trunk_first(UA); t; t = ua_trunk_next(UA, t))
 		bytes += ua_trunk_memory(t);
-	cr_log_info("struct ua_trunk: %zu bytes; with its configuration: %zu bytes per trunk",
-		    ua_trunk_struct_size(), bytes / N);
+	cr_log_info(
+	        "struct ua_trunk: %zu bytes; with its configuration: %zu bytes per trunk",
+	        ua_trunk_struct_size(), bytes / N);
 	cr_assert_leq(bytes / N, 1024);
 	resp_ns = 0;
 	while (now < T0 + 3600 * 1000ull) {
@@ -2572,10 +2641,11 @@ Test(ua, ten_thousand_trunks_refresh_on_time, .timeout = 240)
 			cr_assert(idx >= 0 && idx < N);
 			if (last_sent[idx]) {
 				double f = (double)(sent[k].at - last_sent[idx]) /
-					   (last_granted[idx] * 1000.0);
+				           (last_granted[idx] * 1000.0);
 
-				cr_assert_lt(sent[k].at, last_sent[idx] + last_granted[idx] * 1000ull,
-					     "trunk %d lapsed", idx);
+				cr_assert_lt(sent[k].at,
+				             last_sent[idx] + last_granted[idx] * 1000ull,
+				             "trunk %d lapsed", idx);
 				if (f < min_frac)
 					min_frac = f;
 				if (f > max_frac)
@@ -2584,9 +2654,11 @@ Test(ua, ten_thousand_trunks_refresh_on_time, .timeout = 240)
 			} else if (!has_hdr(k, "Authorization")) {
 				char ch[160];
 
-				snprintf(ch, sizeof(ch),
-					 "WWW-Authenticate: Digest realm=\"example.net\", "
-					 "nonce=\"nonce-%06d\", qop=\"auth\"\r\n", idx);
+				snprintf(
+				        ch, sizeof(ch),
+				        "WWW-Authenticate: Digest realm=\"example.net\", "
+				        "nonce=\"nonce-%06d\", qop=\"auth\"\r\n",
+				        idx);
 				respond(k, 401, ch);
 				challenged++;
 				continue;
@@ -2606,9 +2678,10 @@ Test(ua, ten_thousand_trunks_refresh_on_time, .timeout = 240)
 		}
 		nsent = 0;
 	}
-	cr_log_info("%zu first registrations, %zu refreshes in 1 h; refresh at %.4f-%.4f of "
-		    "the granted expiry",
-		    firsts, refreshes, min_frac, max_frac);
+	cr_log_info(
+	        "%zu first registrations, %zu refreshes in 1 h; refresh at %.4f-%.4f of "
+	        "the granted expiry",
+	        firsts, refreshes, min_frac, max_frac);
 	bytes = 0;
 	for (struct ua_trunk *t = ua_trunk_first(UA); t; t = ua_trunk_next(UA, t))
 		bytes += ua_trunk_memory(t);
@@ -2616,9 +2689,9 @@ Test(ua, ten_thousand_trunks_refresh_on_time, .timeout = 240)
 	cr_assert_leq(bytes / N, 1024);
 	ua_stats_get(UA, &stats);
 	cr_log_info("CPU: %.2f us per REGISTER sent (timers, build, digest, tx start), "
-		    "%.2f us per response handled (match, state machine, re-arm)",
-		    adv_ns / 1000.0 / (double)stats.registers_sent,
-		    resp_ns / 1000.0 / (double)stats.registers_sent);
+	            "%.2f us per response handled (match, state machine, re-arm)",
+	            adv_ns / 1000.0 / (double)stats.registers_sent,
+	            resp_ns / 1000.0 / (double)stats.registers_sent);
 	cr_assert_eq(challenged, N);
 	cr_assert_eq(firsts, N);
 	cr_assert_gt(refreshes, (size_t)N * 10);

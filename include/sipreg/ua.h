@@ -104,15 +104,15 @@ struct wheel;
 /* ------------------------------------------------------------------------ */
 /* Trunk configuration                                                       */
 
-#define UA_NAME_MAX 63     /* bytes of a trunk name */
-#define UA_HOST_MAX 253    /* bytes of a host name or address */
-#define UA_FIELD_MAX 127   /* user, auth user, password, domain, realm, contact user */
+#define UA_NAME_MAX 63   /* bytes of a trunk name */
+#define UA_HOST_MAX 253  /* bytes of a host name or address */
+#define UA_FIELD_MAX 127 /* user, auth user, password, domain, realm, contact user */
 
 #define UA_EXPIRE_GLOBAL (-1) /* ua_trunk_config.expire: use the global */
 #define UA_EXPIRE_AUTO 0      /* auto negotiation */
 #define UA_EXPIRE_MIN 20
 #define UA_EXPIRE_MAX 7200
-#define UA_RETRY_GLOBAL 0     /* ua_trunk_config.retry_delay: use the global */
+#define UA_RETRY_GLOBAL 0 /* ua_trunk_config.retry_delay: use the global */
 #define UA_RETRY_MIN 30
 #define UA_RETRY_MAX 600
 #define UA_DEFAULT_PORT 5060
@@ -127,11 +127,11 @@ enum ua_transport {
  * ua_trunk_add() / ua_trunk_set(); NULL and "" are the same (empty).
  */
 struct ua_trunk_config {
-	const char *name;         /* unique in the process, 1-63 bytes [A-Za-z0-9._-] */
-	const char *registrar;    /* host name or numeric address (IPv6 without []) */
-	uint16_t registrar_port;  /* 0 = 5060 */
-	const char *proxy;        /* outbound proxy host; empty = none */
-	uint16_t proxy_port;      /* 0 = 5060 */
+	const char *name;        /* unique in the process, 1-63 bytes [A-Za-z0-9._-] */
+	const char *registrar;   /* host name or numeric address (IPv6 without []) */
+	uint16_t registrar_port; /* 0 = 5060 */
+	const char *proxy;       /* outbound proxy host; empty = none */
+	uint16_t proxy_port;     /* 0 = 5060 */
 	enum ua_transport transport;
 	const char *user;         /* the AOR user, required */
 	const char *auth_user;    /* empty = user */
@@ -164,11 +164,11 @@ int ua_trunk_config_validate(const struct ua_trunk_config *c, struct ua_error *e
 /* Global settings (the [sip] keys)                                          */
 
 struct ua_settings {
-	unsigned expire;          /* SS_SIP_USER_AGENT_EXPIRE: 0 = auto, 20-7200 */
-	unsigned retry_delay;     /* SS_SIP_USER_AGENT_RETRY_DELAY, 30-600 */
-	bool send_unregister;     /* SS_SIP_USER_AGENT_SEND_UNREGISTER */
+	unsigned expire;             /* SS_SIP_USER_AGENT_EXPIRE: 0 = auto, 20-7200 */
+	unsigned retry_delay;        /* SS_SIP_USER_AGENT_RETRY_DELAY, 30-600 */
+	bool send_unregister;        /* SS_SIP_USER_AGENT_SEND_UNREGISTER */
 	enum config_privacy privacy; /* SS_SIP_USER_AGENT_PRIVACY */
-	unsigned request_expire;  /* register_request_expire, 20-7200 (auto mode) */
+	unsigned request_expire;     /* register_request_expire, 20-7200 (auto mode) */
 	char user_agent[CONFIG_STR_MAX]; /* empty: no User-Agent header */
 };
 
@@ -190,8 +190,9 @@ typedef time_t (*ua_wall_fn)(void *arg);
  * reliable = (transport == TCP). Return 0 or a negative errno (counted as a
  * transport error: a failure of the attempt).
  */
-typedef int (*ua_dest_fn)(void *arg, enum ua_transport transport, const struct sockaddr *addr,
-			  socklen_t addrlen, struct tx_dest *dest);
+typedef int (*ua_dest_fn)(void *arg, enum ua_transport transport,
+                          const struct sockaddr *addr, socklen_t addrlen,
+                          struct tx_dest *dest);
 
 /*
  * Resolve host (a name: numeric addresses never get here) without blocking
@@ -202,14 +203,15 @@ typedef int (*ua_dest_fn)(void *arg, enum ua_transport transport, const struct s
  * until then. ua_resolver_submit() below is a ready implementation.
  */
 typedef int (*ua_resolve_fn)(void *arg, struct ua *ua, uint64_t token, const char *host,
-			     uint16_t port, enum ua_transport transport);
+                             uint16_t port, enum ua_transport transport);
 
 /* What the UA tells the daemon (to log it: library code does not log). */
 enum ua_notice_kind {
 	UA_NOTICE_STATE = 0,          /* old_state -> new_state, reason */
-	UA_NOTICE_INTERVAL_TOO_BRIEF, /* 423: value = asked, value2 = Min-Expires (warning) */
+	UA_NOTICE_INTERVAL_TOO_BRIEF, /* 423: value = asked, value2 = Min-Expires
+	                                 (warning) */
 	UA_NOTICE_RETRY_AFTER,        /* value = retry delay, value2 = Retry-After used */
-	UA_NOTICE_SHUTDOWN_DONE,      /* value = unregisters answered, value2 = not answered */
+	UA_NOTICE_SHUTDOWN_DONE, /* value = unregisters answered, value2 = not answered */
 };
 
 enum ua_state {
@@ -226,7 +228,8 @@ struct ua_notice {
 	enum ua_notice_kind kind;
 	const char *trunk; /* the trunk's name (NULL for SHUTDOWN_DONE) */
 	enum ua_state old_state, new_state;
-	const char *reason; /* "200 OK", "timeout", "403 Forbidden", "dns: ...", "disabled" */
+	const char *
+	        reason; /* "200 OK", "timeout", "403 Forbidden", "dns: ...", "disabled" */
 	unsigned value, value2;
 	/* UA_NOTICE_STATE: a routine step that comes back to where it was (a
 	 * refresh in flight and back, a retry in flight, the same failure
@@ -239,29 +242,29 @@ struct ua_notice {
 typedef void (*ua_notify_fn)(void *arg, const struct ua_notice *n);
 
 struct ua_opts {
-	unsigned worker;            /* this worker's index (names the Call-IDs) */
-	struct wheel *wheel;        /* the worker's wheel */
-	struct tx_layer *tx;        /* the worker's transaction layer on that wheel */
-	ua_clock_fn clock;          /* NULL = clock_now_ms() */
+	unsigned worker;     /* this worker's index (names the Call-IDs) */
+	struct wheel *wheel; /* the worker's wheel */
+	struct tx_layer *tx; /* the worker's transaction layer on that wheel */
+	ua_clock_fn clock;   /* NULL = clock_now_ms() */
 	void *clock_arg;
-	ua_wall_fn wall;            /* NULL = time(NULL) */
+	ua_wall_fn wall; /* NULL = time(NULL) */
 	void *wall_arg;
 	/* Our address, for Via sent-by and Contact: numeric or a name, and the
 	 * listening ports (0 = 5060). */
 	const char *local_host;
 	uint16_t local_port_udp;
 	uint16_t local_port_tcp;
-	ua_dest_fn dest;            /* may be NULL */
+	ua_dest_fn dest; /* may be NULL */
 	void *dest_arg;
-	ua_resolve_fn resolve;      /* NULL: a host name is a DNS failure */
+	ua_resolve_fn resolve; /* NULL: a host name is a DNS failure */
 	void *resolve_arg;
-	ua_notify_fn notify;        /* may be NULL */
+	ua_notify_fn notify; /* may be NULL */
 	void *notify_arg;
 	/* Start-up spreading: new registrations (add, enable, ua_start_all) are
 	 * started at most start_rate per second on this worker, in order;
 	 * 0 = UA_DEFAULT_START_RATE. */
 	unsigned start_rate;
-	uint64_t seed;              /* Call-ID, tag and cnonce randomness; 0 = getrandom() */
+	uint64_t seed; /* Call-ID, tag and cnonce randomness; 0 = getrandom() */
 	struct ua_settings settings;
 };
 
@@ -299,7 +302,7 @@ int ua_set_settings(struct ua *ua, const struct ua_settings *s);
  * this UA), -ESHUTDOWN (after ua_shutdown()) or -ENOMEM.
  */
 int ua_trunk_add(struct ua *ua, const struct ua_trunk_config *c, bool hold_start,
-		 struct ua_error *err);
+                 struct ua_error *err);
 
 /*
  * Change a trunk (same name). If the registration identity changes
@@ -338,7 +341,7 @@ size_t ua_start_all(struct ua *ua);
 /* What an operator sees (`sipregctl trunk show`). */
 enum ua_action {
 	UA_ACTION_NONE = 0,
-	UA_ACTION_REGISTER,   /* a first registration (start slot) */
+	UA_ACTION_REGISTER, /* a first registration (start slot) */
 	UA_ACTION_REFRESH,
 	UA_ACTION_RETRY,
 	UA_ACTION_WAIT_REPLY, /* a transaction is in flight */
@@ -347,20 +350,20 @@ enum ua_action {
 };
 
 struct ua_trunk_status {
-	const char *name;          /* valid while the trunk lives */
+	const char *name; /* valid while the trunk lives */
 	enum ua_state state;
-	unsigned last_code;        /* last final status, 0 if none or not SIP */
-	char last_reason[48];      /* "200 OK", "timeout", "transport error", ... */
-	unsigned granted;          /* seconds granted by the last 200 OK (0: none) */
-	unsigned asked;            /* seconds asked in the last REGISTER */
-	bool valid;                /* the upstream binding is still valid now */
-	uint64_t valid_until_ms;   /* monotonic ms at which it lapses (when valid) */
-	time_t last_success;       /* wall clock of the last 200 OK, 0 = never */
+	unsigned last_code;      /* last final status, 0 if none or not SIP */
+	char last_reason[48];    /* "200 OK", "timeout", "transport error", ... */
+	unsigned granted;        /* seconds granted by the last 200 OK (0: none) */
+	unsigned asked;          /* seconds asked in the last REGISTER */
+	bool valid;              /* the upstream binding is still valid now */
+	uint64_t valid_until_ms; /* monotonic ms at which it lapses (when valid) */
+	time_t last_success;     /* wall clock of the last 200 OK, 0 = never */
 	enum ua_action next_action;
-	uint64_t next_at_ms;       /* monotonic ms of next_action (timed ones) */
-	uint32_t attempts;         /* REGISTERs sent (registration and refresh) */
-	uint32_t failures;         /* failed attempts */
-	uint32_t cseq;             /* last CSeq sent */
+	uint64_t next_at_ms; /* monotonic ms of next_action (timed ones) */
+	uint32_t attempts;   /* REGISTERs sent (registration and refresh) */
+	uint32_t failures;   /* failed attempts */
+	uint32_t cseq;       /* last CSeq sent */
 	bool enabled;
 };
 
@@ -370,7 +373,7 @@ int ua_trunk_get_status(struct ua *ua, const char *name, struct ua_trunk_status 
 /* A copy of the trunk's configuration, strings into buf (cap bytes).
  * Returns 0, -ENOENT or -ENOSPC. */
 int ua_trunk_get_config(struct ua *ua, const char *name, struct ua_trunk_config *out,
-			char *buf, size_t cap);
+                        char *buf, size_t cap);
 
 /* Iteration for listings: the first listed trunk (NULL when none), then the
  * next one. Trunks being deleted are not listed. Do not add or delete
@@ -378,7 +381,8 @@ int ua_trunk_get_config(struct ua *ua, const char *name, struct ua_trunk_config 
 struct ua_trunk *ua_trunk_first(struct ua *ua);
 struct ua_trunk *ua_trunk_next(struct ua *ua, struct ua_trunk *t);
 /* Status of a listed trunk (see ua_trunk_get_status). */
-void ua_trunk_status(struct ua *ua, const struct ua_trunk *t, struct ua_trunk_status *out);
+void ua_trunk_status(struct ua *ua, const struct ua_trunk *t,
+                     struct ua_trunk_status *out);
 const char *ua_trunk_name(const struct ua_trunk *t);
 
 /* Trunks by state (the deleted ones still unregistering count as
@@ -406,13 +410,13 @@ bool ua_shutdown_done(const struct ua *ua);
 
 /* Statistics. */
 struct ua_stats {
-	uint64_t registers_sent;    /* REGISTERs started (all kinds) */
+	uint64_t registers_sent; /* REGISTERs started (all kinds) */
 	uint64_t unregisters_sent;
-	uint64_t challenges;        /* 401/407 answered */
+	uint64_t challenges; /* 401/407 answered */
 	uint64_t failures;
 	uint64_t successes;
 	uint64_t dns_lookups;
-	uint64_t late_refreshes;    /* refresh timers that fired after the binding lapsed */
+	uint64_t late_refreshes; /* refresh timers that fired after the binding lapsed */
 };
 void ua_stats_get(const struct ua *ua, struct ua_stats *out);
 
@@ -442,7 +446,7 @@ struct ua_job {
  * (unknown token).
  */
 int ua_resolve_done(struct ua *ua, uint64_t token, int err, const struct sockaddr *addr,
-		    socklen_t addrlen, const char *reason);
+                    socklen_t addrlen, const char *reason);
 
 /*
  * A ready resolver: one thread running getaddrinfo() for every worker.
@@ -476,7 +480,7 @@ void ua_resolver_free(struct ua_resolver *r);
 /* The ua_resolve_fn for ua_opts.resolve with resolve_arg = the resolver.
  * Thread-safe. Returns 0, -ENOMEM, -ENAMETOOLONG, -ESHUTDOWN. */
 int ua_resolver_submit(void *resolver, struct ua *ua, uint64_t token, const char *host,
-		       uint16_t port, enum ua_transport transport);
+                       uint16_t port, enum ua_transport transport);
 
 /* On the owner's thread: ua_resolve_done() with the result's fields. */
 int ua_resolve_result_apply(const struct ua_resolve_result *res);

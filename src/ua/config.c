@@ -12,7 +12,8 @@
 #include "sipreg/ua.h"
 #include "ua_private.h"
 
-static int fail(struct ua_error *err, const char *fmt, ...) __attribute__((format(printf, 2, 3)));
+static int fail(struct ua_error *err, const char *fmt, ...)
+        __attribute__((format(printf, 2, 3)));
 
 static int fail(struct ua_error *err, const char *fmt, ...)
 {
@@ -37,14 +38,14 @@ static bool user_char(unsigned char c)
 
 static bool host_char(unsigned char c)
 {
-	return (c >= 'a' && c <= 'z') || (c >= 'A' && c <= 'Z') || (c >= '0' && c <= '9') ||
-	       c == '.' || c == '-' || c == ':';
+	return (c >= 'a' && c <= 'z') || (c >= 'A' && c <= 'Z') ||
+	       (c >= '0' && c <= '9') || c == '.' || c == '-' || c == ':';
 }
 
 static bool name_char(unsigned char c)
 {
-	return (c >= 'a' && c <= 'z') || (c >= 'A' && c <= 'Z') || (c >= '0' && c <= '9') ||
-	       c == '.' || c == '-' || c == '_';
+	return (c >= 'a' && c <= 'z') || (c >= 'A' && c <= 'Z') ||
+	       (c >= '0' && c <= '9') || c == '.' || c == '-' || c == '_';
 }
 
 /* Printable, and safe between quotes when quoted is set. */
@@ -68,48 +69,56 @@ static const char *str(const char *s)
 
 /* A host: a name (labels of letters, digits, '-', '.'), IPv4, or IPv6
  * without brackets. */
-static int check_host(const char *field, const char *h, bool required, struct ua_error *err)
+static int check_host(const char *field, const char *h, bool required,
+                      struct ua_error *err)
 {
 	size_t n = strlen(h);
 	struct in6_addr a6;
 
 	if (n == 0)
-		return required ? fail(err, "%s: missing (allowed: a host name or address)", field)
-				: 0;
+		return required ? fail(err,
+		                       "%s: missing (allowed: a host name or address)",
+		                       field)
+		                : 0;
 	if (n > UA_HOST_MAX)
-		return fail(err, "%s: %zu bytes is too long (allowed: 1-%d bytes)", field, n,
-			    UA_HOST_MAX);
+		return fail(err, "%s: %zu bytes is too long (allowed: 1-%d bytes)", field,
+		            n, UA_HOST_MAX);
 	for (size_t i = 0; i < n; i++)
 		if (!host_char((unsigned char)h[i]))
 			return fail(err,
-				    "%s: \"%.64s\" has a bad character (allowed: a host name, "
-				    "IPv4 or IPv6 address without brackets)",
-				    field, h);
+			            "%s: \"%.64s\" has a bad character (allowed: a host "
+			            "name, "
+			            "IPv4 or IPv6 address without brackets)",
+			            field, h);
 	if (strchr(h, ':') && inet_pton(AF_INET6, h, &a6) != 1)
-		return fail(err, "%s: \"%.64s\" is not an IPv6 address (allowed: a host name, "
-				 "IPv4 or IPv6 address without brackets)",
-			    field, h);
+		return fail(err,
+		            "%s: \"%.64s\" is not an IPv6 address (allowed: a host name, "
+		            "IPv4 or IPv6 address without brackets)",
+		            field, h);
 	if (h[0] == '.' || h[0] == '-' || strstr(h, ".."))
 		return fail(err, "%s: \"%.64s\" is not a host name", field, h);
 	return 0;
 }
 
-static int check_user(const char *field, const char *u, bool required, struct ua_error *err)
+static int check_user(const char *field, const char *u, bool required,
+                      struct ua_error *err)
 {
 	size_t n = strlen(u);
 
 	if (n == 0)
-		return required ? fail(err, "%s: missing (allowed: 1-%d bytes)", field, UA_FIELD_MAX)
-				: 0;
+		return required ? fail(err, "%s: missing (allowed: 1-%d bytes)", field,
+		                       UA_FIELD_MAX)
+		                : 0;
 	if (n > UA_FIELD_MAX)
-		return fail(err, "%s: %zu bytes is too long (allowed: 1-%d bytes)", field, n,
-			    UA_FIELD_MAX);
+		return fail(err, "%s: %zu bytes is too long (allowed: 1-%d bytes)", field,
+		            n, UA_FIELD_MAX);
 	for (size_t i = 0; i < n; i++)
 		if (!user_char((unsigned char)u[i]))
 			return fail(err,
-				    "%s: \"%.64s\" has a bad character (allowed: letters, digits "
-				    "and -_.!~*'()&=+$,?/%%)",
-				    field, u);
+			            "%s: \"%.64s\" has a bad character (allowed: "
+			            "letters, digits "
+			            "and -_.!~*'()&=+$,?/%%)",
+			            field, u);
 	return 0;
 }
 
@@ -118,11 +127,12 @@ static int check_text(const char *field, const char *s, bool quoted, struct ua_e
 	size_t n = strlen(s);
 
 	if (n > UA_FIELD_MAX)
-		return fail(err, "%s: %zu bytes is too long (allowed: 0-%d bytes)", field, n,
-			    UA_FIELD_MAX);
+		return fail(err, "%s: %zu bytes is too long (allowed: 0-%d bytes)", field,
+		            n, UA_FIELD_MAX);
 	if (!text_ok(s, quoted))
-		return fail(err, "%s: has a control character%s (allowed: printable text)", field,
-			    quoted ? ", '\"' or '\\'" : "");
+		return fail(err,
+		            "%s: has a control character%s (allowed: printable text)",
+		            field, quoted ? ", '\"' or '\\'" : "");
 	return 0;
 }
 
@@ -133,23 +143,25 @@ int ua_trunk_config_validate(const struct ua_trunk_config *c, struct ua_error *e
 	int r;
 
 	if (n == 0)
-		return fail(err, "name: missing (allowed: 1-%d bytes of A-Z a-z 0-9 . _ -)",
-			    UA_NAME_MAX);
+		return fail(err,
+		            "name: missing (allowed: 1-%d bytes of A-Z a-z 0-9 . _ -)",
+		            UA_NAME_MAX);
 	if (n > UA_NAME_MAX)
 		return fail(err, "name: %zu bytes is too long (allowed: 1-%d bytes)", n,
-			    UA_NAME_MAX);
+		            UA_NAME_MAX);
 	for (size_t i = 0; i < n; i++)
 		if (!name_char((unsigned char)name[i]))
 			return fail(err,
-				    "name: \"%.64s\" has a bad character (allowed: A-Z a-z 0-9 . _ -)",
-				    name);
+			            "name: \"%.64s\" has a bad character (allowed: A-Z "
+			            "a-z 0-9 . _ -)",
+			            name);
 	if ((r = check_host("registrar", str(c->registrar), true, err)) < 0)
 		return r;
 	if ((r = check_host("proxy", str(c->proxy), false, err)) < 0)
 		return r;
 	if (c->transport != UA_TRANSPORT_UDP && c->transport != UA_TRANSPORT_TCP)
 		return fail(err, "transport: %d is not a transport (allowed: udp, tcp)",
-			    (int)c->transport);
+		            (int)c->transport);
 	if ((r = check_user("user", str(c->user), true, err)) < 0)
 		return r;
 	if ((r = check_text("auth_user", str(c->auth_user), true, err)) < 0)
@@ -164,12 +176,12 @@ int ua_trunk_config_validate(const struct ua_trunk_config *c, struct ua_error *e
 		return r;
 	if (c->expire != UA_EXPIRE_GLOBAL && c->expire != UA_EXPIRE_AUTO &&
 	    (c->expire < UA_EXPIRE_MIN || c->expire > UA_EXPIRE_MAX))
-		return fail(err, "expire: %d is out of range (allowed: auto or %d-%d)", c->expire,
-			    UA_EXPIRE_MIN, UA_EXPIRE_MAX);
+		return fail(err, "expire: %d is out of range (allowed: auto or %d-%d)",
+		            c->expire, UA_EXPIRE_MIN, UA_EXPIRE_MAX);
 	if (c->retry_delay != UA_RETRY_GLOBAL &&
 	    (c->retry_delay < UA_RETRY_MIN || c->retry_delay > UA_RETRY_MAX))
 		return fail(err, "retry_delay: %d is out of range (allowed: %d-%d)",
-			    c->retry_delay, UA_RETRY_MIN, UA_RETRY_MAX);
+		            c->retry_delay, UA_RETRY_MIN, UA_RETRY_MAX);
 	return 0;
 }
 

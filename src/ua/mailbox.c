@@ -177,7 +177,8 @@ int ua_mailbox_call(struct ua_mailbox *mb, ua_job_fn fn, void *arg, unsigned tim
 		if (pthread_cond_timedwait(&c->cond, &c->lock, &ts) == ETIMEDOUT)
 			break;
 	if (!c->done) {
-		r = c->cancelled ? -ESHUTDOWN : -ETIMEDOUT; /* cancelled: dropped by free */
+		r = c->cancelled ? -ESHUTDOWN
+		                 : -ETIMEDOUT; /* cancelled: dropped by free */
 		c->cancelled = true;
 	}
 	pthread_mutex_unlock(&c->lock);

@@ -140,7 +140,7 @@ void ua_resolver_free(struct ua_resolver *r)
 }
 
 int ua_resolver_submit(void *resolver, struct ua *ua, uint64_t token, const char *host,
-		       uint16_t port, enum ua_transport transport)
+                       uint16_t port, enum ua_transport transport)
 {
 	struct ua_resolver *r = resolver;
 	size_t n = strlen(host);

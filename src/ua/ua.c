@@ -27,8 +27,8 @@
 #include "sipreg/wheel.h"
 #include "ua_private.h"
 
-#define UA_REQ_MAX 2048       /* largest REGISTER we write */
-#define UA_CHALLENGES_MAX 4   /* challenges answered in one attempt */
+#define UA_REQ_MAX 2048     /* largest REGISTER we write */
+#define UA_CHALLENGES_MAX 4 /* challenges answered in one attempt */
 #define UA_MIN_EXPIRES_MAX 86400u
 #define UA_CONTACTS_MAX 32
 #define UA_HDRS_MAX 96
@@ -89,7 +89,7 @@ struct ua_trunk {
 	struct ua_trunk *hnext;       /* name table chain */
 	struct ua_trunk *prev, *next; /* every trunk, listed or dying */
 	struct cfgblk *cfg;
-	struct cfgblk *pending;       /* applied after the unregister (set) */
+	struct cfgblk *pending; /* applied after the unregister (set) */
 	struct authcache *auth;
 	struct tx *tx;
 	union ua_sockaddr addr;
@@ -190,13 +190,13 @@ static const char *cs(const char *s)
 	return s ? s : "";
 }
 
-static struct sip_str S(const char *s)
-{
+static struct sip_str S(const char *s) {
 	return sip_str_make(s, strlen(s));
 }
 
 /* The host and port REGISTERs are sent to: the proxy, else the registrar. */
-static const char *dest_host(const struct ua_trunk_config *c, uint16_t *port)
+static const char *
+dest_host(const struct ua_trunk_config *c, uint16_t *port)
 {
 	if (c->proxy[0]) {
 		*port = c->proxy_port ? c->proxy_port : UA_DEFAULT_PORT;
@@ -208,14 +208,15 @@ static const char *dest_host(const struct ua_trunk_config *c, uint16_t *port)
 
 static unsigned retry_delay(const struct ua_trunk *t)
 {
-	return t->cfg->c.retry_delay ? (unsigned)t->cfg->c.retry_delay : t->ua->set.retry_delay;
+	return t->cfg->c.retry_delay ? (unsigned)t->cfg->c.retry_delay
+	                             : t->ua->set.retry_delay;
 }
 
 /* 0 = auto, else the fixed expiry. */
 static unsigned expire_mode(const struct ua_trunk *t)
 {
 	return t->cfg->c.expire == UA_EXPIRE_GLOBAL ? t->ua->set.expire
-						     : (unsigned)t->cfg->c.expire;
+	                                            : (unsigned)t->cfg->c.expire;
 }
 
 static uint32_t expire_asked(const struct ua_trunk *t)
@@ -232,7 +233,8 @@ static uint32_t expire_asked(const struct ua_trunk *t)
 const char *ua_state_name(enum ua_state s)
 {
 	static const char *const n[UA_STATE__COUNT] = {
-	        "disabled", "registering", "registered", "refreshing", "failed", "unregistering",
+	        "disabled",   "registering", "registered",
+	        "refreshing", "failed",      "unregistering",
 	};
 
 	return (unsigned)s < UA_STATE__COUNT ? n[s] : "unknown";
@@ -272,7 +274,8 @@ static void set_reason(struct ua_trunk *t, unsigned code, const char *reason, si
 	t->last_reason[len] = '\0';
 }
 
-static void set_state_r(struct ua_trunk *t, enum ua_state s, const char *reason, bool routine)
+static void set_state_r(struct ua_trunk *t, enum ua_state s, const char *reason,
+                        bool routine)
 {
 	struct ua *ua = t->ua;
 	enum ua_state old = t->state;
@@ -292,10 +295,10 @@ static void set_state_r(struct ua_trunk *t, enum ua_state s, const char *reason,
 	/* Routine steps that come back to where they were (a refresh, a retry)
 	 * are flagged so the daemon can log them below info. */
 	n.routine = s == UA_STATE_REFRESHING ||
-		    (old == UA_STATE_REFRESHING && s == UA_STATE_REGISTERED) ||
-		    (old == UA_STATE_FAILED &&
-		     (s == UA_STATE_REGISTERING || s == UA_STATE_REFRESHING)) ||
-		    routine;
+	            (old == UA_STATE_REFRESHING && s == UA_STATE_REGISTERED) ||
+	            (old == UA_STATE_FAILED &&
+	             (s == UA_STATE_REGISTERING || s == UA_STATE_REFRESHING)) ||
+	            routine;
 	notify(ua, &n);
 }
 
@@ -374,8 +377,9 @@ static char *put(char **p, const char *s)
 
 static struct cfgblk *cfg_copy(const struct ua_trunk_config *c)
 {
-	const char *f[] = {c->name,   c->registrar, c->proxy,    c->user,
-			   c->auth_user, c->password, c->domain, c->realm, c->contact_user};
+	const char *f[] = {c->name,   c->registrar, c->proxy,
+	                   c->user,   c->auth_user, c->password,
+	                   c->domain, c->realm,     c->contact_user};
 	size_t n = sizeof(struct cfgblk);
 	struct cfgblk *b;
 	char *p;
@@ -405,7 +409,8 @@ static struct cfgblk *cfg_copy(const struct ua_trunk_config *c)
 }
 
 /* Same registration identity (everything but expire, retry, enabled). */
-static bool same_identity(const struct ua_trunk_config *a, const struct ua_trunk_config *b)
+static bool same_identity(const struct ua_trunk_config *a,
+                          const struct ua_trunk_config *b)
 {
 	return strcmp(a->registrar, b->registrar) == 0 &&
 	       (a->registrar_port ? a->registrar_port : UA_DEFAULT_PORT) ==
@@ -414,7 +419,8 @@ static bool same_identity(const struct ua_trunk_config *a, const struct ua_trunk
 	       (a->proxy_port ? a->proxy_port : UA_DEFAULT_PORT) ==
 	               (b->proxy_port ? b->proxy_port : UA_DEFAULT_PORT) &&
 	       a->transport == b->transport && strcmp(a->user, b->user) == 0 &&
-	       strcmp(a->auth_user, b->auth_user) == 0 && strcmp(a->password, b->password) == 0 &&
+	       strcmp(a->auth_user, b->auth_user) == 0 &&
+	       strcmp(a->password, b->password) == 0 &&
 	       strcmp(a->domain, b->domain) == 0 && strcmp(a->realm, b->realm) == 0 &&
 	       strcmp(a->contact_user, b->contact_user) == 0;
 }
@@ -469,7 +475,7 @@ static void write_domain(struct sip_write *w, const struct ua_trunk_config *c)
 static uint16_t local_port(const struct ua_trunk *t)
 {
 	uint16_t p = t->cfg->c.transport == UA_TRANSPORT_TCP ? t->ua->o.local_port_tcp
-							     : t->ua->o.local_port_udp;
+	                                                     : t->ua->o.local_port_udp;
 
 	return p ? p : UA_DEFAULT_PORT;
 }
@@ -492,9 +498,10 @@ static int write_auth(struct sip_write *w, struct ua_trunk *t, struct sip_str ru
 	if (r < 0)
 		return r;
 	sip_write_header_begin(w, a->proxy ? SIP_STR("Proxy-Authorization")
-					   : SIP_STR("Authorization"));
-	r = digest_answer(w, &ch, S(c->auth_user[0] ? c->auth_user : c->user), S(c->password),
-			  SIP_STR("REGISTER"), ruri, SIP_STR_NULL, S(a->cnonce), a->nc + 1);
+	                                   : SIP_STR("Authorization"));
+	r = digest_answer(w, &ch, S(c->auth_user[0] ? c->auth_user : c->user),
+	                  S(c->password), SIP_STR("REGISTER"), ruri, SIP_STR_NULL,
+	                  S(a->cnonce), a->nc + 1);
 	if (r < 0)
 		return r;
 	a->nc++;
@@ -502,8 +509,8 @@ static int write_auth(struct sip_write *w, struct ua_trunk *t, struct sip_str ru
 	return 0;
 }
 
-static int build_register(struct ua_trunk *t, uint32_t expires, const char *branch, char *buf,
-			  size_t cap)
+static int build_register(struct ua_trunk *t, uint32_t expires, const char *branch,
+                          char *buf, size_t cap)
 {
 	struct ua *ua = t->ua;
 	const struct ua_trunk_config *c = &t->cfg->c;
@@ -541,7 +548,7 @@ static int build_register(struct ua_trunk *t, uint32_t expires, const char *bran
 	sip_write_init(&w, buf, cap);
 	sip_write_request_line(&w, SIP_STR("REGISTER"), sip_str_make(ruri, (size_t)rl));
 	sip_write_via(&w, tcp ? SIP_STR("TCP") : SIP_STR("UDP"), S(ua->local_host),
-		      local_port(t), S(branch), true);
+	              local_port(t), S(branch), true);
 	sip_write_header_u32(&w, SIP_STR("Max-Forwards"), 70);
 	if (c->proxy[0]) {
 		sip_write_header_begin(&w, SIP_STR("Route"));
@@ -553,10 +560,10 @@ static int build_register(struct ua_trunk *t, uint32_t expires, const char *bran
 		sip_write_header_end(&w);
 	}
 	hex(idbuf, t->tag, 16);
-	sip_write_nameaddr(&w, SIP_STR("From"), SIP_STR_NULL, sip_str_make(aor, (size_t)al),
-			   sip_str_make(idbuf, 16));
+	sip_write_nameaddr(&w, SIP_STR("From"), SIP_STR_NULL,
+	                   sip_str_make(aor, (size_t)al), sip_str_make(idbuf, 16));
 	sip_write_nameaddr(&w, SIP_STR("To"), SIP_STR_NULL, sip_str_make(aor, (size_t)al),
-			   SIP_STR_NULL);
+	                   SIP_STR_NULL);
 	hex(idbuf, t->call_id, 16);
 	hex(idbuf + 16, t->call_id2, 8);
 	memcpy(idbuf + 24, "@sipreg", 7);
@@ -626,7 +633,7 @@ static void schedule_start(struct ua_trunk *t)
 
 static void on_result(void *arg, struct tx *tx, int err, const struct sip_msg *resp);
 static void fail(struct ua_trunk *t, unsigned code, const char *reason, size_t rlen,
-		 uint32_t retry_after);
+                 uint32_t retry_after);
 static void finish_unregister(struct ua_trunk *t);
 
 static bool binding_valid(const struct ua_trunk *t, uint64_t now)
@@ -656,14 +663,15 @@ static int start_tx(struct ua_trunk *t, enum txkind kind)
 	memset(&d, 0, sizeof(d));
 	d.reliable = t->cfg->c.transport == UA_TRANSPORT_TCP;
 	if (ua->o.dest) {
-		r = ua->o.dest(ua->o.dest_arg, t->cfg->c.transport, &t->addr.sa, t->addrlen, &d);
+		r = ua->o.dest(ua->o.dest_arg, t->cfg->c.transport, &t->addr.sa,
+		               t->addrlen, &d);
 		if (r < 0)
 			return r;
 	}
 	d.addr = &t->addr.sa;
 	d.addrlen = t->addrlen;
-	r = tx_client_start(ua->o.tx, &t->tx, S(branch), SIP_STR("REGISTER"), buf, (size_t)len,
-			    &d, on_result, t);
+	r = tx_client_start(ua->o.tx, &t->tx, S(branch), SIP_STR("REGISTER"), buf,
+	                    (size_t)len, &d, on_result, t);
 	if (r < 0) {
 		t->tx = NULL;
 		return r;
@@ -724,10 +732,11 @@ static void send_register(struct ua_trunk *t)
 		t->action = UA_ACTION_RESOLVE;
 		if (t->state != UA_STATE_REGISTERING && t->state != UA_STATE_REFRESHING)
 			set_state(t,
-				  binding_valid(t, now) ? UA_STATE_REFRESHING : UA_STATE_REGISTERING,
-				  "resolving");
+			          binding_valid(t, now) ? UA_STATE_REFRESHING
+			                                : UA_STATE_REGISTERING,
+			          "resolving");
 		r = ua->o.resolve(ua->o.resolve_arg, ua, (uint64_t)(uintptr_t)t, h, port,
-				  c->transport);
+		                  c->transport);
 		if (r < 0) {
 			t->flags &= (uint16_t)~F_RESOLVING;
 			snprintf(eb, sizeof(eb), "dns: %s", strerror(-r));
@@ -746,14 +755,14 @@ static void send_register(struct ua_trunk *t)
 		return;
 	}
 	set_state(t, binding_valid(t, now) ? UA_STATE_REFRESHING : UA_STATE_REGISTERING,
-		  t->state == UA_STATE_FAILED ? "retry" : "register");
+	          t->state == UA_STATE_FAILED ? "retry" : "register");
 }
 
 /* A new attempt (timer or operator): challenges answered so far reset. */
 static void attempt(struct ua_trunk *t)
 {
 	t->challenges = 0;
-	t->flags &= (uint16_t)~(F_CREDS_FRESH);
+	t->flags &= (uint16_t) ~(F_CREDS_FRESH);
 	send_register(t);
 }
 
@@ -762,7 +771,8 @@ static void on_timer(struct wheel *w, struct wheel_timer *wt)
 	struct ua_trunk *t = wheel_timer_owner(wt, struct ua_trunk, timer);
 
 	(void)w;
-	if (t->action == UA_ACTION_REFRESH && !binding_valid(t, now_ms(t->ua)) && t->valid_until)
+	if (t->action == UA_ACTION_REFRESH && !binding_valid(t, now_ms(t->ua)) &&
+	    t->valid_until)
 		t->ua->stats.late_refreshes++;
 	t->action = UA_ACTION_NONE;
 	attempt(t);
@@ -772,7 +782,7 @@ static void on_timer(struct wheel *w, struct wheel_timer *wt)
 /* Outcomes                                                                  */
 
 static void fail(struct ua_trunk *t, unsigned code, const char *reason, size_t rlen,
-		 uint32_t retry_after)
+                 uint32_t retry_after)
 {
 	struct ua *ua = t->ua;
 	uint64_t now = now_ms(ua);
@@ -782,7 +792,8 @@ static void fail(struct ua_trunk *t, unsigned code, const char *reason, size_t r
 	/* The same failure again, retry after retry: a routine step. */
 	size_t cl = rlen < sizeof(t->last_reason) - 1 ? rlen : sizeof(t->last_reason) - 1;
 	bool same = (t->flags & F_FAILING) && t->last_code == code &&
-		    cl == strlen(t->last_reason) && memcmp(t->last_reason, reason, cl) == 0;
+	            cl == strlen(t->last_reason) &&
+	            memcmp(t->last_reason, reason, cl) == 0;
 
 	t->flags |= F_FAILING;
 	t->failures++;
@@ -819,7 +830,7 @@ static uint64_t refresh_at(const struct ua_trunk *t, uint32_t effective)
 /* Our Contact among those of a 200 OK: same user, host and port; else the
  * only one with our user. */
 static const struct sip_contact *our_contact(const struct ua_trunk *t,
-					     const struct sip_contact *cs_, int n)
+                                             const struct sip_contact *cs_, int n)
 {
 	const char *cu = contact_user(&t->cfg->c);
 	const struct sip_contact *by_user = NULL;
@@ -831,7 +842,8 @@ static const struct sip_contact *our_contact(const struct ua_trunk *t,
 
 		if (cs_[i].star || !sip_str_eq(u->user, S(cu)))
 			continue;
-		if (sip_str_caseeq(u->host, S(t->ua->local_host)) && port == local_port(t))
+		if (sip_str_caseeq(u->host, S(t->ua->local_host)) &&
+		    port == local_port(t))
 			return &cs_[i];
 		by_user = &cs_[i];
 		users++;
@@ -865,31 +877,35 @@ static void success(struct ua_trunk *t, const struct sip_msg *m)
 	t->valid_until = t->sent_at + (uint64_t)granted * 1000;
 	t->last_success = ua->o.wall ? ua->o.wall(ua->o.wall_arg) : time(NULL);
 	t->challenges = 0;
-	t->flags &= (uint16_t)~(F_CREDS_FRESH | F_FAILING);
+	t->flags &= (uint16_t) ~(F_CREDS_FRESH | F_FAILING);
 	ua->stats.successes++;
 	set_reason(t, m->status, m->reason.p, m->reason.len);
-	snprintf(why, sizeof(why), "%u %.*s", m->status, (int)(m->reason.len > 30 ? 30 : m->reason.len),
-		 m->reason.p);
+	snprintf(why, sizeof(why), "%u %.*s", m->status,
+	         (int)(m->reason.len > 30 ? 30 : m->reason.len), m->reason.p);
 	set_state(t, UA_STATE_REGISTERED, why);
 	arm(t, UA_ACTION_REFRESH, refresh_at(t, effective));
 }
 
 /* Pick a usable challenge of the 401/407: Digest, a known algorithm, our
  * realm when one is configured. */
-static const struct sip_hdr *pick_challenge(const struct ua_trunk *t, const struct sip_msg *m,
-					    enum sip_hdr_id id, struct sip_auth *out)
+static const struct sip_hdr *pick_challenge(const struct ua_trunk *t,
+                                            const struct sip_msg *m, enum sip_hdr_id id,
+                                            struct sip_auth *out)
 {
 	const char *realm = t->cfg->c.realm;
 	struct sip_err e;
 
-	for (const struct sip_hdr *h = sip_msg_hdr(m, id); h; h = sip_msg_hdr_next(m, h)) {
+	for (const struct sip_hdr *h = sip_msg_hdr(m, id); h;
+	     h = sip_msg_hdr_next(m, h)) {
 		if (sip_auth_parse(out, h->value, &e) < 0)
 			continue;
 		if (!sip_str_caseeq(out->scheme, SIP_STR("Digest")))
 			continue;
 		if (out->alg != SIP_DIGEST_MD5 && out->alg != SIP_DIGEST_SHA256 &&
-		    out->alg != SIP_DIGEST_MD5_SESS && out->alg != SIP_DIGEST_SHA256_SESS &&
-		    out->alg != SIP_DIGEST_SHA512_256 && out->alg != SIP_DIGEST_SHA512_256_SESS)
+		    out->alg != SIP_DIGEST_MD5_SESS &&
+		    out->alg != SIP_DIGEST_SHA256_SESS &&
+		    out->alg != SIP_DIGEST_SHA512_256 &&
+		    out->alg != SIP_DIGEST_SHA512_256_SESS)
 			continue;
 		if (realm[0] && !sip_str_eq(out->realm, S(realm)))
 			continue;
@@ -937,12 +953,12 @@ static void challenge(struct ua_trunk *t, const struct sip_msg *m, enum txkind k
 	const char *why;
 	int r;
 
-	h = pick_challenge(t, m, proxy ? SIP_HDR_PROXY_AUTHENTICATE : SIP_HDR_WWW_AUTHENTICATE,
-			   &ch);
+	h = pick_challenge(
+	        t, m, proxy ? SIP_HDR_PROXY_AUTHENTICATE : SIP_HDR_WWW_AUTHENTICATE, &ch);
 	if (h && h->value.len > 4096)
 		h = NULL;
 	give_up = !h || !t->cfg->c.password[0] || ++t->challenges > UA_CHALLENGES_MAX ||
-		  ((t->flags & F_CREDS_SENT) && (t->flags & F_CREDS_FRESH) && !ch.stale);
+	          ((t->flags & F_CREDS_SENT) && (t->flags & F_CREDS_FRESH) && !ch.stale);
 	if (h && t->cfg->c.password[0] && cache_challenge(t, h, proxy) < 0)
 		give_up = true;
 	if (give_up) {
@@ -1004,7 +1020,8 @@ static uint32_t retry_after(const struct sip_msg *m)
 
 	if (!h)
 		return 0;
-	for (; i < h->value.len && h->value.p[i] >= '0' && h->value.p[i] <= '9' && v < 100000000;
+	for (; i < h->value.len && h->value.p[i] >= '0' && h->value.p[i] <= '9' &&
+	       v < 100000000;
 	     i++)
 		v = v * 10 + (uint64_t)(h->value.p[i] - '0');
 	return i ? (uint32_t)(v > 86400 ? 86400 : v) : 0;
@@ -1144,8 +1161,8 @@ static void on_result(void *arg, struct tx *tx, int err, const struct sip_msg *m
 static void begin_unregister(struct ua_trunk *t, enum unreg_goal g)
 {
 	struct ua *ua = t->ua;
-	bool maybe_bound = binding_valid(t, now_ms(ua)) ||
-			   (t->tx && t->txkind == TXK_REGISTER);
+	bool maybe_bound =
+	        binding_valid(t, now_ms(ua)) || (t->tx && t->txkind == TXK_REGISTER);
 
 	if (t->txkind == TXK_UNREGISTER && t->tx) {
 		/* already on its way: only what follows changes */
@@ -1232,7 +1249,7 @@ int ua_set_settings(struct ua *ua, const struct ua_settings *s)
 }
 
 int ua_trunk_add(struct ua *ua, const struct ua_trunk_config *c, bool hold_start,
-		 struct ua_error *err)
+                 struct ua_error *err)
 {
 	struct ua_trunk *t;
 	struct cfgblk *b;
@@ -1245,7 +1262,8 @@ int ua_trunk_add(struct ua *ua, const struct ua_trunk_config *c, bool hold_start
 		return r;
 	if (lookup(ua, c->name)) {
 		if (err)
-			snprintf(err->msg, sizeof(err->msg), "name: \"%s\" already exists", c->name);
+			snprintf(err->msg, sizeof(err->msg),
+			         "name: \"%s\" already exists", c->name);
 		return -EEXIST;
 	}
 	if (ua->nlisted + 1 > ua->nbuckets && (r = table_grow(ua)) < 0)
@@ -1478,7 +1496,7 @@ int ua_trunk_get_status(struct ua *ua, const char *name, struct ua_trunk_status 
 }
 
 int ua_trunk_get_config(struct ua *ua, const char *name, struct ua_trunk_config *out,
-			char *buf, size_t cap)
+                        char *buf, size_t cap)
 {
 	struct ua_trunk *t = lookup(ua, name);
 	size_t n;
@@ -1609,7 +1627,7 @@ bool ua_shutdown_done(const struct ua *ua)
 }
 
 int ua_resolve_done(struct ua *ua, uint64_t token, int err, const struct sockaddr *addr,
-		    socklen_t addrlen, const char *reason)
+                    socklen_t addrlen, const char *reason)
 {
 	struct ua_trunk *t = (struct ua_trunk *)(uintptr_t)token;
 	uint16_t port;
@@ -1652,8 +1670,8 @@ int ua_resolve_done(struct ua *ua, uint64_t token, int err, const struct sockadd
 int ua_resolve_result_apply(const struct ua_resolve_result *res)
 {
 	return ua_resolve_done(res->ua, res->token, res->err,
-			       res->err ? NULL : (const struct sockaddr *)&res->addr, res->addrlen,
-			       res->reason[0] ? res->reason : NULL);
+	                       res->err ? NULL : (const struct sockaddr *)&res->addr,
+	                       res->addrlen, res->reason[0] ? res->reason : NULL);
 }
 
 void ua_stats_get(const struct ua *ua, struct ua_stats *out)
