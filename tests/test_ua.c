@@ -67,7 +67,8 @@ static size_t nnotes;
 static struct resolve_req rq[16];
 static size_t nrq;
 static time_t wall = 1700000000;
-static uint64_t resp_ns; /* CPU spent in tx_client_response() (the UA's part) */
+static uint64_t resp_ns;   /* CPU spent in tx_client_response() (the UA's part) */
+static uint64_t last_conn; /* the connection cookie of the last send */
 
 static uint64_t ns_now(void)
 {
@@ -93,7 +94,7 @@ static int fake_send(void *arg, const void *buf, size_t len, const struct sockad
                      socklen_t tolen, uint64_t conn)
 {
 	(void)arg;
-	(void)conn;
+	last_conn = conn;
 	if (send_fail) {
 		int r = send_fail;
 
@@ -1341,6 +1342,64 @@ Test(ua, proxy_tcp_contact_user_and_domain_default)
 	cr_assert(strncmp(hv(0, "Via"), "SIP/2.0/TCP 192.0.2.10:5070;branch=", 35) == 0);
 }
 
+static int dest_calls, dest_err;
+
+static int tcp_dest(void *arg, enum ua_transport t, const struct sockaddr *addr,
+                    socklen_t addrlen, struct tx_dest *d)
+{
+	(void)arg;
+	cr_assert_eq(t, UA_TRANSPORT_TCP);
+	cr_assert_eq(addrlen, sizeof(struct sockaddr_in));
+	cr_assert_eq(ntohs(((const struct sockaddr_in *)addr)->sin_port), 5060);
+	dest_calls++;
+	if (dest_err)
+		return dest_err;
+	d->conn = 77;
+	d->reliable = true;
+	return 0;
+}
+
+Test(ua, tcp_through_the_dest_hook)
+{
+	struct ua_opts o;
+	struct ua *ua;
+	struct ua_trunk_config c = trunk("tcp1");
+	struct ua_trunk_status st;
+
+	memset(&o, 0, sizeof(o));
+	o.wheel = W;
+	o.tx = TX;
+	o.clock = clock_fn;
+	o.local_host = "192.0.2.10";
+	o.local_port_tcp = 5070;
+	o.dest = tcp_dest;
+	o.settings = default_settings();
+	cr_assert_eq(ua_new(&ua, &o), 0);
+	c.transport = UA_TRANSPORT_TCP;
+	cr_assert_eq(ua_trunk_add(ua, &c, false, NULL), 0);
+	run_for(5);
+	cr_assert_eq(dest_calls, 1);
+	cr_assert_eq(nsent, 1);
+	cr_assert_eq(last_conn, 77);
+	run_for(31000);
+	cr_assert_eq(nsent, 1, "no retransmission over a reliable transport");
+	run_for(1000);
+	cr_assert_eq(ua_trunk_get_status(ua, "tcp1", &st), 0);
+	cr_assert_eq(st.state, UA_STATE_FAILED);
+	cr_assert_str_eq(st.last_reason, "timeout");
+	/* the hook fails (no connection): a transport error, same retry */
+	dest_err = -ECONNREFUSED;
+	run_for(60000);
+	cr_assert_eq(dest_calls, 2);
+	cr_assert_eq(nsent, 1);
+	cr_assert_eq(ua_trunk_get_status(ua, "tcp1", &st), 0);
+	cr_assert_eq(st.state, UA_STATE_FAILED);
+	cr_assert(strstr(st.last_reason, "transport error"), "%s", st.last_reason);
+	/* sent at T0, Timer F at T0 + 32 s, retry at + 60 s, failed again */
+	cr_assert_eq(st.next_at_ms, T0 + 32000 + 60000 + 60000);
+	ua_free(ua);
+}
+
 Test(ua, ipv6_registrar)
 {
 	struct ua_trunk_config c = trunk("t1");
@@ -1417,16 +1476,24 @@ Test(ua, malformed_contact_falls_back_to_expires_header)
 
 Test(ua, bad_challenges_are_failures)
 {
-	static const char *bad[] = {
-	        "WWW-Authenticate: Digest realm=\"example.net\", nonce=\"x\", "
-	        "algorithm=SHA-1\r\n",
-	        "WWW-Authenticate: Basic realm=\"example.net\"\r\n",
-	        "WWW-Authenticate: Digest realm=\"example.net\"\r\n", /* no nonce */
-	        "WWW-Authenticate: Digest realm=\"example.net, nonce=\"x\r\n", /* unterminated
-	                                                                        */
-	        "WWW-Authenticate: Digest nonce=\"x\", qop=\"auth-conf\"\r\n",
-	        "", /* no challenge at all */
-	};
+	static const char
+	        *
+	                bad[] =
+	                        {
+	                                "WWW-Authenticate: Digest realm=\"example.net\", "
+	                                "nonce=\"x\", "
+	                                "algorithm=SHA-1\r\n",
+	                                "WWW-Authenticate: Basic "
+	                                "realm=\"example.net\"\r\n",
+	                                "WWW-Authenticate: Digest "
+	                                "realm=\"example.net\"\r\n", /* no nonce */
+	                                "WWW-Authenticate: Digest realm=\"example.net, "
+	                                "nonce=\"x\r\n", /* unterminated
+	                                                  */
+	                                "WWW-Authenticate: Digest nonce=\"x\", "
+	                                "qop=\"auth-conf\"\r\n",
+	                                "", /* no challenge at all */
+	                        };
 	char name[16];
 
 	for (size_t k = 0; k < sizeof(bad) / sizeof(bad[0]); k++) {
