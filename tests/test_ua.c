@@ -362,7 +362,7 @@ static uint32_t expires_of(size_t i)
 static void respond_full(size_t i, unsigned status, const char *reason, const char *extra)
 {
 	struct req r;
-	char buf[4096];
+	char buf[16384];
 	struct sip_write w;
 	struct sip_err e = {0};
 	struct sip_msg m;
@@ -675,6 +675,26 @@ Test(ua, other_contacts_do_not_count)
 	/* another UA's binding with a short expiry, then ours */
 	ok_contact(0, 900, "Contact: <sip:bob@203.0.113.5:5060>;expires=30\r\n");
 	cr_assert_eq(status("t1").granted, 900);
+}
+
+Test(ua, our_contact_among_many)
+{
+	struct ua_trunk_config c = trunk("t1");
+	char extra[8192];
+	size_t l = 0;
+
+	add(&c);
+	start();
+	/* 100 other bindings of the same AOR, on several lines, ours last */
+	for (int i = 0; i < 100; i++)
+		l += (size_t)snprintf(extra + l, sizeof(extra) - l,
+		                      "%s<sip:alice@203.0.113.%d:5060>;expires=%d%s",
+		                      i % 10 == 0 ? "Contact: " : "", i, 30 + i,
+		                      i % 10 == 9 ? "\r\n" : ", ");
+	snprintf(extra + l, sizeof(extra) - l,
+	         "Contact: <sip:alice@192.0.2.10:5060>;expires=1200\r\n");
+	respond(0, 200, extra);
+	cr_assert_eq(status("t1").granted, 1200);
 }
 
 Test(ua, granted_zero_is_a_failure)
@@ -1476,24 +1496,21 @@ Test(ua, malformed_contact_falls_back_to_expires_header)
 
 Test(ua, bad_challenges_are_failures)
 {
-	static const char
-	        *
-	                bad[] =
-	                        {
-	                                "WWW-Authenticate: Digest realm=\"example.net\", "
-	                                "nonce=\"x\", "
-	                                "algorithm=SHA-1\r\n",
-	                                "WWW-Authenticate: Basic "
-	                                "realm=\"example.net\"\r\n",
-	                                "WWW-Authenticate: Digest "
-	                                "realm=\"example.net\"\r\n", /* no nonce */
-	                                "WWW-Authenticate: Digest realm=\"example.net, "
-	                                "nonce=\"x\r\n", /* unterminated
-	                                                  */
-	                                "WWW-Authenticate: Digest nonce=\"x\", "
-	                                "qop=\"auth-conf\"\r\n",
-	                                "", /* no challenge at all */
-	                        };
+	static const char *bad[] = {
+	        "WWW-Authenticate: Digest realm=\"example.net\", "
+	        "nonce=\"x\", "
+	        "algorithm=SHA-1\r\n",
+	        "WWW-Authenticate: Basic "
+	        "realm=\"example.net\"\r\n",
+	        "WWW-Authenticate: Digest "
+	        "realm=\"example.net\"\r\n", /* no nonce */
+	        "WWW-Authenticate: Digest realm=\"example.net, "
+	        "nonce=\"x\r\n", /* unterminated
+	                          */
+	        "WWW-Authenticate: Digest nonce=\"x\", "
+	        "qop=\"auth-conf\"\r\n",
+	        "", /* no challenge at all */
+	};
 	char name[16];
 
 	for (size_t k = 0; k < sizeof(bad) / sizeof(bad[0]); k++) {

@@ -30,7 +30,6 @@
 #define UA_REQ_MAX 2048     /* largest REGISTER we write */
 #define UA_CHALLENGES_MAX 4 /* challenges answered in one attempt */
 #define UA_MIN_EXPIRES_MAX 86400u
-#define UA_CONTACTS_MAX 32
 #define UA_HDRS_MAX 96
 
 enum txkind {
@@ -827,45 +826,57 @@ static uint64_t refresh_at(const struct ua_trunk *t, uint32_t effective)
 	return t->sent_at + half - spread;
 }
 
-/* Our Contact among those of a 200 OK: same user, host and port; else the
- * only one with our user. */
-static const struct sip_contact *our_contact(const struct ua_trunk *t,
-                                             const struct sip_contact *cs_, int n)
+/* The expires of our Contact among those of a 200 OK (any number of them,
+ * over any number of header lines; a malformed line is skipped): the one
+ * with our user, host and port, else the only one with our user. Returns
+ * true and sets *exp when found with an expires parameter. */
+static bool our_contact_expires(const struct ua_trunk *t, const struct sip_msg *m,
+                                uint32_t *exp)
 {
 	const char *cu = contact_user(&t->cfg->c);
-	const struct sip_contact *by_user = NULL;
+	uint32_t by_user = 0;
+	bool by_user_has = false;
 	int users = 0;
 
-	for (int i = 0; i < n; i++) {
-		const struct sip_uri *u = &cs_[i].na.uri;
-		uint16_t port = u->port ? u->port : UA_DEFAULT_PORT;
+	for (const struct sip_hdr *h = sip_msg_hdr(m, SIP_HDR_CONTACT); h;
+	     h = sip_msg_hdr_next(m, h)) {
+		struct sip_str rest = h->value;
+		struct sip_contact c;
+		struct sip_err e;
 
-		if (cs_[i].star || !sip_str_eq(u->user, S(cu)))
-			continue;
-		if (sip_str_caseeq(u->host, S(t->ua->local_host)) &&
-		    port == local_port(t))
-			return &cs_[i];
-		by_user = &cs_[i];
-		users++;
+		while (sip_contact_next(&rest, &c, &e) == 1) {
+			const struct sip_uri *u = &c.na.uri;
+			uint16_t port = u->port ? u->port : UA_DEFAULT_PORT;
+
+			if (c.star || !sip_str_eq(u->user, S(cu)))
+				continue;
+			if (sip_str_caseeq(u->host, S(t->ua->local_host)) &&
+			    port == local_port(t)) {
+				*exp = c.expires;
+				return c.has_expires;
+			}
+			by_user = c.expires;
+			by_user_has = c.has_expires;
+			users++;
+		}
 	}
-	return users == 1 ? by_user : NULL;
+	if (users == 1 && by_user_has) {
+		*exp = by_user;
+		return true;
+	}
+	return false;
 }
 
 static void success(struct ua_trunk *t, const struct sip_msg *m)
 {
 	struct ua *ua = t->ua;
-	struct sip_contact cts[UA_CONTACTS_MAX];
-	const struct sip_contact *mine;
 	struct sip_err e;
 	uint32_t granted = t->asked, v, effective;
 	unsigned fixed = expire_mode(t);
-	int n;
 	char why[48];
 
-	n = sip_msg_contacts(m, cts, UA_CONTACTS_MAX, &e);
-	mine = n > 0 ? our_contact(t, cts, n) : NULL;
-	if (mine && mine->has_expires)
-		granted = mine->expires;
+	if (our_contact_expires(t, m, &v))
+		granted = v;
 	else if (sip_msg_u32(m, SIP_HDR_EXPIRES, &v, &e) == 0)
 		granted = v;
 	if (granted == 0) {
