@@ -7,6 +7,7 @@
 #include <arpa/inet.h>
 #include <criterion/criterion.h>
 #include <errno.h>
+#include <pthread.h>
 #include <stdio.h>
 #include <string.h>
 #include <urcu/urcu-qsbr.h>
@@ -24,7 +25,7 @@ static struct guard *guard;
 static struct nonce_ctx *nonces;
 static struct subscriber_table *subs;
 static struct registrar *reg;
-static struct registrar_stats stats;
+static __thread struct registrar_stats stats; /* per thread, as per worker */
 static struct sockaddr_in src;
 static uint64_t now_ms;
 static time_t wall;
@@ -556,4 +557,49 @@ Test(registrar, tiny_output_buffer_is_enospc)
 	cr_assert_gt(sip_msg_parse(&m, req, strlen(req), hdrs, 16, SIP_PARSE_DATAGRAM, &err), 0);
 	cr_assert_eq(registrar_handle(reg, &m, &s, now_ms, wall, out, sizeof(out), &res, &stats),
 		     -ENOSPC);
+}
+
+/* Several workers registering the same accounts at once, as SO_REUSEPORT
+ * spreads one client's retransmissions and refreshes over the workers. */
+struct worker_run {
+	int id, ok;
+};
+
+static void *worker_main(void *arg)
+{
+	struct worker_run *w = arg;
+	const char *users[2] = {"alice", "bob"}, *pws[2] = {"wonderland", "builder"};
+
+	urcu_qsbr_register_thread();
+	for (int i = 0; i < 300; i++) {
+		int k = (i + w->id) % 2;
+		struct ua u = ua_new(users[k], pws[k]);
+		snprintf(u.call_id, sizeof(u.call_id), "w%d-%d", w->id, i);
+		snprintf(u.contact, sizeof(u.contact), "<sip:%s@192.0.2.%d:5060>", users[k], 10 + w->id);
+		w->ok += register_ok(&u, SIP_DIGEST_SHA256) == 200;
+		urcu_qsbr_quiescent_state();
+	}
+	urcu_qsbr_unregister_thread();
+	return NULL;
+}
+
+Test(registrar, workers_registering_the_same_accounts_at_once)
+{
+	pthread_t th[3];
+	struct worker_run w[3] = {{.id = 0}, {.id = 1}, {.id = 2}};
+	struct loc_view v[4];
+
+	/* the test thread goes offline while the workers run (it would hold
+	 * back their grace periods otherwise) */
+	urcu_qsbr_thread_offline();
+	for (int i = 0; i < 3; i++)
+		pthread_create(&th[i], NULL, worker_main, &w[i]);
+	for (int i = 0; i < 3; i++)
+		pthread_join(th[i], NULL);
+	urcu_qsbr_thread_online();
+	for (int i = 0; i < 3; i++)
+		cr_assert_eq(w[i].ok, 300, "worker %d: %d of 300 registered", i, w[i].ok);
+	/* max_contacts = 1 with replace on: exactly one binding each */
+	cr_assert_eq(location_lookup(loc, SIP_STR("alice@carrier.example"), now_ms, v, 4), 1);
+	cr_assert_eq(location_lookup(loc, SIP_STR("bob@carrier.example"), now_ms, v, 4), 1);
 }
