@@ -554,6 +554,77 @@ Test(ua, config_validation)
 	cr_assert_eq(ua_trunk_add(UA, &c, false, &e), -EINVAL);
 }
 
+Test(ua, field_parsers)
+{
+	enum ua_transport t;
+	int v;
+	char host[64];
+	uint16_t port;
+
+	cr_assert_eq(ua_transport_parse("UDP", &t), 0);
+	cr_assert_eq(t, UA_TRANSPORT_UDP);
+	cr_assert_eq(ua_transport_parse("tcp", &t), 0);
+	cr_assert_eq(t, UA_TRANSPORT_TCP);
+	cr_assert_eq(ua_transport_parse("tls", &t), -EINVAL);
+	cr_assert_eq(ua_transport_parse("", &t), -EINVAL);
+	cr_assert_str_eq(ua_transport_name(UA_TRANSPORT_TCP), "tcp");
+
+	cr_assert_eq(ua_expire_parse("", &v), 0);
+	cr_assert_eq(v, UA_EXPIRE_GLOBAL);
+	cr_assert_eq(ua_expire_parse(NULL, &v), 0);
+	cr_assert_eq(v, UA_EXPIRE_GLOBAL);
+	cr_assert_eq(ua_expire_parse("Auto", &v), 0);
+	cr_assert_eq(v, UA_EXPIRE_AUTO);
+	cr_assert_eq(ua_expire_parse("20", &v), 0);
+	cr_assert_eq(v, 20);
+	cr_assert_eq(ua_expire_parse("7200", &v), 0);
+	cr_assert_eq(ua_expire_parse("19", &v), -ERANGE);
+	cr_assert_eq(ua_expire_parse("7201", &v), -ERANGE);
+	cr_assert_eq(ua_expire_parse("0", &v), -ERANGE);
+	cr_assert_eq(ua_expire_parse("-5", &v), -EINVAL);
+	cr_assert_eq(ua_expire_parse("60s", &v), -EINVAL);
+	cr_assert_eq(ua_expire_parse(" 60", &v), -EINVAL);
+	cr_assert_eq(ua_expire_parse("99999999999999", &v), -EINVAL);
+
+	cr_assert_eq(ua_retry_parse("", &v), 0);
+	cr_assert_eq(v, UA_RETRY_GLOBAL);
+	cr_assert_eq(ua_retry_parse("30", &v), 0);
+	cr_assert_eq(v, 30);
+	cr_assert_eq(ua_retry_parse("600", &v), 0);
+	cr_assert_eq(ua_retry_parse("29", &v), -ERANGE);
+	cr_assert_eq(ua_retry_parse("601", &v), -ERANGE);
+	cr_assert_eq(ua_retry_parse("auto", &v), -EINVAL);
+
+	cr_assert_eq(
+	        ua_hostport_parse("sip.carrier.example:5080", host, sizeof(host), &port),
+	        0);
+	cr_assert_str_eq(host, "sip.carrier.example");
+	cr_assert_eq(port, 5080);
+	cr_assert_eq(ua_hostport_parse("198.51.100.1", host, sizeof(host), &port), 0);
+	cr_assert_str_eq(host, "198.51.100.1");
+	cr_assert_eq(port, 0);
+	cr_assert_eq(ua_hostport_parse("[2001:db8::1]:5062", host, sizeof(host), &port),
+	             0);
+	cr_assert_str_eq(host, "2001:db8::1");
+	cr_assert_eq(port, 5062);
+	cr_assert_eq(ua_hostport_parse("[2001:db8::1]", host, sizeof(host), &port), 0);
+	cr_assert_eq(port, 0);
+	cr_assert_eq(ua_hostport_parse("2001:db8::1", host, sizeof(host), &port), 0);
+	cr_assert_str_eq(host, "2001:db8::1");
+	cr_assert_eq(port, 0);
+	cr_assert_eq(ua_hostport_parse("", host, sizeof(host), &port), 0);
+	cr_assert_str_eq(host, "");
+	cr_assert_eq(ua_hostport_parse("h:0", host, sizeof(host), &port), -EINVAL);
+	cr_assert_eq(ua_hostport_parse("h:65536", host, sizeof(host), &port), -EINVAL);
+	cr_assert_eq(ua_hostport_parse("h:", host, sizeof(host), &port), -EINVAL);
+	cr_assert_eq(ua_hostport_parse(":5060", host, sizeof(host), &port), -EINVAL);
+	cr_assert_eq(ua_hostport_parse("[]:5060", host, sizeof(host), &port), -EINVAL);
+	cr_assert_eq(ua_hostport_parse("[::1]x", host, sizeof(host), &port), -EINVAL);
+	cr_assert_eq(ua_hostport_parse("[::1", host, sizeof(host), &port), -EINVAL);
+	cr_assert_eq(ua_hostport_parse("a-very-long-host-name.example", host, 8, &port),
+	             -ENAMETOOLONG);
+}
+
 Test(ua, settings_from_config_and_range)
 {
 	struct config *cfg;

@@ -160,6 +160,34 @@ struct ua_error {
  */
 int ua_trunk_config_validate(const struct ua_trunk_config *c, struct ua_error *err);
 
+/*
+ * Field parsers for the store, the CSV import and sipregctl (the CSV header
+ * `name,registrar,proxy,transport,user,auth_user,password,domain,expire,
+ * retry_delay,enabled`). All reentrant; NULL is taken as "".
+ */
+
+/* "udp" / "tcp", any case. Returns 0 or -EINVAL. */
+int ua_transport_parse(const char *s, enum ua_transport *out);
+/* "udp", "tcp" ("?" for other values). */
+const char *ua_transport_name(enum ua_transport t);
+
+/* expire: "" -> UA_EXPIRE_GLOBAL, "auto" -> UA_EXPIRE_AUTO, else decimal
+ * seconds 20-7200. Returns 0, -EINVAL (not a number or "auto") or -ERANGE. */
+int ua_expire_parse(const char *s, int *out);
+/* retry_delay: "" -> UA_RETRY_GLOBAL, else decimal seconds 30-600.
+ * Returns 0, -EINVAL or -ERANGE. */
+int ua_retry_parse(const char *s, int *out);
+
+/*
+ * "host", "host:port", "[v6]" or "[v6]:port", or a bare IPv6 address (no
+ * port then): host (without brackets) into host/cap, the port (0 when
+ * absent) into *port. "" gives "" and 0 (an absent proxy).
+ * Returns 0, -EINVAL (empty brackets, a bad or zero port, text after "]"),
+ * -ENAMETOOLONG (the host does not fit in cap or is over UA_HOST_MAX).
+ * The host itself is checked by ua_trunk_config_validate().
+ */
+int ua_hostport_parse(const char *s, char *host, size_t cap, uint16_t *port);
+
 /* ------------------------------------------------------------------------ */
 /* Global settings (the [sip] keys)                                          */
 

@@ -5,6 +5,8 @@
  */
 #include <arpa/inet.h>
 #include <errno.h>
+#include <stdlib.h>
+#include <strings.h>
 #include <stdarg.h>
 #include <stdio.h>
 #include <string.h>
@@ -211,4 +213,121 @@ int ua_settings_check(const struct ua_settings *s)
 	    !text_ok(s->user_agent, false))
 		return -EINVAL;
 	return 0;
+}
+
+int ua_transport_parse(const char *s, enum ua_transport *out)
+{
+	s = str(s);
+	if (strcasecmp(s, "udp") == 0)
+		*out = UA_TRANSPORT_UDP;
+	else if (strcasecmp(s, "tcp") == 0)
+		*out = UA_TRANSPORT_TCP;
+	else
+		return -EINVAL;
+	return 0;
+}
+
+const char *ua_transport_name(enum ua_transport t)
+{
+	return t == UA_TRANSPORT_UDP ? "udp" : t == UA_TRANSPORT_TCP ? "tcp" : "?";
+}
+
+/* Decimal digits only, at most 9 of them. */
+static int decimal(const char *s, long *out)
+{
+	char *end;
+	size_t n = strlen(s);
+
+	if (n == 0 || n > 9 || strspn(s, "0123456789") != n)
+		return -EINVAL;
+	*out = strtol(s, &end, 10);
+	return 0;
+}
+
+int ua_expire_parse(const char *s, int *out)
+{
+	long v;
+
+	s = str(s);
+	if (!*s) {
+		*out = UA_EXPIRE_GLOBAL;
+		return 0;
+	}
+	if (strcasecmp(s, "auto") == 0) {
+		*out = UA_EXPIRE_AUTO;
+		return 0;
+	}
+	if (decimal(s, &v) < 0)
+		return -EINVAL;
+	if (v < UA_EXPIRE_MIN || v > UA_EXPIRE_MAX)
+		return -ERANGE;
+	*out = (int)v;
+	return 0;
+}
+
+int ua_retry_parse(const char *s, int *out)
+{
+	long v;
+
+	s = str(s);
+	if (!*s) {
+		*out = UA_RETRY_GLOBAL;
+		return 0;
+	}
+	if (decimal(s, &v) < 0)
+		return -EINVAL;
+	if (v < UA_RETRY_MIN || v > UA_RETRY_MAX)
+		return -ERANGE;
+	*out = (int)v;
+	return 0;
+}
+
+static int copy_host(const char *h, size_t n, char *host, size_t cap)
+{
+	if (n > UA_HOST_MAX || n + 1 > cap)
+		return -ENAMETOOLONG;
+	memcpy(host, h, n);
+	host[n] = '\0';
+	return 0;
+}
+
+static int parse_port(const char *p, uint16_t *port)
+{
+	long v;
+
+	if (decimal(p, &v) < 0 || v < 1 || v > 65535)
+		return -EINVAL;
+	*port = (uint16_t)v;
+	return 0;
+}
+
+int ua_hostport_parse(const char *s, char *host, size_t cap, uint16_t *port)
+{
+	const char *colon;
+	int r;
+
+	s = str(s);
+	*port = 0;
+	if (s[0] == '[') {
+		const char *end = strchr(s, ']');
+
+		if (!end || end == s + 1)
+			return -EINVAL;
+		if (end[1] != '\0' && end[1] != ':')
+			return -EINVAL;
+		if (end[1] == ':' && (r = parse_port(end + 2, port)) < 0)
+			return r;
+		return copy_host(s + 1, (size_t)(end - s - 1), host, cap);
+	}
+	colon = strchr(s, ':');
+	if (colon && strchr(colon + 1, ':')) /* a bare IPv6 address */
+		return copy_host(s, strlen(s), host, cap);
+	if (colon) {
+		if (colon == s)
+			return -EINVAL;
+		if ((r = parse_port(colon + 1, port)) < 0)
+			return r;
+		return copy_host(s, (size_t)(colon - s), host, cap);
+	}
+	return copy_host(s, strlen(s), host, cap);
 }
