@@ -378,7 +378,7 @@ enum ua_action {
 };
 
 struct ua_trunk_status {
-	const char *name; /* valid while the trunk lives */
+	char name[UA_NAME_MAX + 1]; /* a copy: usable on any thread */
 	enum ua_state state;
 	unsigned last_code;      /* last final status, 0 if none or not SIP */
 	char last_reason[48];    /* "200 OK", "timeout", "transport error", ... */

@@ -1478,7 +1478,7 @@ void ua_trunk_status(struct ua *ua, const struct ua_trunk *t, struct ua_trunk_st
 	uint64_t now = now_ms(ua);
 
 	memset(out, 0, sizeof(*out));
-	out->name = t->cfg->c.name;
+	snprintf(out->name, sizeof(out->name), "%s", t->cfg->c.name);
 	out->state = t->state;
 	out->last_code = t->last_code;
 	memcpy(out->last_reason, t->last_reason, sizeof(t->last_reason));
