@@ -1184,6 +1184,31 @@ Test(ua, recovery_after_failure)
 	check_refresh_window("t1", sent[2].at, 1800);
 }
 
+Test(ua, recovery_of_a_failed_refresh_is_logged)
+{
+	struct ua_trunk_config c = trunk("t1");
+
+	c.retry_delay = 30;
+	add(&c);
+	start();
+	ok_contact(0, 600, NULL);
+	run_until(status("t1").next_at_ms);
+	cr_assert(last_state_note()->routine, "registered -> refreshing is routine");
+	respond(1, 503, NULL);
+	cr_assert(!last_state_note()->routine, "refreshing -> failed is not");
+	run_for(30000);
+	cr_assert_eq(status("t1").state, UA_STATE_REFRESHING,
+	             "the binding is still valid");
+	cr_assert(last_state_note()->routine);
+	ok_contact(2, 600, NULL);
+	cr_assert_eq(last_state_note()->old_state, UA_STATE_REFRESHING);
+	cr_assert_eq(last_state_note()->new_state, UA_STATE_REGISTERED);
+	cr_assert(!last_state_note()->routine, "the recovery is not routine");
+	run_until(status("t1").next_at_ms);
+	ok_contact(3, 600, NULL);
+	cr_assert(last_state_note()->routine, "a plain refresh again");
+}
+
 Test(ua, failed_refresh_keeps_registration_until_expiry)
 {
 	struct ua_trunk_config c = trunk("t1");
@@ -1205,6 +1230,12 @@ Test(ua, failed_refresh_keeps_registration_until_expiry)
 	cr_assert(status("t1").valid);
 	run_until(valid_until);
 	cr_assert(!status("t1").valid);
+	/* the retry succeeds: failed -> registering -> registered, and the
+	 * recovery is not a routine notice */
+	run_until(status("t1").next_at_ms);
+	ok_contact(nsent - 1, 120, NULL);
+	cr_assert_eq(status("t1").state, UA_STATE_REGISTERED);
+	cr_assert(!last_state_note()->routine);
 }
 
 /* ------------------------------------------------------------------------ */

@@ -294,7 +294,8 @@ static void set_state_r(struct ua_trunk *t, enum ua_state s, const char *reason,
 	/* Routine steps that come back to where they were (a refresh, a retry)
 	 * are flagged so the daemon can log them below info. */
 	n.routine = s == UA_STATE_REFRESHING ||
-	            (old == UA_STATE_REFRESHING && s == UA_STATE_REGISTERED) ||
+	            (old == UA_STATE_REFRESHING && s == UA_STATE_REGISTERED &&
+	             !(t->flags & F_FAILING)) ||
 	            (old == UA_STATE_FAILED &&
 	             (s == UA_STATE_REGISTERING || s == UA_STATE_REFRESHING)) ||
 	            routine;
@@ -888,12 +889,13 @@ static void success(struct ua_trunk *t, const struct sip_msg *m)
 	t->valid_until = t->sent_at + (uint64_t)granted * 1000;
 	t->last_success = ua->o.wall ? ua->o.wall(ua->o.wall_arg) : time(NULL);
 	t->challenges = 0;
-	t->flags &= (uint16_t) ~(F_CREDS_FRESH | F_FAILING);
+	t->flags &= (uint16_t)~F_CREDS_FRESH;
 	ua->stats.successes++;
 	set_reason(t, m->status, m->reason.p, m->reason.len);
 	snprintf(why, sizeof(why), "%u %.*s", m->status,
 	         (int)(m->reason.len > 30 ? 30 : m->reason.len), m->reason.p);
-	set_state(t, UA_STATE_REGISTERED, why);
+	set_state(t, UA_STATE_REGISTERED, why); /* F_FAILING still says "a recovery" */
+	t->flags &= (uint16_t)~F_FAILING;
 	arm(t, UA_ACTION_REFRESH, refresh_at(t, effective));
 }
 
