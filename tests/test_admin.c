@@ -305,6 +305,9 @@ Test(admin, router)
 	cr_assert_eq(admin_route_add(adm, "DELETE", "/trunks/", ADMIN_ROUTE_PREFIX,
 	                             not_found, NULL),
 	             0);
+	cr_assert_eq(admin_route_add(adm, "POST", "/import", ADMIN_ROUTE_LARGE_BODY, echo,
+	                             "import"),
+	             0);
 	cr_assert_eq(admin_route_add(adm, "GET", "/fail", 0, fails, NULL), 0);
 	cr_assert_eq(admin_route_add(adm, "GET", "/weird", 0, bad_status, NULL), 0);
 	cr_assert_eq(admin_route_add(adm, "GET", "/trunks", 0, echo, "dup"), -EEXIST);
@@ -348,6 +351,8 @@ Test(admin, router)
 		big[ADMIN_BODY_MAX + 98] = '}';
 		big[ADMIN_BODY_MAX + 99] = '\0';
 		cr_assert_eq(request("POST", "/trunks/t1", big, &r), 413);
+		/* a route flagged for large bodies takes it */
+		cr_assert_eq(request("POST", "/import", big, &r), 200);
 		free(big);
 	}
 

@@ -41,8 +41,10 @@
 
 struct admin;
 
-/* Large enough for a 100,000-row CSV import sent as one JSON string. */
-#define ADMIN_BODY_MAX (32 * 1024 * 1024)
+#define ADMIN_BODY_MAX (64 * 1024)
+/* Routes flagged ADMIN_ROUTE_LARGE_BODY: a 100,000-row CSV import sent as
+ * one JSON string fits. */
+#define ADMIN_BODY_LARGE_MAX (32 * 1024 * 1024)
 
 struct admin_request {
 	const char *method; /* "GET", "POST", ... */
@@ -65,6 +67,7 @@ typedef int (*admin_status_fn)(json_t *status, void *arg);
 
 enum admin_route_flags {
 	ADMIN_ROUTE_PREFIX = 1u << 0,
+	ADMIN_ROUTE_LARGE_BODY = 1u << 1, /* accept bodies up to ADMIN_BODY_LARGE_MAX */
 };
 
 /*

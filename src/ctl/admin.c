@@ -47,6 +47,7 @@ struct admin {
 struct upload {
 	char *buf;
 	size_t len;
+	size_t limit; /* the route's body limit */
 	bool too_big;
 };
 
@@ -236,6 +237,22 @@ static enum MHD_Result send_json(struct MHD_Connection *conn, unsigned int statu
 	return ret;
 }
 
+/* The body limit of the route method+url would reach. */
+static size_t body_limit(const struct admin *adm, const char *method, const char *url)
+{
+	const struct route *found = NULL;
+
+	for (size_t i = 0; i < adm->nroutes; i++) {
+		const char *rest;
+		if (route_matches(&adm->routes[i], url, &rest) &&
+		    strcmp(adm->routes[i].method, method) == 0 &&
+		    (!found || adm->routes[i].path_len > found->path_len))
+			found = &adm->routes[i];
+	}
+	return found && (found->flags & ADMIN_ROUTE_LARGE_BODY) ? ADMIN_BODY_LARGE_MAX
+								 : ADMIN_BODY_MAX;
+}
+
 static enum MHD_Result dispatch(struct admin *adm, struct MHD_Connection *conn,
                                 const char *method, const char *url, struct upload *up)
 {
@@ -275,7 +292,7 @@ static enum MHD_Result dispatch(struct admin *adm, struct MHD_Connection *conn,
 		                 admin_error("no such path: %s", url), NULL);
 	if (up && up->too_big)
 		return send_json(conn, MHD_HTTP_CONTENT_TOO_LARGE,
-		                 admin_error("body larger than %d bytes", ADMIN_BODY_MAX),
+		                 admin_error("body larger than %zu bytes", up->limit),
 		                 NULL);
 	if (up && up->len) {
 		req.body = json_loadb(up->buf, up->len, JSON_REJECT_DUPLICATES, &jerr);
@@ -315,11 +332,12 @@ static enum MHD_Result access_cb(void *cls, struct MHD_Connection *conn, const c
 		up = calloc(1, sizeof(*up));
 		if (!up)
 			return MHD_NO;
+		up->limit = body_limit(adm, method, url);
 		*con_cls = up;
 		return MHD_YES;
 	}
 	if (*upload_data_size) {
-		if (!up->too_big && up->len + *upload_data_size <= ADMIN_BODY_MAX) {
+		if (!up->too_big && up->len + *upload_data_size <= up->limit) {
 			char *b = realloc(up->buf, up->len + *upload_data_size);
 
 			if (!b)

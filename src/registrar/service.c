@@ -756,7 +756,8 @@ int regsvc_admin_routes(struct regsvc *s, struct admin *adm)
 
 	r = r ? r : admin_route_add(adm, "GET", "/subscribers", 0, h_sub_list, s);
 	r = r ? r : admin_route_add(adm, "POST", "/subscribers", 0, h_sub_add, s);
-	r = r ? r : admin_route_add(adm, "POST", "/subscribers/import", 0, h_sub_import, s);
+	r = r ? r : admin_route_add(adm, "POST", "/subscribers/import",
+				    ADMIN_ROUTE_LARGE_BODY, h_sub_import, s);
 	r = r ? r : admin_route_add(adm, "GET", "/subscribers/", ADMIN_ROUTE_PREFIX, h_sub_one, s);
 	r = r ? r : admin_route_add(adm, "DELETE", "/subscribers/", ADMIN_ROUTE_PREFIX, h_sub_one,
 				    s);
