@@ -381,7 +381,7 @@ Test(admin, router)
 
 	cr_assert_eq(request("GET", "/", NULL, &r), 200);
 	j = parse(&r);
-	cr_assert_eq(json_array_size(json_object_get(j, "routes")), 8, "%s", r.body);
+	cr_assert_eq(json_array_size(json_object_get(j, "routes")), 9, "%s", r.body);
 	json_decref(j);
 	admin_free(adm);
 }
