@@ -122,8 +122,42 @@ static inline const char *cc_skip_ws(const char *p, const char *end)
 	return p;
 }
 
+#if CC_SSE2
+/*
+ * The 16 bytes at p, or the n < 16 bytes left before end followed by zero
+ * bytes (no class holds NUL, so a scan stops there). Never reads at or past
+ * end, nor before p: short tails are put together from overlapping 8-, 4-
+ * and 1-byte loads inside [p, end).
+ */
+static inline __m128i cc_load16(const char *p, const char *end)
+{
+	size_t n = (size_t)(end - p);
+	uint64_t lo = 0, hi = 0;
+
+	if (likely(n >= 16))
+		return _mm_loadu_si128((const __m128i *)(const void *)p);
+	if (n > 8) {
+		memcpy(&lo, p, 8);
+		memcpy(&hi, end - 8, 8);
+		hi >>= 8 * (16 - n); /* keep bytes p[8 .. n) */
+	} else if (n >= 4) {
+		uint32_t a, b;
+		memcpy(&a, p, 4);
+		memcpy(&b, end - 4, 4);
+		lo = (uint64_t)a | (uint64_t)b << (8 * (n - 4));
+	} else if (n > 0) {
+		lo = (uint64_t)(unsigned char)p[0] |
+		     (uint64_t)(unsigned char)p[n / 2] << (8 * (n / 2)) |
+		     (uint64_t)(unsigned char)p[n - 1] << (8 * (n - 1));
+	}
+	return _mm_set_epi64x((long long)hi, (long long)lo);
+}
+
+#endif
+
 /* Advance over a run of one class (possibly empty). Unrolled by four: the
- * runs (branch, tag, host) are 5 to 40 bytes long. */
+ * runs (branch, tag, host) are 5 to 40 bytes long (a 16-byte vector step
+ * was tried and costs more instructions on runs this short). */
 static inline const char *cc_span(const char *p, const char *end, unsigned cls)
 {
 	while (end - p >= 4) {

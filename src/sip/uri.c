@@ -177,15 +177,15 @@ static inline unsigned dec3(const char *s, unsigned len)
 }
 
 /*
- * A host shorter than 16 bytes with 16 bytes readable at p: the classes of
- * all 16 bytes from one vector, the label rules and the IPv4 dots from the
+ * A host shorter than 16 bytes: the classes of the 16 bytes at p (zero
+ * padded past end, cc_load16) from one vector, the label rules and the IPv4 dots from the
  * bit masks. Returns 1 (done, *q set or *why set), or 0 when the host is 16
  * bytes or longer (the scalar scan takes it).
  */
-static int host_sse2(const char *p, const char **q, struct sip_str *host,
+static int host_sse2(const char *p, const char *end, const char **q, struct sip_str *host,
 		     enum sip_host_type *type, int *why)
 {
-	__m128i x = _mm_loadu_si128((const __m128i *)(const void *)p);
+	__m128i x = cc_load16(p, end);
 	__m128i lo = _mm_or_si128(x, _mm_set1_epi8(0x20));
 	__m128i alpha = _mm_or_si128(_mm_and_si128(_mm_cmpgt_epi8(lo, _mm_set1_epi8(0x60)),
 						   _mm_cmplt_epi8(lo, _mm_set1_epi8(0x7b))),
@@ -271,7 +271,7 @@ const char *sip_host_scan(const char *p, const char *end, struct sip_str *host,
 		return q + 1;
 	}
 #if CC_SSE2
-	if (end - p >= 16 && host_sse2(p, &q, host, type, why))
+	if (host_sse2(p, end, &q, host, type, why))
 		return q;
 #endif
 	if ((unsigned)(*p - '0') <= 9 && (q = scan_ipv4(p, end)) != NULL) {
