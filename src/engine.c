@@ -51,9 +51,7 @@ static void housekeeping(struct wheel *wh, struct wheel_timer *t)
 		uint64_t d = regsvc_advance(w->eng->svc, now);
 
 		if (d > now && d < next)
-			next = d;
-		else if (d <= now)
-			next = now + 1;
+			next = d; /* d <= now: nothing scheduled */
 	}
 	wheel_add(wh, t, next);
 }
