@@ -52,6 +52,7 @@
 #include "ctl/version.h"
 #include "engine.h"
 #include "sipreg/admin.h"
+#include "sipreg/clock.h"
 #include "sipreg/config.h"
 #include "sipreg/log.h"
 #include "sipreg/regsvc.h"
@@ -250,14 +251,35 @@ static void reload(struct daemon *d)
 	         log_quote(q, sizeof(q), d->path), n);
 }
 
-/* Waits for signals; returns the stopping signal. */
+/* The next flush of the bindings, CLOCK_MONOTONIC ms: the main thread is
+ * the flusher (see main(): regsvc's own flusher thread spins). */
+static uint64_t flush_due(struct daemon *d, uint64_t now)
+{
+	unsigned int ms;
+
+	pthread_mutex_lock(&d->cfg_lock);
+	ms = d->cfg->database_flush_interval;
+	pthread_mutex_unlock(&d->cfg_lock);
+	return now + ms;
+}
+
+/* Waits for signals, flushing changed bindings every flush_interval;
+ * returns the stopping signal. */
 static int serve(struct daemon *d, int sfd)
 {
+	uint64_t due = flush_due(d, clock_now_ms());
+
 	for (;;) {
 		struct pollfd p = {.fd = sfd, .events = POLLIN};
 		struct signalfd_siginfo si;
-		int r = poll(&p, 1, 1000);
+		uint64_t now = clock_now_ms();
+		int r = poll(&p, 1, due > now ? (int)(due - now) : 0);
 
+		now = clock_now_ms();
+		if (now >= due) {
+			regsvc_flush(d->svc);
+			due = flush_due(d, now);
+		}
 		log_flush(false);
 		if (r < 0 && errno != EINTR) {
 			log_error("poll_failed", "error=%d", errno);
@@ -410,11 +432,11 @@ int main(int argc, char **argv)
 		                           : log_quote(lst, sizeof(lst), strerror(-r)));
 		goto out;
 	}
-	r = regsvc_start(d.svc);
-	if (r < 0) {
-		log_error("start_failed", "step=flusher error=%s", strerror(-r));
-		goto out;
-	}
+	/* Not regsvc_start(): its flusher thread waits on a condition variable
+	 * of CLOCK_REALTIME with a CLOCK_MONOTONIC deadline
+	 * (src/registrar/service.c, flusher_main), so it never sleeps and
+	 * burns a CPU. serve() calls regsvc_flush() every flush_interval on
+	 * this thread instead; regsvc_stop() still writes the last batch. */
 	r = engine_start(d.engine);
 	if (r < 0) {
 		fprintf(stderr, "sipregd: cannot listen: %s\n", strerror(-r));
