@@ -64,7 +64,7 @@ static size_t nsent, capsent;
 static int send_fail;
 static struct note notes[512];
 static size_t nnotes;
-static struct resolve_req rq[16];
+static struct resolve_req rq[4096];
 static size_t nrq;
 static time_t wall = 1700000000;
 static uint64_t resp_ns;   /* CPU spent in tx_client_response() (the UA's part) */
@@ -138,7 +138,7 @@ static int fake_resolve(void *arg, struct ua *ua, uint64_t token, const char *ho
 	(void)arg;
 	(void)ua;
 	(void)t;
-	cr_assert_lt(nrq, 16);
+	cr_assert_lt(nrq, 4096);
 	rq[nrq].token = token;
 	snprintf(rq[nrq].host, sizeof(rq[nrq].host), "%s", host);
 	rq[nrq].port = port;
@@ -2582,6 +2582,192 @@ Test(ua, kamailio_registrar_on_loopback, .timeout = 90)
 	wheel_free(w);
 	close(udp_fd);
 	udp_fd = -1;
+}
+
+/* ------------------------------------------------------------------------ */
+/* Randomized: an erratic upstream and operator, invariants after each step  */
+
+static uint64_t xs = 0x9e3779b97f4a7c15ull;
+
+static uint32_t rnd32(void)
+{
+	xs ^= xs << 13;
+	xs ^= xs >> 7;
+	xs ^= xs << 17;
+	return (uint32_t)(xs >> 16);
+}
+
+/* Like respond(), but a response no transaction wants is fine. */
+static int respond_quiet(size_t i, unsigned status, const char *extra)
+{
+	struct req r;
+	char buf[4096];
+	struct sip_write w;
+	struct sip_err e = {0};
+	struct sip_msg m;
+	struct sip_hdr h[64];
+	struct sip_via v;
+	struct sip_str rest;
+	int len;
+
+	parse_sent(i, &r);
+	sip_write_init(&w, buf, sizeof(buf));
+	cr_assert_eq(sip_write_response(&w, &r.m, status, SIP_STR_NULL, SIP_STR("srv"),
+	                                NULL, &e),
+	             0);
+	if (extra)
+		sip_write_cstr(&w, extra);
+	sip_write_end(&w, SIP_STR_NULL);
+	len = sip_write_result(&w);
+	cr_assert_gt(len, 0);
+	cr_assert_gt(sip_msg_parse(&m, buf, (size_t)len, h, 64, SIP_PARSE_DATAGRAM, &e),
+	             0);
+	rest = sip_msg_hdr(&m, SIP_HDR_VIA)->value;
+	cr_assert_eq(sip_via_next(&rest, &v, &e), 1);
+	return tx_client_response(TX, &m, &v);
+}
+
+static void random_answer(size_t k)
+{
+	char extra[512], uri[256];
+	struct req r;
+	struct sip_contact ct[2];
+	struct sip_err e;
+	unsigned o = rnd32() % 100;
+
+	parse_sent(k, &r);
+	cr_assert_eq(sip_msg_contacts(&r.m, ct, 2, &e), 1);
+	snprintf(uri, sizeof(uri), "%.*s", (int)ct[0].na.uri.raw.len, ct[0].na.uri.raw.p);
+	if (o < 40) {
+		if (rnd32() % 3)
+			snprintf(extra, sizeof(extra), "Contact: <%s>;expires=%u\r\n",
+			         uri, 20 + rnd32() % 600);
+		else
+			snprintf(extra, sizeof(extra), "Expires: %u\r\n", rnd32() % 900);
+		respond_quiet(k, 200, extra);
+	} else if (o < 55) {
+		snprintf(extra, sizeof(extra),
+		         "WWW-Authenticate: Digest realm=\"example.net\", nonce=\"n%u\", "
+		         "qop=\"auth\"%s\r\n",
+		         rnd32() % 4, rnd32() % 3 ? "" : ", stale=true");
+		respond_quiet(k, 401, extra);
+	} else if (o < 60) {
+		snprintf(extra, sizeof(extra),
+		         "Proxy-Authenticate: Digest realm=\"example.net\", "
+		         "nonce=\"p%u\", "
+		         "algorithm=SHA-256, qop=\"auth\"\r\n",
+		         rnd32() % 4);
+		respond_quiet(k, 407, extra);
+	} else if (o < 68) {
+		snprintf(extra, sizeof(extra), "Min-Expires: %u\r\n",
+		         20 + rnd32() % 5000);
+		respond_quiet(k, 423, extra);
+	} else if (o < 76) {
+		snprintf(extra, sizeof(extra), "Retry-After: %u\r\n", rnd32() % 200);
+		respond_quiet(k, 503, rnd32() % 2 ? extra : NULL);
+	} else if (o < 84) {
+		static const unsigned codes[] = {403, 404, 500, 302, 480, 600, 603, 488};
+
+		respond_quiet(k, codes[rnd32() % 8], NULL);
+	} else {
+		/* lost: no answer (Timer F will end it) */
+	}
+}
+
+Test(ua, randomized_upstream_keeps_invariants, .timeout = 240)
+{
+	enum { N = 48, STEPS = 6000 };
+	char names[N][16];
+	size_t done = 0;
+	const char *why = NULL, *who = NULL;
+	size_t counts[UA_STATE__COUNT];
+
+	for (int i = 0; i < N; i++) {
+		struct ua_trunk_config c = trunk(names[i]);
+
+		snprintf(names[i], sizeof(names[i]), "r%d", i);
+		c.name = names[i];
+		if (i % 4 == 0)
+			c.registrar = "sip.carrier.example"; /* resolved by the hook */
+		if (i % 5 == 0)
+			c.expire = 30 + i;
+		if (i % 7 == 0)
+			c.retry_delay = 30;
+		add(&c);
+	}
+	for (int step = 0; step < STEPS; step++) {
+		unsigned op = rnd32() % 100;
+		const char *name = names[rnd32() % N];
+		struct ua_trunk_config c;
+
+		if (op < 50) {
+			for (; done < nsent; done++)
+				random_answer(done);
+		} else if (op < 65) {
+			run_for(rnd32() % 40000);
+		} else if (op < 70) {
+			ua_trunk_disable(UA, name);
+		} else if (op < 76) {
+			ua_trunk_enable(UA, name);
+		} else if (op < 80) {
+			ua_trunk_refresh(UA, name);
+		} else if (op < 83) {
+			if (ua_trunk_del(UA, name) == 0) {
+				c = trunk(name);
+				add(&c);
+			}
+		} else if (op < 88) {
+			c = trunk(name);
+			c.expire = rnd32() % 2 ? UA_EXPIRE_GLOBAL
+			                       : (int)(20 + rnd32() % 600);
+			c.user = rnd32() % 2 ? "alice" : "bob";
+			c.enabled = rnd32() % 4 != 0;
+			ua_trunk_set(UA, &c, NULL);
+		} else if (op < 95) {
+			for (size_t k = 0; k < nrq; k++) {
+				struct sockaddr_in a = {.sin_family = AF_INET};
+
+				if (!rq[k].token || rnd32() % 2)
+					continue;
+				inet_pton(AF_INET, "203.0.113.50", &a.sin_addr);
+				if (rnd32() % 3)
+					ua_resolve_done(UA, rq[k].token, 0,
+					                (struct sockaddr *)&a, sizeof(a),
+					                NULL);
+				else
+					ua_resolve_done(UA, rq[k].token, -EHOSTUNREACH,
+					                NULL, 0, "no such host");
+				rq[k].token = 0; /* answered once */
+			}
+			if (nrq > 4000) {
+				size_t j = 0;
+
+				for (size_t k = 0; k < nrq; k++)
+					if (rq[k].token)
+						rq[j++] = rq[k];
+				nrq = j;
+			}
+		} else {
+			run_for(rnd32() % 2000);
+		}
+		cr_assert_eq(ua_check(UA, &why, &who), 0, "step %d op %u: %s: %s", step,
+		             op, who ? who : "-", why);
+	}
+	ua_counts(UA, counts);
+	cr_log_info(
+	        "after %d steps: %zu registered, %zu registering, %zu refreshing, %zu "
+	        "failed, %zu unregistering, %zu disabled; %zu REGISTERs",
+	        STEPS, counts[UA_STATE_REGISTERED], counts[UA_STATE_REGISTERING],
+	        counts[UA_STATE_REFRESHING], counts[UA_STATE_FAILED],
+	        counts[UA_STATE_UNREGISTERING], counts[UA_STATE_DISABLED], nsent);
+	cr_assert_geq(ua_shutdown(UA, 3000), 0);
+	run_for(3000);
+	cr_assert(ua_shutdown_done(UA));
+	cr_assert_eq(ua_check(UA, &why, &who), 0, "%s", why);
+	/* answer the lookups still pending so every dead trunk is freed */
+	for (size_t k = 0; k < nrq; k++)
+		if (rq[k].token)
+			ua_resolve_done(UA, rq[k].token, -EHOSTUNREACH, NULL, 0, NULL);
 }
 
 /* ------------------------------------------------------------------------ */

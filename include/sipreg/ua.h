@@ -448,6 +448,17 @@ struct ua_stats {
 };
 void ua_stats_get(const struct ua *ua, struct ua_stats *out);
 
+/*
+ * Check every invariant (O(trunks); for tests): counts by state match the
+ * trunks; every enabled trunk has exactly its next step under way (a timer,
+ * a transaction or a lookup; held ones wait for ua_start_all()); registered
+ * trunks refresh before their binding lapses; failed ones have their retry
+ * armed; disabled ones have nothing. Returns 0, or -EUCLEAN with a static
+ * description in *why (if why != NULL) and the trunk's name in *trunk (if
+ * trunk != NULL).
+ */
+int ua_check(const struct ua *ua, const char **why, const char **trunk);
+
 /* Bytes used by one trunk (struct, configuration and cached challenge). */
 size_t ua_trunk_memory(const struct ua_trunk *t);
 /* sizeof the trunk struct itself. */

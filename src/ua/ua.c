@@ -1698,6 +1698,108 @@ size_t ua_trunk_memory(const struct ua_trunk *t)
 	       (t->auth ? sizeof(*t->auth) + t->auth->cap : 0);
 }
 
+static int bad(const char **why, const char **trunk, const struct ua_trunk *t,
+               const char *w)
+{
+	if (why)
+		*why = w;
+	if (trunk)
+		*trunk = t ? t->cfg->c.name : NULL;
+	return -EUCLEAN;
+}
+
+static int check_trunk(const struct ua *ua, const struct ua_trunk *t, const char **why,
+                       const char **trunk)
+{
+	bool timer = wheel_timer_pending(&t->timer);
+	bool resolving = t->flags & F_RESOLVING;
+	bool waiting = t->action == UA_ACTION_RESOLVE;
+
+	if (t->flags & F_DEAD)
+		return resolving && !timer && !t->tx
+		               ? 0
+		               : bad(why, trunk, t,
+		                     "a dead trunk holds more than its lookup");
+	if (t->tx && t->txkind == TXK_NONE)
+		return bad(why, trunk, t, "a transaction without a kind");
+	if (!t->tx && t->txkind != TXK_NONE)
+		return bad(why, trunk, t, "a kind without a transaction");
+	if (t->tx && timer)
+		return bad(why, trunk, t, "a timer armed while a transaction is live");
+	if (waiting && !resolving)
+		return bad(why, trunk, t, "waiting for a lookup that is not under way");
+	if (waiting && (timer || t->tx))
+		return bad(why, trunk, t, "waiting for a lookup and something else");
+	switch (t->state) {
+	case UA_STATE_DISABLED:
+		if (timer || t->tx || waiting)
+			return bad(why, trunk, t, "a disabled trunk has work under way");
+		if (t->cfg->c.enabled && !ua->shutting && (t->flags & F_LISTED))
+			return bad(why, trunk, t, "an enabled trunk is disabled");
+		return 0;
+	case UA_STATE_UNREGISTERING:
+		return t->tx && t->txkind == TXK_UNREGISTER
+		               ? 0
+		               : bad(why, trunk, t,
+		                     "unregistering without its transaction");
+	case UA_STATE_REGISTERED:
+		if (!timer || t->action != UA_ACTION_REFRESH)
+			return bad(why, trunk, t, "registered without a refresh armed");
+		if (wheel_timer_expires(&t->timer) >= t->valid_until)
+			return bad(why, trunk, t,
+			           "the refresh comes after the binding lapses");
+		return 0;
+	case UA_STATE_FAILED:
+		return timer && t->action == UA_ACTION_RETRY
+		               ? 0
+		               : bad(why, trunk, t, "failed without a retry armed");
+	case UA_STATE_REGISTERING:
+	case UA_STATE_REFRESHING:
+		if (t->flags & F_HELD)
+			return !timer && !t->tx
+			               ? 0
+			               : bad(why, trunk, t, "held with work under way");
+		if ((t->tx && t->txkind == TXK_REGISTER) || waiting ||
+		    (timer && t->action == UA_ACTION_REGISTER))
+			return 0;
+		return bad(why, trunk, t, "registering with nothing under way");
+	default:
+		return bad(why, trunk, t, "unknown state");
+	}
+}
+
+int ua_check(const struct ua *ua, const char **why, const char **trunk)
+{
+	size_t counts[UA_STATE__COUNT] = {0}, listed = 0;
+	int r;
+
+	for (const struct ua_trunk *t = ua->head; t; t = t->next) {
+		if (t->ua != ua)
+			return bad(why, trunk, t, "a trunk of another UA");
+		if (t->next && t->next->prev != t)
+			return bad(why, trunk, t, "broken list links");
+		if (t->state >= UA_STATE__COUNT)
+			return bad(why, trunk, t, "state out of range");
+		counts[t->state]++;
+		if (t->flags & F_LISTED) {
+			listed++;
+			if (lookup(ua, t->cfg->c.name) != t)
+				return bad(why, trunk, t,
+				           "a listed trunk is not found by name");
+		}
+		if (ua->shutting)
+			continue; /* after shutdown only the unregisters matter */
+		if ((r = check_trunk(ua, t, why, trunk)) < 0)
+			return r;
+	}
+	for (unsigned i = 0; i < UA_STATE__COUNT; i++)
+		if (counts[i] != ua->counts[i])
+			return bad(why, trunk, NULL, "counts by state are wrong");
+	if (listed != ua->nlisted)
+		return bad(why, trunk, NULL, "the listed count is wrong");
+	return 0;
+}
+
 unsigned ua_worker(const struct ua *ua)
 {
 	return ua->o.worker;
