@@ -154,6 +154,8 @@ static const char *auth_apply(struct sip_auth *a, unsigned bit, struct sip_str *
 	*seen |= bit;
 	if (slot)
 		*slot = v;
+	if (likely(!(bit & (AP_NC | AP_ALGORITHM | AP_STALE | AP_USERHASH))))
+		return NULL;
 	switch (bit) {
 	case AP_NC:
 		if (unlikely(!parse_nc(v, &a->nc_val)))

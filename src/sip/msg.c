@@ -138,11 +138,62 @@ struct ctl_scan {
 	uint64_t ctl;      /* control bytes of the block not yet consumed */
 };
 
+#if SIP_SSE2
+/*
+ * The n < 16 bytes at p followed by zero bytes, from overlapping 8- and
+ * 4-byte loads inside [p, p + n) (the last block of a message: cheaper than
+ * a copy into a padded buffer, which costs a memcpy and a memset call).
+ */
+static inline __m128i load16_tail(const char *p, size_t n)
+{
+	uint64_t lo = 0, hi = 0;
+
+	if (n > 8) {
+		memcpy(&lo, p, 8);
+		memcpy(&hi, p + n - 8, 8);
+		hi >>= 8 * (16 - n); /* keep bytes p[8 .. n) */
+	} else if (n >= 4) {
+		uint32_t a, b;
+		memcpy(&a, p, 4);
+		memcpy(&b, p + n - 4, 4);
+		lo = (uint64_t)a | (uint64_t)b << (8 * (n - 4));
+	} else if (n > 0) {
+		lo = (uint64_t)(unsigned char)p[0] |
+		     (uint64_t)(unsigned char)p[n / 2] << (8 * (n / 2)) |
+		     (uint64_t)(unsigned char)p[n - 1] << (8 * (n - 1));
+	}
+	return _mm_set_epi64x((long long)hi, (long long)lo);
+}
+#endif
+
 /* The control-byte mask of the 64 bytes at b (fewer at the end). */
 static uint64_t block_mask(const char *b, const char *end)
 {
 	size_t avail = (size_t)(end - b);
 	uint64_t ctl = 0;
+
+#if SIP_SSE2
+	const __m128i c1f = _mm_set1_epi8(0x1f), del = _mm_set1_epi8(0x7f);
+	if (sip_likely(avail >= 64)) {
+		for (unsigned i = 0; i < 64; i += 16) {
+			__m128i x = _mm_loadu_si128((const __m128i *)(const void *)(b + i));
+			__m128i c = _mm_or_si128(_mm_cmpeq_epi8(_mm_min_epu8(x, c1f), x),
+						 _mm_cmpeq_epi8(x, del));
+			ctl |= (uint64_t)(unsigned)_mm_movemask_epi8(c) << i;
+		}
+		return ctl;
+	}
+	/* the last block: whole 16-byte chunks, then one zero-padded chunk (its
+	 * padding counts as control bytes here and is masked off below) */
+	for (unsigned i = 0; i < avail; i += 16) {
+		__m128i x = avail - i >= 16
+				    ? _mm_loadu_si128((const __m128i *)(const void *)(b + i))
+				    : load16_tail(b + i, avail - i);
+		__m128i c = _mm_or_si128(_mm_cmpeq_epi8(_mm_min_epu8(x, c1f), x),
+					 _mm_cmpeq_epi8(x, del));
+		ctl |= (uint64_t)(unsigned)_mm_movemask_epi8(c) << i;
+	}
+#else
 	char tail[64];
 
 	if (sip_unlikely(avail < 64)) {
@@ -150,15 +201,6 @@ static uint64_t block_mask(const char *b, const char *end)
 		memset(tail + avail, 0, sizeof(tail) - avail);
 		b = tail;
 	}
-#if SIP_SSE2
-	const __m128i c1f = _mm_set1_epi8(0x1f), del = _mm_set1_epi8(0x7f);
-	for (unsigned i = 0; i < 64; i += 16) {
-		__m128i x = _mm_loadu_si128((const __m128i *)(const void *)(b + i));
-		__m128i c = _mm_or_si128(_mm_cmpeq_epi8(_mm_min_epu8(x, c1f), x),
-					 _mm_cmpeq_epi8(x, del));
-		ctl |= (uint64_t)(unsigned)_mm_movemask_epi8(c) << i;
-	}
-#else
 	/* eight bytes at a time, no carry between bytes (SWAR) */
 	const uint64_t lo7 = 0x7f7f7f7f7f7f7f7full, hi = 0x8080808080808080ull;
 	for (unsigned i = 0; i < 64; i += 8) {
@@ -1234,6 +1276,26 @@ static int rebase(const struct sip_msg *m, struct sip_err *err, const char *at, 
 	return rc;
 }
 
+/* sip_str_to_u32, inlined for the two integer headers every REGISTER has
+ * (Max-Forwards, Expires): same results and errors. */
+static inline int dec_u32(struct sip_str s, uint32_t *out)
+{
+	uint64_t v = 0;
+
+	if (sip_unlikely(s.len == 0))
+		return -EINVAL;
+	for (size_t i = 0; i < s.len; i++) {
+		unsigned d = (unsigned char)s.p[i] - '0';
+		if (sip_unlikely(d > 9))
+			return -EINVAL;
+		v = v * 10 + d;
+		if (sip_unlikely(v > UINT32_MAX))
+			return -ERANGE;
+	}
+	*out = (uint32_t)v;
+	return 0;
+}
+
 int sip_msg_validate(const struct sip_msg *m, struct sip_err *err)
 {
 	const struct sip_hdr *mf;
@@ -1255,11 +1317,15 @@ int sip_msg_validate(const struct sip_msg *m, struct sip_err *err)
 	if (!mf)
 		return msg_fail(m, err, NULL, "Missing Max-Forwards header", -EBADMSG);
 	/* RFC 3261 §20.22: an integer in the range 0-255 */
-	if (sip_str_to_u32(mf->value, &hops) < 0 || hops > 255)
+	if (dec_u32(mf->value, &hops) < 0 || hops > 255)
 		return msg_fail(m, err, mf->value.p, "Bad Max-Forwards: not a number 0-255",
 				-EBADMSG);
 	/* RFC 3261 §8.2.2.3 and RFC 4475 §3.1.2.17/18: CSeq method = request method */
-	if (!sip_str_eq(m->cseq.method, m->method)) {
+	/* both known: the ids decide (a method id is only given for an exact,
+	 * case-sensitive match of its name) */
+	if (m->method_id != SIP_METHOD_OTHER && m->cseq.method_id != SIP_METHOD_OTHER
+		    ? m->method_id != m->cseq.method_id
+		    : !sip_str_eq(m->cseq.method, m->method)) {
 		const struct sip_hdr *cs = sip_msg_hdr(m, SIP_HDR_CSEQ);
 		return msg_fail(m, err, cs ? cs->value.p : NULL,
 				"CSeq method does not match the request method", -EBADMSG);
@@ -1394,7 +1460,7 @@ int sip_msg_u32(const struct sip_msg *m, enum sip_hdr_id id, uint32_t *out,
 
 	if (!h)
 		return msg_fail(m, err, NULL, "Missing header", -ENOENT);
-	rc = sip_str_to_u32(h->value, out);
+	rc = dec_u32(h->value, out);
 	if (rc == -ERANGE)
 		return msg_fail(m, err, h->value.p, hdr_info[id].big, -ERANGE);
 	if (rc < 0)
