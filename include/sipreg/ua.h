@@ -359,7 +359,7 @@ int ua_trunk_disable(struct ua *ua, const char *name);
 
 /* Register again now (a refresh, or an early retry of a failed trunk).
  * Returns 0, -ENOENT, -EINPROGRESS (a REGISTER is already in flight) or
- * -EPERM (disabled). */
+ * -EPERM (disabled, or after ua_shutdown()). */
 int ua_trunk_refresh(struct ua *ua, const char *name);
 
 /* Start every trunk added with hold_start, spread at start_rate. Returns how
