@@ -295,6 +295,71 @@ static const char *contact_param(struct sip_contact *c, struct sip_str n, struct
 	return NULL;
 }
 
+/* 1 to 9 DIGIT at p, not followed by another generic-param value byte (the
+ * generic scan would take the same slice): the cursor after them with *out
+ * set, or NULL (the caller takes the generic path, which also gives the
+ * errors). */
+static inline const char *digits9(const char *p, const char *end, uint32_t *out)
+{
+	const char *s = p;
+	uint32_t n = 0;
+
+	while (p != end && p - s < 9 && (unsigned)(*p - '0') <= 9)
+		n = n * 10 + (uint32_t)(*p++ - '0');
+	if (unlikely(p == s || (p != end && cc_is(*p, CC_PVAL))))
+		return NULL;
+	*out = n;
+	return p;
+}
+
+/*
+ * The usual contact params, without the generic token scans: p on the ';'
+ * of ";expires=DIGITS", ";reg-id=DIGITS" or ";+sip.instance=\"...\"" (the
+ * name in any case, no LWS). Fills the field and returns the cursor after the
+ * value, or NULL for anything else (another param, LWS, a duplicate, a value
+ * the generic path must judge): the generic path then reads it, with the
+ * same result.
+ */
+static inline const char *contact_param_fast(struct sip_contact *c, const char *p,
+					     const char *end, unsigned *seen)
+{
+#define W(lit) cc_load("" lit "\0\0\0\0\0\0\0\0", 8)
+	uint64_t w;
+	const char *q;
+	uint32_t n;
+
+	if (end - p < 9 || *p != ';')
+		return NULL;
+	w = cc_load(p + 1, 8); /* p[1 .. 9) */
+	/* 0x20 ORed into the letter positions only: '-', '+', '.', '=' exact */
+	if ((w | 0x0020202020202020ull) == W("expires=") && end - p >= 10) {
+		if (unlikely(*seen & CP_EXPIRES) || !(q = digits9(p + 9, end, &n)))
+			return NULL;
+		*seen |= CP_EXPIRES;
+		c->expires = n;
+		c->has_expires = true;
+		return q;
+	}
+	if (((w | 0x0000202000202020ull) & 0x00ffffffffffffffull) == W("reg-id=")) {
+		if (unlikely(*seen & CP_REGID) || !(q = digits9(p + 8, end, &n)) || n == 0)
+			return NULL;
+		*seen |= CP_REGID;
+		c->reg_id = n;
+		c->has_reg_id = true;
+		return q;
+	}
+	if (end - p >= 17 && (w | 0x2020200020202000ull) == W("+sip.ins") &&
+	    (cc_load(p + 7, 8) | 0x0020202020202020ull) == W("nstance=") && p[15] == '"') {
+		if (unlikely(*seen & CP_INSTANCE) || !(q = cc_quoted_end(p + 16, end)))
+			return NULL;
+		*seen |= CP_INSTANCE;
+		c->instance = sip_str_make(p + 16, (size_t)(q - p - 16));
+		return q + 1;
+	}
+	return NULL;
+#undef W
+}
+
 int sip_contact_next(struct sip_str *rest, struct sip_contact *c, struct sip_err *err)
 {
 	const char *base = rest->p, *end, *p, *first = NULL, *last;
@@ -325,7 +390,17 @@ int sip_contact_next(struct sip_str *rest, struct sip_contact *c, struct sip_err
 	if (unlikely(p == NULL))
 		return -EBADMSG;
 	last = p;
-	while ((r = cc_hparam_next(&p, end, &n, &v)) > 0) {
+	for (;;) {
+		const char *f = contact_param_fast(c, p, end, &seen);
+
+		if (f) {
+			if (!first)
+				first = p + 1;
+			last = p = f;
+			continue;
+		}
+		if ((r = cc_hparam_next(&p, end, &n, &v)) <= 0)
+			break;
 		if (!first)
 			first = n.p;
 		last = p;

@@ -29,7 +29,7 @@
  *   2543 peers): the transaction layer decides.
  * - err->off is relative to *rest at the call.
  */
-#include "charclass.h"
+#include "host.h"
 
 #define FAIL(reason, at) cc_fail(err, "Bad Via: " reason, base, (at))
 
@@ -195,7 +195,7 @@ static const char *scan_sent_by(const char *p, const char *end, struct sip_via *
 	int hw = 0;
 	int32_t port;
 
-	p = sip_host_scan(p, end, &v->host, &v->host_type, &hw);
+	p = host_scan(p, end, &v->host, &v->host_type, &hw);
 	if (unlikely(p == NULL)) {
 		*why = host_reason[hw];
 		return NULL;
