@@ -267,3 +267,128 @@ Test(store, open_errors, .init = NULL, .fini = NULL)
 	cr_assert_eq(store_open(&s, "redis:127.0.0.1", err, sizeof(err)), -EINVAL);
 	cr_assert(strstr(err, "unknown store backend"), "%s", err);
 }
+
+static struct store_trunk trunk(const char *name, const char *registrar)
+{
+	struct store_trunk t = {.enabled = true};
+
+	snprintf(t.name, sizeof(t.name), "%s", name);
+	snprintf(t.registrar, sizeof(t.registrar), "%s", registrar);
+	snprintf(t.transport, sizeof(t.transport), "udp");
+	snprintf(t.user, sizeof(t.user), "acct1");
+	snprintf(t.password, sizeof(t.password), "s3cret");
+	return t;
+}
+
+Test(store, trunk_crud)
+{
+	struct store_trunk t = trunk("carrier-a", "sip.carrier-a.example:5080"), out;
+
+	cr_assert_eq(store_trunk_put(st, &t, false), 0);
+	cr_assert_eq(store_trunk_put(st, &t, false), -EEXIST);
+	cr_assert_eq(store_trunk_get(st, "carrier-a", &out), 0);
+	cr_assert_str_eq(out.registrar, "sip.carrier-a.example:5080");
+	cr_assert_str_eq(out.password, "s3cret");
+	cr_assert(out.enabled);
+	snprintf(t.expire, sizeof(t.expire), "auto");
+	t.enabled = false;
+	cr_assert_eq(store_trunk_put(st, &t, true), 0);
+	cr_assert_eq(store_trunk_get(st, "carrier-a", &out), 0);
+	cr_assert_str_eq(out.expire, "auto");
+	cr_assert_not(out.enabled);
+	cr_assert_eq(store_trunk_del(st, "carrier-a"), 0);
+	cr_assert_eq(store_trunk_del(st, "carrier-a"), -ENOENT);
+	cr_assert_eq(store_trunk_get(st, "carrier-a", &out), -ENOENT);
+	t = trunk("bad name", "x");
+	cr_assert_eq(store_trunk_put(st, &t, false), -EINVAL);
+	t = trunk("ok", "");
+	cr_assert_eq(store_trunk_put(st, &t, false), -EINVAL, "registrar required");
+}
+
+#define TRUNK_HEADER "name,registrar,proxy,transport,user,auth_user,password,domain,expire,retry_delay,enabled\n"
+
+static int count_trunks(void *arg, const struct store_trunk *t)
+{
+	(void)t;
+	(*(int *)arg)++;
+	return 0;
+}
+
+/* A stand-in for the trunk module's validation: expire is auto or 20-7200. */
+static int check_expire(void *arg, const struct store_trunk *t, char *msg, size_t len)
+{
+	(void)arg;
+	if (t->expire[0] && strcmp(t->expire, "auto") != 0 &&
+	    (atoi(t->expire) < 20 || atoi(t->expire) > 7200)) {
+		snprintf(msg, len, "expire: %s is out of range (allowed: auto, 20-7200)", t->expire);
+		return -EINVAL;
+	}
+	return 0;
+}
+
+Test(store, trunk_csv_import)
+{
+	FILE *f = text(TRUNK_HEADER
+		       "a,sip.a.example,,udp,1001,,pw,a.example,auto,,1\n"
+		       "b,[2001:db8::1]:5070,proxy.b.example:5060,tcp,1002,auth1002,pw,,300,45,0\r\n");
+	struct store_trunk out;
+	char err[256] = "";
+	int n = 0;
+
+	cr_assert_eq(store_trunk_import_csv(st, f, check_expire, NULL, err, sizeof(err)), 2, "%s",
+		     err);
+	fclose(f);
+	cr_assert_eq(store_trunk_each(st, count_trunks, &n), 0);
+	cr_assert_eq(n, 2);
+	cr_assert_eq(store_trunk_get(st, "b", &out), 0);
+	cr_assert_str_eq(out.registrar, "[2001:db8::1]:5070");
+	cr_assert_str_eq(out.proxy, "proxy.b.example:5060");
+	cr_assert_str_eq(out.auth_user, "auth1002");
+	cr_assert_str_eq(out.retry_delay, "45");
+	cr_assert_not(out.enabled);
+}
+
+static void expect_trunk_csv_error(const char *csv, const char *msg)
+{
+	FILE *f = text(csv);
+	char err[256] = "";
+	int n = 0;
+
+	cr_assert_lt(store_trunk_import_csv(st, f, check_expire, NULL, err, sizeof(err)), 0);
+	fclose(f);
+	cr_assert(strstr(err, msg), "error '%s' should contain '%s'", err, msg);
+	store_trunk_each(st, count_trunks, &n);
+	cr_assert_eq(n, 0, "a bad file must import nothing");
+}
+
+Test(store, trunk_csv_bad_rows_named_by_line)
+{
+	expect_trunk_csv_error("name,registrar\n", "line 1: the header must be exactly 'name,");
+	expect_trunk_csv_error(TRUNK_HEADER "a,r,,udp,u,,p,,auto,,1\nb,r,,udp,u,,p,,auto,,2\n",
+			       "line 3: enabled: '2'");
+	expect_trunk_csv_error(TRUNK_HEADER "a,r,,udp,u,,p,,10,,1\n",
+			       "line 2: expire: 10 is out of range");
+	expect_trunk_csv_error(TRUNK_HEADER "a b,r,,udp,u,,p,,,,1\n", "line 2: bad trunk name");
+	expect_trunk_csv_error(TRUNK_HEADER "a,,,udp,u,,p,,,,1\n", "line 2: trunk a: registrar");
+	expect_trunk_csv_error(TRUNK_HEADER "a,r,,udp,u,,p,,,1\n", "line 2: 10 fields, expected 11");
+}
+
+Test(store, trunk_csv_import_100k_rows)
+{
+	size_t cap = 100000 * 80 + 256, n = 0;
+	char *buf = malloc(cap), err[256] = "";
+	int count = 0;
+	FILE *f;
+
+	n += (size_t)snprintf(buf, cap, TRUNK_HEADER);
+	for (int i = 0; i < 100000; i++)
+		n += (size_t)snprintf(buf + n, cap - n, "t%06d,10.0.%d.%d:5060,,udp,u%d,,pw,,auto,,1\n",
+				      i, i / 256 % 256, i % 256, i);
+	f = fmemopen(buf, n, "r");
+	cr_assert_eq(store_trunk_import_csv(st, f, check_expire, NULL, err, sizeof(err)), 100000,
+		     "%s", err);
+	fclose(f);
+	free(buf);
+	cr_assert_eq(store_trunk_each(st, count_trunks, &count), 0);
+	cr_assert_eq(count, 100000);
+}

@@ -67,7 +67,29 @@ struct store_change {
 	struct store_binding b;
 };
 
+/* An outbound trunk registration as provisioned: text as the operator gave
+ * it (the trunk module validates and converts; see ua.h). */
+struct store_trunk {
+	char name[64];
+	char registrar[STORE_NAME_MAX]; /* host[:port], [v6]:port */
+	char proxy[STORE_NAME_MAX];     /* "" = none */
+	char transport[8];              /* "udp", "tcp" */
+	char user[STORE_NAME_MAX];
+	char auth_user[STORE_NAME_MAX]; /* "" = user */
+	char password[STORE_SECRET_MAX];
+	char domain[STORE_NAME_MAX];
+	char realm[STORE_NAME_MAX];
+	char contact_user[STORE_NAME_MAX];
+	char expire[8];      /* "" = the global, "auto", or seconds */
+	char retry_delay[8]; /* "" = the global, or seconds */
+	bool enabled;
+};
+
 typedef int (*store_subscriber_cb)(void *arg, const struct store_subscriber *s);
+typedef int (*store_trunk_cb)(void *arg, const struct store_trunk *t);
+/* Checks one trunk before it is stored; 0, or -EINVAL with msg set. */
+typedef int (*store_trunk_check_fn)(void *arg, const struct store_trunk *t, char *msg,
+				    size_t len);
 typedef int (*store_binding_cb)(void *arg, const struct store_binding *b);
 
 /*
@@ -95,6 +117,25 @@ int store_subscriber_import(struct store *s, const struct store_subscriber *rows
 /* Bindings: apply a batch of changes in one transaction. */
 int store_binding_apply(struct store *s, const struct store_change *changes, size_t n);
 int store_binding_each(struct store *s, store_binding_cb cb, void *arg);
+
+/* Trunks. put: -EEXIST when it exists and !replace. */
+int store_trunk_put(struct store *s, const struct store_trunk *t, bool replace);
+int store_trunk_del(struct store *s, const char *name);
+int store_trunk_get(struct store *s, const char *name, struct store_trunk *out);
+/* Every trunk ordered by name; cb's non-zero return stops and is returned. */
+int store_trunk_each(struct store *s, store_trunk_cb cb, void *arg);
+/* All rows or none, in one transaction; existing names are replaced. */
+int store_trunk_import(struct store *s, const struct store_trunk *rows, size_t n);
+/*
+ * Read a trunk CSV and import it all-or-nothing. The header is exactly
+ * "name,registrar,proxy,transport,user,auth_user,password,domain,expire,retry_delay,enabled"
+ * (registrar and proxy as host[:port]; empty proxy, auth_user, expire and
+ * retry_delay take the defaults; expire is "auto" or seconds; enabled 0 or 1).
+ * check (may be NULL) vets each row. Returns the rows imported, or -EINVAL
+ * with err naming the first bad line, or the store's error.
+ */
+long store_trunk_import_csv(struct store *s, FILE *in, store_trunk_check_fn check, void *arg,
+			    char *err, size_t errlen);
 
 /* Small named values (the nonce secret): get copies at most *len bytes and
  * sets *len to the stored size; -ENOENT when absent. */

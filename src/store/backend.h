@@ -15,6 +15,11 @@ struct store_ops {
 	int (*subscriber_each)(struct store *s, store_subscriber_cb cb, void *arg);
 	int (*subscriber_count)(struct store *s, uint64_t *count);
 	int (*subscriber_import)(struct store *s, const struct store_subscriber *rows, size_t n);
+	int (*trunk_put)(struct store *s, const struct store_trunk *t, bool replace);
+	int (*trunk_del)(struct store *s, const char *name);
+	int (*trunk_get)(struct store *s, const char *name, struct store_trunk *out);
+	int (*trunk_each)(struct store *s, store_trunk_cb cb, void *arg);
+	int (*trunk_import)(struct store *s, const struct store_trunk *rows, size_t n);
 	int (*binding_apply)(struct store *s, const struct store_change *c, size_t n);
 	int (*binding_each)(struct store *s, store_binding_cb cb, void *arg);
 	int (*kv_get)(struct store *s, const char *key, void *buf, size_t *len);
@@ -29,6 +34,9 @@ struct store {
 
 /* Checks names, password and HA1 fields; -EINVAL with the error set. */
 int store_subscriber_check(struct store *s, const struct store_subscriber *sub);
+/* Checks a trunk's name and the fields the store needs; -EINVAL with the
+ * error set. */
+int store_trunk_check(struct store *s, const struct store_trunk *t);
 int store_sqlite_open(struct store **ret, const char *path, char *errmsg, size_t errlen);
 void store_set_error(struct store *s, const char *fmt, ...)
 	__attribute__((format(printf, 2, 3))); /* GCC/clang: checks the format */

@@ -142,17 +142,115 @@ static bool blank_record(const struct csv_reader *r)
 	return r->nfields == 1 && r->field[0][0] == '\0';
 }
 
-/* Checks one data row and fills *sub; 0 or -EINVAL with err set. */
-static int subscriber_row(const struct csv_reader *r, struct store_subscriber *sub, char *err,
-			  size_t errlen)
+/* What differs between the imports: the header, one row's conversion, and
+ * the store call that takes them all. */
+struct csv_import {
+	const char *const *header;
+	size_t nfields;
+	size_t row_size;
+	/* fills out from r's fields: 0, or -EINVAL with err set (line named) */
+	int (*row)(void *ctx, struct store *s, const struct csv_reader *r, void *out, char *err,
+		   size_t errlen);
+	int (*import)(struct store *s, const void *rows, size_t n);
+	void *ctx;
+};
+
+static bool header_ok(const struct csv_reader *r, const struct csv_import *imp)
+{
+	if (r->nfields != imp->nfields)
+		return false;
+	for (size_t i = 0; i < imp->nfields; i++)
+		if (strcmp(r->field[i], imp->header[i]) != 0)
+			return false;
+	return true;
+}
+
+static void header_text(const struct csv_import *imp, char *buf, size_t cap)
+{
+	size_t n = 0;
+
+	buf[0] = '\0';
+	for (size_t i = 0; i < imp->nfields && n < cap; i++)
+		n += (size_t)snprintf(buf + n, cap - n, "%s%s", i ? "," : "", imp->header[i]);
+}
+
+/* Reads every row, converts and checks each, then imports them in one go. */
+static long import_csv(struct store *s, FILE *in, const struct csv_import *imp, char *err,
+		       size_t errlen)
+{
+	struct csv_reader *r = malloc(sizeof(*r));
+	char *rows = NULL;
+	size_t n = 0, cap = 0;
+	long ret;
+	int k;
+
+	if (!r)
+		return -ENOMEM;
+	csv_init(r, in);
+	k = csv_next(r, err, errlen);
+	if (k <= 0 || !header_ok(r, imp)) {
+		if (k >= 0) {
+			char h[256];
+			header_text(imp, h, sizeof(h));
+			snprintf(err, errlen, "line 1: the header must be exactly '%s'", h);
+		}
+		ret = -EINVAL;
+		goto out;
+	}
+	while ((k = csv_next(r, err, errlen)) > 0) {
+		if (blank_record(r))
+			continue;
+		if (n == cap) {
+			size_t ncap = cap ? cap * 2 : 1024;
+			char *nrows = realloc(rows, ncap * imp->row_size);
+			if (!nrows) {
+				ret = -ENOMEM;
+				goto out;
+			}
+			rows = nrows;
+			cap = ncap;
+		}
+		if (r->nfields != imp->nfields) {
+			char h[256];
+			header_text(imp, h, sizeof(h));
+			snprintf(err, errlen, "line %lu: %zu fields, expected %zu (%s)", r->line,
+				 r->nfields, imp->nfields, h);
+			ret = -EINVAL;
+			goto out;
+		}
+		if (imp->row(imp->ctx, s, r, rows + n * imp->row_size, err, errlen)) {
+			ret = -EINVAL;
+			goto out;
+		}
+		n++;
+	}
+	if (k < 0) {
+		ret = k;
+		goto out;
+	}
+	k = imp->import(s, rows, n);
+	if (k < 0) {
+		snprintf(err, errlen, "import failed: %s", store_errmsg(s));
+		ret = k;
+		goto out;
+	}
+	ret = (long)n;
+out:
+	free(rows);
+	free(r);
+	return ret;
+}
+
+/* ------------------------------------------------------------------------ */
+/* Subscribers                                                               */
+
+static int subscriber_row(void *ctx, struct store *s, const struct csv_reader *r, void *out,
+			  char *err, size_t errlen)
 {
 	static const char *const names[] = {"username", "domain", "password"};
+	struct store_subscriber *sub = out;
 
-	if (r->nfields != 3) {
-		snprintf(err, errlen, "line %lu: %zu fields, expected 3 (username,domain,password)",
-			 r->line, r->nfields);
-		return -EINVAL;
-	}
+	(void)ctx;
 	memset(sub, 0, sizeof(*sub));
 	for (size_t i = 0; i < 3; i++) {
 		if (!r->field[i][0]) {
@@ -167,66 +265,89 @@ static int subscriber_row(const struct csv_reader *r, struct store_subscriber *s
 		return -EINVAL;
 	}
 	sub->enabled = true;
+	if (store_subscriber_check(s, sub)) {
+		snprintf(err, errlen, "line %lu: %s", r->line, store_errmsg(s));
+		return -EINVAL;
+	}
 	return 0;
+}
+
+static int subscriber_import(struct store *s, const void *rows, size_t n)
+{
+	return store_subscriber_import(s, rows, n);
 }
 
 long store_subscriber_import_csv(struct store *s, FILE *in, char *err, size_t errlen)
 {
-	struct csv_reader *r = malloc(sizeof(*r));
-	struct store_subscriber *rows = NULL;
-	size_t n = 0, cap = 0;
-	long ret;
-	int k;
+	static const char *const header[] = {"username", "domain", "password"};
+	const struct csv_import imp = {header, 3, sizeof(struct store_subscriber),
+				       subscriber_row, subscriber_import, NULL};
 
-	if (!r)
-		return -ENOMEM;
-	csv_init(r, in);
-	k = csv_next(r, err, errlen);
-	if (k <= 0 || r->nfields != 3 || strcmp(r->field[0], "username") ||
-	    strcmp(r->field[1], "domain") || strcmp(r->field[2], "password")) {
-		if (k >= 0)
-			snprintf(err, errlen, "line 1: the header must be exactly "
-					      "'username,domain,password'");
-		ret = -EINVAL;
-		goto out;
-	}
-	while ((k = csv_next(r, err, errlen)) > 0) {
-		if (blank_record(r))
-			continue;
-		if (n == cap) {
-			size_t ncap = cap ? cap * 2 : 1024;
-			struct store_subscriber *nrows = realloc(rows, ncap * sizeof(*rows));
-			if (!nrows) {
-				ret = -ENOMEM;
-				goto out;
-			}
-			rows = nrows;
-			cap = ncap;
+	return import_csv(s, in, &imp, err, errlen);
+}
+
+/* ------------------------------------------------------------------------ */
+/* Trunks                                                                    */
+
+struct trunk_ctx {
+	store_trunk_check_fn check;
+	void *arg;
+};
+
+static int trunk_row(void *ctx, struct store *s, const struct csv_reader *r, void *out,
+		     char *err, size_t errlen)
+{
+	struct trunk_ctx *c = ctx;
+	struct store_trunk *t = out;
+	char *const dst[] = {t->name, t->registrar, t->proxy, t->transport, t->user,
+			     t->auth_user, t->password, t->domain, t->expire, t->retry_delay};
+	const size_t cap[] = {sizeof(t->name),      sizeof(t->registrar), sizeof(t->proxy),
+			      sizeof(t->transport), sizeof(t->user),      sizeof(t->auth_user),
+			      sizeof(t->password),  sizeof(t->domain),    sizeof(t->expire),
+			      sizeof(t->retry_delay)};
+	static const char *const names[] = {"name", "registrar", "proxy", "transport", "user",
+					    "auth_user", "password", "domain", "expire",
+					    "retry_delay"};
+	const char *en = r->field[10];
+	char msg[200];
+
+	memset(t, 0, sizeof(*t));
+	for (size_t i = 0; i < 10; i++) {
+		if (copy_field(dst[i], cap[i], r->field[i])) {
+			snprintf(err, errlen, "line %lu: %s: too long", r->line, names[i]);
+			return -EINVAL;
 		}
-		if (subscriber_row(r, &rows[n], err, errlen)) {
-			ret = -EINVAL;
-			goto out;
-		}
-		if (store_subscriber_check(s, &rows[n])) {
-			snprintf(err, errlen, "line %lu: %s", r->line, store_errmsg(s));
-			ret = -EINVAL;
-			goto out;
-		}
-		n++;
 	}
-	if (k < 0) {
-		ret = k;
-		goto out;
+	if (strcmp(en, "0") != 0 && strcmp(en, "1") != 0) {
+		snprintf(err, errlen, "line %lu: enabled: '%s' (allowed: 0, 1)", r->line, en);
+		return -EINVAL;
 	}
-	k = store_subscriber_import(s, rows, n);
-	if (k < 0) {
-		snprintf(err, errlen, "import failed: %s", store_errmsg(s));
-		ret = k;
-		goto out;
+	t->enabled = en[0] == '1';
+	if (store_trunk_check(s, t)) {
+		snprintf(err, errlen, "line %lu: %s", r->line, store_errmsg(s));
+		return -EINVAL;
 	}
-	ret = (long)n;
-out:
-	free(rows);
-	free(r);
-	return ret;
+	if (c->check && c->check(c->arg, t, msg, sizeof(msg))) {
+		snprintf(err, errlen, "line %lu: %s", r->line, msg);
+		return -EINVAL;
+	}
+	return 0;
+}
+
+static int trunk_import(struct store *s, const void *rows, size_t n)
+{
+	return store_trunk_import(s, rows, n);
+}
+
+long store_trunk_import_csv(struct store *s, FILE *in, store_trunk_check_fn check, void *arg,
+			    char *err, size_t errlen)
+{
+	static const char *const header[] = {"name",      "registrar", "proxy",  "transport",
+					     "user",      "auth_user", "password", "domain",
+					     "expire",    "retry_delay", "enabled"};
+	struct trunk_ctx c = {check, arg};
+	const struct csv_import imp = {header, 11, sizeof(struct store_trunk), trunk_row,
+				       trunk_import, &c};
+
+	return import_csv(s, in, &imp, err, errlen);
 }

@@ -26,6 +26,12 @@ static const char schema_sql[] =
 	" ha1_sha256 TEXT NOT NULL DEFAULT '', enabled INTEGER NOT NULL DEFAULT 1,"
 	" max_contacts INTEGER NOT NULL DEFAULT 0,"
 	" PRIMARY KEY (username, domain)) WITHOUT ROWID;"
+	"CREATE TABLE IF NOT EXISTS trunk ("
+	" name TEXT PRIMARY KEY, registrar TEXT NOT NULL, proxy TEXT NOT NULL,"
+	" transport TEXT NOT NULL, user TEXT NOT NULL, auth_user TEXT NOT NULL,"
+	" password TEXT NOT NULL, domain TEXT NOT NULL, realm TEXT NOT NULL,"
+	" contact_user TEXT NOT NULL, expire TEXT NOT NULL, retry_delay TEXT NOT NULL,"
+	" enabled INTEGER NOT NULL) WITHOUT ROWID;"
 	"CREATE TABLE IF NOT EXISTS binding ("
 	" aor TEXT NOT NULL, contact TEXT NOT NULL, received TEXT NOT NULL,"
 	" transport TEXT NOT NULL, path TEXT NOT NULL, instance TEXT NOT NULL,"
@@ -40,6 +46,11 @@ enum stmt_id {
 	ST_SUB_GET,
 	ST_SUB_EACH,
 	ST_SUB_COUNT,
+	ST_TRUNK_INSERT,
+	ST_TRUNK_REPLACE,
+	ST_TRUNK_DELETE,
+	ST_TRUNK_GET,
+	ST_TRUNK_EACH,
 	ST_BIND_PUT,
 	ST_BIND_DEL,
 	ST_BIND_DEL_AOR,
@@ -53,6 +64,9 @@ enum stmt_id {
 };
 
 #define SUB_COLS "username, domain, password, ha1_md5, ha1_sha256, enabled, max_contacts"
+#define TRUNK_COLS                                                                         \
+	"name, registrar, proxy, transport, user, auth_user, password, domain, realm,"     \
+	" contact_user, expire, retry_delay, enabled"
 #define BIND_COLS                                                                          \
 	"aor, contact, received, transport, path, instance, reg_id, call_id, cseq,"        \
 	" expires_at, q, nat"
@@ -64,6 +78,12 @@ static const char *const stmt_sql[ST__COUNT] = {
 	[ST_SUB_GET] = "SELECT " SUB_COLS " FROM subscriber WHERE username = ? AND domain = ?",
 	[ST_SUB_EACH] = "SELECT " SUB_COLS " FROM subscriber ORDER BY domain, username",
 	[ST_SUB_COUNT] = "SELECT count(*) FROM subscriber",
+	[ST_TRUNK_INSERT] = "INSERT INTO trunk (" TRUNK_COLS ") VALUES (?,?,?,?,?,?,?,?,?,?,?,?,?)",
+	[ST_TRUNK_REPLACE] = "INSERT OR REPLACE INTO trunk (" TRUNK_COLS ")"
+			     " VALUES (?,?,?,?,?,?,?,?,?,?,?,?,?)",
+	[ST_TRUNK_DELETE] = "DELETE FROM trunk WHERE name = ?",
+	[ST_TRUNK_GET] = "SELECT " TRUNK_COLS " FROM trunk WHERE name = ?",
+	[ST_TRUNK_EACH] = "SELECT " TRUNK_COLS " FROM trunk ORDER BY name",
 	[ST_BIND_PUT] = "INSERT OR REPLACE INTO binding (" BIND_COLS ")"
 			" VALUES (?,?,?,?,?,?,?,?,?,?,?,?)",
 	[ST_BIND_DEL] = "DELETE FROM binding WHERE aor = ? AND contact = ?",
@@ -268,6 +288,108 @@ static int sqlite_sub_import(struct store *s, const struct store_subscriber *row
 	return finish(q, r);
 }
 
+/* The text columns of a trunk, in TRUNK_COLS order, and their sizes. */
+#define TRUNK_TEXT(t)                                                                      \
+	{t->name, t->registrar, t->proxy, t->transport, t->user, t->auth_user, t->password,  \
+	 t->domain, t->realm, t->contact_user, t->expire, t->retry_delay}
+#define TRUNK_NTEXT 12
+
+static void trunk_bind(sqlite3_stmt *st, const struct store_trunk *t)
+{
+	const char *v[TRUNK_NTEXT] = TRUNK_TEXT(t);
+
+	for (int i = 0; i < TRUNK_NTEXT; i++)
+		bind_text(st, i + 1, v[i]);
+	sqlite3_bind_int(st, TRUNK_NTEXT + 1, t->enabled);
+}
+
+static void trunk_read(sqlite3_stmt *st, struct store_trunk *t)
+{
+	char *v[TRUNK_NTEXT] = TRUNK_TEXT(t);
+	const size_t cap[TRUNK_NTEXT] = {
+		sizeof(t->name),   sizeof(t->registrar), sizeof(t->proxy),    sizeof(t->transport),
+		sizeof(t->user),   sizeof(t->auth_user), sizeof(t->password), sizeof(t->domain),
+		sizeof(t->realm),  sizeof(t->contact_user), sizeof(t->expire),
+		sizeof(t->retry_delay)};
+
+	for (int i = 0; i < TRUNK_NTEXT; i++)
+		col_text(st, i, v[i], cap[i]);
+	t->enabled = sqlite3_column_int(st, TRUNK_NTEXT) != 0;
+}
+
+static int sqlite_trunk_put(struct store *s, const struct store_trunk *t, bool replace)
+{
+	struct store_sqlite *q = to_sqlite(s);
+	enum stmt_id id = replace ? ST_TRUNK_REPLACE : ST_TRUNK_INSERT;
+
+	trunk_bind(stmt(q, id), t);
+	return run(q, id, "trunk put");
+}
+
+static int sqlite_trunk_del(struct store *s, const char *name)
+{
+	struct store_sqlite *q = to_sqlite(s);
+	int r;
+
+	bind_text(stmt(q, ST_TRUNK_DELETE), 1, name);
+	r = run(q, ST_TRUNK_DELETE, "trunk delete");
+	if (r == 0 && sqlite3_changes(q->db) == 0)
+		return -ENOENT;
+	return r;
+}
+
+static int sqlite_trunk_get(struct store *s, const char *name, struct store_trunk *out)
+{
+	struct store_sqlite *q = to_sqlite(s);
+	sqlite3_stmt *st = stmt(q, ST_TRUNK_GET);
+	int rc;
+
+	bind_text(st, 1, name);
+	rc = sqlite3_step(st);
+	if (rc == SQLITE_ROW)
+		trunk_read(st, out);
+	sqlite3_reset(st);
+	if (rc == SQLITE_ROW)
+		return 0;
+	return rc == SQLITE_DONE ? -ENOENT : db_fail(q, "trunk get");
+}
+
+static int sqlite_trunk_each(struct store *s, store_trunk_cb cb, void *arg)
+{
+	struct store_sqlite *q = to_sqlite(s);
+	sqlite3_stmt *st = stmt(q, ST_TRUNK_EACH);
+	struct store_trunk *t = malloc(sizeof(*t));
+	int rc, r = 0;
+
+	if (!t)
+		return -ENOMEM;
+	while ((rc = sqlite3_step(st)) == SQLITE_ROW) {
+		trunk_read(st, t);
+		r = cb(arg, t);
+		if (r)
+			break;
+	}
+	if (!r && rc != SQLITE_DONE)
+		r = db_fail(q, "trunk list");
+	sqlite3_reset(st);
+	free(t);
+	return r;
+}
+
+static int sqlite_trunk_import(struct store *s, const struct store_trunk *rows, size_t n)
+{
+	struct store_sqlite *q = to_sqlite(s);
+	int r = begin(q);
+
+	if (r)
+		return r;
+	for (size_t i = 0; i < n && r == 0; i++) {
+		trunk_bind(stmt(q, ST_TRUNK_REPLACE), &rows[i]);
+		r = run(q, ST_TRUNK_REPLACE, "trunk import");
+	}
+	return finish(q, r);
+}
+
 static void bind_bind(sqlite3_stmt *st, const struct store_binding *b)
 {
 	bind_text(st, 1, b->aor);
@@ -386,6 +508,11 @@ static const struct store_ops sqlite_ops = {
 	.subscriber_each = sqlite_sub_each,
 	.subscriber_count = sqlite_sub_count,
 	.subscriber_import = sqlite_sub_import,
+	.trunk_put = sqlite_trunk_put,
+	.trunk_del = sqlite_trunk_del,
+	.trunk_get = sqlite_trunk_get,
+	.trunk_each = sqlite_trunk_each,
+	.trunk_import = sqlite_trunk_import,
 	.binding_apply = sqlite_bind_apply,
 	.binding_each = sqlite_bind_each,
 	.kv_get = sqlite_kv_get,

@@ -134,6 +134,61 @@ int store_subscriber_import(struct store *s, const struct store_subscriber *rows
 	return s->ops->subscriber_import(s, rows, n);
 }
 
+int store_trunk_check(struct store *s, const struct store_trunk *t)
+{
+	size_t n = strnlen(t->name, sizeof(t->name));
+
+	if (n == 0 || n == sizeof(t->name)) {
+		store_set_error(s, "bad trunk name");
+		return -EINVAL;
+	}
+	for (size_t i = 0; i < n; i++) {
+		char c = t->name[i];
+		if (!((c >= 'A' && c <= 'Z') || (c >= 'a' && c <= 'z') || (c >= '0' && c <= '9') ||
+		      c == '.' || c == '_' || c == '-')) {
+			store_set_error(s, "bad trunk name '%s' (allowed: A-Z a-z 0-9 . _ -)", t->name);
+			return -EINVAL;
+		}
+	}
+	if (!t->registrar[0] || !t->user[0]) {
+		store_set_error(s, "trunk %s: registrar and user are required", t->name);
+		return -EINVAL;
+	}
+	return 0;
+}
+
+int store_trunk_put(struct store *s, const struct store_trunk *t, bool replace)
+{
+	int r = store_trunk_check(s, t);
+
+	return r ? r : s->ops->trunk_put(s, t, replace);
+}
+
+int store_trunk_del(struct store *s, const char *name)
+{
+	return s->ops->trunk_del(s, name);
+}
+
+int store_trunk_get(struct store *s, const char *name, struct store_trunk *out)
+{
+	return s->ops->trunk_get(s, name, out);
+}
+
+int store_trunk_each(struct store *s, store_trunk_cb cb, void *arg)
+{
+	return s->ops->trunk_each(s, cb, arg);
+}
+
+int store_trunk_import(struct store *s, const struct store_trunk *rows, size_t n)
+{
+	for (size_t i = 0; i < n; i++) {
+		int r = store_trunk_check(s, &rows[i]);
+		if (r)
+			return r;
+	}
+	return s->ops->trunk_import(s, rows, n);
+}
+
 int store_binding_apply(struct store *s, const struct store_change *changes, size_t n)
 {
 	return n ? s->ops->binding_apply(s, changes, n) : 0;
