@@ -115,7 +115,25 @@ static const char *scan_params(const char *p, const char *end, struct sip_namead
 	const char *first = NULL, *last = p;
 	int r;
 
-	while ((r = cc_hparam_next(&p, end, &n, &v)) > 0) {
+	for (;;) {
+		/* the usual ";tag=TOKEN" (any case, no LWS) without the generic
+		 * token scans; anything else, a duplicate included, goes the
+		 * generic way with the same result */
+		if (end - p >= 6 && *p == ';' &&
+		    (cc_load(p + 1, 4) | 0x00202020u) == cc_load("tag=", 4) &&
+		    !sip_str_isset(na->tag)) {
+			const char *q = cc_span(p + 5, end, CC_PVAL);
+
+			if (likely(q != p + 5)) {
+				if (!first)
+					first = p + 1;
+				na->tag = sip_str_make(p + 5, (size_t)(q - p - 5));
+				last = p = q;
+				continue;
+			}
+		}
+		if ((r = cc_hparam_next(&p, end, &n, &v)) <= 0)
+			break;
 		if (!first)
 			first = n.p;
 		last = p;

@@ -180,6 +180,71 @@ static const char *via_param(struct sip_via *v, struct sip_str n, struct sip_str
 	return NULL;
 }
 
+/*
+ * The usual Via params, without the generic token scans: p on the ';' of
+ * ";branch=TOKEN", ";rport" (then the end, ';' or ','), ";rport=PORT" or
+ * ";received=ADDRESS" (the name in any case, no LWS). Fills the field and
+ * returns the cursor after the param, or NULL for anything else (another
+ * param, LWS, a duplicate, a value the generic path must judge): the generic
+ * path then reads it, with the same result.
+ */
+static inline const char *via_param_fast(struct sip_via *v, const char *p, const char *end,
+					 unsigned *seen)
+{
+#define W(lit) cc_load("" lit "\0\0\0\0\0\0\0\0", 8)
+	const char *q;
+
+	if (end - p < 6 || *p != ';')
+		return NULL;
+	if (end - p >= 9) {
+		uint64_t w = cc_load(p + 1, 8); /* p[1 .. 9) */
+
+		/* 0x20 ORed into the letter positions only, '=' exact */
+		if (((w | 0x0000202020202020ull) & 0x00ffffffffffffffull) == W("branch=")) {
+			q = cc_span(p + 8, end, CC_PVAL);
+			if (unlikely(q == p + 8 || (*seen & VP_BRANCH)))
+				return NULL;
+			*seen |= VP_BRANCH;
+			v->branch = sip_str_make(p + 8, (size_t)(q - p - 8));
+			return q;
+		}
+		if ((w | 0x2020202020202020ull) == W("received") && end - p >= 11 && p[9] == '=') {
+			struct sip_str val;
+
+			q = cc_span(p + 10, end, CC_PVAL);
+			val = sip_str_make(p + 10, (size_t)(q - p - 10));
+			if (unlikely(q == p + 10 || (*seen & VP_RECEIVED) || !received_ok(&val)))
+				return NULL;
+			*seen |= VP_RECEIVED;
+			v->received = val;
+			return q;
+		}
+	}
+	if ((cc_load(p + 1, 4) | 0x20202020u) == cc_load("rpor", 4) && (p[5] | 0x20) == 't' &&
+	    !(*seen & VP_RPORT)) {
+		uint32_t n = 0;
+
+		q = p + 6;
+		if (q == end || *q == ';' || *q == ',') {
+			*seen |= VP_RPORT;
+			v->rport = 0;
+			return q;
+		}
+		/* "=" then 1..65535 without leading zeros, up to five digits */
+		if (*q != '=' || end - q < 2 || (unsigned)(q[1] - '1') > 8)
+			return NULL;
+		for (q++; q != end && q - p < 12 && (unsigned)(*q - '0') <= 9; q++)
+			n = n * 10 + (uint32_t)(*q - '0');
+		if (q - p > 11 || n > 65535 || (q != end && cc_is(*q, CC_PVAL)))
+			return NULL;
+		*seen |= VP_RPORT;
+		v->rport = (int32_t)n;
+		return q;
+	}
+	return NULL;
+#undef W
+}
+
 /* sent-by = host [ COLON port ]; NULL with the reason in *why. */
 static const char *scan_sent_by(const char *p, const char *end, struct sip_via *v,
 				const char **why)
@@ -243,7 +308,17 @@ int sip_via_next(struct sip_str *rest, struct sip_via *v, struct sip_err *err)
 	if (unlikely(p == NULL))
 		return cc_fail(err, why, base, q);
 	last = p;
-	while ((r = cc_hparam_next(&p, end, &n, &val)) > 0) {
+	for (;;) {
+		const char *f = via_param_fast(v, p, end, &seen);
+
+		if (f) {
+			if (!first)
+				first = p + 1;
+			last = p = f;
+			continue;
+		}
+		if ((r = cc_hparam_next(&p, end, &n, &val)) <= 0)
+			break;
 		if (!first)
 			first = n.p;
 		last = p;
