@@ -16,6 +16,8 @@
 #     SS_ENDPOINT_REGISTER_SUSPEND (10 s): the right password gets 403, it
 #     is listed by sipregctl guard list, and accepted after the suspension
 #     (UDP and TCP);
+#   - a subscriber added with sipregctl registers at once, one deleted is
+#     refused at once;
 #   - a graceful restart keeps every binding (less time left), a kill -9
 #     after flush_interval keeps the last registrations.
 #
@@ -319,6 +321,20 @@ sleep $((t_susp + 11 - $(date +%s)))
 sipp_run udp register_e2e.xml 40 40 "$v_s" 127.0.0.1 600 && ok "UDP: after SS_ENDPOINT_REGISTER_SUSPEND the right password registers"
 sipp_run tcp register_e2e.xml 41 41 "$v_s2" 127.0.0.1 600 && ok "TCP: after SS_ENDPOINT_REGISTER_SUSPEND the right password registers"
 check "both registered after the suspension" 2 "$(of_users 40 41 'length')"
+
+# --- subscribers changed live with sipregctl take effect at once
+v_l=$(free_port)
+out=$(ctl subscriber add u999@carrier.example pw-u999)
+check "sipregctl subscriber add while running" "added u999@carrier.example: enabled, max_contacts default" "$out"
+sipp_run udp register_e2e.xml 999 999 "$v_l" 127.0.0.1 600 && ok "a subscriber added live registers at once"
+out=$(ctl subscriber del u999@carrier.example)
+check "sipregctl subscriber del while running" "deleted u999@carrier.example" "$out"
+sipp_run udp register_e2e_unknown.xml 999 999 "$v_l" 127.0.0.1 600 &&
+	ok "a subscriber deleted live is refused at once (401, as a wrong password)"
+ctl subscriber show u999@carrier.example >/dev/null 2>&1
+check "sipregctl subscriber show of the deleted one exits 1" 1 $?
+ctl bindings u999@carrier.example --json >/dev/null
+check "sipregctl bindings of it exits 0" 0 $?
 
 # --- graceful restart: every binding back, with less (or the same) time left
 before=$(bindings | jq -c '[.bindings[] | {aor, contact, expires}] | sort_by(.aor, .contact)')
