@@ -125,20 +125,37 @@ static enum sip_digest_alg alg_of(struct sip_str v)
 	}
 }
 
-/* nc-value = 8LHEX; false when not exactly 8 hex digits. */
+/*
+ * nc-value = 8LHEX; false when not exactly 8 hex digits (either case). The
+ * eight bytes as one little-endian word (SWAR): each byte checked to be
+ * '0'-'9' or, with 0x20 ORed in, 'a'-'f' (no byte of 0x80 or more, so no
+ * carry crosses a byte), turned into its nibble, and the nibbles gathered
+ * first-is-most-significant.
+ */
 static bool parse_nc(struct sip_str v, uint32_t *out)
 {
-	uint32_t n = 0;
+	const uint64_t ones = 0x0101010101010101ull, hi = 0x8080808080808080ull;
+	uint64_t w, lw, dig, alp, x, a, b;
 
 	if (v.len != 8)
 		return false;
-	for (size_t i = 0; i < 8; i++) {
-		unsigned char c = (unsigned char)v.p[i];
-		if (!cc_is(c, CC_HEX))
-			return false;
-		n = n << 4 | (c <= '9' ? (uint32_t)(c - '0') : (uint32_t)((c | 0x20) - 'a' + 10));
-	}
-	*out = n;
+	memcpy(&w, v.p, 8);
+#if defined(__BYTE_ORDER__) && __BYTE_ORDER__ == __ORDER_BIG_ENDIAN__
+	w = __builtin_bswap64(w);
+#endif
+	if (w & hi)
+		return false;
+	lw = w | 0x20 * ones;
+	/* bit 7 of a byte set when it is in range: x + (0x80 - lo) carries into
+	 * bit 7 and x + (0x7f - hi) does not */
+	dig = (w + (0x80 - '0') * ones) & ~(w + (0x7f - '9') * ones) & hi;
+	alp = (lw + (0x80 - 'a') * ones) & ~(lw + (0x7f - 'f') * ones) & hi;
+	if ((dig | alp) != hi)
+		return false;
+	x = (w & 0x0f * ones) + 9 * (alp >> 7);           /* nibbles n0 .. n7 */
+	a = ((x << 4) | (x >> 8)) & 0x00ff00ff00ff00ffull; /* n0n1, n2n3, ... */
+	b = (a | (a >> 8)) & 0x0000ffff0000ffffull;
+	*out = __builtin_bswap32((uint32_t)(b | (b >> 16)));
 	return true;
 }
 
