@@ -280,7 +280,16 @@ int regsvc_new(struct regsvc **ret, const struct config *cfg, char *err, size_t 
 		return -ENOMEM;
 	pthread_mutex_init(&s->lock, NULL);
 	pthread_mutex_init(&s->admin_lock, NULL);
-	pthread_cond_init(&s->cond, NULL);
+	{
+		/* the flusher's deadlines are CLOCK_MONOTONIC: so must the
+		 * condition variable's clock be (its default is REALTIME, and a
+		 * monotonic deadline is then long past: a busy loop) */
+		pthread_condattr_t ca;
+		pthread_condattr_init(&ca);
+		pthread_condattr_setclock(&ca, CLOCK_MONOTONIC);
+		pthread_cond_init(&s->cond, &ca);
+		pthread_condattr_destroy(&ca);
+	}
 	s->flush_interval = cfg->database_flush_interval;
 	s->batch = calloc(BATCH_MAX, sizeof(*s->batch));
 	if (!s->batch || getrandom(s->key, sizeof(s->key), 0) != sizeof(s->key)) {
