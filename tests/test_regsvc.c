@@ -508,6 +508,22 @@ Test(regsvc, import_100k_and_bad_rows)
 	cr_assert_eq(count_subscribers(), 100002);
 	cr_assert_eq(CTL(out, "subscriber", "import", file, "--json"), 0, "%s", out);
 
+	/* over the admin API's 32 MiB body limit: refused by sipregctl with the
+	 * limit, before anything is sent */
+	{
+		FILE *f = fopen(file, "w");
+
+		cr_assert_not_null(f);
+		fputs("username,domain,password\n", f);
+		for (int i = 0; i < 800000; i++)
+			fprintf(f, "big%07d,carrier.example,password-%07d\n", i, i);
+		cr_assert_eq(fclose(f), 0);
+	}
+	cr_assert_eq(CTL(out, "subscriber", "import", file), 1);
+	cr_assert_not_null(strstr(out, "too large for one import"), "%s", out);
+	cr_assert_not_null(strstr(out, "32 MiB"), "%s", out);
+	cr_assert_eq(http_status("GET", "/subscribers/big0000000@carrier.example", NULL), 404);
+
 	/* the route itself: no csv member is a 400 */
 	cr_assert_eq(http_status("POST", "/subscribers/import", "{\"text\": \"x\"}"), 400);
 }

@@ -534,11 +534,11 @@ static char *import_body(const char *path)
 			char *p;
 
 			cap = cap ? cap * 2 : 1 << 20;
-			if (cap > (size_t)ADMIN_BODY_MAX * 2) {
+			if (cap > (size_t)ADMIN_BODY_LARGE_MAX * 2) {
 				fprintf(stderr,
 				        "sipregctl: %s is too large for one import (the "
 				        "limit is %d MiB of JSON): split it\n",
-				        path, ADMIN_BODY_MAX >> 20);
+				        path, ADMIN_BODY_LARGE_MAX >> 20);
 				goto out;
 			}
 			p = realloc(text, cap);
@@ -573,11 +573,11 @@ static char *import_body(const char *path)
 	json_decref(o);
 	if (!out) {
 		fprintf(stderr, "sipregctl: out of memory\n");
-	} else if (strlen(out) > ADMIN_BODY_MAX) {
+	} else if (strlen(out) > ADMIN_BODY_LARGE_MAX) {
 		fprintf(stderr,
 		        "sipregctl: %s is too large for one import (%zu bytes of JSON, the "
 		        "limit is %d MiB): split it\n",
-		        path, strlen(out), ADMIN_BODY_MAX >> 20);
+		        path, strlen(out), ADMIN_BODY_LARGE_MAX >> 20);
 		free(out);
 		out = NULL;
 	}
