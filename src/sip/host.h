@@ -105,8 +105,9 @@ static inline unsigned dec3(const char *s, unsigned len)
  * bit masks. Returns 1 (done, *q set or *why set), or 0 when the host is 16
  * bytes or longer (the scalar scan takes it).
  */
-static inline int host_sse2(const char *p, const char *end, const char **q, struct sip_str *host,
-		     enum sip_host_type *type, int *why)
+static inline __attribute__((always_inline)) int
+host_sse2(const char *p, const char *end, const char **q, struct sip_str *host,
+	  enum sip_host_type *type, int *why)
 {
 	__m128i x = cc_load16(p, end);
 	__m128i lo = _mm_or_si128(x, _mm_set1_epi8(0x20));

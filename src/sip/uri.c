@@ -103,7 +103,7 @@ static const char *scan_port(const char *p, const char *end, uint16_t *port)
 	while (p != end && *p == '0')
 		p++;
 	s = p;
-	while (p != end && cc_is(*p, CC_DIGIT) && p - s < 6)
+	while (p != end && (unsigned)(*p - '0') <= 9 && p - s < 6)
 		v = v * 10 + (uint32_t)(*p++ - '0');
 	if (unlikely(v == 0 || v > 65535))
 		return NULL;

@@ -265,6 +265,18 @@ static const char *scan_sent_by(const char *p, const char *end, struct sip_via *
 		*why = host_reason[hw];
 		return NULL;
 	}
+	/* the usual ":PORT", 1 to 5 digits without a leading zero, in one pass
+	 * (anything else goes the general way below, with the same result) */
+	if (likely(end - p >= 2 && *p == ':' && (unsigned)(p[1] - '1') <= 8)) {
+		uint32_t n = (uint32_t)(p[1] - '0');
+
+		for (q = p + 2; q != end && q - p <= 5 && (unsigned)(*q - '0') <= 9; q++)
+			n = n * 10 + (uint32_t)(*q - '0');
+		if (likely(n <= 65535 && (q == end || (unsigned)(*q - '0') > 9))) {
+			v->port = (uint16_t)n;
+			return q;
+		}
+	}
 	q = cc_skip_ws(p, end);
 	if (q == end || *q != ':')
 		return p;
