@@ -337,6 +337,12 @@ int sip_auth_parse(struct sip_auth *a, struct sip_str value, struct sip_err *err
 		if (unlikely(q == NULL))
 			return cc_fail(err, why, value.p, at);
 		p = q;
+		/* the usual ", " before the next name, in one step */
+		if (likely(end - p >= 3 && p[0] == ',' && p[1] == ' ' &&
+			   (unsigned char)p[2] > ' ' && p[2] != ',')) {
+			p += 2;
+			continue;
+		}
 		if (p == end)
 			break;
 		if (unlikely(*p != ',')) {
