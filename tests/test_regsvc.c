@@ -45,10 +45,10 @@ static void load_config(const char *extra)
 	struct config_error err;
 
 	snprintf(text, sizeof(text),
-		 "[admin]\nsocket = %s\n"
-		 "[database]\npath = %s\nflush_interval = 100\n"
-		 "[sip]\nmin_expire = 20\nSS_ENDPOINT_REGISTER_RETRY = 3\n%s",
-		 sock, db, extra);
+	         "[admin]\nsocket = %s\n"
+	         "[database]\npath = %s\nflush_interval = 100\n"
+	         "[sip]\nmin_expire = 20\nSS_ENDPOINT_REGISTER_RETRY = 3\n%s",
+	         sock, db, extra);
 	config_free(cfg);
 	cfg = NULL;
 	cr_assert_eq(config_load_string(&cfg, text, "test.conf", &err), 0, "%s", err.msg);
@@ -152,7 +152,8 @@ static json_t *http(const char *method, const char *path, const char *body, long
 		h = curl_slist_append(h, "Expect:");
 		curl_easy_setopt(c, CURLOPT_HTTPHEADER, h);
 		curl_easy_setopt(c, CURLOPT_POSTFIELDS, body);
-		curl_easy_setopt(c, CURLOPT_POSTFIELDSIZE_LARGE, (curl_off_t)strlen(body));
+		curl_easy_setopt(c, CURLOPT_POSTFIELDSIZE_LARGE,
+		                 (curl_off_t)strlen(body));
 	}
 	curl_easy_setopt(c, CURLOPT_CUSTOMREQUEST, method);
 	rc = curl_easy_perform(c);
@@ -161,7 +162,8 @@ static json_t *http(const char *method, const char *path, const char *body, long
 	curl_slist_free_all(h);
 	curl_easy_cleanup(c);
 	j = json_loadb(b.p ? b.p : "", b.len, 0, &jerr);
-	cr_assert_not_null(j, "%s %s: reply is not JSON: %s", method, path, b.p ? b.p : "");
+	cr_assert_not_null(j, "%s %s: reply is not JSON: %s", method, path,
+	                   b.p ? b.p : "");
 	free(b.p);
 	return j;
 }
@@ -225,8 +227,9 @@ static void add_sub(const char *user, const char *pw)
 	char body[512];
 
 	snprintf(body, sizeof(body),
-		 "{\"username\": \"%s\", \"domain\": \"carrier.example\", \"password\": \"%s\"}",
-		 user, pw);
+	         "{\"username\": \"%s\", \"domain\": \"carrier.example\", \"password\": "
+	         "\"%s\"}",
+	         user, pw);
 	cr_assert_eq(http_status("POST", "/subscribers", body), 201, "adding %s", user);
 }
 
@@ -254,7 +257,8 @@ Test(regsvc, subscribers_over_http)
 	j = http("GET", "/subscribers/alice@carrier.example", NULL, &st);
 	cr_assert_eq(st, 200);
 	cr_assert_str_eq(json_string_value(json_object_get(j, "username")), "alice");
-	cr_assert_str_eq(json_string_value(json_object_get(j, "domain")), "carrier.example");
+	cr_assert_str_eq(json_string_value(json_object_get(j, "domain")),
+	                 "carrier.example");
 	cr_assert(json_is_true(json_object_get(j, "enabled")));
 	cr_assert(json_is_true(json_object_get(j, "has_password")));
 	cr_assert_null(json_object_get(j, "password"), "a secret is shown");
@@ -262,17 +266,20 @@ Test(regsvc, subscribers_over_http)
 
 	/* a duplicate is refused, replace overwrites */
 	j = http("POST", "/subscribers",
-		 "{\"username\": \"alice\", \"domain\": \"carrier.example\", "
-		 "\"password\": \"other\"}",
-		 &st);
+	         "{\"username\": \"alice\", \"domain\": \"carrier.example\", "
+	         "\"password\": \"other\"}",
+	         &st);
 	cr_assert_eq(st, 409);
-	cr_assert_not_null(strstr(json_string_value(json_object_get(j, "error")), "exists"));
+	cr_assert_not_null(
+	        strstr(json_string_value(json_object_get(j, "error")), "exists"));
 	json_decref(j);
-	cr_assert_eq(http_status("POST", "/subscribers",
-				 "{\"username\": \"alice\", \"domain\": \"carrier.example\", "
-				 "\"ha1_md5\": \"0123456789abcdef0123456789abcdef\", "
-				 "\"enabled\": false, \"max_contacts\": 3, \"replace\": true}"),
-		     201);
+	cr_assert_eq(
+	        http_status(
+	                "POST", "/subscribers",
+	                "{\"username\": \"alice\", \"domain\": \"carrier.example\", "
+	                "\"ha1_md5\": \"0123456789abcdef0123456789abcdef\", "
+	                "\"enabled\": false, \"max_contacts\": 3, \"replace\": true}"),
+	        201);
 	j = http("GET", "/subscribers/alice@carrier.example", NULL, &st);
 	cr_assert_eq(st, 200);
 	cr_assert(json_is_false(json_object_get(j, "enabled")));
@@ -283,32 +290,41 @@ Test(regsvc, subscribers_over_http)
 
 	/* bad input: 400, and nothing stored */
 	static const char *const bad[] = {
-		"{\"username\": \"bob\", \"password\": \"x\"}",
-		"{\"username\": \"bob\", \"domain\": \"carrier.example\"}",
-		"{\"username\": \"b ob\", \"domain\": \"carrier.example\", \"password\": \"x\"}",
-		"{\"username\": \"b@b\", \"domain\": \"carrier.example\", \"password\": \"x\"}",
-		"{\"username\": \"bob\", \"domain\": \"carrier.example\", \"password\": 5}",
-		"{\"username\": \"bob\", \"domain\": \"carrier.example\", \"password\": \"x\", "
-		"\"max_contacts\": -1}",
-		"{\"username\": \"bob\", \"domain\": \"carrier.example\", \"password\": \"x\", "
-		"\"max_contacts\": 100000}",
-		"{\"username\": \"bob\", \"domain\": \"carrier.example\", \"password\": \"x\", "
-		"\"enabled\": \"yes\"}",
-		"{\"username\": \"bob\", \"domain\": \"carrier.example\", \"ha1_md5\": \"xyz\"}",
-		"{\"username\": \"bob\", \"domain\": \"carrier.example\", "
-		"\"ha1_sha256\": \"0123456789abcdef0123456789abcdef\"}",
-		"[1, 2]",
-		"{\"username\": \"bob\", \"domain\": \"carrier.exa",
+	        "{\"username\": \"bob\", \"password\": \"x\"}",
+	        "{\"username\": \"bob\", \"domain\": \"carrier.example\"}",
+	        "{\"username\": \"b ob\", \"domain\": \"carrier.example\", \"password\": "
+	        "\"x\"}",
+	        "{\"username\": \"b@b\", \"domain\": \"carrier.example\", \"password\": "
+	        "\"x\"}",
+	        "{\"username\": \"bob\", \"domain\": \"carrier.example\", \"password\": "
+	        "5}",
+	        "{\"username\": \"bob\", \"domain\": \"carrier.example\", \"password\": "
+	        "\"x\", "
+	        "\"max_contacts\": -1}",
+	        "{\"username\": \"bob\", \"domain\": \"carrier.example\", \"password\": "
+	        "\"x\", "
+	        "\"max_contacts\": 100000}",
+	        "{\"username\": \"bob\", \"domain\": \"carrier.example\", \"password\": "
+	        "\"x\", "
+	        "\"enabled\": \"yes\"}",
+	        "{\"username\": \"bob\", \"domain\": \"carrier.example\", \"ha1_md5\": "
+	        "\"xyz\"}",
+	        "{\"username\": \"bob\", \"domain\": \"carrier.example\", "
+	        "\"ha1_sha256\": \"0123456789abcdef0123456789abcdef\"}",
+	        "[1, 2]",
+	        "{\"username\": \"bob\", \"domain\": \"carrier.exa",
 	};
 	for (size_t i = 0; i < sizeof(bad) / sizeof(bad[0]); i++)
-		cr_assert_eq(http_status("POST", "/subscribers", bad[i]), 400, "accepted: %s",
-			     bad[i]);
+		cr_assert_eq(http_status("POST", "/subscribers", bad[i]), 400,
+		             "accepted: %s", bad[i]);
 	cr_assert_eq(http_status("GET", "/subscribers/bob@carrier.example", NULL), 404);
 	cr_assert_eq(http_status("GET", "/subscribers/nodomain", NULL), 400);
 	cr_assert_eq(count_subscribers(), 1);
 
-	cr_assert_eq(http_status("DELETE", "/subscribers/alice@carrier.example", NULL), 200);
-	cr_assert_eq(http_status("DELETE", "/subscribers/alice@carrier.example", NULL), 404);
+	cr_assert_eq(http_status("DELETE", "/subscribers/alice@carrier.example", NULL),
+	             200);
+	cr_assert_eq(http_status("DELETE", "/subscribers/alice@carrier.example", NULL),
+	             404);
 	cr_assert_eq(http_status("GET", "/subscribers/alice@carrier.example", NULL), 404);
 	cr_assert_eq(count_subscribers(), 0);
 }
@@ -319,26 +335,31 @@ Test(regsvc, subscribers_with_sipregctl)
 	json_t *j;
 
 	cr_assert_eq(CTL(out, "subscriber", "add", "bob@carrier.example", "builder",
-			 "--max-contacts", "2"),
-		     0, "%s", out);
+	                 "--max-contacts", "2"),
+	             0, "%s", out);
 	cr_assert_str_eq(out, "added bob@carrier.example: enabled, max_contacts 2\n");
 	cr_assert_eq(CTL(out, "subscriber", "add", "carol@carrier.example", "--ha1-md5",
-			 "0123456789abcdef0123456789abcdef", "--disabled"),
-		     0, "%s", out);
-	cr_assert_str_eq(out, "added carol@carrier.example: disabled, max_contacts default\n");
+	                 "0123456789abcdef0123456789abcdef", "--disabled"),
+	             0, "%s", out);
+	cr_assert_str_eq(out,
+	                 "added carol@carrier.example: disabled, max_contacts default\n");
 	/* a password that starts with '-' after -- */
-	cr_assert_eq(CTL(out, "subscriber", "add", "dave@carrier.example", "--", "-secret-"),
-		     0, "%s", out);
+	cr_assert_eq(
+	        CTL(out, "subscriber", "add", "dave@carrier.example", "--", "-secret-"),
+	        0, "%s", out);
 
 	/* refusals by the daemon: 1, with its reason */
 	cr_assert_eq(CTL(out, "subscriber", "add", "bob@carrier.example", "x"), 1);
 	cr_assert_not_null(strstr(out, "sipregd answered 409"), "%s", out);
 	cr_assert_not_null(strstr(out, "bob@carrier.example exists"), "%s", out);
-	cr_assert_eq(CTL(out, "subscriber", "add", "bob@carrier.example", "x", "--replace"), 0,
-		     "%s", out);
-	cr_assert_str_eq(out, "stored bob@carrier.example: enabled, max_contacts default\n");
-	cr_assert_eq(CTL(out, "subscriber", "add", "eve@carrier.example", "--ha1-sha256", "abc"),
-		     1);
+	cr_assert_eq(
+	        CTL(out, "subscriber", "add", "bob@carrier.example", "x", "--replace"), 0,
+	        "%s", out);
+	cr_assert_str_eq(out,
+	                 "stored bob@carrier.example: enabled, max_contacts default\n");
+	cr_assert_eq(CTL(out, "subscriber", "add", "eve@carrier.example", "--ha1-sha256",
+	                 "abc"),
+	             1);
 	cr_assert_not_null(strstr(out, "sipregd answered 400"), "%s", out);
 	cr_assert_eq(CTL(out, "subscriber", "show", "nobody@carrier.example"), 1);
 	cr_assert_not_null(strstr(out, "sipregd answered 404: no subscriber"), "%s", out);
@@ -348,11 +369,13 @@ Test(regsvc, subscribers_with_sipregctl)
 	cr_assert_eq(CTL(out, "subscriber", "add", "bob"), 2);
 	cr_assert_eq(CTL(out, "subscriber", "add", "zed@carrier.example"), 2);
 	cr_assert_not_null(strstr(out, "needs a PASSWORD"), "%s", out);
-	cr_assert_eq(CTL(out, "subscriber", "add", "zed@carrier.example", "pw", "--max-contacts",
-			 "many"),
-		     2);
-	cr_assert_eq(CTL(out, "subscriber", "add", "zed@carrier.example", "pw", "--bogus"), 2);
-	cr_assert_eq(CTL(out, "subscriber", "add", "zed@carrier.example", "pw", "extra"), 2);
+	cr_assert_eq(CTL(out, "subscriber", "add", "zed@carrier.example", "pw",
+	                 "--max-contacts", "many"),
+	             2);
+	cr_assert_eq(
+	        CTL(out, "subscriber", "add", "zed@carrier.example", "pw", "--bogus"), 2);
+	cr_assert_eq(CTL(out, "subscriber", "add", "zed@carrier.example", "pw", "extra"),
+	             2);
 	cr_assert_eq(CTL(out, "subscriber", "frob"), 2);
 	cr_assert_eq(CTL(out, "subscriber"), 2);
 	cr_assert_eq(CTL(out, "subscriber", "show"), 2);
@@ -366,10 +389,12 @@ Test(regsvc, subscribers_with_sipregctl)
 	/* the table */
 	cr_assert_eq(CTL(out, "subscriber", "list"), 0, "%s", out);
 	cr_assert_not_null(strstr(out, "SUBSCRIBER "), "%s", out);
-	cr_assert_not_null(strstr(out, "bob@carrier.example    yes      default       password\n"),
-			   "%s", out);
-	cr_assert_not_null(strstr(out, "carol@carrier.example  no       default       ha1-md5\n"),
-			   "%s", out);
+	cr_assert_not_null(
+	        strstr(out, "bob@carrier.example    yes      default       password\n"),
+	        "%s", out);
+	cr_assert_not_null(
+	        strstr(out, "carol@carrier.example  no       default       ha1-md5\n"),
+	        "%s", out);
 	cr_assert_not_null(strstr(out, "\n3 subscribers\n"), "%s", out);
 	cr_assert_eq(CTL(out, "subscriber", "list", "--json"), 0);
 	j = json_loads(out, 0, NULL);
@@ -377,27 +402,33 @@ Test(regsvc, subscribers_with_sipregctl)
 	cr_assert_eq(json_array_size(json_object_get(j, "subscribers")), 3);
 	json_decref(j);
 
-	cr_assert_eq(CTL(out, "subscriber", "show", "carol@carrier.example"), 0, "%s", out);
+	cr_assert_eq(CTL(out, "subscriber", "show", "carol@carrier.example"), 0, "%s",
+	             out);
 	cr_assert_not_null(strstr(out, "username:"), "%s", out);
 	cr_assert_not_null(strstr(out, "enabled:        no\n"), "%s", out);
-	cr_assert_eq(CTL(out, "subscriber", "show", "carol@carrier.example", "--json"), 0);
+	cr_assert_eq(CTL(out, "subscriber", "show", "carol@carrier.example", "--json"),
+	             0);
 	j = json_loads(out, 0, NULL);
 	cr_assert_not_null(j, "not JSON: %s", out);
 	cr_assert(json_is_true(json_object_get(j, "has_ha1_md5")));
 	json_decref(j);
 
-	cr_assert_eq(CTL(out, "subscriber", "del", "carol@carrier.example"), 0, "%s", out);
+	cr_assert_eq(CTL(out, "subscriber", "del", "carol@carrier.example"), 0, "%s",
+	             out);
 	cr_assert_str_eq(out, "deleted carol@carrier.example\n");
 	cr_assert_eq(http_status("GET", "/subscribers/carol@carrier.example", NULL), 404);
 
 	/* help lists every command */
 	cr_assert_eq(CTL(out, "-h"), 0);
-	static const char *const cmds[] = {"status", "config", "get PATH",
-					   "subscriber add", "subscriber del", "subscriber list",
-					   "subscriber show", "subscriber import", "bindings",
-					   "guard list", "guard clear", "--json", "--ha1-md5",
-					   "--ha1-sha256", "--max-contacts", "--disabled",
-					   "--replace"};
+	static const char *const cmds[] = {"status",          "config",
+	                                   "get PATH",        "subscriber add",
+	                                   "subscriber del",  "subscriber list",
+	                                   "subscriber show", "subscriber import",
+	                                   "bindings",        "guard list",
+	                                   "guard clear",     "--json",
+	                                   "--ha1-md5",       "--ha1-sha256",
+	                                   "--max-contacts",  "--disabled",
+	                                   "--replace"};
 	for (size_t i = 0; i < sizeof(cmds) / sizeof(cmds[0]); i++)
 		cr_assert_not_null(strstr(out, cmds[i]), "help lacks %s", cmds[i]);
 }
@@ -423,7 +454,8 @@ static char *csv_rows(size_t rows, const char *prefix, size_t bad_line, const ch
 			len += (size_t)snprintf(csv + len, cap - len, "%s\n", bad);
 		else
 			len += (size_t)snprintf(csv + len, cap - len,
-						"%s%06zu,carrier.example,pw%zu\n", prefix, i, i);
+			                        "%s%06zu,carrier.example,pw%zu\n", prefix,
+			                        i, i);
 	}
 	return csv;
 }
@@ -457,12 +489,13 @@ Test(regsvc, import_100k_and_bad_rows)
 	json_decref(j);
 	free(body);
 	free(csv);
-	fprintf(stderr, "regsvc: imported 100000 subscribers in %.2f s (%.0f rows/s)\n", secs,
-		100000 / secs);
+	fprintf(stderr, "regsvc: imported 100000 subscribers in %.2f s (%.0f rows/s)\n",
+	        secs, 100000 / secs);
 	cr_assert_lt(secs, 30.0, "100,000 rows took %.1f s", secs);
 	clock_gettime(CLOCK_MONOTONIC, &t0);
 	cr_assert_eq(count_subscribers(), 100000);
-	fprintf(stderr, "regsvc: listed 100000 subscribers in %.2f s\n", seconds_since(&t0));
+	fprintf(stderr, "regsvc: listed 100000 subscribers in %.2f s\n",
+	        seconds_since(&t0));
 	j = http("GET", "/subscribers/u099999@carrier.example", NULL, &st);
 	cr_assert_eq(st, 200);
 	json_decref(j);
@@ -475,11 +508,13 @@ Test(regsvc, import_100k_and_bad_rows)
 	free(csv);
 	cr_assert_eq(CTL(out, "subscriber", "import", file), 1, "%s", out);
 	cr_assert_not_null(strstr(out, "sipregd answered 400: line 5001:"), "%s", out);
-	cr_assert_eq(http_status("GET", "/subscribers/v000000@carrier.example", NULL), 404);
+	cr_assert_eq(http_status("GET", "/subscribers/v000000@carrier.example", NULL),
+	             404);
 	cr_assert_eq(count_subscribers(), 100000);
 
 	/* a bad value (a space in a user name) at line 3 */
-	write_file(file, "username,domain,password\nw1,carrier.example,a\nw 2,carrier.example,b\n");
+	write_file(file, "username,domain,password\nw1,carrier.example,a\nw "
+	                 "2,carrier.example,b\n");
 	cr_assert_eq(CTL(out, "subscriber", "import", file), 1, "%s", out);
 	cr_assert_not_null(strstr(out, "line 3"), "%s", out);
 	cr_assert_eq(http_status("GET", "/subscribers/w1@carrier.example", NULL), 404);
@@ -504,7 +539,7 @@ Test(regsvc, import_100k_and_bad_rows)
 
 	/* a good file, with a quoted password holding a comma */
 	write_file(file, "username,domain,password\nw1,carrier.example,\"a,b\"\n"
-			 "w2,carrier.example,c\n");
+	                 "w2,carrier.example,c\n");
 	cr_assert_eq(CTL(out, "subscriber", "import", file), 0, "%s", out);
 	cr_assert_not_null(strstr(out, "imported 2 subscribers from"), "%s", out);
 	cr_assert_eq(count_subscribers(), 100002);
@@ -524,10 +559,12 @@ Test(regsvc, import_100k_and_bad_rows)
 	cr_assert_eq(CTL(out, "subscriber", "import", file), 1);
 	cr_assert_not_null(strstr(out, "too large for one import"), "%s", out);
 	cr_assert_not_null(strstr(out, "32 MiB"), "%s", out);
-	cr_assert_eq(http_status("GET", "/subscribers/big0000000@carrier.example", NULL), 404);
+	cr_assert_eq(http_status("GET", "/subscribers/big0000000@carrier.example", NULL),
+	             404);
 
 	/* the route itself: no csv member is a 400 */
-	cr_assert_eq(http_status("POST", "/subscribers/import", "{\"text\": \"x\"}"), 400);
+	cr_assert_eq(http_status("POST", "/subscribers/import", "{\"text\": \"x\"}"),
+	             400);
 }
 
 /* ------------------------------------------------------------------------ */
@@ -545,7 +582,7 @@ struct ua {
 	char call_id[64];
 	uint32_t cseq;
 	unsigned expires;
-	char auth[1024]; /* the Authorization line, "" for none */
+	char auth[1024];  /* the Authorization line, "" for none */
 	int64_t shift_ms; /* the request is handled this much in the past */
 };
 
@@ -553,7 +590,8 @@ static struct ua ua_new(const char *user, unsigned expires)
 {
 	struct ua u = {.user = user, .cseq = 1, .expires = expires};
 
-	snprintf(u.call_id, sizeof(u.call_id), "cid-%s-%ld@127.0.0.1", user, (long)getpid());
+	snprintf(u.call_id, sizeof(u.call_id), "cid-%s-%ld@127.0.0.1", user,
+	         (long)getpid());
 	return u;
 }
 
@@ -573,36 +611,37 @@ static unsigned send_register(struct ua *u, struct resp *r)
 
 	inet_pton(AF_INET, "127.0.0.1", &src.sin_addr);
 	n = snprintf(req, sizeof(req),
-		     "REGISTER sip:carrier.example SIP/2.0\r\n"
-		     "Via: SIP/2.0/UDP 127.0.0.1:5070;branch=z9hG4bK-%u-%s\r\n"
-		     "Max-Forwards: 70\r\n"
-		     "From: <sip:%s@carrier.example>;tag=ft-%s\r\n"
-		     "To: <sip:%s@carrier.example>\r\n"
-		     "Call-ID: %s\r\n"
-		     "CSeq: %u REGISTER\r\n"
-		     "Contact: <sip:%s@127.0.0.1:5070>\r\n"
-		     "Expires: %u\r\n"
-		     "User-Agent: test_regsvc\r\n"
-		     "%s%s"
-		     "Content-Length: 0\r\n\r\n",
-		     u->cseq, u->user, u->user, u->user, u->user, u->call_id, u->cseq, u->user,
-		     u->expires, u->auth, u->auth[0] ? "\r\n" : "");
+	             "REGISTER sip:carrier.example SIP/2.0\r\n"
+	             "Via: SIP/2.0/UDP 127.0.0.1:5070;branch=z9hG4bK-%u-%s\r\n"
+	             "Max-Forwards: 70\r\n"
+	             "From: <sip:%s@carrier.example>;tag=ft-%s\r\n"
+	             "To: <sip:%s@carrier.example>\r\n"
+	             "Call-ID: %s\r\n"
+	             "CSeq: %u REGISTER\r\n"
+	             "Contact: <sip:%s@127.0.0.1:5070>\r\n"
+	             "Expires: %u\r\n"
+	             "User-Agent: test_regsvc\r\n"
+	             "%s%s"
+	             "Content-Length: 0\r\n\r\n",
+	             u->cseq, u->user, u->user, u->user, u->user, u->call_id, u->cseq,
+	             u->user, u->expires, u->auth, u->auth[0] ? "\r\n" : "");
 	cr_assert_lt(n, (int)sizeof(req));
 	u->cseq++;
-	cr_assert_gt(sip_msg_parse(&m, req, (size_t)n, hdrs, 64, SIP_PARSE_DATAGRAM, &err), 0,
-		     "%s", err.reason);
+	cr_assert_gt(
+	        sip_msg_parse(&m, req, (size_t)n, hdrs, 64, SIP_PARSE_DATAGRAM, &err), 0,
+	        "%s", err.reason);
 	cr_assert_eq(sip_msg_validate(&m, &err), 0, "%s", err.reason);
 	urcu_qsbr_thread_online();
-	rc = registrar_handle(regsvc_registrar(svc), &m, &s,
-			      clock_now_ms() - (uint64_t)u->shift_ms,
-			      time(NULL) - u->shift_ms / 1000, r->buf, sizeof(r->buf), &res,
-			      &stats);
+	rc = registrar_handle(
+	        regsvc_registrar(svc), &m, &s, clock_now_ms() - (uint64_t)u->shift_ms,
+	        time(NULL) - u->shift_ms / 1000, r->buf, sizeof(r->buf), &res, &stats);
 	urcu_qsbr_thread_offline();
 	cr_assert_eq(rc, 0);
 	if (res.status == 0)
 		return r->status = 0;
-	cr_assert_gt(sip_msg_parse(&r->m, r->buf, res.len, r->hdrs, 64, SIP_PARSE_DATAGRAM, &err),
-		     0, "response does not parse: %s", err.reason);
+	cr_assert_gt(sip_msg_parse(&r->m, r->buf, res.len, r->hdrs, 64,
+	                           SIP_PARSE_DATAGRAM, &err),
+	             0, "response does not parse: %s", err.reason);
 	return r->status = res.status;
 }
 
@@ -621,11 +660,12 @@ static void answer(struct ua *u, const struct resp *r, const char *pw)
 			continue;
 		n = snprintf(u->auth, sizeof(u->auth), "Authorization: ");
 		sip_write_init(&w, u->auth + n, sizeof(u->auth) - (size_t)n - 1);
-		cr_assert_eq(digest_answer(&w, &ch, sip_str_make(u->user, strlen(u->user)),
-					   sip_str_make(pw, strlen(pw)), SIP_STR("REGISTER"),
-					   SIP_STR("sip:carrier.example"), SIP_STR(""),
-					   SIP_STR("0a4f113b"), 1),
-			     0);
+		cr_assert_eq(
+		        digest_answer(&w, &ch, sip_str_make(u->user, strlen(u->user)),
+		                      sip_str_make(pw, strlen(pw)), SIP_STR("REGISTER"),
+		                      SIP_STR("sip:carrier.example"), SIP_STR(""),
+		                      SIP_STR("0a4f113b"), 1),
+		        0);
 		cr_assert_gt(sip_write_result(&w), 0);
 		u->auth[(size_t)n + (size_t)sip_write_result(&w)] = '\0';
 		return;
@@ -675,8 +715,9 @@ Test(regsvc, register_then_bindings)
 	cr_assert_eq(json_array_size(a), 1);
 	b = json_array_get(a, 0);
 	cr_assert_str_eq(json_string_value(json_object_get(b, "contact")),
-			 "sip:alice@127.0.0.1:5070");
-	cr_assert_str_eq(json_string_value(json_object_get(b, "received")), "127.0.0.1:5070");
+	                 "sip:alice@127.0.0.1:5070");
+	cr_assert_str_eq(json_string_value(json_object_get(b, "received")),
+	                 "127.0.0.1:5070");
 	cr_assert_str_eq(json_string_value(json_object_get(b, "transport")), "udp");
 	cr_assert(json_is_false(json_object_get(b, "nat")));
 	cr_assert_geq(json_integer_value(json_object_get(b, "expires")), 598);
@@ -693,12 +734,14 @@ Test(regsvc, register_then_bindings)
 
 	cr_assert_eq(CTL(out, "bindings"), 0, "%s", out);
 	cr_assert_not_null(strstr(out, "AOR "), "%s", out);
-	cr_assert_not_null(strstr(out, "alice@carrier.example  sip:alice@127.0.0.1:5070  "), "%s",
-			   out);
-	cr_assert_not_null(strstr(out, "127.0.0.1:5070  udp        no   test_regsvc\n"), "%s",
-			   out);
+	cr_assert_not_null(
+	        strstr(out, "alice@carrier.example  sip:alice@127.0.0.1:5070  "), "%s",
+	        out);
+	cr_assert_not_null(strstr(out, "127.0.0.1:5070  udp        no   test_regsvc\n"),
+	                   "%s", out);
 	cr_assert_not_null(strstr(out, "\n1 binding\n"), "%s", out);
-	cr_assert_eq(CTL(out, "bindings", "alice@carrier.example", "--json"), 0, "%s", out);
+	cr_assert_eq(CTL(out, "bindings", "alice@carrier.example", "--json"), 0, "%s",
+	             out);
 	a = json_loads(out, 0, NULL);
 	cr_assert_not_null(a, "not JSON: %s", out);
 	cr_assert_eq(json_array_size(json_object_get(a, "bindings")), 1);
@@ -741,7 +784,8 @@ Test(regsvc, restart_keeps_bindings, .timeout = 60)
 	cr_assert_eq(do_register(&bob, "builder"), 200);
 	a = bindings_of("bob@carrier.example");
 	cr_assert_eq(json_array_size(a), 1);
-	cr_assert_leq(json_integer_value(json_object_get(json_array_get(a, 0), "expires")), 1);
+	cr_assert_leq(
+	        json_integer_value(json_object_get(json_array_get(a, 0), "expires")), 1);
 	json_decref(a);
 	/* carol is challenged before the restart and answers after it */
 	cr_assert_eq(send_register(&carol, &r), 401);
@@ -757,7 +801,8 @@ Test(regsvc, restart_keeps_bindings, .timeout = 60)
 	svc_up();
 
 	a = bindings_of("alice@carrier.example");
-	cr_assert_eq(json_array_size(a), 1, "alice's binding did not survive the restart");
+	cr_assert_eq(json_array_size(a), 1,
+	             "alice's binding did not survive the restart");
 	left = json_integer_value(json_object_get(json_array_get(a, 0), "expires"));
 	cr_assert_lt(left, 3600, "expires not smaller after 3 s: %lld", (long long)left);
 	cr_assert_geq(left, 3590, "expires %lld", (long long)left);
@@ -781,8 +826,8 @@ Test(regsvc, restart_keeps_bindings, .timeout = 60)
 
 		cr_assert_not_null(h);
 		cr_assert_not_null(memmem(h->value.p, h->value.len, "stale=true", 10),
-				   "a pre-restart nonce is not answered stale: %.*s",
-				   (int)h->value.len, h->value.p);
+		                   "a pre-restart nonce is not answered stale: %.*s",
+		                   (int)h->value.len, h->value.p);
 	}
 	answer(&carol, &r, "c4r0l");
 	cr_assert_eq(send_register(&carol, &r), 200);
@@ -817,26 +862,29 @@ Test(regsvc, guard_list_and_clear)
 		json_t *x = json_array_get(json_object_get(j, "entries"), i);
 
 		if (strcmp(json_string_value(json_object_get(x, "key")),
-			   "alice@carrier.example@127.0.0.1") == 0)
+		           "alice@carrier.example@127.0.0.1") == 0)
 			e = x;
 		/* the address counts the same failures, below its own limit */
-		if (strcmp(json_string_value(json_object_get(x, "key")), "127.0.0.1") == 0) {
-			cr_assert_eq(json_integer_value(json_object_get(x, "failures")), 3);
+		if (strcmp(json_string_value(json_object_get(x, "key")), "127.0.0.1") ==
+		    0) {
+			cr_assert_eq(json_integer_value(json_object_get(x, "failures")),
+			             3);
 			cr_assert(json_is_false(json_object_get(x, "suspended")));
 		}
 	}
-	cr_assert_not_null(e, "no alice@carrier.example@127.0.0.1 in %s", json_dumps(j, 0));
+	cr_assert_not_null(e, "no alice@carrier.example@127.0.0.1 in %s",
+	                   json_dumps(j, 0));
 	cr_assert_str_eq(json_string_value(json_object_get(e, "kind")), "endpoint");
 	cr_assert_str_eq(json_string_value(json_object_get(e, "account")),
-			 "alice@carrier.example");
+	                 "alice@carrier.example");
 	cr_assert(json_is_true(json_object_get(e, "suspended")));
 	cr_assert_gt(json_integer_value(json_object_get(e, "suspended_for")), 170);
 	json_decref(j);
 
 	cr_assert_eq(CTL(out, "guard", "list"), 0, "%s", out);
 	cr_assert_not_null(strstr(out, "KEY "), "%s", out);
-	cr_assert_not_null(strstr(out, "alice@carrier.example@127.0.0.1  endpoint  "), "%s",
-			   out);
+	cr_assert_not_null(strstr(out, "alice@carrier.example@127.0.0.1  endpoint  "),
+	                   "%s", out);
 	cr_assert_not_null(strstr(out, "yes, 1"), "%s", out);
 	cr_assert_eq(CTL(out, "guard", "list", "--json"), 0, "%s", out);
 	j = json_loads(out, 0, NULL);
@@ -850,11 +898,11 @@ Test(regsvc, guard_list_and_clear)
 	cr_assert_eq(CTL(out, "guard", "clear", "bob@carrier.example@127.0.0.1"), 1);
 	cr_assert_not_null(strstr(out, "sipregd answered 404"), "%s", out);
 
-	cr_assert_eq(CTL(out, "guard", "clear", "alice@carrier.example@127.0.0.1"), 0, "%s",
-		     out);
+	cr_assert_eq(CTL(out, "guard", "clear", "alice@carrier.example@127.0.0.1"), 0,
+	             "%s", out);
 	cr_assert_str_eq(out, "cleared alice@carrier.example@127.0.0.1\n");
-	cr_assert_eq(CTL(out, "guard", "clear", "alice@carrier.example@127.0.0.1"), 1, "%s",
-		     out);
+	cr_assert_eq(CTL(out, "guard", "clear", "alice@carrier.example@127.0.0.1"), 1,
+	             "%s", out);
 	/* the address entry is cleared by its ADDRESS key */
 	cr_assert_eq(CTL(out, "guard", "clear", "127.0.0.1"), 0, "%s", out);
 

@@ -67,6 +67,7 @@ static size_t on_data(char *ptr, size_t size, size_t nmemb, void *arg)
 	return n;
 }
 
+/* clang-format off */
 static void usage(FILE *f)
 {
 	fprintf(f,
@@ -103,6 +104,7 @@ static void usage(FILE *f)
 	        "exit status: 0 done, 1 sipregd unreachable or it refused (the reason is\n"
 	        "printed), 2 bad usage\n");
 }
+/* clang-format on */
 
 /* Before curl: a plain connect, to say precisely why the daemon is not there. */
 static int probe(const char *path)
@@ -160,7 +162,8 @@ static long request(const char *sock, const char *method, const char *path,
 		hdrs = curl_slist_append(hdrs, "Expect:"); /* no 100-continue wait */
 		curl_easy_setopt(c, CURLOPT_HTTPHEADER, hdrs);
 		curl_easy_setopt(c, CURLOPT_POSTFIELDS, body);
-		curl_easy_setopt(c, CURLOPT_POSTFIELDSIZE_LARGE, (curl_off_t)strlen(body));
+		curl_easy_setopt(c, CURLOPT_POSTFIELDSIZE_LARGE,
+		                 (curl_off_t)strlen(body));
 	}
 	if (strcmp(method, body ? "POST" : "GET") != 0)
 		curl_easy_setopt(c, CURLOPT_CUSTOMREQUEST, method);
@@ -345,7 +348,8 @@ static void print_table(json_t *rows, const struct column *cols, size_t ncols)
 static void cell_subscriber(json_t *row, const char *field, char *buf, size_t cap)
 {
 	(void)field;
-	snprintf(buf, cap, "%s@%s", json_string_value(json_object_get(row, "username")) ?: "?",
+	snprintf(buf, cap, "%s@%s",
+	         json_string_value(json_object_get(row, "username")) ?: "?",
 	         json_string_value(json_object_get(row, "domain")) ?: "?");
 }
 
@@ -366,8 +370,9 @@ static void cell_secret(json_t *row, const char *field, char *buf, size_t cap)
 	bool sha = json_is_true(json_object_get(row, "has_ha1_sha256"));
 
 	(void)field;
-	snprintf(buf, cap, "%s%s%s%s%s", pw ? "password" : "", pw && (md5 || sha) ? "+" : "",
-	         md5 ? "ha1-md5" : "", md5 && sha ? "+" : "", sha ? "ha1-sha256" : "");
+	snprintf(buf, cap, "%s%s%s%s%s", pw ? "password" : "",
+	         pw && (md5 || sha) ? "+" : "", md5 ? "ha1-md5" : "",
+	         md5 && sha ? "+" : "", sha ? "ha1-sha256" : "");
 	if (!buf[0])
 		snprintf(buf, cap, "none");
 }
@@ -424,7 +429,7 @@ static const struct column guard_cols[] = {
 /* Commands                                                                  */
 
 enum cmd_kind {
-	CMD_GET,         /* status, config, get PATH: print_human */
+	CMD_GET, /* status, config, get PATH: print_human */
 	CMD_SUB_ADD,
 	CMD_SUB_DEL,
 	CMD_SUB_LIST,
@@ -501,10 +506,11 @@ static int parse_args(struct cmdline *cl, int argc, char **argv, int i)
 
 				errno = 0;
 				cl->max_contacts = strtol(argv[++i], &end, 10);
-				if (errno || end == argv[i] || *end || cl->max_contacts < 0 ||
-				    cl->max_contacts > 1000000)
-					return bad_usage("--max-contacts: not a count: %s",
-					                 argv[i]);
+				if (errno || end == argv[i] || *end ||
+				    cl->max_contacts < 0 || cl->max_contacts > 1000000)
+					return bad_usage(
+					        "--max-contacts: not a count: %s",
+					        argv[i]);
 			}
 		} else if (a[0] == '-' && a[1] != '\0') {
 			return bad_usage("%s: unknown option %s", cl->name, a);
@@ -559,8 +565,9 @@ static char *import_body(const char *path)
 	}
 	text[len] = '\0';
 	if (memchr(text, '\0', len)) {
-		fprintf(stderr, "sipregctl: %s: a NUL byte at offset %zu: not a CSV file\n",
-		        path, (size_t)((char *)memchr(text, '\0', len) - text));
+		fprintf(stderr,
+		        "sipregctl: %s: a NUL byte at offset %zu: not a CSV file\n", path,
+		        (size_t)((char *)memchr(text, '\0', len) - text));
 		goto out;
 	}
 	s = json_stringn(text, len);
@@ -575,7 +582,8 @@ static char *import_body(const char *path)
 		fprintf(stderr, "sipregctl: out of memory\n");
 	} else if (strlen(out) > ADMIN_BODY_LARGE_MAX) {
 		fprintf(stderr,
-		        "sipregctl: %s is too large for one import (%zu bytes of JSON, the "
+		        "sipregctl: %s is too large for one import (%zu bytes of JSON, "
+		        "the "
 		        "limit is %d MiB): split it\n",
 		        path, strlen(out), ADMIN_BODY_LARGE_MAX >> 20);
 		free(out);
@@ -616,7 +624,8 @@ static int print_reply(const struct cmdline *cl, json_t *root)
 		printf("%s %s@%s: %s, max_contacts %s", cl->replace ? "stored" : "added",
 		       json_string_value(json_object_get(root, "username")) ?: "?",
 		       json_string_value(json_object_get(root, "domain")) ?: "?",
-		       json_is_true(json_object_get(root, "enabled")) ? "enabled" : "disabled",
+		       json_is_true(json_object_get(root, "enabled")) ? "enabled"
+		                                                      : "disabled",
 		       json_integer_value(mc) ? "" : "default");
 		if (json_integer_value(mc))
 			printf("%lld", (long long)json_integer_value(mc));
@@ -649,7 +658,8 @@ static int print_reply(const struct cmdline *cl, json_t *root)
 			break;
 		if (json_array_size(a))
 			print_table(a, binding_cols, COUNT(binding_cols));
-		printf("%zu binding%s\n", json_array_size(a), json_array_size(a) == 1 ? "" : "s");
+		printf("%zu binding%s\n", json_array_size(a),
+		       json_array_size(a) == 1 ? "" : "s");
 		return 0;
 	case CMD_GUARD_LIST:
 		a = json_object_get(root, "entries");
@@ -769,7 +779,8 @@ int main(int argc, char **argv)
 		size_t k;
 
 		for (k = 0; sub && k < COUNT(subs); k++)
-			if (strcmp(subs[k].cmd, cmd) == 0 && strcmp(subs[k].sub, sub) == 0)
+			if (strcmp(subs[k].cmd, cmd) == 0 &&
+			    strcmp(subs[k].sub, sub) == 0)
 				break;
 		if (!sub || k == COUNT(subs)) {
 			fprintf(stderr, "sipregctl: %s: %s%s\n", cmd,
@@ -798,7 +809,8 @@ int main(int argc, char **argv)
 		if (strcmp(cmd, "get") == 0) {
 			if (cl.npos != 1 || cl.pos[0][0] != '/') {
 				fprintf(stderr,
-				        "sipregctl: unknown command or missing PATH: %s\n",
+				        "sipregctl: unknown command or missing PATH: "
+				        "%s\n",
 				        cmd);
 				usage(stderr);
 				return 2;
@@ -816,8 +828,9 @@ int main(int argc, char **argv)
 		if (cl.npos > 2)
 			return bad_usage("unexpected argument: %s", cl.pos[2]);
 		if (cl.npos < 2 && !cl.ha1_md5 && !cl.ha1_sha256)
-			return bad_usage("%s", "subscriber add needs a PASSWORD, or --ha1-md5 "
-			                       "and/or --ha1-sha256");
+			return bad_usage("%s",
+			                 "subscriber add needs a PASSWORD, or --ha1-md5 "
+			                 "and/or --ha1-sha256");
 		req_body = add_body(&cl);
 		if (!req_body)
 			goto out;
@@ -853,12 +866,14 @@ int main(int argc, char **argv)
 	case CMD_GUARD_LIST:
 		if (cl.npos)
 			return bad_usage("unexpected argument: %s", cl.pos[0]);
-		snprintf(path, sizeof(path), cl.kind == CMD_SUB_LIST ? "/subscribers" : "/guard");
+		snprintf(path, sizeof(path),
+		         cl.kind == CMD_SUB_LIST ? "/subscribers" : "/guard");
 		timeout = 120;
 		break;
 	case CMD_SUB_IMPORT:
 		if (cl.npos != 1)
-			return bad_usage("%s", "subscriber import needs exactly one FILE.csv");
+			return bad_usage("%s",
+			                 "subscriber import needs exactly one FILE.csv");
 		req_body = import_body(cl.pos[0]);
 		if (!req_body)
 			goto out;
