@@ -121,6 +121,14 @@ static void on_request(struct worker *w, const struct pkt *p, const struct sip_m
 	STAT_INC(w->st.req[m->method_id < WORKER_METHODS ? m->method_id : 0]);
 	if (m->method_id == SIP_METHOD_ACK)
 		return;
+	if (m->method_id == SIP_METHOD_OPTIONS) {
+		/* Stateless (RFC 3261 §8.2.7, Kamailio's sl): the answer is a pure
+		 * function of the request (the To tag is a keyed hash of Call-ID
+		 * and CSeq), so a retransmission gets the identical answer
+		 * without 32 s (Timer J) of transaction state per ping. */
+		send_out(w, p, respond_options(w, p, m));
+		return;
+	}
 	if (top_via(m, &top) < 0) {
 		STAT_INC(w->st.unanswerable); /* sip_write_response() would refuse */
 		return;
