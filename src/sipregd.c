@@ -252,7 +252,7 @@ static void reload(struct daemon *d)
 }
 
 /* The next flush of the bindings, CLOCK_MONOTONIC ms: the main thread is
- * the flusher (see main(): regsvc's own flusher thread spins). */
+ * the flusher (see main()). */
 static uint64_t flush_due(struct daemon *d, uint64_t now)
 {
 	unsigned int ms;
@@ -432,11 +432,10 @@ int main(int argc, char **argv)
 		                           : log_quote(lst, sizeof(lst), strerror(-r)));
 		goto out;
 	}
-	/* Not regsvc_start(): its flusher thread waits on a condition variable
-	 * of CLOCK_REALTIME with a CLOCK_MONOTONIC deadline
-	 * (src/registrar/service.c, flusher_main), so it never sleeps and
-	 * burns a CPU. serve() calls regsvc_flush() every flush_interval on
-	 * this thread instead; regsvc_stop() still writes the last batch. */
+	/* Not regsvc_start(): serve() calls regsvc_flush() every
+	 * flush_interval on this otherwise idle thread (one thread fewer; the
+	 * flusher thread also spun until 060aad4), and regsvc_stop() writes
+	 * the last batch at shutdown. */
 	r = engine_start(d.engine);
 	if (r < 0) {
 		fprintf(stderr, "sipregd: cannot listen: %s\n", strerror(-r));
