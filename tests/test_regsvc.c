@@ -6,9 +6,10 @@
  * (add, show, list, delete, duplicates, bad input, a 100,000-row import
  * timed, a bad row refused by line with nothing imported), REGISTER through
  * registrar_handle() (challenge answered with digest_answer) listed by
- * /bindings, a restart on the same file (bindings back with less time left,
- * one that expired while down dropped, nonces still valid), and the guard
- * (a suspension listed and cleared).
+ * /bindings, the flusher writing bindings within flush_interval, a restart
+ * on the same file (bindings back with less time left, one that expired
+ * while down dropped, a pre-restart nonce answered stale), and the guard (a
+ * suspension listed and cleared).
  *
  * RCU: regsvc registers the thread that creates it (this one) as an
  * urcu-qsbr reader and leaves it offline; the test goes online only around
@@ -59,9 +60,7 @@ static void svc_up(void)
 	char err[256] = "";
 
 	cr_assert_eq(regsvc_new(&svc, cfg, err, sizeof(err)), 0, "regsvc_new: %s", err);
-	/* No regsvc_start(), as in sipregd: the flusher's timed wait takes a
-	 * CLOCK_MONOTONIC deadline on a CLOCK_REALTIME condition variable and
-	 * spins. regsvc_stop() writes what changed, which the restart test needs. */
+	cr_assert_eq(regsvc_start(svc), 0); /* the flusher, every 100 ms */
 	cr_assert_eq(admin_new(&adm, sock, 0600), 0);
 	cr_assert_eq(regsvc_admin_routes(svc, adm), 0);
 	cr_assert_eq(admin_start(adm), 0);
@@ -792,6 +791,13 @@ Test(regsvc, restart_keeps_bindings, .timeout = 60)
 	answer(&carol, &r, "c4r0l");
 
 	sleep(2);
+	/* the flusher wrote both within flush_interval (100 ms), before any stop:
+	 * what a kill -9 would leave */
+	cr_assert_eq(store_open(&st, db, err, sizeof(err)), 0, "%s", err);
+	cr_assert_eq(store_binding_each(st, count_stored, &stored), 0);
+	store_close(st);
+	cr_assert_eq(stored, 2, "%d bindings in the database after 2 s, want 2", stored);
+	stored = 0;
 	admin_free(adm);
 	adm = NULL;
 	regsvc_stop(svc);
