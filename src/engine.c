@@ -150,7 +150,11 @@ int engine_new(struct engine **ret, const struct config *cfg, struct regsvc *svc
 	e->cfg = cfg;
 	e->svc = svc;
 	e->registrar = svc ? regsvc_registrar(svc) : NULL;
-	snprintf(e->server, sizeof(e->server), "%s", cfg->user_agent);
+	e->server = strdup(cfg->user_agent);
+	if (!e->server) {
+		r = -ENOMEM;
+		goto fail;
+	}
 	if (getrandom(e->tag_key, sizeof(e->tag_key), 0) != (ssize_t)sizeof(e->tag_key)) {
 		r = -EIO;
 		goto fail;
@@ -288,8 +292,24 @@ void engine_free(struct engine *e)
 		handoff_free(e->w[i].handoff);
 	for (unsigned int i = 0; i < e->n; i++)
 		worker_fini(&e->w[i]);
+	free(e->server);
 	free(e->w);
 	free(e);
+}
+
+int engine_set_config(struct engine *e, const struct config *cfg)
+{
+	char *next, *old;
+
+	if (strcmp(e->server, cfg->user_agent) == 0)
+		return 0;
+	next = strdup(cfg->user_agent);
+	if (!next)
+		return -ENOMEM;
+	old = rcu_xchg_pointer(&e->server, next);
+	urcu_qsbr_synchronize_rcu(); /* no worker still reads old */
+	free(old);
+	return 0;
 }
 
 unsigned int engine_workers(const struct engine *e)

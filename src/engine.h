@@ -55,6 +55,12 @@ int engine_start(struct engine *e);
  * Returns how many (0 before engine_start()). */
 unsigned int engine_bound(const struct engine *e, const struct transport_addr **out);
 
+/* Applies the live keys the workers use (user_agent: the Server header of
+ * the engine's own answers). Main thread, running or not. The registrar's
+ * keys go through regsvc_set_config(). Returns 0 or -ENOMEM (nothing
+ * changed). */
+int engine_set_config(struct engine *e, const struct config *cfg);
+
 /* Adds "sip": {"bound": [...], "workers": [{counters}...], "totals": {...}}
  * and "registrar_requests": the sum of the per-worker registrar counters.
  * Any thread (counters are read one by one with relaxed loads).

@@ -8,6 +8,8 @@
 #include <netinet/in.h>
 #include <string.h>
 
+#include <urcu/urcu-qsbr.h>
+
 #include "sipreg/sip_write.h"
 #include "worker.h"
 
@@ -81,8 +83,9 @@ static int begin(struct worker *w, struct sip_write *sw, const struct pkt *p,
 
 static int finish(struct worker *w, struct sip_write *sw)
 {
-	sip_write_header(sw, SIP_STR("Server"),
-	                 sip_str_make(w->eng->server, strlen(w->eng->server)));
+	const char *server = rcu_dereference(w->eng->server);
+
+	sip_write_header(sw, SIP_STR("Server"), sip_str_make(server, strlen(server)));
 	sip_write_end(sw, SIP_STR_NULL);
 	return sip_write_result(sw);
 }

@@ -21,9 +21,8 @@
  *                    effect at once, the others are logged as needing a
  *                    restart and keep their running value. The registrar
  *                    service (regsvc_set_config) takes the new [sip] and
- *                    flush_interval values; the workers' Server header
- *                    keeps its start-up value (user_agent needs a restart
- *                    for our own OPTIONS/4xx answers).
+ *                    flush_interval values, the workers (engine_set_config)
+ *                    the new user_agent for the Server header.
  *
  * Start order: admin socket (proves no other sipregd uses this
  * configuration), the registrar service (database, subscribers, bindings
@@ -245,6 +244,8 @@ static void reload(struct daemon *d)
 	pthread_mutex_unlock(&d->cfg_lock);
 	config_free(next);
 	regsvc_set_config(d->svc, d->cfg);
+	if (engine_set_config(d->engine, d->cfg) < 0)
+		log_error("config_apply_failed", "key=sip.user_agent error=ENOMEM");
 	apply_logging(d->cfg);
 	__atomic_add_fetch(&d->reloads, 1, __ATOMIC_RELAXED);
 	log_info("config_reloaded", "file=%s changed=%zu",

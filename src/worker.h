@@ -104,7 +104,9 @@ struct engine {
 	struct worker *w;
 	struct regsvc *svc;          /* may be NULL: REGISTER gets 503 */
 	struct registrar *registrar; /* regsvc_registrar(svc) */
-	char server[CONFIG_STR_MAX]; /* Server header value */
+	/* The Server header value: NUL-terminated, replaced by
+	 * engine_set_config() under RCU (workers are urcu-qsbr readers). */
+	char *server;
 	uint8_t tag_key[SIPHASH_KEY_LEN];
 	/* The listen addresses as bound (ephemeral ports resolved). */
 	struct transport_addr bound[CONFIG_LISTEN_MAX];

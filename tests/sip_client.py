@@ -4,6 +4,8 @@
   sip_client.py raw PORT FILE...         send each file as one UDP datagram,
                                          print "NAME -> STATUS-LINE" (or
                                          "(no answer)" after 1 s)
+  sip_client.py show PORT FILE          send one datagram, print the whole
+                                         answer (or "(no answer)")
   sip_client.py twice PORT FILE          send the datagram twice from one
                                          socket; print "identical" when both
                                          answers are byte for byte the same
@@ -57,6 +59,17 @@ def cmd_raw(port, files):
         except socket.timeout:
             line = "(no answer)"
         print(os.path.basename(f), "->", line)
+
+
+def cmd_show(port, f):
+    s = socket.socket(socket.AF_INET, socket.SOCK_DGRAM)
+    s.settimeout(TIMEOUT)
+    with open(f, "rb") as fh:
+        s.sendto(fh.read(), ("127.0.0.1", port))
+    try:
+        sys.stdout.write(s.recv(65535).decode(errors="replace"))
+    except socket.timeout:
+        print("(no answer)")
 
 
 def cmd_twice(port, f):
@@ -151,6 +164,8 @@ def cmd_handoff(port, n):
 def main(a):
     if len(a) >= 3 and a[0] == "raw":
         cmd_raw(int(a[1]), a[2:])
+    elif len(a) == 3 and a[0] == "show":
+        cmd_show(int(a[1]), a[2])
     elif len(a) == 3 and a[0] == "twice":
         cmd_twice(int(a[1]), a[2])
     elif len(a) == 7 and a[0] == "register":

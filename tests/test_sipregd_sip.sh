@@ -134,6 +134,16 @@ check "handed-off responses delivered to the owners" 8 "$(total rx_handoff)"
 check "every response reached its owner (no transaction there: dropped)" $((un0 + 16)) "$(total resp_unmatched)"
 check "worker 0 got its 8" 8 "$(status | jq -r '[.sip.workers[0].resp_unmatched] | add')"
 
+# --- SIGHUP: a new user_agent is the Server of the next answers
+check "Server before SIGHUP" 1 "$("${client[@]}" show "$udp" "$tmp/options.sip" | grep -c '^Server: sipreg/')"
+printf '[sip]\nuser_agent = reloaded-ua/1\n' >>"$tmp/sipreg.conf"
+kill -HUP "$pid"
+for _ in $(seq 50); do
+	[ "$(status | jq -r '.counters.config_reloads')" = 1 ] && break
+	sleep 0.1
+done
+check "Server after SIGHUP" 1 "$("${client[@]}" show "$udp" "$tmp/options.sip" | grep -c '^Server: reloaded-ua/1')"
+
 # --- REGISTER with digest authentication, UDP and TCP
 api -X POST http://sipreg/subscribers \
 	-d '{"username":"alice","domain":"example.com","password":"s3cret"}' >/dev/null ||
