@@ -603,3 +603,45 @@ Test(registrar, workers_registering_the_same_accounts_at_once)
 	cr_assert_eq(location_lookup(loc, SIP_STR("alice@carrier.example"), now_ms, v, 4), 1);
 	cr_assert_eq(location_lookup(loc, SIP_STR("bob@carrier.example"), now_ms, v, 4), 1);
 }
+
+Test(registrar, digest_algorithms_order_and_no_downgrade)
+{
+	struct config *c2;
+	struct config_error e;
+	struct ua u = ua_new("alice", "wonderland");
+	struct resp r;
+	struct sip_auth a;
+	struct sip_err err;
+
+	cr_assert_eq(config_load_string(&c2, "[sip]\ndigest_algorithms = md5,sha-256\n", "t", &e),
+		     0, "%s", e.msg);
+	registrar_set_config(reg, c2);
+	cr_assert_eq(send_register(&u, &r), 401);
+	cr_assert_eq(sip_auth_parse(&a, sip_msg_hdr(&r.m, SIP_HDR_WWW_AUTHENTICATE)->value, &err), 0);
+	cr_assert_eq(a.alg, SIP_DIGEST_MD5, "MD5 offered first");
+	config_free(c2);
+
+	/* SHA-256 only: MD5 credentials are a downgrade and get a new challenge */
+	cr_assert_eq(config_load_string(&c2, "[sip]\ndigest_algorithms = sha-256\n", "t", &e), 0);
+	registrar_set_config(reg, c2);
+	cr_assert_eq(send_register(&u, &r), 401);
+	cr_assert_null(sip_msg_hdr_next(&r.m, sip_msg_hdr(&r.m, SIP_HDR_WWW_AUTHENTICATE)),
+		       "one challenge");
+	cr_assert_eq(register_ok(&u, SIP_DIGEST_SHA256), 200);
+	/* an MD5 answer computed on that nonce anyway */
+	u.auth[0] = '\0';
+	cr_assert_eq(send_register(&u, &r), 401);
+	struct resp md5 = r;
+	cr_assert_eq(sip_auth_parse(&a, sip_msg_hdr(&md5.m, SIP_HDR_WWW_AUTHENTICATE)->value, &err),
+		     0);
+	char *alg = strstr(md5.buf, "algorithm=SHA-256");
+	cr_assert_not_null(alg);
+	memcpy(alg, "algorithm=MD5    ", 17); /* same length: LWS before the comma */
+	cr_assert_gt(sip_msg_parse(&md5.m, md5.buf, strlen(md5.buf), md5.hdrs, 64,
+				   SIP_PARSE_DATAGRAM, &err),
+		     0, "%s", err.reason);
+	answer(&u, &md5, SIP_DIGEST_MD5, "wonderland");
+	cr_assert_eq(send_register(&u, &r), 401, "MD5 refused when only SHA-256 is offered");
+	cr_assert_eq(stats.auth_failed, 0);
+	config_free(c2);
+}

@@ -60,6 +60,11 @@
  *   max_contacts      1-100; default 1: bindings kept per address-of-record
  *   suspend_action    reject | drop; default reject: a suspended endpoint's
  *                     REGISTER gets 403, or is dropped without an answer
+ *   digest_algorithms sha-256,md5 | md5,sha-256 | sha-256 | md5; default
+ *                     sha-256,md5 (RFC 8760 order): the registrar's
+ *                     challenges in the order offered. Many deployed user
+ *                     agents (and sipp 3.6) answer only the first challenge
+ *                     and only MD5: md5,sha-256 serves them.
  *
  * File syntax: libinih's INI: "[section]", "key = value", comments start with
  * ';' or '#' at the beginning of a line, or " ;" after a value. Keys are case
@@ -112,6 +117,14 @@ enum config_privacy {
 	CONFIG_PRIVACY_NONE,   /* Privacy: none */
 };
 
+/* The registrar's challenges, in the order they are offered. */
+enum config_digest_order {
+	CONFIG_DIGEST_SHA256_MD5, /* RFC 8760 order */
+	CONFIG_DIGEST_MD5_SHA256, /* for user agents that read only the first */
+	CONFIG_DIGEST_SHA256,
+	CONFIG_DIGEST_MD5,
+};
+
 enum config_suspend_action {
 	CONFIG_SUSPEND_REJECT, /* 403 */
 	CONFIG_SUSPEND_DROP,   /* no answer */
@@ -155,6 +168,7 @@ struct config {
 	unsigned int min_expire;
 	unsigned int max_contacts;
 	enum config_suspend_action suspend_action;
+	enum config_digest_order digest_order;
 
 	/* The file it was loaded from ("" for the embedded default). */
 	char file[PATH_MAX];

@@ -12,7 +12,9 @@
  *      suspend_action = drop) BEFORE credentials are looked at: a suspended
  *      attacker learns nothing, not even whether a password is right.
  *   3. No credentials for our realm: 401 with a SHA-256 and an MD5 challenge
- *      (RFC 8760 order). Not a failure.
+ *      (RFC 8760 order; digest_algorithms may change the order or offer one).
+ *      Not a failure. Credentials of an algorithm not offered get a new
+ *      challenge (no downgrade).
  *   4. The nonce must be ours (else a new challenge, not a failure) and fresh
  *      (else stale=true, not a failure).
  *   5. The response is verified against the password or the stored HA1; an

@@ -46,7 +46,8 @@ bool subscriber_table_get(struct subscriber_table *t, struct sip_str username,
 			  struct sip_str domain, struct subscriber_view *out);
 uint64_t subscriber_table_count(struct subscriber_table *t);
 /* Every subscriber of the store into the table. Returns the number loaded
- * or the store's negative errno. */
+ * or the store's negative errno. Announces a quiescent state every 1024
+ * subscribers, so the caller must not be inside a read-side section. */
 long subscriber_table_load(struct subscriber_table *t, struct store *s);
 
 #endif /* SIPREG_SUBSCRIBER_H */

@@ -61,6 +61,9 @@ static const char *const bool_names[] = {"off", "on", NULL};
 static const char *const level_names[] = {"error", "warning", "info", "debug", NULL};
 static const char *const privacy_names[] = {"ignore", "id", "none", NULL};
 static const char *const suspend_names[] = {"reject", "drop", NULL};
+/* enum config_digest_order, in order */
+static const char *const digest_order_names[] = {"sha-256,md5", "md5,sha-256", "sha-256",
+						 "md5", NULL};
 
 #define SOCKET_DEFAULT_TEXT                                                              \
 	"root: /run/sipreg/admin.sock; others: $XDG_RUNTIME_DIR/sipreg/admin.sock "      \
@@ -121,6 +124,8 @@ static const struct key keys[] = {
 	 NULL, NULL},
 	{{"sip", "suspend_action", "reject", "reject, drop", true}, K_ENUM,
 	 F(suspend_action), 0, 0, suspend_names, NULL},
+	{{"sip", "digest_algorithms", "sha-256,md5", "sha-256,md5, md5,sha-256, sha-256, md5",
+	  true}, K_ENUM, F(digest_order), 0, 0, digest_order_names, NULL},
 };
 
 /* clang-format on */

@@ -27,6 +27,7 @@ struct reg_cfg {
 	unsigned int max_contacts;
 	unsigned int replace;
 	unsigned int suspend_drop;
+	unsigned int digest_order; /* enum config_digest_order */
 	char realm[CONFIG_STR_MAX];      /* "" = the To domain */
 	char server[CONFIG_STR_MAX];
 };
@@ -85,6 +86,7 @@ void registrar_set_config(struct registrar *r, const struct config *cfg)
 	uatomic_set(&r->cfg.max_contacts, cfg->max_contacts);
 	uatomic_set(&r->cfg.replace, cfg->endpoint_register_replace);
 	uatomic_set(&r->cfg.suspend_drop, cfg->suspend_action == CONFIG_SUSPEND_DROP);
+	uatomic_set(&r->cfg.digest_order, cfg->digest_order);
 	/* strings change rarely (a reload) and are read as one short copy;
 	 * a torn read could only mix two valid values for one response */
 	memcpy(r->cfg.realm, cfg->realm, sizeof(r->cfg.realm));
@@ -134,9 +136,26 @@ static int reply(struct reg_ctx *c, unsigned status, const char *reason)
 	return r;
 }
 
-/* 401 with a SHA-256 then an MD5 challenge sharing one nonce (RFC 8760). */
+static void one_challenge(struct reg_ctx *c, struct digest_challenge *ch,
+			  enum sip_digest_alg alg)
+{
+	ch->alg = alg;
+	sip_write_header_begin(&c->w, SIP_STR("WWW-Authenticate"));
+	digest_challenge_put(&c->w, ch);
+	sip_write_header_end(&c->w);
+}
+
+/* 401 with the configured challenges sharing one nonce: SHA-256 then MD5 by
+ * default (RFC 8760 order). */
 static int challenge(struct reg_ctx *c, bool stale)
 {
+	static const enum sip_digest_alg order[][2] = {
+		[CONFIG_DIGEST_SHA256_MD5] = {SIP_DIGEST_SHA256, SIP_DIGEST_MD5},
+		[CONFIG_DIGEST_MD5_SHA256] = {SIP_DIGEST_MD5, SIP_DIGEST_SHA256},
+		[CONFIG_DIGEST_SHA256] = {SIP_DIGEST_SHA256, SIP_DIGEST_UNKNOWN},
+		[CONFIG_DIGEST_MD5] = {SIP_DIGEST_MD5, SIP_DIGEST_UNKNOWN},
+	};
+	unsigned int o = uatomic_read(&c->r->cfg.digest_order);
 	char nonce[NONCE_LEN];
 	struct digest_challenge ch = {.realm = c->realm,
 				      .nonce = sip_str_make(nonce, NONCE_LEN),
@@ -148,14 +167,9 @@ static int challenge(struct reg_ctx *c, bool stale)
 	r = begin(c, 401, NULL);
 	if (r)
 		return r;
-	ch.alg = SIP_DIGEST_SHA256;
-	sip_write_header_begin(&c->w, SIP_STR("WWW-Authenticate"));
-	digest_challenge_put(&c->w, &ch);
-	sip_write_header_end(&c->w);
-	ch.alg = SIP_DIGEST_MD5;
-	sip_write_header_begin(&c->w, SIP_STR("WWW-Authenticate"));
-	digest_challenge_put(&c->w, &ch);
-	sip_write_header_end(&c->w);
+	for (int i = 0; i < 2; i++)
+		if (order[o][i] != SIP_DIGEST_UNKNOWN)
+			one_challenge(c, &ch, order[o][i]);
 	end(c);
 	return 0;
 }
@@ -393,6 +407,20 @@ static int verify(struct reg_ctx *c, const struct sip_auth *a)
 	return s.ha1_md5.len ? digest_verify_ha1(a, method, c->m->body, s.ha1_md5) : -EACCES;
 }
 
+/* Was alg among the challenges of this digest order? Unknown algorithms
+ * pass here and are refused by the verifier (400). */
+static bool alg_offered(unsigned int order, enum sip_digest_alg alg)
+{
+	bool md5 = alg == SIP_DIGEST_MD5 || alg == SIP_DIGEST_MD5_SESS;
+	bool sha = alg == SIP_DIGEST_SHA256 || alg == SIP_DIGEST_SHA256_SESS;
+
+	if (md5)
+		return order != CONFIG_DIGEST_SHA256;
+	if (sha)
+		return order != CONFIG_DIGEST_MD5;
+	return alg == SIP_DIGEST_UNKNOWN;
+}
+
 /* Steps 2-6. Returns 1 when authenticated, 0 when a response was written,
  * or a negative errno. */
 static int authenticate(struct reg_ctx *c)
@@ -415,6 +443,11 @@ static int authenticate(struct reg_ctx *c)
 		return reply(c, 400, err.reason);
 	}
 	if (k == 0) {
+		c->st->challenged++;
+		return challenge(c, false);
+	}
+	if (!alg_offered(uatomic_read(&r->cfg.digest_order), a.alg)) {
+		/* an algorithm we did not offer (a downgrade to MD5, say) */
 		c->st->challenged++;
 		return challenge(c, false);
 	}

@@ -236,6 +236,10 @@ static int restore_one(void *arg, const struct store_binding *b)
 	struct restore_ctx *c = arg;
 	int r = location_restore(c->s->loc, b, c->now, c->wall);
 
+	/* let the location table's resizes complete while it fills */
+	if ((c->s->restored + c->s->dropped_stale) % 1024 == 0)
+		urcu_qsbr_quiescent_state();
+
 	if (r == 0) {
 		c->s->restored++;
 	} else {
@@ -568,14 +572,21 @@ static int h_sub_one(const struct admin_request *req, json_t **reply, void *arg)
 
 struct sub_loader {
 	struct regsvc *s;
+	size_t n;
 	int err;
 };
 
+/* Puts one stored subscriber into the table. Every 1024 puts the thread
+ * announces a quiescent state: the table's resize waits for a grace period, and an
+ * import that stayed online would keep the table at its old size while
+ * filling it (measured: 400k rows into 300k took 34 s, quadratically). */
 static int reload_one(void *arg, const struct store_subscriber *sub)
 {
 	struct sub_loader *l = arg;
 
 	l->err = subscriber_table_put(l->s->subs, sub);
+	if (++l->n % 1024 == 0)
+		urcu_qsbr_quiescent_state();
 	return l->err;
 }
 

@@ -228,7 +228,14 @@ uint64_t subscriber_table_count(struct subscriber_table *t)
 
 static int load_one(void *arg, const struct store_subscriber *s)
 {
-	return subscriber_table_put(arg, s);
+	struct subscriber_table *t = arg;
+	int r = subscriber_table_put(t, s);
+
+	/* a quiescent state now and then lets the table's resizes complete
+	 * while it fills (they wait for a grace period) */
+	if (subscriber_table_count(t) % 1024 == 0)
+		urcu_qsbr_quiescent_state();
+	return r;
 }
 
 long subscriber_table_load(struct subscriber_table *t, struct store *s)
