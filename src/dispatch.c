@@ -76,8 +76,8 @@ static int do_register(struct worker *w, const struct pkt *p, const struct sip_m
 		*status = 503;
 		return respond_status(w, p, m, 503, NULL, false);
 	}
-	r = registrar_handle(w->eng->registrar, m, &src, clock_now_ms(), time(NULL), w->out,
-	                     sizeof(w->out), &res, &w->rst);
+	r = registrar_handle(w->eng->registrar, m, &src, clock_now_ms(), time(NULL),
+	                     w->out, sizeof(w->out), &res, &w->rst);
 	if (r < 0)
 		return r;
 	*status = res.status;
@@ -173,8 +173,8 @@ static void on_response(struct worker *w, const struct pkt *p, const struct sip_
 	owner = tx_branch_worker(top.branch);
 	if (!p->handed && !p->tcp && owner >= 0 && (unsigned)owner != w->id &&
 	    (unsigned)owner < w->eng->n) {
-		if (handoff_push(w->eng->w[owner].handoff, p->buf, p->len, p->src, p->srclen,
-		                 w->id, (uint32_t)p->conn) == 0)
+		if (handoff_push(w->eng->w[owner].handoff, p->buf, p->len, p->src,
+		                 p->srclen, w->id, (uint32_t)p->conn) == 0)
 			STAT_INC(w->st.resp_handed_off);
 		else
 			STAT_INC(w->st.resp_handoff_failed);

@@ -98,7 +98,8 @@ static void *worker_main(void *arg)
 	snprintf(name, sizeof(name), "sipreg-w%u", w->id);
 	pthread_setname_np(pthread_self(), name);
 	urcu_qsbr_register_thread();
-	wheel_add(w->wheel, &w->housekeeping, clock_now_ms() + (w->id == 0 ? 1 : WORKER_TICK_MS));
+	wheel_add(w->wheel, &w->housekeeping,
+	          clock_now_ms() + (w->id == 0 ? 1 : WORKER_TICK_MS));
 	__atomic_store_n(&w->running, true, __ATOMIC_RELEASE);
 	w->err = loop_run(w->loop);
 	__atomic_store_n(&w->running, false, __ATOMIC_RELEASE);
@@ -185,16 +186,18 @@ static int bind_one(struct engine *e, const struct config_listen *l)
 		socklen_t blen = sizeof(b->ss);
 
 		if (l->transport == CONFIG_TRANSPORT_UDP) {
-			r = udp_sock_new(&w->udp[w->nudp], w->loop, (struct sockaddr *)&ss, len,
-			                 NULL, on_datagram, w);
+			r = udp_sock_new(&w->udp[w->nudp], w->loop,
+			                 (struct sockaddr *)&ss, len, NULL, on_datagram,
+			                 w);
 			if (r == 0)
 				w->nudp++;
 			if (r == 0 && i == 0)
-				r = udp_sock_local(w->udp[w->nudp - 1], (struct sockaddr *)&b->ss,
-				                   &blen);
+				r = udp_sock_local(w->udp[w->nudp - 1],
+				                   (struct sockaddr *)&b->ss, &blen);
 		} else {
 			if (!w->tcp)
-				r = tcp_ctx_new(&w->tcp, w->loop, NULL, on_tcp_message, NULL, w);
+				r = tcp_ctx_new(&w->tcp, w->loop, NULL, on_tcp_message,
+				                NULL, w);
 			if (r == 0)
 				r = tcp_listen(w->tcp, (struct sockaddr *)&ss, len,
 				               i == 0 ? (struct sockaddr *)&b->ss : NULL,
@@ -286,7 +289,8 @@ void engine_free(struct engine *e)
 		return;
 	for (unsigned int i = 0; i < e->n; i++)
 		if (e->w[i].started)
-			return; /* a worker still runs after a timed-out stop: leak it all */
+			return; /* a worker still runs after a timed-out stop: leak it all
+			         */
 	/* No worker pushes any more: the queues can go first. */
 	for (unsigned int i = 0; i < e->n; i++)
 		handoff_free(e->w[i].handoff);

@@ -14,20 +14,40 @@ struct field {
 	size_t off;
 };
 
-#define F(n) {#n, offsetof(struct worker_stats, n)}
+#define F(n)                                                                             \
+	{                                                                                \
+#n, offsetof(struct worker_stats, n)                                     \
+	}
 static const struct field wfields[] = {
-        F(rx_udp),        F(rx_tcp),          F(rx_handoff),     F(tx_udp),
-        F(tx_tcp),        F(tx_errors),       F(parsed),         F(err_badmsg),
-        F(err_toobig),    F(err_version),     F(err_invalid),    F(err_other),
-        F(unanswerable),  F(absorbed),        F(reg_dropped),    F(resp_rx),
-        F(resp_matched),  F(resp_handed_off), F(resp_handoff_failed),
+        F(rx_udp),
+        F(rx_tcp),
+        F(rx_handoff),
+        F(tx_udp),
+        F(tx_tcp),
+        F(tx_errors),
+        F(parsed),
+        F(err_badmsg),
+        F(err_toobig),
+        F(err_version),
+        F(err_invalid),
+        F(err_other),
+        F(unanswerable),
+        F(absorbed),
+        F(reg_dropped),
+        F(resp_rx),
+        F(resp_matched),
+        F(resp_handed_off),
+        F(resp_handoff_failed),
         F(resp_unmatched),
 };
 #undef F
 
-#define R(n) {#n, offsetof(struct registrar_stats, n)}
+#define R(n)                                                                             \
+	{                                                                                \
+#n, offsetof(struct registrar_stats, n)                                  \
+	}
 static const struct field rfields[] = {
-        R(requests),    R(registered), R(challenged), R(auth_failed), R(suspended),
+        R(requests),    R(registered), R(challenged), R(auth_failed),  R(suspended),
         R(bad_request), R(too_brief),  R(forbidden),  R(server_error),
 };
 #undef R
@@ -43,8 +63,9 @@ static void add(json_t *o, const char *k, uint64_t v)
 {
 	json_t *old = json_object_get(o, k);
 
-	json_object_set_new(o, k,
-	                    json_integer((json_int_t)(v + (old ? json_integer_value(old) : 0))));
+	json_object_set_new(
+	        o, k,
+	        json_integer((json_int_t)(v + (old ? json_integer_value(old) : 0))));
 }
 
 /* One worker's counters into o (added to what o holds: totals). */

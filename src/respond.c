@@ -62,7 +62,8 @@ static void src_of(const struct pkt *p, char *ip, size_t cap, struct sip_write_s
 static struct sip_str make_tag(const struct worker *w, const struct sip_msg *m, char *tag)
 {
 	static const char hex[] = "0123456789abcdef";
-	uint64_t h = siphash24(w->eng->tag_key, m->call_id.p, m->call_id.len) ^ m->cseq.num;
+	uint64_t h =
+	        siphash24(w->eng->tag_key, m->call_id.p, m->call_id.len) ^ m->cseq.num;
 
 	for (int i = 15; i >= 0; i--, h >>= 4)
 		tag[i] = hex[h & 15];

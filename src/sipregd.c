@@ -450,7 +450,8 @@ int main(int argc, char **argv)
 		size_t o = 0;
 
 		lst[0] = 0;
-		for (unsigned i = 0; i < nb && o + TRANSPORT_ADDR_STRLEN + 1 < sizeof(lst); i++) {
+		for (unsigned i = 0;
+		     i < nb && o + TRANSPORT_ADDR_STRLEN + 1 < sizeof(lst); i++) {
 			int n = transport_addr_str(&b[i], lst + o + (o ? 1 : 0),
 			                           sizeof(lst) - o - 1);
 
@@ -479,7 +480,7 @@ out:
 	admin_free(d.admin);
 	if (d.svc && !d.stuck)
 		regsvc_stop(d.svc); /* a start-up failure: the last flush */
-	engine_free(d.engine); /* frees nothing if a worker outlived the stop */
+	engine_free(d.engine);      /* frees nothing if a worker outlived the stop */
 	if (!d.stuck)
 		regsvc_free(d.svc); /* not while a worker may still use it */
 	if (sfd >= 0)

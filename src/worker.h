@@ -36,39 +36,39 @@
 
 struct regsvc;
 
-#define WORKER_HDRS 64            /* header array per message (the limit) */
-#define WORKER_OUT_MAX 65535u     /* one response, the largest UDP allows */
+#define WORKER_HDRS 64        /* header array per message (the limit) */
+#define WORKER_OUT_MAX 65535u /* one response, the largest UDP allows */
 #define WORKER_CONN_TCP (1ull << 63)
 #define WORKER_METHODS (SIP_METHOD_REFER + 1)
-#define WORKER_TICK_MS 1000u      /* TCP idle sweep, regsvc_advance cap */
+#define WORKER_TICK_MS 1000u /* TCP idle sweep, regsvc_advance cap */
 
 #define STAT_ADD(f, n) __atomic_store_n(&(f), (f) + (n), __ATOMIC_RELAXED)
 #define STAT_INC(f) STAT_ADD(f, 1)
 #define STAT_GET(f) __atomic_load_n(&(f), __ATOMIC_RELAXED)
 
 struct worker_stats {
-	uint64_t rx_udp;          /* datagrams received */
-	uint64_t rx_tcp;          /* framed TCP messages received */
-	uint64_t rx_handoff;      /* datagrams handed to us by another worker */
-	uint64_t tx_udp;          /* datagrams queued for sending */
-	uint64_t tx_tcp;          /* messages sent on TCP */
-	uint64_t tx_errors;       /* sends refused (queue full, closed conn) */
-	uint64_t parsed;          /* messages parsed */
-	uint64_t err_badmsg;      /* parse: -EBADMSG */
-	uint64_t err_toobig;      /* parse: -E2BIG */
-	uint64_t err_version;     /* parse: -EPROTONOSUPPORT */
-	uint64_t err_invalid;     /* sip_msg_validate failed */
-	uint64_t err_other;       /* parse: anything else */
-	uint64_t unanswerable;    /* bad requests dropped: no Via/From/To/... */
+	uint64_t rx_udp;              /* datagrams received */
+	uint64_t rx_tcp;              /* framed TCP messages received */
+	uint64_t rx_handoff;          /* datagrams handed to us by another worker */
+	uint64_t tx_udp;              /* datagrams queued for sending */
+	uint64_t tx_tcp;              /* messages sent on TCP */
+	uint64_t tx_errors;           /* sends refused (queue full, closed conn) */
+	uint64_t parsed;              /* messages parsed */
+	uint64_t err_badmsg;          /* parse: -EBADMSG */
+	uint64_t err_toobig;          /* parse: -E2BIG */
+	uint64_t err_version;         /* parse: -EPROTONOSUPPORT */
+	uint64_t err_invalid;         /* sip_msg_validate failed */
+	uint64_t err_other;           /* parse: anything else */
+	uint64_t unanswerable;        /* bad requests dropped: no Via/From/To/... */
 	uint64_t req[WORKER_METHODS]; /* requests by method id (0: unknown) */
-	uint64_t sent[7];         /* responses sent by class (1..6) */
-	uint64_t absorbed;        /* retransmitted requests answered from the tx */
-	uint64_t reg_dropped;     /* REGISTERs the registrar chose not to answer */
-	uint64_t resp_rx;         /* responses received */
-	uint64_t resp_matched;    /* matched one of our client transactions */
-	uint64_t resp_handed_off; /* pushed to the owner worker */
+	uint64_t sent[7];             /* responses sent by class (1..6) */
+	uint64_t absorbed;            /* retransmitted requests answered from the tx */
+	uint64_t reg_dropped;         /* REGISTERs the registrar chose not to answer */
+	uint64_t resp_rx;             /* responses received */
+	uint64_t resp_matched;        /* matched one of our client transactions */
+	uint64_t resp_handed_off;     /* pushed to the owner worker */
 	uint64_t resp_handoff_failed; /* owner's queue full */
-	uint64_t resp_unmatched;  /* no transaction here nor elsewhere: dropped */
+	uint64_t resp_unmatched;      /* no transaction here nor elsewhere: dropped */
 };
 
 struct engine;
@@ -120,9 +120,9 @@ struct pkt {
 	size_t len;
 	const struct sockaddr *src;
 	socklen_t srclen;
-	uint64_t conn;    /* see above */
+	uint64_t conn; /* see above */
 	bool tcp;
-	bool handed;      /* came through the handoff: do not hand off again */
+	bool handed; /* came through the handoff: do not hand off again */
 };
 
 static inline uint64_t worker_conn_tcp(struct tcp_handle h)

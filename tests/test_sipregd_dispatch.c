@@ -104,7 +104,8 @@ static void on_result(void *arg, struct tx *tx, int err, const struct sip_msg *r
 Test(sipregd_dispatch, response_reaches_the_owner_worker)
 {
 	struct worker *w0 = &eng->w[0], *w1 = &eng->w[1];
-	struct tx_dest dest = {(struct sockaddr *)&peer_addr, sizeof(peer_addr), 0, false};
+	struct tx_dest dest = {(struct sockaddr *)&peer_addr, sizeof(peer_addr), 0,
+	                       false};
 	struct result res = {0};
 	char branch[TX_BRANCH_LEN + 1], req[512], resp[512], got[2048];
 	int n;
@@ -118,8 +119,8 @@ Test(sipregd_dispatch, response_reaches_the_owner_worker)
 	             "Content-Length: 0\r\n\r\n",
 	             branch);
 	cr_assert_eq(tx_client_start(w1->tx, NULL, sip_str_make(branch, TX_BRANCH_LEN),
-	                             SIP_STR("REGISTER"), req, (size_t)n, &dest, on_result,
-	                             &res),
+	                             SIP_STR("REGISTER"), req, (size_t)n, &dest,
+	                             on_result, &res),
 	             0);
 	udp_flush(w1->udp[0]);
 	cr_assert_gt(answer(got, sizeof(got)), 0, "the request left worker 1's socket");
@@ -148,17 +149,20 @@ Test(sipregd_dispatch, response_reaches_the_owner_worker)
 	cr_assert_eq(w0->st.resp_handed_off, 2);
 
 	/* A branch no worker made: dropped where it arrived. */
-	feed(0, "SIP/2.0 200 OK\r\nVia: SIP/2.0/UDP h;branch=z9hG4bKother\r\nFrom: <sip:a@b>"
-	        ";tag=1\r\nTo: <sip:a@b>\r\nCall-ID: x\r\nCSeq: 1 REGISTER\r\n\r\n",
+	feed(0,
+	     "SIP/2.0 200 OK\r\nVia: SIP/2.0/UDP h;branch=z9hG4bKother\r\nFrom: <sip:a@b>"
+	     ";tag=1\r\nTo: <sip:a@b>\r\nCall-ID: x\r\nCSeq: 1 REGISTER\r\n\r\n",
 	     strlen("SIP/2.0 200 OK\r\nVia: SIP/2.0/UDP h;branch=z9hG4bKother\r\nFrom: "
-	            "<sip:a@b>;tag=1\r\nTo: <sip:a@b>\r\nCall-ID: x\r\nCSeq: 1 REGISTER\r\n\r\n"));
+	            "<sip:a@b>;tag=1\r\nTo: <sip:a@b>\r\nCall-ID: x\r\nCSeq: 1 "
+	            "REGISTER\r\n\r\n"));
 	cr_assert_eq(w0->st.resp_unmatched, 1);
 	cr_assert_eq(w0->st.resp_handed_off, 2);
 }
 
-#define OPTIONS_MSG                                                                          \
-	"OPTIONS sip:a@b SIP/2.0\r\nVia: SIP/2.0/UDP 10.0.0.1:5070;branch=z9hG4bKo1;rport\r\n" \
-	"Max-Forwards: 70\r\nFrom: <sip:p@b>;tag=f\r\nTo: <sip:a@b>\r\nCall-ID: o1\r\n"        \
+#define OPTIONS_MSG                                                                      \
+	"OPTIONS sip:a@b SIP/2.0\r\nVia: SIP/2.0/UDP "                                   \
+	"10.0.0.1:5070;branch=z9hG4bKo1;rport\r\n"                                       \
+	"Max-Forwards: 70\r\nFrom: <sip:p@b>;tag=f\r\nTo: <sip:a@b>\r\nCall-ID: o1\r\n"  \
 	"CSeq: 3 OPTIONS\r\nContent-Length: 0\r\n\r\n"
 
 Test(sipregd_dispatch, options_answered_with_rport_and_received)
@@ -188,9 +192,10 @@ Test(sipregd_dispatch, malformed_answered_or_dropped)
 	        "OPTIONS sip:a@b SIP/2.0\r\nVia: SIP/2.0/UDP h;branch=z9hG4bKm1\r\n"
 	        "Max-Forwards: 70\r\nFrom: <sip:p@b>;tag=f\r\nTo: <sip:a@b>\r\n"
 	        "Call-ID: m1\r\nCSeq: 1 OPTIONS\r\nContent-Length: x\r\n\r\n";
-	static const char no_via[] = "OPTIONS sip:a@b SIP/2.0\r\nMax-Forwards: 70\r\nFrom: "
-	                             "<sip:p@b>;tag=f\r\nTo: <sip:a@b>\r\nCall-ID: m2\r\n"
-	                             "CSeq: 1 OPTIONS\r\nContent-Length: x\r\n\r\n";
+	static const char no_via[] =
+	        "OPTIONS sip:a@b SIP/2.0\r\nMax-Forwards: 70\r\nFrom: "
+	        "<sip:p@b>;tag=f\r\nTo: <sip:a@b>\r\nCall-ID: m2\r\n"
+	        "CSeq: 1 OPTIONS\r\nContent-Length: x\r\n\r\n";
 	static const char bye[] =
 	        "BYE sip:a@b SIP/2.0\r\nVia: SIP/2.0/UDP h;branch=z9hG4bKm3\r\n"
 	        "Max-Forwards: 70\r\nFrom: <sip:p@b>;tag=f\r\nTo: <sip:a@b>;tag=t\r\n"
@@ -207,7 +212,8 @@ Test(sipregd_dispatch, malformed_answered_or_dropped)
 	feed(0, no_via, sizeof(no_via) - 1); /* nothing to answer to */
 	cr_assert_eq(eng->w[0].st.unanswerable, 1);
 
-	n = snprintf(big, sizeof(big), "%.*s", (int)(strlen(OPTIONS_MSG) - 2), OPTIONS_MSG);
+	n = snprintf(big, sizeof(big), "%.*s", (int)(strlen(OPTIONS_MSG) - 2),
+	             OPTIONS_MSG);
 	for (int i = 0; i < WORKER_HDRS + 4; i++)
 		n += snprintf(big + n, sizeof(big) - (size_t)n, "X-H%d: %d\r\n", i, i);
 	n += snprintf(big + n, sizeof(big) - (size_t)n, "\r\n");
@@ -222,11 +228,15 @@ Test(sipregd_dispatch, malformed_answered_or_dropped)
 	cr_assert_not_null(strstr(got, "\r\nAllow: REGISTER, OPTIONS\r\n"));
 
 	/* REGISTER without a registrar service: 503, never a crash. */
-	feed(0, "REGISTER sip:b SIP/2.0\r\nVia: SIP/2.0/UDP h;branch=z9hG4bKr1\r\nMax-Forwards:"
-	        " 70\r\nFrom: <sip:a@b>;tag=f\r\nTo: <sip:a@b>\r\nCall-ID: r1\r\nCSeq: 1 "
-	        "REGISTER\r\nContent-Length: 0\r\n\r\n",
-	     strlen("REGISTER sip:b SIP/2.0\r\nVia: SIP/2.0/UDP h;branch=z9hG4bKr1\r\nMax-"
-	            "Forwards: 70\r\nFrom: <sip:a@b>;tag=f\r\nTo: <sip:a@b>\r\nCall-ID: r1\r\n"
+	feed(0,
+	     "REGISTER sip:b SIP/2.0\r\nVia: SIP/2.0/UDP "
+	     "h;branch=z9hG4bKr1\r\nMax-Forwards:"
+	     " 70\r\nFrom: <sip:a@b>;tag=f\r\nTo: <sip:a@b>\r\nCall-ID: r1\r\nCSeq: 1 "
+	     "REGISTER\r\nContent-Length: 0\r\n\r\n",
+	     strlen("REGISTER sip:b SIP/2.0\r\nVia: SIP/2.0/UDP "
+	            "h;branch=z9hG4bKr1\r\nMax-"
+	            "Forwards: 70\r\nFrom: <sip:a@b>;tag=f\r\nTo: <sip:a@b>\r\nCall-ID: "
+	            "r1\r\n"
 	            "CSeq: 1 REGISTER\r\nContent-Length: 0\r\n\r\n"));
 	cr_assert_gt(answer(got, sizeof(got)), 0);
 	cr_assert(strncmp(got, "SIP/2.0 503 ", 12) == 0, "%s", got);
