@@ -28,7 +28,8 @@ int sip_cseq_parse(struct sip_cseq *c, struct sip_str value, struct sip_err *err
 				       value.p, p);
 	} while (p != end && cc_is(*p, CC_DIGIT));
 	/* the usual " REGISTER" to the end of the value, in one compare */
-	if (likely(end - p == 9 && *p == ' ' && cc_load(p + 1, 8) == cc_load("REGISTER", 8))) {
+	if (likely(end - p == 9 && *p == ' ' &&
+		   cc_load(p + 1, 8) == cc_load("REGISTER", 8))) {
 		c->num = (uint32_t)num;
 		c->method = sip_str_make(p + 1, 8);
 		c->method_id = SIP_METHOD_REGISTER;

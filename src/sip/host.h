@@ -101,9 +101,9 @@ static inline unsigned dec3(const char *s, unsigned len)
 
 /*
  * A host shorter than 16 bytes: the classes of the 16 bytes at p (zero
- * padded past end, cc_load16) from one vector, the label rules and the IPv4 dots from the
- * bit masks. Returns 1 (done, *q set or *why set), or 0 when the host is 16
- * bytes or longer (the scalar scan takes it).
+ * padded past end, cc_load16) from one vector, the label rules and the IPv4
+ * dots from the bit masks. Returns 1 (done, *q set or *why set), or 0 when
+ * the host is 16 bytes or longer (the scalar scan takes it).
  */
 static inline __attribute__((always_inline)) int
 host_sse2(const char *p, const char *end, const char **q, struct sip_str *host,
@@ -111,15 +111,17 @@ host_sse2(const char *p, const char *end, const char **q, struct sip_str *host,
 {
 	__m128i x = cc_load16(p, end);
 	__m128i lo = _mm_or_si128(x, _mm_set1_epi8(0x20));
-	__m128i alpha = _mm_or_si128(_mm_and_si128(_mm_cmpgt_epi8(lo, _mm_set1_epi8(0x60)),
-						   _mm_cmplt_epi8(lo, _mm_set1_epi8(0x7b))),
-				     _mm_cmpeq_epi8(x, _mm_set1_epi8('_')));
+	__m128i az = _mm_and_si128(_mm_cmpgt_epi8(lo, _mm_set1_epi8(0x60)),
+				   _mm_cmplt_epi8(lo, _mm_set1_epi8(0x7b)));
+	__m128i alpha = _mm_or_si128(az, _mm_cmpeq_epi8(x, _mm_set1_epi8('_')));
 	__m128i digit = _mm_and_si128(_mm_cmpgt_epi8(x, _mm_set1_epi8(0x2f)),
 				      _mm_cmplt_epi8(x, _mm_set1_epi8(0x3a)));
 	unsigned ma = (unsigned)_mm_movemask_epi8(alpha);
 	unsigned md = (unsigned)_mm_movemask_epi8(digit);
-	unsigned mdot = (unsigned)_mm_movemask_epi8(_mm_cmpeq_epi8(x, _mm_set1_epi8('.')));
-	unsigned mdash = (unsigned)_mm_movemask_epi8(_mm_cmpeq_epi8(x, _mm_set1_epi8('-')));
+	__m128i dot = _mm_cmpeq_epi8(x, _mm_set1_epi8('.'));
+	__m128i dash = _mm_cmpeq_epi8(x, _mm_set1_epi8('-'));
+	unsigned mdot = (unsigned)_mm_movemask_epi8(dot);
+	unsigned mdash = (unsigned)_mm_movemask_epi8(dash);
 	unsigned n = (unsigned)__builtin_ctz(~(ma | md | mdot | mdash) | 0x10000u);
 	unsigned span, seps, bad;
 
@@ -160,8 +162,8 @@ host_sse2(const char *p, const char *end, const char **q, struct sip_str *host,
 		d3 = m ? (unsigned)__builtin_ctz(m) : 0;
 		m &= m - 1;
 		if (d3 && !m &&
-		    (dec3(p, d1) | dec3(p + d1 + 1, d2 - d1 - 1) | dec3(p + d2 + 1, d3 - d2 - 1) |
-		     dec3(p + d3 + 1, n - d3 - 1)) <= 255)
+		    (dec3(p, d1) | dec3(p + d1 + 1, d2 - d1 - 1) |
+		     dec3(p + d2 + 1, d3 - d2 - 1) | dec3(p + d3 + 1, n - d3 - 1)) <= 255)
 			return 1;
 	}
 	*why = SIP_HOST_EBADV4;

@@ -168,7 +168,8 @@ static inline __m128i load16_tail(const char *p, size_t n)
 
 /* The control-byte mask of the 64 bytes at b (fewer at the end). Inlined
  * into the line scan: a call per block cost about ten instructions. */
-static inline __attribute__((always_inline)) uint64_t block_mask(const char *b, const char *end)
+static inline __attribute__((always_inline)) uint64_t block_mask(const char *b,
+								  const char *end)
 {
 	size_t avail = (size_t)(end - b);
 	uint64_t ctl = 0;
@@ -177,7 +178,8 @@ static inline __attribute__((always_inline)) uint64_t block_mask(const char *b, 
 	const __m128i c1f = _mm_set1_epi8(0x1f), del = _mm_set1_epi8(0x7f);
 	if (sip_likely(avail >= 64)) {
 		for (unsigned i = 0; i < 64; i += 16) {
-			__m128i x = _mm_loadu_si128((const __m128i *)(const void *)(b + i));
+			const char *q = b + i;
+			__m128i x = _mm_loadu_si128((const __m128i *)(const void *)q);
 			__m128i c = _mm_or_si128(_mm_cmpeq_epi8(_mm_min_epu8(x, c1f), x),
 						 _mm_cmpeq_epi8(x, del));
 			ctl |= (uint64_t)(unsigned)_mm_movemask_epi8(c) << i;
@@ -187,9 +189,13 @@ static inline __attribute__((always_inline)) uint64_t block_mask(const char *b, 
 	/* the last block: whole 16-byte chunks, then one zero-padded chunk (its
 	 * padding counts as control bytes here and is masked off below) */
 	for (unsigned i = 0; i < avail; i += 16) {
-		__m128i x = avail - i >= 16
-				    ? _mm_loadu_si128((const __m128i *)(const void *)(b + i))
-				    : load16_tail(b + i, avail - i);
+		const char *q = b + i;
+		__m128i x;
+
+		if (avail - i < 16)
+			x = load16_tail(q, avail - i);
+		else
+			x = _mm_loadu_si128((const __m128i *)(const void *)q);
 		__m128i c = _mm_or_si128(_mm_cmpeq_epi8(_mm_min_epu8(x, c1f), x),
 					 _mm_cmpeq_epi8(x, del));
 		ctl |= (uint64_t)(unsigned)_mm_movemask_epi8(c) << i;

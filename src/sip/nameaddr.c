@@ -359,7 +359,8 @@ static inline const char *contact_param_fast(struct sip_contact *c, const char *
 		return q;
 	}
 	if (((w | 0x0000202000202020ull) & 0x00ffffffffffffffull) == W("reg-id=")) {
-		if (unlikely(*seen & CP_REGID) || !(q = digits9(p + 8, end, &n)) || n == 0)
+		if (unlikely(*seen & CP_REGID) || !(q = digits9(p + 8, end, &n)) ||
+		    n == 0)
 			return NULL;
 		*seen |= CP_REGID;
 		c->reg_id = n;
@@ -367,7 +368,8 @@ static inline const char *contact_param_fast(struct sip_contact *c, const char *
 		return q;
 	}
 	if (end - p >= 17 && (w | 0x2020200020202000ull) == W("+sip.ins") &&
-	    (cc_load(p + 7, 8) | 0x0020202020202020ull) == W("nstance=") && p[15] == '"') {
+	    (cc_load(p + 7, 8) | 0x0020202020202020ull) == W("nstance=") &&
+	    p[15] == '"') {
 		if (unlikely(*seen & CP_INSTANCE) || !(q = cc_quoted_end(p + 16, end)))
 			return NULL;
 		*seen |= CP_INSTANCE;

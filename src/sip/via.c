@@ -188,8 +188,8 @@ static const char *via_param(struct sip_via *v, struct sip_str n, struct sip_str
  * param, LWS, a duplicate, a value the generic path must judge): the generic
  * path then reads it, with the same result.
  */
-static inline const char *via_param_fast(struct sip_via *v, const char *p, const char *end,
-					 unsigned *seen)
+static inline const char *via_param_fast(struct sip_via *v, const char *p,
+					 const char *end, unsigned *seen)
 {
 #define W(lit) cc_load("" lit "\0\0\0\0\0\0\0\0", 8)
 	const char *q;
@@ -200,7 +200,8 @@ static inline const char *via_param_fast(struct sip_via *v, const char *p, const
 		uint64_t w = cc_load(p + 1, 8); /* p[1 .. 9) */
 
 		/* 0x20 ORed into the letter positions only, '=' exact */
-		if (((w | 0x0000202020202020ull) & 0x00ffffffffffffffull) == W("branch=")) {
+		if (((w | 0x0000202020202020ull) & 0x00ffffffffffffffull) ==
+		    W("branch=")) {
 			q = cc_span(p + 8, end, CC_PVAL);
 			if (unlikely(q == p + 8 || (*seen & VP_BRANCH)))
 				return NULL;
@@ -208,20 +209,22 @@ static inline const char *via_param_fast(struct sip_via *v, const char *p, const
 			v->branch = sip_str_make(p + 8, (size_t)(q - p - 8));
 			return q;
 		}
-		if ((w | 0x2020202020202020ull) == W("received") && end - p >= 11 && p[9] == '=') {
+		if ((w | 0x2020202020202020ull) == W("received") && end - p >= 11 &&
+		    p[9] == '=') {
 			struct sip_str val;
 
 			q = cc_span(p + 10, end, CC_PVAL);
 			val = sip_str_make(p + 10, (size_t)(q - p - 10));
-			if (unlikely(q == p + 10 || (*seen & VP_RECEIVED) || !received_ok(&val)))
+			if (unlikely(q == p + 10 || (*seen & VP_RECEIVED) ||
+				     !received_ok(&val)))
 				return NULL;
 			*seen |= VP_RECEIVED;
 			v->received = val;
 			return q;
 		}
 	}
-	if ((cc_load(p + 1, 4) | 0x20202020u) == cc_load("rpor", 4) && (p[5] | 0x20) == 't' &&
-	    !(*seen & VP_RPORT)) {
+	if ((cc_load(p + 1, 4) | 0x20202020u) == cc_load("rpor", 4) &&
+	    (p[5] | 0x20) == 't' && !(*seen & VP_RPORT)) {
 		uint32_t n = 0;
 
 		q = p + 6;
