@@ -136,7 +136,7 @@ check "worker 0 got its 8" 8 "$(status | jq -r '[.sip.workers[0].resp_unmatched]
 
 # --- SIGHUP: a new user_agent is the Server of the next answers
 check "Server before SIGHUP" 1 "$("${client[@]}" show "$udp" "$tmp/options.sip" | grep -c '^Server: sipreg/')"
-printf '[sip]\nuser_agent = reloaded-ua/1\n' >>"$tmp/sipreg.conf"
+printf '[sip]\nuser_agent = reloaded-ua/1\ndigest_algorithms = md5\n' >>"$tmp/sipreg.conf"
 kill -HUP "$pid"
 for _ in $(seq 50); do
 	[ "$(status | jq -r '.counters.config_reloads')" = 1 ] && break
@@ -155,8 +155,24 @@ check "REGISTER over TCP: 401 then 200" "401 200" "$(echo "$out" | head -n 1)"
 check "the 200 lists the binding" 1 "$(echo "$out" | grep -c 'transport=tcp>;expires=600')"
 out=$("${client[@]}" register udp "$udp" alice example.com wrong 600)
 check "a wrong password: 401 twice" "401 401" "$(echo "$out" | head -n 1)"
-check "GET /bindings shows it" "alice@example.com tcp" \
-	"$(api http://sipreg/bindings | jq -r '.bindings[] | "\(.aor) \(.transport)"')"
+# sipp as the UAC (digest_algorithms = md5 since the SIGHUP: sipp 3.6 answers
+# only a first MD5 challenge), another account, UDP then TCP
+api -X POST http://sipreg/subscribers \
+	-d '{"username":"bob","domain":"example.com","password":"b0b"}' >/dev/null ||
+	bad "POST /subscribers bob"
+for tr in u1 t1; do
+	port=$udp; [ $tr = t1 ] && port=$tcp
+	(cd "$tmp" && timeout 30 sipp -sf "$src/tests/sipp/register_auth.xml" -s bob -au bob \
+		-ap b0b -key domain example.com -key expires 900 -m 1 -t $tr -i 127.0.0.1 \
+		-nostdin -timeout 15s -timeout_error -trace_err "127.0.0.1:$port" \
+		>"$tmp/sipp-reg-$tr.out" 2>&1)
+	check "sipp REGISTER over $tr: 401 then 200" "0 1" \
+		"$? $(awk '/Successful call/ { print $NF }' "$tmp/sipp-reg-$tr.out")"
+done
+check "bob's binding is the TCP one" "tcp 900" \
+	"$(api 'http://sipreg/bindings?aor=bob@example.com' | jq -r '.bindings[] | "\(.transport) \(.expires > 890)"' | sed 's/true/900/')"
+check "GET /bindings shows alice" "alice@example.com tcp" \
+	"$(api http://sipreg/bindings | jq -r '.bindings[] | select(.aor == "alice@example.com") | "\(.aor) \(.transport)"')"
 
 # --- a graceful restart keeps the binding (with less time left)
 sleep 1.2
