@@ -15,6 +15,14 @@
  *   sipregctl ... guard list [--json]
  *   sipregctl ... guard clear KEY [--json]      KEY: ADDRESS or ACCOUNT@ADDRESS
  *                                               (ACCOUNT is USER@DOMAIN)
+ *   sipregctl ... trunk add NAME --registrar HOST[:PORT] --user USER
+ *             [--proxy HOST[:PORT]] [--transport udp|tcp] [--auth-user U]
+ *             [--password P] [--domain D] [--realm R] [--contact-user C]
+ *             [--expire auto|N] [--retry-delay N] [--disabled] [--json]
+ *   sipregctl ... trunk set NAME [the same options, --enabled] [--json]
+ *   sipregctl ... trunk del|enable|disable|refresh|show NAME [--json]
+ *   sipregctl ... trunk list [--state S] [--json]
+ *   sipregctl ... trunk import FILE.csv [--json]
  *
  * The socket is -s SOCKET, else [admin] socket of the configuration file
  * given with -c, else the default configuration's path
@@ -31,6 +39,7 @@
 #include <string.h>
 #include <sys/socket.h>
 #include <sys/un.h>
+#include <time.h>
 #include <unistd.h>
 
 #include <curl/curl.h>
@@ -39,6 +48,7 @@
 
 #include "sipreg/admin.h"
 #include "sipreg/config.h"
+#include "sipreg/ua.h"
 
 /* Replies larger than this are refused (a listing of a million subscribers
  * is about 150 MB of JSON). */
@@ -94,6 +104,33 @@ static void usage(FILE *f)
 	        "                              KEY: ADDRESS or ACCOUNT@ADDRESS as guard\n"
 	        "                              list shows it (ACCOUNT is USER@DOMAIN:\n"
 	        "                              alice@example.com@192.0.2.7)\n"
+	        "  trunk add NAME --registrar HOST[:PORT] --user USER [--proxy HOST[:PORT]]\n"
+	        "            [--transport udp|tcp] [--auth-user U] [--password P]\n"
+	        "            [--domain D] [--realm R] [--contact-user C]\n"
+	        "            [--expire auto|N] [--retry-delay N] [--disabled]\n"
+	        "                              add an outbound registration (trunk);\n"
+	        "                              --expire 20-7200 or auto, --retry-delay\n"
+	        "                              30-600 (default: the global\n"
+	        "                              SS_SIP_USER_AGENT_EXPIRE / _RETRY_DELAY)\n"
+	        "  trunk set NAME [the options of add] [--enabled]\n"
+	        "                              change only the fields given (--expire\n"
+	        "                              global, --retry-delay global: back to the\n"
+	        "                              global value; --proxy '': no proxy)\n"
+	        "  trunk del NAME              remove (unregistering first)\n"
+	        "  trunk enable NAME           register it again\n"
+	        "  trunk disable NAME          unregister it and keep it disabled\n"
+	        "  trunk refresh NAME          send a REGISTER now\n"
+	        "  trunk show NAME             state, last status code and reason, granted\n"
+	        "                              expiry, last success, next action and when,\n"
+	        "                              attempts and failures, configuration\n"
+	        "  trunk list [--state S]      every trunk (in state S: disabled,\n"
+	        "                              registering, registered, refreshing,\n"
+	        "                              failed, unregistering)\n"
+	        "  trunk import FILE.csv       add or change the rows of a CSV file whose\n"
+	        "                              header is name,registrar,proxy,transport,\n"
+	        "                              user,auth_user,password,domain,expire,\n"
+	        "                              retry_delay,enabled; all or nothing, a bad\n"
+	        "                              row is reported by its line\n"
 	        "options:\n"
 	        "  -s SOCKET  the admin socket (default: the default configuration's)\n"
 	        "  -c FILE    take the socket from this configuration file\n"
@@ -423,7 +460,162 @@ static const struct column guard_cols[] = {
         {"SUSPENDED", cell_suspended, NULL},
 };
 
+/* Trunks: "401 Unauthorized", "timeout" or "-". */
+static void cell_result(json_t *row, const char *field, char *buf, size_t cap)
+{
+	json_int_t code = json_integer_value(json_object_get(row, "last_code"));
+	const char *why = json_string_value(json_object_get(row, "last_reason"));
+
+	(void)field;
+	if (code > 0)
+		snprintf(buf, cap, "%lld%s%s", (long long)code, why && why[0] ? " " : "",
+		         why ? why : "");
+	else
+		snprintf(buf, cap, "%s", why && why[0] ? why : "-");
+}
+
+/* "300s", "300s (asked 600)", "-" when nothing was granted. */
+static void cell_granted(json_t *row, const char *field, char *buf, size_t cap)
+{
+	json_int_t g = json_integer_value(json_object_get(row, "granted"));
+	json_int_t a = json_integer_value(json_object_get(row, "asked"));
+
+	(void)field;
+	if (g > 0 && a > 0 && a != g)
+		snprintf(buf, cap, "%llds (asked %lld)", (long long)g, (long long)a);
+	else if (g > 0)
+		snprintf(buf, cap, "%llds", (long long)g);
+	else
+		snprintf(buf, cap, "-");
+}
+
+/* The actions with a time: "refresh in 12s"; the others by name. */
+static void cell_next(json_t *row, const char *field, char *buf, size_t cap)
+{
+	const char *a = json_string_value(json_object_get(row, "next_action"));
+	json_int_t in = json_integer_value(json_object_get(row, "next_in"));
+
+	(void)field;
+	if (!a || strcmp(a, "none") == 0)
+		snprintf(buf, cap, "-");
+	else if (strcmp(a, "register") == 0 || strcmp(a, "refresh") == 0 ||
+	         strcmp(a, "retry") == 0)
+		snprintf(buf, cap, "%s in %llds", a, (long long)in);
+	else
+		snprintf(buf, cap, "%s", a);
+}
+
+static void cell_attempts(json_t *row, const char *field, char *buf, size_t cap)
+{
+	(void)field;
+	snprintf(buf, cap, "%lld/%lld",
+	         (long long)json_integer_value(json_object_get(row, "attempts")),
+	         (long long)json_integer_value(json_object_get(row, "failures")));
+}
+
+static const struct column trunk_cols[] = {
+        {"NAME", cell_field, "name"},       {"STATE", cell_field, "state"},
+        {"LAST_RESULT", cell_result, NULL}, {"GRANTED", cell_granted, NULL},
+        {"NEXT", cell_next, NULL},          {"ATTEMPTS/FAILURES", cell_attempts, NULL},
+};
+
 #define COUNT(a) (sizeof(a) / sizeof((a)[0]))
+
+/* The state names in the daemon's order ("disabled", ...). */
+static const char *state_at(unsigned i)
+{
+	return i < UA_STATE__COUNT ? ua_state_name((enum ua_state)i) : NULL;
+}
+
+/* sipregctl status: the trunks object of /status as counts by state. */
+static void print_status_trunks(json_t *tr)
+{
+	json_t *by = json_object_get(tr, "by_state"), *v;
+	const char *key;
+	bool first = true;
+
+	printf("trunks: %lld",
+	       (long long)json_integer_value(json_object_get(tr, "total")));
+	for (unsigned i = 0; state_at(i); i++) {
+		v = json_object_get(by, state_at(i));
+		printf("%s%s %lld", first ? " (" : ", ", state_at(i),
+		       (long long)json_integer_value(v));
+		first = false;
+	}
+	json_object_foreach(by, key, v)
+	{
+		enum ua_state st;
+
+		if (ua_state_parse(key, &st) < 0) { /* a state this tool does not know */
+			printf("%s%s %lld", first ? " (" : ", ", key,
+			       (long long)json_integer_value(v));
+			first = false;
+		}
+	}
+	printf("%s\n", first ? "" : ")");
+	json_object_foreach(tr, key, v)
+	{
+		if (strcmp(key, "total") != 0 && strcmp(key, "by_state") != 0 &&
+		    is_scalar(v)) {
+			printf("  %s: ", key);
+			print_scalar(v);
+			printf("\n");
+		}
+	}
+}
+
+/* trunk show: the state as sentences, then the configuration. */
+static void print_trunk(json_t *t)
+{
+	json_t *conf = json_object_get(t, "config");
+	char cell[512];
+	json_int_t v;
+
+	printf("trunk:          %s\n",
+	       json_string_value(json_object_get(t, "name")) ?: "?");
+	if (!json_object_get(t, "state")) {
+		printf("state:          unknown (the owner worker did not answer)\n");
+	} else {
+		printf("state:          %s%s\n",
+		       json_string_value(json_object_get(t, "state")) ?: "?",
+		       json_is_false(json_object_get(t, "enabled")) ? " (disabled)" : "");
+		cell_result(t, NULL, cell, sizeof(cell));
+		printf("last result:    %s\n", cell);
+		v = json_integer_value(json_object_get(t, "granted"));
+		cell_granted(t, NULL, cell, sizeof(cell));
+		printf("granted expiry: %s", cell);
+		if (json_is_true(json_object_get(t, "valid")))
+			printf(", valid for %llds more",
+			       (long long)json_integer_value(
+			               json_object_get(t, "valid_for")));
+		else if (v > 0)
+			printf(", lapsed");
+		printf("\n");
+		v = json_integer_value(json_object_get(t, "last_success"));
+		if (v > 0) {
+			time_t when = (time_t)v, now = time(NULL);
+			struct tm tm;
+			char ts[64];
+
+			gmtime_r(&when, &tm);
+			strftime(ts, sizeof(ts), "%Y-%m-%d %H:%M:%S UTC", &tm);
+			printf("last success:   %s (%llds ago)\n", ts,
+			       (long long)(now > when ? now - when : 0));
+		} else {
+			printf("last success:   never\n");
+		}
+		cell_next(t, NULL, cell, sizeof(cell));
+		printf("next action:    %s\n", cell);
+		printf("attempts:       %lld\n",
+		       (long long)json_integer_value(json_object_get(t, "attempts")));
+		printf("failures:       %lld\n",
+		       (long long)json_integer_value(json_object_get(t, "failures")));
+	}
+	if (json_is_object(conf)) {
+		printf("config:\n");
+		print_human(conf, 2);
+	}
+}
 
 /* ------------------------------------------------------------------------ */
 /* Commands                                                                  */
@@ -438,7 +630,34 @@ enum cmd_kind {
 	CMD_BINDINGS,
 	CMD_GUARD_LIST,
 	CMD_GUARD_CLEAR,
+	CMD_TRUNK_ADD,
+	CMD_TRUNK_SET,
+	CMD_TRUNK_DEL,
+	CMD_TRUNK_ENABLE,
+	CMD_TRUNK_DISABLE,
+	CMD_TRUNK_REFRESH,
+	CMD_TRUNK_SHOW,
+	CMD_TRUNK_LIST,
+	CMD_TRUNK_IMPORT,
 };
+
+/* The options of trunk add / set: option name and JSON key of POST /trunks. */
+static const struct {
+	const char *opt, *key;
+} trunk_opts[] = {
+        {"--registrar", "registrar"},
+        {"--proxy", "proxy"},
+        {"--transport", "transport"},
+        {"--user", "user"},
+        {"--auth-user", "auth_user"},
+        {"--password", "password"},
+        {"--domain", "domain"},
+        {"--realm", "realm"},
+        {"--contact-user", "contact_user"},
+        {"--expire", "expire"},
+        {"--retry-delay", "retry_delay"},
+};
+#define TRUNK_OPTS (sizeof(trunk_opts) / sizeof(trunk_opts[0]))
 
 /* Everything the command line says. */
 struct cmdline {
@@ -448,7 +667,10 @@ struct cmdline {
 	size_t npos;
 	bool json, disabled, replace;
 	const char *ha1_md5, *ha1_sha256;
-	long max_contacts; /* -1: not given */
+	long max_contacts;             /* -1: not given */
+	const char *trunk[TRUNK_OPTS]; /* trunk add/set: NULL = not given */
+	int enabled;                   /* trunk add/set: -1 not given, 0, 1 */
+	const char *state;             /* trunk list --state */
 };
 
 __attribute__((format(printf, 1, 2))) static int bad_usage(const char *fmt, ...)
@@ -471,16 +693,65 @@ static bool aor_ok(const char *s)
 	return at && at != s && at[1];
 }
 
+/* A trunk add/set option (--name VALUE or --name=VALUE) at argv[*i]: 1 taken
+ * (*i moved past its value), 0 not a trunk option, 2 bad usage (printed). */
+static int trunk_option(struct cmdline *cl, int argc, char **argv, int *i)
+{
+	const char *a = argv[*i], *eq = strchr(a, '=');
+	size_t len = eq ? (size_t)(eq - a) : strlen(a);
+
+	for (size_t k = 0; k < TRUNK_OPTS; k++) {
+		if (strlen(trunk_opts[k].opt) != len ||
+		    strncmp(a, trunk_opts[k].opt, len) != 0)
+			continue;
+		if (eq) {
+			cl->trunk[k] = eq + 1;
+		} else {
+			if (*i + 1 >= argc) {
+				bad_usage("%s needs a value", a);
+				return 2;
+			}
+			cl->trunk[k] = argv[++*i];
+		}
+		return 1;
+	}
+	if (strcmp(a, "--disabled") == 0 || strcmp(a, "--enabled") == 0) {
+		if (cl->enabled >= 0 && cl->enabled != (a[2] == 'e')) {
+			bad_usage("%s", "--enabled and --disabled together");
+			return 2;
+		}
+		cl->enabled = a[2] == 'e';
+		return 1;
+	}
+	return 0;
+}
+
 /* Reads the rest of the command line after the command words. Returns 0 or
  * the exit status 2 (message printed). */
 static int parse_args(struct cmdline *cl, int argc, char **argv, int i)
 {
 	bool sub_add = cl->kind == CMD_SUB_ADD, options = true;
+	bool trunk_put = cl->kind == CMD_TRUNK_ADD || cl->kind == CMD_TRUNK_SET;
 
 	for (; i < argc; i++) {
 		const char *a = argv[i];
+		int t;
 
-		if (options && strcmp(a, "--") == 0) {
+		if (options && trunk_put && a[0] == '-' &&
+		    (t = trunk_option(cl, argc, argv, &i)) != 0) {
+			if (t == 2)
+				return 2;
+		} else if (options && cl->kind == CMD_TRUNK_LIST &&
+		           (strcmp(a, "--state") == 0 ||
+		            strncmp(a, "--state=", 8) == 0)) {
+			if (a[7] == '=') {
+				cl->state = a + 8;
+			} else {
+				if (i + 1 >= argc)
+					return bad_usage("%s needs a value", a);
+				cl->state = argv[++i];
+			}
+		} else if (options && strcmp(a, "--") == 0) {
 			options = false; /* a password may start with '-' */
 		} else if (!options) {
 			if (cl->npos == COUNT(cl->pos))
@@ -615,6 +886,17 @@ static int print_reply(const struct cmdline *cl, json_t *root)
 
 	switch (cl->kind) {
 	case CMD_GET:
+		if (strcmp(cl->name, "status") == 0 &&
+		    json_is_object(a = json_object_get(root, "trunks"))) {
+			json_incref(a);
+			json_object_del(root, "trunks");
+			print_human(root, 0);
+			print_status_trunks(a);
+			json_decref(a);
+			return 0;
+		}
+		print_human(root, 0);
+		return 0;
 	case CMD_SUB_SHOW:
 		print_human(root, 0);
 		return 0;
@@ -670,6 +952,45 @@ static int print_reply(const struct cmdline *cl, json_t *root)
 		printf("%zu guard entr%s\n", json_array_size(a),
 		       json_array_size(a) == 1 ? "y" : "ies");
 		return 0;
+	case CMD_TRUNK_ADD:
+	case CMD_TRUNK_SET:
+		printf("%s trunk %s: registrar %s, user %s, %s\n",
+		       cl->kind == CMD_TRUNK_ADD ? "added" : "changed", cl->pos[0],
+		       json_string_value(json_object_get(root, "registrar")) ?: "?",
+		       json_string_value(json_object_get(root, "user")) ?: "?",
+		       json_is_true(json_object_get(root, "enabled")) ? "enabled"
+		                                                      : "disabled");
+		return 0;
+	case CMD_TRUNK_DEL:
+		printf("deleted trunk %s\n", cl->pos[0]);
+		return 0;
+	case CMD_TRUNK_ENABLE:
+		printf("enabled trunk %s\n", cl->pos[0]);
+		return 0;
+	case CMD_TRUNK_DISABLE:
+		printf("disabled trunk %s\n", cl->pos[0]);
+		return 0;
+	case CMD_TRUNK_REFRESH:
+		printf("refreshing trunk %s\n", cl->pos[0]);
+		return 0;
+	case CMD_TRUNK_SHOW:
+		print_trunk(root);
+		return 0;
+	case CMD_TRUNK_IMPORT:
+		printf("imported %lld trunks from %s\n",
+		       (long long)json_integer_value(json_object_get(root, "imported")),
+		       cl->pos[0]);
+		return 0;
+	case CMD_TRUNK_LIST:
+		a = json_object_get(root, "trunks");
+		if (!json_is_array(a))
+			break;
+		if (json_array_size(a))
+			print_table(a, trunk_cols, COUNT(trunk_cols));
+		printf("%zu trunk%s%s%s\n", json_array_size(a),
+		       json_array_size(a) == 1 ? "" : "s", cl->state ? " " : "",
+		       cl->state ? cl->state : "");
+		return 0;
 	}
 	fprintf(stderr, "sipregctl: sipregd's reply has not the expected shape\n");
 	return 1;
@@ -700,6 +1021,89 @@ static char *add_body(const struct cmdline *cl)
 	return out;
 }
 
+/* The value of trunk option key as sent ("global" -> "" for set). */
+static const char *trunk_value(const struct cmdline *cl, size_t k)
+{
+	const char *v = cl->trunk[k];
+
+	if (v && cl->kind == CMD_TRUNK_SET && strcmp(v, "global") == 0 &&
+	    (strcmp(trunk_opts[k].key, "expire") == 0 ||
+	     strcmp(trunk_opts[k].key, "retry_delay") == 0))
+		return "";
+	return v;
+}
+
+/* Checks the trunk options given, as the daemon would; 0 or 2 (printed). */
+static int trunk_check(const struct cmdline *cl)
+{
+	const char *name = cl->pos[0];
+	char host[UA_HOST_MAX + 3];
+	uint16_t port;
+	int n;
+
+	if (strlen(name) > UA_NAME_MAX || strchr(name, '/') || !name[0])
+		return bad_usage("not a trunk name (1-%d bytes, no '/'): %s", UA_NAME_MAX,
+		                 name);
+	for (size_t k = 0; k < TRUNK_OPTS; k++) {
+		const char *key = trunk_opts[k].key, *v = trunk_value(cl, k);
+		enum ua_transport tr;
+		int r = 0;
+
+		if (!v)
+			continue;
+		if (strcmp(key, "registrar") == 0 || strcmp(key, "proxy") == 0) {
+			if (!v[0] && key[0] == 'r')
+				return bad_usage("%s", "--registrar: empty");
+			r = ua_hostport_parse(v, host, sizeof(host), &port);
+			if (r < 0)
+				return bad_usage("%s: not HOST[:PORT]: %s",
+				                 trunk_opts[k].opt, v);
+		} else if (strcmp(key, "transport") == 0) {
+			if (ua_transport_parse(v, &tr) < 0)
+				return bad_usage("--transport: %s (allowed: udp, tcp)",
+				                 v);
+		} else if (strcmp(key, "expire") == 0) {
+			if (ua_expire_parse(v, &n) < 0 ||
+			    (!v[0] && cl->kind == CMD_TRUNK_ADD))
+				return bad_usage(
+				        "--expire: %s (allowed: auto, 20-7200%s)", v,
+				        cl->kind == CMD_TRUNK_SET ? ", global" : "");
+		} else if (strcmp(key, "retry_delay") == 0) {
+			if (ua_retry_parse(v, &n) < 0 ||
+			    (!v[0] && cl->kind == CMD_TRUNK_ADD))
+				return bad_usage(
+				        "--retry-delay: %s (allowed: 30-600%s)", v,
+				        cl->kind == CMD_TRUNK_SET ? ", global" : "");
+		} else if (strcmp(key, "user") == 0 && !v[0]) {
+			return bad_usage("%s", "--user: empty");
+		}
+		if (strlen(v) > UA_FIELD_MAX && strcmp(key, "registrar") != 0 &&
+		    strcmp(key, "proxy") != 0)
+			return bad_usage("%s: longer than %d bytes", trunk_opts[k].opt,
+			                 UA_FIELD_MAX);
+	}
+	return 0;
+}
+
+/* The body of POST /trunks (add) or POST /trunks/NAME (set); NULL on ENOMEM. */
+static char *trunk_body(const struct cmdline *cl)
+{
+	json_t *o = json_object();
+	char *out;
+
+	if (cl->kind == CMD_TRUNK_ADD)
+		json_object_set_new(o, "name", json_string(cl->pos[0]));
+	for (size_t k = 0; k < TRUNK_OPTS; k++)
+		if (cl->trunk[k])
+			json_object_set_new(o, trunk_opts[k].key,
+			                    json_string(trunk_value(cl, k)));
+	if (cl->enabled >= 0)
+		json_object_set_new(o, "enabled", json_boolean(cl->enabled));
+	out = json_dumps(o, JSON_COMPACT);
+	json_decref(o);
+	return out;
+}
+
 int main(int argc, char **argv)
 {
 	static const struct option opts[] = {
@@ -710,9 +1114,9 @@ int main(int argc, char **argv)
 	        {"version", no_argument, NULL, 'V'},
 	        {NULL, 0, NULL, 0},
 	};
-	char sock[CONFIG_ADMIN_SOCKET_MAX] = "", path[2048];
+	char sock[CONFIG_ADMIN_SOCKET_MAX] = "", path[2048], cmdname[64];
 	const char *conf = NULL, *cmd, *method = "GET";
-	struct cmdline cl = {.max_contacts = -1};
+	struct cmdline cl = {.max_contacts = -1, .enabled = -1};
 	struct buf body = {NULL, 0};
 	char *req_body = NULL;
 	long status, timeout = 10;
@@ -762,7 +1166,8 @@ int main(int argc, char **argv)
 	if (strcmp(cmd, "status") == 0 || strcmp(cmd, "config") == 0 ||
 	    strcmp(cmd, "get") == 0) {
 		cl.kind = CMD_GET;
-	} else if (strcmp(cmd, "subscriber") == 0 || strcmp(cmd, "guard") == 0) {
+	} else if (strcmp(cmd, "subscriber") == 0 || strcmp(cmd, "guard") == 0 ||
+	           strcmp(cmd, "trunk") == 0) {
 		static const struct {
 			const char *cmd, *sub;
 			enum cmd_kind kind;
@@ -774,6 +1179,15 @@ int main(int argc, char **argv)
 		        {"subscriber", "import", CMD_SUB_IMPORT},
 		        {"guard", "list", CMD_GUARD_LIST},
 		        {"guard", "clear", CMD_GUARD_CLEAR},
+		        {"trunk", "add", CMD_TRUNK_ADD},
+		        {"trunk", "set", CMD_TRUNK_SET},
+		        {"trunk", "del", CMD_TRUNK_DEL},
+		        {"trunk", "enable", CMD_TRUNK_ENABLE},
+		        {"trunk", "disable", CMD_TRUNK_DISABLE},
+		        {"trunk", "refresh", CMD_TRUNK_REFRESH},
+		        {"trunk", "show", CMD_TRUNK_SHOW},
+		        {"trunk", "list", CMD_TRUNK_LIST},
+		        {"trunk", "import", CMD_TRUNK_IMPORT},
 		};
 		const char *sub = optind + 1 < argc ? argv[optind + 1] : NULL;
 		size_t k;
@@ -790,6 +1204,10 @@ int main(int argc, char **argv)
 			return 2;
 		}
 		cl.kind = subs[k].kind;
+		if (strcmp(cmd, "trunk") == 0) { /* "trunk add", for messages */
+			snprintf(cmdname, sizeof(cmdname), "trunk %s", sub);
+			cl.name = cmdname;
+		}
 		words = 2;
 	} else if (strcmp(cmd, "bindings") == 0) {
 		cl.kind = CMD_BINDINGS;
@@ -879,6 +1297,100 @@ int main(int argc, char **argv)
 			goto out;
 		method = "POST";
 		snprintf(path, sizeof(path), "/subscribers/import");
+		timeout = 600;
+		break;
+	case CMD_TRUNK_ADD:
+	case CMD_TRUNK_SET: {
+		bool any = cl.enabled >= 0;
+
+		if (cl.npos != 1)
+			return bad_usage("%s needs exactly one NAME%s%s", cl.name,
+			                 cl.npos > 1 ? ", unexpected: " : "",
+			                 cl.npos > 1 ? cl.pos[1] : "");
+		if (trunk_check(&cl))
+			return 2;
+		for (size_t k = 0; k < TRUNK_OPTS; k++)
+			any = any || cl.trunk[k];
+		if (cl.kind == CMD_TRUNK_ADD && (!cl.trunk[0] || !cl.trunk[3]))
+			return bad_usage("%s",
+			                 "trunk add needs --registrar HOST[:PORT] and "
+			                 "--user USER");
+		if (cl.kind == CMD_TRUNK_SET && !any)
+			return bad_usage("trunk set %s: nothing to change", cl.pos[0]);
+		req_body = trunk_body(&cl);
+		if (!req_body)
+			goto out;
+		method = "POST";
+		if (cl.kind == CMD_TRUNK_ADD)
+			snprintf(path, sizeof(path), "/trunks");
+		else if (!escaped_path(path, sizeof(path), "/trunks/", cl.pos[0]))
+			return bad_usage("argument too long: %s", cl.pos[0]);
+		break;
+	}
+	case CMD_TRUNK_DEL:
+	case CMD_TRUNK_ENABLE:
+	case CMD_TRUNK_DISABLE:
+	case CMD_TRUNK_REFRESH:
+	case CMD_TRUNK_SHOW: {
+		static const char *const action[] = {
+		        [CMD_TRUNK_ENABLE] = "/enable",
+		        [CMD_TRUNK_DISABLE] = "/disable",
+		        [CMD_TRUNK_REFRESH] = "/refresh",
+		};
+		size_t n;
+
+		if (cl.npos != 1)
+			return bad_usage("%s needs exactly one NAME%s%s", cl.name,
+			                 cl.npos > 1 ? ", unexpected: " : "",
+			                 cl.npos > 1 ? cl.pos[1] : "");
+		if (strlen(cl.pos[0]) > UA_NAME_MAX || strchr(cl.pos[0], '/'))
+			return bad_usage("not a trunk name (1-%d bytes, no '/'): %s",
+			                 UA_NAME_MAX, cl.pos[0]);
+		if (!escaped_path(path, sizeof(path), "/trunks/", cl.pos[0]))
+			return bad_usage("argument too long: %s", cl.pos[0]);
+		if (cl.kind == CMD_TRUNK_DEL) {
+			method = "DELETE";
+		} else if (cl.kind != CMD_TRUNK_SHOW) {
+			n = strlen(path);
+			snprintf(path + n, sizeof(path) - n, "%s", action[cl.kind]);
+			method = "POST";
+			req_body = strdup("{}");
+			if (!req_body)
+				goto out;
+		}
+		break;
+	}
+	case CMD_TRUNK_LIST:
+		if (cl.npos)
+			return bad_usage("unexpected argument: %s", cl.pos[0]);
+		if (cl.state) {
+			enum ua_state st;
+
+			if (ua_state_parse(cl.state, &st) < 0) {
+				fprintf(stderr,
+				        "sipregctl: --state: unknown state '%s' "
+				        "(allowed:",
+				        cl.state);
+				for (unsigned i = 0; state_at(i); i++)
+					fprintf(stderr, "%s %s", i ? "," : "",
+					        state_at(i));
+				fprintf(stderr, ")\n");
+				return 2;
+			}
+			snprintf(path, sizeof(path), "/trunks?state=%s", cl.state);
+		} else {
+			snprintf(path, sizeof(path), "/trunks");
+		}
+		timeout = 120;
+		break;
+	case CMD_TRUNK_IMPORT:
+		if (cl.npos != 1)
+			return bad_usage("%s", "trunk import needs exactly one FILE.csv");
+		req_body = import_body(cl.pos[0]);
+		if (!req_body)
+			goto out;
+		method = "POST";
+		snprintf(path, sizeof(path), "/trunks/import");
 		timeout = 600;
 		break;
 	}
