@@ -4,6 +4,7 @@
  * handoff queue, one UDP socket per udp: listen address and a TCP context
  * listening on every tcp: address. See src/engine.h and src/worker.h.
  */
+#include <arpa/inet.h>
 #include <errno.h>
 #include <pthread.h>
 #include <stdio.h>
@@ -18,6 +19,7 @@
 #include "sipreg/clock.h"
 #include "sipreg/log.h"
 #include "sipreg/regsvc.h"
+#include "sipreg/trunksvc.h"
 #include "worker.h"
 
 static int64_t worker_timeout(struct loop *loop, void *arg)
@@ -216,6 +218,127 @@ static int bind_one(struct engine *e, const struct config_listen *l)
 	return r;
 }
 
+void engine_set_trunks(struct engine *e, struct trunksvc *t)
+{
+	e->trunks = t;
+}
+
+/* Same address and port (and family)? */
+static bool same_addr(const struct sockaddr *a, socklen_t alen, const struct sockaddr_storage *b,
+		      socklen_t blen)
+{
+	return alen == blen && memcmp(a, b, alen) == 0;
+}
+
+/* The trunks' destination hook (ua_dest_fn), on the worker's thread: a UDP
+ * REGISTER leaves from the worker's first UDP socket of the destination's
+ * family; a TCP one on a connection kept per upstream address, opened on
+ * first use (and again when the last one closed). */
+static int trunk_dest(void *arg, enum ua_transport t, const struct sockaddr *addr,
+		      socklen_t addrlen, struct tx_dest *dest)
+{
+	struct worker *w = arg;
+	struct trunk_conn *c = NULL;
+	int r;
+
+	if (t == UA_TRANSPORT_UDP) {
+		for (unsigned j = 0; j < w->nudp; j++) {
+			struct sockaddr_storage local;
+			socklen_t len = sizeof(local);
+			if (udp_sock_local(w->udp[j], (struct sockaddr *)&local, &len) == 0 &&
+			    local.ss_family == addr->sa_family) {
+				dest->conn = j;
+				dest->reliable = false;
+				return 0;
+			}
+		}
+		return -EAFNOSUPPORT; /* no UDP listen address of that family */
+	}
+	if (!w->tcp && (r = tcp_ctx_new(&w->tcp, w->loop, NULL, on_tcp_message, NULL, w)) < 0)
+		return r;
+	for (size_t i = 0; i < w->ntconn; i++)
+		if (same_addr(addr, addrlen, &w->tconn[i].addr, w->tconn[i].len))
+			c = &w->tconn[i];
+	if (!c) {
+		if (w->ntconn == w->captconn) {
+			size_t ncap = w->captconn ? 2 * w->captconn : 8;
+			struct trunk_conn *g = realloc(w->tconn, ncap * sizeof(*g));
+			if (!g)
+				return -ENOMEM;
+			w->tconn = g;
+			w->captconn = ncap;
+		}
+		c = &w->tconn[w->ntconn++];
+		memset(c, 0, sizeof(*c));
+		memcpy(&c->addr, addr, addrlen);
+		c->len = addrlen;
+	}
+	if (!tcp_handle_valid(w->tcp, c->h)) {
+		r = tcp_connect(w->tcp, addr, addrlen, NULL, NULL, &c->h);
+		if (r < 0)
+			return r;
+	}
+	dest->conn = worker_conn_tcp(c->h);
+	dest->reliable = true;
+	return 0;
+}
+
+/* The host upstreams reach us at: contact_host, else the first UDP listen
+ * address (a wildcard there cannot be a Contact: logged, 127.0.0.1 used). */
+static void local_contact(const struct engine *e, char *host, size_t cap, uint16_t *udp_port,
+			  uint16_t *tcp_port)
+{
+	host[0] = '\0';
+	*udp_port = *tcp_port = 0;
+	for (unsigned i = 0; i < e->nbound; i++) {
+		const struct transport_addr *b = &e->bound[i];
+		const struct sockaddr_in *s4 = (const void *)&b->ss;
+		const struct sockaddr_in6 *s6 = (const void *)&b->ss;
+		uint16_t port = ntohs(b->ss.ss_family == AF_INET ? s4->sin_port : s6->sin6_port);
+		if (b->proto == TRANSPORT_TCP) {
+			if (!*tcp_port)
+				*tcp_port = port;
+			continue;
+		}
+		if (*udp_port)
+			continue;
+		*udp_port = port;
+		if (b->ss.ss_family == AF_INET)
+			inet_ntop(AF_INET, &s4->sin_addr, host, (socklen_t)cap);
+		else
+			inet_ntop(AF_INET6, &s6->sin6_addr, host, (socklen_t)cap);
+	}
+	if (e->cfg->contact_host[0]) {
+		snprintf(host, cap, "%s", e->cfg->contact_host);
+	} else if (!host[0] || strcmp(host, "0.0.0.0") == 0 || strcmp(host, "::") == 0) {
+		log_warn("contact_host_unset", "listen=wildcard using=127.0.0.1 "
+					       "hint=\"set [sip] contact_host for trunks\"");
+		snprintf(host, cap, "127.0.0.1");
+	}
+}
+
+/* Gives every worker its share of the trunks (before the threads run). */
+static int attach_trunks(struct engine *e)
+{
+	char host[INET6_ADDRSTRLEN + CONFIG_STR_MAX];
+	uint16_t udp, tcp;
+
+	if (!e->trunks)
+		return 0;
+	local_contact(e, host, sizeof(host), &udp, &tcp);
+	for (unsigned int i = 0; i < e->n; i++) {
+		struct worker *w = &e->w[i];
+		struct trunksvc_worker tw = {.loop = w->loop, .wheel = w->wheel, .tx = w->tx,
+					     .local_host = host, .local_port_udp = udp,
+					     .local_port_tcp = tcp, .dest = trunk_dest,
+					     .dest_arg = w};
+		int r = trunksvc_attach(e->trunks, i, &tw);
+		if (r < 0)
+			return r;
+	}
+	return 0;
+}
+
 int engine_start(struct engine *e)
 {
 	int r;
@@ -229,6 +352,9 @@ int engine_start(struct engine *e)
 				return r;
 		}
 		e->sockets = true;
+		r = attach_trunks(e);
+		if (r < 0)
+			return r;
 	}
 	for (unsigned int i = 0; i < e->n; i++) {
 		r = pthread_create(&e->w[i].thread, NULL, worker_main, &e->w[i]);
@@ -273,6 +399,7 @@ int engine_stop(struct engine *e, unsigned int timeout_ms)
 
 static void worker_fini(struct worker *w)
 {
+	free(w->tconn);
 	for (unsigned j = 0; j < w->nudp; j++)
 		udp_sock_free(w->udp[j]);
 	tcp_ctx_free(w->tcp);
@@ -291,9 +418,12 @@ void engine_free(struct engine *e)
 		if (e->w[i].started)
 			return; /* a worker still runs after a timed-out stop: leak it all
 			         */
-	/* No worker pushes any more: the queues can go first. */
+	/* No worker pushes any more: the queues can go first, and the trunks
+	 * before the transaction layers and wheels they use. */
 	for (unsigned int i = 0; i < e->n; i++)
 		handoff_free(e->w[i].handoff);
+	if (e->trunks)
+		trunksvc_detach_all(e->trunks);
 	for (unsigned int i = 0; i < e->n; i++)
 		worker_fini(&e->w[i]);
 	free(e->server);

@@ -53,6 +53,12 @@ int engine_start(struct engine *e);
 
 /* The listen addresses as bound (ports resolved); *out valid while e lives.
  * Returns how many (0 before engine_start()). */
+struct trunksvc;
+
+/* Outbound trunk registrations on the workers (before engine_start):
+ * engine_start attaches every worker to it, engine_free detaches them. */
+void engine_set_trunks(struct engine *e, struct trunksvc *t);
+
 unsigned int engine_bound(const struct engine *e, const struct transport_addr **out);
 
 /* Applies the live keys the workers use (user_agent: the Server header of

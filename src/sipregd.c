@@ -55,6 +55,7 @@
 #include "sipreg/config.h"
 #include "sipreg/log.h"
 #include "sipreg/regsvc.h"
+#include "sipreg/trunksvc.h"
 
 struct daemon {
 	const char *path; /* -c FILE, or NULL */
@@ -62,6 +63,7 @@ struct daemon {
 	pthread_mutex_t cfg_lock; /* cfg's live keys change on SIGHUP */
 	struct engine *engine;
 	struct regsvc *svc;
+	struct trunksvc *trunks;
 	struct admin *admin;
 	unsigned long reloads;
 	unsigned long reload_failures;
@@ -139,6 +141,8 @@ static int status_provider(json_t *st, void *arg)
 		return -ENOMEM;
 	if (d->svc)
 		regsvc_status(d->svc, st);
+	if (d->trunks)
+		trunksvc_status(d->trunks, st);
 	return 0;
 nomem:
 	json_decref(listen);
@@ -244,6 +248,7 @@ static void reload(struct daemon *d)
 	pthread_mutex_unlock(&d->cfg_lock);
 	config_free(next);
 	regsvc_set_config(d->svc, d->cfg);
+	trunksvc_set_config(d->trunks, d->cfg);
 	if (engine_set_config(d->engine, d->cfg) < 0)
 		log_error("config_apply_failed", "key=sip.user_agent error=ENOMEM");
 	apply_logging(d->cfg);
@@ -308,6 +313,11 @@ static int stop(struct daemon *d, int sig)
 	pthread_mutex_lock(&d->cfg_lock);
 	timeout_ms = d->cfg->shutdown_timeout * 1000u;
 	pthread_mutex_unlock(&d->cfg_lock);
+	/* the trunks' unregisters go out while the workers still run; their
+	 * answers are awaited a few seconds at most (SPEC: never forever) */
+	if (d->trunks &&
+	    trunksvc_shutdown(d->trunks, timeout_ms / 2 < 3000 ? timeout_ms / 2 : 3000) < 0)
+		log_warn("trunks_unregister_timeout", "some unregisters were not answered");
 	r = engine_stop(d->engine, timeout_ms);
 	if (r < 0) {
 		log_error("stop_timeout", "timeout_ms=%u workers_still_running=yes",
@@ -414,16 +424,29 @@ int main(int argc, char **argv)
 			goto out;
 		}
 	}
+	{
+		char e[512];
+
+		r = trunksvc_new(&d.trunks, d.cfg, d.cfg->workers, e, sizeof(e));
+		if (r < 0) {
+			fprintf(stderr, "sipregd: %s\n", e);
+			log_error("start_failed", "step=trunks error=%s", log_quote(q, sizeof(q), e));
+			goto out;
+		}
+	}
 	r = engine_new(&d.engine, d.cfg, d.svc);
 	if (r < 0) {
 		log_error("start_failed", "step=workers error=%s", strerror(-r));
 		goto out;
 	}
+	engine_set_trunks(d.engine, d.trunks);
 	r = admin_set_status(d.admin, status_provider, &d);
 	if (r == 0)
 		r = admin_route_add(d.admin, "GET", "/config", 0, config_handler, &d);
 	if (r == 0)
 		r = regsvc_admin_routes(d.svc, d.admin);
+	if (r == 0)
+		r = trunksvc_admin_routes(d.trunks, d.admin);
 	if (r == 0)
 		r = admin_start(d.admin);
 	if (r < 0) {
@@ -444,6 +467,9 @@ int main(int argc, char **argv)
 		admin_stop(d.admin);
 		goto out;
 	}
+	r = trunksvc_start(d.trunks);
+	if (r < 0)
+		log_error("trunks_not_loaded", "error=%s", strerror(-r));
 	{
 		const struct transport_addr *b;
 		unsigned nb = engine_bound(d.engine, &b);
@@ -481,8 +507,10 @@ out:
 	if (d.svc && !d.stuck)
 		regsvc_stop(d.svc); /* a start-up failure: the last flush */
 	engine_free(d.engine);      /* frees nothing if a worker outlived the stop */
-	if (!d.stuck)
-		regsvc_free(d.svc); /* not while a worker may still use it */
+	if (!d.stuck) {
+		trunksvc_free(d.trunks); /* after engine_free has detached it */
+		regsvc_free(d.svc);      /* not while a worker may still use it */
+	}
 	if (sfd >= 0)
 		close(sfd);
 	config_free(d.cfg);

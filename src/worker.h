@@ -35,6 +35,14 @@
 #include "sipreg/wheel.h"
 
 struct regsvc;
+struct trunksvc;
+
+/* An outgoing TCP connection to an upstream registrar, kept for its trunks. */
+struct trunk_conn {
+	struct sockaddr_storage addr;
+	socklen_t len;
+	struct tcp_handle h;
+};
 
 #define WORKER_HDRS 64        /* header array per message (the limit) */
 #define WORKER_OUT_MAX 65535u /* one response, the largest UDP allows */
@@ -92,6 +100,8 @@ struct worker {
 	struct tcp_ctx *tcp;
 	struct worker_stats st;
 	struct registrar_stats rst;
+	struct trunk_conn *tconn; /* trunks' TCP connections (worker thread only) */
+	size_t ntconn, captconn;
 	struct sip_hdr hdrs[WORKER_HDRS];
 	char out[WORKER_OUT_MAX];
 	char scratch[WORKER_OUT_MAX]; /* salvage copy of a malformed request */
@@ -103,6 +113,7 @@ struct engine {
 	bool sockets;
 	struct worker *w;
 	struct regsvc *svc;          /* may be NULL: REGISTER gets 503 */
+	struct trunksvc *trunks;     /* may be NULL: no outbound registrations */
 	struct registrar *registrar; /* regsvc_registrar(svc) */
 	/* The Server header value: NUL-terminated, replaced by
 	 * engine_set_config() under RCU (workers are urcu-qsbr readers). */

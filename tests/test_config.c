@@ -469,7 +469,7 @@ Test(config, unknown_names_and_bad_syntax)
 	        "SS_SIP_USER_AGENT_SEND_UNREGISTER, SS_SIP_USER_AGENT_PRIVACY, "
 	        "SS_ENDPOINT_EXPIRE, SS_ENDPOINT_NAT_EXPIRE, SS_ENDPOINT_REGISTER_RETRY, "
 	        "SS_ENDPOINT_REGISTER_SUSPEND, SS_ENDPOINT_REGISTER_REPLACE, "
-	        "ENDPOINT_ADDRESS_RETRY, register_request_expire, user_agent, realm, "
+	        "ENDPOINT_ADDRESS_RETRY, register_request_expire, user_agent, contact_host, realm, "
 	        "nonce_expire, min_expire, max_contacts, suspend_action, digest_algorithms)");
 	/* keys are case sensitive */
 	load_err("[core]\nWorkers = 2\n",
@@ -614,7 +614,7 @@ Test(config, key_table_and_format)
 	char buf[512];
 	bool seen_live = false;
 
-	cr_assert_eq(n, 27);
+	cr_assert_eq(n, 28);
 	cr_assert_eq(config_new(&c), 0);
 	for (size_t i = 0; i < n; i++) {
 		cr_assert_not_null(k[i].default_text);

@@ -48,6 +48,10 @@
  *                     an upstream when SS_SIP_USER_AGENT_EXPIRE is auto
  *   user_agent        1-127 printable bytes; default "sipreg/VERSION": the
  *                     User-Agent of our REGISTERs and Server of our responses
+ *   contact_host      0-127 printable bytes; default empty: the host our
+ *                     trunks' Via and Contact carry (the address upstreams
+ *                     reach us at); empty = the first UDP listen address,
+ *                     which must then not be a wildcard (0.0.0.0, ::)
  *   realm             0-127 printable bytes, no '"' or '\'; default empty:
  *                     the registrar's digest realm; empty means the host of
  *                     the request's To URI
@@ -155,6 +159,7 @@ struct config {
 	enum config_privacy ua_privacy;
 	unsigned int ua_register_request_expire;
 	char user_agent[CONFIG_STR_MAX];
+	char contact_host[CONFIG_STR_MAX]; /* "" = the first UDP listen address */
 
 	/* [sip] inbound (registrar) */
 	unsigned int endpoint_expire;

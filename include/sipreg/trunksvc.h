@@ -10,15 +10,18 @@
  *
  * Life cycle (the daemon):
  *   trunksvc_new(cfg, workers)          main thread, before the workers
- *   trunksvc_attach(i, ...)             on worker i's thread, once its loop,
- *                                       wheel and transaction layer exist
+ *   trunksvc_attach(i, ...)             once worker i's loop, wheel and
+ *                                       transaction layer exist, before its
+ *                                       loop runs (any thread)
  *   trunksvc_start()                    main thread, after every attach:
  *                                       stored trunks are added (held) and
  *                                       started at the configured rate
  *   trunksvc_shutdown(bound_ms)         main thread, workers still running:
  *                                       unregisters (SEND_UNREGISTER), waits
  *                                       at most bound_ms for the answers
- *   trunksvc_detach(i)                  on worker i's thread, loop ended
+ *   trunksvc_detach_all()               every worker's loop ended, before
+ *                                       their transaction layers and wheels
+ *                                       are freed (the resolver stops first)
  *   trunksvc_free()                     main thread, workers joined
  *
  * The admin routes (JSON, admin thread; secrets never listed):
@@ -69,7 +72,7 @@ int trunksvc_attach(struct trunksvc *s, unsigned int worker, const struct trunks
 int trunksvc_start(struct trunksvc *s);
 /* Returns 0 when every unregister was answered, -ETIMEDOUT after bound_ms. */
 int trunksvc_shutdown(struct trunksvc *s, unsigned int bound_ms);
-void trunksvc_detach(struct trunksvc *s, unsigned int worker);
+void trunksvc_detach_all(struct trunksvc *s);
 void trunksvc_free(struct trunksvc *s); /* NULL is a no-op */
 
 void trunksvc_set_config(struct trunksvc *s, const struct config *cfg);

@@ -114,6 +114,8 @@ static const struct key keys[] = {
 	 F(ua_register_request_expire), 20, 7200, NULL, NULL},
 	{{"sip", "user_agent", "sipreg/" SIPREG_VERSION, "1-127 printable bytes", true},
 	 K_STR, F(user_agent), 1, CONFIG_STR_MAX - 1, NULL, ""},
+	{{"sip", "contact_host", "", "0-127 printable bytes: a host name or address", true},
+	 K_STR, F(contact_host), 0, CONFIG_STR_MAX - 1, NULL, "\"\\<>;, "},
 	{{"sip", "realm", "", "0-127 printable bytes without '\"' or '\\'", true}, K_STR,
 	 F(realm), 0, CONFIG_STR_MAX - 1, NULL, "\"\\"},
 	{{"sip", "nonce_expire", "300", "10-3600", true}, K_UINT, F(nonce_expire), 10,

@@ -370,23 +370,24 @@ int trunksvc_shutdown(struct trunksvc *s, unsigned int bound_ms)
 	return all ? 0 : -ETIMEDOUT;
 }
 
-void trunksvc_detach(struct trunksvc *s, unsigned int worker)
+void trunksvc_detach_all(struct trunksvc *s)
 {
-	if (worker >= s->workers)
-		return;
-	ua_mailbox_free(s->mb[worker]);
-	s->mb[worker] = NULL;
-	ua_free(s->ua[worker]);
-	s->ua[worker] = NULL;
+	/* the resolver delivers into the mailboxes: it goes first */
+	ua_resolver_free(s->resolver);
+	s->resolver = NULL;
+	for (unsigned int i = 0; s->mb && i < s->workers; i++) {
+		ua_mailbox_free(s->mb[i]);
+		s->mb[i] = NULL;
+		ua_free(s->ua[i]);
+		s->ua[i] = NULL;
+	}
 }
 
 void trunksvc_free(struct trunksvc *s)
 {
 	if (!s)
 		return;
-	ua_resolver_free(s->resolver);
-	for (unsigned int i = 0; s->mb && i < s->workers; i++)
-		trunksvc_detach(s, i);
+	trunksvc_detach_all(s);
 	store_close(s->store);
 	if (s->ua)
 		pthread_mutex_destroy(&s->lock);
