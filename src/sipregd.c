@@ -257,35 +257,15 @@ static void reload(struct daemon *d)
 	         log_quote(q, sizeof(q), d->path), n);
 }
 
-/* The next flush of the bindings, CLOCK_MONOTONIC ms: the main thread is
- * the flusher (see main()). */
-static uint64_t flush_due(struct daemon *d, uint64_t now)
-{
-	unsigned int ms;
-
-	pthread_mutex_lock(&d->cfg_lock);
-	ms = d->cfg->database_flush_interval;
-	pthread_mutex_unlock(&d->cfg_lock);
-	return now + ms;
-}
-
-/* Waits for signals, flushing changed bindings every flush_interval;
- * returns the stopping signal. */
+/* Waits for signals (flushing the log's rate-limit summaries once a
+ * second); returns the stopping signal. */
 static int serve(struct daemon *d, int sfd)
 {
-	uint64_t due = flush_due(d, clock_now_ms());
-
 	for (;;) {
 		struct pollfd p = {.fd = sfd, .events = POLLIN};
 		struct signalfd_siginfo si;
-		uint64_t now = clock_now_ms();
-		int r = poll(&p, 1, due > now ? (int)(due - now) : 0);
+		int r = poll(&p, 1, 1000);
 
-		now = clock_now_ms();
-		if (now >= due) {
-			regsvc_flush(d->svc);
-			due = flush_due(d, now);
-		}
 		log_flush(false);
 		if (r < 0 && errno != EINTR) {
 			log_error("poll_failed", "error=%d", errno);
@@ -456,10 +436,12 @@ int main(int argc, char **argv)
 		                           : log_quote(lst, sizeof(lst), strerror(-r)));
 		goto out;
 	}
-	/* Not regsvc_start(): serve() calls regsvc_flush() every
-	 * flush_interval on this otherwise idle thread (one thread fewer; the
-	 * flusher thread also spun until 060aad4), and regsvc_stop() writes
-	 * the last batch at shutdown. */
+	/* the flusher thread writes changed bindings every flush_interval */
+	r = regsvc_start(d.svc);
+	if (r < 0) {
+		log_error("start_failed", "step=flusher error=%s", strerror(-r));
+		goto out;
+	}
 	r = engine_start(d.engine);
 	if (r < 0) {
 		fprintf(stderr, "sipregd: cannot listen: %s\n", strerror(-r));
