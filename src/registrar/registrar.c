@@ -52,6 +52,7 @@ struct reg_ctx {
 	struct sip_str aor;
 	char ip[INET6_ADDRSTRLEN];
 	uint16_t port;
+	unsigned int status; /* of the response begun, 0 for none */
 	struct sip_write w;
 };
 
@@ -114,6 +115,7 @@ static int begin(struct reg_ctx *c, unsigned status, const char *reason)
 	struct sip_err err;
 	char tag[12];
 
+	c->status = status;
 	return sip_write_response(&c->w, c->m, status,
 				  reason ? sip_str_make(reason, strlen(reason)) : SIP_STR_NULL,
 				  to_tag(c, tag), &src, &err);
@@ -694,8 +696,6 @@ int registrar_handle(struct registrar *r, const struct sip_msg *m,
 	if (k < 0)
 		return -ENOSPC;
 	res->len = (size_t)k;
-	res->status = 0;
-	if (res->len > 12)
-		res->status = (unsigned)((out[8] - '0') * 100 + (out[9] - '0') * 10 + (out[10] - '0'));
+	res->status = res->len ? c.status : 0;
 	return 0;
 }
