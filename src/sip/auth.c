@@ -320,7 +320,7 @@ int sip_auth_parse(struct sip_auth *a, struct sip_str value, struct sip_err *err
 
 	if (unlikely(value.len == 0))
 		return FAIL("empty value", value.p);
-	*a = (struct sip_auth){.scheme = SIP_STR_NULL};
+	cc_zero(a, sizeof(*a)); /* every field unset, alg MD5 (0) */
 	p = cc_skip_ws(value.p, end);
 	q = cc_span(p, end, CC_TOKEN);
 	if (unlikely(q == p))

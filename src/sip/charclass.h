@@ -286,6 +286,54 @@ static inline const char *cc_quoted_end(const char *p, const char *end)
 	}
 }
 
+/*
+ * Clear the n >= 16 bytes at p (n a constant, at most 256) with 16-byte
+ * stores, the last one ending at p + n. For the output structs (sip_uri,
+ * sip_via, sip_auth: 130 to 210 bytes) gcc would otherwise emit "rep stos",
+ * whose start-up alone costs more cycles than the whole store sequence; the
+ * stores are written out one by one (no loop) so that gcc does not turn them
+ * back into a memset.
+ */
+static inline void cc_zero(void *p, size_t n)
+{
+	char *c = p;
+
+	if (n > 256 || n < 16) {
+		memset(p, 0, n);
+		return;
+	}
+#if CC_SSE2
+	const __m128i z = _mm_setzero_si128();
+#define CC_Z(o) _mm_storeu_si128((__m128i *)(void *)(c + (o)), z)
+#else
+	const uint64_t z[2] = {0, 0};
+#define CC_Z(o) memcpy(c + (o), z, 16)
+#endif
+#define CC_Z_IF(o)                                                                       \
+	if ((o) + 16 <= n)                                                               \
+	CC_Z(o)
+	CC_Z_IF(0);
+	CC_Z_IF(16);
+	CC_Z_IF(32);
+	CC_Z_IF(48);
+	CC_Z_IF(64);
+	CC_Z_IF(80);
+	CC_Z_IF(96);
+	CC_Z_IF(112);
+	CC_Z_IF(128);
+	CC_Z_IF(144);
+	CC_Z_IF(160);
+	CC_Z_IF(176);
+	CC_Z_IF(192);
+	CC_Z_IF(208);
+	CC_Z_IF(224);
+	CC_Z_IF(240);
+	if (n % 16)
+		CC_Z(n - 16);
+#undef CC_Z_IF
+#undef CC_Z
+}
+
 /* Set err (when given) and return -EBADMSG. off is relative to base. */
 static inline int cc_fail(struct sip_err *err, const char *reason, const char *base,
 			  const char *at)

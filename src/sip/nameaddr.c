@@ -401,7 +401,7 @@ int sip_contact_next(struct sip_str *rest, struct sip_contact *c, struct sip_err
 	if (*p == '*') {
 		if (unlikely(cc_skip_ws(p + 1, end) != end))
 			return cc_fail(err, "Bad Contact: '*' must stand alone", base, p);
-		memset(&c->na, 0, sizeof(c->na));
+		cc_zero(&c->na, sizeof(c->na));
 		c->star = true;
 		*rest = sip_str_make(end, 0);
 		return 1;

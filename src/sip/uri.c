@@ -246,7 +246,8 @@ const char *sip_uri_scan(struct sip_uri *u, const char *p, const char *end, int 
 	const char *s = p, *q;
 	int hw = 0;
 
-	*u = (struct sip_uri){.raw = {p, 0}};
+	cc_zero(u, sizeof(*u)); /* every field unset */
+	u->raw.p = p;
 	/* the usual "sip:" (any case) in one compare: the ':' exactly, 0x20 ORed
 	 * into the letters only */
 	if (likely(end - p >= 4 && (cc_load(p, 4) | 0x00202020u) == cc_load("sip:", 4))) {

@@ -311,7 +311,9 @@ int sip_via_next(struct sip_str *rest, struct sip_via *v, struct sip_err *err)
 	}
 	if (unlikely(*p == ','))
 		return FAIL("empty value", p);
-	*v = (struct sip_via){.rport = -1, .ttl = -1};
+	cc_zero(v, sizeof(*v)); /* every field unset */
+	v->rport = -1;
+	v->ttl = -1;
 	q = scan_proto(p, end, v);
 	if (unlikely(q == NULL))
 		return FAIL("bad sent-protocol", p);
