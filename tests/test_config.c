@@ -386,6 +386,55 @@ Test(config, listen_long_line_and_limit)
 	load_err(text, "t.conf:2: listen: more than 16 addresses " ALLOWED);
 }
 
+Test(config, admin_http)
+{
+	struct config *c, *d;
+	char buf[96];
+	const struct config_key_info *diff[4];
+
+	cr_assert_eq(config_new(&d), 0);
+	cr_assert_eq(d->admin_http.family, 0, "off by default");
+	cr_assert_eq(config_format_value(d, "admin", "http", buf, sizeof(buf)), 0);
+	cr_assert_str_eq(buf, "");
+	c = load_ok("[admin]\nhttp = 127.0.0.1:9060\n");
+	cr_assert_eq(c->admin_http.family, AF_INET);
+	cr_assert_eq(c->admin_http.port, 9060);
+	cr_assert_eq(c->admin_http.transport, CONFIG_TRANSPORT_TCP);
+	cr_assert_eq(((struct sockaddr_in *)&c->admin_http.addr)->sin_port, htons(9060));
+	cr_assert_eq(config_format_value(c, "admin", "http", buf, sizeof(buf)), 0);
+	cr_assert_str_eq(buf, "127.0.0.1:9060");
+	cr_assert_eq(config_diff(d, c, diff, 4), 1);
+	cr_assert_str_eq(diff[0]->name, "http");
+	cr_assert_not(diff[0]->live, "http needs a restart");
+	config_apply_live(d, c);
+	cr_assert_eq(d->admin_http.family, 0);
+	config_free(c);
+	c = load_ok("[admin]\nhttp = [::1]:0\n");
+	cr_assert_eq(c->admin_http.family, AF_INET6);
+	cr_assert_eq(c->admin_http.port, 0);
+	cr_assert_eq(config_format_value(c, "admin", "http", buf, sizeof(buf)), 0);
+	cr_assert_str_eq(buf, "[::1]:0");
+	config_free(c);
+	c = load_ok("[admin]\nhttp =\n");
+	cr_assert_eq(c->admin_http.family, 0, "empty: off");
+	config_free(c);
+	config_free(d);
+#define HALLOWED "(allowed: empty (off) or HOST:PORT, HOST an IPv4 address or [IPv6], PORT 0-65535)"
+	load_err("[admin]\nhttp = 127.0.0.1\n",
+	         "t.conf:2: http: 127.0.0.1 is not HOST:PORT " HALLOWED);
+	load_err("[admin]\nhttp = 127.0.0.1:65536\n",
+	         "t.conf:2: http: 127.0.0.1:65536 is not HOST:PORT " HALLOWED);
+	load_err("[admin]\nhttp = localhost:9060\n",
+	         "t.conf:2: http: localhost:9060 is not HOST:PORT " HALLOWED);
+	load_err("[admin]\nhttp = ::1:9060\n",
+	         "t.conf:2: http: ::1:9060 is not HOST:PORT " HALLOWED);
+	load_err("[admin]\nhttp = tcp:127.0.0.1:9060\n",
+	         "t.conf:2: http: tcp:127.0.0.1:9060 is not HOST:PORT " HALLOWED);
+	load_err("[admin]\nhttp = 127.0.0.1:\n",
+	         "t.conf:2: http: 127.0.0.1: is not HOST:PORT " HALLOWED);
+#undef HALLOWED
+}
+
 Test(config, admin_and_database_values)
 {
 	struct config *c;
@@ -614,7 +663,7 @@ Test(config, key_table_and_format)
 	char buf[512];
 	bool seen_live = false;
 
-	cr_assert_eq(n, 28);
+	cr_assert_eq(n, 29);
 	cr_assert_eq(config_new(&c), 0);
 	for (size_t i = 0; i < n; i++) {
 		cr_assert_not_null(k[i].default_text);

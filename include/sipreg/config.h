@@ -24,6 +24,15 @@
  *                     $XDG_RUNTIME_DIR/sipreg/admin.sock, else
  *                     /tmp/sipreg-UID/admin.sock).
  *   socket_mode       octal 0000-0777; default 0600                      restart
+ *   http              empty | HOST:PORT; default empty (off): the        restart
+ *                     read-only Prometheus listener (GET /metrics only),
+ *                     HOST a numeric IPv4 address or a bracketed IPv6
+ *                     address ("[::1]:9060"), PORT 0-65535 (0: the kernel
+ *                     picks one). Off by default so that several daemons on
+ *                     one host never collide on a fixed port;
+ *                     etc/sipreg.conf turns it on at 127.0.0.1:9060. Bind it
+ *                     to loopback or a management network: it has no
+ *                     authentication (it changes nothing).
  * [database]
  *   path              1-4095 bytes; default /var/lib/sipreg/sipreg.db;   restart
  *                     a relative path is relative to the working directory.
@@ -147,6 +156,7 @@ struct config {
 	/* [admin] */
 	char admin_socket[CONFIG_ADMIN_SOCKET_MAX];
 	unsigned int admin_socket_mode;
+	struct config_listen admin_http; /* family 0: off; transport is TCP */
 
 	/* [database] */
 	char database_path[PATH_MAX];

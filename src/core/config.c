@@ -44,6 +44,7 @@ enum ktype {
 	K_PATH,      /* no control bytes, 1-(size-1) bytes */
 	K_MODE,      /* octal 0-0777 */
 	K_LISTEN,    /* the listen list */
+	K_HTTP,      /* empty (off) or HOST:PORT, a struct config_listen */
 };
 
 struct key {
@@ -86,6 +87,9 @@ static const struct key keys[] = {
 	 F(admin_socket), 1, CONFIG_ADMIN_SOCKET_MAX - 1, NULL, NULL},
 	{{"admin", "socket_mode", "0600", "octal 0000-0777", false}, K_MODE,
 	 F(admin_socket_mode), 0, 0777, NULL, NULL},
+	{{"admin", "http", "", "empty (off) or HOST:PORT, HOST an IPv4 address or [IPv6], PORT 0-65535",
+	  false},
+	 K_HTTP, F(admin_http), 0, 0, NULL, NULL},
 	{{"database", "path", "/var/lib/sipreg/sipreg.db", "a path of 1-4095 bytes", false},
 	 K_PATH, F(database_path), 1, PATH_MAX - 1, NULL, NULL},
 	{{"database", "flush_interval", "1000", "10-10000", true}, K_UINT,
@@ -436,6 +440,23 @@ static int parse_value(const struct key *k, const char *v, struct config *cfg,
 		return 0;
 	case K_LISTEN:
 		return parse_listen(v, cfg, pb);
+	case K_HTTP: {
+		struct config_listen *l = field(cfg, k);
+		char item[128];
+		int n;
+
+		if (*v == '\0') {
+			memset(l, 0, sizeof(*l));
+			return 0;
+		}
+		n = snprintf(item, sizeof(item), "tcp:%s", v);
+		if (n < 0 || (size_t)n >= sizeof(item))
+			return fail(pb, "%.40s... is too long", v);
+		r = parse_listen_one(item, (size_t)n, l, pb);
+		if (r < 0) /* the messages name "tcp:VALUE": say VALUE */
+			return fail(pb, "%s is not HOST:PORT", show(q, sizeof(q), v));
+		return 0;
+	}
 	}
 	return fail(pb, "internal error: key type %d", (int)k->type);
 }
@@ -484,6 +505,16 @@ static int format_value(const struct key *k, const struct config *cfg, char *buf
 	case K_MODE:
 		n = snprintf(buf, cap, "%04o", *(const unsigned int *)f);
 		break;
+	case K_HTTP: {
+		const struct config_listen *l = f;
+
+		if (l->family == 0)
+			n = snprintf(buf, cap, "%s", "");
+		else
+			n = snprintf(buf, cap, l->family == AF_INET6 ? "[%s]:%u" : "%s:%u",
+			             l->host, (unsigned int)l->port);
+		break;
+	}
 	case K_LISTEN:
 		if (cap)
 			buf[0] = '\0';
