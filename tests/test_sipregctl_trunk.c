@@ -116,10 +116,7 @@ static void *worker_main(void *arg)
 		loop_add_before_sleep(w->loop, &w->before);
 		loop_set_timeout(w->loop, timeout, w);
 		loop_run(w->loop);
-		trunksvc_detach(svc, w->i);
 	}
-	tx_layer_free(w->tx);
-	wheel_free(w->wheel);
 	urcu_qsbr_unregister_thread();
 	return NULL;
 }
@@ -177,10 +174,15 @@ static void teardown(void)
 		return;
 	admin_free(adm);
 	for (unsigned int i = 0; i < WORKERS; i++) {
-		if (!workers[i].loop)
-			continue;
 		loop_stop(workers[i].loop);
 		pthread_join(workers[i].th, NULL);
+	}
+	/* as the daemon does: every loop ended, then the trunks go, then the
+	 * transaction layers, wheels and loops */
+	trunksvc_detach_all(svc);
+	for (unsigned int i = 0; i < WORKERS; i++) {
+		tx_layer_free(workers[i].tx);
+		wheel_free(workers[i].wheel);
 		loop_free(workers[i].loop);
 		workers[i].loop = NULL;
 	}
