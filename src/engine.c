@@ -37,6 +37,7 @@ static void worker_tick(struct loop *loop, void *arg)
 	struct worker *w = arg;
 
 	(void)loop;
+	STAT_INC(w->st.loop_turns);
 	wheel_advance(w->wheel, clock_now_ms());
 }
 
@@ -46,7 +47,12 @@ static void housekeeping(struct wheel *wh, struct wheel_timer *t)
 {
 	struct worker *w = wheel_timer_owner(t, struct worker, housekeeping);
 	uint64_t now = clock_now_ms(), next = now + WORKER_TICK_MS;
+	struct tx_stats txs;
 
+	tx_layer_stats(w->tx, &txs);
+	__atomic_store_n(&w->st.tx_retransmits, txs.retransmits, __ATOMIC_RELAXED);
+	__atomic_store_n(&w->st.tx_timeouts, txs.timeouts, __ATOMIC_RELAXED);
+	__atomic_store_n(&w->st.tx_live, txs.live, __ATOMIC_RELAXED);
 	if (w->tcp)
 		tcp_expire_idle(w->tcp, tcp_now_ms());
 	if (w->id == 0 && w->eng->svc) {

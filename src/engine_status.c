@@ -39,6 +39,10 @@ static const struct field wfields[] = {
         F(resp_handed_off),
         F(resp_handoff_failed),
         F(resp_unmatched),
+        F(loop_turns),
+        F(tx_retransmits),
+        F(tx_timeouts),
+        F(tx_live),
 };
 #undef F
 

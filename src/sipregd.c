@@ -54,8 +54,21 @@
 #include "sipreg/clock.h"
 #include "sipreg/config.h"
 #include "sipreg/log.h"
+#include "sipreg/metrics.h"
 #include "sipreg/regsvc.h"
 #include "sipreg/trunksvc.h"
+#include "sipregd_metrics.h"
+#ifdef HAVE_LIBSYSTEMD
+#include <systemd/sd-daemon.h>
+#else
+/* without libsystemd: no service manager to tell */
+static inline int sd_notify(int unset, const char *state)
+{
+	(void)unset;
+	(void)state;
+	return 0;
+}
+#endif
 
 struct daemon {
 	const char *path; /* -c FILE, or NULL */
@@ -65,6 +78,7 @@ struct daemon {
 	struct regsvc *svc;
 	struct trunksvc *trunks;
 	struct admin *admin;
+	struct metrics_http *http; /* [admin] http: GET /metrics, or NULL */
 	unsigned long reloads;
 	unsigned long reload_failures;
 	bool stuck; /* a worker outlived the stop: leak what it may use */
@@ -148,6 +162,19 @@ nomem:
 	json_decref(listen);
 	json_decref(threads);
 	return -ENOMEM;
+}
+
+/* GET /metrics (the [admin] http listener's thread): the numbers of
+ * /status as Prometheus families (sipregd_metrics.c). */
+static int metrics_fill(struct metrics *m, void *arg)
+{
+	json_t *st = json_object();
+	int r = st ? status_provider(st, arg) : -ENOMEM;
+
+	if (r == 0)
+		r = sipregd_metrics_fill(m, st);
+	json_decref(st);
+	return r;
 }
 
 /* GET /config: every key's running value, by section, and which keys SIGHUP
@@ -289,6 +316,9 @@ static int stop(struct daemon *d, int sig)
 	int r;
 
 	log_info("stopping", "signal=%s", sig == SIGINT ? "SIGINT" : "SIGTERM");
+	sd_notify(0, "STOPPING=1");
+	metrics_http_free(d->http);
+	d->http = NULL;
 	admin_stop(d->admin);
 	pthread_mutex_lock(&d->cfg_lock);
 	timeout_ms = d->cfg->shutdown_timeout * 1000u;
@@ -436,6 +466,20 @@ int main(int argc, char **argv)
 		                           : log_quote(lst, sizeof(lst), strerror(-r)));
 		goto out;
 	}
+	if (d.cfg->admin_http.family) {
+		const struct config_listen *h = &d.cfg->admin_http;
+
+		r = metrics_http_new(&d.http, (const struct sockaddr *)&h->addr, h->addrlen,
+		                     metrics_fill, &d);
+		if (r < 0) {
+			fprintf(stderr, "sipregd: [admin] http %s:%u: %s\n", h->host,
+			        (unsigned)h->port, strerror(-r));
+			log_error("start_failed", "step=http host=%s port=%u error=%s", h->host,
+			          (unsigned)h->port, log_quote(lst, sizeof(lst), strerror(-r)));
+			admin_stop(d.admin);
+			goto out;
+		}
+	}
 	/* the flusher thread writes changed bindings every flush_interval */
 	r = regsvc_start(d.svc);
 	if (r < 0) {
@@ -479,12 +523,17 @@ int main(int argc, char **argv)
 		         log_quote(q, sizeof(q), d.path ? d.path : "built-in"),
 		         d.cfg->workers, lst,
 		         log_quote(qa, sizeof(qa), d.cfg->admin_socket));
+		if (d.http)
+			log_info("metrics_listening", "host=%s port=%u path=/metrics",
+			         d.cfg->admin_http.host, (unsigned)metrics_http_port(d.http));
+		sd_notify(0, "READY=1");
 	}
 
 	sig = serve(&d, sfd);
 	rc = stop(&d, sig);
 out:
 	log_flush(true);
+	metrics_http_free(d.http);
 	admin_free(d.admin);
 	if (d.svc && !d.stuck)
 		regsvc_stop(d.svc); /* a start-up failure: the last flush */

@@ -77,6 +77,12 @@ struct worker_stats {
 	uint64_t resp_handed_off;     /* pushed to the owner worker */
 	uint64_t resp_handoff_failed; /* owner's queue full */
 	uint64_t resp_unmatched;      /* no transaction here nor elsewhere: dropped */
+	uint64_t loop_turns;          /* turns of the event loop (metrics) */
+	/* the transaction layer's counters, copied every WORKER_TICK_MS by
+	 * housekeeping (tx_layer_stats is not for other threads) */
+	uint64_t tx_retransmits;
+	uint64_t tx_timeouts;
+	uint64_t tx_live;
 };
 
 struct engine;

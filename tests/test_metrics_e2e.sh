@@ -1,0 +1,170 @@
+#!/usr/bin/env bash
+# tests/test_metrics_e2e.sh - sipregd's Prometheus listener end to end (issue
+# 6 §1): sipregd started with [admin] http = 127.0.0.1:0, /metrics scraped
+# with curl and validated with promtool (Debian's prometheus package; the
+# check is skipped loudly when promtool is missing, the rest still runs),
+# then OPTIONS, REGISTERs (one good, one with a wrong password) and a
+# malformed datagram sent with tests/sip_client.py, and the counters checked
+# to have moved by what was sent. Also: only GET/HEAD /metrics is served
+# (POST 405, other paths 404), and a second daemon asking for the same http
+# port fails to start (exit 1) with the reason. Loopback only, ephemeral
+# ports, every process stopped by PID, every wait bounded.
+set -u
+build=${SIPREG_BUILD_ROOT:?}
+src=${SIPREG_SOURCE_ROOT:?}
+sipregd=$build/src/sipregd
+ctl=$build/tools/sipregctl
+client=(python3 "$src/tests/sip_client.py")
+for t in jq curl python3; do
+	command -v $t >/dev/null || { echo "SKIP: $t is not installed"; exit 77; }
+done
+
+tmp=$(mktemp -d /tmp/sipreg-test-metrics.XXXXXX)
+pid=
+pid2=
+cleanup() {
+	[ -n "$pid" ] && kill -9 "$pid" 2>/dev/null && wait "$pid" 2>/dev/null
+	[ -n "$pid2" ] && kill -9 "$pid2" 2>/dev/null && wait "$pid2" 2>/dev/null
+	rm -rf "$tmp"
+}
+trap cleanup EXIT
+fails=0
+ok() { echo "ok: $*"; }
+bad() { echo "FAIL: $*"; fails=$((fails + 1)); }
+check() { # check DESCRIPTION WANT GOT
+	if [ "$2" = "$3" ]; then ok "$1"; else bad "$1: want '$2', got '$3'"; fi
+}
+
+cat >"$tmp/sipreg.conf" <<CONF
+[core]
+listen = udp:127.0.0.1:0 tcp:127.0.0.1:0
+workers = 2
+[admin]
+socket = $tmp/admin.sock
+http = 127.0.0.1:0
+[database]
+path = $tmp/sipreg.db
+flush_interval = 100
+[sip]
+digest_algorithms = md5
+CONF
+
+status() { timeout 5 "$ctl" -s "$tmp/admin.sock" status --json; }
+"$sipregd" -c "$tmp/sipreg.conf" >"$tmp/sipregd.log" 2>&1 &
+pid=$!
+mport=
+for _ in $(seq 50); do
+	udp=$(status 2>/dev/null | jq -r '.sip.bound[]? | select(startswith("udp:"))' | sed 's/.*://')
+	mport=$(sed -n 's/.*event=metrics_listening .*port=\([0-9]*\).*/\1/p' "$tmp/sipregd.log")
+	[ -n "$udp" ] && [ -n "$mport" ] && break
+	sleep 0.1
+done
+[ -n "$udp" ] && [ -n "$mport" ] || { echo "sipregd did not start:"; cat "$tmp/sipregd.log"; exit 1; }
+ok "sipregd up: SIP udp $udp, metrics on 127.0.0.1:$mport"
+url=http://127.0.0.1:$mport/metrics
+
+scrape() { # scrape FILE
+	timeout 5 curl -sf -o "$1" -w '%{content_type}' "$url"
+}
+# value NAME_WITH_LABELS FILE: the sample's value (empty if absent)
+value() { awk -v k="$1" '$1 == k { print $2; exit }' "$2"; }
+
+ct=$(scrape "$tmp/m0.txt") || bad "first scrape failed"
+check "content type" "text/plain; version=0.0.4; charset=utf-8" "$ct"
+if command -v promtool >/dev/null; then
+	if promtool check metrics <"$tmp/m0.txt" >"$tmp/promtool.out" 2>&1; then
+		ok "promtool check metrics: clean"
+	else
+		bad "promtool check metrics: $(cat "$tmp/promtool.out")"
+	fi
+else
+	echo "SKIP (loudly): promtool is not installed (Debian package prometheus): the exposition is not validated"
+fi
+for fam in sipreg_build_info sipreg_trunks sipreg_bindings sipreg_subscribers \
+	sipreg_registrar_registers_total sipreg_registrar_results_total \
+	sipreg_registrar_challenges_total sipreg_registrar_auth_failures_total \
+	sipreg_suspensions_active sipreg_suspensions_total \
+	sipreg_transaction_timeouts_total sipreg_transaction_retransmissions_total \
+	sipreg_parse_errors_total sipreg_worker_loop_turns_total \
+	sipreg_trunk_registers_sent_total sipreg_requests_received_total; do
+	grep -q "^# TYPE $fam " "$tmp/m0.txt" || bad "family $fam missing"
+done
+check "trunks by state: registered" 0 "$(value 'sipreg_trunks{state="registered"}' "$tmp/m0.txt")"
+
+# only GET/HEAD /metrics
+check "POST /metrics" 405 "$(curl -s -o /dev/null -w '%{http_code}' -d x=1 "$url")"
+check "DELETE /metrics" 405 "$(curl -s -o /dev/null -w '%{http_code}' -X DELETE "$url")"
+check "GET /status" 404 "$(curl -s -o /dev/null -w '%{http_code}' "http://127.0.0.1:$mport/status")"
+check "POST /subscribers" 405 "$(curl -s -o /dev/null -w '%{http_code}' \
+	-d '{"username":"x","domain":"y","password":"z"}' "http://127.0.0.1:$mport/subscribers")"
+check "HEAD /metrics" 200 "$(curl -s -o /dev/null -w '%{http_code}' -I "$url")"
+
+# traffic: 3 OPTIONS, a good REGISTER (401 then 200), a wrong password, junk
+timeout 5 curl -sf --unix-socket "$tmp/admin.sock" \
+	-d '{"username":"alice","domain":"example.com","password":"secret"}' \
+	http://sipreg/subscribers >/dev/null || bad "subscriber not added"
+for i in 1 2 3; do
+	printf 'OPTIONS sip:127.0.0.1 SIP/2.0\r\nVia: SIP/2.0/UDP 127.0.0.1:5999;branch=z9hG4bK-m%s\r\nFrom: <sip:probe@127.0.0.1>;tag=m%s\r\nTo: <sip:127.0.0.1>\r\nCall-ID: metrics-%s\r\nCSeq: 1 OPTIONS\r\nMax-Forwards: 70\r\nContent-Length: 0\r\n\r\n' \
+		$i $i $i >"$tmp/options$i.sip"
+done
+printf 'this is not SIP\r\n\r\n' >"$tmp/junk.sip"
+timeout 10 "${client[@]}" raw "$udp" "$tmp"/options{1,2,3}.sip "$tmp/junk.sip" >"$tmp/raw.out" 2>&1
+grep -c ' -> SIP/2.0 200' "$tmp/raw.out" | grep -qx 3 || bad "OPTIONS not answered: $(cat "$tmp/raw.out")"
+reg=$(timeout 10 "${client[@]}" register udp "$udp" alice example.com secret 300 2>&1 | head -1)
+check "REGISTER alice" "401 200" "$reg"
+timeout 10 "${client[@]}" register udp "$udp" alice example.com wrong 300 >"$tmp/wrong.out" 2>&1
+sleep 1.2 # the transaction counters are copied once a second
+
+ct=$(scrape "$tmp/m1.txt") || bad "second scrape failed"
+delta() { # delta NAME: value in m1 minus value in m0
+	local a b
+	a=$(value "$1" "$tmp/m0.txt"); b=$(value "$1" "$tmp/m1.txt")
+	echo $(( ${b:-0} - ${a:-0} ))
+}
+atleast() { # atleast DESCRIPTION MIN GOT
+	if [ "$3" -ge "$2" ] 2>/dev/null; then ok "$1: $3 (>= $2)"; else bad "$1: want >= $2, got '$3'"; fi
+}
+check "OPTIONS counted" 3 "$(delta 'sipreg_requests_received_total{method="OPTIONS"}')"
+atleast "REGISTERs counted" 4 "$(delta 'sipreg_requests_received_total{method="REGISTER"}')"
+atleast "registrar REGISTERs" 4 "$(delta sipreg_registrar_registers_total)"
+check "registered" 1 "$(delta 'sipreg_registrar_results_total{result="registered"}')"
+atleast "challenges" 2 "$(delta sipreg_registrar_challenges_total)"
+atleast "auth failures" 1 "$(delta sipreg_registrar_auth_failures_total)"
+check "parse errors (malformed)" 1 "$(delta 'sipreg_parse_errors_total{kind="malformed"}')"
+atleast "datagrams received" 8 "$(delta 'sipreg_messages_received_total{transport="udp"}')"
+atleast "2xx sent" 4 "$(delta 'sipreg_responses_sent_total{class="2xx"}')"
+check "bindings" 1 "$(value sipreg_bindings "$tmp/m1.txt")"
+check "subscribers" 1 "$(value sipreg_subscribers "$tmp/m1.txt")"
+turns=$(( $(delta 'sipreg_worker_loop_turns_total{worker="0"}') + $(delta 'sipreg_worker_loop_turns_total{worker="1"}') ))
+atleast "worker loop turns" 4 "$turns"
+if command -v promtool >/dev/null; then
+	promtool check metrics <"$tmp/m1.txt" >"$tmp/promtool.out" 2>&1 &&
+		ok "promtool after traffic: clean" || bad "promtool after traffic: $(cat "$tmp/promtool.out")"
+fi
+# /metrics agrees with /status
+check "/metrics = /status (REGISTER requests)" \
+	"$(status | jq -r '.registrar_requests.requests')" \
+	"$(value sipreg_registrar_registers_total "$tmp/m1.txt")"
+
+# a second daemon wanting the same http port does not start
+sed -e "s|^socket = .*|socket = $tmp/admin2.sock|" -e "s|^path = .*|path = $tmp/sipreg2.db|" \
+	-e "s|^http = .*|http = 127.0.0.1:$mport|" "$tmp/sipreg.conf" >"$tmp/second.conf"
+timeout 10 "$sipregd" -c "$tmp/second.conf" >"$tmp/second.log" 2>&1 &
+pid2=$!
+rc=0
+wait "$pid2" || rc=$?
+pid2=
+check "second daemon on a busy http port: exit status" 1 "$rc"
+grep -q 'http 127.0.0.1:'"$mport"': Address already in use' "$tmp/second.log" &&
+	ok "it says why" || bad "no reason given: $(cat "$tmp/second.log")"
+
+# the first one stops cleanly, and the listener with it
+kill -TERM "$pid"
+rc=0
+wait "$pid" || rc=$?
+pid=
+check "sipregd exit status" 0 "$rc"
+check "listener closed" 000 "$(curl -s -o /dev/null -w '%{http_code}' --max-time 2 "$url")"
+
+echo "metrics_e2e: $fails failure(s)"
+[ $fails -eq 0 ]
