@@ -260,6 +260,7 @@ stop u
 out=$(dctl trunk refresh t1)
 check "trunk refresh t1" "refreshing trunk t1" "$out"
 t_ref=$(now_ms)
+dctl trunk refresh t2 >/dev/null || bad "trunk refresh t2"
 wait_trunk t1 40 '.state == "failed"' || die "t1 not failed within 40 s of a refresh with U gone: $(tjson t1)"
 t_fail=$(now_ms)
 dt=$((t_fail - t_ref))
@@ -277,7 +278,12 @@ out=$(dctl trunk show t1)
 grep -q '^state: *failed$' <<<"$out" && grep -q '^last result: *timeout$' <<<"$out" &&
 	grep -q '^next action: *retry in [0-9]*s$' <<<"$out" && ok "trunk show: failed, timeout, retry" ||
 	bad "trunk show: $out"
-check "list --state failed" t1 "$(dctl trunk list --state failed --json | jq -r '[.trunks[].name] | join(",")')"
+# t2's refresh failed too, but its binding (600 s) is still valid: said so
+wait_trunk t2 5 '.state == "failed"' || bad "t2 not failed: $(tjson t2)"
+check "t2: a failed refresh leaves the registration valid" true "$(tget t2 '.valid and .valid_for > 500')"
+grep -q '^granted expiry: *600s (asked 3600), valid for [0-9]*s more$' <<<"$(dctl trunk show t2)" &&
+	ok "trunk show t2: failed, still valid for the rest of its 600 s" || bad "trunk show t2: $(dctl trunk show t2)"
+check "list --state failed" t1,t2 "$(dctl trunk list --state failed --json | jq -r '[.trunks[].name] | sort | join(",")')"
 start u # back, on the same port: the retry succeeds
 wait_trunk t1 33 ".attempts > $a" || bad "t1: no retry within 33 s of failing: $(tjson t1)"
 dt=$(($(now_ms) - t_fail))
@@ -285,6 +291,7 @@ dt=$(($(now_ms) - t_fail))
 	bad "t1: retried $dt ms after failing (want 30000)"
 wait_trunk t1 10 '.state == "registered"' && ok "t1: registered again (recovery)" || bad "t1: $(tjson t1)"
 wait_ubindings trunk1@upstream.example 1 5 && ok "U: trunk1 bound again" || bad "U: trunk1 not bound"
+wait_trunk t2 10 '.state == "registered"' && ok "t2: registered again (recovery)" || bad "t2: $(tjson t2)"
 
 # --- SIGTERM unregisters every trunk
 stop d
