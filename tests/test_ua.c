@@ -3066,14 +3066,14 @@ Test(ua, ten_thousand_trunks_refresh_on_time, .timeout = 240)
 	            "%.2f us per response handled (match, state machine, re-arm)",
 	            adv_ns / 1000.0 / (double)stats.registers_sent,
 	            resp_ns / 1000.0 / (double)stats.registers_sent);
-	cr_assert_eq(challenged, N);
-	cr_assert_eq(firsts, N);
+	cr_assert_eq(challenged, (size_t)N);
+	cr_assert_eq(firsts, (size_t)N);
 	cr_assert_gt(refreshes, (size_t)N * 10);
 	cr_assert_geq(min_frac, 0.45);
 	cr_assert_leq(max_frac, 0.5);
 	cr_assert_lt(min_frac + 0.02, max_frac, "refreshes spread");
 	ua_counts(UA, counts);
-	cr_assert_eq(counts[UA_STATE_REGISTERED], N);
+	cr_assert_eq(counts[UA_STATE_REGISTERED], (size_t)N);
 	cr_assert_eq(stats.late_refreshes, 0);
 	cr_assert_eq(stats.failures, 0);
 	for (int i = 0; i < N; i++)
