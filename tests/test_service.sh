@@ -34,7 +34,7 @@ fi
 echo "installed:"; sed 's/^/  /' "$tmp/files"
 prefix=$(meson introspect "$build" --buildoptions | python3 -c \
 	'import json,sys; print([o["value"] for o in json.load(sys.stdin) if o["name"]=="prefix"][0])')
-for f in bin/sipregd bin/sipregctl bin/sipreg-parse etc/sipreg/sipreg.conf; do
+for f in bin/sipregd bin/sipregctl bin/sipreg-parse etc/sipreg/sipreg.conf share/doc/sipreg/OPERATIONS.md; do
 	grep -qx "\.$prefix/$f" "$tmp/files" && ok "installed $prefix/$f" || bad "$prefix/$f not installed"
 done
 unit=$(grep '/systemd/system/sipreg.service$' "$tmp/files" | head -1)
