@@ -408,6 +408,9 @@ Test(sipregctl_trunk, add_show_list_set)
 	HAS("state:          disabled (disabled)");
 	HAS("next action:    -");
 	HAS("tcp");
+	HAS("none\n");       /* no proxy */
+	HAS("(the user)\n"); /* auth user and contact user */
+	HAS("(any)\n");      /* realm */
 
 	j = json_run("trunk show carrier-a");
 	cr_assert_str_eq(str(j, "state"), "registering");
@@ -595,6 +598,8 @@ Test(sipregctl_trunk, status_counts_trunks_by_state)
 	HAS("trunks: 3 (disabled 2, registering 1, registered 0, refreshing 0, failed 0, "
 	    "unregistering 0)");
 	HAS("version:");
+	HAS("\n  registers_sent:");
+	HAS("\n  failures:");
 	j = json_run("status");
 	cr_assert_eq(json_integer_value(
 	                     json_object_get(json_object_get(j, "trunks"), "total")),

@@ -553,14 +553,12 @@ static void print_status_trunks(json_t *tr)
 		}
 	}
 	printf("%s\n", first ? "" : ")");
-	json_object_foreach(tr, key, v)
-	{
-		if (strcmp(key, "total") != 0 && strcmp(key, "by_state") != 0 &&
-		    is_scalar(v)) {
-			printf("  %s: ", key);
-			print_scalar(v);
-			printf("\n");
-		}
+	v = json_deep_copy(tr); /* the counters, as the rest of status */
+	if (v) {
+		json_object_del(v, "total");
+		json_object_del(v, "by_state");
+		print_human(v, 2);
+		json_decref(v);
 	}
 }
 
@@ -612,8 +610,28 @@ static void print_trunk(json_t *t)
 		       (long long)json_integer_value(json_object_get(t, "failures")));
 	}
 	if (json_is_object(conf)) {
+		/* what an empty field means */
+		static const struct {
+			const char *key, *empty;
+		} dflt[] = {
+		        {"proxy", "none"},
+		        {"auth_user", "(the user)"},
+		        {"domain", "(the registrar's host)"},
+		        {"realm", "(any)"},
+		        {"contact_user", "(the user)"},
+		};
+		json_t *c = json_deep_copy(conf);
+
+		for (size_t i = 0; c && i < sizeof(dflt) / sizeof(dflt[0]); i++) {
+			json_t *f = json_object_get(c, dflt[i].key);
+
+			if (json_is_string(f) && json_string_length(f) == 0)
+				json_object_set_new(c, dflt[i].key,
+				                    json_string(dflt[i].empty));
+		}
 		printf("config:\n");
-		print_human(conf, 2);
+		print_human(c ? c : conf, 2);
+		json_decref(c);
 	}
 }
 
