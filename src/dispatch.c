@@ -70,14 +70,17 @@ static int do_register(struct worker *w, const struct pkt *p, const struct sip_m
 	        .conn = p->tcp ? p->conn : 0,
 	};
 	struct registrar_result res;
+	uint64_t t0;
 	int r;
 
 	if (!w->eng->registrar) {
 		*status = 503;
 		return respond_status(w, p, m, 503, NULL, false);
 	}
+	t0 = clock_now_ns();
 	r = registrar_handle(w->eng->registrar, m, &src, clock_now_ms(), time(NULL),
 	                     w->out, sizeof(w->out), &res, &w->rst);
+	worker_lat_record(&w->st, clock_now_ns() - t0);
 	if (r < 0)
 		return r;
 	*status = res.status;

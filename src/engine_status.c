@@ -128,6 +128,31 @@ int engine_status(const struct engine *e, json_t *st)
 		for (size_t k = 0; k < sizeof(rfields) / sizeof(rfields[0]); k++)
 			add(reg, rfields[k].name, load(&e->w[i].rst, rfields[k].off));
 	}
+	{
+		static const uint64_t bounds_us[WORKER_LAT_BUCKETS] = {WORKER_LAT_BOUNDS_US};
+		json_t *lat = json_object(), *b = json_array(), *c = json_array();
+		uint64_t count = 0, sum = 0;
+
+		for (unsigned k = 0; k < WORKER_LAT_BUCKETS; k++) {
+			uint64_t n = 0;
+
+			for (unsigned i = 0; i < e->n; i++)
+				n += STAT_GET(e->w[i].st.reg_lat[k]);
+			json_array_append_new(b, json_integer((json_int_t)bounds_us[k]));
+			json_array_append_new(c, json_integer((json_int_t)n));
+		}
+		for (unsigned i = 0; i < e->n; i++) {
+			count += STAT_GET(e->w[i].st.reg_lat_count);
+			sum += STAT_GET(e->w[i].st.reg_lat_sum_ns);
+		}
+		/* bucket k: times in (bounds_us[k-1], bounds_us[k]]; count - the
+		 * buckets' sum took longer than the last bound */
+		json_object_set_new(lat, "bounds_us", b);
+		json_object_set_new(lat, "buckets", c);
+		json_object_set_new(lat, "count", json_integer((json_int_t)count));
+		json_object_set_new(lat, "sum_ns", json_integer((json_int_t)sum));
+		json_object_set_new(st, "registrar_latency", lat);
+	}
 	json_object_set_new(sip, "bound", bound);
 	json_object_set_new(sip, "workers", workers);
 	json_object_set_new(sip, "totals", totals);

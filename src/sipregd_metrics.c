@@ -234,6 +234,33 @@ static int trunk_families(struct metrics *m, json_t *tr)
 	return r;
 }
 
+/* st.registrar_latency (engine_status: per-bucket counts, bounds in us) as
+ * a histogram in seconds. */
+static int latency_family(struct metrics *m, json_t *lat)
+{
+	json_t *b = json_object_get(lat, "bounds_us"), *c = json_object_get(lat, "buckets");
+	double bounds[32];
+	uint64_t cum[32], acc = 0, count = (uint64_t)num(lat, "count");
+	size_t n = json_array_size(b);
+	int r;
+
+	if (n > 32 || json_array_size(c) != n)
+		return -EINVAL;
+	for (size_t i = 0; i < n; i++) {
+		bounds[i] = json_number_value(json_array_get(b, i)) / 1e6;
+		acc += (uint64_t)json_number_value(json_array_get(c, i));
+		cum[i] = acc;
+	}
+	if (acc > count) /* read while a worker counted: the count lags */
+		count = acc;
+	r = metrics_family(m, "sipreg_registrar_processing_seconds", METRICS_HISTOGRAM,
+	                   "Time the registrar takes to decide the answer to a REGISTER "
+	                   "(parsed request to answer written; no socket queues).");
+	return r ? r
+	         : metrics_histogram(m, NULL, 0, bounds, cum, n, num(lat, "sum_ns") / 1e9,
+	                             count);
+}
+
 int sipregd_metrics_fill(struct metrics *m, json_t *st)
 {
 	static const char *const rl_k[] = {"config_reloads", "config_reload_failures", NULL};
@@ -275,6 +302,8 @@ int sipregd_metrics_fill(struct metrics *m, json_t *st)
 	if (r == 0)
 		r = registrar_families(m, json_object_get(st, "registrar_requests"),
 		                       json_object_get(st, "registrar"));
+	if (r == 0 && json_object_get(st, "registrar_latency"))
+		r = latency_family(m, json_object_get(st, "registrar_latency"));
 	if (r == 0 && tr)
 		r = trunk_families(m, tr);
 	return r;

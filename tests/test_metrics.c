@@ -84,9 +84,13 @@ Test(metrics, values)
 	cr_assert_eq(metrics_sample(m, NULL, 0, 9007199254740991.0), 0);
 	cr_assert_eq(metrics_sample(m, NULL, 0, 1e20), 0);
 	cr_assert_eq(metrics_sample(m, NULL, 0, -0.0), 0);
+	cr_assert_eq(metrics_sample(m, NULL, 0, 0.1), 0);
+	cr_assert_eq(metrics_sample(m, NULL, 0, 0.1 + 0.2), 0);
+	cr_assert_eq(metrics_sample(m, NULL, 0, 1.0 / 3), 0);
 	cr_assert_str_eq(text(), "# TYPE g gauge\n"
 	                         "g 0.25\ng NaN\ng +Inf\ng -Inf\n"
-	                         "g 9007199254740991\ng 1e+20\ng -0\n");
+	                         "g 9007199254740991\ng 1e+20\ng -0\n"
+	                         "g 0.1\ng 0.30000000000000004\ng 0.33333333333333331\n");
 }
 
 Test(metrics, histogram_exact)
@@ -107,7 +111,7 @@ Test(metrics, histogram_exact)
 	                 "sipreg_response_seconds_bucket{method=\"REGISTER\",le=\"0.01\"} 5\n"
 	                 "sipreg_response_seconds_bucket{method=\"REGISTER\",le=\"1\"} 5\n"
 	                 "sipreg_response_seconds_bucket{method=\"REGISTER\",le=\"+Inf\"} 7\n"
-	                 "sipreg_response_seconds_sum{method=\"REGISTER\"} 0.012500000000000001\n"
+	                 "sipreg_response_seconds_sum{method=\"REGISTER\"} 0.0125\n"
 	                 "sipreg_response_seconds_count{method=\"REGISTER\"} 7\n"
 	                 "sipreg_response_seconds_bucket{le=\"+Inf\"} 0\n"
 	                 "sipreg_response_seconds_sum 0\n"

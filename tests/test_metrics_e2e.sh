@@ -86,7 +86,8 @@ for fam in sipreg_build_info sipreg_trunks sipreg_bindings sipreg_subscribers \
 	sipreg_suspensions_active sipreg_suspensions_total \
 	sipreg_transaction_timeouts_total sipreg_transaction_retransmissions_total \
 	sipreg_parse_errors_total sipreg_worker_loop_turns_total \
-	sipreg_trunk_registers_sent_total sipreg_requests_received_total; do
+	sipreg_trunk_registers_sent_total sipreg_requests_received_total \
+	sipreg_registrar_processing_seconds; do
 	grep -q "^# TYPE $fam " "$tmp/m0.txt" || bad "family $fam missing"
 done
 check "trunks by state: registered" 0 "$(value 'sipreg_trunks{state="registered"}' "$tmp/m0.txt")"
@@ -141,6 +142,18 @@ if command -v promtool >/dev/null; then
 	promtool check metrics <"$tmp/m1.txt" >"$tmp/promtool.out" 2>&1 &&
 		ok "promtool after traffic: clean" || bad "promtool after traffic: $(cat "$tmp/promtool.out")"
 fi
+# the registrar latency histogram: one observation per REGISTER, in buckets
+check "latency histogram: one observation per REGISTER" \
+	"$(value sipreg_registrar_processing_seconds_count "$tmp/m1.txt")" \
+	"$(value sipreg_registrar_registers_total "$tmp/m1.txt")"
+check "latency histogram: +Inf bucket = count" \
+	"$(value sipreg_registrar_processing_seconds_count "$tmp/m1.txt")" \
+	"$(value 'sipreg_registrar_processing_seconds_bucket{le="+Inf"}' "$tmp/m1.txt")"
+atleast "latency: REGISTERs decided within 100 ms" 4 \
+	"$(value 'sipreg_registrar_processing_seconds_bucket{le="0.1"}' "$tmp/m1.txt")"
+awk '$1 == "sipreg_registrar_processing_seconds_sum" { exit !($2 > 0 && $2 < 1) }' "$tmp/m1.txt" &&
+	ok "latency sum in seconds" || bad "latency sum: $(grep processing_seconds_sum "$tmp/m1.txt")"
+
 # /metrics agrees with /status
 check "/metrics = /status (REGISTER requests)" \
 	"$(status | jq -r '.registrar_requests.requests')" \

@@ -24,7 +24,8 @@
  * decrease and never exceed the count. A family name declared twice is
  * -EEXIST. HELP text escapes '\' and newline; label values escape '\', '"'
  * and newline. Values: integers below 2^53 print without exponent, others
- * with 17 significant digits, NaN as "NaN", infinities as "+Inf"/"-Inf".
+ * in the shorter of 15 or 17 significant digits that reads back exactly
+ * (0.1, 0.30000000000000004), NaN as "NaN", infinities as "+Inf"/"-Inf".
  *
  * Threads: a struct metrics belongs to one thread at a time. The HTTP
  * listener runs libmicrohttpd's one internal thread: the fill callback runs

@@ -131,6 +131,19 @@ static int put_escaped(struct metrics *m, const char *s, bool quote)
 	return r;
 }
 
+/* A finite v in its shortest form of 15 or 17 significant digits that
+ * reads back as v (0.1, not 0.10000000000000001). */
+static void fmt_number(char *b, size_t cap, double v)
+{
+	if (v == floor(v) && fabs(v) < 9007199254740992.0) {
+		snprintf(b, cap, "%.0f", v);
+		return;
+	}
+	snprintf(b, cap, "%.15g", v);
+	if (strtod(b, NULL) != v)
+		snprintf(b, cap, "%.17g", v);
+}
+
 static int put_value(struct metrics *m, double v)
 {
 	char b[40];
@@ -139,10 +152,7 @@ static int put_value(struct metrics *m, double v)
 		return puts_(m, "NaN");
 	if (isinf(v))
 		return puts_(m, v > 0 ? "+Inf" : "-Inf");
-	if (v == floor(v) && fabs(v) < 9007199254740992.0)
-		snprintf(b, sizeof(b), "%.0f", v);
-	else
-		snprintf(b, sizeof(b), "%.17g", v);
+	fmt_number(b, sizeof(b), v);
 	return puts_(m, b);
 }
 
@@ -328,10 +338,7 @@ int metrics_histogram(struct metrics *m, const struct metrics_label *labels,
 	for (size_t i = 0; i < nbuckets && r == 0; i++) {
 		char le[40];
 
-		if (bounds[i] == floor(bounds[i]) && fabs(bounds[i]) < 9007199254740992.0)
-			snprintf(le, sizeof(le), "%.0f", bounds[i]);
-		else
-			snprintf(le, sizeof(le), "%.17g", bounds[i]);
+		fmt_number(le, sizeof(le), bounds[i]);
 		r = put_series(m, "_bucket", labels, nlabels, le);
 		if (r == 0)
 			r = put_u64(m, cumulative[i]);
