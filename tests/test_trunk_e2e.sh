@@ -14,9 +14,14 @@
 #     later, the retry comes after exactly that delay and registers again
 #     once U is back; SIGTERM unregisters every trunk (U's bindings go to 0)
 #     and D exits 0; after a restart the stored trunks register again;
+#     a wrong password (401 again after credentials) fails and waits the
+#     trunk's own retry delay (45 s);
 #   - sipp as a UAS registrar (tests/sipp/uas_register.xml): 401 (MD5,
 #     qop=auth) then 200 granting 40 s to an auto trunk asking 3600
 #     (verifyauth checks our digest); disable sends REGISTER Expires: 0;
+#     uas_register_423.xml: 423 with Min-Expires 60 answered at once with
+#     Expires: 60, and the warning naming both values; uas_register_503.xml:
+#     503 with Retry-After 45, longer than the delay: honoured and logged;
 #   - Kamailio (tests/kamailio/registrar.cfg, auth without a database by
 #     pv_www_authenticate, usrloc in memory): registered, the binding in
 #     Kamailio's location table (kamcmd ul.dump), removed by D's SIGTERM.
@@ -227,6 +232,19 @@ check "trunk enable t1" "enabled trunk t1" "$out"
 wait_trunk t1 10 '.state == "registered"' && ok "enable: registered again" || bad "enable: $(tjson t1)"
 wait_ubindings trunk1@upstream.example 1 5 && ok "enable: U has the binding again" || bad "enable: no binding at U"
 
+# --- a wrong password: the repeated challenge is a failure, retried after the delay
+out=$(dctl trunk add tbad --registrar "127.0.0.1:$uport" --user trunk2 --password wrong \
+	--domain upstream.example --retry-delay 45)
+check "trunk add tbad (wrong password)" "added trunk tbad: registrar 127.0.0.1:$uport, user trunk2, enabled" "$out"
+wait_trunk tbad 10 '.state == "failed"' || bad "tbad not failed within 10 s: $(tjson tbad)"
+j=$(tjson tbad)
+check "tbad: 401 after credentials, one failure, two REGISTERs" "401 1 2 retry" \
+	"$(jq -r '"\(.last_code) \(.failures) \(.attempts) \(.next_action)"' <<<"$j")"
+n=$(jq -r .next_in <<<"$j")
+[ "$n" -ge 44 ] && [ "$n" -le 45 ] && ok "tbad: retry in $n s (its own retry delay 45)" || bad "tbad: retry in $n s, want 44-45"
+check "U: no binding for the wrong password" 0 "$(ubindings trunk2@upstream.example)"
+dctl trunk del tbad >/dev/null || bad "trunk del tbad"
+
 # --- import, list, status
 printf 'name,registrar,proxy,transport,user,auth_user,password,domain,expire,retry_delay,enabled\nt2,127.0.0.1:%s,,udp,trunk2,,pw-2,upstream.example,,,1\nt3,127.0.0.1:%s,,tcp,trunk3,trunk3,pw-3,upstream.example,60,30,1\n' \
 	"$uport" "$uport" >"$tmp/trunks.csv"
@@ -337,6 +355,48 @@ if command -v sipp >/dev/null; then
 	[ $rc -ne 0 ] && { tail -20 "$tmp/sipp.err" 2>/dev/null; tail -5 "$tmp/sipp.out"; }
 	wait_trunk s1 5 '.state == "disabled"' && ok "s1: disabled" || bad "s1: $(tjson s1)"
 	dctl trunk del s1 >/dev/null
+
+	# 423 Interval Too Brief: at once again with Min-Expires, a warning
+	sipp_uas() { # sipp_uas SCENARIO
+		timeout 90 sipp -sf "$src/tests/sipp/$1" -i 127.0.0.1 -p "$sport" -t u1 \
+			-m 1 -timeout 80s -timeout_error -trace_err -error_file "$tmp/sipp-$1.err" \
+			</dev/null >"$tmp/sipp-$1.out" 2>&1 &
+		sipp_pid=$!
+		sleep 0.5
+	}
+	sipp_done() { # sipp_done DESCRIPTION: sipp's exit status must be 0
+		local rc
+		for _ in $(seq 100); do kill -0 $sipp_pid 2>/dev/null || break; sleep 0.1; done
+		wait $sipp_pid
+		rc=$?
+		sipp_pid=
+		check "$1" 0 $rc
+		[ $rc -ne 0 ] && { tail -20 "$tmp"/sipp-*.err 2>/dev/null; }
+	}
+	sipp_uas uas_register_423.xml
+	dctl trunk add s2 --registrar "127.0.0.1:$sport" --user sipp2 --domain sipp.example --expire 30 >/dev/null ||
+		bad "trunk add s2"
+	wait_trunk s2 10 '.state == "registered"' && ok "s2 registered after 423" || bad "s2: $(tjson s2)"
+	check "s2: asked and granted Min-Expires 60" "60 60" "$(tget s2 '"\(.asked) \(.granted)"')"
+	grep -q 'event=trunk_interval_too_brief trunk=s2 asked=30 min_expires=60' "$tmp/d.log" &&
+		ok "D warned of the 423 with both values" || bad "no trunk_interval_too_brief warning for s2"
+	dctl trunk del s2 >/dev/null
+	sipp_done "sipp: 423 with Min-Expires 60, REGISTER Expires: 60 at once, 200, unregister on del"
+
+	# 503 with Retry-After 45 > the retry delay 30: honoured
+	sipp_uas uas_register_503.xml
+	dctl trunk add s3 --registrar "127.0.0.1:$sport" --user sipp3 --domain sipp.example >/dev/null ||
+		bad "trunk add s3"
+	wait_trunk s3 10 '.state == "failed"' || bad "s3 not failed: $(tjson s3)"
+	j=$(tjson s3)
+	check "s3: 503, retry" "503 retry" "$(jq -r '"\(.last_code) \(.next_action)"' <<<"$j")"
+	n=$(jq -r .next_in <<<"$j")
+	[ "$n" -ge 44 ] && [ "$n" -le 45 ] && ok "s3: retry in $n s (Retry-After 45 honoured)" ||
+		bad "s3: retry in $n s, want 44-45"
+	grep -q 'event=trunk_retry_after trunk=s3 retry_delay=30 retry_after=45' "$tmp/d.log" &&
+		ok "D logged the Retry-After wait" || bad "no trunk_retry_after line for s3"
+	sipp_done "sipp: REGISTER answered 503 Retry-After: 45"
+	dctl trunk del s3 >/dev/null
 else
 	echo "skipped: sipp part (sipp is not installed)"
 fi
