@@ -129,7 +129,8 @@ int engine_status(const struct engine *e, json_t *st)
 			add(reg, rfields[k].name, load(&e->w[i].rst, rfields[k].off));
 	}
 	{
-		static const uint64_t bounds_us[WORKER_LAT_BUCKETS] = {WORKER_LAT_BOUNDS_US};
+		static const uint64_t bounds_us[WORKER_LAT_BUCKETS] = {
+		        WORKER_LAT_BOUNDS_US};
 		json_t *lat = json_object(), *b = json_array(), *c = json_array();
 		uint64_t count = 0, sum = 0;
 

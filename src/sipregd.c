@@ -469,13 +469,14 @@ int main(int argc, char **argv)
 	if (d.cfg->admin_http.family) {
 		const struct config_listen *h = &d.cfg->admin_http;
 
-		r = metrics_http_new(&d.http, (const struct sockaddr *)&h->addr, h->addrlen,
-		                     metrics_fill, &d);
+		r = metrics_http_new(&d.http, (const struct sockaddr *)&h->addr,
+		                     h->addrlen, metrics_fill, &d);
 		if (r < 0) {
 			fprintf(stderr, "sipregd: [admin] http %s:%u: %s\n", h->host,
 			        (unsigned)h->port, strerror(-r));
-			log_error("start_failed", "step=http host=%s port=%u error=%s", h->host,
-			          (unsigned)h->port, log_quote(lst, sizeof(lst), strerror(-r)));
+			log_error("start_failed", "step=http host=%s port=%u error=%s",
+			          h->host, (unsigned)h->port,
+			          log_quote(lst, sizeof(lst), strerror(-r)));
 			admin_stop(d.admin);
 			goto out;
 		}
@@ -525,7 +526,8 @@ int main(int argc, char **argv)
 		         log_quote(qa, sizeof(qa), d.cfg->admin_socket));
 		if (d.http)
 			log_info("metrics_listening", "host=%s port=%u path=/metrics",
-			         d.cfg->admin_http.host, (unsigned)metrics_http_port(d.http));
+			         d.cfg->admin_http.host,
+			         (unsigned)metrics_http_port(d.http));
 		sd_notify(0, "READY=1");
 	}
 

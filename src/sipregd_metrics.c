@@ -56,7 +56,8 @@ static int each(struct metrics *m, const char *name, enum metrics_type t,
 		struct metrics_label l = L(lname, k);
 
 		if (r == 0)
-			r = metrics_sample(m, &l, 1, json_is_number(v) ? json_number_value(v) : 0);
+			r = metrics_sample(m, &l, 1,
+			                   json_is_number(v) ? json_number_value(v) : 0);
 	}
 	return r;
 }
@@ -87,19 +88,21 @@ static int sip_families(struct metrics *m, json_t *sip)
 	static const char *const rx_v[] = {"udp", "tcp", "handoff"};
 	static const char *const tx_k[] = {"tx_udp", "tx_tcp", NULL};
 	static const char *const tx_v[] = {"udp", "tcp"};
-	static const char *const pe_k[] = {"err_badmsg", "err_toobig", "err_version",
-	                                   "err_invalid", "err_other", NULL};
+	static const char *const pe_k[] = {"err_badmsg",  "err_toobig", "err_version",
+	                                   "err_invalid", "err_other",  NULL};
 	static const char *const pe_v[] = {"malformed", "too_big", "version", "invalid",
 	                                   "other"};
 	static const char *const rs_k[] = {"resp_matched", "resp_handed_off",
 	                                   "resp_handoff_failed", "resp_unmatched", NULL};
 	static const char *const rs_v[] = {"matched", "handed_off", "handoff_failed",
 	                                   "unmatched"};
-	json_t *t = json_object_get(sip, "totals"), *workers = json_object_get(sip, "workers");
+	json_t *t = json_object_get(sip, "totals"),
+	       *workers = json_object_get(sip, "workers");
 	int r;
 
 	r = by(m, "sipreg_messages_received_total", METRICS_COUNTER,
-	       "SIP messages received, by transport (handoff: passed on by another worker).",
+	       "SIP messages received, by transport (handoff: passed on by another "
+	       "worker).",
 	       "transport", t, rx_k, rx_v);
 	if (r == 0)
 		r = by(m, "sipreg_messages_sent_total", METRICS_COUNTER,
@@ -112,8 +115,8 @@ static int sip_families(struct metrics *m, json_t *sip)
 		       "Messages the parser refused, by kind.", "kind", t, pe_k, pe_v);
 	if (r == 0)
 		r = one(m, "sipreg_requests_unanswerable_total", METRICS_COUNTER,
-		        "Bad requests dropped without an answer (no Via, From, To...).", t,
-		        "unanswerable");
+		        "Bad requests dropped without an answer (no Via, From, To...).",
+		        t, "unanswerable");
 	if (r == 0)
 		r = each(m, "sipreg_requests_received_total", METRICS_COUNTER,
 		         "SIP requests received, by method.", "method",
@@ -124,8 +127,8 @@ static int sip_families(struct metrics *m, json_t *sip)
 		         json_object_get(t, "responses_sent"));
 	if (r == 0)
 		r = by(m, "sipreg_responses_received_total", METRICS_COUNTER,
-		       "SIP responses received, by what became of them.", "result", t, rs_k,
-		       rs_v);
+		       "SIP responses received, by what became of them.", "result", t,
+		       rs_k, rs_v);
 	if (r == 0)
 		r = one(m, "sipreg_retransmissions_absorbed_total", METRICS_COUNTER,
 		        "Retransmitted requests answered from their transaction.", t,
@@ -137,15 +140,16 @@ static int sip_families(struct metrics *m, json_t *sip)
 		        t, "tx_retransmits");
 	if (r == 0)
 		r = one(m, "sipreg_transaction_timeouts_total", METRICS_COUNTER,
-		        "Client transactions that timed out (Timer F; copied once a second).",
+		        "Client transactions that timed out (Timer F; copied once a "
+		        "second).",
 		        t, "tx_timeouts");
 	if (r == 0)
 		r = one(m, "sipreg_transactions", METRICS_GAUGE,
 		        "Transactions in progress (copied once a second).", t, "tx_live");
 	if (r == 0)
 		r = per_worker(m, "sipreg_worker_loop_turns_total", METRICS_COUNTER,
-		               "Turns of each worker's event loop (one per wake-up).", workers,
-		               "loop_turns");
+		               "Turns of each worker's event loop (one per wake-up).",
+		               workers, "loop_turns");
 	if (r == 0)
 		r = per_worker(m, "sipreg_worker_messages_total", METRICS_COUNTER,
 		               "Messages parsed by each worker.", workers, "parsed");
@@ -154,10 +158,10 @@ static int sip_families(struct metrics *m, json_t *sip)
 
 static int registrar_families(struct metrics *m, json_t *req, json_t *reg)
 {
-	static const char *const res_k[] = {"registered",  "challenged", "auth_failed",
-	                                    "suspended",   "bad_request", "too_brief",
-	                                    "forbidden",   "server_error", NULL};
-	static const char *const res_v[] = {"registered", "challenged", "auth_failed",
+	static const char *const res_k[] = {"registered", "challenged",   "auth_failed",
+	                                    "suspended",  "bad_request",  "too_brief",
+	                                    "forbidden",  "server_error", NULL};
+	static const char *const res_v[] = {"registered", "challenged",  "auth_failed",
 	                                    "suspended",  "bad_request", "too_brief",
 	                                    "forbidden",  "server_error"};
 	int r = 0;
@@ -167,39 +171,44 @@ static int registrar_families(struct metrics *m, json_t *req, json_t *reg)
 		        "REGISTERs received by the registrar.", req, "requests");
 		if (r == 0)
 			r = by(m, "sipreg_registrar_results_total", METRICS_COUNTER,
-			       "REGISTERs answered by the registrar, by result.", "result", req,
-			       res_k, res_v);
+			       "REGISTERs answered by the registrar, by result.",
+			       "result", req, res_k, res_v);
 		if (r == 0)
 			r = one(m, "sipreg_registrar_challenges_total", METRICS_COUNTER,
 			        "Digest challenges (401) sent by the registrar.", req,
 			        "challenged");
 		if (r == 0)
-			r = one(m, "sipreg_registrar_auth_failures_total", METRICS_COUNTER,
-			        "REGISTERs with wrong credentials.", req, "auth_failed");
+			r = one(m, "sipreg_registrar_auth_failures_total",
+			        METRICS_COUNTER, "REGISTERs with wrong credentials.", req,
+			        "auth_failed");
 	}
 	if (r == 0 && reg) {
-		r = one(m, "sipreg_subscribers", METRICS_GAUGE, "Subscribers provisioned.", reg,
-		        "subscribers");
+		r = one(m, "sipreg_subscribers", METRICS_GAUGE,
+		        "Subscribers provisioned.", reg, "subscribers");
 		if (r == 0)
 			r = one(m, "sipreg_aors", METRICS_GAUGE,
-			        "Addresses of record with at least one binding.", reg, "aors");
+			        "Addresses of record with at least one binding.", reg,
+			        "aors");
 		if (r == 0)
-			r = one(m, "sipreg_bindings", METRICS_GAUGE, "Registered contacts in force.",
-			        reg, "bindings");
+			r = one(m, "sipreg_bindings", METRICS_GAUGE,
+			        "Registered contacts in force.", reg, "bindings");
 		if (r == 0)
 			r = one(m, "sipreg_bindings_expired_total", METRICS_COUNTER,
 			        "Bindings that expired without a refresh.", reg,
 			        "bindings_expired");
 		if (r == 0)
 			r = one(m, "sipreg_suspensions_active", METRICS_GAUGE,
-			        "Endpoints or addresses suspended now (wrong passwords, scanners).",
+			        "Endpoints or addresses suspended now (wrong passwords, "
+			        "scanners).",
 			        reg, "suspended");
 		if (r == 0)
 			r = one(m, "sipreg_suspensions_total", METRICS_COUNTER,
 			        "Suspensions started.", reg, "suspensions_total");
 		if (r == 0)
-			r = one(m, "sipreg_database_records_flushed_total", METRICS_COUNTER,
-			        "Binding changes written to the database.", reg, "records_flushed");
+			r = one(m, "sipreg_database_records_flushed_total",
+			        METRICS_COUNTER,
+			        "Binding changes written to the database.", reg,
+			        "records_flushed");
 		if (r == 0)
 			r = one(m, "sipreg_database_flush_errors_total", METRICS_COUNTER,
 			        "Failed batch writes of bindings.", reg, "flush_errors");
@@ -219,11 +228,12 @@ static int trunk_families(struct metrics *m, json_t *tr)
 	         json_object_get(tr, "by_state"));
 	if (r == 0)
 		r = by(m, "sipreg_trunk_registers_sent_total", METRICS_COUNTER,
-		       "REGISTERs sent to upstreams, by kind.", "kind", tr, sent_k, sent_v);
+		       "REGISTERs sent to upstreams, by kind.", "kind", tr, sent_k,
+		       sent_v);
 	if (r == 0)
 		r = by(m, "sipreg_trunk_register_results_total", METRICS_COUNTER,
-		       "Final outcomes of trunk registrations, by result.", "result", tr, res_k,
-		       res_v);
+		       "Final outcomes of trunk registrations, by result.", "result", tr,
+		       res_k, res_v);
 	if (r == 0)
 		r = one(m, "sipreg_trunk_challenges_total", METRICS_COUNTER,
 		        "401/407 challenges answered for trunks.", tr, "challenges");
@@ -238,7 +248,8 @@ static int trunk_families(struct metrics *m, json_t *tr)
  * a histogram in seconds. */
 static int latency_family(struct metrics *m, json_t *lat)
 {
-	json_t *b = json_object_get(lat, "bounds_us"), *c = json_object_get(lat, "buckets");
+	json_t *b = json_object_get(lat, "bounds_us"),
+	       *c = json_object_get(lat, "buckets");
 	double bounds[32];
 	uint64_t cum[32], acc = 0, count = (uint64_t)num(lat, "count");
 	size_t n = json_array_size(b);
@@ -263,7 +274,8 @@ static int latency_family(struct metrics *m, json_t *lat)
 
 int sipregd_metrics_fill(struct metrics *m, json_t *st)
 {
-	static const char *const rl_k[] = {"config_reloads", "config_reload_failures", NULL};
+	static const char *const rl_k[] = {"config_reloads", "config_reload_failures",
+	                                   NULL};
 	static const char *const rl_v[] = {"ok", "failed"};
 	struct metrics_label ver = L("version", SIPREG_VERSION);
 	json_t *sip = json_object_get(st, "sip"), *tr = json_object_get(st, "trunks");
@@ -277,7 +289,8 @@ int sipregd_metrics_fill(struct metrics *m, json_t *st)
 	if (r == 0)
 		r = metrics_sample(m, &ver, 1, 1);
 	if (r == 0)
-		r = one(m, "sipreg_workers", METRICS_GAUGE, "Worker threads.", st, "workers");
+		r = one(m, "sipreg_workers", METRICS_GAUGE, "Worker threads.", st,
+		        "workers");
 	if (r == 0)
 		r = metrics_family(m, "sipreg_worker_running", METRICS_GAUGE,
 		                   "1 while the worker's loop runs.");
@@ -292,11 +305,12 @@ int sipregd_metrics_fill(struct metrics *m, json_t *st)
 	}
 	if (r == 0)
 		r = by(m, "sipreg_config_reloads_total", METRICS_COUNTER,
-		       "Configuration reloads (SIGHUP), by result.", "result", counters, rl_k,
-		       rl_v);
+		       "Configuration reloads (SIGHUP), by result.", "result", counters,
+		       rl_k, rl_v);
 	if (r == 0)
 		r = one(m, "sipreg_log_lines_suppressed_total", METRICS_COUNTER,
-		        "Log lines dropped by the rate limit.", counters, "log_lines_suppressed");
+		        "Log lines dropped by the rate limit.", counters,
+		        "log_lines_suppressed");
 	if (r == 0 && sip)
 		r = sip_families(m, sip);
 	if (r == 0)

@@ -55,7 +55,8 @@ struct trunk_conn {
 #define STAT_GET(f) __atomic_load_n(&(f), __ATOMIC_RELAXED)
 
 /* Upper bounds (microseconds) of the registrar latency histogram. */
-#define WORKER_LAT_BOUNDS_US 10, 25, 50, 100, 250, 500, 1000, 2500, 5000, 10000, 25000, 50000, 100000
+#define WORKER_LAT_BOUNDS_US                                                             \
+	10, 25, 50, 100, 250, 500, 1000, 2500, 5000, 10000, 25000, 50000, 100000
 #define WORKER_LAT_BUCKETS 13
 
 struct worker_stats {

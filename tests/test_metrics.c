@@ -47,7 +47,8 @@ Test(metrics, counter_gauge_exact)
 	                            "REGISTERs received."),
 	             0);
 	cr_assert_eq(metrics_sample(m, NULL, 0, 42), 0);
-	cr_assert_eq(metrics_family(m, "sipreg_trunks", METRICS_GAUGE, "Trunks by state."), 0);
+	cr_assert_eq(
+	        metrics_family(m, "sipreg_trunks", METRICS_GAUGE, "Trunks by state."), 0);
 	cr_assert_eq(metrics_sample(m, l, 2, 3), 0);
 	cr_assert_eq(metrics_sample(m, l, 1, -1.5), 0);
 	cr_assert_str_eq(text(), "# HELP sipreg_registers_total REGISTERs received.\n"
@@ -104,18 +105,19 @@ Test(metrics, histogram_exact)
 	             0);
 	cr_assert_eq(metrics_histogram(m, l, 1, b, c, 3, 0.0125, 7), 0);
 	cr_assert_eq(metrics_histogram(m, NULL, 0, NULL, NULL, 0, 0, 0), 0);
-	cr_assert_str_eq(text(),
-	                 "# HELP sipreg_response_seconds Response time.\n"
-	                 "# TYPE sipreg_response_seconds histogram\n"
-	                 "sipreg_response_seconds_bucket{method=\"REGISTER\",le=\"0.001\"} 2\n"
-	                 "sipreg_response_seconds_bucket{method=\"REGISTER\",le=\"0.01\"} 5\n"
-	                 "sipreg_response_seconds_bucket{method=\"REGISTER\",le=\"1\"} 5\n"
-	                 "sipreg_response_seconds_bucket{method=\"REGISTER\",le=\"+Inf\"} 7\n"
-	                 "sipreg_response_seconds_sum{method=\"REGISTER\"} 0.0125\n"
-	                 "sipreg_response_seconds_count{method=\"REGISTER\"} 7\n"
-	                 "sipreg_response_seconds_bucket{le=\"+Inf\"} 0\n"
-	                 "sipreg_response_seconds_sum 0\n"
-	                 "sipreg_response_seconds_count 0\n");
+	cr_assert_str_eq(
+	        text(),
+	        "# HELP sipreg_response_seconds Response time.\n"
+	        "# TYPE sipreg_response_seconds histogram\n"
+	        "sipreg_response_seconds_bucket{method=\"REGISTER\",le=\"0.001\"} 2\n"
+	        "sipreg_response_seconds_bucket{method=\"REGISTER\",le=\"0.01\"} 5\n"
+	        "sipreg_response_seconds_bucket{method=\"REGISTER\",le=\"1\"} 5\n"
+	        "sipreg_response_seconds_bucket{method=\"REGISTER\",le=\"+Inf\"} 7\n"
+	        "sipreg_response_seconds_sum{method=\"REGISTER\"} 0.0125\n"
+	        "sipreg_response_seconds_count{method=\"REGISTER\"} 7\n"
+	        "sipreg_response_seconds_bucket{le=\"+Inf\"} 0\n"
+	        "sipreg_response_seconds_sum 0\n"
+	        "sipreg_response_seconds_count 0\n");
 }
 
 Test(metrics, rejected_input_writes_nothing)
@@ -139,7 +141,8 @@ Test(metrics, rejected_input_writes_nothing)
 	cr_assert_eq(metrics_family(m, "a-b", METRICS_GAUGE, NULL), -EINVAL);
 	cr_assert_eq(metrics_family(m, "a b", METRICS_GAUGE, NULL), -EINVAL);
 	cr_assert_eq(metrics_family(m, "x_count", (enum metrics_type)7, NULL), -EINVAL);
-	cr_assert_eq(metrics_family(m, "sipreg_registers", METRICS_COUNTER, NULL), -EINVAL);
+	cr_assert_eq(metrics_family(m, "sipreg_registers", METRICS_COUNTER, NULL),
+	             -EINVAL);
 	cr_assert_eq(metrics_family(m, "h_total", METRICS_HISTOGRAM, NULL), -EINVAL);
 	cr_assert_eq(metrics_family(m, "h_bucket", METRICS_HISTOGRAM, NULL), -EINVAL);
 	cr_assert_eq(metrics_family(m, "h_sum", METRICS_HISTOGRAM, NULL), -EINVAL);
@@ -256,7 +259,8 @@ static long http(uint16_t port, const char *method, const char *path, struct bod
 	curl_easy_setopt(c, CURLOPT_TIMEOUT, 5L);
 	if (curl_easy_perform(c) == CURLE_OK) {
 		curl_easy_getinfo(c, CURLINFO_RESPONSE_CODE, &code);
-		if (ctype && curl_easy_getinfo(c, CURLINFO_CONTENT_TYPE, &ct) == CURLE_OK && ct)
+		if (ctype &&
+		    curl_easy_getinfo(c, CURLINFO_CONTENT_TYPE, &ct) == CURLE_OK && ct)
 			snprintf(ctype, ctcap, "%s", ct);
 	}
 	curl_easy_cleanup(c);
@@ -276,7 +280,8 @@ Test(metrics_http, serves_metrics_only)
 	cr_assert_eq(metrics_http_new(&h, NULL, 0, fill, &a), -EINVAL);
 	cr_assert_eq(metrics_http_new(&h, (struct sockaddr *)&sin, sizeof(sin), NULL, &a),
 	             -EINVAL);
-	cr_assert_eq(metrics_http_new(&h, (struct sockaddr *)&sin, sizeof(sin), fill, &a), 0);
+	cr_assert_eq(metrics_http_new(&h, (struct sockaddr *)&sin, sizeof(sin), fill, &a),
+	             0);
 	port = metrics_http_port(h);
 	cr_assert_neq(port, 0);
 
@@ -304,8 +309,9 @@ Test(metrics_http, serves_metrics_only)
 
 	/* the port is taken while h listens */
 	sin.sin_port = htons(port);
-	cr_assert_eq(metrics_http_new(&h2, (struct sockaddr *)&sin, sizeof(sin), fill, &a),
-	             -EADDRINUSE);
+	cr_assert_eq(
+	        metrics_http_new(&h2, (struct sockaddr *)&sin, sizeof(sin), fill, &a),
+	        -EADDRINUSE);
 	metrics_http_free(h);
 	cr_assert_eq(http(port, "GET", "/metrics", &b, NULL, 0), -1, "stopped");
 	metrics_http_free(NULL);
@@ -313,7 +319,8 @@ Test(metrics_http, serves_metrics_only)
 
 Test(metrics_http, ipv6_loopback)
 {
-	struct sockaddr_in6 sin6 = {.sin6_family = AF_INET6, .sin6_addr = IN6ADDR_LOOPBACK_INIT};
+	struct sockaddr_in6 sin6 = {.sin6_family = AF_INET6,
+	                            .sin6_addr = IN6ADDR_LOOPBACK_INIT};
 	struct metrics_http *h;
 	struct fill_arg a = {0};
 	CURL *c;

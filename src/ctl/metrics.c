@@ -170,8 +170,8 @@ static bool name_ok(const char *s, bool colon)
 		return false;
 	for (const char *p = s; *p; p++) {
 		char c = *p;
-		bool alpha = (c >= 'a' && c <= 'z') || (c >= 'A' && c <= 'Z') || c == '_' ||
-		             (colon && c == ':');
+		bool alpha = (c >= 'a' && c <= 'z') || (c >= 'A' && c <= 'Z') ||
+		             c == '_' || (colon && c == ':');
 
 		if (!alpha && !(p != s && c >= '0' && c <= '9'))
 			return false;
@@ -332,7 +332,8 @@ int metrics_histogram(struct metrics *m, const struct metrics_label *labels,
 	for (size_t i = 0; i < nbuckets; i++) {
 		if (!isfinite(bounds[i]) || cumulative[i] > count)
 			return -EINVAL;
-		if (i && (bounds[i] <= bounds[i - 1] || cumulative[i] < cumulative[i - 1]))
+		if (i &&
+		    (bounds[i] <= bounds[i - 1] || cumulative[i] < cumulative[i - 1]))
 			return -EINVAL;
 	}
 	for (size_t i = 0; i < nbuckets && r == 0; i++) {
@@ -384,9 +385,8 @@ static enum MHD_Result reply(struct MHD_Connection *conn, unsigned int status,
 	struct MHD_Response *resp;
 	enum MHD_Result ret;
 
-	resp = MHD_create_response_from_buffer(len, (void *)text,
-	                                       copy ? MHD_RESPMEM_MUST_COPY
-	                                            : MHD_RESPMEM_PERSISTENT);
+	resp = MHD_create_response_from_buffer(
+	        len, (void *)text, copy ? MHD_RESPMEM_MUST_COPY : MHD_RESPMEM_PERSISTENT);
 	if (!resp)
 		return MHD_NO;
 	MHD_add_response_header(resp, MHD_HTTP_HEADER_CONTENT_TYPE,
@@ -432,8 +432,8 @@ static enum MHD_Result access_cb(void *cls, struct MHD_Connection *conn, const c
 		return reply(conn, MHD_HTTP_NOT_FOUND, nf, sizeof(nf) - 1, false, false);
 	metrics_reset(h->m);
 	if (h->fill(h->m, h->arg) < 0 || !(text = metrics_text(h->m, &len)))
-		return reply(conn, MHD_HTTP_INTERNAL_SERVER_ERROR, ie, sizeof(ie) - 1, false,
-		             false);
+		return reply(conn, MHD_HTTP_INTERNAL_SERVER_ERROR, ie, sizeof(ie) - 1,
+		             false, false);
 	__atomic_add_fetch(&h->scrapes, 1, __ATOMIC_RELAXED);
 	return reply(conn, MHD_HTTP_OK, text, len, true, false);
 }
@@ -446,8 +446,7 @@ int metrics_http_new(struct metrics_http **ret, const struct sockaddr *addr,
 	socklen_t sl = sizeof(ss);
 	int fd, r, one = 1;
 
-	if (!addr || !fill ||
-	    (addr->sa_family != AF_INET && addr->sa_family != AF_INET6))
+	if (!addr || !fill || (addr->sa_family != AF_INET && addr->sa_family != AF_INET6))
 		return -EINVAL;
 	h = calloc(1, sizeof(*h));
 	if (!h)
@@ -479,8 +478,8 @@ int metrics_http_new(struct metrics_http **ret, const struct sockaddr *addr,
 	        MHD_USE_INTERNAL_POLLING_THREAD | MHD_USE_POLL |
 	                (addr->sa_family == AF_INET6 ? MHD_USE_IPv6 : 0),
 	        0, NULL, NULL, access_cb, h, MHD_OPTION_LISTEN_SOCKET, fd,
-	        MHD_OPTION_CONNECTION_TIMEOUT, (unsigned int)10, MHD_OPTION_CONNECTION_LIMIT,
-	        (unsigned int)16, MHD_OPTION_END);
+	        MHD_OPTION_CONNECTION_TIMEOUT, (unsigned int)10,
+	        MHD_OPTION_CONNECTION_LIMIT, (unsigned int)16, MHD_OPTION_END);
 	if (!h->mhd) {
 		close(fd);
 		r = -ENOMEM;
