@@ -198,8 +198,7 @@ static const char *auth_apply(struct sip_auth *a, unsigned bit, struct sip_str *
  * letters), a switch on the first letter and one or two masked compares.
  * Returns the name length with *bit and *slot set, or 0 (the caller then
  * scans a token and looks it up). The first-letter switch reads the low byte
- * of a little-endian load; on a big-endian host the masked compares never
- * match and every name takes the token scan (same results, slower).
+ * of the load, the first byte on any host (cc_load).
  */
 static unsigned auth_known(struct sip_auth *a, const char *p, const char *end, unsigned *bit,
 			   struct sip_str **slot)

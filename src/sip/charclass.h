@@ -200,6 +200,11 @@ static inline uint64_t cc_load(const char *p, size_t n)
 	uint64_t v = 0;
 
 	memcpy(&v, p, n);
+#if defined(__BYTE_ORDER__) && __BYTE_ORDER__ == __ORDER_BIG_ENDIAN__
+	/* byte i in bits 8i..8i+7 on every host: the per-byte masks of the
+	 * word compares (0x20 ORed into letter positions only) rely on it */
+	v = __builtin_bswap64(v);
+#endif
 	return v;
 }
 
