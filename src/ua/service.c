@@ -210,7 +210,8 @@ static void on_notice(void *arg, const struct ua_notice *n)
 			 n->value, n->value2);
 		break;
 	case UA_NOTICE_SHUTDOWN_DONE:
-		log_info("trunks_unregistered", "worker=%u", n->value);
+		log_info("trunks_unregistered", "answered=%u unanswered=%u reason=\"%s\"", n->value,
+			 n->value2, n->reason ? n->reason : "");
 		break;
 	}
 }
