@@ -37,7 +37,7 @@
  *   is an error; other parameters are kept raw in na.params.
  * - err->off is relative to the slice passed in (value, or *rest at the call).
  */
-#include "charclass.h"
+#include "uriscan.h"
 
 #define FAIL(reason, at) (cc_fail(err, (reason), base, (at)), (const char *)NULL)
 
@@ -48,7 +48,7 @@ static const char *scan_uri(const char *p, const char *end, int mode, struct sip
 {
 	const char *why = NULL, *at = p, *q;
 
-	q = sip_uri_scan(&na->uri, p, end, mode, &why, &at);
+	q = uri_scan(&na->uri, p, end, mode, &why, &at);
 	if (unlikely(q == NULL))
 		return FAIL(why, at);
 	if (mode == SIP_URI_SCAN_ANGLE) {
