@@ -24,7 +24,9 @@
 #     503 with Retry-After 45, longer than the delay: honoured and logged;
 #   - Kamailio (tests/kamailio/registrar.cfg, auth without a database by
 #     pv_www_authenticate, usrloc in memory): registered, the binding in
-#     Kamailio's location table (kamcmd ul.dump), removed by D's SIGTERM.
+#     Kamailio's location table (kamcmd ul.lookup), refreshed at about half
+#     of 20 s with the same Call-ID and the next CSeq, removed by D's SIGTERM
+#     (Expires: 0 in the same Call-ID).
 #     Skipped (said so) when kamailio/kamcmd are not installed.
 #
 # Exit 77 (skip) with a message when a required tool is missing or when D's
@@ -418,17 +420,27 @@ if command -v kamailio >/dev/null && command -v kamcmd >/dev/null; then
 	else
 		kbind() { timeout 5 kamcmd -s "unix:$tmp/kam.ctl" ul.lookup location "$1" 2>/dev/null | grep -c 'Address:'; }
 		out=$(dctl trunk add k1 --registrar "127.0.0.1:$kport" --user kam1 --password pw-kam \
-			--domain kamailio.example --expire 60)
+			--domain kamailio.example --expire 20)
 		check "trunk add k1 (Kamailio)" "added trunk k1: registrar 127.0.0.1:$kport, user kam1, enabled" "$out"
 		wait_trunk k1 10 '.state == "registered"' && ok "k1 registered with Kamailio (401, 200)" ||
 			bad "k1: $(tjson k1) $(tail -5 "$tmp/kam.log")"
-		check "k1: Kamailio granted 60" 60 "$(tget k1 .granted)"
+		check "k1: Kamailio granted 20" 20 "$(tget k1 .granted)"
 		check "Kamailio: one binding of kam1" 1 "$(kbind kam1)"
+		# the refresh at about 10 s: same Call-ID, next CSeq (RFC 3261 §10.2.4)
+		wait_trunk k1 14 '.attempts >= 3 and .state == "registered"' && ok "k1 refreshed with Kamailio" ||
+			bad "k1: no refresh: $(tjson k1)"
+		regs=$(grep -o 'REGISTER kam1@kamailio.example expires=20 callid=[^ ]* cseq=[0-9]*' "$tmp/kam.log")
+		check "Kamailio saw the registration and its refresh" 2 "$(wc -l <<<"$regs")"
+		check "one Call-ID for both" 1 "$(sed 's/.*callid=\([^ ]*\).*/\1/' <<<"$regs" | sort -u | wc -l)"
+		c1=$(sed -n '1s/.*cseq=//p' <<<"$regs")
+		c2=$(sed -n '2s/.*cseq=//p' <<<"$regs")
+		check "the refresh's CSeq is the next one" $((c1 + 1)) "$c2"
+		check "Kamailio: still one binding of kam1" 1 "$(kbind kam1)"
 		stop d
 		timeout 5 kamcmd -s "unix:$tmp/kam.ctl" core.uptime >/dev/null 2>&1 ||
 			bad "kamailio does not answer kamcmd after D's stop"
 		check "SIGTERM: Kamailio's binding of kam1 removed" 0 "$(kbind kam1)"
-		grep -q 'REGISTER kam1@kamailio.example expires=0 ' "$tmp/kam.log" &&
+		grep -q "REGISTER kam1@kamailio.example expires=0 callid=$(sed -n '1s/.*callid=\([^ ]*\).*/\1/p' <<<"$regs") " "$tmp/kam.log" &&
 			ok "Kamailio logged the REGISTER with Expires: 0" || bad "no unregister in Kamailio's log"
 	fi
 	kill $kam_pid 2>/dev/null
