@@ -22,8 +22,11 @@
  * Resolution: the UA keeps sent_at in whole milliseconds (truncated), so a
  * figure is the true lateness minus 0..1 ms.
  *
- * Per To user: a REGISTER with the CSeq of the previous one is a
- * retransmission (counted, not a new send); a new CSeq less than --gap-ms
+ * Per To user: a REGISTER with the top Via branch and the CSeq of the
+ * previous one is a retransmission (counted, not a new send; the branch
+ * matters because Kamailio's uac_reg draws CSeqs from a counter shared by
+ * all its registrations, so two transactions of a user may carry one CSeq);
+ * a new transaction less than --gap-ms
  * (5000) after the previous one is a resend within the same cycle (the
  * answer to a 401/407, or a 423 retry: counted, and it becomes the
  * reference, as sent_at does); a new CSeq later than that is a refresh and
@@ -53,6 +56,7 @@ struct user {
 	char *name; /* NULL: free slot */
 	int64_t last_us;
 	uint32_t last_cseq;
+	uint32_t last_branch; /* FNV-1a of the top Via's branch */
 };
 
 static struct user *tab;
@@ -277,6 +281,21 @@ int main(int argc, char **argv)
 		registers++;
 		v = header(sip, end, "To", 't', &ve);
 		cv = header(sip, end, "CSeq", '\0', &cve);
+		const char *vv, *vve;
+		uint32_t branch = 0;
+
+		vv = header(sip, end, "Via", 'v', &vve);
+		if (vv) {
+			for (const char *q = vv; q + 7 <= vve; q++)
+				if (strncasecmp(q, "branch=", 7) == 0) {
+					const char *b = q + 7, *be = b;
+
+					while (be < vve && *be != ';' && *be != ',' && *be != ' ')
+						be++;
+					branch = fnv1a(b, (size_t)(be - b));
+					break;
+				}
+		}
 		if (!v || !cv) {
 			unparsed++;
 			continue;
@@ -304,9 +323,10 @@ int main(int argc, char **argv)
 		if (fresh) {
 			u->last_us = ts;
 			u->last_cseq = cseq;
+			u->last_branch = branch;
 			continue;
 		}
-		if (cseq == u->last_cseq) {
+		if (cseq == u->last_cseq && branch == u->last_branch) {
 			retrans++;
 			continue;
 		}
@@ -314,6 +334,7 @@ int main(int argc, char **argv)
 			resends++;
 			u->last_us = ts;
 			u->last_cseq = cseq;
+			u->last_branch = branch;
 			continue;
 		}
 		uint32_t h = fnv1a(s, (size_t)(at - s));
@@ -346,6 +367,7 @@ int main(int argc, char **argv)
 			fprintf(tsv, "%.*s\t%lld\n", (int)(at - s), s, (long long)l);
 		u->last_us = ts;
 		u->last_cseq = cseq;
+		u->last_branch = branch;
 	}
 	fclose(f);
 	if (tsv)
