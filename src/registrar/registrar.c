@@ -53,6 +53,7 @@ struct reg_ctx {
 	char ip[INET6_ADDRSTRLEN];
 	uint16_t port;
 	unsigned int status; /* of the response begun, 0 for none */
+	struct subscriber_view sub; /* the authenticated subscriber */
 	struct sip_write w;
 };
 
@@ -397,6 +398,8 @@ static int verify(struct reg_ctx *c, const struct sip_auth *a)
 	bool known = subscriber_table_get(c->r->d.subscribers, a->username, c->to.uri.host, &s);
 	int r;
 
+	c->sub = s; /* kept for the contact limit: one lookup per request */
+
 	if (!known || !s.enabled || !sip_str_eq(a->username, c->to.uri.user)) {
 		r = digest_verify(a, method, c->m->body, SIP_STR("\x01 no such user \x01"));
 		return r == 0 || r == -EACCES ? -EACCES : r;
@@ -599,12 +602,10 @@ static int update_bindings(struct reg_ctx *c)
 		return reply(c, 400, "Bad Expires");
 	}
 
-	struct subscriber_view s;
 	struct loc_policy pol = {.max_contacts = uatomic_read(&c->r->cfg.max_contacts),
 				 .replace = uatomic_read(&c->r->cfg.replace) != 0};
-	if (subscriber_table_get(c->r->d.subscribers, c->to.uri.user, c->to.uri.host, &s) &&
-	    s.max_contacts)
-		pol.max_contacts = s.max_contacts;
+	if (c->sub.max_contacts) /* authenticate() found the subscriber */
+		pol.max_contacts = c->sub.max_contacts;
 	const struct sip_hdr *ua = sip_msg_hdr(c->m, SIP_HDR_USER_AGENT);
 	struct loc_request req = {.call_id = c->m->call_id,
 				  .cseq = c->m->cseq.num,
