@@ -341,12 +341,22 @@ within "D's log: t1's refresh with U gone failed after Timer F (64*T1 = 32 s)" $
 wait_ubindings trunk1@upstream.example 1 5 && ok "U: trunk1 bound again" || bad "U: trunk1 not bound"
 wait_trunk t2 10 '.state == "registered"' && ok "t2: registered again (recovery)" || bad "t2: $(tjson t2)"
 
-# --- SIGTERM unregisters every trunk
+# --- SIGTERM unregisters every trunk: all three registered at U first
+echo "info: before SIGTERM: $(dctl trunk list --json | jq -c '[.trunks[] | {name, state, last_reason, next_action, next_in}]')"
+for t in t1 t2 t3; do
+	wait_trunk $t 45 '.state == "registered"' || bad "$t not registered before SIGTERM: $(tjson $t)"
+done
+check "U: trunk1-3 bound before SIGTERM" "1 1 1" \
+	"$(ubindings trunk1@upstream.example) $(ubindings trunk2@upstream.example) $(ubindings trunk3@upstream.example)"
 stop d
 for u in trunk1 trunk2 trunk3; do
 	check "SIGTERM: U's binding of $u removed" 0 "$(ubindings $u@upstream.example)"
 done
-grep -q 'trunks_unregistered' "$tmp/d.log" && ok "D logged the unregisters" || bad "no trunks_unregistered in D's log"
+# one notice per worker (2): every unregister answered
+check "D logged 3 unregisters answered, none unanswered" "3 0" \
+	"$(grep -m2 'event=trunks_unregistered' "$tmp/d.log" |
+		sed -n 's/.* answered=\([0-9]*\) unanswered=\([0-9]*\).*/\1 \2/p' |
+		awk '{a += $1; u += $2} END {print a + 0, u + 0}')"
 
 # --- a restart: the stored trunks register again
 start d
