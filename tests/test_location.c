@@ -335,3 +335,97 @@ Test(location, workers_updating_one_aor_concurrently)
 	cr_assert_eq(recs, 1);
 	cr_assert_eq(binds, 3);
 }
+
+/* Workers change records while the flusher holds them (its write goes to the
+ * database offline): a refresh, a replacement and a removal of records
+ * further down the list the flusher is writing. Nothing may be freed under
+ * it, nothing written twice in one pass, nothing lost for the next. */
+struct race {
+	char aor[4][32];
+	int calls;
+	int seen[4];
+	size_t n[4];
+};
+
+static void change_others(struct race *rc)
+{
+	struct loc_contact c = contact("sip:b@192.0.2.2", 600);
+	struct loc_contact c2 = contact("sip:c-new@192.0.2.3", 600);
+	struct loc_request r = req("cid", 2);
+	struct loc_view v[4];
+	size_t n;
+
+	/* B refreshed in place, C replaced by a new record, D removed */
+	cr_assert_eq(location_update(loc, sip_str_make(rc->aor[1], strlen(rc->aor[1])), &c, 1,
+				     false, &r, &three, 10, v, 4, &n),
+		     0);
+	cr_assert_eq(location_update(loc, sip_str_make(rc->aor[2], strlen(rc->aor[2])), &c2, 1,
+				     false, &r, &three, 10, v, 4, &n),
+		     0);
+	cr_assert_eq(location_remove(loc, sip_str_make(rc->aor[3], strlen(rc->aor[3]))), 0);
+	/* what the flusher's write does while it is offline */
+	urcu_qsbr_quiescent_state();
+	urcu_qsbr_barrier();
+}
+
+static int racing_write(void *arg, const char *aor, const struct store_binding *b, size_t n)
+{
+	struct race *rc = arg;
+
+	(void)b;
+	for (int i = 0; i < 4; i++)
+		if (strcmp(aor, rc->aor[i]) == 0) {
+			rc->seen[i]++;
+			rc->n[i] = n;
+		}
+	if (rc->calls++ == 0)
+		change_others(rc);
+	return 0;
+}
+
+Test(location, records_changed_while_the_flusher_holds_them)
+{
+	struct race rc = {0};
+	uint64_t want = UINT64_MAX;
+	int found = 0;
+	size_t n;
+
+	/* four AORs of one stripe, so one pass holds them all */
+	for (int i = 0; found < 4 && i < 100000; i++) {
+		char a[32];
+		int len = snprintf(a, sizeof(a), "u%d@carrier.example", i);
+		uint64_t s = siphash24(key, a, (size_t)len) % LOCATION_STRIPES;
+		if (want == UINT64_MAX)
+			want = s;
+		if (s == want)
+			memcpy(rc.aor[found++], a, sizeof(a));
+	}
+	cr_assert_eq(found, 4);
+	for (int i = 0; i < 4; i++) {
+		struct loc_contact c = contact("sip:x@192.0.2.1", 600);
+		struct loc_request r = req("cid", 1);
+		struct loc_view v[4];
+		cr_assert_eq(location_update(loc, sip_str_make(rc.aor[i], strlen(rc.aor[i])), &c, 1,
+					     false, &r, &three, 0, v, 4, &n),
+			     0);
+	}
+	/* this pass: A; B and C were replaced under it (their successors come
+	 * next pass); D's deletion */
+	cr_assert_eq(location_flush(loc, 1, 1900000000, racing_write, &rc), 2);
+	cr_assert_eq(rc.seen[0], 1);
+	cr_assert_eq(rc.seen[1], 0, "a replaced record is not written");
+	cr_assert_eq(rc.seen[2], 0);
+	cr_assert_eq(rc.seen[3], 1);
+	cr_assert_eq(rc.n[3], 0, "D: deleted");
+	/* the next pass has the changes: B and C's new records; D's deletion
+	 * again (it was listed again when removed under the flusher: harmless) */
+	memset(rc.seen, 0, sizeof(rc.seen));
+	cr_assert_eq(location_flush(loc, 20, 1900000000, racing_write, &rc), 3);
+	cr_assert_eq(rc.seen[0], 0);
+	cr_assert_eq(rc.seen[1], 1);
+	cr_assert_eq(rc.n[1], 2, "B: its two bindings (x and b)");
+	cr_assert_eq(rc.seen[2], 1);
+	cr_assert_eq(rc.seen[3], 1);
+	cr_assert_eq(rc.n[3], 0, "D: deleted");
+	cr_assert_eq(location_flush(loc, 30, 1900000000, racing_write, &rc), 0);
+}

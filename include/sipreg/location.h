@@ -154,6 +154,9 @@ int location_each(struct location *l, uint64_t now, loc_each_cb cb, void *arg);
  */
 typedef int (*loc_write_cb)(void *arg, const char *aor, const struct store_binding *b,
 			    size_t n);
+/* write() may go offline or announce a quiescent state (to write to a
+ * database without holding back grace periods): the records the flush holds
+ * stay valid. The caller of location_flush is an online qsbr thread. */
 long location_flush(struct location *l, uint64_t now, int64_t wall_now, loc_write_cb write,
 		    void *arg);
 

@@ -6,14 +6,17 @@
  * the address-of-record and every binding's strings (offsets into the blob).
  *
  * Record life and who frees it (all flag changes under the stripe mutex):
- *   current    in the hash table; may be on the dirty list (ON_DIRTY)
+ *   current    in the hash table; may be on its stripe's dirty list
+ *              (ON_DIRTY, linked by dirty_next) and/or on the list the
+ *              flusher is writing (IN_FLUSH, linked by flush_next)
  *   retired    replaced by a successor (REPLACED) or removed with none
- *              (TOMBSTONE); out of the table. If it is on the dirty list the
- *              flusher frees it after use, else whoever retired it calls
- *              call_rcu at once.
- * The flusher pops a stripe's whole dirty list under the mutex and works
- * outside it, inside a read-side section: a current record it holds may be
- * retired meanwhile (call_rcu then waits for the flusher's section to end).
+ *              (TOMBSTONE, which goes on the dirty list so that the deletion
+ *              is written); out of the table.
+ * A retired record is freed (call_rcu) by whoever clears the last of
+ * ON_DIRTY and IN_FLUSH, or at once when it has neither. So the flusher may
+ * hold its list across quiescent states (it writes to SQLite offline): no
+ * record on it is freed under it. The two links are separate because a
+ * worker may put a record the flusher holds back on the dirty list.
  */
 #include <arpa/inet.h>
 #include <errno.h>
@@ -37,7 +40,7 @@ enum rec_flags {
 	ON_DIRTY = 1u << 0,
 	REPLACED = 1u << 1,
 	TOMBSTONE = 1u << 2,
-	FLUSHER_OWNS = 1u << 3,
+	IN_FLUSH = 1u << 3,
 };
 
 struct loc_b {
@@ -60,6 +63,7 @@ struct loc_rec {
 	struct rcu_head rcu;
 	struct wheel_timer timer;
 	struct loc_rec *dirty_next;
+	struct loc_rec *flush_next;
 	struct location *loc;
 	uint64_t hash;
 	uint32_t flags;
@@ -299,7 +303,7 @@ static void rec_retire(struct location *l, struct loc_stripe *st, struct loc_rec
 	if (why == TOMBSTONE) {
 		uatomic_dec(&l->records);
 		mark_dirty(st, r); /* the deletion must be persisted */
-	} else if (!(r->flags & ON_DIRTY)) {
+	} else if (!(r->flags & (ON_DIRTY | IN_FLUSH))) {
 		urcu_qsbr_call_rcu(&r->rcu, rec_free_rcu);
 	}
 }
@@ -715,7 +719,7 @@ static void to_store(const struct loc_rec *r, const struct loc_b *b, uint64_t no
 	out->nat = b->nat;
 }
 
-/* Pops the stripe's dirty list in FIFO order; marks who frees what. */
+/* Moves the stripe's dirty list onto the flusher's list, in FIFO order. */
 static struct loc_rec *pop_dirty(struct loc_stripe *st)
 {
 	struct loc_rec *lifo, *fifo = NULL;
@@ -725,10 +729,8 @@ static struct loc_rec *pop_dirty(struct loc_stripe *st)
 	st->dirty = NULL;
 	while (lifo) {
 		struct loc_rec *next = lifo->dirty_next;
-		lifo->flags &= ~(uint32_t)ON_DIRTY;
-		if (lifo->flags & (REPLACED | TOMBSTONE))
-			lifo->flags |= FLUSHER_OWNS;
-		lifo->dirty_next = fifo;
+		lifo->flags = (lifo->flags & ~(uint32_t)ON_DIRTY) | IN_FLUSH;
+		lifo->flush_next = fifo;
 		fifo = lifo;
 		lifo = next;
 	}
@@ -736,20 +738,15 @@ static struct loc_rec *pop_dirty(struct loc_stripe *st)
 	return fifo;
 }
 
-/* Puts records back when a write failed: they are written next time. */
-static void push_back(struct loc_stripe *st, struct loc_rec *list)
+/* The flusher is done with r (under the stripe lock). requeue: its write
+ * failed, so a current record or a tombstone goes back on the dirty list. */
+static void flush_done_locked(struct loc_stripe *st, struct loc_rec *r, bool requeue)
 {
-	pthread_mutex_lock(&st->lock);
-	while (list) {
-		struct loc_rec *next = list->dirty_next;
-		if (!(list->flags & ON_DIRTY) &&
-		    ((list->flags & FLUSHER_OWNS) || !(list->flags & (REPLACED | TOMBSTONE)))) {
-			list->flags &= ~(uint32_t)FLUSHER_OWNS;
-			mark_dirty(st, list);
-		}
-		list = next;
-	}
-	pthread_mutex_unlock(&st->lock);
+	r->flags &= ~(uint32_t)IN_FLUSH;
+	if (requeue && !(r->flags & REPLACED))
+		mark_dirty(st, r);
+	if ((r->flags & (REPLACED | TOMBSTONE)) && !(r->flags & ON_DIRTY))
+		urcu_qsbr_call_rcu(&r->rcu, rec_free_rcu);
 }
 
 long location_flush(struct location *l, uint64_t now, int64_t wall_now, loc_write_cb write,
@@ -761,32 +758,32 @@ long location_flush(struct location *l, uint64_t now, int64_t wall_now, loc_writ
 
 	if (!batch)
 		return -ENOMEM;
-	urcu_qsbr_read_lock();
 	for (int i = 0; i < LOCATION_STRIPES; i++) {
-		struct loc_rec *r = pop_dirty(&l->stripe[i]), *next;
-		for (; r && !err; r = next) {
+		struct loc_stripe *st = &l->stripe[i];
+		struct loc_rec *r = pop_dirty(st), *next;
+		for (; r; r = next) {
 			size_t n = 0;
-			next = r->dirty_next;
-			if (!(r->flags & REPLACED)) {
+			next = r->flush_next;
+			if (!err && !(r->flags & REPLACED)) {
+				char aor[STORE_URI_MAX];
 				for (unsigned k = 0; !(r->flags & TOMBSTONE) && k < r->nb; k++)
 					if (uatomic_read(&r->b[k].expires) > now)
 						to_store(r, &r->b[k], now, wall_now, &batch[n++]);
-				char aor[STORE_URI_MAX];
 				copy_str(aor, sizeof(aor), rec_aor(r));
+				/* write() may announce quiescent states (it writes to
+				 * the store offline): IN_FLUSH keeps r and the rest of
+				 * the list alive */
 				err = write(arg, aor, batch, n);
-				if (err < 0) {
-					push_back(&l->stripe[i], r);
-					break;
-				}
-				written++;
+				if (err >= 0)
+					written++;
 			}
-			if (r->flags & FLUSHER_OWNS)
-				urcu_qsbr_call_rcu(&r->rcu, rec_free_rcu);
+			pthread_mutex_lock(&st->lock);
+			flush_done_locked(st, r, err < 0);
+			pthread_mutex_unlock(&st->lock);
 		}
-		if (err)
+		if (err < 0)
 			break;
 	}
-	urcu_qsbr_read_unlock();
 	free(batch);
 	return err < 0 ? err : written;
 }

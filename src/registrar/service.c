@@ -140,8 +140,18 @@ static int write_record(void *arg, const char *aor, const struct store_binding *
 {
 	struct regsvc *s = arg;
 
-	if (s->nbatch + 1 + n > BATCH_MAX && batch_apply(s) < 0)
-		return -EIO;
+	if (s->nbatch + 1 + n > BATCH_MAX) {
+		int r;
+		/* SQLite offline: an online thread in a long write would hold
+		 * back every grace period (and so the tables' resizes and the
+		 * memory call_rcu frees); the records location_flush holds stay
+		 * valid (location.h) */
+		rcu_leave();
+		r = batch_apply(s);
+		rcu_enter();
+		if (r < 0)
+			return -EIO;
+	}
 	memset(&s->batch[s->nbatch].b, 0, sizeof(s->batch[0].b));
 	s->batch[s->nbatch].kind = STORE_BINDING_DEL_AOR;
 	snprintf(s->batch[s->nbatch].b.aor, sizeof(s->batch[0].b.aor), "%s", aor);
