@@ -113,8 +113,11 @@ check "unanswerable counted" 2 "$(total unanswerable)"
 printf 'OPTIONS sip:a@b SIP/2.0\r\nVia: SIP/2.0/UDP 127.0.0.1:5;branch=z9hG4bKafter\r\nMax-Forwards: 70\r\nFrom: <sip:a@b>;tag=1\r\nTo: <sip:a@b>\r\nCall-ID: after\r\nCSeq: 1 OPTIONS\r\nContent-Length: 0\r\n\r\n' >"$tmp/options.sip"
 check "still answering after the malformed ones" "options.sip -> SIP/2.0 200 OK" "$("${client[@]}" raw "$udp" "$tmp/options.sip")"
 
-# --- retransmissions: the same datagram twice, one answer remembered
-printf 'REGISTER sip:example.com SIP/2.0\r\nVia: SIP/2.0/UDP 127.0.0.1:5;branch=z9hG4bKretrans;rport\r\nMax-Forwards: 70\r\nFrom: <sip:carol@example.com>;tag=1\r\nTo: <sip:carol@example.com>\r\nCall-ID: retrans\r\nCSeq: 1 REGISTER\r\nContact: <sip:carol@127.0.0.1:5>\r\nContent-Length: 0\r\n\r\n' >"$tmp/register.sip"
+# --- retransmissions: the same datagram twice, one answer remembered.
+# A REGISTER with credentials goes through a server transaction (its answer
+# may change state); one without is answered statelessly, afresh each time.
+printf 'REGISTER sip:example.com SIP/2.0\r\nVia: SIP/2.0/UDP 127.0.0.1:5;branch=z9hG4bKretrans;rport\r\nMax-Forwards: 70\r\nFrom: <sip:carol@example.com>;tag=1\r\nTo: <sip:carol@example.com>\r\nCall-ID: retrans\r\nCSeq: 1 REGISTER\r\nContact: <sip:carol@127.0.0.1:5>\r\nAuthorization: Digest username="carol", realm="example.com", nonce="00", uri="sip:example.com", response="00000000000000000000000000000000"\r\nContent-Length: 0\r\n\r\n' >"$tmp/register.sip"
+sed 's/z9hG4bKretrans/z9hG4bKnocred/; s/Call-ID: retrans/Call-ID: nocred/; /^Authorization/d' "$tmp/register.sip" >"$tmp/register_nocred.sip"
 sed 's/z9hG4bKafter/z9hG4bKtwice/; s/Call-ID: after/Call-ID: twice/' "$tmp/options.sip" >"$tmp/options2.sip"
 reg0=$(status | jq -r '.registrar_requests.requests')
 abs0=$(total absorbed)
@@ -124,6 +127,10 @@ check "OPTIONS sent twice: identical answers" "SIP/2.0 200 OK
 identical" "$("${client[@]}" twice "$udp" "$tmp/options2.sip")"
 check "the registrar saw the REGISTER once" $((reg0 + 1)) "$(status | jq -r '.registrar_requests.requests')"
 check "the REGISTER retransmission absorbed (OPTIONS is stateless)" $((abs0 + 1)) "$(total absorbed)"
+check "REGISTER without credentials twice: a 401 each, each with its own nonce" "SIP/2.0 401 Unauthorized
+different" "$("${client[@]}" twice "$udp" "$tmp/register_nocred.sip")"
+check "the registrar saw it twice (stateless)" $((reg0 + 3)) "$(status | jq -r '.registrar_requests.requests')"
+check "nothing absorbed for it" $((abs0 + 1)) "$(total absorbed)"
 
 # --- responses to our requests reach the worker that owns their branch
 un0=$(total resp_unmatched)
