@@ -143,6 +143,7 @@ static const struct range ranges[] = {
 	R("sip", "SS_ENDPOINT_REGISTER_SUSPEND", 10, 86400, endpoint_register_suspend),
 	R("sip", "ENDPOINT_ADDRESS_RETRY", 3, 10000, endpoint_address_retry),
 	R("sip", "register_request_expire", 20, 7200, ua_register_request_expire),
+	R("sip", "trunk_start_rate", 1, 100000, ua_start_rate),
 	R("sip", "nonce_expire", 10, 3600, nonce_expire),
 	R("sip", "max_contacts", 1, 100, max_contacts),
 	R("core", "workers", 1, 256, workers),
@@ -518,7 +519,7 @@ Test(config, unknown_names_and_bad_syntax)
 	        "SS_SIP_USER_AGENT_SEND_UNREGISTER, SS_SIP_USER_AGENT_PRIVACY, "
 	        "SS_ENDPOINT_EXPIRE, SS_ENDPOINT_NAT_EXPIRE, SS_ENDPOINT_REGISTER_RETRY, "
 	        "SS_ENDPOINT_REGISTER_SUSPEND, SS_ENDPOINT_REGISTER_REPLACE, "
-	        "ENDPOINT_ADDRESS_RETRY, register_request_expire, user_agent, contact_host, realm, "
+	        "ENDPOINT_ADDRESS_RETRY, register_request_expire, trunk_start_rate, user_agent, contact_host, realm, "
 	        "nonce_expire, min_expire, max_contacts, suspend_action, digest_algorithms)");
 	/* keys are case sensitive */
 	load_err("[core]\nWorkers = 2\n",
@@ -663,7 +664,7 @@ Test(config, key_table_and_format)
 	char buf[512];
 	bool seen_live = false;
 
-	cr_assert_eq(n, 29);
+	cr_assert_eq(n, 30);
 	cr_assert_eq(config_new(&c), 0);
 	for (size_t i = 0; i < n; i++) {
 		cr_assert_not_null(k[i].default_text);

@@ -55,6 +55,9 @@
  *   sipreg's own keys:
  *   register_request_expire  20-7200 s; default 3600: the expiry X asked of
  *                     an upstream when SS_SIP_USER_AGENT_EXPIRE is auto
+ *   trunk_start_rate  1-100000 per second per worker; default 500: how fast   restart
+ *                     new trunk registrations start (start-up, enable, add),
+ *                     so 100,000 trunks are no REGISTER storm
  *   user_agent        1-127 printable bytes; default "sipreg/VERSION": the
  *                     User-Agent of our REGISTERs and Server of our responses
  *   contact_host      0-127 printable bytes; default empty: the host our
@@ -168,6 +171,7 @@ struct config {
 	bool ua_send_unregister;
 	enum config_privacy ua_privacy;
 	unsigned int ua_register_request_expire;
+	unsigned int ua_start_rate; /* new registrations per second per worker */
 	char user_agent[CONFIG_STR_MAX];
 	char contact_host[CONFIG_STR_MAX]; /* "" = the first UDP listen address */
 

@@ -116,6 +116,8 @@ static const struct key keys[] = {
 	 F(endpoint_address_retry), 3, 10000, NULL, NULL},
 	{{"sip", "register_request_expire", "3600", "20-7200", true}, K_UINT,
 	 F(ua_register_request_expire), 20, 7200, NULL, NULL},
+	{{"sip", "trunk_start_rate", "500", "1-100000", false}, K_UINT, F(ua_start_rate), 1,
+	 100000, NULL, NULL},
 	{{"sip", "user_agent", "sipreg/" SIPREG_VERSION, "1-127 printable bytes", true},
 	 K_STR, F(user_agent), 1, CONFIG_STR_MAX - 1, NULL, ""},
 	{{"sip", "contact_host", "", "0-127 printable bytes: a host name or address", true},

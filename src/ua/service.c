@@ -231,6 +231,7 @@ int trunksvc_new(struct trunksvc **ret, const struct config *cfg, unsigned int w
 		goto fail;
 	pthread_mutex_init(&s->lock, NULL);
 	ua_settings_from_config(&s->settings, cfg);
+	s->start_rate = cfg->ua_start_rate;
 	r = store_open(&s->store, cfg->database_path, err, errlen);
 	if (r < 0)
 		goto fail;
@@ -263,6 +264,7 @@ int trunksvc_attach(struct trunksvc *s, unsigned int worker, const struct trunks
 		.resolve_arg = s->resolver,
 		.notify = on_notice,
 		.notify_arg = s,
+		.start_rate = s->start_rate,
 	};
 	int r;
 
