@@ -393,7 +393,7 @@ static int find_credentials(struct reg_ctx *c, struct sip_auth *a, struct sip_er
  * answer. Returns 0 or a digest_verify error. */
 static int verify(struct reg_ctx *c, const struct sip_auth *a)
 {
-	struct subscriber_view s;
+	struct subscriber_view s = {0}; /* stays zero when not found */
 	struct sip_str method = SIP_STR("REGISTER");
 	bool known = subscriber_table_get(c->r->d.subscribers, a->username, c->to.uri.host, &s);
 	int r;
