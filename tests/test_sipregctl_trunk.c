@@ -11,115 +11,25 @@
 #include <criterion/criterion.h>
 #include <errno.h>
 #include <jansson.h>
-#include <pthread.h>
 #include <stdarg.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 #include <sys/wait.h>
 #include <unistd.h>
-#include <urcu/urcu-qsbr.h>
 
 #include "sipreg/admin.h"
 #include "sipreg/clock.h"
-#include "sipreg/loop.h"
-#include "sipreg/transaction.h"
 #include "sipreg/trunksvc.h"
-#include "sipreg/wheel.h"
+#include "support/trunk_workers.h"
 
 #define WORKERS 2
 #define OUT_MAX 65536
 
-struct worker {
-	unsigned int i;
-	struct loop *loop;
-	struct wheel *wheel;
-	struct tx_layer *tx;
-	struct loop_hook before;
-	pthread_t th;
-	int attached; /* 1 ok, -errno failed */
-};
-
 static struct trunksvc *svc;
 static struct admin *adm;
 static struct config *cfg;
-static struct worker workers[WORKERS];
 static char dir[64], sock[128], ctl_path[4096];
-static pthread_mutex_t sent_lock = PTHREAD_MUTEX_INITIALIZER;
-static unsigned registers_sent, unregisters_sent;
-
-static int fake_send(void *arg, const void *buf, size_t len, const struct sockaddr *to,
-                     socklen_t tolen, uint64_t conn)
-{
-	(void)arg;
-	(void)to;
-	(void)tolen;
-	(void)conn;
-	pthread_mutex_lock(&sent_lock);
-	if (len > 9 && memcmp(buf, "REGISTER ", 9) == 0) {
-		if (memmem(buf, len, "Expires: 0\r\n", 12))
-			unregisters_sent++;
-		else
-			registers_sent++;
-	}
-	pthread_mutex_unlock(&sent_lock);
-	return 0;
-}
-
-static unsigned sent(unsigned *counter)
-{
-	unsigned v;
-
-	pthread_mutex_lock(&sent_lock);
-	v = *counter;
-	pthread_mutex_unlock(&sent_lock);
-	return v;
-}
-
-static void before_sleep(struct loop *l, void *arg)
-{
-	struct worker *w = arg;
-
-	(void)l;
-	wheel_advance(w->wheel, clock_now_ms());
-}
-
-static int64_t timeout(struct loop *l, void *arg)
-{
-	struct worker *w = arg;
-
-	(void)l;
-	return wheel_timeout(w->wheel, clock_now_ms());
-}
-
-static void *worker_main(void *arg)
-{
-	struct worker *w = arg;
-	struct tx_layer_opts o = {.worker = w->i};
-	struct trunksvc_worker tw;
-	int r;
-
-	urcu_qsbr_register_thread();
-	r = wheel_new(&w->wheel, clock_now_ms());
-	if (!r)
-		r = tx_layer_new(&w->tx, w->wheel, &o, fake_send, NULL);
-	tw = (struct trunksvc_worker){.loop = w->loop,
-	                              .wheel = w->wheel,
-	                              .tx = w->tx,
-	                              .local_host = "127.0.0.1",
-	                              .local_port_udp = 5060};
-	if (!r)
-		r = trunksvc_attach(svc, w->i, &tw);
-	__atomic_store_n(&w->attached, r ? r : 1, __ATOMIC_SEQ_CST);
-	if (!r) {
-		w->before = (struct loop_hook){.cb = before_sleep, .arg = w};
-		loop_add_before_sleep(w->loop, &w->before);
-		loop_set_timeout(w->loop, timeout, w);
-		loop_run(w->loop);
-	}
-	urcu_qsbr_unregister_thread();
-	return NULL;
-}
 
 /* /status as the daemon builds it: the built-in fields plus the trunks. */
 static int status_provider(json_t *status, void *arg)
@@ -146,19 +56,8 @@ static void setup(void)
 	snprintf(sock, sizeof(sock), "%s/admin.sock", dir);
 	snprintf(text, sizeof(text), "[database]\npath = %s/t.db\n", dir);
 	cr_assert_eq(config_load_string(&cfg, text, "t.conf", &ce), 0, "%s", ce.msg);
-	registers_sent = unregisters_sent = 0;
 	cr_assert_eq(trunksvc_new(&svc, cfg, WORKERS, err, sizeof(err)), 0, "%s", err);
-	for (unsigned int i = 0; i < WORKERS; i++) {
-		workers[i] = (struct worker){.i = i};
-		cr_assert_eq(loop_new(&workers[i].loop, 64, 64, LOOP_RCU_QSBR), 0);
-		pthread_create(&workers[i].th, NULL, worker_main, &workers[i]);
-	}
-	for (unsigned int i = 0; i < WORKERS; i++) {
-		while (!__atomic_load_n(&workers[i].attached, __ATOMIC_SEQ_CST))
-			usleep(1000);
-		cr_assert_eq(workers[i].attached, 1, "attach: %s",
-		             strerror(-workers[i].attached));
-	}
+	trunk_workers_start(svc, WORKERS);
 	cr_assert_eq(admin_new(&adm, sock, 0600), 0);
 	cr_assert_eq(trunksvc_admin_routes(svc, adm), 0);
 	cr_assert_eq(admin_set_status(adm, status_provider, svc), 0);
@@ -173,19 +72,7 @@ static void teardown(void)
 	if (!svc)
 		return;
 	admin_free(adm);
-	for (unsigned int i = 0; i < WORKERS; i++) {
-		loop_stop(workers[i].loop);
-		pthread_join(workers[i].th, NULL);
-	}
-	/* as the daemon does: every loop ended, then the trunks go, then the
-	 * transaction layers, wheels and loops */
-	trunksvc_detach_all(svc);
-	for (unsigned int i = 0; i < WORKERS; i++) {
-		tx_layer_free(workers[i].tx);
-		wheel_free(workers[i].wheel);
-		loop_free(workers[i].loop);
-		workers[i].loop = NULL;
-	}
+	trunk_workers_stop();
 	trunksvc_free(svc);
 	svc = NULL;
 	config_free(cfg);
@@ -367,7 +254,7 @@ Test(sipregctl_trunk, bad_usage_exits_2_and_sends_nothing)
 	CTL(2, "trunk import a.csv b.csv");
 	CTL(2, "trunk enable x --registrar 127.0.0.1");
 	cr_assert_eq(trunk_count(NULL), 0, "nothing was added");
-	cr_assert_eq(sent(&registers_sent), 0);
+	cr_assert_eq(trunk_workers_registers(), 0);
 }
 
 Test(sipregctl_trunk, add_show_list_set)
@@ -387,9 +274,9 @@ Test(sipregctl_trunk, add_show_list_set)
 	HAS("409");
 	HAS("exists");
 	/* an enabled trunk's REGISTER goes out on its owner worker */
-	for (int i = 0; i < 300 && sent(&registers_sent) == 0; i++)
+	for (int i = 0; i < 300 && trunk_workers_registers() == 0; i++)
 		usleep(10000);
-	cr_assert_geq(sent(&registers_sent), 1);
+	cr_assert_geq(trunk_workers_registers(), 1);
 
 	CTL(0, "trunk show carrier-a");
 	HAS("trunk:          carrier-a");
@@ -489,7 +376,7 @@ Test(sipregctl_trunk, disable_enable_refresh_del)
 	int rc;
 
 	CTL(0, "trunk add t1 --registrar 127.0.0.1:5999 --user u1 --password pw");
-	for (int i = 0; i < 300 && sent(&registers_sent) == 0; i++)
+	for (int i = 0; i < 300 && trunk_workers_registers() == 0; i++)
 		usleep(10000);
 	CTL(0, "trunk disable t1");
 	HAS("disabled trunk t1");
@@ -509,7 +396,7 @@ Test(sipregctl_trunk, disable_enable_refresh_del)
 	HAS("already so");
 	CTL(1, "trunk refresh t1");
 	HAS("disabled");
-	before = sent(&registers_sent);
+	before = trunk_workers_registers();
 	CTL(0, "trunk enable t1");
 	HAS("enabled trunk t1");
 	cr_assert_eq(trunk_count("disabled"), 0);
@@ -519,11 +406,11 @@ Test(sipregctl_trunk, disable_enable_refresh_del)
 	/* t1's unregister is still waiting for its answer; a trunk added
 	 * disabled registers at once when enabled */
 	CTL(0, "trunk add t2 --registrar 127.0.0.1:5999 --user u2 --disabled");
-	cr_assert_eq(sent(&registers_sent), before, "a disabled trunk sends nothing");
+	cr_assert_eq(trunk_workers_registers(), before, "a disabled trunk sends nothing");
 	CTL(0, "trunk enable t2");
-	for (int i = 0; i < 300 && sent(&registers_sent) == before; i++)
+	for (int i = 0; i < 300 && trunk_workers_registers() == before; i++)
 		usleep(10000);
-	cr_assert_gt(sent(&registers_sent), before, "enable sends a REGISTER");
+	cr_assert_gt(trunk_workers_registers(), before, "enable sends a REGISTER");
 	CTL(0, "trunk del t2");
 	CTL(1, "trunk enable t1");
 	HAS("already so");

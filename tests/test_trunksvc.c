@@ -7,99 +7,22 @@
 #include <criterion/criterion.h>
 #include <curl/curl.h>
 #include <errno.h>
-#include <pthread.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 #include <unistd.h>
-#include <urcu/urcu-qsbr.h>
 
 #include "sipreg/admin.h"
 #include "sipreg/clock.h"
-#include "sipreg/loop.h"
-#include "sipreg/transaction.h"
 #include "sipreg/trunksvc.h"
-#include "sipreg/wheel.h"
+#include "support/trunk_workers.h"
 
 #define WORKERS 2
-
-struct worker {
-	unsigned int i;
-	struct loop *loop;
-	struct wheel *wheel;
-	struct tx_layer *tx;
-	struct loop_hook before;
-	pthread_t th;
-	int attached; /* 1 ok, -errno failed */
-};
 
 static struct trunksvc *svc;
 static struct admin *adm;
 static struct config *cfg;
-static struct worker workers[WORKERS];
 static char dir[64], sock[128];
-static pthread_mutex_t sent_lock = PTHREAD_MUTEX_INITIALIZER;
-static unsigned registers_sent, unregisters_sent;
-
-static int fake_send(void *arg, const void *buf, size_t len, const struct sockaddr *to,
-		     socklen_t tolen, uint64_t conn)
-{
-	(void)arg;
-	(void)to;
-	(void)tolen;
-	(void)conn;
-	pthread_mutex_lock(&sent_lock);
-	if (len > 9 && memcmp(buf, "REGISTER ", 9) == 0) {
-		if (memmem(buf, len, "Expires: 0\r\n", 12))
-			unregisters_sent++;
-		else
-			registers_sent++;
-	}
-	pthread_mutex_unlock(&sent_lock);
-	return 0;
-}
-
-static void before_sleep(struct loop *l, void *arg)
-{
-	struct worker *w = arg;
-
-	(void)l;
-	wheel_advance(w->wheel, clock_now_ms());
-}
-
-static int64_t timeout(struct loop *l, void *arg)
-{
-	struct worker *w = arg;
-
-	(void)l;
-	return wheel_timeout(w->wheel, clock_now_ms());
-}
-
-static void *worker_main(void *arg)
-{
-	struct worker *w = arg;
-	struct tx_layer_opts o = {.worker = w->i};
-	struct trunksvc_worker tw;
-	int r;
-
-	urcu_qsbr_register_thread();
-	r = wheel_new(&w->wheel, clock_now_ms());
-	if (!r)
-		r = tx_layer_new(&w->tx, w->wheel, &o, fake_send, NULL);
-	tw = (struct trunksvc_worker){.loop = w->loop, .wheel = w->wheel, .tx = w->tx,
-				      .local_host = "127.0.0.1", .local_port_udp = 5060};
-	if (!r)
-		r = trunksvc_attach(svc, w->i, &tw);
-	__atomic_store_n(&w->attached, r ? r : 1, __ATOMIC_SEQ_CST);
-	if (!r) {
-		w->before = (struct loop_hook){.cb = before_sleep, .arg = w};
-		loop_add_before_sleep(w->loop, &w->before);
-		loop_set_timeout(w->loop, timeout, w);
-		loop_run(w->loop);
-	}
-	urcu_qsbr_unregister_thread();
-	return NULL;
-}
 
 static void setup(void)
 {
@@ -111,38 +34,12 @@ static void setup(void)
 	snprintf(sock, sizeof(sock), "%s/admin.sock", dir);
 	snprintf(text, sizeof(text), "[database]\npath = %s/t.db\n", dir);
 	cr_assert_eq(config_load_string(&cfg, text, "t.conf", &ce), 0, "%s", ce.msg);
-	registers_sent = unregisters_sent = 0;
 	cr_assert_eq(trunksvc_new(&svc, cfg, WORKERS, err, sizeof(err)), 0, "%s", err);
-	for (unsigned int i = 0; i < WORKERS; i++) {
-		workers[i] = (struct worker){.i = i};
-		cr_assert_eq(loop_new(&workers[i].loop, 64, 64, LOOP_RCU_QSBR), 0);
-		pthread_create(&workers[i].th, NULL, worker_main, &workers[i]);
-	}
-	for (unsigned int i = 0; i < WORKERS; i++) {
-		while (!__atomic_load_n(&workers[i].attached, __ATOMIC_SEQ_CST))
-			usleep(1000);
-		cr_assert_eq(workers[i].attached, 1, "attach: %s", strerror(-workers[i].attached));
-	}
+	trunk_workers_start(svc, WORKERS);
 	cr_assert_eq(admin_new(&adm, sock, 0600), 0);
 	cr_assert_eq(trunksvc_admin_routes(svc, adm), 0);
 	cr_assert_eq(admin_start(adm), 0);
 	curl_global_init(CURL_GLOBAL_DEFAULT);
-}
-
-static void stop_workers(void)
-{
-	for (unsigned int i = 0; i < WORKERS; i++) {
-		loop_stop(workers[i].loop);
-		pthread_join(workers[i].th, NULL);
-	}
-	/* as the daemon does: every loop ended, then the trunks go, then the
-	 * transaction layers, wheels and loops */
-	trunksvc_detach_all(svc);
-	for (unsigned int i = 0; i < WORKERS; i++) {
-		tx_layer_free(workers[i].tx);
-		wheel_free(workers[i].wheel);
-		loop_free(workers[i].loop);
-	}
 }
 
 static void teardown(void)
@@ -150,7 +47,7 @@ static void teardown(void)
 	char cmd[128];
 
 	admin_free(adm);
-	stop_workers();
+	trunk_workers_stop();
 	trunksvc_free(svc);
 	config_free(cfg);
 	curl_global_cleanup();
@@ -219,16 +116,6 @@ static const char *str(json_t *o, const char *k)
 	return v ? v : "";
 }
 
-static unsigned sent(unsigned *counter)
-{
-	unsigned v;
-
-	pthread_mutex_lock(&sent_lock);
-	v = *counter;
-	pthread_mutex_unlock(&sent_lock);
-	return v;
-}
-
 Test(trunksvc, config_conversion)
 {
 	struct store_trunk t = {.enabled = true};
@@ -284,9 +171,9 @@ Test(trunksvc, add_show_disable_enable_refresh_delete)
 			     &r),
 		     400, "an expire out of range is refused: %s", r.body);
 	/* the REGISTER goes out on the owner worker */
-	for (int i = 0; i < 200 && sent(&registers_sent) == 0; i++)
+	for (int i = 0; i < 200 && trunk_workers_registers() == 0; i++)
 		usleep(10000);
-	cr_assert_geq(sent(&registers_sent), 1);
+	cr_assert_geq(trunk_workers_registers(), 1);
 	cr_assert_eq(request("GET", "/trunks/carrier-a", NULL, &r), 200);
 	j = json_of(&r);
 	cr_assert_str_eq(str(j, "state"), "registering", "%s", r.body);
