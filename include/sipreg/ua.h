@@ -465,6 +465,74 @@ size_t ua_trunk_memory(const struct ua_trunk *t);
 size_t ua_trunk_struct_size(void);
 
 /* ------------------------------------------------------------------------ */
+/* Observations (what `sipregctl doctor` reads: doctor.h)                    */
+
+/* The kind of a failed attempt, for the run of failures since a success. */
+enum ua_fail_kind {
+	UA_FAIL_NONE = 0,
+	UA_FAIL_AUTH,      /* 401/407 again after credentials (or none to give) */
+	UA_FAIL_FORBIDDEN, /* 403 */
+	UA_FAIL_TIMEOUT,   /* no final response within Timer F */
+	UA_FAIL_OTHER,     /* transport, DNS, 404, 5xx, 6xx, ... */
+	UA_FAIL__COUNT
+};
+
+/* "auth", "forbidden", "timeout", "other" ("none"). */
+const char *ua_fail_kind_name(enum ua_fail_kind k);
+
+/*
+ * One trunk as observed: its status plus what a diagnosis needs. Copied
+ * under the UA's lock, so every field is from the same instant.
+ */
+struct ua_trunk_obs {
+	struct ua_trunk_status st;
+	char dest_host[UA_HOST_MAX + 1]; /* where REGISTERs go: proxy, else registrar */
+	uint16_t dest_port;              /* 5060 when not configured */
+	enum ua_transport transport;
+	int expire_cfg;       /* the trunk's own: UA_EXPIRE_GLOBAL, _AUTO or seconds */
+	int retry_cfg;        /* the trunk's own: UA_RETRY_GLOBAL or seconds */
+	unsigned expire_mode; /* in effect: 0 = auto, else the fixed expiry */
+	unsigned retry_delay; /* in effect (trunk's, else SS_SIP_USER_AGENT_RETRY_DELAY) */
+	unsigned effective;   /* effective expiry of the last 200 OK (0: none) */
+	unsigned min_expires; /* Min-Expires of a 423 in force (0: none) */
+	unsigned retry_after; /* the last Retry-After honoured (0: none) */
+	/* Our sent-by (Via host and port of our REGISTERs) and the top Via of
+	 * the last 2xx as the upstream returned it. */
+	char local_host[UA_HOST_MAX + 1];
+	uint16_t local_port;
+	bool via_seen;          /* a 2xx was received (the fields below are its) */
+	char via_received[48];  /* its received= (IPv6 without []), "" if none */
+	int32_t via_rport;      /* its rport: -1 absent, 0 without value, else it */
+	time_t via_at;          /* wall clock of that 2xx */
+	/* The run of failures since the last success (all 0 after a success). */
+	uint32_t run;                       /* consecutive failed attempts */
+	uint32_t run_kind[UA_FAIL__COUNT];  /* of them, by kind */
+	uint32_t run_timeouts_after_reject; /* timeouts after a 401/403/other */
+	enum ua_fail_kind last_kind;
+	time_t run_first, run_last; /* wall clock of the run's first and last */
+	uint64_t now_ms;            /* monotonic ms of the copy (st's base) */
+	time_t now_wall;
+};
+
+/* Called once per listed trunk, under that UA's lock (the worker waits:
+ * copy and return). A non-zero return stops the walk and is returned. */
+typedef int (*ua_observe_fn)(void *arg, const struct ua_trunk_obs *o);
+
+/*
+ * ANY thread: every listed trunk of every struct ua of the process (those
+ * between ua_new() and ua_free()), one UA at a time. Each UA has a mutex
+ * that its worker holds while it changes trunks (every public function and
+ * callback above takes it: uncontended, tens of ns); this holds it while it
+ * walks that UA's trunks, so a walk of N trunks stalls that worker about N
+ * times the callback's cost. Returns 0, -ENOMEM (no room for the copy) or
+ * the first non-zero return of fn.
+ */
+int ua_observe_all(ua_observe_fn fn, void *arg);
+
+/* The same for one UA (any thread). */
+int ua_observe(struct ua *ua, ua_observe_fn fn, void *arg);
+
+/* ------------------------------------------------------------------------ */
 /* Name resolution                                                           */
 
 /* Work run on a UA's worker thread (see the mailbox below). */

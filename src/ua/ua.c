@@ -15,6 +15,7 @@
 #include <arpa/inet.h>
 #include <errno.h>
 #include <netinet/in.h>
+#include <pthread.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -112,6 +113,19 @@ struct ua_trunk {
 	uint8_t goal;
 	uint8_t challenges;
 	char last_reason[40];
+	/* observations (ua_observe): the top Via of the last 2xx, the run of
+	 * failures since the last success, the timer's time */
+	uint8_t rcv_addr[16];
+	uint8_t rcv_family; /* 0: no received=, AF_INET, AF_INET6 */
+	uint8_t via_seen;
+	uint8_t last_kind;
+	int32_t rcv_rport;
+	uint32_t via_at;
+	uint32_t effective, retry_after_used;
+	uint32_t run, run_to_after_rej;
+	uint16_t run_kind[UA_FAIL__COUNT];
+	uint32_t run_first, run_last; /* wall seconds */
+	uint64_t next_at;             /* the timer's expiry while armed, else 0 */
 };
 
 struct ua {
@@ -129,7 +143,26 @@ struct ua {
 	unsigned shut_pending, shut_answered;
 	struct wheel_timer shut_timer;
 	struct ua_stats stats;
+	/* Held by the worker inside every public function and callback that
+	 * changes trunks, and by ua_observe() on another thread. */
+	pthread_mutex_t lock;
+	struct ua *reg_prev, *reg_next; /* the process's list of UAs */
 };
+
+/* Every UA of the process, for ua_observe_all(); lock order: reg_lock,
+ * then a UA's lock. */
+static pthread_mutex_t reg_lock = PTHREAD_MUTEX_INITIALIZER;
+static struct ua *reg_head;
+
+static void ua_lock(struct ua *ua)
+{
+	pthread_mutex_lock(&ua->lock);
+}
+
+static void ua_unlock(struct ua *ua)
+{
+	pthread_mutex_unlock(&ua->lock);
+}
 
 /* ------------------------------------------------------------------------ */
 /* Small helpers                                                             */
@@ -598,12 +631,14 @@ static int build_register(struct ua_trunk *t, uint32_t expires, const char *bran
 static void arm(struct ua_trunk *t, enum ua_action a, uint64_t at)
 {
 	t->action = (uint8_t)a;
+	t->next_at = at;
 	wheel_add(t->ua->o.wheel, &t->timer, at);
 }
 
 static void disarm(struct ua_trunk *t)
 {
 	wheel_cancel(t->ua->o.wheel, &t->timer);
+	t->next_at = 0;
 	t->action = UA_ACTION_NONE;
 }
 
@@ -769,17 +804,62 @@ static void attempt(struct ua_trunk *t)
 static void on_timer(struct wheel *w, struct wheel_timer *wt)
 {
 	struct ua_trunk *t = wheel_timer_owner(wt, struct ua_trunk, timer);
+	struct ua *ua = t->ua;
 
 	(void)w;
-	if (t->action == UA_ACTION_REFRESH && !binding_valid(t, now_ms(t->ua)) &&
+	ua_lock(ua);
+	if (t->action == UA_ACTION_REFRESH && !binding_valid(t, now_ms(ua)) &&
 	    t->valid_until)
-		t->ua->stats.late_refreshes++;
+		ua->stats.late_refreshes++;
 	t->action = UA_ACTION_NONE;
+	t->next_at = 0;
 	attempt(t);
+	ua_unlock(ua);
 }
 
 /* ------------------------------------------------------------------------ */
 /* Outcomes                                                                  */
+
+static uint32_t wall_now(struct ua *ua)
+{
+	time_t w = ua->o.wall ? ua->o.wall(ua->o.wall_arg) : time(NULL);
+
+	return w > 0 ? (uint32_t)w : 0;
+}
+
+/* The kind of a failure, from what fail() is given. */
+static enum ua_fail_kind fail_kind(unsigned code, const char *reason, size_t rlen)
+{
+	if (code == 401 || code == 407)
+		return UA_FAIL_AUTH;
+	if (code == 403)
+		return UA_FAIL_FORBIDDEN;
+	if (code == 0 && rlen == 7 && memcmp(reason, "timeout", 7) == 0)
+		return UA_FAIL_TIMEOUT;
+	return UA_FAIL_OTHER;
+}
+
+/* One more failure in the run since the last success (counters saturate). */
+static void run_note(struct ua_trunk *t, unsigned code, const char *reason, size_t rlen)
+{
+	enum ua_fail_kind k = fail_kind(code, reason, rlen);
+	uint32_t now = wall_now(t->ua);
+
+	if (!t->run)
+		t->run_first = now;
+	t->run_last = now;
+	if (t->run < UINT32_MAX)
+		t->run++;
+	if (t->run_kind[k] < UINT16_MAX)
+		t->run_kind[k]++;
+	if (k == UA_FAIL_TIMEOUT &&
+	    t->run_kind[UA_FAIL_AUTH] + t->run_kind[UA_FAIL_FORBIDDEN] +
+	                    t->run_kind[UA_FAIL_OTHER] >
+	            0 &&
+	    t->run_to_after_rej < UINT32_MAX)
+		t->run_to_after_rej++;
+	t->last_kind = (uint8_t)k;
+}
 
 static void fail(struct ua_trunk *t, unsigned code, const char *reason, size_t rlen,
                  uint32_t retry_after)
@@ -798,7 +878,9 @@ static void fail(struct ua_trunk *t, unsigned code, const char *reason, size_t r
 	t->flags |= F_FAILING;
 	t->failures++;
 	ua->stats.failures++;
+	run_note(t, code, reason, rlen);
 	set_reason(t, code, reason, rlen);
+	t->retry_after_used = retry_after > delay ? retry_after : 0;
 	if (retry_after > delay) {
 		memset(&n, 0, sizeof(n));
 		n.kind = UA_NOTICE_RETRY_AFTER;
@@ -868,6 +950,35 @@ static bool our_contact_expires(const struct ua_trunk *t, const struct sip_msg *
 	return false;
 }
 
+/* The top Via of a 2xx: its received= and rport, as the upstream saw us. */
+static void note_via(struct ua_trunk *t, const struct sip_msg *m)
+{
+	const struct sip_hdr *h = sip_msg_hdr(m, SIP_HDR_VIA);
+	struct sip_str rest;
+	struct sip_via v;
+	struct sip_err e;
+	char a[48];
+
+	t->via_seen = 1;
+	t->via_at = wall_now(t->ua);
+	t->rcv_family = 0;
+	t->rcv_rport = -1;
+	if (!h)
+		return;
+	rest = h->value;
+	if (sip_via_next(&rest, &v, &e) != 1)
+		return;
+	t->rcv_rport = v.rport;
+	if (!v.received.len || v.received.len >= sizeof(a))
+		return;
+	memcpy(a, v.received.p, v.received.len);
+	a[v.received.len] = '\0';
+	if (inet_pton(AF_INET, a, t->rcv_addr) == 1)
+		t->rcv_family = AF_INET;
+	else if (inet_pton(AF_INET6, a, t->rcv_addr) == 1)
+		t->rcv_family = AF_INET6;
+}
+
 static void success(struct ua_trunk *t, const struct sip_msg *m)
 {
 	struct ua *ua = t->ua;
@@ -886,6 +997,13 @@ static void success(struct ua_trunk *t, const struct sip_msg *m)
 	}
 	effective = fixed && granted > t->asked ? t->asked : granted;
 	t->granted = granted;
+	t->effective = effective;
+	note_via(t, m);
+	t->run = 0;
+	t->run_to_after_rej = 0;
+	memset(t->run_kind, 0, sizeof(t->run_kind));
+	t->last_kind = UA_FAIL_NONE;
+	t->retry_after_used = 0;
 	t->valid_until = t->sent_at + (uint64_t)granted * 1000;
 	t->last_success = ua->o.wall ? ua->o.wall(ua->o.wall_arg) : time(NULL);
 	t->challenges = 0;
@@ -1125,9 +1243,20 @@ static void finish_unregister(struct ua_trunk *t)
 	shutdown_check(ua);
 }
 
+static void result(struct ua_trunk *t, struct tx *tx, int err, const struct sip_msg *m);
+
 static void on_result(void *arg, struct tx *tx, int err, const struct sip_msg *m)
 {
 	struct ua_trunk *t = arg;
+	struct ua *ua = t->ua;
+
+	ua_lock(ua);
+	result(t, tx, err, m);
+	ua_unlock(ua);
+}
+
+static void result(struct ua_trunk *t, struct tx *tx, int err, const struct sip_msg *m)
+{
 	enum txkind kind = t->txkind;
 	char eb[64];
 	const char *why;
@@ -1228,6 +1357,21 @@ int ua_new(struct ua **ret, const struct ua_opts *opts)
 	if (!ua->rng && getrandom(&ua->rng, sizeof(ua->rng), 0) != sizeof(ua->rng))
 		ua->rng = clock_now_ns() ^ ((uint64_t)opts->worker << 56);
 	wheel_timer_init(&ua->shut_timer, NULL);
+	{
+		pthread_mutexattr_t ma;
+
+		/* recursive: a callback of ours may run inside a call of ours */
+		pthread_mutexattr_init(&ma);
+		pthread_mutexattr_settype(&ma, PTHREAD_MUTEX_RECURSIVE);
+		pthread_mutex_init(&ua->lock, &ma);
+		pthread_mutexattr_destroy(&ma);
+	}
+	pthread_mutex_lock(&reg_lock);
+	ua->reg_next = reg_head;
+	if (reg_head)
+		reg_head->reg_prev = ua;
+	reg_head = ua;
+	pthread_mutex_unlock(&reg_lock);
 	*ret = ua;
 	return 0;
 }
@@ -1238,6 +1382,14 @@ void ua_free(struct ua *ua)
 
 	if (!ua)
 		return;
+	pthread_mutex_lock(&reg_lock);
+	if (ua->reg_prev)
+		ua->reg_prev->reg_next = ua->reg_next;
+	else
+		reg_head = ua->reg_next;
+	if (ua->reg_next)
+		ua->reg_next->reg_prev = ua->reg_prev;
+	pthread_mutex_unlock(&reg_lock);
 	for (t = ua->head; t; t = nx) {
 		nx = t->next;
 		wheel_cancel(ua->o.wheel, &t->timer);
@@ -1250,10 +1402,11 @@ void ua_free(struct ua *ua)
 	}
 	wheel_cancel(ua->o.wheel, &ua->shut_timer);
 	free(ua->buckets);
+	pthread_mutex_destroy(&ua->lock);
 	free(ua);
 }
 
-int ua_set_settings(struct ua *ua, const struct ua_settings *s)
+static int set_settings(struct ua *ua, const struct ua_settings *s)
 {
 	if (ua_settings_check(s) < 0)
 		return -EINVAL;
@@ -1261,7 +1414,17 @@ int ua_set_settings(struct ua *ua, const struct ua_settings *s)
 	return 0;
 }
 
-int ua_trunk_add(struct ua *ua, const struct ua_trunk_config *c, bool hold_start,
+int ua_set_settings(struct ua *ua, const struct ua_settings *s)
+{
+	int r;
+
+	ua_lock(ua);
+	r = set_settings(ua, s);
+	ua_unlock(ua);
+	return r;
+}
+
+static int trunk_add(struct ua *ua, const struct ua_trunk_config *c, bool hold_start,
                  struct ua_error *err)
 {
 	struct ua_trunk *t;
@@ -1320,7 +1483,18 @@ int ua_trunk_add(struct ua *ua, const struct ua_trunk_config *c, bool hold_start
 	return 0;
 }
 
-int ua_trunk_set(struct ua *ua, const struct ua_trunk_config *c, struct ua_error *err)
+int ua_trunk_add(struct ua *ua, const struct ua_trunk_config *c, bool hold_start,
+                 struct ua_error *err)
+{
+	int r;
+
+	ua_lock(ua);
+	r = trunk_add(ua, c, hold_start, err);
+	ua_unlock(ua);
+	return r;
+}
+
+static int trunk_set(struct ua *ua, const struct ua_trunk_config *c, struct ua_error *err)
 {
 	struct ua_trunk *t;
 	struct cfgblk *b;
@@ -1392,7 +1566,17 @@ int ua_trunk_set(struct ua *ua, const struct ua_trunk_config *c, struct ua_error
 	return 0;
 }
 
-int ua_trunk_del(struct ua *ua, const char *name)
+int ua_trunk_set(struct ua *ua, const struct ua_trunk_config *c, struct ua_error *err)
+{
+	int r;
+
+	ua_lock(ua);
+	r = trunk_set(ua, c, err);
+	ua_unlock(ua);
+	return r;
+}
+
+static int trunk_del(struct ua *ua, const char *name)
 {
 	struct ua_trunk *t = lookup(ua, name);
 
@@ -1411,7 +1595,17 @@ int ua_trunk_del(struct ua *ua, const char *name)
 	return 0;
 }
 
-int ua_trunk_enable(struct ua *ua, const char *name)
+int ua_trunk_del(struct ua *ua, const char *name)
+{
+	int r;
+
+	ua_lock(ua);
+	r = trunk_del(ua, name);
+	ua_unlock(ua);
+	return r;
+}
+
+static int trunk_enable(struct ua *ua, const char *name)
 {
 	struct ua_trunk *t = lookup(ua, name);
 
@@ -1432,7 +1626,17 @@ int ua_trunk_enable(struct ua *ua, const char *name)
 	return 0;
 }
 
-int ua_trunk_disable(struct ua *ua, const char *name)
+int ua_trunk_enable(struct ua *ua, const char *name)
+{
+	int r;
+
+	ua_lock(ua);
+	r = trunk_enable(ua, name);
+	ua_unlock(ua);
+	return r;
+}
+
+static int trunk_disable(struct ua *ua, const char *name)
 {
 	struct ua_trunk *t = lookup(ua, name);
 
@@ -1447,7 +1651,17 @@ int ua_trunk_disable(struct ua *ua, const char *name)
 	return 0;
 }
 
-int ua_trunk_refresh(struct ua *ua, const char *name)
+int ua_trunk_disable(struct ua *ua, const char *name)
+{
+	int r;
+
+	ua_lock(ua);
+	r = trunk_disable(ua, name);
+	ua_unlock(ua);
+	return r;
+}
+
+static int trunk_refresh(struct ua *ua, const char *name)
 {
 	struct ua_trunk *t = lookup(ua, name);
 
@@ -1463,7 +1677,17 @@ int ua_trunk_refresh(struct ua *ua, const char *name)
 	return 0;
 }
 
-size_t ua_start_all(struct ua *ua)
+int ua_trunk_refresh(struct ua *ua, const char *name)
+{
+	int r;
+
+	ua_lock(ua);
+	r = trunk_refresh(ua, name);
+	ua_unlock(ua);
+	return r;
+}
+
+static size_t start_all(struct ua *ua)
 {
 	size_t n = 0;
 
@@ -1473,6 +1697,16 @@ size_t ua_start_all(struct ua *ua)
 			n++;
 		}
 	return n;
+}
+
+size_t ua_start_all(struct ua *ua)
+{
+	size_t r;
+
+	ua_lock(ua);
+	r = start_all(ua);
+	ua_unlock(ua);
+	return r;
 }
 
 void ua_trunk_status(struct ua *ua, const struct ua_trunk *t, struct ua_trunk_status *out)
@@ -1573,6 +1807,7 @@ static void on_shut_timer(struct wheel *w, struct wheel_timer *wt)
 	unsigned left = 0;
 
 	(void)w;
+	ua_lock(ua);
 	for (struct ua_trunk *t = ua->head, *nx; t; t = nx) {
 		nx = t->next;
 		if (!(t->flags & F_SHUTCOUNT))
@@ -1593,9 +1828,10 @@ static void on_shut_timer(struct wheel *w, struct wheel_timer *wt)
 	n.value = ua->shut_answered;
 	n.value2 = left;
 	notify(ua, &n);
+	ua_unlock(ua);
 }
 
-int ua_shutdown(struct ua *ua, unsigned bound_ms)
+static int shutdown_all(struct ua *ua, unsigned bound_ms)
 {
 	int sent = 0;
 
@@ -1634,12 +1870,22 @@ int ua_shutdown(struct ua *ua, unsigned bound_ms)
 	return sent;
 }
 
+int ua_shutdown(struct ua *ua, unsigned bound_ms)
+{
+	int r;
+
+	ua_lock(ua);
+	r = shutdown_all(ua, bound_ms);
+	ua_unlock(ua);
+	return r;
+}
+
 bool ua_shutdown_done(const struct ua *ua)
 {
 	return ua->shut_done;
 }
 
-int ua_resolve_done(struct ua *ua, uint64_t token, int err, const struct sockaddr *addr,
+static int resolve_done(struct ua *ua, uint64_t token, int err, const struct sockaddr *addr,
                     socklen_t addrlen, const char *reason)
 {
 	struct ua_trunk *t = (struct ua_trunk *)(uintptr_t)token;
@@ -1678,6 +1924,17 @@ int ua_resolve_done(struct ua *ua, uint64_t token, int err, const struct sockadd
 	}
 	send_register(t);
 	return 0;
+}
+
+int ua_resolve_done(struct ua *ua, uint64_t token, int err, const struct sockaddr *addr,
+                    socklen_t addrlen, const char *reason)
+{
+	int r;
+
+	ua_lock(ua);
+	r = resolve_done(ua, token, err, addr, addrlen, reason);
+	ua_unlock(ua);
+	return r;
 }
 
 int ua_resolve_result_apply(const struct ua_resolve_result *res)
@@ -1808,4 +2065,104 @@ unsigned ua_worker(const struct ua *ua)
 size_t ua_trunk_struct_size(void)
 {
 	return sizeof(struct ua_trunk);
+}
+
+/* ------------------------------------------------------------------------ */
+/* Observations                                                              */
+
+const char *ua_fail_kind_name(enum ua_fail_kind k)
+{
+	static const char *const n[UA_FAIL__COUNT] = {
+	        "none", "auth", "forbidden", "timeout", "other",
+	};
+
+	return (unsigned)k < UA_FAIL__COUNT ? n[k] : "unknown";
+}
+
+/* Under ua->lock: the copy of one trunk (no wheel state is read: the
+ * timer's time is t->next_at, kept by arm()/disarm()/on_timer()). */
+static void observe_one(struct ua *ua, const struct ua_trunk *t, uint64_t now,
+                        time_t wall, struct ua_trunk_obs *o)
+{
+	const struct ua_trunk_config *c = &t->cfg->c;
+	struct ua_trunk_status *st = &o->st;
+	uint16_t port;
+
+	memset(o, 0, sizeof(*o));
+	snprintf(st->name, sizeof(st->name), "%s", c->name);
+	st->state = t->state;
+	st->last_code = t->last_code;
+	memcpy(st->last_reason, t->last_reason, sizeof(t->last_reason));
+	st->granted = t->granted;
+	st->asked = t->asked;
+	st->valid = binding_valid(t, now);
+	st->valid_until_ms = st->valid ? t->valid_until : 0;
+	st->last_success = t->last_success;
+	st->next_action = t->action;
+	st->next_at_ms = t->next_at;
+	st->attempts = t->attempts;
+	st->failures = t->failures;
+	st->cseq = t->cseq;
+	st->enabled = c->enabled;
+	snprintf(o->dest_host, sizeof(o->dest_host), "%s", dest_host(c, &port));
+	o->dest_port = port;
+	o->transport = c->transport;
+	o->expire_cfg = c->expire;
+	o->retry_cfg = c->retry_delay;
+	o->expire_mode = expire_mode(t);
+	o->retry_delay = retry_delay(t);
+	o->effective = t->granted ? t->effective : 0;
+	o->min_expires = t->min_expires;
+	o->retry_after = t->retry_after_used;
+	snprintf(o->local_host, sizeof(o->local_host), "%s", ua->local_host);
+	o->local_port = local_port(t);
+	o->via_seen = t->via_seen;
+	o->via_rport = t->via_seen ? t->rcv_rport : -1;
+	o->via_at = t->via_at;
+	if (t->rcv_family)
+		inet_ntop(t->rcv_family, t->rcv_addr, o->via_received,
+		          sizeof(o->via_received));
+	o->run = t->run;
+	for (unsigned k = 0; k < UA_FAIL__COUNT; k++)
+		o->run_kind[k] = t->run_kind[k];
+	o->run_timeouts_after_reject = t->run_to_after_rej;
+	o->last_kind = t->last_kind;
+	o->run_first = t->run_first;
+	o->run_last = t->run_last;
+	o->now_ms = now;
+	o->now_wall = wall;
+}
+
+int ua_observe(struct ua *ua, ua_observe_fn fn, void *arg)
+{
+	struct ua_trunk_obs *o = malloc(sizeof(*o));
+	uint64_t now;
+	time_t wall;
+	int r = 0;
+
+	if (!o)
+		return -ENOMEM;
+	ua_lock(ua);
+	now = now_ms(ua);
+	wall = ua->o.wall ? ua->o.wall(ua->o.wall_arg) : time(NULL);
+	for (const struct ua_trunk *t = ua->head; t && r == 0; t = t->next) {
+		if (!(t->flags & F_LISTED))
+			continue;
+		observe_one(ua, t, now, wall, o);
+		r = fn(arg, o);
+	}
+	ua_unlock(ua);
+	free(o);
+	return r;
+}
+
+int ua_observe_all(ua_observe_fn fn, void *arg)
+{
+	int r = 0;
+
+	pthread_mutex_lock(&reg_lock);
+	for (struct ua *ua = reg_head; ua && r == 0; ua = ua->reg_next)
+		r = ua_observe(ua, fn, arg);
+	pthread_mutex_unlock(&reg_lock);
+	return r;
 }
