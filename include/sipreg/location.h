@@ -3,13 +3,14 @@
  * location.h - the location table: address-of-record -> bindings (RFC 3261
  * §10.3), shared by every worker.
  *
- * One record per address-of-record in a lock-free hash table (liburcu
- * cds_lfht, SipHash-keyed). Readers never block. Writers of one record are
+ * One record per address-of-record in an RCU hash table with open
+ * addressing (src/registrar/rhash.h, SipHash-keyed; a lookup reads one line
+ * of slots and the record). Readers never block. Writers of one record are
  * serialised by a striped mutex (stripe = hash % LOCATION_STRIPES); a
  * refresh that changes only a binding's expiry and CSeq updates them in place
  * with uatomic_* (no allocation); a change of the set of bindings, or of a
- * binding's strings or source, builds a new record, publishes it with
- * cds_lfht_replace and frees the old one with call_rcu.
+ * binding's strings or source, builds a new record, publishes it in the old
+ * one's slot and frees the old one with call_rcu.
  *
  * Expiry: each stripe has a timing wheel (under the stripe's mutex); a record
  * carries one timer armed at its earliest binding expiry. location_advance()
@@ -26,7 +27,7 @@
  * Time: `now` is CLOCK_MONOTONIC ms everywhere; the wall clock appears only
  * where bindings are saved and restored (Unix seconds).
  *
- * Table rules (rculfhash.h): lookups and updates inside a read-side section
+ * Table rules: lookups and updates inside a read-side section
  * (an online urcu-qsbr thread); slices in a struct loc_view point into a
  * record and stay valid until the caller's next quiescent state.
  *

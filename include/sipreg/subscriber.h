@@ -2,16 +2,19 @@
 /*
  * subscriber.h - the registrar's in-memory subscriber table: the store's
  * subscribers (username, domain, password or HA1s, enabled, contact limit)
- * in a lock-free hash table, so that a REGISTER never waits on the database.
+ * in an RCU hash table (open addressing, src/registrar/rhash.h), so that a
+ * REGISTER never waits on the database and a lookup costs about two cache
+ * lines (the slots, the node).
  * The admin API writes the store first and then this table; the daemon loads
  * it whole at start-up.
  *
  * Key: username (case-sensitive, RFC 3261 §19.1.4) @ domain (compared in
  * lower case). Hash: SipHash-2-4 with a secret key.
  *
- * Table rules (rculfhash.h): lookups inside a read-side section, the view's
- * slices valid until the caller's next quiescent state; put replaces the node
- * (cds_lfht_add_replace) and frees the old one with call_rcu.
+ * Table rules: lookups inside a read-side section, never blocking, the
+ * view's slices valid until the caller's next quiescent state; put and del
+ * serialise on the table's mutex, put replaces the node in its slot and frees
+ * the old one with call_rcu.
  *
  * Threads: all but _new and _free from registered, online urcu-qsbr threads.
  */

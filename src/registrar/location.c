@@ -27,12 +27,11 @@
 #include <stdlib.h>
 #include <string.h>
 #include <urcu/urcu-qsbr.h>
-#include <urcu/rculfhash.h>
 #include <urcu/uatomic.h>
 
 #include "sipreg/location.h"
 #include "sipreg/wheel.h"
-#include "lfht_drain.h"
+#include "rhash.h"
 
 enum { S_URI, S_INSTANCE, S_CALL_ID, S_PATH, S_UA, S__COUNT };
 
@@ -59,7 +58,6 @@ struct loc_b {
 };
 
 struct loc_rec {
-	struct cds_lfht_node node;
 	struct rcu_head rcu;
 	struct wheel_timer timer;
 	struct loc_rec *dirty_next;
@@ -80,7 +78,7 @@ struct loc_stripe {
 };
 
 struct location {
-	struct cds_lfht *ht;
+	struct rhash *ht;
 	uint8_t key[SIPHASH_KEY_LEN];
 	loc_expired_cb on_expired;
 	void *arg;
@@ -234,7 +232,6 @@ static struct loc_rec *rec_build(struct location *l, struct sip_str aor, uint64_
 		return NULL;
 	}
 	memset(r, 0, sizeof(*r));
-	cds_lfht_node_init(&r->node);
 	wheel_timer_init(&r->timer, rec_timer_cb);
 	r->loc = l;
 	r->hash = hash;
@@ -308,42 +305,46 @@ static void rec_retire(struct location *l, struct loc_stripe *st, struct loc_rec
 	}
 }
 
-static int match_aor(struct cds_lfht_node *node, const void *key)
+static bool match_aor(const void *item, const void *key)
 {
-	const struct loc_rec *r = caa_container_of(node, struct loc_rec, node);
+	const struct loc_rec *r = item;
 	const struct sip_str *aor = key;
 
-	return sip_str_eq(rec_aor(r), *aor);
+	return r->aor_len == aor->len && memcmp(rec_blob(r), aor->p, aor->len) == 0;
+}
+
+static uint64_t rec_hash(const void *item)
+{
+	return ((const struct loc_rec *)item)->hash;
 }
 
 /* Under the stripe lock: publish nr in place of old (either may be NULL;
- * nr with no binding is not published). */
-static void rec_publish(struct location *l, struct loc_stripe *st, struct loc_rec *old,
-			struct loc_rec *nr)
+ * nr with no binding is not published). Returns 0, or -ENOMEM when a new
+ * record could not be added (nothing changed, nr freed). */
+static int rec_publish(struct location *l, struct loc_stripe *st, struct loc_rec *old,
+		       struct loc_rec *nr)
 {
 	if (nr && nr->nb == 0) {
 		free(nr);
 		nr = NULL;
 	}
 	if (old && nr) {
-		struct sip_str aor = rec_aor(old);
-		struct cds_lfht_iter it;
-
-		/* the iterator must come from a lookup (its next pointer is used);
-		 * writers of this record hold the stripe lock, so it is old */
-		cds_lfht_lookup(l->ht, old->hash, match_aor, &aor, &it);
-		if (cds_lfht_replace(l->ht, &it, old->hash, match_aor, &aor, &nr->node))
+		/* writers of this record hold the stripe lock, so it is in place */
+		if (rhash_replace(l->ht, old->hash, old, nr))
 			abort(); /* a broken invariant, not a runtime condition */
 	} else if (nr) {
 		struct sip_str aor = rec_aor(nr);
+		void *was;
 
-		/* add_unique, not add: liburcu 0.13 resizes the table reliably
-		 * only when it counts nodes through add_unique (measured with
-		 * callgrind: 186 against 458 instructions a lookup at 100,000) */
-		cds_lfht_add_unique(l->ht, nr->hash, match_aor, &aor, &nr->node);
+		if (rhash_put(l->ht, nr->hash, nr, match_aor, &aor, &was) < 0) {
+			free(nr);
+			return -ENOMEM;
+		}
+		if (was)
+			abort(); /* the stripe lock keeps a second record out */
 		uatomic_inc(&l->records);
 	} else if (old) {
-		cds_lfht_del(l->ht, &old->node);
+		rhash_del(l->ht, old->hash, old);
 	}
 	if (nr) {
 		uatomic_add(&l->bindings, nr->nb);
@@ -352,17 +353,13 @@ static void rec_publish(struct location *l, struct loc_stripe *st, struct loc_re
 	}
 	if (old)
 		rec_retire(l, st, old, nr ? REPLACED : TOMBSTONE);
+	return 0;
 }
 
 /* Inside a read-side section. */
 static struct loc_rec *rec_lookup(struct location *l, struct sip_str aor, uint64_t hash)
 {
-	struct cds_lfht_iter it;
-	struct cds_lfht_node *node;
-
-	cds_lfht_lookup(l->ht, hash, match_aor, &aor, &it);
-	node = cds_lfht_iter_get_node(&it);
-	return node ? caa_container_of(node, struct loc_rec, node) : NULL;
+	return rhash_lookup(l->ht, hash, match_aor, &aor);
 }
 
 static void view_of(const struct loc_rec *r, const struct loc_b *b, struct loc_view *v)
@@ -417,7 +414,7 @@ static void rec_timer_cb(struct wheel *w, struct wheel_timer *t)
 		return;
 	}
 	if (n == 0) {
-		rec_publish(l, st, r, NULL);
+		rec_publish(l, st, r, NULL); /* a removal: cannot fail */
 		return;
 	}
 	struct loc_rec *nr = rec_build(l, rec_aor(r), r->hash, keep, n, &err);
@@ -425,7 +422,7 @@ static void rec_timer_cb(struct wheel *w, struct wheel_timer *t)
 		wheel_add(w, t, now + 1000);
 		return;
 	}
-	rec_publish(l, st, r, nr);
+	rec_publish(l, st, r, nr); /* a replacement: cannot fail */
 }
 
 /* ------------------------------------------------------------------------ */
@@ -581,7 +578,9 @@ static int update_locked(struct location *l, struct loc_stripe *st, struct sip_s
 		if (!nr)
 			return err;
 	}
-	rec_publish(l, st, r, nr);
+	err = rec_publish(l, st, r, nr);
+	if (err)
+		return err;
 	*result = nr;
 	return 0;
 }
@@ -665,12 +664,12 @@ void location_counts(struct location *l, uint64_t *records, uint64_t *bindings)
 int location_each(struct location *l, uint64_t now, loc_each_cb cb, void *arg)
 {
 	struct loc_view v[LOCATION_MAX_BINDINGS];
-	struct cds_lfht_iter it;
+	struct rhash_iter it;
 	struct loc_rec *r;
 	int ret = 0;
 
 	urcu_qsbr_read_lock();
-	cds_lfht_for_each_entry(l->ht, &it, r, node) {
+	for (r = rhash_first(l->ht, &it); r; r = rhash_next(&it)) {
 		size_t n = rec_views(r, now, v, LOCATION_MAX_BINDINGS);
 		if (n && (ret = cb(arg, rec_aor(r), v, n)) != 0)
 			break;
@@ -870,9 +869,7 @@ int location_new(struct location **ret, const uint8_t key[SIPHASH_KEY_LEN],
 
 	if (!l)
 		return -ENOMEM;
-	l->ht = cds_lfht_new_flavor(1024, 1024, 0, CDS_LFHT_AUTO_RESIZE | CDS_LFHT_ACCOUNTING,
-				    &urcu_qsbr_flavor, NULL);
-	if (!l->ht)
+	if (rhash_new(&l->ht, 1024, rec_hash) < 0)
 		goto fail;
 	for (i = 0; i < LOCATION_STRIPES; i++) {
 		pthread_mutex_init(&l->stripe[i].lock, NULL);
@@ -889,23 +886,22 @@ fail:
 	return -ENOMEM;
 }
 
-/* Records on a dirty list are freed from the list, the others here. */
-static void rec_release(struct cds_lfht_node *node)
-{
-	struct loc_rec *r = caa_container_of(node, struct loc_rec, node);
-
-	if (!(r->flags & ON_DIRTY))
-		free(r);
-}
-
 void location_free(struct location *l)
 {
 	struct loc_rec *r;
 
 	if (!l)
 		return;
-	if (l->ht)
-		lfht_drain(l->ht, rec_release);
+	if (l->ht) {
+		struct rhash_iter it;
+
+		/* no other thread uses the table; records on a dirty list are
+		 * freed from the list below, the others here */
+		for (r = rhash_first(l->ht, &it); r; r = rhash_next(&it))
+			if (!(r->flags & ON_DIRTY))
+				free(r);
+		rhash_free(l->ht);
+	}
 	for (int i = 0; i < LOCATION_STRIPES; i++) {
 		/* the dirty list holds current records (left to it above) and
 		 * retired ones: each listed record is freed once, here */

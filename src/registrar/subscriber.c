@@ -4,27 +4,27 @@
 #include <stdlib.h>
 #include <string.h>
 #include <urcu/urcu-qsbr.h>
-#include <urcu/rculfhash.h>
 #include <urcu/uatomic.h>
 
 #include "sipreg/subscriber.h"
-#include "lfht_drain.h"
+#include "rhash.h"
 
 enum { F_USER, F_DOMAIN, F_PASSWORD, F_HA1_MD5, F_HA1_SHA256, F__COUNT };
 
+/* The key's lengths first and the blob (user, domain, ...) right after them,
+ * so a lookup's match reads the start of the node, usually one cache line. */
 struct sub_node {
-	struct cds_lfht_node node;
-	struct rcu_head rcu;
+	uint16_t len[F__COUNT];
 	bool enabled;
 	unsigned int max_contacts;
-	uint16_t len[F__COUNT];
+	uint64_t hash;
+	struct rcu_head rcu;
 	char blob[]; /* the fields one after the other; the domain lower-cased */
 };
 
 struct subscriber_table {
-	struct cds_lfht *ht;
+	struct rhash *ht;
 	uint8_t key[SIPHASH_KEY_LEN];
-	uint64_t count; /* atomic */
 };
 
 struct sub_key {
@@ -59,12 +59,19 @@ static uint64_t key_hash(const struct subscriber_table *t, const struct sub_key 
 	return siphash24(t->key, buf, k->user.len + 1 + k->domain.len);
 }
 
-static int match(struct cds_lfht_node *node, const void *key)
+static bool match(const void *item, const void *key)
 {
-	const struct sub_node *n = caa_container_of(node, struct sub_node, node);
+	const struct sub_node *n = item;
 	const struct sub_key *k = key;
 
-	return sip_str_eq(field(n, F_USER), k->user) && sip_str_eq(field(n, F_DOMAIN), k->domain);
+	return n->len[F_USER] == k->user.len && n->len[F_DOMAIN] == k->domain.len &&
+	       memcmp(n->blob, k->user.p, k->user.len) == 0 &&
+	       memcmp(n->blob + k->user.len, k->domain.p, k->domain.len) == 0;
+}
+
+static uint64_t node_hash(const void *item)
+{
+	return ((const struct sub_node *)item)->hash;
 }
 
 int subscriber_table_new(struct subscriber_table **ret, const uint8_t key[SIPHASH_KEY_LEN])
@@ -73,9 +80,7 @@ int subscriber_table_new(struct subscriber_table **ret, const uint8_t key[SIPHAS
 
 	if (!t)
 		return -ENOMEM;
-	t->ht = cds_lfht_new_flavor(1024, 1024, 0, CDS_LFHT_AUTO_RESIZE | CDS_LFHT_ACCOUNTING,
-				    &urcu_qsbr_flavor, NULL);
-	if (!t->ht) {
+	if (rhash_new(&t->ht, 1024, node_hash) < 0) {
 		free(t);
 		return -ENOMEM;
 	}
@@ -84,16 +89,16 @@ int subscriber_table_new(struct subscriber_table **ret, const uint8_t key[SIPHAS
 	return 0;
 }
 
-static void node_release(struct cds_lfht_node *node)
-{
-	free(caa_container_of(node, struct sub_node, node));
-}
-
 void subscriber_table_free(struct subscriber_table *t)
 {
+	struct rhash_iter it;
+
 	if (!t)
 		return;
-	lfht_drain(t->ht, node_release);
+	/* no other thread uses the table: nodes freed at once */
+	for (void *n = rhash_first(t->ht, &it); n; n = rhash_next(&it))
+		free(n);
+	rhash_free(t->ht);
 	free(t);
 }
 
@@ -113,10 +118,10 @@ int subscriber_table_put(struct subscriber_table *t, const struct store_subscrib
 	const char *src[F__COUNT] = {s->username, s->domain, s->password, s->ha1_md5,
 				     s->ha1_sha256};
 	size_t len[F__COUNT], total = 0, off = 0;
-	struct cds_lfht_node *old;
 	struct sub_node *n;
 	struct sub_key k;
-	uint64_t hash;
+	void *old;
+	int r;
 
 	for (int i = 0; i < F__COUNT; i++) {
 		len[i] = strlen(src[i]);
@@ -137,33 +142,16 @@ int subscriber_table_put(struct subscriber_table *t, const struct store_subscrib
 	}
 	n->enabled = s->enabled;
 	n->max_contacts = s->max_contacts;
-	cds_lfht_node_init(&n->node);
 	k.user = field(n, F_USER);
 	k.domain = field(n, F_DOMAIN);
-	hash = key_hash(t, &k);
-	urcu_qsbr_read_lock();
-	/* add_unique, then replace: liburcu 0.13 counts nodes for its automatic
-	 * resize only on add/add_unique, never on add_replace, so a table
-	 * filled by add_replace keeps its first 1024 buckets for good */
-	for (;;) {
-		struct cds_lfht_iter it;
-		old = cds_lfht_add_unique(t->ht, hash, match, &k, &n->node);
-		if (old == &n->node) {
-			old = NULL;
-			break;
-		}
-		cds_lfht_lookup(t->ht, hash, match, &k, &it);
-		if (cds_lfht_iter_get_node(&it) == old &&
-		    cds_lfht_replace(t->ht, &it, hash, match, &k, &n->node) == 0)
-			break;
-		/* the old node went away meanwhile: try again */
+	n->hash = key_hash(t, &k);
+	r = rhash_put(t->ht, n->hash, n, match, &k, &old);
+	if (r < 0) {
+		free(n);
+		return r == -EOVERFLOW ? -ENOMEM : r;
 	}
-	urcu_qsbr_read_unlock();
 	if (old)
-		urcu_qsbr_call_rcu(&caa_container_of(old, struct sub_node, node)->rcu,
-				   node_free_rcu);
-	else
-		uatomic_inc(&t->count);
+		urcu_qsbr_call_rcu(&((struct sub_node *)old)->rcu, node_free_rcu);
 	return 0;
 }
 
@@ -171,8 +159,6 @@ int subscriber_table_put(struct subscriber_table *t, const struct store_subscrib
 static struct sub_node *lookup(struct subscriber_table *t, struct sip_str user,
 			       struct sip_str domain, char *dbuf)
 {
-	struct cds_lfht_iter it;
-	struct cds_lfht_node *node;
 	struct sub_key k;
 
 	if (too_long(user.len, domain.len))
@@ -180,9 +166,7 @@ static struct sub_node *lookup(struct subscriber_table *t, struct sip_str user,
 	lower(dbuf, domain);
 	k.user = user;
 	k.domain = sip_str_make(dbuf, domain.len);
-	cds_lfht_lookup(t->ht, key_hash(t, &k), match, &k, &it);
-	node = cds_lfht_iter_get_node(&it);
-	return node ? caa_container_of(node, struct sub_node, node) : NULL;
+	return rhash_lookup(t->ht, key_hash(t, &k), match, &k);
 }
 
 int subscriber_table_del(struct subscriber_table *t, struct sip_str username,
@@ -190,17 +174,18 @@ int subscriber_table_del(struct subscriber_table *t, struct sip_str username,
 {
 	char dbuf[STORE_NAME_MAX];
 	struct sub_node *n;
-	int r = -ENOENT;
+	struct sub_key k;
 
-	urcu_qsbr_read_lock();
-	n = lookup(t, username, domain, dbuf);
-	if (n && cds_lfht_del(t->ht, &n->node) == 0) {
-		uatomic_dec(&t->count);
-		urcu_qsbr_call_rcu(&n->rcu, node_free_rcu);
-		r = 0;
-	}
-	urcu_qsbr_read_unlock();
-	return r;
+	if (too_long(username.len, domain.len))
+		return -ENOENT;
+	lower(dbuf, domain);
+	k.user = username;
+	k.domain = sip_str_make(dbuf, domain.len);
+	n = rhash_del_key(t->ht, key_hash(t, &k), match, &k);
+	if (!n)
+		return -ENOENT;
+	urcu_qsbr_call_rcu(&n->rcu, node_free_rcu);
+	return 0;
 }
 
 bool subscriber_table_get(struct subscriber_table *t, struct sip_str username,
@@ -223,7 +208,7 @@ bool subscriber_table_get(struct subscriber_table *t, struct sip_str username,
 
 uint64_t subscriber_table_count(struct subscriber_table *t)
 {
-	return uatomic_read(&t->count);
+	return rhash_count(t->ht);
 }
 
 static int load_one(void *arg, const struct store_subscriber *s)
