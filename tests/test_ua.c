@@ -3081,3 +3081,188 @@ Test(ua, ten_thousand_trunks_refresh_on_time, .timeout = 240)
 	free(last_sent);
 	free(last_granted);
 }
+
+/* ------------------------------------------------------------------------ */
+/* Observations (ua_observe: what the doctor reads)                          */
+
+/* Answer sent[i] with status, extra header lines and via_params appended to
+ * the top Via (as a registrar behind which we are NATed writes it). */
+static void respond_via(size_t i, unsigned status, const char *extra, const char *via_params)
+{
+	struct req r;
+	char buf[16384], out[16600];
+	struct sip_write w;
+	struct sip_err e = {0};
+	struct sip_msg m;
+	struct sip_hdr h[64];
+	struct sip_via v;
+	struct sip_str rest;
+	const char *br;
+	char *eol;
+	int len, n;
+
+	parse_sent(i, &r);
+	sip_write_init(&w, buf, sizeof(buf));
+	cr_assert_eq(sip_write_response(&w, &r.m, status, SIP_STR_NULL, SIP_STR("srv1"),
+	                                NULL, &e),
+	             0);
+	if (extra)
+		sip_write_cstr(&w, extra);
+	sip_write_end(&w, SIP_STR_NULL);
+	len = sip_write_result(&w);
+	cr_assert_gt(len, 0);
+	buf[len] = '\0';
+	br = strstr(buf, "branch=");
+	cr_assert_not_null(br);
+	eol = strstr(br, "\r\n");
+	cr_assert_not_null(eol);
+	/* our flag ";rport" gives way to the upstream's parameters */
+	if (eol - br > 6 && memcmp(eol - 6, ";rport", 6) == 0)
+		len = snprintf(out, sizeof(out), "%.*s%s%s", (int)(eol - 6 - buf), buf,
+		               via_params, eol);
+	else
+		len = snprintf(out, sizeof(out), "%.*s%s%s", (int)(eol - buf), buf,
+		               via_params, eol);
+	n = sip_msg_parse(&m, out, (size_t)len, h, 64, SIP_PARSE_DATAGRAM, &e);
+	cr_assert_gt(n, 0, "response does not parse: %s", e.reason);
+	rest = sip_msg_hdr(&m, SIP_HDR_VIA)->value;
+	cr_assert_eq(sip_via_next(&rest, &v, &e), 1);
+	cr_assert_eq(tx_client_response(TX, &m, &v), 0, "response not matched");
+}
+
+struct obs_list {
+	struct ua_trunk_obs o[8];
+	size_t n;
+};
+
+static int collect_obs(void *arg, const struct ua_trunk_obs *o)
+{
+	struct obs_list *l = arg;
+
+	cr_assert_lt(l->n, 8);
+	l->o[l->n++] = *o;
+	return 0;
+}
+
+static struct ua_trunk_obs observe_t1(void)
+{
+	struct obs_list l = {.n = 0};
+
+	cr_assert_eq(ua_observe(UA, collect_obs, &l), 0);
+	cr_assert_eq(l.n, 1);
+	cr_assert_str_eq(l.o[0].st.name, "t1");
+	return l.o[0];
+}
+
+Test(ua, observations_via_and_failure_run)
+{
+	struct ua_trunk_config c = trunk("t1");
+	struct ua_trunk_obs o;
+	struct obs_list all = {.n = 0};
+	size_t k;
+
+	c.retry_delay = 30;
+	add(&c);
+	start();
+	o = observe_t1();
+	cr_assert_not(o.via_seen);
+	cr_assert_eq(o.via_rport, -1);
+	cr_assert_eq(o.run, 0);
+	respond(0, 401, CHAL_MD5);
+	/* the 200 OK's top Via as a NAT shows it */
+	respond_via(1, 200, "Contact: <sip:alice@192.0.2.10:5060>;expires=600\r\n",
+	            ";received=203.0.113.7;rport=40000");
+	o = observe_t1();
+	cr_assert_eq(o.st.state, UA_STATE_REGISTERED);
+	cr_assert(o.via_seen);
+	cr_assert_str_eq(o.via_received, "203.0.113.7");
+	cr_assert_eq(o.via_rport, 40000);
+	cr_assert_eq(o.via_at, wall_fn(NULL));
+	cr_assert_str_eq(o.local_host, "192.0.2.10");
+	cr_assert_eq(o.local_port, 5060);
+	cr_assert_str_eq(o.dest_host, "198.51.100.1");
+	cr_assert_eq(o.dest_port, 5060);
+	cr_assert_eq(o.effective, 600);
+	cr_assert_eq(o.expire_mode, 0);
+	cr_assert_eq(o.expire_cfg, UA_EXPIRE_GLOBAL);
+	cr_assert_eq(o.retry_delay, 30);
+	cr_assert_eq(o.retry_cfg, 30);
+	cr_assert_eq(o.st.next_action, UA_ACTION_REFRESH);
+	cr_assert_eq(o.st.next_at_ms, status("t1").next_at_ms);
+	cr_assert_eq(o.now_ms, now);
+	/* every UA of the process lists it */
+	cr_assert_eq(ua_observe_all(collect_obs, &all), 0);
+	for (k = 0; k < all.n && strcmp(all.o[k].st.name, "t1") != 0; k++)
+		;
+	cr_assert_lt(k, all.n);
+
+	/* refresh: pre-emptive credentials, a fresh challenge answered, then a
+	 * 401 after those credentials: an auth failure */
+	run_until(o.st.next_at_ms);
+	cr_assert_eq(nsent, 3);
+	respond(2, 401, CHAL_MD5);
+	cr_assert_eq(nsent, 4);
+	respond(3, 401, CHAL_MD5);
+	o = observe_t1();
+	cr_assert_eq(o.st.state, UA_STATE_FAILED);
+	cr_assert_eq(o.run, 1);
+	cr_assert_eq(o.run_kind[UA_FAIL_AUTH], 1);
+	cr_assert_eq(o.last_kind, UA_FAIL_AUTH);
+	cr_assert_eq(o.run_first, wall_fn(NULL));
+	cr_assert_eq(o.st.next_action, UA_ACTION_RETRY);
+	cr_assert_eq(o.st.next_at_ms, now + 30000);
+	/* the retry gets a 403, the next one no answer at all */
+	run_until(o.st.next_at_ms);
+	respond(nsent - 1, 403, NULL);
+	o = observe_t1();
+	cr_assert_eq(o.run, 2);
+	cr_assert_eq(o.run_kind[UA_FAIL_FORBIDDEN], 1);
+	cr_assert_eq(o.run_timeouts_after_reject, 0);
+	run_until(o.st.next_at_ms);
+	run_for(64 * 500 + 10);
+	o = observe_t1();
+	cr_assert_eq(o.run, 3);
+	cr_assert_eq(o.run_kind[UA_FAIL_TIMEOUT], 1);
+	cr_assert_eq(o.run_timeouts_after_reject, 1);
+	cr_assert_eq(o.last_kind, UA_FAIL_TIMEOUT);
+	cr_assert_gt(o.run_last, o.run_first);
+	cr_assert_str_eq(ua_fail_kind_name(o.last_kind), "timeout");
+	/* a success ends the run; a 2xx without received= clears it */
+	run_until(o.st.next_at_ms);
+	ok_contact(nsent - 1, 600, NULL);
+	o = observe_t1();
+	cr_assert_eq(o.st.state, UA_STATE_REGISTERED);
+	cr_assert_eq(o.run, 0);
+	cr_assert_eq(o.run_kind[UA_FAIL_AUTH] + o.run_kind[UA_FAIL_FORBIDDEN] +
+	                     o.run_kind[UA_FAIL_TIMEOUT],
+	             0);
+	cr_assert_eq(o.last_kind, UA_FAIL_NONE);
+	cr_assert_str_eq(o.via_received, "");
+	cr_assert_eq(o.via_rport, 0); /* our ";rport" echoed without a value */
+}
+
+static int stop_at_first(void *arg, const struct ua_trunk_obs *o)
+{
+	(*(int *)arg)++;
+	(void)o;
+	return 7;
+}
+
+Test(ua, observe_stops_and_skips_deleted)
+{
+	struct ua_trunk_config a = trunk("t1"), b = trunk("t2");
+	int calls = 0;
+	struct obs_list l = {.n = 0};
+
+	add(&a);
+	add(&b);
+	cr_assert_eq(ua_observe(UA, stop_at_first, &calls), 7);
+	cr_assert_eq(calls, 1);
+	/* t2 deleted while its first REGISTER is in flight: unregistering,
+	 * unlisted, not observed */
+	start();
+	cr_assert_eq(ua_trunk_del(UA, "t2"), 0);
+	cr_assert_eq(ua_observe(UA, collect_obs, &l), 0);
+	cr_assert_eq(l.n, 1);
+	cr_assert_str_eq(l.o[0].st.name, "t1");
+}
