@@ -1,0 +1,663 @@
+/* SPDX-License-Identifier: MIT */
+/*
+ * doctor.c - registration problems recognised from observations (see
+ * include/sipreg/doctor.h). One check function per finding; each reads one
+ * trunk's ua_trunk_obs (the synchronised-refresh check reads groups of
+ * them) and writes the evidence in words with its numbers and UTC times.
+ */
+#include <arpa/inet.h>
+#include <errno.h>
+#include <stdarg.h>
+#include <stdbool.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "sipreg/doctor.h"
+
+/* ------------------------------------------------------------------------ */
+/* Names                                                                     */
+
+static const char *const kind_names[DOCTOR_KIND__COUNT] = {
+        "nat_expiry_too_long",   "register_flooding",    "credentials_rejected",
+        "upstream_blocking",     "upstream_unreachable", "retry_delay_short",
+        "synchronised_refreshes", "endpoint_register_flooding",
+};
+
+const char *doctor_kind_name(enum doctor_kind k)
+{
+	return (unsigned)k < DOCTOR_KIND__COUNT ? kind_names[k] : "unknown";
+}
+
+int doctor_kind_parse(const char *name, enum doctor_kind *out)
+{
+	for (unsigned i = 0; name && i < DOCTOR_KIND__COUNT; i++)
+		if (strcmp(name, kind_names[i]) == 0) {
+			*out = (enum doctor_kind)i;
+			return 0;
+		}
+	return -EINVAL;
+}
+
+const char *doctor_severity_name(enum doctor_severity s)
+{
+	static const char *const n[] = {"info", "warning", "critical"};
+
+	return (unsigned)s < 3 ? n[s] : "unknown";
+}
+
+const char *doctor_subject_name(enum doctor_subject s)
+{
+	static const char *const n[] = {"trunk", "upstream", "endpoints"};
+
+	return (unsigned)s < 3 ? n[s] : "unknown";
+}
+
+/* ------------------------------------------------------------------------ */
+/* Building findings                                                         */
+
+__attribute__((format(printf, 3, 4))) static void fmt(char *buf, size_t cap,
+                                                      const char *f, ...)
+{
+	va_list ap;
+
+	va_start(ap, f);
+	vsnprintf(buf, cap, f, ap);
+	va_end(ap);
+}
+
+/* Appends to a NUL-terminated buffer, truncating. */
+__attribute__((format(printf, 3, 4))) static void cat(char *buf, size_t cap,
+                                                      const char *f, ...)
+{
+	size_t n = strlen(buf);
+	va_list ap;
+
+	if (n + 1 >= cap)
+		return;
+	va_start(ap, f);
+	vsnprintf(buf + n, cap - n, f, ap);
+	va_end(ap);
+}
+
+/* "2026-11-24T07:13:04Z", or "never" for 0. */
+static const char *utc(char *buf, size_t cap, time_t t)
+{
+	struct tm tm;
+
+	if (t <= 0 || !gmtime_r(&t, &tm) || strftime(buf, cap, "%Y-%m-%dT%H:%M:%SZ", &tm) == 0)
+		snprintf(buf, cap, "never");
+	return buf;
+}
+
+static struct doctor_finding *add(struct doctor_report *r, enum doctor_kind k,
+                                  enum doctor_severity sev, enum doctor_subject st,
+                                  const char *subject)
+{
+	struct doctor_finding *f;
+
+	if (r->n == r->cap) {
+		size_t cap = r->cap ? r->cap * 2 : 16;
+		struct doctor_finding *nf = realloc(r->f, cap * sizeof(*nf));
+
+		if (!nf)
+			return NULL;
+		r->f = nf;
+		r->cap = cap;
+	}
+	f = &r->f[r->n++];
+	memset(f, 0, sizeof(*f));
+	f->kind = k;
+	f->severity = sev;
+	f->subject_type = st;
+	fmt(f->subject, sizeof(f->subject), "%s", subject);
+	return f;
+}
+
+static void num(struct doctor_finding *f, const char *key, long long v)
+{
+	if (f->nnum < DOCTOR_NUMS_MAX) {
+		f->num[f->nnum].key = key;
+		f->num[f->nnum].value = v;
+		f->nnum++;
+	}
+}
+
+/* "trunk set NAME" advice targets the trunk's own field when it has one,
+ * else the global key. */
+static bool expire_is_global(const struct ua_trunk_obs *o)
+{
+	return o->expire_cfg == UA_EXPIRE_GLOBAL;
+}
+
+/* ------------------------------------------------------------------------ */
+/* Per-trunk checks                                                          */
+
+/* Our sent-by differs from what the upstream saw: a NAT between us. */
+static bool behind_nat(const struct ua_trunk_obs *o, char *why, size_t cap)
+{
+	unsigned char a[16], b[16];
+	int fa, fb;
+
+	if (!o->via_seen)
+		return false;
+	if (o->via_received[0]) {
+		fa = inet_pton(AF_INET, o->via_received, a) == 1    ? AF_INET
+		     : inet_pton(AF_INET6, o->via_received, a) == 1 ? AF_INET6
+		                                                     : 0;
+		fb = inet_pton(AF_INET, o->local_host, b) == 1    ? AF_INET
+		     : inet_pton(AF_INET6, o->local_host, b) == 1 ? AF_INET6
+		                                                  : 0;
+		/* a sent-by that is a name always gets received= (RFC 3261
+		 * §18.2.1): only numeric addresses compare */
+		if (fa && fb &&
+		    (fa != fb || memcmp(a, b, fa == AF_INET ? 4 : 16) != 0)) {
+			fmt(why, cap, "received=%s", o->via_received);
+			if (o->via_rport > 0)
+				cat(why, cap, ";rport=%d", (int)o->via_rport);
+			return true;
+		}
+	}
+	if (o->via_rport > 0 && (unsigned)o->via_rport != o->local_port) {
+		fmt(why, cap, "rport=%d", (int)o->via_rport);
+		return true;
+	}
+	return false;
+}
+
+static int check_nat(struct doctor_report *r, const struct ua_trunk_obs *o)
+{
+	struct doctor_finding *f;
+	char seen[96], t[32];
+
+	if (o->transport != UA_TRANSPORT_UDP || o->effective <= DOCTOR_NAT_EXPIRE_MAX ||
+	    !behind_nat(o, seen, sizeof(seen)))
+		return 0;
+	f = add(r, DOCTOR_NAT_EXPIRY, DOCTOR_WARNING, DOCTOR_SUBJECT_TRUNK, o->st.name);
+	if (!f)
+		return -ENOMEM;
+	fmt(f->evidence, sizeof(f->evidence),
+	    "the 200 OK of %s (at %s) has a top Via with %s while we sent %s:%u: a NAT "
+	    "rewrites our address; the effective expiry is %u s (asked %u, granted %u), "
+	    "so the registration is refreshed every %u s, longer than a NAT binding "
+	    "typically lives (%u s at most, often 30-120 s for UDP)",
+	    o->dest_host, utc(t, sizeof(t), o->via_at), seen, o->local_host,
+	    o->local_port, o->effective, o->st.asked, o->st.granted, o->effective / 2,
+	    DOCTOR_NAT_EXPIRE_MAX);
+	if (expire_is_global(o)) {
+		fmt(f->setting, sizeof(f->setting), "SS_SIP_USER_AGENT_EXPIRE");
+		fmt(f->advice, sizeof(f->advice),
+		    "inbound calls will silently stop when the NAT binding closes: set "
+		    "a fixed expiry of 120-300 s for this trunk (sipregctl trunk set %s "
+		    "--expire 180), or SS_SIP_USER_AGENT_EXPIRE = 180 in [sip] for every "
+		    "trunk",
+		    o->st.name);
+	} else {
+		fmt(f->setting, sizeof(f->setting), "trunk expire");
+		fmt(f->advice, sizeof(f->advice),
+		    "inbound calls will silently stop when the NAT binding closes: set "
+		    "a fixed expiry of 120-300 s (sipregctl trunk set %s --expire 180)",
+		    o->st.name);
+	}
+	num(f, "effective_expiry_s", o->effective);
+	num(f, "asked_s", o->st.asked);
+	num(f, "granted_s", o->st.granted);
+	num(f, "via_rport", o->via_rport);
+	return 0;
+}
+
+static int check_flood(struct doctor_report *r, const struct ua_trunk_obs *o)
+{
+	struct doctor_finding *f;
+	bool server = o->st.granted < o->st.asked;
+
+	if (!o->effective || o->effective >= DOCTOR_FLOOD_EXPIRE)
+		return 0;
+	f = add(r, DOCTOR_REGISTER_FLOODING, DOCTOR_WARNING, DOCTOR_SUBJECT_TRUNK,
+	        o->st.name);
+	if (!f)
+		return -ENOMEM;
+	fmt(f->evidence, sizeof(f->evidence),
+	    "the effective expiry is %u s (asked %u s, granted %u s by %s:%u), so the "
+	    "trunk sends a REGISTER about every %u s (%.0f per hour); under %u s is "
+	    "more often than a registration needs",
+	    o->effective, o->st.asked, o->st.granted, o->dest_host, o->dest_port,
+	    o->effective / 2, 7200.0 / o->effective, DOCTOR_FLOOD_EXPIRE);
+	if (server) {
+		cat(f->evidence, sizeof(f->evidence),
+		    "; the short expiry is the upstream's (it grants less than asked)");
+		fmt(f->setting, sizeof(f->setting), "upstream's granted expiry");
+		fmt(f->advice, sizeof(f->advice),
+		    "the upstream proposes %u s and sipreg must follow the granted value "
+		    "(a registration never lapses): ask the provider for an expiry of "
+		    "300 s or more for account %s; asking for more on our side "
+		    "(sipregctl trunk set %s --expire 300) changes nothing while it "
+		    "grants %u s",
+		    o->st.granted, o->st.name, o->st.name, o->st.granted);
+	} else if (expire_is_global(o)) {
+		fmt(f->setting, sizeof(f->setting), "SS_SIP_USER_AGENT_EXPIRE");
+		fmt(f->advice, sizeof(f->advice),
+		    "raise the expiry: SS_SIP_USER_AGENT_EXPIRE = 300 in [sip] (120-300 "
+		    "s behind NAT, 600-3600 s otherwise), or for this trunk only: "
+		    "sipregctl trunk set %s --expire 300",
+		    o->st.name);
+	} else {
+		fmt(f->setting, sizeof(f->setting), "trunk expire");
+		fmt(f->advice, sizeof(f->advice),
+		    "raise the trunk's expiry: sipregctl trunk set %s --expire 300 "
+		    "(120-300 s behind NAT, 600-3600 s or auto otherwise)",
+		    o->st.name);
+	}
+	num(f, "effective_expiry_s", o->effective);
+	num(f, "asked_s", o->st.asked);
+	num(f, "granted_s", o->st.granted);
+	num(f, "refresh_interval_s", o->effective / 2);
+	return 0;
+}
+
+/* "N failures since T (last at T2): a x 401/407 after credentials, ...". */
+static void run_words(char *buf, size_t cap, const struct ua_trunk_obs *o)
+{
+	char t1[32], t2[32], t3[32];
+
+	fmt(buf, cap, "%u failed attempts in a row since %s (last at %s, \"%u %s\"): ",
+	    o->run, utc(t1, sizeof(t1), o->run_first), utc(t2, sizeof(t2), o->run_last),
+	    o->st.last_code, o->st.last_reason);
+	cat(buf, cap, "%u x 401/407 after credentials, %u x 403, %u x timeout, %u other",
+	    o->run_kind[UA_FAIL_AUTH], o->run_kind[UA_FAIL_FORBIDDEN],
+	    o->run_kind[UA_FAIL_TIMEOUT], o->run_kind[UA_FAIL_OTHER]);
+	cat(buf, cap, "; last success %s", utc(t3, sizeof(t3), o->st.last_success));
+}
+
+static void run_nums(struct doctor_finding *f, const struct ua_trunk_obs *o)
+{
+	num(f, "failures_in_a_row", o->run);
+	num(f, "auth_failures", o->run_kind[UA_FAIL_AUTH]);
+	num(f, "forbidden", o->run_kind[UA_FAIL_FORBIDDEN]);
+	num(f, "timeouts", o->run_kind[UA_FAIL_TIMEOUT]);
+	num(f, "first_failure", (long long)o->run_first);
+	num(f, "last_failure", (long long)o->run_last);
+	num(f, "last_code", o->st.last_code);
+	num(f, "retry_delay_s", o->retry_delay);
+}
+
+static int check_credentials(struct doctor_report *r, const struct ua_trunk_obs *o)
+{
+	unsigned auth = o->run_kind[UA_FAIL_AUTH], forb = o->run_kind[UA_FAIL_FORBIDDEN];
+	struct doctor_finding *f;
+
+	if (!o->run || (!auth && !forb))
+		return 0;
+	f = add(r, DOCTOR_CREDENTIALS_REJECTED, auth + forb >= 2 ? DOCTOR_CRITICAL : DOCTOR_WARNING,
+	        DOCTOR_SUBJECT_TRUNK, o->st.name);
+	if (!f)
+		return -ENOMEM;
+	run_words(f->evidence, sizeof(f->evidence), o);
+	if (auth >= forb) {
+		fmt(f->setting, sizeof(f->setting), "trunk password, auth_user, realm");
+		fmt(f->advice, sizeof(f->advice),
+		    "%s:%u challenges again after our credentials: the password (or the "
+		    "auth user, or the realm) is wrong. Correct it: sipregctl trunk set %s "
+		    "--password SECRET [--auth-user USER] [--realm REALM]; every retry "
+		    "with wrong credentials risks a block of our address",
+		    o->dest_host, o->dest_port, o->st.name);
+	} else {
+		fmt(f->setting, sizeof(f->setting), "trunk user, auth_user, domain");
+		fmt(f->advice, sizeof(f->advice),
+		    "%s:%u refuses the account (403): check the user, auth user and "
+		    "domain (sipregctl trunk set %s --user USER --auth-user USER "
+		    "--domain DOMAIN) or ask the provider whether the account or our "
+		    "address is barred; disable the trunk (sipregctl trunk disable %s) "
+		    "until it is fixed",
+		    o->dest_host, o->dest_port, o->st.name, o->st.name);
+	}
+	run_nums(f, o);
+	return 0;
+}
+
+static int check_timeouts(struct doctor_report *r, const struct ua_trunk_obs *o)
+{
+	struct doctor_finding *f;
+	bool blocked = o->run_timeouts_after_reject > 0 && o->last_kind == UA_FAIL_TIMEOUT;
+	bool unreachable = !blocked && o->run >= DOCTOR_TIMEOUT_RUN &&
+	                   o->run_kind[UA_FAIL_TIMEOUT] == o->run;
+
+	if (!blocked && !unreachable)
+		return 0;
+	f = add(r, blocked ? DOCTOR_UPSTREAM_BLOCKING : DOCTOR_UPSTREAM_UNREACHABLE,
+	        blocked ? DOCTOR_CRITICAL : DOCTOR_WARNING, DOCTOR_SUBJECT_TRUNK, o->st.name);
+	if (!f)
+		return -ENOMEM;
+	run_words(f->evidence, sizeof(f->evidence), o);
+	if (blocked) {
+		cat(f->evidence, sizeof(f->evidence),
+		    "; %u of the timeouts came after %s:%u had answered with rejections",
+		    o->run_timeouts_after_reject, o->dest_host, o->dest_port);
+		fmt(f->setting, sizeof(f->setting), "trunk retry_delay, credentials");
+		fmt(f->advice, sizeof(f->advice),
+		    "%s:%u answered, refused, then went silent: it has probably blocked "
+		    "our address for flooding. Fix the cause of the rejections first "
+		    "(credentials: sipregctl trunk set %s --password ...), slow the "
+		    "retries (sipregctl trunk set %s --retry-delay 300) and ask the "
+		    "provider to unblock us",
+		    o->dest_host, o->dest_port, o->st.name, o->st.name);
+	} else {
+		fmt(f->setting, sizeof(f->setting), "trunk registrar, proxy, transport");
+		fmt(f->advice, sizeof(f->advice),
+		    "%s:%u does not answer at all: check its address, port and "
+		    "transport (sipregctl trunk show %s; sipregctl trunk set %s "
+		    "--registrar HOST:PORT --transport udp|tcp), the route and any "
+		    "firewall between us; if it used to answer, it may be blocking us",
+		    o->dest_host, o->dest_port, o->st.name, o->st.name);
+	}
+	run_nums(f, o);
+	num(f, "timeouts_after_rejections", o->run_timeouts_after_reject);
+	return 0;
+}
+
+static int check_retry(struct doctor_report *r, const struct ua_trunk_obs *o)
+{
+	struct doctor_finding *f;
+	unsigned per_hour;
+
+	if (o->run < DOCTOR_RETRY_RUN || o->st.state != UA_STATE_FAILED ||
+	    o->retry_delay >= DOCTOR_RETRY_SHORT || o->retry_after > o->retry_delay)
+		return 0;
+	f = add(r, DOCTOR_RETRY_DELAY_SHORT, DOCTOR_WARNING, DOCTOR_SUBJECT_TRUNK, o->st.name);
+	if (!f)
+		return -ENOMEM;
+	per_hour = 3600 / (o->retry_delay ? o->retry_delay : 1);
+	run_words(f->evidence, sizeof(f->evidence), o);
+	cat(f->evidence, sizeof(f->evidence),
+	    "; it retries every %u s (%u attempts an hour) while %s:%u keeps failing it",
+	    o->retry_delay, per_hour, o->dest_host, o->dest_port);
+	if (o->retry_cfg == UA_RETRY_GLOBAL) {
+		fmt(f->setting, sizeof(f->setting), "SS_SIP_USER_AGENT_RETRY_DELAY");
+		fmt(f->advice, sizeof(f->advice),
+		    "retrying a failing upstream every %u s risks being blocked: give "
+		    "this trunk 120-300 s (sipregctl trunk set %s --retry-delay 300) or "
+		    "raise SS_SIP_USER_AGENT_RETRY_DELAY in [sip]",
+		    o->retry_delay, o->st.name);
+	} else {
+		fmt(f->setting, sizeof(f->setting), "trunk retry_delay");
+		fmt(f->advice, sizeof(f->advice),
+		    "retrying a failing upstream every %u s risks being blocked: "
+		    "sipregctl trunk set %s --retry-delay 300 (120-300 s)",
+		    o->retry_delay, o->st.name);
+	}
+	run_nums(f, o);
+	return 0;
+}
+
+/* ------------------------------------------------------------------------ */
+/* Synchronised refreshes                                                    */
+
+/* Group order: upstream, transport, effective expiry, then refresh time. */
+static int sync_cmp(const void *pa, const void *pb, void *arg)
+{
+	const struct ua_trunk_obs *base = arg;
+	const struct ua_trunk_obs *a = &base[*(const size_t *)pa];
+	const struct ua_trunk_obs *b = &base[*(const size_t *)pb];
+	int c = strcmp(a->dest_host, b->dest_host);
+
+	if (c)
+		return c;
+	if (a->dest_port != b->dest_port)
+		return a->dest_port < b->dest_port ? -1 : 1;
+	if (a->transport != b->transport)
+		return a->transport < b->transport ? -1 : 1;
+	if (a->effective != b->effective)
+		return a->effective < b->effective ? -1 : 1;
+	if (a->st.next_at_ms != b->st.next_at_ms)
+		return a->st.next_at_ms < b->st.next_at_ms ? -1 : 1;
+	return strcmp(a->st.name, b->st.name);
+}
+
+static bool sync_candidate(const struct ua_trunk_obs *o)
+{
+	return o->st.state == UA_STATE_REGISTERED && o->st.next_action == UA_ACTION_REFRESH &&
+	       o->st.next_at_ms && o->effective;
+}
+
+static bool same_group(const struct ua_trunk_obs *a, const struct ua_trunk_obs *b)
+{
+	return strcmp(a->dest_host, b->dest_host) == 0 && a->dest_port == b->dest_port &&
+	       a->transport == b->transport && a->effective == b->effective;
+}
+
+/* One group idx[0..n) (sorted by refresh time): its densest window. */
+static int sync_group(struct doctor_report *r, const struct ua_trunk_obs *t,
+                      const size_t *idx, size_t n, const struct doctor_input *in)
+{
+	size_t best = 0, best_at = 0, lo = 0;
+	struct doctor_finding *f;
+	char sub[UA_HOST_MAX + 8], when[32];
+	uint64_t half_ms, spread_ms;
+	time_t at;
+
+	if (n < DOCTOR_SYNC_MIN)
+		return 0;
+	for (size_t hi = 0; hi < n; hi++) {
+		while (t[idx[hi]].st.next_at_ms - t[idx[lo]].st.next_at_ms >= DOCTOR_SYNC_WINDOW_MS)
+			lo++;
+		if (hi - lo + 1 > best) {
+			best = hi - lo + 1;
+			best_at = lo;
+		}
+	}
+	if (best < DOCTOR_SYNC_MIN)
+		return 0;
+	fmt(sub, sizeof(sub), strchr(t[idx[0]].dest_host, ':') ? "[%s]:%u" : "%s:%u",
+	    t[idx[0]].dest_host, t[idx[0]].dest_port);
+	f = add(r, DOCTOR_SYNCHRONISED_REFRESHES,
+	        best >= DOCTOR_SYNC_BURST_WARN ? DOCTOR_WARNING : DOCTOR_INFO,
+	        DOCTOR_SUBJECT_UPSTREAM, sub);
+	if (!f)
+		return -ENOMEM;
+	half_ms = (uint64_t)t[idx[0]].effective * 500;
+	spread_ms = half_ms / 10;
+	at = in->now_wall;
+	if (t[idx[best_at]].st.next_at_ms > in->now_ms)
+		at += (time_t)((t[idx[best_at]].st.next_at_ms - in->now_ms) / 1000);
+	fmt(f->evidence, sizeof(f->evidence),
+	    "%zu trunks registered to %s over %s with the same effective expiry %u s; %zu "
+	    "of them refresh within %u ms of each other (next at %s), every %u s: ",
+	    n, sub, ua_transport_name(t[idx[0]].transport), t[idx[0]].effective, best,
+	    DOCTOR_SYNC_WINDOW_MS, utc(when, sizeof(when), at), t[idx[0]].effective / 2);
+	for (size_t i = 0; i < best; i++) {
+		if (i == 8) {
+			cat(f->evidence, sizeof(f->evidence), ", ... (%zu more)", best - 8);
+			break;
+		}
+		cat(f->evidence, sizeof(f->evidence), "%s%s", i ? ", " : "",
+		    t[idx[best_at + i]].st.name);
+	}
+	fmt(f->setting, sizeof(f->setting), "trunk expire");
+	fmt(f->advice, sizeof(f->advice),
+	    "the built-in spread moves each refresh at most %llu ms earlier (10%% of half "
+	    "the period), too little for trunks registered together: give groups of "
+	    "these trunks different expiries (e.g. sipregctl trunk set NAME --expire "
+	    "300 / 330 / 360 ...) so their refreshes drift apart, or a longer common "
+	    "expiry (300-600 s for many trunks to one provider) for a wider spread",
+	    (unsigned long long)spread_ms);
+	num(f, "trunks", (long long)n);
+	num(f, "burst", (long long)best);
+	num(f, "window_ms", DOCTOR_SYNC_WINDOW_MS);
+	num(f, "effective_expiry_s", t[idx[0]].effective);
+	num(f, "spread_ms", (long long)spread_ms);
+	return 0;
+}
+
+static int check_sync(struct doctor_report *r, const struct doctor_input *in)
+{
+	size_t *idx, n = 0;
+	int ret = 0;
+
+	if (in->ntrunks < DOCTOR_SYNC_MIN)
+		return 0;
+	idx = malloc(in->ntrunks * sizeof(*idx));
+	if (!idx)
+		return -ENOMEM;
+	for (size_t i = 0; i < in->ntrunks; i++)
+		if (sync_candidate(&in->trunks[i]))
+			idx[n++] = i;
+	qsort_r(idx, n, sizeof(*idx), sync_cmp, (void *)in->trunks);
+	for (size_t s = 0, e; s < n && ret == 0; s = e) {
+		for (e = s + 1; e < n && same_group(&in->trunks[idx[s]], &in->trunks[idx[e]]); e++)
+			;
+		ret = sync_group(r, in->trunks, idx + s, e - s, in);
+	}
+	free(idx);
+	return ret;
+}
+
+/* ------------------------------------------------------------------------ */
+/* Endpoints                                                                 */
+
+static int check_endpoints(struct doctor_report *r, const struct doctor_registrar *g)
+{
+	struct doctor_finding *f;
+
+	if (!g || !g->nat_expire || g->nat_expire >= DOCTOR_FLOOD_EXPIRE)
+		return 0;
+	f = add(r, DOCTOR_ENDPOINT_FLOODING, DOCTOR_WARNING, DOCTOR_SUBJECT_ENDPOINTS,
+	        "endpoints behind NAT");
+	if (!f)
+		return -ENOMEM;
+	fmt(f->evidence, sizeof(f->evidence),
+	    "SS_ENDPOINT_NAT_EXPIRE is %u s: every endpoint found behind NAT is granted "
+	    "%u s and re-registers about every %u s (%u REGISTERs an hour each, with "
+	    "their challenges); min_expire is %u s",
+	    g->nat_expire, g->nat_expire, g->nat_expire / 2, 7200 / g->nat_expire,
+	    g->min_expire);
+	fmt(f->setting, sizeof(f->setting), "SS_ENDPOINT_NAT_EXPIRE");
+	fmt(f->advice, sizeof(f->advice),
+	    "set SS_ENDPOINT_NAT_EXPIRE = 120 (60-300) in [sip] and reload "
+	    "(sipregctl reload): long enough not to flood, short enough to keep the "
+	    "endpoints' NAT bindings open");
+	num(f, "nat_expire_s", g->nat_expire);
+	num(f, "min_expire_s", g->min_expire);
+	return 0;
+}
+
+/* ------------------------------------------------------------------------ */
+/* The report                                                                */
+
+static int finding_cmp(const void *pa, const void *pb)
+{
+	const struct doctor_finding *a = pa, *b = pb;
+
+	if (a->severity != b->severity)
+		return a->severity > b->severity ? -1 : 1;
+	if (a->kind != b->kind)
+		return a->kind < b->kind ? -1 : 1;
+	return strcmp(a->subject, b->subject);
+}
+
+int doctor_run(const struct doctor_input *in, struct doctor_report *out)
+{
+	int r = 0;
+
+	if (!in || !out || (!in->trunks && in->ntrunks))
+		return -EINVAL;
+	out->n = 0;
+	for (size_t i = 0; i < in->ntrunks && r == 0; i++) {
+		const struct ua_trunk_obs *o = &in->trunks[i];
+
+		if (!o->st.enabled)
+			continue;
+		r = check_nat(out, o);
+		if (r == 0)
+			r = check_flood(out, o);
+		if (r == 0)
+			r = check_credentials(out, o);
+		if (r == 0)
+			r = check_timeouts(out, o);
+		if (r == 0)
+			r = check_retry(out, o);
+	}
+	if (r == 0)
+		r = check_sync(out, in);
+	if (r == 0)
+		r = check_endpoints(out, in->registrar);
+	if (r < 0) {
+		out->n = 0;
+		return r;
+	}
+	if (out->n > 1)
+		qsort(out->f, out->n, sizeof(*out->f), finding_cmp);
+	return 0;
+}
+
+void doctor_report_free(struct doctor_report *r)
+{
+	if (!r)
+		return;
+	free(r->f);
+	r->f = NULL;
+	r->n = r->cap = 0;
+}
+
+void doctor_count(const struct doctor_report *r, unsigned counts[DOCTOR_KIND__COUNT])
+{
+	memset(counts, 0, DOCTOR_KIND__COUNT * sizeof(counts[0]));
+	for (size_t i = 0; i < r->n; i++)
+		if ((unsigned)r->f[i].kind < DOCTOR_KIND__COUNT)
+			counts[r->f[i].kind]++;
+}
+
+json_t *doctor_finding_json(const struct doctor_finding *f)
+{
+	json_t *o, *data = json_object();
+
+	if (!data)
+		return NULL;
+	for (unsigned i = 0; i < f->nnum; i++)
+		if (json_object_set_new(data, f->num[i].key, json_integer(f->num[i].value)) < 0) {
+			json_decref(data);
+			return NULL;
+		}
+	o = json_pack("{s:s, s:s, s:s, s:s, s:s, s:s, s:s, s:o}", "kind",
+	              doctor_kind_name(f->kind), "severity", doctor_severity_name(f->severity),
+	              "subject", f->subject, "subject_type",
+	              doctor_subject_name(f->subject_type), "setting", f->setting,
+	              "evidence", f->evidence, "advice", f->advice, "data", data);
+	return o;
+}
+
+json_t *doctor_report_json(const struct doctor_report *r, size_t trunks_checked)
+{
+	json_t *root = json_object(), *list = json_array(), *counts = json_object();
+	unsigned c[DOCTOR_KIND__COUNT];
+
+	if (!root || !list || !counts)
+		goto fail;
+	for (size_t i = 0; i < r->n; i++) {
+		json_t *f = doctor_finding_json(&r->f[i]);
+
+		if (!f || json_array_append_new(list, f) < 0)
+			goto fail;
+	}
+	doctor_count(r, c);
+	for (unsigned k = 0; k < DOCTOR_KIND__COUNT; k++)
+		if (json_object_set_new(counts, kind_names[k], json_integer(c[k])) < 0)
+			goto fail;
+	if (json_object_set_new(root, "findings", list) < 0) {
+		list = NULL;
+		goto fail;
+	}
+	list = NULL;
+	if (json_object_set_new(root, "counts", counts) < 0) {
+		counts = NULL;
+		goto fail;
+	}
+	counts = NULL;
+	if (json_object_set_new(root, "trunks_checked", json_integer((json_int_t)trunks_checked)) < 0)
+		goto fail;
+	return root;
+fail:
+	json_decref(root);
+	json_decref(list);
+	json_decref(counts);
+	return NULL;
+}
