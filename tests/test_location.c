@@ -260,6 +260,87 @@ Test(location, flush_writes_each_change_once_deletions_too_and_retries_failures)
 	cr_assert_eq(f.last_n, 0, "the deletion is persisted");
 }
 
+/* The flush writes in the store's key order (AOR, bytewise), whatever the
+ * stripes and the order of the changes; a removal and a new registration of
+ * the same AOR in one flush come in the order they happened (delete, then
+ * the new binding); after a failed write every record not written is
+ * written by the next flush. */
+struct ordered {
+	char aor[64][48];
+	size_t n_of[64];
+	int calls;
+	int fail_at; /* 1-based call that fails, 0 = none */
+};
+
+static int order_cb(void *arg, const char *aor, const struct store_binding *b, size_t n)
+{
+	struct ordered *o = arg;
+
+	(void)b;
+	if (o->fail_at && o->calls + 1 == o->fail_at) {
+		o->fail_at = 0;
+		return -EIO;
+	}
+	cr_assert_lt(o->calls, 64);
+	snprintf(o->aor[o->calls], sizeof(o->aor[0]), "%s", aor);
+	o->n_of[o->calls] = n;
+	o->calls++;
+	return 0;
+}
+
+static void add_aor(const char *aor, const char *cid)
+{
+	struct loc_contact c = contact("sip:x@192.0.2.10", 600);
+	struct loc_request r = req(cid, 1);
+	struct loc_view v[2];
+	size_t n;
+
+	cr_assert_eq(location_update(loc, sip_str_make(aor, strlen(aor)), &c, 1, false, &r,
+				     &three, 0, v, 2, &n), 0);
+}
+
+Test(location, flush_writes_in_aor_order_and_keeps_a_removal_before_its_readd)
+{
+	static const char *names[] = {"zed@b.example", "u000002@b.example", "alice@b.example",
+				      "u000010@b.example", "u00000@b.example", "u000001@b.example",
+				      "bob@a.example", "b@a.example"};
+	static const char *sorted[] = {"alice@b.example", "b@a.example", "bob@a.example",
+				       "u000001@b.example", "u000002@b.example",
+				       "u00000@b.example", "u000010@b.example", "zed@b.example"};
+	struct ordered o = {0};
+
+	for (size_t i = 0; i < 8; i++)
+		add_aor(names[i], "c1");
+	cr_assert_eq(location_flush(loc, 1, 1900000000, order_cb, &o), 8);
+	for (size_t i = 0; i < 8; i++)
+		cr_assert_str_eq(o.aor[i], sorted[i], "write %zu", i);
+
+	/* removed, then registered again, before the next flush */
+	memset(&o, 0, sizeof(o));
+	cr_assert_eq(location_remove(loc, SIP_STR("bob@a.example")), 0);
+	add_aor("bob@a.example", "c2");
+	add_aor("alice@b.example", "c2");
+	cr_assert_eq(location_flush(loc, 2, 1900000000, order_cb, &o), 3);
+	cr_assert_str_eq(o.aor[0], "alice@b.example");
+	cr_assert_str_eq(o.aor[1], "bob@a.example");
+	cr_assert_eq(o.n_of[1], 0, "the removal first");
+	cr_assert_str_eq(o.aor[2], "bob@a.example");
+	cr_assert_eq(o.n_of[2], 1, "then the new binding");
+
+	/* the third write fails: the flush stops there, the next one writes
+	 * the records not written, in order again */
+	memset(&o, 0, sizeof(o));
+	for (size_t i = 0; i < 8; i++)
+		add_aor(names[i], "c3");
+	o.fail_at = 3;
+	cr_assert_eq(location_flush(loc, 3, 1900000000, order_cb, &o), -EIO);
+	cr_assert_eq(o.calls, 2);
+	cr_assert_eq(location_flush(loc, 3, 1900000000, order_cb, &o), 6);
+	cr_assert_eq(o.calls, 8);
+	for (size_t i = 2; i < 8; i++)
+		cr_assert_str_eq(o.aor[i], sorted[i], "write %zu", i);
+}
+
 static int save_cb(void *arg, const char *aor, const struct store_binding *b, size_t n)
 {
 	struct store_binding *saved = arg;
