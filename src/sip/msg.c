@@ -403,6 +403,40 @@ static inline const char *find_non_uric(const char *p, const char *e, const char
 	return p;
 }
 
+/*
+ * The first byte in [p, e) that ends a Request-URI or has no place in one:
+ * a byte at or below 0x20 (SP ends it), < > " or a byte above 0x7e; or e.
+ * find_le_sp and find_non_uric in one pass. Loads stay below end.
+ */
+static inline const char *find_uri_stop(const char *p, const char *e, const char *end)
+{
+#if SIP_SSE2
+	const __m128i sp = _mm_set1_epi8(0x20), lt = _mm_set1_epi8('<'),
+		      gt = _mm_set1_epi8('>'), dq = _mm_set1_epi8('"'), hi = _mm_set1_epi8(0x7f);
+
+	while (p < e && end - p >= 16) {
+		__m128i x = _mm_loadu_si128((const __m128i *)(const void *)p);
+		__m128i a = _mm_or_si128(_mm_cmpeq_epi8(_mm_min_epu8(x, sp), x),
+					 _mm_cmpeq_epi8(_mm_max_epu8(x, hi), x));
+		__m128i b = _mm_or_si128(_mm_or_si128(_mm_cmpeq_epi8(x, lt), _mm_cmpeq_epi8(x, gt)),
+					 _mm_cmpeq_epi8(x, dq));
+		unsigned k = (unsigned)_mm_movemask_epi8(_mm_or_si128(a, b));
+		if (k) {
+			const char *c = p + __builtin_ctz(k);
+			return c < e ? c : e;
+		}
+		p += 16;
+	}
+	if (p >= e)
+		return e;
+#else
+	(void)end;
+#endif
+	while (p < e && (unsigned char)*p > 0x20 && uric_tab[(unsigned char)*p])
+		p++;
+	return p;
+}
+
 /* ------------------------------------------------------------------------ */
 /* Header names                                                              */
 
@@ -848,6 +882,21 @@ static int parse_request_line(struct sip_msg *m, const char *base, const char *p
 {
 	const char *q = p, *u, *v;
 
+	/* "REGISTER " URI " SIP/2.0", the usual line: the method and the
+	 * version by word compares, the Request-URI by one scan for SP or a
+	 * byte no URI holds; anything else takes the general way below */
+	if (sip_likely(eol - p >= 18 && load64(p) == load64("REGISTER") && p[8] == ' ')) {
+		u = p + 9;
+		q = find_uri_stop(u, eol, end);
+		if (sip_likely(q > u && q == eol - 8 && *q == ' ' && is_sip20(q + 1))) {
+			m->method = sip_str_make(p, 8);
+			m->method_id = SIP_METHOD_REGISTER;
+			m->ruri = sip_str_make(u, (size_t)(q - u));
+			return 0;
+		}
+		q = p;
+	}
+
 	/* the line end is no token byte: the scans stop at eol at the latest */
 	while (tok_tab[(unsigned char)*q])
 		q++;
@@ -985,6 +1034,28 @@ static int split_value(struct sip_msg *m, enum sip_hdr_id id, struct sip_str v,
 	case SIP_HDR_CONTENT_LENGTH:
 		return parse_content_length(m, v, base, err);
 	case SIP_HDR_CSEQ:
+		/* "1*DIGIT REGISTER", the usual value, here; anything else (and
+		 * every error) by sip_cseq_parse */
+		if (sip_likely(v.len >= 10 && v.len <= 18 &&
+			       load64(v.p + v.len - 8) == load64("REGISTER") &&
+			       v.p[v.len - 9] == ' ')) {
+			size_t nd = v.len - 9, i;
+			uint64_t num = 0;
+
+			for (i = 0; i < nd; i++) {
+				unsigned d = (unsigned)((unsigned char)v.p[i] - '0');
+				if (d > 9)
+					break;
+				num = num * 10 + d;
+			}
+			if (sip_likely(i == nd && num < 0x80000000u)) {
+				m->cseq.num = (uint32_t)num;
+				m->cseq.method = sip_str_make(v.p + nd + 1, 8);
+				m->cseq.method_id = SIP_METHOD_REGISTER;
+				m->has_cseq = true;
+				return 0;
+			}
+		}
 		rc = sip_cseq_parse(&m->cseq, v, err);
 		if (rc < 0) {
 			if (err) {
