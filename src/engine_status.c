@@ -34,6 +34,7 @@ static const struct field wfields[] = {
         F(unanswerable),
         F(absorbed),
         F(reg_dropped),
+        F(shed_503),
         F(resp_rx),
         F(resp_matched),
         F(resp_handed_off),
@@ -78,8 +79,14 @@ static void worker_json(const struct worker *w, json_t *o)
 	json_t *req = json_object_get(o, "requests");
 	json_t *sent = json_object_get(o, "responses_sent");
 
+	uint64_t unparsed = 0;
+
 	for (size_t i = 0; i < sizeof(wfields) / sizeof(wfields[0]); i++)
 		add(o, wfields[i].name, load(&w->st, wfields[i].off));
+	/* overload: new REGISTERs the UDP sockets dropped before parsing */
+	for (unsigned j = 0; j < w->nudp; j++)
+		unparsed += udp_sock_shed(w->udp[j]);
+	add(o, "shed_unparsed", unparsed);
 	if (!req) {
 		req = json_object();
 		json_object_set_new(o, "requests", req);

@@ -118,6 +118,24 @@ int respond_status(struct worker *w, const struct pkt *p, const struct sip_msg *
 	return finish(w, &sw);
 }
 
+int respond_overload(struct worker *w, const struct pkt *p, const struct sip_msg *m,
+                     unsigned retry_after)
+{
+	struct sip_write sw;
+	char num[12];
+	size_t o = sizeof(num);
+	unsigned v = retry_after;
+	int r = begin(w, &sw, p, m, 503, SIP_STR_NULL);
+
+	if (r < 0)
+		return r;
+	do
+		num[--o] = (char)('0' + v % 10);
+	while ((v /= 10) && o > 0);
+	sip_write_header(&sw, SIP_STR("Retry-After"), sip_str_make(num + o, sizeof(num) - o));
+	return finish(w, &sw);
+}
+
 /* ------------------------------------------------------------------------ */
 /* Salvage                                                                   */
 

@@ -49,6 +49,7 @@ struct trunk_conn {
 #define WORKER_CONN_TCP (1ull << 63)
 #define WORKER_METHODS (SIP_METHOD_REFER + 1)
 #define WORKER_TICK_MS 1000u /* TCP idle sweep, regsvc_advance cap */
+#define WORKER_RETRY_AFTER_S 5u /* Retry-After of an overload 503 */
 
 #define STAT_ADD(f, n) __atomic_store_n(&(f), (f) + (n), __ATOMIC_RELAXED)
 #define STAT_INC(f) STAT_ADD(f, 1)
@@ -77,6 +78,7 @@ struct worker_stats {
 	uint64_t sent[7];             /* responses sent by class (1..6) */
 	uint64_t absorbed;            /* retransmitted requests answered from the tx */
 	uint64_t reg_dropped;         /* REGISTERs the registrar chose not to answer */
+	uint64_t shed_503;            /* overload: new REGISTERs answered 503 */
 	uint64_t resp_rx;             /* responses received */
 	uint64_t resp_matched;        /* matched one of our client transactions */
 	uint64_t resp_handed_off;     /* pushed to the owner worker */
@@ -196,6 +198,10 @@ int worker_send(void *arg, const void *buf, size_t len, const struct sockaddr *d
 int respond_options(struct worker *w, const struct pkt *p, const struct sip_msg *m);
 int respond_status(struct worker *w, const struct pkt *p, const struct sip_msg *m,
                    unsigned status, const char *reason, bool allow);
+/* respond.c: 503 Service Unavailable with Retry-After: retry_after (seconds),
+ * the overload answer. Same returns. */
+int respond_overload(struct worker *w, const struct pkt *p, const struct sip_msg *m,
+                     unsigned retry_after);
 
 /* respond.c: answer a request the parser refused (err: parse's errno and
  * reason). A copy of it without the offending header (and with a SIP/2.0

@@ -10,6 +10,8 @@
 #include <sys/socket.h>
 #include <unistd.h>
 
+#include <linux/sock_diag.h>
+
 #include "sipreg/loop.h"
 #include "sipreg/transport.h"
 
@@ -672,5 +674,199 @@ Test(udp, flooded_socket_does_not_starve_another)
 	close(fd);
 	udp_sock_free(a);
 	udp_sock_free(b);
+	loop_free(loop);
+}
+
+/* ------------------------------------------------------------------------ */
+/* Overload: the new-REGISTER scan and the load levels (issue 7 §3)          */
+
+Test(udp, new_register_scan)
+{
+	static const struct {
+		const char *msg;
+		bool isnew;
+	} v[] = {
+	        {"REGISTER sip:a SIP/2.0\r\nVia: x\r\nCall-ID: 1\r\n\r\n", true},
+	        {"REGISTER sip:a SIP/2.0\r\nAuthorization: Digest u=1\r\n\r\n", false},
+	        {"REGISTER sip:a SIP/2.0\r\nVia: x\r\nauthorization : Digest\r\n\r\n", false},
+	        {"REGISTER sip:a SIP/2.0\nVia: x\nAUTHORIZATION\t:Digest\n\n", false},
+	        /* not the Authorization header */
+	        {"REGISTER sip:a SIP/2.0\r\nProxy-Authorization: Digest\r\n\r\n", true},
+	        {"REGISTER sip:a SIP/2.0\r\nX-Authorization: Digest\r\n\r\n", true},
+	        {"REGISTER sip:a SIP/2.0\r\nAuthorizationX: Digest\r\n\r\n", true},
+	        {"REGISTER sip:a SIP/2.0\r\nAuthorization\r\n\r\n", true},
+	        /* in the body, after the empty line: not a header */
+	        {"REGISTER sip:a SIP/2.0\r\nVia: x\r\n\r\nAuthorization: Digest\r\n", true},
+	        /* truncated inside the header name, and at the end */
+	        {"REGISTER sip:a SIP/2.0\r\nAuthoriz", true},
+	        {"REGISTER sip:a SIP/2.0\r\nAuthorization", true},
+	        {"REGISTER sip:a SIP/2.0", true},
+	        /* other methods, responses, not SIP, too short, case of the method */
+	        {"OPTIONS sip:a SIP/2.0\r\nVia: x\r\n\r\n", false},
+	        {"SIP/2.0 401 Unauthorized\r\nVia: x\r\n\r\n", false},
+	        {"register sip:a SIP/2.0\r\n\r\n", false},
+	        {"REGISTERX sip:a SIP/2.0\r\n\r\n", false},
+	        {"REGISTER", false},
+	        {"", false},
+	        {"\x01\x02\x03\xff garbage\n\n", false},
+	};
+
+	for (size_t i = 0; i < sizeof(v) / sizeof(v[0]); i++)
+		cr_assert_eq(udp_is_new_register(v[i].msg, strlen(v[i].msg)), v[i].isnew,
+			     "vector %zu: %s", i, v[i].msg);
+}
+
+struct ovl_sink {
+	int news, auths, others;
+	int max_load;
+	int new_at_shed; /* new REGISTERs delivered while the level was SHED */
+	int new_at_drop; /* ... while DROP: must stay 0 */
+};
+
+static void on_ovl(void *arg, struct udp_sock *s, const char *buf, size_t len,
+		   const struct sockaddr *src, socklen_t srclen)
+{
+	struct ovl_sink *k = arg;
+	int l = (int)udp_sock_load(s);
+
+	(void)src, (void)srclen;
+	if (l > k->max_load)
+		k->max_load = l;
+	if (len >= 9 && memcmp(buf, "REGISTER ", 9) == 0 && memmem(buf, len, "Authorization:", 14)) {
+		k->auths++;
+	} else if (len >= 9 && memcmp(buf, "REGISTER ", 9) == 0) {
+		k->news++;
+		k->new_at_shed += l == UDP_LOAD_SHED;
+		k->new_at_drop += l == UDP_LOAD_DROP;
+	} else {
+		k->others++;
+	}
+}
+
+/* Receive-queue fill of fd in 1/1024 of its buffer (as udp.c measures). */
+static unsigned queue_fill(int fd)
+{
+	uint32_t mi[SK_MEMINFO_VARS] = {0};
+	socklen_t len = sizeof(mi);
+
+	cr_assert_eq(getsockopt(fd, SOL_SOCKET, SO_MEMINFO, mi, &len), 0);
+	return (unsigned)((uint64_t)mi[SK_MEMINFO_RMEM_ALLOC] * 1024u / mi[SK_MEMINFO_RCVBUF]);
+}
+
+/*
+ * The worker is "stopped" (the loop does not run) while a client fills the
+ * socket to ~80 % with new REGISTERs, every 8th one an authenticated
+ * REGISTER, every 16th an OPTIONS. Then the loop runs: the first batches
+ * see a queue over 5/8 (DROP: no new REGISTER delivered), then over 1/4
+ * (SHED: one in 16 delivered, for the 503), then the rest normally; every
+ * authenticated REGISTER and OPTIONS is delivered; the level is back to OK
+ * once the queue is drained, and a new REGISTER sent then is delivered.
+ */
+Test(udp, overload_sheds_new_registers_first)
+{
+	static const char reg[] = "REGISTER sip:d SIP/2.0\r\nVia: SIP/2.0/UDP h;branch=z9hG4bK1\r\n"
+				  "From: <sip:u@d>;tag=1\r\nTo: <sip:u@d>\r\nCall-ID: %d\r\n"
+				  "CSeq: 1 REGISTER\r\nContact: <sip:u@h>\r\n%s"
+				  "Content-Length: 0\r\n\r\n";
+	struct loop *loop;
+	struct udp_sock *s;
+	struct udp_opts o = {.rx_batch = 16, .rcvbuf = 256 * 1024};
+	struct sockaddr_storage srv, cl;
+	struct ovl_sink k = {0};
+	struct udp_stats st;
+	socklen_t len;
+	int fd, sent_new = 0, sent_auth = 0, sent_other = 0, turns;
+	char msg[512];
+
+	cr_assert_eq(loop_new(&loop, 0, 0, 0), 0);
+	len = loopback(AF_INET, &srv, 0);
+	cr_assert_eq(udp_sock_new(&s, loop, (struct sockaddr *)&srv, len, &o, on_ovl, &k), 0);
+	len = sizeof(srv);
+	udp_sock_local(s, (struct sockaddr *)&srv, &len);
+	fd = client(AF_INET, &cl);
+	cr_assert_eq(udp_sock_load(s), UDP_LOAD_OK);
+	for (int i = 0; queue_fill(udp_sock_fd(s)) < 820; i++) {
+		int n;
+
+		cr_assert_lt(i, 100000, "the queue never filled");
+		if (i % 16 == 15) {
+			n = snprintf(msg, sizeof(msg), "OPTIONS sip:d SIP/2.0\r\nCall-ID: %d\r\n\r\n", i);
+			sent_other++;
+		} else if (i % 8 == 7) {
+			n = snprintf(msg, sizeof(msg), reg, i, "Authorization: Digest username=\"u\"\r\n");
+			sent_auth++;
+		} else {
+			n = snprintf(msg, sizeof(msg), reg, i, "");
+			sent_new++;
+		}
+		cr_assert_eq(sendto(fd, msg, (size_t)n, 0, (struct sockaddr *)&srv, len), n);
+	}
+	cr_assert_lt(queue_fill(udp_sock_fd(s)), 1000, "nothing lost in the kernel");
+	/* the loop runs until the socket stays quiet for 100 ms */
+	for (turns = 0; turns < 1000 && loop_once(loop, 100) > 0; turns++)
+		;
+	udp_sock_stats(s, &st);
+	cr_assert_eq(k.max_load, UDP_LOAD_DROP, "the level reached DROP");
+	cr_assert_eq(k.auths, sent_auth, "every authenticated REGISTER delivered");
+	cr_assert_eq(k.others, sent_other, "every OPTIONS delivered");
+	cr_assert_eq(k.new_at_drop, 0, "no new REGISTER delivered at DROP");
+	cr_assert_gt(k.new_at_shed, 0, "one in 16 delivered at SHED (for the 503)");
+	cr_assert_gt(st.rx_shed, 0);
+	cr_assert_eq((int)st.rx_shed + k.news, sent_new, "shed + delivered = sent");
+	cr_assert_lt(k.news, sent_new, "some were shed");
+	cr_assert_gt(k.news, k.new_at_shed, "the tail of the queue was served normally");
+	cr_assert_eq(st.overload_episodes, 1);
+	cr_assert_eq(udp_sock_load(s), UDP_LOAD_OK, "drained: back to normal at once");
+	cr_assert_eq(udp_sock_shed(s), st.rx_shed);
+
+	/* after the drain: a new REGISTER is delivered again */
+	k.news = 0;
+	snprintf(msg, sizeof(msg), reg, -1, "");
+	cr_assert_eq(sendto(fd, msg, strlen(msg), 0, (struct sockaddr *)&srv, len),
+		     (ssize_t)strlen(msg));
+	for (turns = 0; turns < 50 && k.news == 0; turns++)
+		cr_assert_geq(loop_once(loop, 100), 0);
+	cr_assert_eq(k.news, 1);
+	cr_assert_eq(udp_sock_load(s), UDP_LOAD_OK);
+	close(fd);
+	udp_sock_free(s);
+	loop_free(loop);
+}
+
+/* A moderate queue (over 3/8, under 5/8): SHED only, never DROP. */
+Test(udp, moderate_queue_sheds_without_dropping_all)
+{
+	static const char reg[] = "REGISTER sip:d SIP/2.0\r\nCall-ID: %d\r\n\r\n";
+	struct loop *loop;
+	struct udp_sock *s;
+	struct udp_opts o = {.rx_batch = 8, .rcvbuf = 256 * 1024};
+	struct sockaddr_storage srv, cl;
+	struct ovl_sink k = {0};
+	struct udp_stats st;
+	socklen_t len;
+	int fd, sent = 0;
+	char msg[128];
+
+	cr_assert_eq(loop_new(&loop, 0, 0, 0), 0);
+	len = loopback(AF_INET, &srv, 0);
+	cr_assert_eq(udp_sock_new(&s, loop, (struct sockaddr *)&srv, len, &o, on_ovl, &k), 0);
+	len = sizeof(srv);
+	udp_sock_local(s, (struct sockaddr *)&srv, &len);
+	fd = client(AF_INET, &cl);
+	while (queue_fill(udp_sock_fd(s)) < 500) {
+		int n = snprintf(msg, sizeof(msg), reg, sent++);
+
+		cr_assert_eq(sendto(fd, msg, (size_t)n, 0, (struct sockaddr *)&srv, len), n);
+	}
+	for (int turns = 0; turns < 1000 && loop_once(loop, 100) > 0; turns++)
+		;
+	udp_sock_stats(s, &st);
+	cr_assert_eq(k.max_load, UDP_LOAD_SHED);
+	cr_assert_eq(k.new_at_drop, 0);
+	cr_assert_gt(st.rx_shed, 0);
+	cr_assert_eq(k.news + (int)st.rx_shed, sent);
+	cr_assert_eq(udp_sock_load(s), UDP_LOAD_OK);
+	close(fd);
+	udp_sock_free(s);
 	loop_free(loop);
 }

@@ -81,7 +81,10 @@ struct udp_opts {
 	unsigned tx_slots;   /* queued datagrams at most; 0 = 256 */
 	size_t tx_bytes;     /* queued bytes at most; 0 = 256 KiB */
 	bool no_reuseport;   /* default: SO_REUSEPORT set */
-	int rcvbuf, sndbuf;  /* SO_RCVBUF / SO_SNDBUF; 0 = system default */
+	/* SO_RCVBUF: 0 = 4 MiB asked (the kernel clamps it to
+	 * net.core.rmem_max; best effort), < 0 = the system default */
+	int rcvbuf;
+	int sndbuf; /* SO_SNDBUF; 0 = system default */
 };
 
 struct udp_stats {
@@ -94,6 +97,16 @@ struct udp_stats {
 	uint64_t tx_drops;     /* queue full, or too large for the queue */
 	uint64_t tx_errors;    /* refused by the kernel (EMSGSIZE, EHOSTUNREACH...) */
 	uint64_t tx_eagain;    /* socket buffer full: left queued, EPOLLOUT armed */
+	uint64_t rx_shed;      /* new REGISTERs dropped unparsed (UDP_LOAD_DROP) */
+	uint64_t overload_episodes; /* times the level left UDP_LOAD_OK */
+};
+
+/* A socket's load level, set from its receive queue whenever recvmmsg()
+ * fills a whole batch (see udp.c): the fraction of SO_RCVBUF queued. */
+enum udp_load {
+	UDP_LOAD_OK = 0,   /* serve everything */
+	UDP_LOAD_SHED = 1, /* queue >= 3/8: drop new REGISTERs, 503 to 1 in 16 */
+	UDP_LOAD_DROP = 2, /* queue >= 5/8: new REGISTERs dropped unparsed */
 };
 
 /*
@@ -147,6 +160,21 @@ int udp_flush(struct udp_sock *s);
 unsigned udp_queued(const struct udp_sock *s);
 
 void udp_sock_stats(const struct udp_sock *s, struct udp_stats *out);
+
+/* The level of s as of its last receive: UDP_LOAD_OK after a short batch
+ * (the queue drained), else from the queue's fill. At UDP_LOAD_DROP the
+ * datagrams udp_is_new_register() picks are counted in rx_shed and never
+ * reach the callback. Loop thread. */
+enum udp_load udp_sock_load(const struct udp_sock *s);
+
+/* rx_shed of s, readable from any thread (relaxed atomic load) while s
+ * lives. */
+uint64_t udp_sock_shed(const struct udp_sock *s);
+
+/* Is buf a REGISTER request without an Authorization header (a scan of the
+ * header lines, no parse)? false for anything else, including bytes that
+ * are not SIP. Any thread. */
+bool udp_is_new_register(const char *buf, size_t len);
 
 /* ------------------------------------------------------------------------ */
 /* TCP                                                                       */

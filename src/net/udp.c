@@ -13,8 +13,33 @@
  * keeps the rest queued and arms EPOLLOUT; a datagram the kernel refuses
  * (EMSGSIZE, EHOSTUNREACH, EPERM...) is dropped and counted, the flush goes
  * on. When the queue is still full the new datagram is dropped and counted.
+ *
+ * Overload (issue 7 §3): the receive buffer is asked for UDP_RCVBUF_DEFAULT
+ * (4 MiB, the kernel clamps it to net.core.rmem_max) unless opts say
+ * otherwise: the kernel's default (208 KiB) holds 166 REGISTERs (1280 bytes
+ * of truesize each on loopback), 10 ms at 16,000/s, so any longer pause of
+ * the worker (a shared CPU, a table resize) lost requests, half of them the
+ * authenticated second REGISTER of a registration already challenged.
+ * Whenever recvmmsg() fills a whole batch, the socket's receive queue is
+ * measured (SO_MEMINFO: bytes queued against the buffer's size, one
+ * getsockopt per full batch, none at low load) and sets the socket's level:
+ *   UDP_LOAD_OK    queue below UDP_SHED_FILL: serve everything;
+ *   UDP_LOAD_SHED  queue at or over UDP_SHED_FILL: new REGISTERs (no
+ *                  Authorization) are dropped here, before the callback,
+ *                  except one in UDP_SHED_ANSWER that the worker answers
+ *                  503 with Retry-After (a parse and an answer cost about
+ *                  as much as the 401 would: measured, answering them all
+ *                  collapsed goodput at 4x to 3 %);
+ *   UDP_LOAD_DROP  queue at or over UDP_DROP_FILL: every new REGISTER is
+ *                  dropped here (no parse, no answer).
+ * Everything else (responses, authenticated REGISTERs, other requests) is
+ * always delivered: the work already invested in a registration is
+ * completed. Hysteresis: the level goes back to UDP_LOAD_OK as soon as a
+ * batch comes back short (the queue is drained) or the queue falls under
+ * UDP_OK_FILL.
  */
 #include <errno.h>
+#include <linux/sock_diag.h>
 #include <netinet/in.h>
 #include <stdlib.h>
 #include <string.h>
@@ -26,6 +51,20 @@
 
 #define UDP_MAX_PAYLOAD 65507u /* IPv4: 65535 - 20 (IP) - 8 (UDP) */
 #define UDP_MAX_BATCH 64u
+/* A counter the admin thread may read (udp_sock_shed): relaxed store. */
+#define STAT_BUMP(f) __atomic_store_n(&(f), (f) + 1, __ATOMIC_RELAXED)
+#define UDP_RCVBUF_DEFAULT (4 << 20)
+/* Receive-queue fill (SK_MEMINFO_RMEM_ALLOC / SO_RCVBUF, in 1/1024) of the
+ * levels. The kernel releases the memory of datagrams already read in
+ * chunks of up to a quarter of the buffer (udp_rmem_release: forward
+ * deficit), so the measure overstates the queue by up to 256/1024 while it
+ * drains: SHED at 3/8 means at least 1/8 really queued (820 REGISTERs in the
+ * 4 MiB buffer, 8 MiB as the kernel counts it), DROP at 5/8 at least 3/8
+ * (2,450); back to OK under 1/4 (or at a short batch). */
+#define UDP_SHED_FILL 384u
+#define UDP_DROP_FILL 640u
+#define UDP_OK_FILL 256u
+#define UDP_SHED_ANSWER 16u /* at UDP_LOAD_SHED, 503 to one new REGISTER in 16 */
 
 struct udp_sock {
 	int fd;
@@ -53,8 +92,113 @@ struct udp_sock {
 	char *tx_arena;
 	bool want_write;
 
+	/* overload: the level set by the last full batch (see above) */
+	enum udp_load load;
+	unsigned shed_seq; /* new REGISTERs seen at UDP_LOAD_SHED */
+
 	struct udp_stats st;
 };
+
+/* Receive-queue fill in 1/1024 of the buffer, or -errno. */
+static int rx_fill(const struct udp_sock *s)
+{
+	uint32_t mi[SK_MEMINFO_VARS] = {0};
+	socklen_t len = sizeof(mi);
+	uint64_t f;
+
+	if (getsockopt(s->fd, SOL_SOCKET, SO_MEMINFO, mi, &len) < 0)
+		return -errno;
+	if (len <= SK_MEMINFO_RCVBUF * sizeof(mi[0]) || mi[SK_MEMINFO_RCVBUF] == 0)
+		return -EINVAL;
+	f = (uint64_t)mi[SK_MEMINFO_RMEM_ALLOC] * 1024u / mi[SK_MEMINFO_RCVBUF];
+	return f > 1024u ? 1024 : (int)f;
+}
+
+static void set_load(struct udp_sock *s, enum udp_load l)
+{
+	if (l > s->load && s->load == UDP_LOAD_OK)
+		STAT_BUMP(s->st.overload_episodes);
+	s->load = l;
+}
+
+/* After a recvmmsg() that returned n of rx_batch datagrams. */
+static void update_load(struct udp_sock *s, unsigned n)
+{
+	int f;
+
+	if (n < s->rx_batch) {
+		s->load = UDP_LOAD_OK; /* drained: back to normal at once */
+		return;
+	}
+	f = rx_fill(s);
+	if (f < 0)
+		return;
+	if ((unsigned)f >= UDP_DROP_FILL)
+		set_load(s, UDP_LOAD_DROP);
+	else if ((unsigned)f >= UDP_SHED_FILL)
+		set_load(s, UDP_LOAD_SHED);
+	else if ((unsigned)f < UDP_OK_FILL)
+		s->load = UDP_LOAD_OK;
+	else if (s->load == UDP_LOAD_DROP)
+		s->load = UDP_LOAD_SHED;
+}
+
+/* Case-insensitive compare of n bytes against a lower-case literal. */
+static bool lower_eq(const char *p, const char *lit, size_t n)
+{
+	for (size_t i = 0; i < n; i++)
+		if ((p[i] | 0x20) != lit[i])
+			return false;
+	return true;
+}
+
+/*
+ * Is this datagram a REGISTER without an Authorization header (a new
+ * registration, not the answer to a challenge)? A scan of the header lines
+ * only: "REGISTER " at the start, then a line "Authorization" HCOLON up to
+ * the empty line. Anything else (a response, another method, a credentialed
+ * REGISTER, bytes that are not SIP) is not one.
+ */
+bool udp_is_new_register(const char *buf, size_t len)
+{
+	static const char hdr[] = "authorization";
+	const size_t hn = sizeof(hdr) - 1;
+	const char *p = buf, *end = buf + len;
+
+	if (len < 9 || memcmp(buf, "REGISTER ", 9) != 0)
+		return false;
+	for (;;) {
+		const char *nl = memchr(p, '\n', (size_t)(end - p));
+		const char *q;
+
+		if (!nl)
+			return true;
+		p = nl + 1;
+		if (p >= end || *p == '\n' || (*p == '\r' && p + 1 < end && p[1] == '\n'))
+			return true; /* the empty line: headers done */
+		if ((size_t)(end - p) <= hn || (*p | 0x20) != 'a' || !lower_eq(p, hdr, hn))
+			continue;
+		for (q = p + hn; q < end && (*q == ' ' || *q == '\t'); q++)
+			;
+		if (q < end && *q == ':')
+			return false;
+	}
+}
+
+/* Overloaded: is this datagram a new REGISTER to drop unread? At
+ * UDP_LOAD_SHED one in UDP_SHED_ANSWER of them still reaches the callback
+ * (the worker answers it 503 with Retry-After: the parse and the answer cost
+ * about as much as a challenge, so they are rationed); at UDP_LOAD_DROP
+ * none does. */
+static bool shed_unparsed(struct udp_sock *s, const char *b, size_t len)
+{
+	if (!udp_is_new_register(b, len))
+		return false;
+	if (s->load == UDP_LOAD_SHED && ++s->shed_seq % UDP_SHED_ANSWER == 0)
+		return false;
+	STAT_BUMP(s->st.rx_shed);
+	return true;
+}
 
 static void udp_rx(struct udp_sock *s)
 {
@@ -72,20 +216,28 @@ static void udp_rx(struct udp_sock *s)
 				continue;
 			if (errno != EAGAIN)
 				s->st.rx_errors++;
+			else
+				s->load = UDP_LOAD_OK;
 			return;
 		}
-		if (n == 0)
+		if (n == 0) {
+			s->load = UDP_LOAD_OK;
 			return;
+		}
 		s->st.rx_batches++;
+		update_load(s, (unsigned)n);
 		for (i = 0; i < (unsigned)n; i++) {
 			struct msghdr *h = &s->rx_msgs[i].msg_hdr;
+			const char *b = h->msg_iov->iov_base;
 
 			if (h->msg_flags & MSG_TRUNC) {
 				s->st.rx_truncated++;
 				continue;
 			}
+			if (s->load != UDP_LOAD_OK && shed_unparsed(s, b, s->rx_msgs[i].msg_len))
+				continue;
 			s->st.rx_datagrams++;
-			s->cb(s->arg, s, h->msg_iov->iov_base, s->rx_msgs[i].msg_len,
+			s->cb(s->arg, s, b, s->rx_msgs[i].msg_len,
 			      (const struct sockaddr *)h->msg_name, h->msg_namelen);
 		}
 		if ((unsigned)n < s->rx_batch)
@@ -271,6 +423,16 @@ void udp_sock_stats(const struct udp_sock *s, struct udp_stats *out)
 	*out = s->st;
 }
 
+enum udp_load udp_sock_load(const struct udp_sock *s)
+{
+	return s->load;
+}
+
+uint64_t udp_sock_shed(const struct udp_sock *s)
+{
+	return __atomic_load_n(&s->st.rx_shed, __ATOMIC_RELAXED);
+}
+
 static int open_socket(const struct sockaddr *addr, socklen_t addrlen,
 		       const struct udp_opts *o)
 {
@@ -291,6 +453,10 @@ static int open_socket(const struct sockaddr *addr, socklen_t addrlen,
 	if (o->rcvbuf > 0 &&
 	    setsockopt(fd, SOL_SOCKET, SO_RCVBUF, &o->rcvbuf, sizeof(o->rcvbuf)) < 0)
 		goto fail;
+	/* best effort: the kernel clamps it to net.core.rmem_max */
+	if (o->rcvbuf == 0)
+		(void)setsockopt(fd, SOL_SOCKET, SO_RCVBUF, &(int){UDP_RCVBUF_DEFAULT},
+		                 sizeof(int));
 	if (o->sndbuf > 0 &&
 	    setsockopt(fd, SOL_SOCKET, SO_SNDBUF, &o->sndbuf, sizeof(o->sndbuf)) < 0)
 		goto fail;
