@@ -11,6 +11,8 @@
 #include <time.h>
 
 #include "sipreg/clock.h"
+#include "sipreg/trace.h"
+#include "trace/hook.h"
 #include "worker.h"
 
 int worker_send(void *arg, const void *buf, size_t len, const struct sockaddr *dst,
@@ -30,6 +32,8 @@ int worker_send(void *arg, const void *buf, size_t len, const struct sockaddr *d
 		STAT_INC(w->st.tx_errors);
 		return r;
 	}
+	if (__builtin_expect(trace_is_on() != NULL, 0))
+		trace_worker_out(w, buf, len, dst, dstlen, conn);
 	if (conn & WORKER_CONN_TCP)
 		STAT_INC(w->st.tx_tcp);
 	else
@@ -252,8 +256,11 @@ void worker_message(struct worker *w, const struct pkt *p)
 	struct sip_msg m;
 	struct sip_err err = {0};
 	unsigned flags = p->tcp ? SIP_PARSE_STREAM : SIP_PARSE_DATAGRAM;
-	int r = sip_msg_parse(&m, p->buf, p->len, w->hdrs, WORKER_HDRS, flags, &err);
+	int r;
 
+	if (__builtin_expect(trace_is_on() != NULL, 0))
+		trace_worker_in(w, p);
+	r = sip_msg_parse(&m, p->buf, p->len, w->hdrs, WORKER_HDRS, flags, &err);
 	if (r < 0) {
 		on_parse_error(w, p, r, &err);
 		return;

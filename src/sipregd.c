@@ -55,6 +55,7 @@
 #include "sipreg/config.h"
 #include "sipreg/log.h"
 #include "sipreg/metrics.h"
+#include "sipreg/trace.h"
 #include "sipreg/regsvc.h"
 #include "sipreg/trunksvc.h"
 #include "sipregd_metrics.h"
@@ -458,6 +459,8 @@ int main(int argc, char **argv)
 	if (r == 0)
 		r = trunksvc_admin_routes(d.trunks, d.admin);
 	if (r == 0)
+		r = trace_admin_routes(d.admin);
+	if (r == 0)
 		r = admin_start(d.admin);
 	if (r < 0) {
 		log_error("start_failed", "step=admin socket=%s error=%s",
@@ -534,6 +537,7 @@ int main(int argc, char **argv)
 	sig = serve(&d, sfd);
 	rc = stop(&d, sig);
 out:
+	trace_admin_shutdown(); /* the pcap file flushed and closed */
 	log_flush(true);
 	metrics_http_free(d.http);
 	admin_free(d.admin);

@@ -23,6 +23,10 @@
  *   sipregctl ... trunk del|enable|disable|refresh|show NAME [--json]
  *   sipregctl ... trunk list [--state S] [--json]
  *   sipregctl ... trunk import FILE.csv [--json]
+ *   sipregctl ... trace start [--trunk NAME] [--user USER] [--address IP]
+ *             [--file F.pcap] [--hep HOST:PORT] [--hep-id N] [--max-packets N]
+ *             [--max-bytes N] [--json]
+ *   sipregctl ... trace stop|status [--json]
  *
  * The socket is -s SOCKET, else [admin] socket of the configuration file
  * given with -c, else the default configuration's path
@@ -131,6 +135,22 @@ static void usage(FILE *f)
 	        "                              user,auth_user,password,domain,expire,\n"
 	        "                              retry_delay,enabled; all or nothing, a bad\n"
 	        "                              row is reported by its line\n"
+	        "  trace start [--trunk NAME] [--user USER] [--address IP] [--file F.pcap]\n"
+	        "              [--hep HOST:PORT] [--hep-id N] [--max-packets N] [--max-bytes N]\n"
+	        "                              copy the matching SIP messages, both\n"
+	        "                              directions, to a pcap file (never\n"
+	        "                              overwritten; default limits 1,000,000\n"
+	        "                              messages, 100 MiB) and/or as HEPv3 to a\n"
+	        "                              Homer collector; filters combine (AND)\n"
+	        "  trace stop                  stop it (the file is complete)\n"
+	        "  trace status                running?, filter, messages written, dropped\n"
+	        "  doctor                      the registration problems sipregd sees\n"
+	        "                              (NAT, flooding, rejected credentials,\n"
+	        "                              blocked, retry delay, synchronised\n"
+	        "                              refreshes): severity, evidence and the\n"
+	        "                              setting to change\n"
+	        "  reload                      re-read the configuration file (as SIGHUP):\n"
+	        "                              what was applied, what needs a restart\n"
 	        "options:\n"
 	        "  -s SOCKET  the admin socket (default: the default configuration's)\n"
 	        "  -c FILE    take the socket from this configuration file\n"
@@ -1122,6 +1142,288 @@ static char *trunk_body(const struct cmdline *cl)
 	return out;
 }
 
+/* ---- trace start|stop|status (issue 6 §2) ---- */
+
+/* The admin socket as main() resolves it: -s, else -c FILE's, else the
+ * default; 0, or an exit status (message printed). */
+static int trace_socket(char *sock, size_t cap, const char *conf)
+{
+	struct config_error err;
+	struct config *cfg;
+
+	if (sock[0])
+		return 0;
+	if (conf) {
+		if (config_load(&cfg, conf, &err) < 0) {
+			fprintf(stderr, "sipregctl: %s\n", err.msg);
+			return 1;
+		}
+		snprintf(sock, cap, "%s", cfg->admin_socket);
+		config_free(cfg);
+		return 0;
+	}
+	if (config_default_admin_socket(sock, cap) < 0) {
+		fprintf(stderr, "sipregctl: the default socket path is too long; use -s\n");
+		return 2;
+	}
+	return 0;
+}
+
+/* One request with a JSON reply; the reply (object) or NULL with the
+ * message printed. */
+static json_t *trace_call(const char *sock, const char *method, const char *path,
+                          const char *body)
+{
+	struct buf b = {NULL, 0};
+	json_error_t jerr;
+	json_t *root = NULL, *e;
+	long status = request(sock, method, path, body, 10, &b);
+
+	if (status < 0)
+		goto out;
+	root = b.p ? json_loadb(b.p, b.len, 0, &jerr) : NULL;
+	if (status < 200 || status > 299) {
+		e = root ? json_object_get(root, "error") : NULL;
+		fprintf(stderr, "sipregctl: sipregd answered %ld: %s\n", status,
+		        e && json_is_string(e) ? json_string_value(e) : (b.p ? b.p : ""));
+		json_decref(root);
+		root = NULL;
+	} else if (!json_is_object(root)) {
+		fprintf(stderr, "sipregctl: sipregd's reply is not a JSON object\n");
+		json_decref(root);
+		root = NULL;
+	}
+out:
+	free(b.p);
+	return root;
+}
+
+static void trace_print(json_t *st)
+{
+	json_t *f = json_object_get(st, "filter");
+	const char *k;
+	json_t *v;
+
+	printf("trace: %s\n", json_is_true(json_object_get(st, "active")) ? "running"
+	                                                                 : "not running");
+	if (!json_object_get(st, "started"))
+		return;
+	printf("  filter:  ");
+	if (!json_object_size(f))
+		printf("every message");
+	json_object_foreach(f, k, v) {
+		if (strcmp(k, "trunk_user") && strcmp(k, "trunk_domain"))
+			printf("%s=%s ", k, json_string_value(v) ?: "?");
+	}
+	printf("\n");
+	if (json_string_value(json_object_get(st, "file")))
+		printf("  file:    %s\n", json_string_value(json_object_get(st, "file")));
+	if (json_string_value(json_object_get(st, "hep")))
+		printf("  hep:     %s (capture id %lld)\n",
+		       json_string_value(json_object_get(st, "hep")),
+		       (long long)json_integer_value(json_object_get(st, "hep_id")));
+	printf("  started: %s\n", json_string_value(json_object_get(st, "started")) ?: "-");
+	if (json_string_value(json_object_get(st, "stopped")))
+		printf("  stopped: %s (%s)\n", json_string_value(json_object_get(st, "stopped")),
+		       json_string_value(json_object_get(st, "stop_reason")) ?: "?");
+	if (json_string_value(json_object_get(st, "write_error")))
+		printf("  error:   %s\n", json_string_value(json_object_get(st, "write_error")));
+	printf("  matched %lld, written %lld, hep sent %lld, dropped %lld, %lld bytes "
+	       "(limits: %lld messages, %lld bytes)\n",
+	       (long long)json_integer_value(json_object_get(st, "matched")),
+	       (long long)json_integer_value(json_object_get(st, "written")),
+	       (long long)json_integer_value(json_object_get(st, "hep_sent")),
+	       (long long)json_integer_value(json_object_get(st, "dropped")),
+	       (long long)json_integer_value(json_object_get(st, "bytes")),
+	       (long long)json_integer_value(json_object_get(st, "max_packets")),
+	       (long long)json_integer_value(json_object_get(st, "max_bytes")));
+}
+
+/* --trunk NAME: the trunk's AOR (user, and domain or the registrar's host)
+ * from GET /trunks/NAME into the body. 0 or the exit status. */
+static int trace_trunk(const char *sock, const char *name, json_t *body)
+{
+	char path[2048], host[256];
+	const char *user, *domain, *registrar;
+	json_t *t, *c;
+	uint16_t port;
+	int rc = 1;
+
+	if (strlen(name) > UA_NAME_MAX || strchr(name, '/'))
+		return bad_usage("not a trunk name (1-%d bytes, no '/'): %s", UA_NAME_MAX,
+		                 name);
+	if (!escaped_path(path, sizeof(path), "/trunks/", name))
+		return bad_usage("argument too long: %s", name);
+	t = trace_call(sock, "GET", path, NULL);
+	if (!t)
+		return 1;
+	c = json_object_get(t, "config");
+	user = json_string_value(json_object_get(c, "user"));
+	domain = json_string_value(json_object_get(c, "domain"));
+	registrar = json_string_value(json_object_get(c, "registrar"));
+	if (!user || !user[0]) {
+		fprintf(stderr, "sipregctl: trunk %s: no user in sipregd's reply\n", name);
+		goto out;
+	}
+	if ((!domain || !domain[0]) &&
+	    (!registrar || ua_hostport_parse(registrar, host, sizeof(host), &port) < 0)) {
+		fprintf(stderr, "sipregctl: trunk %s: no domain nor registrar host\n", name);
+		goto out;
+	}
+	json_object_set_new(body, "trunk", json_string(name));
+	json_object_set_new(body, "trunk_user", json_string(user));
+	json_object_set_new(body, "trunk_domain",
+	                    json_string(domain && domain[0] ? domain : host));
+	rc = 0;
+out:
+	json_decref(t);
+	return rc;
+}
+
+/* A --name VALUE / --name=VALUE option at argv[*i]: its value (and *i moved
+ * past it), or NULL when argv[*i] is not --name. *missing: it had none. */
+static const char *trace_opt(int argc, char **argv, int *i, const char *name, bool *missing)
+{
+	size_t n = strlen(name);
+
+	if (strncmp(argv[*i], name, n) != 0)
+		return NULL;
+	if (argv[*i][n] == '=')
+		return argv[*i] + n + 1;
+	if (argv[*i][n])
+		return NULL;
+	if (*i + 1 >= argc) {
+		*missing = true;
+		return NULL;
+	}
+	return argv[++*i];
+}
+
+/*
+ * sipregctl trace start [--trunk NAME] [--user USER] [--address IP]
+ *                       [--file F.pcap] [--hep HOST:PORT] [--hep-id N]
+ *                       [--max-packets N] [--max-bytes N] [--json]
+ * sipregctl trace stop|status [--json]
+ */
+static int trace_command(char *sock, size_t cap, const char *conf, bool json, int argc,
+                         char **argv, int i)
+{
+	static const char *const strs[] = {"--user", "--address", "--file", "--hep"};
+	static const char *const keys[] = {"user", "address", "file", "hep"};
+	static const char *const nums[] = {"--hep-id", "--max-packets", "--max-bytes"};
+	static const char *const nkeys[] = {"hep_id", "max_packets", "max_bytes"};
+	const char *sub = i < argc ? argv[i] : NULL, *trunk = NULL;
+	json_t *body = json_object(), *reply = NULL;
+	char *text = NULL;
+	int rc = 2;
+
+	if (!body)
+		return 1;
+	if (!sub || (strcmp(sub, "start") && strcmp(sub, "stop") && strcmp(sub, "status"))) {
+		rc = bad_usage("trace: %s%s (start, stop or status)",
+		               sub ? "unknown subcommand " : "missing subcommand",
+		               sub ? sub : "");
+		goto out;
+	}
+	for (i++; i < argc; i++) {
+		bool missing = false, taken = false;
+		const char *v;
+
+		if (strcmp(argv[i], "--json") == 0) {
+			json = true;
+			continue;
+		}
+		if (strcmp(sub, "start") != 0) {
+			rc = bad_usage("trace %s: unexpected argument %s", sub, argv[i]);
+			goto out;
+		}
+		if ((v = trace_opt(argc, argv, &i, "--trunk", &missing))) {
+			trunk = v;
+			taken = true;
+		}
+		for (size_t k = 0; !taken && !missing && k < COUNT(strs); k++) {
+			if (!(v = trace_opt(argc, argv, &i, strs[k], &missing)))
+				continue;
+			taken = true;
+			if (k == 2 && v[0] && v[0] != '/') { /* the daemon's cwd is not ours */
+				char cwd[1024], abs[2048];
+
+				if (!getcwd(cwd, sizeof(cwd)) ||
+				    snprintf(abs, sizeof(abs), "%s/%s", cwd, v) >= (int)sizeof(abs)) {
+					rc = bad_usage("--file: path too long: %s", v);
+					goto out;
+				}
+				json_object_set_new(body, keys[k], json_string(abs));
+			} else {
+				json_object_set_new(body, keys[k], json_string(v));
+			}
+		}
+		for (size_t k = 0; !taken && !missing && k < COUNT(nums); k++) {
+			char *end;
+			long long n;
+
+			if (!(v = trace_opt(argc, argv, &i, nums[k], &missing)))
+				continue;
+			taken = true;
+			errno = 0;
+			n = strtoll(v, &end, 10);
+			if (errno || end == v || *end || n < 1) {
+				rc = bad_usage("%s: not a positive number: %s", nums[k], v);
+				goto out;
+			}
+			json_object_set_new(body, nkeys[k], json_integer(n));
+		}
+		if (missing) {
+			rc = bad_usage("%s needs a value", argv[i]);
+			goto out;
+		}
+		if (!taken) {
+			rc = bad_usage("trace start: unknown option %s", argv[i]);
+			goto out;
+		}
+	}
+	if (strcmp(sub, "start") == 0 && !json_object_get(body, "file") &&
+	    !json_object_get(body, "hep")) {
+		rc = bad_usage("%s", "trace start needs --file F.pcap, --hep HOST:PORT or both");
+		goto out;
+	}
+	rc = trace_socket(sock, cap, conf);
+	if (rc)
+		goto out;
+	rc = 1;
+	curl_global_init(CURL_GLOBAL_DEFAULT);
+	if (strcmp(sub, "start") == 0) {
+		if (trunk && (rc = trace_trunk(sock, trunk, body)) != 0)
+			goto out_curl;
+		rc = 1;
+		text = json_dumps(body, JSON_COMPACT);
+		if (text)
+			reply = trace_call(sock, "POST", "/trace", text);
+	} else {
+		reply = trace_call(sock, strcmp(sub, "stop") == 0 ? "DELETE" : "GET", "/trace",
+		                   NULL);
+	}
+	if (!reply)
+		goto out_curl;
+	if (json) {
+		char *s = json_dumps(reply, JSON_COMPACT);
+
+		if (s)
+			printf("%s\n", s);
+		free(s);
+	} else {
+		trace_print(reply);
+	}
+	rc = 0;
+out_curl:
+	curl_global_cleanup();
+out:
+	free(text);
+	json_decref(reply);
+	json_decref(body);
+	return rc;
+}
+
 int main(int argc, char **argv)
 {
 	static const struct option opts[] = {
@@ -1181,6 +1483,8 @@ int main(int argc, char **argv)
 		}
 	}
 	cl.name = cmd;
+	if (strcmp(cmd, "trace") == 0)
+		return trace_command(sock, sizeof(sock), conf, cl.json, argc, argv, optind + 1);
 	if (strcmp(cmd, "status") == 0 || strcmp(cmd, "config") == 0 ||
 	    strcmp(cmd, "get") == 0) {
 		cl.kind = CMD_GET;
