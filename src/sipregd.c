@@ -24,6 +24,19 @@
  *                    flush_interval values, the workers (engine_set_config)
  *                    the new user_agent for the Server header.
  *
+ * Admin routes of the daemon itself (besides /status):
+ *   GET  /config     every key's running value, and which keys are live
+ *   POST /reload     the SIGHUP reload, run on the main thread (the admin
+ *                    thread asks through an eventfd and waits at most
+ *                    RELOAD_WAIT_MS): {"file", "applied": [{key, old, new}],
+ *                    "restart_required": [...]}; a bad file answers 422
+ *                    {"error", "kept": "previous"} and changes nothing
+ *   GET  /doctor     the doctor's findings (doctor.h) from every trunk's
+ *                    observations and the registrar's settings:
+ *                    {"findings": [...], "counts": {...}, "trunks_checked"}
+ * /metrics adds sipreg_doctor_findings{kind} from a doctor run at most
+ * DOCTOR_CACHE_MS old.
+ *
  * Start order: admin socket (proves no other sipregd uses this
  * configuration), the registrar service (database, subscribers, bindings
  * restored), the workers (sockets bound), admin routes + admin API, the
@@ -43,6 +56,7 @@
 #include <stdlib.h>
 #include <string.h>
 #include <limits.h>
+#include <sys/eventfd.h>
 #include <sys/signalfd.h>
 #include <sys/stat.h>
 #include <time.h>
@@ -53,6 +67,7 @@
 #include "sipreg/admin.h"
 #include "sipreg/clock.h"
 #include "sipreg/config.h"
+#include "sipreg/doctor.h"
 #include "sipreg/log.h"
 #include "sipreg/metrics.h"
 #include "sipreg/trace.h"
@@ -83,7 +98,21 @@ struct daemon {
 	unsigned long reloads;
 	unsigned long reload_failures;
 	bool stuck; /* a worker outlived the stop: leak what it may use */
+	/* POST /reload: the admin thread asks, the main thread reloads */
+	int reload_efd;
+	pthread_mutex_t reload_lock;
+	pthread_cond_t reload_cond;
+	unsigned long reload_asked, reload_served; /* request numbers */
+	json_t *reload_result;                     /* of reload_served */
+	int reload_status;
+	/* the doctor's counts for /metrics, at most DOCTOR_CACHE_MS old */
+	pthread_mutex_t doctor_lock;
+	uint64_t doctor_at;
+	unsigned doctor_counts[DOCTOR_KIND__COUNT];
 };
+
+#define RELOAD_WAIT_MS 10000
+#define DOCTOR_CACHE_MS 10000
 
 static void usage(FILE *f)
 {
@@ -165,6 +194,9 @@ nomem:
 	return -ENOMEM;
 }
 
+struct daemon;
+static int doctor_status(struct daemon *d, json_t *st);
+
 /* GET /metrics (the [admin] http listener's thread): the numbers of
  * /status as Prometheus families (sipregd_metrics.c). */
 static int metrics_fill(struct metrics *m, void *arg)
@@ -172,6 +204,8 @@ static int metrics_fill(struct metrics *m, void *arg)
 	json_t *st = json_object();
 	int r = st ? status_provider(st, arg) : -ENOMEM;
 
+	if (r == 0)
+		r = doctor_status(arg, st);
 	if (r == 0)
 		r = sipregd_metrics_fill(m, st);
 	json_decref(st);
@@ -230,24 +264,42 @@ fail:
 	return r;
 }
 
-static void reload(struct daemon *d)
+/*
+ * Re-reads the file (SIGHUP, POST /reload; main thread). Returns the HTTP
+ * status of POST /reload (200, 409 without -c, 422 for a bad file) and,
+ * when res is not NULL, its JSON in *res (NULL on ENOMEM).
+ */
+static int reload(struct daemon *d, json_t **res)
 {
 	const struct config_key_info *changed[64];
 	struct config_error err;
 	struct config *next;
 	size_t n;
 	char q[CONFIG_ERROR_MAX + 8];
+	json_t *applied = NULL, *restart = NULL;
 
+	if (res)
+		*res = NULL;
 	if (!d->path) {
 		log_info("config_reload_skipped",
 		         "reason=\"no configuration file (-c)\"");
-		return;
+		if (res)
+			*res = admin_error("sipregd runs without a configuration file "
+			                   "(-c): nothing to reload");
+		return 409;
 	}
 	if (config_load(&next, d->path, &err) < 0) {
 		__atomic_add_fetch(&d->reload_failures, 1, __ATOMIC_RELAXED);
 		log_error("config_reload_failed", "error=%s kept=previous",
 		          log_quote(q, sizeof(q), err.msg));
-		return;
+		if (res)
+			*res = json_pack("{s:s, s:s, s:s}", "error", err.msg, "kept",
+			                 "previous", "file", d->path);
+		return 422;
+	}
+	if (res) {
+		applied = json_array();
+		restart = json_array();
 	}
 	n = config_diff(d->cfg, next, changed, 64);
 	for (size_t i = 0; i < n && i < 64; i++) {
@@ -258,6 +310,12 @@ static void reload(struct daemon *d)
 		                    sizeof(was));
 		config_format_value(next, changed[i]->section, changed[i]->name, now,
 		                    sizeof(now));
+		if (applied && restart)
+			json_array_append_new(changed[i]->live ? applied : restart,
+			                      json_pack("{s:s++, s:s, s:s}", "key",
+			                                changed[i]->section, ".",
+			                                changed[i]->name, "old", was,
+			                                "new", now));
 		if (changed[i]->live)
 			log_info("config_changed", "key=%s.%s old=%s new=%s applied=yes",
 			         changed[i]->section, changed[i]->name,
@@ -283,6 +341,194 @@ static void reload(struct daemon *d)
 	__atomic_add_fetch(&d->reloads, 1, __ATOMIC_RELAXED);
 	log_info("config_reloaded", "file=%s changed=%zu",
 	         log_quote(q, sizeof(q), d->path), n);
+	if (res && applied && restart)
+		*res = json_pack("{s:s, s:o, s:o, s:s}", "file", d->path, "applied",
+		                 applied, "restart_required", restart, "live_through_database",
+		                 "trunks and subscribers (no reload needed)");
+	else {
+		json_decref(applied);
+		json_decref(restart);
+	}
+	return 200;
+}
+
+/* POST /reload (admin thread): ask the main thread, wait for its answer. */
+static int reload_handler(const struct admin_request *req, json_t **reply, void *arg)
+{
+	struct daemon *d = arg;
+	uint64_t one = 1;
+	unsigned long me;
+	struct timespec until;
+	int status = 503;
+
+	(void)req;
+	clock_gettime(CLOCK_MONOTONIC, &until);
+	until.tv_sec += RELOAD_WAIT_MS / 1000;
+	pthread_mutex_lock(&d->reload_lock);
+	me = ++d->reload_asked;
+	if (write(d->reload_efd, &one, sizeof(one)) != sizeof(one)) {
+		pthread_mutex_unlock(&d->reload_lock);
+		*reply = admin_error("cannot reach the main thread: %s", strerror(errno));
+		return 500;
+	}
+	while (d->reload_served < me) {
+		if (pthread_cond_timedwait(&d->reload_cond, &d->reload_lock, &until) ==
+		    ETIMEDOUT)
+			break;
+	}
+	if (d->reload_served >= me) {
+		*reply = d->reload_result; /* ours: served in request order */
+		d->reload_result = NULL;
+		status = d->reload_status;
+		if (!*reply)
+			status = -ENOMEM;
+	} else {
+		*reply = admin_error("the main thread did not reload within %d ms",
+		                     RELOAD_WAIT_MS);
+	}
+	pthread_mutex_unlock(&d->reload_lock);
+	return status;
+}
+
+/* The main thread's side of POST /reload. */
+static void reload_serve(struct daemon *d)
+{
+	uint64_t v;
+	unsigned long asked;
+	json_t *res;
+	int status;
+
+	if (read(d->reload_efd, &v, sizeof(v)) != sizeof(v))
+		return;
+	pthread_mutex_lock(&d->reload_lock);
+	asked = d->reload_asked;
+	pthread_mutex_unlock(&d->reload_lock);
+	if (asked == d->reload_served)
+		return;
+	status = reload(d, &res);
+	pthread_mutex_lock(&d->reload_lock);
+	json_decref(d->reload_result); /* a waiter that gave up */
+	d->reload_result = res;
+	d->reload_status = status;
+	d->reload_served = asked; /* one reload answers every request so far */
+	pthread_cond_broadcast(&d->reload_cond);
+	pthread_mutex_unlock(&d->reload_lock);
+}
+
+/* ------------------------------------------------------------------------ */
+/* The doctor                                                                */
+
+struct obs_buf {
+	struct ua_trunk_obs *o;
+	size_t n, cap;
+};
+
+static int obs_collect(void *arg, const struct ua_trunk_obs *o)
+{
+	struct obs_buf *b = arg;
+
+	if (b->n == b->cap) {
+		size_t cap = b->cap ? b->cap * 2 : 64;
+		struct ua_trunk_obs *no = realloc(b->o, cap * sizeof(*no));
+
+		if (!no)
+			return -ENOMEM;
+		b->o = no;
+		b->cap = cap;
+	}
+	b->o[b->n++] = *o;
+	return 0;
+}
+
+/* Runs the doctor on every trunk's observations (any thread) and refreshes
+ * the metric's cache. Returns 0 or -ENOMEM; *ntrunks gets how many trunks. */
+static int run_doctor(struct daemon *d, struct doctor_report *rep, size_t *ntrunks)
+{
+	struct obs_buf b = {NULL, 0, 0};
+	struct doctor_registrar g;
+	struct doctor_input in;
+	unsigned counts[DOCTOR_KIND__COUNT];
+	int r;
+
+	r = ua_observe_all(obs_collect, &b);
+	if (r < 0)
+		goto out;
+	pthread_mutex_lock(&d->cfg_lock);
+	g.nat_expire = d->cfg->endpoint_nat_expire;
+	g.endpoint_expire = d->cfg->endpoint_expire;
+	g.min_expire = d->cfg->min_expire;
+	pthread_mutex_unlock(&d->cfg_lock);
+	in.trunks = b.o;
+	in.ntrunks = b.n;
+	in.registrar = &g;
+	in.now_ms = clock_now_ms();
+	in.now_wall = time(NULL);
+	r = doctor_run(&in, rep);
+	if (r < 0)
+		goto out;
+	*ntrunks = b.n;
+	doctor_count(rep, counts);
+	pthread_mutex_lock(&d->doctor_lock);
+	memcpy(d->doctor_counts, counts, sizeof(counts));
+	d->doctor_at = in.now_ms ? in.now_ms : 1;
+	pthread_mutex_unlock(&d->doctor_lock);
+out:
+	free(b.o);
+	return r;
+}
+
+/* GET /doctor (admin thread). */
+static int doctor_handler(const struct admin_request *req, json_t **reply, void *arg)
+{
+	struct doctor_report rep = {NULL, 0, 0};
+	size_t n = 0;
+	int r;
+
+	(void)req;
+	r = run_doctor(arg, &rep, &n);
+	if (r == 0) {
+		*reply = doctor_report_json(&rep, n);
+		if (!*reply)
+			r = -ENOMEM;
+	}
+	doctor_report_free(&rep);
+	return r < 0 ? r : 200;
+}
+
+/* "doctor": {"findings_by_kind": {kind: n}} for /metrics, from a run at
+ * most DOCTOR_CACHE_MS old (a scrape of 100,000 trunks every few seconds
+ * would copy them all each time). */
+static int doctor_status(struct daemon *d, json_t *st)
+{
+	unsigned counts[DOCTOR_KIND__COUNT];
+	uint64_t at;
+	json_t *by, *doc;
+
+	pthread_mutex_lock(&d->doctor_lock);
+	at = d->doctor_at;
+	memcpy(counts, d->doctor_counts, sizeof(counts));
+	pthread_mutex_unlock(&d->doctor_lock);
+	if (!at || clock_now_ms() - at > DOCTOR_CACHE_MS) {
+		struct doctor_report rep = {NULL, 0, 0};
+		size_t n;
+		int r = run_doctor(d, &rep, &n);
+
+		if (r == 0)
+			doctor_count(&rep, counts);
+		doctor_report_free(&rep);
+		if (r < 0)
+			return r;
+	}
+	by = json_object();
+	doc = json_object();
+	if (!by || !doc || json_object_set_new(doc, "findings_by_kind", by) < 0) {
+		json_decref(by);
+		json_decref(doc);
+		return -ENOMEM;
+	}
+	for (unsigned k = 0; k < DOCTOR_KIND__COUNT; k++)
+		json_object_set_new(by, doctor_kind_name(k), json_integer(counts[k]));
+	return json_object_set_new(st, "doctor", doc) < 0 ? -ENOMEM : 0;
 }
 
 /* Waits for signals (flushing the log's rate-limit summaries once a
@@ -290,9 +536,10 @@ static void reload(struct daemon *d)
 static int serve(struct daemon *d, int sfd)
 {
 	for (;;) {
-		struct pollfd p = {.fd = sfd, .events = POLLIN};
+		struct pollfd p[2] = {{.fd = sfd, .events = POLLIN},
+		                      {.fd = d->reload_efd, .events = POLLIN}};
 		struct signalfd_siginfo si;
-		int r = poll(&p, 1, 1000);
+		int r = poll(p, 2, 1000);
 
 		log_flush(false);
 		if (r < 0 && errno != EINTR) {
@@ -301,10 +548,14 @@ static int serve(struct daemon *d, int sfd)
 		}
 		if (r <= 0)
 			continue;
+		if (p[1].revents & POLLIN)
+			reload_serve(d);
+		if (!(p[0].revents & POLLIN))
+			continue;
 		if (read(sfd, &si, sizeof(si)) != sizeof(si))
 			continue;
 		if (si.ssi_signo == SIGHUP)
-			reload(d);
+			reload(d, NULL);
 		else
 			return (int)si.ssi_signo;
 	}
@@ -352,7 +603,10 @@ int main(int argc, char **argv)
 	        {"version", no_argument, NULL, 'V'},
 	        {NULL, 0, NULL, 0},
 	};
-	struct daemon d = {.cfg_lock = PTHREAD_MUTEX_INITIALIZER};
+	struct daemon d = {.cfg_lock = PTHREAD_MUTEX_INITIALIZER,
+	                   .reload_lock = PTHREAD_MUTEX_INITIALIZER,
+	                   .doctor_lock = PTHREAD_MUTEX_INITIALIZER,
+	                   .reload_efd = -1};
 	struct config_error err;
 	bool check = false;
 	sigset_t mask;
@@ -412,6 +666,19 @@ int main(int argc, char **argv)
 		log_error("start_failed", "step=signalfd error=%s", strerror(errno));
 		goto out;
 	}
+	d.reload_efd = eventfd(0, EFD_CLOEXEC | EFD_NONBLOCK);
+	if (d.reload_efd < 0) {
+		log_error("start_failed", "step=eventfd error=%s", strerror(errno));
+		goto out;
+	}
+	{
+		pthread_condattr_t ca;
+
+		pthread_condattr_init(&ca);
+		pthread_condattr_setclock(&ca, CLOCK_MONOTONIC);
+		pthread_cond_init(&d.reload_cond, &ca);
+		pthread_condattr_destroy(&ca);
+	}
 
 	/* The admin socket first: it proves no other sipregd runs with this
 	 * configuration before the database is opened and ports are bound. */
@@ -454,6 +721,10 @@ int main(int argc, char **argv)
 	r = admin_set_status(d.admin, status_provider, &d);
 	if (r == 0)
 		r = admin_route_add(d.admin, "GET", "/config", 0, config_handler, &d);
+	if (r == 0)
+		r = admin_route_add(d.admin, "POST", "/reload", 0, reload_handler, &d);
+	if (r == 0)
+		r = admin_route_add(d.admin, "GET", "/doctor", 0, doctor_handler, &d);
 	if (r == 0)
 		r = regsvc_admin_routes(d.svc, d.admin);
 	if (r == 0)
@@ -550,6 +821,11 @@ out:
 	}
 	if (sfd >= 0)
 		close(sfd);
+	if (d.reload_efd >= 0) {
+		close(d.reload_efd);
+		pthread_cond_destroy(&d.reload_cond);
+	}
+	json_decref(d.reload_result);
 	config_free(d.cfg);
 	return rc;
 }

@@ -279,6 +279,7 @@ int sipregd_metrics_fill(struct metrics *m, json_t *st)
 	static const char *const rl_v[] = {"ok", "failed"};
 	struct metrics_label ver = L("version", SIPREG_VERSION);
 	json_t *sip = json_object_get(st, "sip"), *tr = json_object_get(st, "trunks");
+	json_t *doc;
 	json_t *running = json_object_get(st, "workers_running"), *v;
 	json_t *counters = json_object_get(st, "counters");
 	size_t i;
@@ -320,5 +321,9 @@ int sipregd_metrics_fill(struct metrics *m, json_t *st)
 		r = latency_family(m, json_object_get(st, "registrar_latency"));
 	if (r == 0 && tr)
 		r = trunk_families(m, tr);
+	if (r == 0 && json_is_object(doc = json_object_get(st, "doctor")))
+		r = each(m, "sipreg_doctor_findings", METRICS_GAUGE,
+		         "Findings of the doctor (sipregctl doctor) now, by kind.", "kind",
+		         json_object_get(doc, "findings_by_kind"));
 	return r;
 }

@@ -27,6 +27,8 @@
  *             [--file F.pcap] [--hep HOST:PORT] [--hep-id N] [--max-packets N]
  *             [--max-bytes N] [--json]
  *   sipregctl ... trace stop|status [--json]
+ *   sipregctl ... doctor [--json]
+ *   sipregctl ... reload [--json]
  *
  * The socket is -s SOCKET, else [admin] socket of the configuration file
  * given with -c, else the default configuration's path
@@ -144,6 +146,13 @@ static void usage(FILE *f)
 	        "                              Homer collector; filters combine (AND)\n"
 	        "  trace stop                  stop it (the file is complete)\n"
 	        "  trace status                running?, filter, messages written, dropped\n"
+	        "  doctor                      the registration problems sipregd sees\n"
+	        "                              (NAT, flooding, rejected credentials,\n"
+	        "                              blocked, retry delay, synchronised\n"
+	        "                              refreshes): severity, evidence and the\n"
+	        "                              setting to change\n"
+	        "  reload                      re-read the configuration file (as SIGHUP):\n"
+	        "                              what was applied, what needs a restart\n"
 	        "  doctor                      the registration problems sipregd sees\n"
 	        "                              (NAT, flooding, rejected credentials,\n"
 	        "                              blocked, retry delay, synchronised\n"
@@ -655,6 +664,65 @@ static void print_trunk(json_t *t)
 	}
 }
 
+/* GET /doctor: one block per finding, most severe first. */
+static int print_doctor(json_t *root)
+{
+	json_t *list = json_object_get(root, "findings"), *f;
+	size_t i, n = json_array_size(list);
+
+	if (!json_is_array(list))
+		return -1;
+	if (n == 0)
+		printf("no findings (%lld trunks checked): nothing to change\n",
+		       (long long)json_integer_value(json_object_get(root, "trunks_checked")));
+	json_array_foreach(list, i, f)
+	{
+		char sev[16];
+		const char *s = json_string_value(json_object_get(f, "severity")) ?: "?";
+		size_t k;
+
+		for (k = 0; s[k] && k < sizeof(sev) - 1; k++)
+			sev[k] = (char)(s[k] >= 'a' && s[k] <= 'z' ? s[k] - 32 : s[k]);
+		sev[k] = 0;
+		printf("%s%-8s  %s  %s %s\n", i ? "\n" : "", sev,
+		       json_string_value(json_object_get(f, "kind")) ?: "?",
+		       json_string_value(json_object_get(f, "subject_type")) ?: "?",
+		       json_string_value(json_object_get(f, "subject")) ?: "?");
+		printf("  evidence: %s\n",
+		       json_string_value(json_object_get(f, "evidence")) ?: "");
+		printf("  setting:  %s\n", json_string_value(json_object_get(f, "setting")) ?: "");
+		printf("  advice:   %s\n", json_string_value(json_object_get(f, "advice")) ?: "");
+	}
+	if (n)
+		printf("\n%zu finding%s (%lld trunks checked)\n", n, n == 1 ? "" : "s",
+		       (long long)json_integer_value(json_object_get(root, "trunks_checked")));
+	return 0;
+}
+
+/* POST /reload: what changed, applied or waiting for a restart. */
+static int print_reload(json_t *root)
+{
+	json_t *ap = json_object_get(root, "applied"), *rs = json_object_get(root, "restart_required");
+	json_t *lists[2] = {ap, rs}, *c;
+	size_t i;
+
+	if (!json_is_array(ap) || !json_is_array(rs))
+		return -1;
+	printf("reloaded %s: %zu key%s applied, %zu need%s a restart\n",
+	       json_string_value(json_object_get(root, "file")) ?: "?", json_array_size(ap),
+	       json_array_size(ap) == 1 ? "" : "s", json_array_size(rs),
+	       json_array_size(rs) == 1 ? "s" : "");
+	for (int l = 0; l < 2; l++)
+		json_array_foreach(lists[l], i, c)
+		printf("  %-16s %s: %s -> %s%s\n", l ? "needs a restart" : "applied",
+		       json_string_value(json_object_get(c, "key")) ?: "?",
+		       json_string_value(json_object_get(c, "old")) ?: "?",
+		       json_string_value(json_object_get(c, "new")) ?: "?",
+		       l ? " (the running value is kept until then)" : "");
+	printf("trunks and subscribers are live through the database: no reload needed\n");
+	return 0;
+}
+
 /* ------------------------------------------------------------------------ */
 /* Commands                                                                  */
 
@@ -677,6 +745,8 @@ enum cmd_kind {
 	CMD_TRUNK_SHOW,
 	CMD_TRUNK_LIST,
 	CMD_TRUNK_IMPORT,
+	CMD_DOCTOR,
+	CMD_RELOAD,
 };
 
 /* The options of trunk add / set: option name and JSON key of POST /trunks. */
@@ -1019,6 +1089,14 @@ static int print_reply(const struct cmdline *cl, json_t *root)
 		       (long long)json_integer_value(json_object_get(root, "imported")),
 		       cl->pos[0]);
 		return 0;
+	case CMD_DOCTOR:
+		if (print_doctor(root) == 0)
+			return 0;
+		break;
+	case CMD_RELOAD:
+		if (print_reload(root) == 0)
+			return 0;
+		break;
 	case CMD_TRUNK_LIST:
 		a = json_object_get(root, "trunks");
 		if (!json_is_array(a))
@@ -1531,6 +1609,10 @@ int main(int argc, char **argv)
 			cl.name = cmdname;
 		}
 		words = 2;
+	} else if (strcmp(cmd, "doctor") == 0) {
+		cl.kind = CMD_DOCTOR;
+	} else if (strcmp(cmd, "reload") == 0) {
+		cl.kind = CMD_RELOAD;
 	} else if (strcmp(cmd, "bindings") == 0) {
 		cl.kind = CMD_BINDINGS;
 	} else {
@@ -1704,6 +1786,22 @@ int main(int argc, char **argv)
 			snprintf(path, sizeof(path), "/trunks");
 		}
 		timeout = 120;
+		break;
+	case CMD_DOCTOR:
+	case CMD_RELOAD:
+		if (cl.npos)
+			return bad_usage("unexpected argument: %s", cl.pos[0]);
+		if (cl.kind == CMD_DOCTOR) {
+			snprintf(path, sizeof(path), "/doctor");
+			timeout = 60;
+			break;
+		}
+		snprintf(path, sizeof(path), "/reload");
+		method = "POST";
+		req_body = strdup("{}");
+		if (!req_body)
+			goto out;
+		timeout = 30;
 		break;
 	case CMD_TRUNK_IMPORT:
 		if (cl.npos != 1)

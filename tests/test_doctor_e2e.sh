@@ -1,0 +1,269 @@
+#!/usr/bin/env bash
+# tests/test_doctor_e2e.sh - `sipregctl doctor` and `sipregctl reload` end to
+# end (issue 6 §3, §4): sipregd ("D") registers trunks to real upstreams on
+# loopback and the doctor names each problem with the trunk and the setting:
+#   - a second sipregd as the upstream registrar ("U"):
+#       t-badpw  a wrong password: 401 again after credentials
+#                -> credentials_rejected, setting the trunk's password;
+#       t-fast   --expire 20 -> register_flooding (a REGISTER every 10 s),
+#                setting the trunk's expire;
+#       t-ok     --expire 600, registered at our own address -> no finding;
+#   - sipp as an upstream that answers 200 OK granting 600 s with a top Via
+#     received=203.0.113.7;rport=40000 (tests/sipp/uas_register_nat.xml):
+#       t-nat    -> nat_expiry_too_long, SS_SIP_USER_AGENT_EXPIRE, the
+#                evidence quoting the received/rport seen;
+#   - the findings as the sipreg_doctor_findings{kind} gauge on /metrics;
+#   - `sipregctl reload` after editing D's file: a live key
+#     (SS_SIP_USER_AGENT_RETRY_DELAY) applied and running, a restart-only
+#     key ([core] workers) reported and not applied; a broken file: exit 1,
+#     the error, the previous configuration kept; SIGHUP still reloads.
+# Exit 77 (skip) with a message when a required tool is missing. Every port
+# is ephemeral, every process is stopped by its PID, every wait is bounded.
+set -u
+build=${SIPREG_BUILD_ROOT:?run through meson test}
+src=${SIPREG_SOURCE_ROOT:?run through meson test}
+sipregd=$build/src/sipregd
+ctl=$build/tools/sipregctl
+for t in jq python3 timeout curl sipp; do
+	command -v $t >/dev/null || { echo "SKIP: $t is not installed"; exit 77; }
+done
+for f in "$sipregd" "$ctl"; do
+	[ -x "$f" ] || { echo "FAIL: $f is not built"; exit 1; }
+done
+py=$(python3 -c 'import sys; print(sys.executable)')
+
+tmp=$(mktemp -d /tmp/sipreg-test-doctor.XXXXXX)
+upid= dpid= sipp_pid=
+cleanup() {
+	for p in $sipp_pid $dpid $upid; do
+		kill -9 "$p" 2>/dev/null && wait "$p" 2>/dev/null
+	done
+	rm -rf "$tmp"
+}
+trap cleanup EXIT
+trap "exit 1" INT TERM
+fails=0
+ok() { echo "ok: $*"; }
+bad() { echo "FAIL: $*"; fails=$((fails + 1)); }
+check() { # check DESCRIPTION WANT GOT
+	if [ "$2" = "$3" ]; then ok "$1"; else bad "$1: want '$2', got '$3'"; fi
+}
+die() {
+	echo "FAIL: $*"
+	echo "--- D log (tail)"; tail -25 "$tmp/d.log" 2>/dev/null
+	exit 1
+}
+now_ms() { echo $(($(date +%s%N) / 1000000)); }
+
+# A port free for both UDP and TCP on 127.0.0.1.
+free_port() {
+	"$py" - <<'PY'
+import socket
+for _ in range(100):
+    t = socket.socket(); t.bind(("127.0.0.1", 0)); p = t.getsockname()[1]
+    u = socket.socket(socket.AF_INET, socket.SOCK_DGRAM)
+    try:
+        u.bind(("127.0.0.1", p))
+    except OSError:
+        continue
+    print(p)
+    break
+PY
+}
+uport=$(free_port)
+dport=$(free_port)
+sport=$(free_port)
+
+write_conf() { # write_conf NAME PORT
+	mkdir -p "$tmp/$1-db"
+	cat >"$tmp/$1.conf" <<CONF
+[core]
+listen = udp:127.0.0.1:$2 tcp:127.0.0.1:$2
+workers = 2
+shutdown_timeout = 5
+[admin]
+socket = $tmp/$1.sock
+http = 127.0.0.1:0
+[database]
+path = $tmp/$1-db/sipreg.db
+flush_interval = 100
+[sip]
+SS_SIP_USER_AGENT_RETRY_DELAY = 30
+SS_ENDPOINT_EXPIRE = 600
+SS_ENDPOINT_NAT_EXPIRE = 60
+min_expire = 20
+ENDPOINT_ADDRESS_RETRY = 10000
+CONF
+}
+uctl() { timeout 20 "$ctl" -s "$tmp/u.sock" "$@"; }
+dctl() { timeout 20 "$ctl" -s "$tmp/d.sock" "$@"; }
+start() { # start NAME
+	"$sipregd" -c "$tmp/$1.conf" </dev/null >>"$tmp/$1.log" 2>&1 &
+	local p=$!
+	eval "${1}pid=$p"
+	for _ in $(seq 100); do
+		timeout 5 "$ctl" -s "$tmp/$1.sock" status --json 2>/dev/null |
+			jq -e '.sip.bound | length > 0' >/dev/null 2>&1 && return 0
+		kill -0 "$p" 2>/dev/null || die "sipregd $1 exited at start"
+		sleep 0.1
+	done
+	die "sipregd $1 did not start within 10 s"
+}
+tjson() { dctl trunk show "$1" --json 2>/dev/null; }
+wait_trunk() { # wait_trunk NAME SECONDS JQ-CONDITION
+	local end=$(($(now_ms) + $2 * 1000))
+	while [ "$(now_ms)" -lt $end ]; do
+		tjson "$1" | jq -e "$3" >/dev/null 2>&1 && return 0
+		sleep 0.1
+	done
+	return 1
+}
+# finding KIND SUBJECT JQ-FIELD: a field of the finding of KIND about SUBJECT
+finding() {
+	jq -r --arg k "$1" --arg s "$2" \
+		"[.findings[] | select(.kind == \$k and .subject == \$s)] | if length == 1 then .[0]$3 else \"(\(length) findings)\" end" \
+		<<<"$doc"
+}
+
+# --- U with the accounts, D, and sipp's NAT scenario
+write_conf u "$uport"
+start u
+printf 'username,domain,password\nacct1,up.example,pw-1\nacct2,up.example,pw-2\nacct3,up.example,pw-3\n' >"$tmp/subs.csv"
+uctl subscriber import "$tmp/subs.csv" >/dev/null || die "U: import failed"
+write_conf d "$dport"
+start d
+timeout 120 sipp -sf "$src/tests/sipp/uas_register_nat.xml" -i 127.0.0.1 -p "$sport" -t u1 \
+	-timeout 110s -trace_err -error_file "$tmp/sipp.err" </dev/null >"$tmp/sipp.out" 2>&1 &
+sipp_pid=$!
+
+# --- before any trunk: nothing to say
+doc=$(dctl doctor --json) || die "doctor --json failed"
+check "no trunk: no finding" 0 "$(jq '.findings | length' <<<"$doc")"
+out=$(dctl doctor)
+grep -q '^no findings (0 trunks checked): nothing to change$' <<<"$out" && ok "doctor: says there is nothing" ||
+	bad "doctor (empty): $out"
+
+# --- the trunks
+dctl trunk add t-badpw --registrar "127.0.0.1:$uport" --user acct1 --password wrong \
+	--domain up.example >/dev/null || bad "add t-badpw"
+dctl trunk add t-fast --registrar "127.0.0.1:$uport" --user acct2 --password pw-2 \
+	--domain up.example --expire 20 >/dev/null || bad "add t-fast"
+dctl trunk add t-ok --registrar "127.0.0.1:$uport" --user acct3 --password pw-3 \
+	--domain up.example --expire 600 >/dev/null || bad "add t-ok"
+dctl trunk add t-nat --registrar "127.0.0.1:$sport" --user natuser \
+	--domain nat.example >/dev/null || bad "add t-nat"
+wait_trunk t-badpw 10 '.state == "failed"' || bad "t-badpw not failed: $(tjson t-badpw)"
+wait_trunk t-fast 10 '.state == "registered"' || bad "t-fast not registered: $(tjson t-fast)"
+wait_trunk t-ok 10 '.state == "registered"' || bad "t-ok not registered: $(tjson t-ok)"
+wait_trunk t-nat 10 '.state == "registered"' || bad "t-nat not registered: $(tjson t-nat)"
+
+doc=$(dctl doctor --json) || die "doctor --json failed"
+echo "$doc" | jq -c '.findings[] | {kind, severity, subject}'
+check "doctor: 4 trunks checked" 4 "$(jq .trunks_checked <<<"$doc")"
+check "every finding has kind, severity, subject, evidence, advice" true \
+	"$(jq '[.findings[] | has("kind") and has("severity") and has("subject") and has("evidence") and has("advice")] | all' <<<"$doc")"
+
+# wrong password
+check "t-badpw: credentials_rejected" warning "$(finding credentials_rejected t-badpw .severity)"
+check "t-badpw: the setting is the password" "trunk password, auth_user, realm" \
+	"$(finding credentials_rejected t-badpw .setting)"
+check "t-badpw: evidence counts the 401 after credentials" 1 \
+	"$(finding credentials_rejected t-badpw .data.auth_failures)"
+ev=$(finding credentials_rejected t-badpw .evidence)
+grep -q '"401 Unauthorized"' <<<"$ev" && ok "t-badpw: evidence quotes the 401" || bad "t-badpw evidence: $ev"
+grep -q 'since 20[0-9-]*T[0-9:]*Z' <<<"$ev" && ok "t-badpw: evidence has the time" || bad "t-badpw evidence: $ev"
+grep -q 'sipregctl trunk set t-badpw --password' <<<"$(finding credentials_rejected t-badpw .advice)" &&
+	ok "t-badpw: advice names the command" || bad "t-badpw advice: $(finding credentials_rejected t-badpw .advice)"
+
+# flooding
+check "t-fast: register_flooding" warning "$(finding register_flooding t-fast .severity)"
+check "t-fast: setting the trunk's expire" "trunk expire" "$(finding register_flooding t-fast .setting)"
+check "t-fast: effective expiry 20 s" 20 "$(finding register_flooding t-fast .data.effective_expiry_s)"
+check "t-fast: refresh every 10 s" 10 "$(finding register_flooding t-fast .data.refresh_interval_s)"
+
+# NAT
+check "t-nat: nat_expiry_too_long" warning "$(finding nat_expiry_too_long t-nat .severity)"
+check "t-nat: the setting" SS_SIP_USER_AGENT_EXPIRE "$(finding nat_expiry_too_long t-nat .setting)"
+check "t-nat: effective expiry 600 s" 600 "$(finding nat_expiry_too_long t-nat .data.effective_expiry_s)"
+ev=$(finding nat_expiry_too_long t-nat .evidence)
+grep -q "received=203.0.113.7;rport=40000 while we sent 127.0.0.1:$dport" <<<"$ev" &&
+	ok "t-nat: evidence quotes the Via received/rport and our address" || bad "t-nat evidence: $ev"
+grep -q -- '--expire 180' <<<"$(finding nat_expiry_too_long t-nat .advice)" && ok "t-nat: advice 180 s" ||
+	bad "t-nat advice: $(finding nat_expiry_too_long t-nat .advice)"
+
+# the healthy one, and nothing else
+check "t-ok: no finding" 0 "$(jq '[.findings[] | select(.subject == "t-ok")] | length' <<<"$doc")"
+check "three findings in all" 3 "$(jq '.findings | length' <<<"$doc")"
+
+# the human form
+out=$(dctl doctor)
+grep -q '^WARNING   credentials_rejected  trunk t-badpw$' <<<"$out" && ok "doctor: human table names t-badpw" ||
+	bad "doctor human: $out"
+grep -q '^  setting:  SS_SIP_USER_AGENT_EXPIRE$' <<<"$out" && ok "doctor: human names the setting" ||
+	bad "doctor human: $out"
+grep -q '^3 findings (4 trunks checked)$' <<<"$out" && ok "doctor: human summary" || bad "doctor human: $out"
+
+# the metric
+mport=$(sed -n 's/.*event=metrics_listening .*port=\([0-9]*\).*/\1/p' "$tmp/d.log" | head -1)
+m=$(curl -s --max-time 5 "http://127.0.0.1:$mport/metrics")
+grep -q '^sipreg_doctor_findings{kind="credentials_rejected"} 1$' <<<"$m" &&
+	ok "metrics: sipreg_doctor_findings credentials_rejected 1" ||
+	bad "metrics: $(grep doctor <<<"$m")"
+grep -q '^sipreg_doctor_findings{kind="synchronised_refreshes"} 0$' <<<"$m" &&
+	ok "metrics: a kind without finding is 0" || bad "metrics: $(grep doctor <<<"$m")"
+
+# fixing the password clears the finding
+dctl trunk set t-badpw --password pw-1 >/dev/null || bad "trunk set t-badpw"
+wait_trunk t-badpw 10 '.state == "registered"' || bad "t-badpw not registered after the fix: $(tjson t-badpw)"
+doc=$(dctl doctor --json)
+check "t-badpw fixed: its finding is gone" 0 \
+	"$(jq '[.findings[] | select(.subject == "t-badpw")] | length' <<<"$doc")"
+
+# --- reload: a live key applied, a restart-only key reported
+sed -i 's/^SS_SIP_USER_AGENT_RETRY_DELAY = 30$/SS_SIP_USER_AGENT_RETRY_DELAY = 45/; s/^workers = 2$/workers = 3/' "$tmp/d.conf"
+r=$(dctl reload --json) || bad "reload --json failed"
+check "reload: retry delay applied 30 -> 45" "30 45" \
+	"$(jq -r '.applied[] | select(.key == "sip.SS_SIP_USER_AGENT_RETRY_DELAY") | "\(.old) \(.new)"' <<<"$r")"
+check "reload: workers needs a restart (2 -> 3)" "2 3" \
+	"$(jq -r '.restart_required[] | select(.key == "core.workers") | "\(.old) \(.new)"' <<<"$r")"
+check "reload: nothing else changed" "1 1" "$(jq -r '"\(.applied | length) \(.restart_required | length)"' <<<"$r")"
+check "running retry delay is 45" 45 "$(dctl config --json | jq -r '.sections.sip.SS_SIP_USER_AGENT_RETRY_DELAY')"
+check "running workers still 2" 2 "$(dctl status --json | jq -r .workers)"
+sed -i 's/^SS_SIP_USER_AGENT_RETRY_DELAY = 45$/SS_SIP_USER_AGENT_RETRY_DELAY = 60/' "$tmp/d.conf"
+out=$(dctl reload)
+grep -q "^reloaded $tmp/d.conf: 1 key applied, 1 needs a restart$" <<<"$out" && ok "reload: human summary" ||
+	bad "reload human: $out"
+grep -q '^  applied          sip.SS_SIP_USER_AGENT_RETRY_DELAY: 45 -> 60$' <<<"$out" && ok "reload: human applied line" ||
+	bad "reload human: $out"
+grep -q '^  needs a restart  core.workers: 2 -> 3 ' <<<"$out" && ok "reload: human restart line" ||
+	bad "reload human: $out"
+
+# a broken file: refused, the running configuration kept
+echo "SS_SIP_USER_AGENT_RETRY_DELAY = 5" >>"$tmp/d.conf"
+out=$(dctl reload 2>&1)
+rc=$?
+check "reload of a bad file: exit 1" 1 $rc
+grep -q 'sipregd answered 422: .*SS_SIP_USER_AGENT_RETRY_DELAY' <<<"$out" && ok "reload: the error names the key" ||
+	bad "reload bad: $out"
+check "bad file: retry delay still 60" 60 "$(dctl config --json | jq -r '.sections.sip.SS_SIP_USER_AGENT_RETRY_DELAY')"
+kill -0 "$dpid" && ok "D still runs" || bad "D died on a bad reload"
+# SIGHUP is the same reload
+sed -i '$d' "$tmp/d.conf"
+sed -i 's/^SS_SIP_USER_AGENT_RETRY_DELAY = 60$/SS_SIP_USER_AGENT_RETRY_DELAY = 90/' "$tmp/d.conf"
+kill -HUP "$dpid"
+for _ in $(seq 50); do
+	[ "$(dctl config --json | jq -r '.sections.sip.SS_SIP_USER_AGENT_RETRY_DELAY')" = 90 ] && break
+	sleep 0.1
+done
+check "SIGHUP: retry delay 90" 90 "$(dctl config --json | jq -r '.sections.sip.SS_SIP_USER_AGENT_RETRY_DELAY')"
+check "status counts the reloads (3 ok, 1 failed)" "3 1" \
+	"$(dctl status --json | jq -r '"\(.counters.config_reloads) \(.counters.config_reload_failures)"')"
+
+# --- stop
+kill -TERM "$dpid"
+for _ in $(seq 150); do kill -0 "$dpid" 2>/dev/null || break; sleep 0.1; done
+wait "$dpid"
+check "D: graceful stop exits 0" 0 $?
+dpid=
+echo "$fails failure(s)"
+[ $fails -eq 0 ]
