@@ -219,11 +219,13 @@ Test(location, source_change_rebuilds_and_is_kept)
 struct flushed {
 	int calls;
 	size_t last_n;
+	bool last_replace_all;
 	char last_contact[STORE_URI_MAX];
 	int fail;
 };
 
-static int write_cb(void *arg, const char *aor, const struct store_binding *b, size_t n)
+static int write_cb(void *arg, const char *aor, const struct store_binding *b, size_t n,
+		bool replace_all)
 {
 	struct flushed *f = arg;
 
@@ -232,6 +234,7 @@ static int write_cb(void *arg, const char *aor, const struct store_binding *b, s
 		return -EIO;
 	f->calls++;
 	f->last_n = n;
+	f->last_replace_all = replace_all;
 	if (n)
 		snprintf(f->last_contact, sizeof(f->last_contact), "%s", b[0].contact);
 	return 0;
@@ -258,6 +261,60 @@ Test(location, flush_writes_each_change_once_deletions_too_and_retries_failures)
 	cr_assert_eq(location_remove(loc, AOR), -ENOENT);
 	cr_assert_eq(location_flush(loc, 4, 1900000000, write_cb, &f), 1);
 	cr_assert_eq(f.last_n, 0, "the deletion is persisted");
+	cr_assert(f.last_replace_all);
+}
+
+/* replace_all only when the store may hold a contact the record has not: a
+ * new AOR, a dropped contact (expires=0, expiry, a replaced location), or
+ * such a change not yet written when the record changed again. */
+Test(location, flush_replaces_all_only_when_a_contact_was_dropped)
+{
+	struct loc_contact a = contact("sip:alice@192.0.2.10", 600);
+	struct loc_contact two[2] = {contact("sip:alice@192.0.2.10", 600),
+				     contact("sip:alice@192.0.2.11", 60)};
+	struct loc_contact a0 = contact("sip:alice@192.0.2.10", 0);
+	struct flushed f = {0};
+	size_t n;
+
+	cr_assert_eq(update(&a, 1, false, "c1", 1, &three, 0, &n, NULL), 0);
+	cr_assert_eq(location_flush(loc, 1, 1900000000, write_cb, &f), 1);
+	cr_assert(f.last_replace_all, "a new AOR");
+	cr_assert_eq(update(&a, 1, false, "c1", 2, &three, 1, &n, NULL), 0); /* in place */
+	cr_assert_eq(location_flush(loc, 2, 1900000000, write_cb, &f), 1);
+	cr_assert_not(f.last_replace_all, "a refresh");
+	cr_assert_eq(update(&a, 1, false, "c2", 1, &three, 2, &n, NULL), 0); /* new Call-ID */
+	cr_assert_eq(location_flush(loc, 3, 1900000000, write_cb, &f), 1);
+	cr_assert_not(f.last_replace_all, "the same contact under a new Call-ID");
+	cr_assert_eq(update(two, 2, false, "c2", 2, &three, 3, &n, NULL), 0);
+	cr_assert_eq(n, 2);
+	cr_assert_eq(location_flush(loc, 4, 1900000000, write_cb, &f), 1);
+	cr_assert_not(f.last_replace_all, "a contact added");
+	cr_assert_eq(f.last_n, 2);
+
+	/* one removed, then a refresh before the flush: still replace_all */
+	cr_assert_eq(update(&a0, 1, false, "c2", 3, &three, 5, &n, NULL), 0);
+	cr_assert_eq(n, 1);
+	cr_assert_eq(update(&two[1], 1, false, "c3", 1, &three, 6, &n, NULL), 0);
+	cr_assert_eq(location_flush(loc, 7, 1900000000, write_cb, &f), 1);
+	cr_assert(f.last_replace_all, "a contact removed since the last write");
+	cr_assert_eq(f.last_n, 1);
+	cr_assert_str_eq(f.last_contact, "sip:alice@192.0.2.11");
+
+	/* a failed write keeps it; after a written one, a refresh does not */
+	cr_assert_eq(update(&a, 1, false, "c3", 2, &three, 8, &n, NULL), 0);
+	cr_assert_eq(location_flush(loc, 9, 1900000000, write_cb, &f), 1);
+	cr_assert_not(f.last_replace_all);
+	/* the 60 s binding expires: dropped by the wheel */
+	location_advance(loc, 61000);
+	f.fail = 1;
+	cr_assert_eq(location_flush(loc, 61001, 1900000000, write_cb, &f), -EIO);
+	f.fail = 0;
+	cr_assert_eq(location_flush(loc, 61002, 1900000000, write_cb, &f), 1);
+	cr_assert(f.last_replace_all, "an expired contact");
+	cr_assert_eq(f.last_n, 1);
+	cr_assert_eq(update(&a, 1, false, "c3", 3, &three, 61003, &n, NULL), 0);
+	cr_assert_eq(location_flush(loc, 61004, 1900000000, write_cb, &f), 1);
+	cr_assert_not(f.last_replace_all);
 }
 
 /* The flush writes in the store's key order (AOR, bytewise), whatever the
@@ -268,11 +325,13 @@ Test(location, flush_writes_each_change_once_deletions_too_and_retries_failures)
 struct ordered {
 	char aor[64][48];
 	size_t n_of[64];
+	bool all_of[64];
 	int calls;
 	int fail_at; /* 1-based call that fails, 0 = none */
 };
 
-static int order_cb(void *arg, const char *aor, const struct store_binding *b, size_t n)
+static int order_cb(void *arg, const char *aor, const struct store_binding *b, size_t n,
+		bool replace_all)
 {
 	struct ordered *o = arg;
 
@@ -284,6 +343,7 @@ static int order_cb(void *arg, const char *aor, const struct store_binding *b, s
 	cr_assert_lt(o->calls, 64);
 	snprintf(o->aor[o->calls], sizeof(o->aor[0]), "%s", aor);
 	o->n_of[o->calls] = n;
+	o->all_of[o->calls] = replace_all;
 	o->calls++;
 	return 0;
 }
@@ -326,6 +386,8 @@ Test(location, flush_writes_in_aor_order_and_keeps_a_removal_before_its_readd)
 	cr_assert_eq(o.n_of[1], 0, "the removal first");
 	cr_assert_str_eq(o.aor[2], "bob@a.example");
 	cr_assert_eq(o.n_of[2], 1, "then the new binding");
+	cr_assert(o.all_of[1] && o.all_of[2], "a deletion, then a new AOR: replace_all");
+	cr_assert_not(o.all_of[0], "a new Call-ID for the same contact");
 
 	/* the third write fails: the flush stops there, the next one writes
 	 * the records not written, in order again */
@@ -341,8 +403,10 @@ Test(location, flush_writes_in_aor_order_and_keeps_a_removal_before_its_readd)
 		cr_assert_str_eq(o.aor[i], sorted[i], "write %zu", i);
 }
 
-static int save_cb(void *arg, const char *aor, const struct store_binding *b, size_t n)
+static int save_cb(void *arg, const char *aor, const struct store_binding *b, size_t n,
+		bool replace_all)
 {
+	(void)replace_all;
 	struct store_binding *saved = arg;
 
 	(void)aor;
@@ -449,8 +513,10 @@ static void change_others(struct race *rc)
 	urcu_qsbr_barrier();
 }
 
-static int racing_write(void *arg, const char *aor, const struct store_binding *b, size_t n)
+static int racing_write(void *arg, const char *aor, const struct store_binding *b, size_t n,
+		bool replace_all)
 {
+	(void)replace_all;
 	struct race *rc = arg;
 
 	(void)b;

@@ -148,13 +148,17 @@ int location_each(struct location *l, uint64_t now, loc_each_cb cb, void *arg);
 /*
  * Persistence. location_flush hands every record changed since the last
  * flush to write(): aor and its bindings converted to store form (expires_at
- * in wall-clock seconds computed from now/wall_now); n = 0 means the
- * address-of-record has no binding any more. Returns the number of records
- * written, or the first negative value write() returned (the records not
- * written stay dirty for the next flush).
+ * in wall-clock seconds computed from now/wall_now), in AOR order (bytewise,
+ * the store's key order). replace_all true: these n bindings replace every
+ * binding the store has for aor (n = 0: the address-of-record has no binding
+ * any more). replace_all false: no binding of aor was dropped since the last
+ * write, so putting these n by (aor, contact) is enough (a refresh, a new
+ * Call-ID, an added contact: the store's DELETE is saved). Returns the number
+ * of records written, or the first negative value write() returned (the
+ * records not written stay dirty for the next flush).
  */
 typedef int (*loc_write_cb)(void *arg, const char *aor, const struct store_binding *b,
-			    size_t n);
+			    size_t n, bool replace_all);
 /* write() may go offline or announce a quiescent state (to write to a
  * database without holding back grace periods): the records the flush holds
  * stay valid. The caller of location_flush is an online qsbr thread. */

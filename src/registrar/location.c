@@ -40,6 +40,10 @@ enum rec_flags {
 	REPLACED = 1u << 1,
 	TOMBSTONE = 1u << 2,
 	IN_FLUSH = 1u << 3,
+	/* the store may hold bindings of this AOR that the record has not:
+	 * its next write replaces them all (set before publication, cleared
+	 * by the flusher once written) */
+	PURGE = 1u << 4,
 };
 
 struct loc_b {
@@ -305,6 +309,20 @@ static void rec_retire(struct location *l, struct loc_stripe *st, struct loc_rec
 	}
 }
 
+/* Does nr lack a contact URI that old has (the store's key: aor, contact)? */
+static bool contacts_dropped(const struct loc_rec *old, const struct loc_rec *nr)
+{
+	for (unsigned i = 0; i < old->nb; i++) {
+		struct sip_str uri = b_str(old, &old->b[i], S_URI);
+		bool kept = false;
+		for (unsigned k = 0; k < nr->nb && !kept; k++)
+			kept = sip_str_eq(b_str(nr, &nr->b[k], S_URI), uri);
+		if (!kept)
+			return true;
+	}
+	return false;
+}
+
 static bool match_aor(const void *item, const void *key)
 {
 	const struct loc_rec *r = item;
@@ -328,6 +346,8 @@ static int rec_publish(struct location *l, struct loc_stripe *st, struct loc_rec
 		free(nr);
 		nr = NULL;
 	}
+	if (nr && (!old || (old->flags & PURGE) || contacts_dropped(old, nr)))
+		nr->flags |= PURGE;
 	if (old && nr) {
 		/* writers of this record hold the stripe lock, so it is in place */
 		if (rhash_replace(l->ht, old->hash, old, nr))
@@ -739,9 +759,12 @@ static struct loc_rec *pop_dirty(struct loc_stripe *st)
 
 /* The flusher is done with r (under the stripe lock). requeue: its write
  * failed, so a current record or a tombstone goes back on the dirty list. */
-static void flush_done_locked(struct loc_stripe *st, struct loc_rec *r, bool requeue)
+static void flush_done_locked(struct loc_stripe *st, struct loc_rec *r, bool requeue,
+			      bool written)
 {
 	r->flags &= ~(uint32_t)IN_FLUSH;
+	if (written)
+		r->flags &= ~(uint32_t)PURGE;
 	if (requeue && !(r->flags & REPLACED))
 		mark_dirty(st, r);
 	if ((r->flags & (REPLACED | TOMBSTONE)) && !(r->flags & ON_DIRTY))
@@ -792,6 +815,7 @@ static int flush_one(struct location *l, struct loc_rec *r, uint64_t now, int64_
 		     long *written)
 {
 	struct loc_stripe *st = stripe_of(l, r->hash);
+	bool purge = false;
 
 	if (!err && !(r->flags & REPLACED)) {
 		char aor[STORE_URI_MAX];
@@ -802,14 +826,15 @@ static int flush_one(struct location *l, struct loc_rec *r, uint64_t now, int64_
 		copy_str(aor, sizeof(aor), rec_aor(r));
 		/* write() may announce quiescent states (it writes to the store
 		 * offline): IN_FLUSH keeps r and the rest of the flush alive */
-		err = write(arg, aor, batch, n);
+		purge = (r->flags & (TOMBSTONE | PURGE)) != 0;
+		err = write(arg, aor, batch, n, purge);
 		if (err >= 0) {
 			(*written)++;
 			err = 0;
 		}
 	}
 	pthread_mutex_lock(&st->lock);
-	flush_done_locked(st, r, err < 0);
+	flush_done_locked(st, r, err < 0, err == 0 && purge);
 	pthread_mutex_unlock(&st->lock);
 	return err;
 }
@@ -931,6 +956,8 @@ int location_restore(struct location *l, const struct store_binding *b, uint64_t
 		st->dirty = r->dirty_next;
 		r->flags &= ~(uint32_t)ON_DIRTY;
 	}
+	if (ret == 0 && r)
+		r->flags &= ~(uint32_t)PURGE; /* what it holds is what the store has */
 	pthread_mutex_unlock(&st->lock);
 	urcu_qsbr_read_unlock();
 	return ret == -EALREADY ? 0 : ret;

@@ -135,8 +135,11 @@ static int batch_apply(struct regsvc *s)
 	return r;
 }
 
-/* location_flush's writer: the AOR's bindings replace what the store has. */
-static int write_record(void *arg, const char *aor, const struct store_binding *b, size_t n)
+/* location_flush's writer: the AOR's bindings replace what the store has
+ * (replace_all), or are put over it (no binding was dropped since the last
+ * write: one statement a binding instead of a DELETE and the puts). */
+static int write_record(void *arg, const char *aor, const struct store_binding *b, size_t n,
+			bool replace_all)
 {
 	struct regsvc *s = arg;
 
@@ -152,10 +155,12 @@ static int write_record(void *arg, const char *aor, const struct store_binding *
 		if (r < 0)
 			return -EIO;
 	}
-	memset(&s->batch[s->nbatch].b, 0, sizeof(s->batch[0].b));
-	s->batch[s->nbatch].kind = STORE_BINDING_DEL_AOR;
-	snprintf(s->batch[s->nbatch].b.aor, sizeof(s->batch[0].b.aor), "%s", aor);
-	s->nbatch++;
+	if (replace_all) {
+		memset(&s->batch[s->nbatch].b, 0, sizeof(s->batch[0].b));
+		s->batch[s->nbatch].kind = STORE_BINDING_DEL_AOR;
+		snprintf(s->batch[s->nbatch].b.aor, sizeof(s->batch[0].b.aor), "%s", aor);
+		s->nbatch++;
+	}
 	for (size_t i = 0; i < n; i++) {
 		s->batch[s->nbatch].kind = STORE_BINDING_PUT;
 		s->batch[s->nbatch].b = b[i];
