@@ -583,6 +583,7 @@ struct ua {
 	unsigned expires;
 	char auth[1024];  /* the Authorization line, "" for none */
 	int64_t shift_ms; /* the request is handled this much in the past */
+	unsigned port;    /* the Contact's port, 5070 when 0 */
 };
 
 static struct ua ua_new(const char *user, unsigned expires)
@@ -617,13 +618,14 @@ static unsigned send_register(struct ua *u, struct resp *r)
 	             "To: <sip:%s@carrier.example>\r\n"
 	             "Call-ID: %s\r\n"
 	             "CSeq: %u REGISTER\r\n"
-	             "Contact: <sip:%s@127.0.0.1:5070>\r\n"
+	             "Contact: <sip:%s@127.0.0.1:%u>\r\n"
 	             "Expires: %u\r\n"
 	             "User-Agent: test_regsvc\r\n"
 	             "%s%s"
 	             "Content-Length: 0\r\n\r\n",
 	             u->cseq, u->user, u->user, u->user, u->user, u->call_id, u->cseq,
-	             u->user, u->expires, u->auth, u->auth[0] ? "\r\n" : "");
+	             u->user, u->port ? u->port : 5070, u->expires, u->auth,
+	             u->auth[0] ? "\r\n" : "");
 	cr_assert_lt(n, (int)sizeof(req));
 	u->cseq++;
 	cr_assert_gt(
@@ -840,6 +842,94 @@ Test(regsvc, restart_keeps_bindings, .timeout = 60)
 	a = bindings_of("carol@carrier.example");
 	cr_assert_eq(json_array_size(a), 1);
 	json_decref(a);
+}
+
+/* The contacts of aor as stored, sorted and joined with spaces. */
+struct stored_of {
+	const char *aor;
+	char list[8][STORE_URI_MAX];
+	int n;
+};
+
+static int collect_stored(void *arg, const struct store_binding *b)
+{
+	struct stored_of *o = arg;
+
+	if (strcmp(b->aor, o->aor) == 0 && o->n < 8)
+		snprintf(o->list[o->n++], sizeof(o->list[0]), "%s", b->contact);
+	return 0;
+}
+
+static int cmp_str(const void *a, const void *b)
+{
+	return strcmp(a, b);
+}
+
+/* After the flusher's next turns, the database holds exactly the contacts
+ * the registrar has in memory for aor; returns how many. */
+static int stored_matches_memory(const char *aor)
+{
+	struct stored_of o = {.aor = aor};
+	char mem[8][STORE_URI_MAX];
+	struct store *st;
+	char err[256];
+	json_t *a;
+	size_t n;
+
+	usleep(400 * 1000); /* flush_interval = 100 ms */
+	cr_assert_eq(store_open(&st, db, err, sizeof(err)), 0, "%s", err);
+	cr_assert_eq(store_binding_each(st, collect_stored, &o), 0);
+	store_close(st);
+	a = bindings_of(aor);
+	n = json_array_size(a);
+	cr_assert_leq(n, 8);
+	for (size_t i = 0; i < n; i++)
+		snprintf(mem[i], sizeof(mem[0]), "%s",
+			 json_string_value(json_object_get(json_array_get(a, i), "contact")));
+	json_decref(a);
+	cr_assert_eq((size_t)o.n, n, "%d contacts stored, %zu in memory", o.n, n);
+	qsort(o.list, (size_t)o.n, sizeof(o.list[0]), cmp_str);
+	qsort(mem, n, sizeof(mem[0]), cmp_str);
+	for (size_t i = 0; i < n; i++)
+		cr_assert_str_eq(o.list[i], mem[i]);
+	return o.n;
+}
+
+/* The flusher deletes an AOR's stored bindings only when one was dropped
+ * (otherwise it puts over them): whatever the sequence, the database holds
+ * what is in memory. */
+Test(regsvc, store_follows_added_removed_and_refreshed_contacts, .timeout = 60)
+{
+	struct ua a = ua_new("alice", 3600);
+
+	add_sub("alice", "wonderland");
+	a.port = 5071;
+	cr_assert_eq(do_register(&a, "wonderland"), 200);
+	cr_assert_eq(stored_matches_memory("alice@carrier.example"), 1);
+	a.port = 5072; /* a second contact (or, with a limit of one, a replacement) */
+	cr_assert_eq(do_register(&a, "wonderland"), 200);
+	stored_matches_memory("alice@carrier.example");
+	a.port = 5073;
+	cr_assert_eq(do_register(&a, "wonderland"), 200);
+	stored_matches_memory("alice@carrier.example");
+	a.port = 5072; /* removed */
+	a.expires = 0;
+	cr_assert_eq(do_register(&a, "wonderland"), 200);
+	stored_matches_memory("alice@carrier.example");
+	/* a new Call-ID for a contact still there: a put over the stored row */
+	snprintf(a.call_id, sizeof(a.call_id), "cid-alice-2-%ld@127.0.0.1", (long)getpid());
+	a.cseq = 1;
+	a.expires = 3600;
+	a.port = 5073;
+	cr_assert_eq(do_register(&a, "wonderland"), 200);
+	stored_matches_memory("alice@carrier.example");
+	/* every contact removed */
+	a.port = 5071;
+	a.expires = 0;
+	cr_assert_eq(do_register(&a, "wonderland"), 200);
+	a.port = 5073;
+	cr_assert_eq(do_register(&a, "wonderland"), 200);
+	cr_assert_eq(stored_matches_memory("alice@carrier.example"), 0);
 }
 
 Test(regsvc, guard_list_and_clear)
