@@ -40,6 +40,7 @@
 #include <string.h>
 
 #include "sipreg/sip.h"
+#include "sip/msg_internal.h"
 
 /*
  * SSE2 scanning (every x86-64 has it) unless SIPREG_NO_SIMD is defined; the
@@ -623,6 +624,7 @@ static const struct hdr_name hdr_names[SIP_HDR__COUNT] = {
 	HN(SIP_HDR_WARNING, "warning"),
 };
 #undef HN
+
 #undef KEEP0
 #undef O2
 #undef O1
@@ -1023,7 +1025,7 @@ static int parse_call_id(struct sip_msg *m, struct sip_str v, const char *base,
 	return 0;
 }
 
-static int split_value(struct sip_msg *m, enum sip_hdr_id id, struct sip_str v,
+SIP_INLINE int split_value(struct sip_msg *m, enum sip_hdr_id id, struct sip_str v,
 		       const char *base, const char *end, struct sip_err *err)
 {
 	int rc;
@@ -1082,8 +1084,259 @@ static const char *bad_name_reason(const char *p, const char *eol, const char *a
 	return "Bad header line: invalid character in name";
 }
 
-int sip_msg_parse(struct sip_msg *m, const char *buf, size_t len, struct sip_hdr *hdrs,
-		  size_t cap, unsigned flags, struct sip_err *err)
+/* Every output field unset, as a split starts. */
+SIP_INLINE void msg_reset(struct sip_msg *m, struct sip_hdr *hdrs)
+{
+	zero_bytes(m->first, sizeof(m->first));
+	zero_bytes(m->count, sizeof(m->count));
+	m->hdrs = hdrs;
+	m->method = m->ruri = m->reason = m->call_id = m->body = SIP_STR_NULL;
+	m->method_id = SIP_METHOD_OTHER;
+	m->status = 0;
+	m->has_cseq = m->has_content_length = false;
+	m->content_length = 0;
+	m->nhdrs = 0;
+	m->len = 0;
+}
+
+/* The body after the headers ending at hend (RFC 3261 §18.3); returns the
+ * bytes consumed or the error. */
+SIP_INLINE int msg_body(struct sip_msg *m, const char *buf, size_t len, const char *hend,
+			bool stream, struct sip_err *err)
+{
+	size_t hlen = (size_t)(hend - buf);
+
+	if (stream) {
+		if (!m->has_content_length)
+			return fail(err, buf, hend,
+				    "Missing Content-Length (required on a stream transport)",
+				    -EBADMSG);
+		if (m->content_length > SIP_MSG_MAX_LEN - hlen)
+			return fail(err, buf, hend, "Message too large", -E2BIG);
+		if (m->content_length > len - hlen)
+			return -EAGAIN;
+		m->body = sip_str_make(hend, m->content_length);
+	} else if (m->has_content_length) {
+		if (m->content_length > len - hlen)
+			return fail(err, buf, hend, "Content-Length larger than the message",
+				    -EBADMSG);
+		m->body = sip_str_make(hend, m->content_length);
+	} else {
+		m->body = sip_str_make(hend, len - hlen);
+	}
+	m->len = hlen + m->body.len;
+	return (int)m->len;
+}
+
+/* ------------------------------------------------------------------------ */
+/* The fast split (AVX2)                                                     */
+
+/*
+ * The usual message is split by split_fast: plain CRLF line ends, no folded
+ * line, no HTAB or other control byte in the header block, at most one SP
+ * after each colon and none at the end of a value, no CRLF before the start
+ * line, an empty line after the headers. Its bytes are classified 64 at a
+ * time by AVX2 compares into two bit masks (CR; control bytes), the line
+ * ends are taken from the CR mask in order, and whether a block holds a
+ * control byte other than a line end's CR and LF is one mask test per
+ * block, not a test per line or per byte. Anything unusual or wrong makes it
+ * give up (0): sip_msg_parse then resets the message and splits it again
+ * with the general code, which gives the same results for every message the
+ * fast split accepts (the fuzz target checks the two against each other)
+ * and the errors for the rest.
+ *
+ * Chosen at run time on a CPU with AVX2 and BMI2 (__builtin_cpu_supports);
+ * without them, or built with SIPREG_NO_SIMD or SIPREG_NO_AVX2, only the
+ * general code runs (tests/meson.build builds the framing tests both ways).
+ */
+#if SIP_SSE2 && defined(__x86_64__) && defined(__GNUC__) && !defined(SIPREG_NO_AVX2)
+#define SIP_FAST_SPLIT 1
+#include <immintrin.h>
+
+#define SIP_AVX2 __attribute__((target("avx2,bmi,bmi2,lzcnt,popcnt")))
+#define SIP_AVX2_INLINE static inline __attribute__((always_inline)) SIP_AVX2
+
+struct fast_scan {
+	const char *buf, *blk, *end;
+	uint64_t cr;   /* CRs of the block not yet taken */
+	uint64_t anom; /* control bytes of the block other than CR and the byte after one */
+	uint64_t cin;  /* 1 when the byte before the block is a CR */
+};
+
+/* Control bytes (below 0x20, DEL) of the 32 bytes at p, and their CRs. */
+SIP_AVX2_INLINE uint64_t ctl32(const char *p, uint64_t *cr)
+{
+	__m256i x = _mm256_loadu_si256((const __m256i *)(const void *)p);
+	__m256i c = _mm256_or_si256(
+		_mm256_cmpeq_epi8(_mm256_min_epu8(x, _mm256_set1_epi8(0x1f)), x),
+		_mm256_cmpeq_epi8(x, _mm256_set1_epi8(0x7f)));
+
+	*cr = (uint32_t)_mm256_movemask_epi8(_mm256_cmpeq_epi8(x, _mm256_set1_epi8('\r')));
+	return (uint32_t)_mm256_movemask_epi8(c);
+}
+
+/*
+ * Classify the block at s->blk: 64 bytes, or the n < 64 left, from loads
+ * that stay inside [buf, end): the last 32 bytes of the input are loaded
+ * from end - 32 (which may start before the block, never before buf) and
+ * their bits shifted into place; an input shorter than 32 bytes is copied.
+ */
+SIP_AVX2_INLINE void fast_load(struct fast_scan *s)
+{
+	const char *b = s->blk;
+	size_t avail = (size_t)(s->end - b);
+	uint64_t ctl, cr, c2, r2;
+
+	if (sip_likely(avail >= 64)) {
+		ctl = ctl32(b, &cr);
+		c2 = ctl32(b + 32, &r2);
+		ctl |= c2 << 32;
+		cr |= r2 << 32;
+	} else if (avail >= 32) {
+		ctl = ctl32(b, &cr);
+		c2 = ctl32(s->end - 32, &r2);
+		ctl |= c2 << (avail - 32);
+		cr |= r2 << (avail - 32);
+	} else if (s->end - s->buf >= 32) {
+		ctl = ctl32(s->end - 32, &cr) >> (32 - avail);
+		cr >>= 32 - avail;
+	} else {
+		char tail[32];
+
+		memcpy(tail, b, avail);
+		memset(tail + avail, 'x', sizeof(tail) - avail);
+		ctl = ctl32(tail, &cr);
+	}
+	/* a control byte that is no CR and follows none, or a CR followed
+	 * by a byte that is no control byte (the bit after the last byte
+	 * of a short block is 0 in ctl: that CR is never a header line's) */
+	s->anom = (ctl & ~cr) ^ (cr << 1 | s->cin);
+	s->cin = cr >> 63;
+	s->cr = cr;
+}
+
+/* The next CR, or NULL when the input ends first or a block left behind
+ * (inside the header block, since the headers go on) held a stray control
+ * byte. */
+SIP_AVX2_INLINE const char *fast_next_cr(struct fast_scan *s)
+{
+	const char *c;
+
+	while (sip_unlikely(s->cr == 0)) {
+		if (s->anom || s->end - s->blk <= 64)
+			return NULL;
+		s->blk += 64;
+		fast_load(s);
+	}
+	c = s->blk + __builtin_ctzll(s->cr);
+	s->cr &= s->cr - 1;
+	return c;
+}
+
+SIP_AVX2 static int split_fast(struct sip_msg *m, const char *buf, size_t len,
+			       struct sip_hdr *hdrs, size_t cap, bool stream)
+{
+	const char *p = buf, *end = buf + len, *c;
+	uint16_t last[SIP_HDR__COUNT];
+	struct fast_scan s;
+	size_t n = 0;
+	int rc;
+
+	if (sip_unlikely(len < 4 || *buf == '\r' || *buf == '\n'))
+		return 0;
+	s.buf = s.blk = buf;
+	s.end = end;
+	s.cin = 0;
+	fast_load(&s);
+
+	/* start line [p, c) */
+	c = fast_next_cr(&s);
+	if (sip_unlikely(!c || end - c <= 2 || c[1] != '\n'))
+		return 0;
+	if (c - p >= 4 && (p[0] | 0x20) == 's' && (p[1] | 0x20) == 'i' &&
+	    (p[2] | 0x20) == 'p' && p[3] == '/') {
+		m->is_request = false;
+		rc = parse_status_line(m, buf, p, c, NULL);
+	} else {
+		m->is_request = true;
+		rc = parse_request_line(m, buf, p, c, end, NULL);
+	}
+	if (sip_unlikely(rc < 0))
+		return 0;
+
+	/* header lines [p, c), c at the CR */
+	for (p = c + 2;; p = c + 2) {
+		const char *q, *v;
+		enum sip_hdr_id id;
+		struct sip_hdr *h;
+
+		/* a line starting with SP continues the one before (a fold;
+		 * HTAB is a stray control byte here) */
+		if (sip_unlikely(*p == ' '))
+			return 0;
+		c = fast_next_cr(&s);
+		if (sip_unlikely(!c || end - c < 2 || c[1] != '\n'))
+			return 0;
+		if (c == p)
+			break;
+		if (sip_unlikely(end - c == 2))
+			return 0; /* no empty line: the general code decides */
+		q = find_name_end(p, end);
+		if (sip_unlikely(*q != ':' || q == p))
+			return 0;
+		id = hdr_lookup_at(p, (size_t)(q - p), (size_t)(end - p));
+		if (id == SIP_HDR_OTHER) {
+			for (const char *t = p; t < q; t++)
+				if (sip_unlikely(!tok_tab[(unsigned char)*t]))
+					return 0;
+		}
+		v = q + 1;
+		if (sip_likely(*v == ' '))
+			v++;
+		/* more SP after the colon or before the CR: the general code */
+		if (sip_unlikely(*v == ' ' || (c > v && c[-1] == ' ')))
+			return 0;
+		if (sip_unlikely(n >= cap))
+			return 0;
+		h = &hdrs[n++];
+		h->name = sip_str_make(p, (size_t)(q - p));
+		h->value = sip_str_make(v, (size_t)(c - v));
+		h->id = (uint16_t)id;
+		h->next = 0;
+		if (m->first[id] == 0) {
+			m->first[id] = (uint16_t)n;
+			m->count[id] = 1;
+		} else {
+			if (sip_unlikely(singleton_mask & HDR_BIT(id)))
+				return 0;
+			hdrs[last[id] - 1].next = (uint16_t)n;
+			if (m->count[id] < UINT8_MAX)
+				m->count[id]++;
+		}
+		last[id] = (uint16_t)n;
+		if (split_mask & HDR_BIT(id)) {
+			if (split_value(m, id, h->value, buf, end, NULL) < 0)
+				return 0;
+		}
+	}
+	/* nothing stray in this block before the empty line's CR */
+	if (sip_unlikely(s.anom & ((1ull << (c - s.blk)) - 1)))
+		return 0;
+	m->nhdrs = (uint16_t)n;
+	rc = msg_body(m, buf, len, c + 2, stream, NULL);
+	return rc > 0 ? rc : 0;
+}
+
+static inline bool fast_split_ok(void)
+{
+	return __builtin_cpu_supports("avx2") && __builtin_cpu_supports("bmi2");
+}
+#else
+#define SIP_FAST_SPLIT 0
+#endif
+
+int sip_msg_parse_general(struct sip_msg *m, const char *buf, size_t len,
+			  struct sip_hdr *hdrs, size_t cap, unsigned flags, struct sip_err *err)
 {
 	const bool stream = (flags & SIP_PARSE_STREAM) != 0;
 	const bool lf_ok = (flags & SIP_PARSE_LF) != 0;
@@ -1092,7 +1345,7 @@ int sip_msg_parse(struct sip_msg *m, const char *buf, size_t len, struct sip_hdr
 	uint16_t last[SIP_HDR__COUNT];
 	struct ctl_scan sc;
 	const char *bad;
-	size_t n = 0, hlen;
+	size_t n = 0;
 	int rc;
 
 	if (err) {
@@ -1110,16 +1363,7 @@ int sip_msg_parse(struct sip_msg *m, const char *buf, size_t len, struct sip_hdr
 	}
 	if (cap > UINT16_MAX)
 		cap = UINT16_MAX;
-	zero_bytes(m->first, sizeof(m->first));
-	zero_bytes(m->count, sizeof(m->count));
-	m->hdrs = hdrs;
-	m->method = m->ruri = m->reason = m->call_id = m->body = SIP_STR_NULL;
-	m->method_id = SIP_METHOD_OTHER;
-	m->status = 0;
-	m->has_cseq = m->has_content_length = false;
-	m->content_length = 0;
-	m->nhdrs = 0;
-	m->len = 0;
+	msg_reset(m, hdrs);
 
 	p = buf;
 	end = buf + len;
@@ -1260,29 +1504,7 @@ int sip_msg_parse(struct sip_msg *m, const char *buf, size_t len, struct sip_hdr
 		}
 	}
 	m->nhdrs = (uint16_t)n;
-
-	/* body (RFC 3261 §18.3) */
-	hlen = (size_t)(hend - buf);
-	if (stream) {
-		if (!m->has_content_length)
-			return fail(err, buf, hend,
-				    "Missing Content-Length (required on a stream transport)",
-				    -EBADMSG);
-		if (m->content_length > SIP_MSG_MAX_LEN - hlen)
-			return fail(err, buf, hend, "Message too large", -E2BIG);
-		if (m->content_length > len - hlen)
-			return -EAGAIN;
-		m->body = sip_str_make(hend, m->content_length);
-	} else if (m->has_content_length) {
-		if (m->content_length > len - hlen)
-			return fail(err, buf, hend, "Content-Length larger than the message",
-				    -EBADMSG);
-		m->body = sip_str_make(hend, m->content_length);
-	} else {
-		m->body = sip_str_make(hend, len - hlen);
-	}
-	m->len = hlen + m->body.len;
-	return (int)m->len;
+	return msg_body(m, buf, len, hend, stream, err);
 
 incomplete:
 	if (!trunc)
@@ -1290,6 +1512,29 @@ incomplete:
 	if (stream)
 		return -EAGAIN;
 	return fail(err, buf, end, trunc, -EBADMSG);
+}
+
+int sip_msg_parse(struct sip_msg *m, const char *buf, size_t len, struct sip_hdr *hdrs,
+		  size_t cap, unsigned flags, struct sip_err *err)
+{
+#if SIP_FAST_SPLIT
+	if (sip_likely(m && buf && (hdrs || !cap) && len <= SIP_MSG_MAX_LEN &&
+		       fast_split_ok())) {
+		int rc;
+
+		msg_reset(m, hdrs);
+		rc = split_fast(m, buf, len, hdrs, cap > UINT16_MAX ? UINT16_MAX : cap,
+				(flags & SIP_PARSE_STREAM) != 0);
+		if (sip_likely(rc > 0)) {
+			if (err) {
+				err->reason = NULL;
+				err->off = 0;
+			}
+			return rc;
+		}
+	}
+#endif
+	return sip_msg_parse_general(m, buf, len, hdrs, cap, flags, err);
 }
 
 /* ------------------------------------------------------------------------ */

@@ -35,6 +35,7 @@
 #include <string.h>
 
 #include "sipreg/sip.h"
+#include "sip/msg_internal.h"
 
 #define CAP_HDRS 64
 #define CAP_VIAS 16
@@ -259,6 +260,51 @@ static void fuzz_helpers(const struct sip_msg *m)
 	}
 }
 
+static bool str_same(struct sip_str a, struct sip_str b)
+{
+	return a.p == b.p && a.len == b.len;
+}
+
+/*
+ * sip_msg_parse (which tries the fast split first) and the general split
+ * alone must agree on everything: the result, the error, every field and
+ * every header slot.
+ */
+static void diff_split(const char *buf, size_t len, unsigned flags, int n,
+		       const struct sip_msg *m, const struct sip_hdr *hdrs,
+		       const struct sip_err *err)
+{
+	struct sip_hdr h2[CAP_HDRS];
+	struct sip_msg m2;
+	struct sip_err e2 = {0};
+	int n2 = sip_msg_parse_general(&m2, buf, len, h2, CAP_HDRS, flags, &e2);
+
+	FUZZ_CHECK(n == n2);
+	if (n < 0) {
+		FUZZ_CHECK(err->reason == e2.reason || (err->reason && e2.reason &&
+							 strcmp(err->reason, e2.reason) == 0));
+		FUZZ_CHECK(!err->reason || err->off == e2.off);
+		return;
+	}
+	FUZZ_CHECK(m->is_request == m2.is_request && m->method_id == m2.method_id);
+	FUZZ_CHECK(str_same(m->method, m2.method) && str_same(m->ruri, m2.ruri));
+	FUZZ_CHECK(m->status == m2.status && str_same(m->reason, m2.reason));
+	FUZZ_CHECK(m->nhdrs == m2.nhdrs);
+	FUZZ_CHECK(memcmp(m->first, m2.first, sizeof(m->first)) == 0);
+	FUZZ_CHECK(memcmp(m->count, m2.count, sizeof(m->count)) == 0);
+	FUZZ_CHECK(str_same(m->call_id, m2.call_id) && m->has_cseq == m2.has_cseq);
+	if (m->has_cseq)
+		FUZZ_CHECK(m->cseq.num == m2.cseq.num && str_same(m->cseq.method, m2.cseq.method) &&
+			   m->cseq.method_id == m2.cseq.method_id);
+	FUZZ_CHECK(m->has_content_length == m2.has_content_length &&
+		   m->content_length == m2.content_length);
+	FUZZ_CHECK(str_same(m->body, m2.body) && m->len == m2.len);
+	for (unsigned i = 0; i < m->nhdrs; i++)
+		FUZZ_CHECK(str_same(hdrs[i].name, h2[i].name) &&
+			   str_same(hdrs[i].value, h2[i].value) && hdrs[i].id == h2[i].id &&
+			   hdrs[i].next == h2[i].next);
+}
+
 static void fuzz_one(const char *buf, size_t len, unsigned flags)
 {
 	struct sip_hdr hdrs[CAP_HDRS];
@@ -268,6 +314,7 @@ static void fuzz_one(const char *buf, size_t len, unsigned flags)
 
 	n = sip_msg_parse(&m, buf, len, hdrs, CAP_HDRS, flags, &err);
 	check_err(n, &err);
+	diff_split(buf, len, flags, n, &m, hdrs, &err);
 	if (n == -EAGAIN)
 		FUZZ_CHECK(flags & SIP_PARSE_STREAM);
 	if (n <= 0)
