@@ -112,7 +112,7 @@ struct daemon {
 };
 
 #define RELOAD_WAIT_MS 10000
-#define DOCTOR_CACHE_MS 10000
+#define DOCTOR_CACHE_MS 60000
 
 static void usage(FILE *f)
 {

@@ -2079,6 +2079,15 @@ const char *ua_fail_kind_name(enum ua_fail_kind k)
 	return (unsigned)k < UA_FAIL__COUNT ? n[k] : "unknown";
 }
 
+/* A bounded string copy (no printf on the path that holds the lock). */
+static void scopy(char *dst, size_t cap, const char *src)
+{
+	size_t n = strnlen(src, cap - 1);
+
+	memcpy(dst, src, n);
+	dst[n] = '\0';
+}
+
 /* Under ua->lock: the copy of one trunk (no wheel state is read: the
  * timer's time is t->next_at, kept by arm()/disarm()/on_timer()). */
 static void observe_one(struct ua *ua, const struct ua_trunk *t, uint64_t now,
@@ -2088,8 +2097,8 @@ static void observe_one(struct ua *ua, const struct ua_trunk *t, uint64_t now,
 	struct ua_trunk_status *st = &o->st;
 	uint16_t port;
 
-	memset(o, 0, sizeof(*o));
-	snprintf(st->name, sizeof(st->name), "%s", c->name);
+	memset(st, 0, sizeof(*st));
+	scopy(st->name, sizeof(st->name), c->name);
 	st->state = t->state;
 	st->last_code = t->last_code;
 	memcpy(st->last_reason, t->last_reason, sizeof(t->last_reason));
@@ -2104,7 +2113,7 @@ static void observe_one(struct ua *ua, const struct ua_trunk *t, uint64_t now,
 	st->failures = t->failures;
 	st->cseq = t->cseq;
 	st->enabled = c->enabled;
-	snprintf(o->dest_host, sizeof(o->dest_host), "%s", dest_host(c, &port));
+	scopy(o->dest_host, sizeof(o->dest_host), dest_host(c, &port));
 	o->dest_port = port;
 	o->transport = c->transport;
 	o->expire_cfg = c->expire;
@@ -2114,11 +2123,12 @@ static void observe_one(struct ua *ua, const struct ua_trunk *t, uint64_t now,
 	o->effective = t->granted ? t->effective : 0;
 	o->min_expires = t->min_expires;
 	o->retry_after = t->retry_after_used;
-	snprintf(o->local_host, sizeof(o->local_host), "%s", ua->local_host);
+	scopy(o->local_host, sizeof(o->local_host), ua->local_host);
 	o->local_port = local_port(t);
 	o->via_seen = t->via_seen;
 	o->via_rport = t->via_seen ? t->rcv_rport : -1;
 	o->via_at = t->via_at;
+	o->via_received[0] = '\0';
 	if (t->rcv_family)
 		inet_ntop(t->rcv_family, t->rcv_addr, o->via_received,
 		          sizeof(o->via_received));
