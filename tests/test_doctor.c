@@ -457,6 +457,7 @@ Test(doctor, endpoint_flooding_from_the_nat_expiry)
 	f = only(DOCTOR_ENDPOINT_FLOODING);
 	cr_assert_not_null(f);
 	cr_assert_eq(f->subject_type, DOCTOR_SUBJECT_ENDPOINTS);
+	cr_assert_str_eq(f->subject, "behind NAT");
 	cr_assert_str_eq(f->setting, "SS_ENDPOINT_NAT_EXPIRE");
 	cr_assert_not_null(strstr(f->evidence, "every 10 s (360 REGISTERs an hour"));
 	g.nat_expire = 60;

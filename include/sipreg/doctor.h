@@ -92,7 +92,7 @@ enum doctor_severity {
 enum doctor_subject {
 	DOCTOR_SUBJECT_TRUNK = 0,    /* subject: the trunk's name */
 	DOCTOR_SUBJECT_UPSTREAM,     /* subject: "host:port" */
-	DOCTOR_SUBJECT_ENDPOINTS,    /* subject: "endpoints behind NAT" */
+	DOCTOR_SUBJECT_ENDPOINTS,    /* subject: "behind NAT" (printed "endpoints behind NAT") */
 };
 
 #define DOCTOR_NUMS_MAX 12

@@ -81,8 +81,10 @@
  * Threads: a struct ua and its trunks belong to one worker thread; every
  * function here is called on it (callbacks are called on it too), except
  * the resolver's and the mailbox's own functions (see below),
- * ua_trunk_config_validate(), ua_settings_from_config() and ua_worker(),
- * which are thread-safe.
+ * ua_trunk_config_validate(), ua_settings_from_config(), ua_worker(),
+ * ua_fail_kind_name() and ua_observe()/ua_observe_all() (they take the UA's
+ * lock, which the worker holds inside every function and callback that
+ * changes trunks), which are thread-safe.
  */
 #ifndef SIPREG_UA_H
 #define SIPREG_UA_H

@@ -521,7 +521,7 @@ static int check_endpoints(struct doctor_report *r, const struct doctor_registra
 	if (!g || !g->nat_expire || g->nat_expire >= DOCTOR_FLOOD_EXPIRE)
 		return 0;
 	f = add(r, DOCTOR_ENDPOINT_FLOODING, DOCTOR_WARNING, DOCTOR_SUBJECT_ENDPOINTS,
-	        "endpoints behind NAT");
+	        "behind NAT");
 	if (!f)
 		return -ENOMEM;
 	fmt(f->evidence, sizeof(f->evidence),
