@@ -403,6 +403,69 @@ Test(location, flush_writes_in_aor_order_and_keeps_a_removal_before_its_readd)
 		cr_assert_str_eq(o.aor[i], sorted[i], "write %zu", i);
 }
 
+/* The stored form of a binding's source and transport: dotted quads at
+ * their extremes, IPv6 in brackets, TCP. */
+struct stored_src {
+	char received[STORE_ADDR_MAX];
+	char transport[8];
+};
+
+static int src_cb(void *arg, const char *aor, const struct store_binding *b, size_t n,
+		  bool replace_all)
+{
+	struct stored_src *out = arg;
+
+	(void)aor;
+	(void)replace_all;
+	cr_assert_eq(n, 1);
+	snprintf(out->received, sizeof(out->received), "%s", b[0].received);
+	snprintf(out->transport, sizeof(out->transport), "%s", b[0].transport);
+	return 0;
+}
+
+Test(location, flush_writes_the_source_address_and_transport)
+{
+	static const struct {
+		const char *ip;
+		uint16_t port;
+		enum loc_transport tr;
+		const char *want, *want_tr;
+	} v[] = {
+		{"0.0.0.0", 0, LOC_UDP, "0.0.0.0:0", "udp"},
+		{"255.255.255.255", 65535, LOC_UDP, "255.255.255.255:65535", "udp"},
+		{"10.0.100.9", 5, LOC_TCP, "10.0.100.9:5", "tcp"},
+		{"192.0.2.10", 5060, LOC_UDP, "192.0.2.10:5060", "udp"},
+		{"2001:db8::1", 5061, LOC_TCP, "[2001:db8::1]:5061", "tcp"},
+	};
+
+	for (size_t i = 0; i < sizeof(v) / sizeof(v[0]); i++) {
+		struct sockaddr_storage ss = {0};
+		struct loc_contact c = contact("sip:alice@192.0.2.10", 600);
+		struct loc_request r = req("cid-src", (uint32_t)i + 1);
+		struct stored_src out = {0};
+		struct loc_view view[2];
+		size_t n;
+
+		if (strchr(v[i].ip, ':')) {
+			struct sockaddr_in6 *s6 = (struct sockaddr_in6 *)&ss;
+			s6->sin6_family = AF_INET6;
+			s6->sin6_port = htons(v[i].port);
+			cr_assert_eq(inet_pton(AF_INET6, v[i].ip, &s6->sin6_addr), 1);
+		} else {
+			struct sockaddr_in *s4 = (struct sockaddr_in *)&ss;
+			s4->sin_family = AF_INET;
+			s4->sin_port = htons(v[i].port);
+			cr_assert_eq(inet_pton(AF_INET, v[i].ip, &s4->sin_addr), 1);
+		}
+		r.received = (const struct sockaddr *)&ss;
+		r.transport = v[i].tr;
+		cr_assert_eq(location_update(loc, AOR, &c, 1, false, &r, &three, 0, view, 2, &n), 0);
+		cr_assert_eq(location_flush(loc, 1, 1900000000, src_cb, &out), 1);
+		cr_assert_str_eq(out.received, v[i].want);
+		cr_assert_str_eq(out.transport, v[i].want_tr);
+	}
+}
+
 static int save_cb(void *arg, const char *aor, const struct store_binding *b, size_t n,
 		bool replace_all)
 {

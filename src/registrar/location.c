@@ -709,27 +709,54 @@ static void copy_str(char *dst, size_t cap, struct sip_str s)
 	dst[n] = '\0';
 }
 
+/* "a.b.c.d:port" by hand (snprintf and inet_ntop were a fifth of the
+ * flusher's own time); returns the length written, at most 21 + NUL. */
+static size_t ipv4_port_text(const uint8_t *a, uint16_t port, char *out)
+{
+	char *p = out, digits[5];
+	int n = 0;
+
+	for (int i = 0; i < 4; i++) {
+		unsigned v = a[i];
+		if (v >= 100)
+			*p++ = (char)('0' + v / 100);
+		if (v >= 10)
+			*p++ = (char)('0' + v / 10 % 10);
+		*p++ = (char)('0' + v % 10);
+		*p++ = i < 3 ? '.' : ':';
+	}
+	do {
+		digits[n++] = (char)('0' + port % 10);
+		port /= 10;
+	} while (port);
+	while (n)
+		*p++ = digits[--n];
+	*p = '\0';
+	return (size_t)(p - out);
+}
+
+/* Every field of out is set (strings NUL-terminated, the bytes after the
+ * NUL left as they are: the store reads strings up to their NUL). */
 static void to_store(const struct loc_rec *r, const struct loc_b *b, uint64_t now,
 		     int64_t wall_now, struct store_binding *out)
 {
-	struct sockaddr_storage ss;
 	uint64_t exp = uatomic_read(&b->expires);
-	char ip[INET6_ADDRSTRLEN] = "";
 
-	memset(out, 0, sizeof(*out));
 	copy_str(out->aor, sizeof(out->aor), rec_aor(r));
 	copy_str(out->contact, sizeof(out->contact), b_str(r, b, S_URI));
 	copy_str(out->path, sizeof(out->path), b_str(r, b, S_PATH));
 	copy_str(out->instance, sizeof(out->instance), b_str(r, b, S_INSTANCE));
 	copy_str(out->call_id, sizeof(out->call_id), b_str(r, b, S_CALL_ID));
-	addr_unpack(b, &ss);
-	if (b->family == AF_INET)
-		inet_ntop(AF_INET, b->addr, ip, sizeof(ip));
-	else if (b->family == AF_INET6)
-		inet_ntop(AF_INET6, b->addr, ip, sizeof(ip));
-	snprintf(out->received, sizeof(out->received), b->family == AF_INET6 ? "[%s]:%u" : "%s:%u",
-		 ip, b->port);
-	snprintf(out->transport, sizeof(out->transport), "%s", b->transport == LOC_TCP ? "tcp" : "udp");
+	if (b->family == AF_INET) {
+		ipv4_port_text(b->addr, b->port, out->received);
+	} else {
+		char ip[INET6_ADDRSTRLEN] = "";
+		if (b->family == AF_INET6)
+			inet_ntop(AF_INET6, b->addr, ip, sizeof(ip));
+		snprintf(out->received, sizeof(out->received),
+			 b->family == AF_INET6 ? "[%s]:%u" : "%s:%u", ip, b->port);
+	}
+	memcpy(out->transport, b->transport == LOC_TCP ? "tcp" : "udp", 4);
 	out->reg_id = b->reg_id;
 	out->cseq = uatomic_read(&b->cseq);
 	/* seconds, rounded up so a restored binding never outlives the grant */
@@ -739,7 +766,7 @@ static void to_store(const struct loc_rec *r, const struct loc_b *b, uint64_t no
 }
 
 /* Moves the stripe's dirty list onto the flusher's list, in FIFO order. */
-static struct loc_rec *pop_dirty(struct loc_stripe *st)
+static struct loc_rec *pop_dirty(struct loc_stripe *st, size_t *count)
 {
 	struct loc_rec *lifo, *fifo = NULL;
 
@@ -752,6 +779,7 @@ static struct loc_rec *pop_dirty(struct loc_stripe *st)
 		lifo->flush_next = fifo;
 		fifo = lifo;
 		lifo = next;
+		(*count)++;
 	}
 	pthread_mutex_unlock(&st->lock);
 	return fifo;
@@ -859,9 +887,7 @@ long location_flush(struct location *l, uint64_t now, int64_t wall_now, loc_writ
 	if (!batch)
 		return -ENOMEM;
 	for (int i = 0; i < LOCATION_STRIPES; i++) {
-		lists[i] = pop_dirty(&l->stripe[i]);
-		for (struct loc_rec *r = lists[i]; r; r = r->flush_next)
-			total++;
+		lists[i] = pop_dirty(&l->stripe[i], &total);
 	}
 	if (total > 1)
 		items = malloc(total * sizeof(*items));
