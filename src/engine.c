@@ -22,6 +22,25 @@
 #include "sipreg/trunksvc.h"
 #include "worker.h"
 
+/*
+ * Timer slack. The loop sleeps until the wheel's next deadline exactly (never
+ * later), and each turn advances the wheel WORKER_TIMER_SLACK_MS ahead of the
+ * clock: every timer due within that window fires in the same wake-up,
+ * early by at most the slack. Timers then share wake-ups instead of costing
+ * one each (at 3,500 trunk refreshes a second, a wake-up and two context
+ * switches per refresh, per Timer K expiry), and the REGISTERs they queue
+ * leave in one sendmmsg() from the UDP socket's before-sleep flush.
+ *
+ * Early is harmless for every timer of a worker: a trunk refresh is due well
+ * before its binding's expiry, Timer A/E/F/K are RFC 3261 intervals of 500 ms
+ * and more, a retry delay is whole seconds, the TCP idle sweep is a second.
+ * Timers armed from "now" re-arm from the wheel's time (the transaction
+ * layer takes the later of the two) or seconds ahead, so none chains into
+ * an immediate re-fire; housekeeping, whose regsvc deadline is on the clock,
+ * is kept past the wheel's time below.
+ */
+#define WORKER_TIMER_SLACK_MS 8u
+
 static int64_t worker_timeout(struct loop *loop, void *arg)
 {
 	struct worker *w = arg;
@@ -30,15 +49,16 @@ static int64_t worker_timeout(struct loop *loop, void *arg)
 	return wheel_timeout(w->wheel, clock_now_ms());
 }
 
-/* Before each sleep: run the timers that are due. (Each UDP socket flushes
- * its send batch from its own before-sleep hook.) */
+/* Before each sleep: run the timers that are due, or due within the slack.
+ * (Each UDP socket flushes its send batch from its own before-sleep hook,
+ * added after this one.) */
 static void worker_tick(struct loop *loop, void *arg)
 {
 	struct worker *w = arg;
 
 	(void)loop;
 	STAT_INC(w->st.loop_turns);
-	wheel_advance(w->wheel, clock_now_ms());
+	wheel_advance(w->wheel, clock_now_ms() + WORKER_TIMER_SLACK_MS);
 }
 
 /* Every WORKER_TICK_MS: idle TCP connections; on worker 0 the registrar's
@@ -61,6 +81,11 @@ static void housekeeping(struct wheel *wh, struct wheel_timer *t)
 		if (d > now && d < next)
 			next = d; /* d <= now: nothing scheduled */
 	}
+	/* Within the slack the wheel is ahead of the clock: a deadline at or
+	 * before its time would fire again at once, each turn, until the clock
+	 * reaches it; the next turn past the wheel's time is as good. */
+	if (next <= wheel_now(wh))
+		next = wheel_now(wh) + 1;
 	wheel_add(wh, t, next);
 }
 
@@ -180,6 +205,8 @@ fail:
 	return r;
 }
 
+static void worker_tcp_closed(void *arg, struct tcp_ctx *ctx, struct tcp_handle h, int err);
+
 /* Bind listen address i on every worker; an ephemeral port is chosen by
  * worker 0's socket and then shared by the others (SO_REUSEPORT). */
 static int bind_one(struct engine *e, const struct config_listen *l)
@@ -205,7 +232,7 @@ static int bind_one(struct engine *e, const struct config_listen *l)
 		} else {
 			if (!w->tcp)
 				r = tcp_ctx_new(&w->tcp, w->loop, NULL, on_tcp_message,
-				                NULL, w);
+				                worker_tcp_closed, w);
 			if (r == 0)
 				r = tcp_listen(w->tcp, (struct sockaddr *)&ss, len,
 				               i == 0 ? (struct sockaddr *)&b->ss : NULL,
@@ -236,10 +263,41 @@ static bool same_addr(const struct sockaddr *a, socklen_t alen, const struct soc
 	return alen == blen && memcmp(a, b, alen) == 0;
 }
 
+/* A trunk connection's connect failed (refused, unreachable, timed out):
+ * the REGISTERs queued on it end now with that error, so their trunks fail
+ * and wait their retry delay instead of Timer F's 32 s. */
+static void trunk_connected(void *arg, struct tcp_ctx *ctx, struct tcp_handle h, int err)
+{
+	struct worker *w = arg;
+
+	(void)ctx;
+	if (err < 0)
+		tx_fail_conn(w->tx, worker_conn_tcp(h), err);
+}
+
+/* Any TCP connection of the worker closed (the tcp_ctx's close callback):
+ * one of the trunks' that broke (reset, write error) fails what still waits
+ * on it, as above. Accepted connections are not searched (only the few
+ * upstream connections in tconn are compared). */
+static void worker_tcp_closed(void *arg, struct tcp_ctx *ctx, struct tcp_handle h, int err)
+{
+	struct worker *w = arg;
+
+	(void)ctx;
+	if (err >= 0)
+		return;
+	for (size_t i = 0; i < w->ntconn; i++)
+		if (w->tconn[i].h.slot == h.slot && w->tconn[i].h.gen == h.gen) {
+			tx_fail_conn(w->tx, worker_conn_tcp(h), err);
+			return;
+		}
+}
+
 /* The trunks' destination hook (ua_dest_fn), on the worker's thread: a UDP
  * REGISTER leaves from the worker's first UDP socket of the destination's
  * family; a TCP one on a connection kept per upstream address, opened on
- * first use (and again when the last one closed). */
+ * first use (and again when the last one closed); a failed connect fails
+ * the transactions sent on it at once (trunk_connected). */
 static int trunk_dest(void *arg, enum ua_transport t, const struct sockaddr *addr,
 		      socklen_t addrlen, struct tx_dest *dest)
 {
@@ -248,19 +306,25 @@ static int trunk_dest(void *arg, enum ua_transport t, const struct sockaddr *add
 	int r;
 
 	if (t == UA_TRANSPORT_UDP) {
-		for (unsigned j = 0; j < w->nudp; j++) {
-			struct sockaddr_storage local;
-			socklen_t len = sizeof(local);
-			if (udp_sock_local(w->udp[j], (struct sockaddr *)&local, &len) == 0 &&
-			    local.ss_family == addr->sa_family) {
+		/* The worker's UDP sockets are the engine's UDP listen
+		 * addresses in order: their families are known from the bound
+		 * list, no getsockname() per REGISTER. */
+		unsigned j = 0;
+
+		for (unsigned i = 0; i < w->eng->nbound && j < w->nudp; i++) {
+			if (w->eng->bound[i].proto != TRANSPORT_UDP)
+				continue;
+			if (w->eng->bound[i].ss.ss_family == addr->sa_family) {
 				dest->conn = j;
 				dest->reliable = false;
 				return 0;
 			}
+			j++;
 		}
 		return -EAFNOSUPPORT; /* no UDP listen address of that family */
 	}
-	if (!w->tcp && (r = tcp_ctx_new(&w->tcp, w->loop, NULL, on_tcp_message, NULL, w)) < 0)
+	if (!w->tcp && (r = tcp_ctx_new(&w->tcp, w->loop, NULL, on_tcp_message,
+					 worker_tcp_closed, w)) < 0)
 		return r;
 	for (size_t i = 0; i < w->ntconn; i++)
 		if (same_addr(addr, addrlen, &w->tconn[i].addr, w->tconn[i].len))
@@ -280,7 +344,7 @@ static int trunk_dest(void *arg, enum ua_transport t, const struct sockaddr *add
 		c->len = addrlen;
 	}
 	if (!tcp_handle_valid(w->tcp, c->h)) {
-		r = tcp_connect(w->tcp, addr, addrlen, NULL, NULL, &c->h);
+		r = tcp_connect(w->tcp, addr, addrlen, trunk_connected, w, &c->h);
 		if (r < 0)
 			return r;
 	}

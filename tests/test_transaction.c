@@ -507,6 +507,129 @@ Test(transaction, abandon)
 	tx_layer_free(l);
 }
 
+/* A connection failing: only the client transactions on that conn still
+ * waiting end, at once, with the error; the others are untouched. */
+Test(transaction, fail_conn_ends_waiting_transactions_on_that_conn)
+{
+	struct tx_layer *l = mklayer(0, 0);
+	struct tx_dest on = tcp_dest(), other = tcp_dest(), udp = udp_dest();
+	struct pmsg req, sreq;
+	char b1[TX_BRANCH_LEN + 1], b2[TX_BRANCH_LEN + 1], b3[TX_BRANCH_LEN + 1];
+	char b4[TX_BRANCH_LEN + 1], b5[TX_BRANCH_LEN + 1];
+	struct result r1 = {0}, r2 = {0}, r3 = {0}, r4 = {0}, r5 = {0};
+	struct tx_dest src = tcp_dest();
+	struct tx *srv = NULL;
+	struct tx_stats st;
+
+	on.conn = 7;
+	other.conn = 8;
+	udp.conn = 7; /* an unreliable one with the same cookie: also failed */
+	src.conn = 7;
+	cr_assert_eq(start(l, &req, b1, "REGISTER", &on, &r1, NULL), 0);
+	cr_assert_eq(start(l, &req, b2, "REGISTER", &on, &r2, NULL), 0);
+	cr_assert_eq(start(l, &req, b3, "REGISTER", &other, &r3, NULL), 0);
+	cr_assert_eq(start(l, &req, b4, "OPTIONS", &on, &r4, NULL), 0);
+	cr_assert_eq(start(l, &req, b5, "REGISTER", &udp, &r5, NULL), 0);
+	/* b4 is already answered (reliable: gone), b2 got a provisional */
+	cr_assert_eq(respond(l, 200, b4, "OPTIONS"), 0);
+	cr_assert_eq(respond(l, 100, b2, "REGISTER"), 0);
+	/* a server transaction on the same connection is not ours to end */
+	mkreq(&sreq, "REGISTER", "z9hG4bK-srv-1", "192.0.2.9", 5060);
+	cr_assert_eq(tx_server_request(l, &sreq.m, &sreq.v[0], &src, &srv), TX_NEW);
+	run_until(T0 + 100);
+
+	cr_assert_eq(tx_fail_conn(l, 7, 0), -EINVAL);
+	cr_assert_eq(tx_fail_conn(l, 7, 1), -EINVAL);
+	cr_assert_eq(tx_fail_conn(l, 7, -ECONNREFUSED), 3);
+	cr_assert_eq(r1.calls, 1);
+	cr_assert_eq(r1.err, -ECONNREFUSED);
+	cr_assert_eq(r1.at, T0 + 100, "at once, not at Timer F");
+	cr_assert_eq(r2.calls, 1, "a transaction in Proceeding fails too");
+	cr_assert_eq(r2.err, -ECONNREFUSED);
+	cr_assert_eq(r5.calls, 1);
+	cr_assert_eq(r5.err, -ECONNREFUSED);
+	cr_assert_eq(r3.calls, 0, "another connection's transaction is untouched");
+	cr_assert_eq(r4.calls, 1);
+	cr_assert_eq(r4.err, 0);
+	/* gone: a late response matches nothing, no retransmission, no Timer F */
+	cr_assert_eq(respond(l, 200, b1, "REGISTER"), -ENOENT);
+	cr_assert_eq(respond(l, 200, b5, "REGISTER"), -ENOENT);
+	cr_assert_eq(tx_fail_conn(l, 7, -ECONNRESET), 0, "nothing left on it");
+	nsent = 0;
+	run_until(T0 + 40000);
+	cr_assert_eq(r1.calls, 1);
+	cr_assert_eq(r2.calls, 1);
+	cr_assert_eq(r5.calls, 1);
+	cr_assert_eq(nsent, 0, "no retransmission of the failed UDP one");
+	cr_assert_eq(r3.calls, 1);
+	cr_assert_eq(r3.err, -ETIMEDOUT, "the other one still ends by Timer F");
+	tx_layer_stats(l, &st);
+	cr_assert_eq(st.transport_failed, 3);
+	cr_assert_eq(st.timeouts, 1);
+	cr_assert_eq(tx_abandon(l, srv), 0);
+	tx_layer_stats(l, &st);
+	cr_assert_eq(st.live, 0);
+	tx_layer_free(l);
+}
+
+/* The callbacks of tx_fail_conn() may start transactions on a new
+ * connection and abandon the others being failed (already out: -EINVAL). */
+static struct tx_layer *fc_layer;
+static struct tx *fc_other;
+static struct pmsg fc_req;
+static char fc_br[TX_BRANCH_LEN + 1];
+static struct result fc_res;
+static unsigned fc_calls;
+
+static void fc_cb(void *arg, struct tx *tx, int err, const struct sip_msg *resp)
+{
+	struct tx_dest d = tcp_dest();
+
+	result_cb(arg, tx, err, resp);
+	cr_assert_eq(err, -EHOSTUNREACH);
+	if (fc_calls++ == 0) {
+		cr_assert_eq(tx_abandon(fc_layer, fc_other == tx ? NULL : fc_other), -EINVAL);
+		d.conn = 99;
+		cr_assert_eq(start(fc_layer, &fc_req, fc_br, "REGISTER", &d, &fc_res, NULL), 0);
+	}
+}
+
+Test(transaction, fail_conn_callbacks_may_start_and_abandon)
+{
+	struct tx_layer *l = mklayer(0, 0);
+	struct tx_dest d = tcp_dest();
+	struct pmsg req;
+	char br[64][TX_BRANCH_LEN + 1];
+	struct result res[64];
+	struct tx *txs[64];
+	struct tx_stats st;
+
+	memset(res, 0, sizeof(res));
+	fc_layer = l;
+	fc_calls = 0;
+	d.conn = 5;
+	/* more than one chunk's worth is not needed; enough to be several */
+	for (unsigned i = 0; i < 64; i++) {
+		cr_assert_eq(tx_branch_make(l, br[i], sizeof(br[i])), (int)TX_BRANCH_LEN);
+		mkreq(&req, "REGISTER", br[i], "192.0.2.1", 5060);
+		cr_assert_eq(tx_client_start(l, &txs[i], sip_str_make(br[i], strlen(br[i])),
+					     SIP_STR("REGISTER"), req.buf, req.len, &d, fc_cb,
+					     &res[i]),
+			     0);
+	}
+	fc_other = txs[63];
+	cr_assert_eq(tx_fail_conn(l, 5, -EHOSTUNREACH), 64);
+	cr_assert_eq(fc_calls, 64, "every callback ran once");
+	for (unsigned i = 0; i < 64; i++)
+		cr_assert_eq(res[i].calls, 1);
+	tx_layer_stats(l, &st);
+	cr_assert_eq(st.live, 1, "only the one started from a callback");
+	cr_assert_eq(respond(l, 200, fc_br, "REGISTER"), 0);
+	cr_assert_eq(fc_res.calls, 1);
+	cr_assert_eq(fc_res.status, 200);
+	tx_layer_free(l);
+}
+
 /* A result callback that starts the next transaction (an answer to 401). */
 static struct tx_layer *chain_layer;
 static struct pmsg chain_req;

@@ -321,7 +321,12 @@ wait_trunk t2 5 '.state == "failed"' || bad "t2 not failed: $(tjson t2)"
 check "t2: a failed refresh leaves the registration valid" true "$(tget t2 '.valid and .valid_for > 500')"
 grep -q '^granted expiry: *600s (asked 3600), valid for [0-9]*s more$' <<<"$(dctl trunk show t2)" &&
 	ok "trunk show t2: failed, still valid for the rest of its 600 s" || bad "trunk show t2: $(dctl trunk show t2)"
-check "list --state failed" t1,t2 "$(dctl trunk list --state failed --json | jq -r '[.trunks[].name] | sort | join(",")')"
+# t3 (TCP) is listed too when its refresh came due while U was gone: the
+# refused connect failed it at once (a transport error), not after Timer F
+lf=$(dctl trunk list --state failed --json | jq -r '[.trunks[].name] | sort | join(",")')
+[ "$lf" = t1,t2,t3 ] && grep -q '^transport error: Connection refused$' <<<"$(tget t3 .last_reason)" &&
+	{ ok "t3 (TCP): its refresh with U gone failed at once: $(tget t3 .last_reason)"; lf=t1,t2; }
+check "list --state failed" t1,t2 "$lf"
 start u # back, on the same port: the retry succeeds
 wait_trunk t1 33 ".attempts > $a" || bad "t1: no retry within 33 s of failing: $(tjson t1)"
 dt=$(($(now_ms) - t_fail))

@@ -105,7 +105,9 @@ struct tx_dest {
 /*
  * The result of a client transaction, reported exactly once (unless the TU
  * abandons it first): err 0 with the final response (resp->status 200..699),
- * or err -ETIMEDOUT with resp NULL (Timer F). tx is valid only during the
+ * or err -ETIMEDOUT with resp NULL (Timer F), or with resp NULL the transport
+ * error given to tx_fail_conn() (its connection failed: -ECONNREFUSED,
+ * -ECONNRESET, -EHOSTUNREACH...). tx is valid only during the
  * call (do not abandon it there). The callback may start new transactions.
  */
 typedef void (*tx_result_cb)(void *arg, struct tx *tx, int err, const struct sip_msg *resp);
@@ -122,6 +124,7 @@ struct tx_stats {
 	uint64_t retransmits;      /* requests (E) and responses sent again */
 	uint64_t send_errors;      /* failed retransmissions */
 	uint64_t timeouts;         /* Timer F */
+	uint64_t transport_failed; /* ended by tx_fail_conn() */
 	uint64_t absorbed;         /* retransmitted requests and responses */
 	uint64_t unmatched;        /* responses no transaction matched */
 	uint64_t live;             /* transactions now */
@@ -209,6 +212,20 @@ int tx_server_request(struct tx_layer *l, const struct sip_msg *req,
  */
 int tx_server_reply(struct tx_layer *l, struct tx *tx, unsigned status, const void *buf,
 		    size_t len);
+
+/*
+ * The connection conn (a struct tx_dest conn value, e.g. a TCP connection
+ * whose connect was refused or that was reset) failed with err (a negative
+ * errno, not 0): every client transaction sent on it and still waiting for
+ * its final response ends now, its callback called with err and no response
+ * (RFC 3261 §8.1.3.1: a transport error is reported to the TU at once, as a
+ * 503 would be, instead of waiting for Timer F). Callbacks run after every
+ * such transaction has left the table, so they may start new transactions
+ * (on a new connection) or abandon others. O(transactions allocated): for
+ * the rare connection failure, not per message.
+ * Returns the number of transactions ended, or -EINVAL (err >= 0).
+ */
+int tx_fail_conn(struct tx_layer *l, uint64_t conn, int err);
 
 /*
  * Drop a transaction the TU no longer wants: a client transaction still

@@ -759,6 +759,41 @@ int tx_server_reply(struct tx_layer *l, struct tx *t, unsigned status, const voi
 	return 0;
 }
 
+int tx_fail_conn(struct tx_layer *l, uint64_t conn, int err)
+{
+	struct tx *list = NULL, **tail = &list, *t, *next;
+	int n = 0;
+
+	if (err >= 0)
+		return -EINVAL;
+	/* Take them all out first: a callback may start transactions (which
+	 * may reuse freed entries or add a chunk) or abandon one of these. */
+	for (struct tx_chunk *c = l->chunks; c; c = c->next) {
+		for (unsigned i = 0; i < CHUNK; i++) {
+			t = &c->tx[i];
+			if (t->kind != KIND_CLIENT || t->conn != conn ||
+			    (t->state != ST_TRYING && t->state != ST_PROCEEDING))
+				continue;
+			table_remove(l, t);
+			wheel_cancel(l->w, &t->t_e);
+			wheel_cancel(l->w, &t->t_end);
+			t->state = ST_COMPLETED; /* nothing may touch it from a callback */
+			*tail = t;
+			tail = &t->hnext;
+			n++;
+		}
+	}
+	for (t = list; t; t = next) {
+		next = t->hnext;
+		t->hnext = NULL;
+		l->st.transport_failed++;
+		t->cb(t->cb_arg, t, err, NULL);
+		tx_release(l, t);
+		l->st.live--;
+	}
+	return n;
+}
+
 int tx_abandon(struct tx_layer *l, struct tx *t)
 {
 	if (!t || (t->state != ST_TRYING && t->state != ST_PROCEEDING))
