@@ -8,6 +8,11 @@
 #       t-fast   --expire 20 -> register_flooding (a REGISTER every 10 s),
 #                setting the trunk's expire;
 #       t-ok     --expire 600, registered at our own address -> no finding;
+#       t-block  a wrong password to U that suspends an account after one
+#                failure and then drops its REGISTERs (suspend_action drop):
+#                401 after credentials, the retry 30 s later unanswered
+#                (Timer F) -> upstream_blocking (critical), the evidence
+#                counting the timeout after the rejection;
 #   - sipp as an upstream that answers 200 OK granting 600 s with a top Via
 #     received=203.0.113.7;rport=40000 (tests/sipp/uas_register_nat.xml):
 #       t-nat    -> nat_expiry_too_long, SS_SIP_USER_AGENT_EXPIRE, the
@@ -94,6 +99,9 @@ SS_ENDPOINT_NAT_EXPIRE = 60
 min_expire = 20
 ENDPOINT_ADDRESS_RETRY = 10000
 CONF
+	# U suspends an account+address after one failure and drops it silently
+	[ "$1" = u ] && printf 'SS_ENDPOINT_REGISTER_RETRY = 1\nSS_ENDPOINT_REGISTER_SUSPEND = 600\nsuspend_action = drop\n' >>"$tmp/$1.conf"
+	return 0
 }
 uctl() { timeout 20 "$ctl" -s "$tmp/u.sock" "$@"; }
 dctl() { timeout 20 "$ctl" -s "$tmp/d.sock" "$@"; }
@@ -128,7 +136,7 @@ finding() {
 # --- U with the accounts, D, and sipp's NAT scenario
 write_conf u "$uport"
 start u
-printf 'username,domain,password\nacct1,up.example,pw-1\nacct2,up.example,pw-2\nacct3,up.example,pw-3\n' >"$tmp/subs.csv"
+printf 'username,domain,password\nacct1,up.example,pw-1\nacct2,up.example,pw-2\nacct3,up.example,pw-3\nacct4,up.example,pw-4\n' >"$tmp/subs.csv"
 uctl subscriber import "$tmp/subs.csv" >/dev/null || die "U: import failed"
 write_conf d "$dport"
 start d
@@ -152,14 +160,18 @@ dctl trunk add t-ok --registrar "127.0.0.1:$uport" --user acct3 --password pw-3 
 	--domain up.example --expire 600 >/dev/null || bad "add t-ok"
 dctl trunk add t-nat --registrar "127.0.0.1:$sport" --user natuser \
 	--domain nat.example >/dev/null || bad "add t-nat"
+dctl trunk add t-block --registrar "127.0.0.1:$uport" --user acct4 --password wrong \
+	--domain up.example >/dev/null || bad "add t-block"
+t_block=$(now_ms)
 wait_trunk t-badpw 10 '.state == "failed"' || bad "t-badpw not failed: $(tjson t-badpw)"
 wait_trunk t-fast 10 '.state == "registered"' || bad "t-fast not registered: $(tjson t-fast)"
 wait_trunk t-ok 10 '.state == "registered"' || bad "t-ok not registered: $(tjson t-ok)"
 wait_trunk t-nat 10 '.state == "registered"' || bad "t-nat not registered: $(tjson t-nat)"
+wait_trunk t-block 10 '.state == "failed"' || bad "t-block not failed: $(tjson t-block)"
 
 doc=$(dctl doctor --json) || die "doctor --json failed"
 echo "$doc" | jq -c '.findings[] | {kind, severity, subject}'
-check "doctor: 4 trunks checked" 4 "$(jq .trunks_checked <<<"$doc")"
+check "doctor: 5 trunks checked" 5 "$(jq .trunks_checked <<<"$doc")"
 check "every finding has kind, severity, subject, evidence, advice" true \
 	"$(jq '[.findings[] | has("kind") and has("severity") and has("subject") and has("evidence") and has("advice")] | all' <<<"$doc")"
 
@@ -193,7 +205,8 @@ grep -q -- '--expire 180' <<<"$(finding nat_expiry_too_long t-nat .advice)" && o
 
 # the healthy one, and nothing else
 check "t-ok: no finding" 0 "$(jq '[.findings[] | select(.subject == "t-ok")] | length' <<<"$doc")"
-check "three findings in all" 3 "$(jq '.findings | length' <<<"$doc")"
+check "t-block: credentials_rejected so far" warning "$(finding credentials_rejected t-block .severity)"
+check "four findings in all" 4 "$(jq '.findings | length' <<<"$doc")"
 
 # the human form
 out=$(dctl doctor)
@@ -201,18 +214,19 @@ grep -q '^WARNING   credentials_rejected  trunk t-badpw$' <<<"$out" && ok "docto
 	bad "doctor human: $out"
 grep -q '^  setting:  SS_SIP_USER_AGENT_EXPIRE$' <<<"$out" && ok "doctor: human names the setting" ||
 	bad "doctor human: $out"
-grep -q '^3 findings (4 trunks checked)$' <<<"$out" && ok "doctor: human summary" || bad "doctor human: $out"
+grep -q '^4 findings (5 trunks checked)$' <<<"$out" && ok "doctor: human summary" || bad "doctor human: $out"
 
 # the metric
 mport=$(sed -n 's/.*event=metrics_listening .*port=\([0-9]*\).*/\1/p' "$tmp/d.log" | head -1)
 m=$(curl -s --max-time 5 "http://127.0.0.1:$mport/metrics")
-grep -q '^sipreg_doctor_findings{kind="credentials_rejected"} 1$' <<<"$m" &&
-	ok "metrics: sipreg_doctor_findings credentials_rejected 1" ||
+grep -q '^sipreg_doctor_findings{kind="credentials_rejected"} 2$' <<<"$m" &&
+	ok "metrics: sipreg_doctor_findings credentials_rejected 2" ||
 	bad "metrics: $(grep doctor <<<"$m")"
 grep -q '^sipreg_doctor_findings{kind="synchronised_refreshes"} 0$' <<<"$m" &&
 	ok "metrics: a kind without finding is 0" || bad "metrics: $(grep doctor <<<"$m")"
 
-# fixing the password clears the finding
+# fixing the password clears the finding (U's suspension lifted first)
+uctl guard clear acct1@up.example@127.0.0.1 >/dev/null || bad "U: guard clear acct1"
 dctl trunk set t-badpw --password pw-1 >/dev/null || bad "trunk set t-badpw"
 wait_trunk t-badpw 10 '.state == "registered"' || bad "t-badpw not registered after the fix: $(tjson t-badpw)"
 doc=$(dctl doctor --json)
@@ -258,6 +272,23 @@ done
 check "SIGHUP: retry delay 90" 90 "$(dctl config --json | jq -r '.sections.sip.SS_SIP_USER_AGENT_RETRY_DELAY')"
 check "status counts the reloads (3 ok, 1 failed)" "3 1" \
 	"$(dctl status --json | jq -r '"\(.counters.config_reloads) \(.counters.config_reload_failures)"')"
+
+# --- blocked: the retry 30 s after the 401 is dropped by U; Timer F (32 s)
+left=$(((t_block + 75000 - $(now_ms)) / 1000))
+[ $left -lt 1 ] && left=1
+wait_trunk t-block $left '.state == "failed" and .last_reason == "timeout"' ||
+	bad "t-block: no timeout within 75 s of its start: $(tjson t-block)"
+doc=$(dctl doctor --json)
+check "t-block: upstream_blocking" critical "$(finding upstream_blocking t-block .severity)"
+check "t-block: one timeout after the rejection" 1 "$(finding upstream_blocking t-block .data.timeouts_after_rejections)"
+check "t-block: run of 2 (401, timeout)" "2 1 1" \
+	"$(finding upstream_blocking t-block '| "\(.data.failures_in_a_row) \(.data.auth_failures) \(.data.timeouts)"')"
+ev=$(finding upstream_blocking t-block .evidence)
+grep -q "1 of the timeouts came after 127.0.0.1:$uport had answered with rejections" <<<"$ev" &&
+	ok "t-block: evidence says it answered, then went silent" || bad "t-block evidence: $ev"
+grep -q -- '--retry-delay 300' <<<"$(finding upstream_blocking t-block .advice)" && ok "t-block: advice slows the retries" ||
+	bad "t-block advice: $(finding upstream_blocking t-block .advice)"
+check "t-block: still credentials_rejected too" warning "$(finding credentials_rejected t-block .severity)"
 
 # --- stop
 kill -TERM "$dpid"
