@@ -829,3 +829,75 @@ Test(trace_session, install_and_hook_flag, .init = mk_tmp, .fini = rm_tmp)
 	cr_assert_null(trace_is_on());
 	trace_free(other);
 }
+
+/* Sessions started and stopped (and stopping at their limit) while four
+ * threads capture through the hook flag: every file is a whole pcap file. */
+struct hook_writer {
+	int stop;
+};
+
+static void *hook_writer_main(void *arg)
+{
+	struct hook_writer *hw = arg;
+	struct sockaddr_storage a = v4("192.0.2.7", 5070), b = v4("198.51.100.1", 5060);
+
+	while (!__atomic_load_n(&hw->stop, __ATOMIC_RELAXED)) {
+		struct trace *l = trace_is_on();
+
+		if (l)
+			trace_capture(l, TRACE_IN, TRACE_UDP, REG, strlen(REG), SA(a),
+			              SA(b), NULL);
+	}
+	return NULL;
+}
+
+Test(trace_session, start_stop_under_load, .init = mk_tmp, .fini = rm_tmp)
+{
+	struct hook_writer hw = {0};
+	struct trace *t;
+	pthread_t th[4];
+	uint64_t total = 0;
+
+	cr_assert_eq(trace_new(&t, NULL, NULL), 0);
+	trace_install(t);
+	for (int i = 0; i < 4; i++)
+		cr_assert_eq(pthread_create(&th[i], NULL, hook_writer_main, &hw), 0);
+	for (int i = 0; i < 12; i++) {
+		struct trace_config c = {0};
+		struct trace_status st;
+		struct pcap_pkthdr *h;
+		const u_char *d;
+		struct rec r;
+		char err[256];
+		uint64_t n = 0;
+		pcap_t *p;
+		int rc;
+
+		snprintf(c.file, sizeof(c.file), "%s/s%d.pcap", tmpdir, i);
+		if (i % 2)
+			strcpy(c.filter.user, "alice");
+		c.max_packets = i % 3 ? 0 : 300;
+		cr_assert_eq(trace_start(t, &c, err, sizeof(err)), 0, "%s", err);
+		usleep(20000);
+		rc = trace_stop(t, &st);
+		cr_assert(rc == 0 || (rc == -ENOENT && st.reason == TRACE_STOP_PACKETS));
+		if (c.max_packets)
+			cr_assert_leq(st.written, 300);
+		p = open_read(c.file);
+		while ((rc = pcap_next_ex(p, &h, &d)) == 1) {
+			decode(h, d, &r);
+			cr_assert_eq(memcmp(r.payload, REG, strlen(REG)), 0);
+			n++;
+		}
+		cr_assert_eq(rc, PCAP_ERROR_BREAK, "file %d read to its end", i);
+		cr_assert_eq(n, st.written, "file %d: %llu records, %llu counted", i,
+		             (unsigned long long)n, (unsigned long long)st.written);
+		pcap_close(p);
+		total += n;
+	}
+	__atomic_store_n(&hw.stop, 1, __ATOMIC_RELAXED);
+	for (int i = 0; i < 4; i++)
+		pthread_join(th[i], NULL);
+	cr_assert_gt(total, 0);
+	trace_free(t);
+}

@@ -149,6 +149,15 @@ tshark -r "$tmp/t.pcap" -o tcp.check_checksum:TRUE -o udp.check_checksum:TRUE \
 	>"$tmp/bad.txt" 2>"$tmp/tshark.err" || bad "tshark checksums: $(cat "$tmp/tshark.err")"
 check "tshark: no bad checksum" 0 "$(wc -l <"$tmp/bad.txt")"
 
+# ---- the address filter: another IP selects nothing, ours everything ----
+timeout 10 "$ctl" -c "$tmp/sipreg.conf" trace start --file "$tmp/a2.pcap" --address 127.0.0.2 >/dev/null \
+	|| bad "trace start --address (socket from -c)"
+timeout 10 "${client[@]}" register udp "$udp" bob example.com pw-bob 300 >/dev/null
+check "address 127.0.0.2: nothing" "0 0" "$(dctl trace stop --json | jq -r '"\(.matched) \(.written)"')"
+dctl trace start --file "$tmp/a1.pcap" --address 127.0.0.1 >/dev/null || bad "trace start --address"
+timeout 10 "${client[@]}" register udp "$udp" bob example.com pw-bob 300 >/dev/null
+check "address 127.0.0.1: both REGISTERs and answers" 4 "$(dctl trace stop --json | jq -r .written)"
+
 # ---- a trunk registering to sipregd itself, traced by name ----
 dctl trunk add t1 --registrar "127.0.0.1:$udp" --user carol --password pw-carol \
 	--domain example.com --expire 60 --disabled >/dev/null || bad "trunk add"
