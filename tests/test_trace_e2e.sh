@@ -25,8 +25,10 @@ done
 tmp=$(mktemp -d /tmp/sipreg-test-trace.XXXXXX)
 chmod 755 "$tmp"
 pid=
+pid2=
 hpid=
 cleanup() {
+	[ -n "$pid2" ] && kill -9 "$pid2" 2>/dev/null && wait "$pid2" 2>/dev/null
 	[ -n "$pid" ] && kill -9 "$pid" 2>/dev/null && wait "$pid" 2>/dev/null
 	[ -n "$hpid" ] && kill -9 "$hpid" 2>/dev/null && wait "$hpid" 2>/dev/null
 	rm -rf "$tmp"
@@ -231,6 +233,30 @@ check "hep: packets" 4 "$(grep -c . "$tmp/hep.txt")"
 check "hep: family 2, SIP, capture id 42" 4 "$(grep -cE '^2 1 127\.0\.0\.1:[0-9]+>127\.0\.0\.1:[0-9]+ 42 ' "$tmp/hep.txt")"
 check "hep: REGISTERs to our port" 2 "$(grep -cE ">127\.0\.0\.1:$udp 42 REGISTER$" "$tmp/hep.txt")"
 check "hep: answers from our port" 2 "$(grep -cE " 127\.0\.0\.1:$udp>.* 42 SIP/2.0$" "$tmp/hep.txt")"
+
+# ---- a file sipregd writes where we cannot see it (systemd's PrivateTmp):
+# a second sipregd in its own mount namespace with a tmpfs over a directory;
+# sipregctl warns. Needs unshare(1) and the right to mount (root). ----
+mkdir -p "$tmp/priv"
+if unshare -m sh -c "mount -t tmpfs none '$tmp/priv'" 2>/dev/null; then
+	sed -e "s|$tmp/admin.sock|$tmp/admin2.sock|" -e "s|$tmp/sipreg.db|$tmp/sipreg2.db|" \
+		"$tmp/sipreg.conf" >"$tmp/sipreg2.conf"
+	unshare -m sh -c "mount -t tmpfs none '$tmp/priv' && exec '$sipregd' -c '$tmp/sipreg2.conf'" \
+		>"$tmp/sipregd2.log" 2>&1 &
+	pid2=$!
+	for _ in $(seq 50); do [ -S "$tmp/admin2.sock" ] && break; sleep 0.1; done
+	timeout 10 "$ctl" -s "$tmp/admin2.sock" trace start --file "$tmp/priv/x.pcap" >"$tmp/o" 2>&1 \
+		|| bad "trace start in the private namespace: $(cat "$tmp/o")"
+	grep -q "warning: sipregd created $tmp/priv/x.pcap but it is not visible here" "$tmp/o" \
+		&& ok "a file in sipregd's private /tmp: warned" || bad "no warning: $(cat "$tmp/o")"
+	kill -TERM "$pid2"
+	for _ in $(seq 100); do kill -0 "$pid2" 2>/dev/null || break; sleep 0.1; done
+	kill -9 "$pid2" 2>/dev/null
+	wait "$pid2" 2>/dev/null
+	pid2=
+else
+	echo "SKIP (loudly): cannot unshare a mount namespace here: the private-/tmp warning is not checked"
+fi
 
 kill -TERM "$pid"
 for _ in $(seq 100); do kill -0 "$pid" 2>/dev/null || break; sleep 0.1; done

@@ -1483,6 +1483,16 @@ static int trace_command(char *sock, size_t cap, const char *conf, bool json, in
 	}
 	if (!reply)
 		goto out_curl;
+	/* sipregd created the file at start; under the shipped systemd unit
+	 * (PrivateTmp, ProtectSystem=strict) a path may be its own, not ours */
+	if (strcmp(sub, "start") == 0 && json_string_value(json_object_get(reply, "file")) &&
+	    access(json_string_value(json_object_get(reply, "file")), F_OK) < 0 &&
+	    errno == ENOENT)
+		fprintf(stderr,
+		        "sipregctl: warning: sipregd created %s but it is not visible here "
+		        "(sipregd's private /tmp under systemd?); stop and write under "
+		        "/var/lib/sipreg/ instead\n",
+		        json_string_value(json_object_get(reply, "file")));
 	if (json) {
 		char *s = json_dumps(reply, JSON_COMPACT);
 
