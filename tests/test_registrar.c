@@ -645,3 +645,58 @@ Test(registrar, digest_algorithms_order_and_no_downgrade)
 	cr_assert_eq(stats.auth_failed, 0);
 	config_free(c2);
 }
+
+/* The registrar hashes a request's AOR once for both tables when they share
+ * a SipHash key (the default above) and once per table when they do not:
+ * registrations, refusals and the bindings are the same either way. */
+Test(registrar, tables_with_different_hash_keys)
+{
+	static const uint8_t other[SIPHASH_KEY_LEN] = "fedcba9876543210";
+	struct registrar_deps d;
+	struct ua a = ua_new("alice", "wonderland"), wrong = ua_new("bob", "not-builder");
+	struct loc_view v[4];
+	struct resp r;
+
+	registrar_free(reg);
+	subscriber_table_free(subs);
+	cr_assert_eq(subscriber_table_new(&subs, other), 0);
+	d = (struct registrar_deps){.location = loc, .guard = guard, .nonce = nonces,
+				    .subscribers = subs, .tag_key = key};
+	cr_assert_eq(registrar_new(&reg, cfg, &d), 0);
+	add_subscriber("alice", "wonderland");
+	add_subscriber("bob", "builder");
+	cr_assert_neq(subscriber_table_hash(subs, SIP_STR("alice"), SIP_STR("carrier.example")),
+		      location_hash(loc, SIP_STR("alice@carrier.example")));
+
+	cr_assert_eq(register_ok(&a, SIP_DIGEST_SHA256), 200);
+	cr_assert_eq(location_lookup(loc, SIP_STR("alice@carrier.example"), now_ms, v, 4), 1);
+	cr_assert_eq(register_ok(&a, SIP_DIGEST_MD5), 200, "a refresh");
+	cr_assert_eq(location_lookup(loc, SIP_STR("alice@carrier.example"), now_ms, v, 4), 1);
+	cr_assert_eq(send_register(&wrong, &r), 401);
+	answer(&wrong, &r, SIP_DIGEST_MD5, "not-builder");
+	cr_assert_eq(send_register(&wrong, &r), 401);
+	cr_assert_eq(stats.auth_failed, 1);
+	cr_assert_eq(location_lookup(loc, SIP_STR("bob@carrier.example"), now_ms, v, 4), 0);
+}
+
+/* The two-step lookups find what the plain ones find, a domain in any case. */
+Test(registrar, hashed_lookups_match_the_plain_ones)
+{
+	struct subscriber_view s1, s2;
+	uint64_t h = subscriber_table_hash(subs, SIP_STR("alice"), SIP_STR("Carrier.EXAMPLE"));
+
+	cr_assert_eq(h, location_hash(loc, SIP_STR("alice@carrier.example")),
+		     "the same key and string: the same hash");
+	subscriber_table_prefetch(subs, h, false);
+	subscriber_table_prefetch(subs, h, true);
+	cr_assert(subscriber_table_get_hashed(subs, h, SIP_STR("alice"), SIP_STR("Carrier.EXAMPLE"),
+					      &s1));
+	cr_assert(subscriber_table_get(subs, SIP_STR("alice"), SIP_STR("carrier.example"), &s2));
+	cr_assert(sip_str_eq(s1.password, s2.password));
+	cr_assert_not(subscriber_table_get_hashed(subs, h, SIP_STR("alicE"),
+						  SIP_STR("carrier.example"), &s1),
+		      "the user part is case-sensitive");
+	cr_assert_eq(subscriber_table_hash(subs, SIP_STR(""), SIP_STR("carrier.example")), 0);
+	location_prefetch(loc, 12345, false);
+	location_prefetch(loc, 12345, true);
+}

@@ -125,6 +125,21 @@ int location_update(struct location *l, struct sip_str aor, const struct loc_con
 		    const struct loc_policy *policy, uint64_t now, struct loc_view *out,
 		    size_t cap, size_t *nout);
 
+/*
+ * location_update in steps, for a caller that knows aor early: location_hash
+ * once (SipHash-2-4 of aor under the table's key), location_prefetch (a
+ * hint, inside a read-side section: item false starts loading the table's
+ * slots, item true a little later the record) while it does other work, then
+ * location_update_hashed with the hash of the same aor (same returns as
+ * location_update).
+ */
+uint64_t location_hash(struct location *l, struct sip_str aor);
+void location_prefetch(struct location *l, uint64_t hash, bool item);
+int location_update_hashed(struct location *l, struct sip_str aor, uint64_t hash,
+			   const struct loc_contact *contacts, size_t n, bool star,
+			   const struct loc_request *req, const struct loc_policy *policy,
+			   uint64_t now, struct loc_view *out, size_t cap, size_t *nout);
+
 /* The bindings of aor in force at now (at most cap); returns how many. */
 size_t location_lookup(struct location *l, struct sip_str aor, uint64_t now,
 		       struct loc_view *out, size_t cap);

@@ -47,6 +47,22 @@ int subscriber_table_del(struct subscriber_table *t, struct sip_str username,
 /* Inside a read-side section. Returns true and fills out when found. */
 bool subscriber_table_get(struct subscriber_table *t, struct sip_str username,
 			  struct sip_str domain, struct subscriber_view *out);
+/*
+ * The same lookup in two steps, for a caller that knows the names early:
+ * subscriber_table_hash once, subscriber_table_prefetch (a hint, inside a
+ * read-side section: item false starts loading the table's slots, item true
+ * a little later the subscriber's node) while it does other work, then
+ * subscriber_table_get_hashed with the hash of the same names. The hash is
+ * SipHash-2-4 of "username@domain" (domain lower-cased) under the table's
+ * key: the location table's location_hash of the same AOR under the same
+ * key. A name the table cannot hold hashes to 0 and is never found.
+ */
+uint64_t subscriber_table_hash(struct subscriber_table *t, struct sip_str username,
+			       struct sip_str domain);
+void subscriber_table_prefetch(struct subscriber_table *t, uint64_t hash, bool item);
+bool subscriber_table_get_hashed(struct subscriber_table *t, uint64_t hash,
+				 struct sip_str username, struct sip_str domain,
+				 struct subscriber_view *out);
 uint64_t subscriber_table_count(struct subscriber_table *t);
 /* Every subscriber of the store into the table. Returns the number loaded
  * or the store's negative errno. Announces a quiescent state every 1024

@@ -605,12 +605,30 @@ static int update_locked(struct location *l, struct loc_stripe *st, struct sip_s
 	return 0;
 }
 
+uint64_t location_hash(struct location *l, struct sip_str aor)
+{
+	return aor_hash(l, aor);
+}
+
+void location_prefetch(struct location *l, uint64_t hash, bool item)
+{
+	rhash_prefetch(l->ht, hash, item);
+}
+
 int location_update(struct location *l, struct sip_str aor, const struct loc_contact *contacts,
 		    size_t n, bool star, const struct loc_request *req,
 		    const struct loc_policy *policy, uint64_t now, struct loc_view *out,
 		    size_t cap, size_t *nout)
 {
-	uint64_t hash = aor_hash(l, aor);
+	return location_update_hashed(l, aor, aor_hash(l, aor), contacts, n, star, req, policy,
+				      now, out, cap, nout);
+}
+
+int location_update_hashed(struct location *l, struct sip_str aor, uint64_t hash,
+			   const struct loc_contact *contacts, size_t n, bool star,
+			   const struct loc_request *req, const struct loc_policy *policy,
+			   uint64_t now, struct loc_view *out, size_t cap, size_t *nout)
+{
 	struct loc_stripe *st = stripe_of(l, hash);
 	struct loc_rec *r;
 	int ret;

@@ -98,6 +98,33 @@ static inline void *rhash_lookup(struct rhash *h, uint64_t hash, rhash_match_fn 
 }
 
 /*
+ * Inside a read-side section, a hint with no effect on any result: starts
+ * loading the line of slots a lookup of hash reads (item false), or, once
+ * that line is there, the first item whose tag matches (item true). A
+ * caller issues the first early and the second a little later, and the
+ * lookup itself finds both in the cache.
+ */
+static inline void rhash_prefetch(struct rhash *h, uint64_t hash, bool item)
+{
+	struct rhash_tab *t = rcu_dereference(h->tab);
+	size_t i = (size_t)hash & t->mask;
+
+	if (!item) {
+		__builtin_prefetch(&t->slot[i]);
+		return;
+	}
+	for (size_t n = 0; n < 8 && n <= t->mask; n++, i = (i + 1) & t->mask) {
+		uint64_t s = CMM_LOAD_SHARED(t->slot[i]);
+		if (s == 0)
+			return;
+		if ((s >> RHASH_PTR_BITS) == rhash_tag(hash) && s != RHASH_TOMB) {
+			__builtin_prefetch((const void *)(uintptr_t)(s & RHASH_PTR_MASK));
+			return;
+		}
+	}
+}
+
+/*
  * Insert item, or replace the item whose key matches (its slot keeps the
  * new one). *old receives the replaced item or NULL. Returns 0, -ENOMEM
  * (the table was full and could not grow; nothing changed), -EOVERFLOW

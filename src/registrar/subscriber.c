@@ -155,17 +155,26 @@ int subscriber_table_put(struct subscriber_table *t, const struct store_subscrib
 	return 0;
 }
 
+/* The key with the domain lower-cased into dbuf; false for a name the
+ * table cannot hold. */
+static bool make_key(struct sub_key *k, struct sip_str user, struct sip_str domain, char *dbuf)
+{
+	if (too_long(user.len, domain.len))
+		return false;
+	lower(dbuf, domain);
+	k->user = user;
+	k->domain = sip_str_make(dbuf, domain.len);
+	return true;
+}
+
 /* Inside a read-side section; dbuf receives the lower-cased domain. */
 static struct sub_node *lookup(struct subscriber_table *t, struct sip_str user,
 			       struct sip_str domain, char *dbuf)
 {
 	struct sub_key k;
 
-	if (too_long(user.len, domain.len))
+	if (!make_key(&k, user, domain, dbuf))
 		return NULL;
-	lower(dbuf, domain);
-	k.user = user;
-	k.domain = sip_str_make(dbuf, domain.len);
 	return rhash_lookup(t->ht, key_hash(t, &k), match, &k);
 }
 
@@ -176,11 +185,8 @@ int subscriber_table_del(struct subscriber_table *t, struct sip_str username,
 	struct sub_node *n;
 	struct sub_key k;
 
-	if (too_long(username.len, domain.len))
+	if (!make_key(&k, username, domain, dbuf))
 		return -ENOENT;
-	lower(dbuf, domain);
-	k.user = username;
-	k.domain = sip_str_make(dbuf, domain.len);
 	n = rhash_del_key(t->ht, key_hash(t, &k), match, &k);
 	if (!n)
 		return -ENOENT;
@@ -188,12 +194,8 @@ int subscriber_table_del(struct subscriber_table *t, struct sip_str username,
 	return 0;
 }
 
-bool subscriber_table_get(struct subscriber_table *t, struct sip_str username,
-			  struct sip_str domain, struct subscriber_view *out)
+static bool view(const struct sub_node *n, struct subscriber_view *out)
 {
-	char dbuf[STORE_NAME_MAX];
-	struct sub_node *n = lookup(t, username, domain, dbuf);
-
 	if (!n)
 		return false;
 	out->username = field(n, F_USER);
@@ -204,6 +206,40 @@ bool subscriber_table_get(struct subscriber_table *t, struct sip_str username,
 	out->enabled = n->enabled;
 	out->max_contacts = n->max_contacts;
 	return true;
+}
+
+bool subscriber_table_get(struct subscriber_table *t, struct sip_str username,
+			  struct sip_str domain, struct subscriber_view *out)
+{
+	char dbuf[STORE_NAME_MAX];
+
+	return view(lookup(t, username, domain, dbuf), out);
+}
+
+uint64_t subscriber_table_hash(struct subscriber_table *t, struct sip_str username,
+			       struct sip_str domain)
+{
+	char dbuf[STORE_NAME_MAX];
+	struct sub_key k;
+
+	return make_key(&k, username, domain, dbuf) ? key_hash(t, &k) : 0;
+}
+
+void subscriber_table_prefetch(struct subscriber_table *t, uint64_t hash, bool item)
+{
+	rhash_prefetch(t->ht, hash, item);
+}
+
+bool subscriber_table_get_hashed(struct subscriber_table *t, uint64_t hash,
+				 struct sip_str username, struct sip_str domain,
+				 struct subscriber_view *out)
+{
+	char dbuf[STORE_NAME_MAX];
+	struct sub_key k;
+
+	if (!make_key(&k, username, domain, dbuf))
+		return false;
+	return view(rhash_lookup(t->ht, hash, match, &k), out);
 }
 
 uint64_t subscriber_table_count(struct subscriber_table *t)
