@@ -105,6 +105,7 @@ struct daemon {
 	unsigned long reload_asked, reload_served; /* request numbers */
 	json_t *reload_result;                     /* of reload_served */
 	int reload_status;
+	bool reload_closed; /* stopping: the main thread serves no more */
 	/* the doctor's counts for /metrics, at most DOCTOR_CACHE_MS old */
 	pthread_mutex_t doctor_lock;
 	uint64_t doctor_at;
@@ -371,7 +372,7 @@ static int reload_handler(const struct admin_request *req, json_t **reply, void 
 		*reply = admin_error("cannot reach the main thread: %s", strerror(errno));
 		return 500;
 	}
-	while (d->reload_served < me) {
+	while (d->reload_served < me && !d->reload_closed) {
 		if (pthread_cond_timedwait(&d->reload_cond, &d->reload_lock, &until) ==
 		    ETIMEDOUT)
 			break;
@@ -383,8 +384,10 @@ static int reload_handler(const struct admin_request *req, json_t **reply, void 
 		if (!*reply)
 			status = -ENOMEM;
 	} else {
-		*reply = admin_error("the main thread did not reload within %d ms",
-		                     RELOAD_WAIT_MS);
+		*reply = d->reload_closed
+		                 ? admin_error("%s", "sipregd is stopping")
+		                 : admin_error("the main thread did not reload within %d ms",
+		                               RELOAD_WAIT_MS);
 	}
 	pthread_mutex_unlock(&d->reload_lock);
 	return status;
@@ -569,6 +572,12 @@ static int stop(struct daemon *d, int sig)
 
 	log_info("stopping", "signal=%s", sig == SIGINT ? "SIGINT" : "SIGTERM");
 	sd_notify(0, "STOPPING=1");
+	/* a POST /reload waiting for this thread gives up now, so that
+	 * admin_stop() below does not wait for it */
+	pthread_mutex_lock(&d->reload_lock);
+	d->reload_closed = true;
+	pthread_cond_broadcast(&d->reload_cond);
+	pthread_mutex_unlock(&d->reload_lock);
 	metrics_http_free(d->http);
 	d->http = NULL;
 	admin_stop(d->admin);
