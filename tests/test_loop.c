@@ -569,3 +569,113 @@ Test(loop, no_lost_wakes, .timeout = 30)
 		     atomic_load(&b.produced));
 	loop_free(b.loop);
 }
+
+/* ------------------------------------------------------------------------ */
+/* Holdoff: one turn sleeps before polling; bounded by the deadline         */
+
+static void holdoff_hook(struct loop *loop, void *arg)
+{
+	unsigned *us = arg;
+
+	if (*us) {
+		loop_holdoff(loop, *us / 2); /* the largest of several wins */
+		loop_holdoff(loop, *us);
+		loop_holdoff(loop, *us / 4);
+	}
+	*us = 0; /* this turn only */
+}
+
+Test(loop, holdoff_delays_one_poll_and_reads_all_at_once)
+{
+	struct loop *loop;
+	struct rec r = {0};
+	unsigned us = 60000;
+	struct loop_hook h = {.cb = holdoff_hook, .arg = &us};
+	int sv[2];
+	uint64_t t0, dt;
+
+	pair(sv);
+	cr_assert_eq(loop_new(&loop, 0, 0, 0), 0);
+	cr_assert_eq(loop_add(loop, sv[0], LOOP_READ, on_read, &r), 0);
+	loop_add_before_sleep(loop, &h);
+	cr_assert_eq(write(sv[1], "a", 1), 1);
+	/* data already waiting: the turn still sleeps the holdoff first */
+	t0 = now_ms();
+	cr_assert_eq(loop_once(loop, 5000), 1);
+	dt = now_ms() - t0;
+	cr_assert_geq(dt, 59, "held off %llu ms", (unsigned long long)dt);
+	cr_assert_lt(dt, 2000);
+	cr_assert_eq(r.calls, 1);
+	cr_assert_eq(loop_holdoffs(loop), 1);
+	/* the next turn is not held: the write is read at once */
+	cr_assert_eq(write(sv[1], "bc", 2), 2);
+	t0 = now_ms();
+	cr_assert_eq(loop_once(loop, 5000), 1);
+	cr_assert_lt(now_ms() - t0, 50);
+	cr_assert_eq(r.calls, 2);
+	cr_assert_eq(r.got, 2);
+	cr_assert_eq(loop_holdoffs(loop), 1);
+	/* two writes during a holdoff: one callback reads both */
+	us = 80000;
+	t0 = now_ms();
+	cr_assert_eq(write(sv[1], "d", 1), 1);
+	cr_assert_eq(write(sv[1], "e", 1), 1);
+	cr_assert_eq(loop_once(loop, 5000), 1);
+	cr_assert_geq(now_ms() - t0, 79);
+	cr_assert_eq(r.calls, 3);
+	cr_assert_eq(r.got, 2);
+	loop_free(loop);
+	close(sv[0]);
+	close(sv[1]);
+}
+
+Test(loop, holdoff_bounded_by_the_deadline_and_skipped_when_not_blocking)
+{
+	struct loop *loop;
+	unsigned us = 3000000; /* 3 s */
+	struct loop_hook h = {.cb = holdoff_hook, .arg = &us};
+	int64_t next = 40;
+	uint64_t t0, dt;
+
+	cr_assert_eq(loop_new(&loop, 0, 0, 0), 0);
+	loop_add_before_sleep(loop, &h);
+	loop_set_timeout(loop, fixed_timeout, &next);
+	/* the provider's 40 ms deadline caps a 3 s holdoff */
+	t0 = now_ms();
+	cr_assert_eq(loop_once(loop, -1), 0);
+	dt = now_ms() - t0;
+	cr_assert_geq(dt, 39, "woke after %llu ms", (unsigned long long)dt);
+	cr_assert_lt(dt, 1000, "woke after %llu ms", (unsigned long long)dt);
+	cr_assert_eq(loop_holdoffs(loop), 1);
+	/* the caller's timeout caps it too */
+	us = 3000000;
+	next = -1;
+	t0 = now_ms();
+	cr_assert_eq(loop_once(loop, 30), 0);
+	dt = now_ms() - t0;
+	cr_assert_geq(dt, 29);
+	cr_assert_lt(dt, 1000);
+	/* a turn that would not block (timeout 0) does not sleep at all */
+	us = 3000000;
+	t0 = now_ms();
+	cr_assert_eq(loop_once(loop, 0), 0);
+	cr_assert_lt(now_ms() - t0, 500);
+	cr_assert_eq(loop_holdoffs(loop), 2);
+	/* nor one with a stop pending */
+	us = 3000000;
+	loop_stop(loop);
+	t0 = now_ms();
+	cr_assert_geq(loop_once(loop, 5000), 0);
+	cr_assert_lt(now_ms() - t0, 500);
+	cr_assert_eq(loop_holdoffs(loop), 2);
+	cr_assert_eq(us, 0, "the hook ran in that turn");
+	cr_assert_eq(loop_run(loop), 0); /* consumes the stop */
+	/* a holdoff of 0 cancels one asked earlier in the turn */
+	loop_holdoff(loop, 3000000);
+	loop_holdoff(loop, 0);
+	t0 = now_ms();
+	cr_assert_eq(loop_once(loop, 10), 0);
+	cr_assert_lt(now_ms() - t0, 500);
+	cr_assert_eq(loop_holdoffs(loop), 2);
+	loop_free(loop);
+}
