@@ -879,25 +879,33 @@ static bool is_sip_version(const char *v, const char *e)
 }
 
 /* Request-Line, [p, eol) with eol at the CR or LF. */
-static int parse_request_line(struct sip_msg *m, const char *base, const char *p,
-			      const char *eol, const char *end, struct sip_err *err)
-{
-	const char *q = p, *u, *v;
+static int request_line_general(struct sip_msg *m, const char *base, const char *p,
+				const char *eol, const char *end, struct sip_err *err);
 
+SIP_INLINE int parse_request_line(struct sip_msg *m, const char *base, const char *p,
+				  const char *eol, const char *end, struct sip_err *err)
+{
 	/* "REGISTER " URI " SIP/2.0", the usual line: the method and the
 	 * version by word compares, the Request-URI by one scan for SP or a
-	 * byte no URI holds; anything else takes the general way below */
+	 * byte no URI holds; anything else takes the general way */
 	if (sip_likely(eol - p >= 18 && load64(p) == load64("REGISTER") && p[8] == ' ')) {
-		u = p + 9;
-		q = find_uri_stop(u, eol, end);
+		const char *u = p + 9, *q = find_uri_stop(u, eol, end);
+
 		if (sip_likely(q > u && q == eol - 8 && *q == ' ' && is_sip20(q + 1))) {
 			m->method = sip_str_make(p, 8);
 			m->method_id = SIP_METHOD_REGISTER;
 			m->ruri = sip_str_make(u, (size_t)(q - u));
 			return 0;
 		}
-		q = p;
 	}
+	return request_line_general(m, base, p, eol, end, err);
+}
+
+/* Request-Line, any form. */
+static int request_line_general(struct sip_msg *m, const char *base, const char *p,
+				const char *eol, const char *end, struct sip_err *err)
+{
+	const char *q = p, *u, *v;
 
 	/* the line end is no token byte: the scans stop at eol at the latest */
 	while (tok_tab[(unsigned char)*q])
@@ -987,7 +995,7 @@ static int parse_status_line(struct sip_msg *m, const char *base, const char *p,
 }
 
 /* Content-Length: 1*DIGIT, at most 2^32-1, never wrapping. */
-static int parse_content_length(struct sip_msg *m, struct sip_str v, const char *base,
+SIP_INLINE int parse_content_length(struct sip_msg *m, struct sip_str v, const char *base,
 				struct sip_err *err)
 {
 	uint64_t n = 0;
@@ -1010,7 +1018,7 @@ static int parse_content_length(struct sip_msg *m, struct sip_str v, const char 
 }
 
 /* Call-ID: callid = word [ "@" word ]; here: not empty, no LWS or controls. */
-static int parse_call_id(struct sip_msg *m, struct sip_str v, const char *base,
+SIP_INLINE int parse_call_id(struct sip_msg *m, struct sip_str v, const char *base,
 			 const char *end, struct sip_err *err)
 {
 	const char *ws;
@@ -1670,7 +1678,9 @@ int sip_msg_vias(const struct sip_msg *m, struct sip_via *out, size_t cap,
 		int rc;
 
 
-		while ((rc = sip_via_next(&rest, n < cap ? &out[n] : &spare, err)) == 1) {
+		/* an empty rest is the end of the list (sip_via_next would say 0) */
+		while ((rc = rest.len ? sip_via_next(&rest, n < cap ? &out[n] : &spare, err)
+				      : 0) == 1) {
 			if (n == cap)
 				return msg_fail(m, err, h->value.p, "Too many Via values", -E2BIG);
 			n++;
@@ -1702,7 +1712,7 @@ int sip_msg_contacts(const struct sip_msg *m, struct sip_contact *out, size_t ca
 			struct sip_contact *c = n < cap ? &out[n] : &spare;
 
 			at = rest.p;
-			rc = sip_contact_next(&rest, c, err);
+			rc = rest.len ? sip_contact_next(&rest, c, err) : 0;
 			if (rc != 1)
 				break;
 			if (n == cap)
@@ -1738,7 +1748,8 @@ int sip_msg_nameaddrs(const struct sip_msg *m, enum sip_hdr_id id, struct sip_na
 		int rc;
 
 
-		while ((rc = sip_nameaddr_next(&rest, n < cap ? &out[n] : &spare, err)) == 1) {
+		while ((rc = rest.len ? sip_nameaddr_next(&rest, n < cap ? &out[n] : &spare, err)
+				      : 0) == 1) {
 			if (n == cap)
 				return msg_fail(m, err, h->value.p, "Too many header values",
 						-E2BIG);

@@ -43,7 +43,8 @@
 
 /* The URI of a name-addr (mode ANGLE, p after '<') or a bare addr-spec
  * (mode BARE). Returns the cursor after '>' / after the URI, NULL on error. */
-static const char *scan_uri(const char *p, const char *end, int mode, struct sip_nameaddr *na,
+static inline __attribute__((always_inline)) const char *
+scan_uri(const char *p, const char *end, int mode, struct sip_nameaddr *na,
 			    const char *base, struct sip_err *err)
 {
 	const char *why = NULL, *at = p, *q;
@@ -64,7 +65,7 @@ static const char *scan_uri(const char *p, const char *end, int mode, struct sip
 
 /* [ display-name ] "<" URI ">" / addr-spec. p is on the first non-LWS byte.
  * Returns the cursor after the URI or its '>', NULL on error (err set). */
-static const char *scan_nameaddr(const char *p, const char *end, struct sip_nameaddr *na,
+static inline __attribute__((always_inline)) const char *scan_nameaddr(const char *p, const char *end, struct sip_nameaddr *na,
 				 const char *base, struct sip_err *err)
 {
 	const char *q, *d = p, *last;
@@ -108,7 +109,7 @@ static const char *scan_nameaddr(const char *p, const char *end, struct sip_name
 
 /* Header parameters of a From/To/Route/Path element; tag found. Returns the
  * cursor at ',' or the end, NULL on error. */
-static const char *scan_params(const char *p, const char *end, struct sip_nameaddr *na,
+static inline __attribute__((always_inline)) const char *scan_params(const char *p, const char *end, struct sip_nameaddr *na,
 			       const char *base, struct sip_err *err)
 {
 	struct sip_str n, v;
