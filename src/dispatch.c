@@ -168,7 +168,8 @@ static void on_request(struct worker *w, const struct pkt *p, const struct sip_m
 	 * a retransmission is safely answered afresh. Half of every
 	 * registration's server transactions, 32 s of Timer J state each, never
 	 * exist (measured: 1.2M live at 38,000 registrations/s). */
-	if (m->method_id == SIP_METHOD_REGISTER && !sip_msg_hdr(m, SIP_HDR_AUTHORIZATION)) {
+	if (m->method_id == SIP_METHOD_REGISTER &&
+	    !sip_msg_hdr(m, SIP_HDR_AUTHORIZATION)) {
 		if (shedding(w, p)) {
 			shed_register(w, p, m);
 			return;

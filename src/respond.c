@@ -132,7 +132,8 @@ int respond_overload(struct worker *w, const struct pkt *p, const struct sip_msg
 	do
 		num[--o] = (char)('0' + v % 10);
 	while ((v /= 10) && o > 0);
-	sip_write_header(&sw, SIP_STR("Retry-After"), sip_str_make(num + o, sizeof(num) - o));
+	sip_write_header(&sw, SIP_STR("Retry-After"),
+	                 sip_str_make(num + o, sizeof(num) - o));
 	return finish(w, &sw);
 }
 

@@ -105,7 +105,7 @@ struct udp_stats {
  * fills a whole batch (see udp.c): the fraction of SO_RCVBUF queued. */
 enum udp_load {
 	UDP_LOAD_OK = 0,   /* serve everything */
-	UDP_LOAD_SHED = 1, /* queue >= 3/8: drop new REGISTERs, 503 to 1 in 16 */
+	UDP_LOAD_SHED = 1, /* queue >= 3/8: drop new REGISTERs, 503 to 1000/s */
 	UDP_LOAD_DROP = 2, /* queue >= 5/8: new REGISTERs dropped unparsed */
 };
 
