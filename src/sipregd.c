@@ -421,76 +421,51 @@ static void reload_serve(struct daemon *d)
 /* ------------------------------------------------------------------------ */
 /* The doctor                                                                */
 
-struct obs_buf {
-	struct ua_trunk_obs *o;
-	size_t n, cap;
-};
-
-static int obs_collect(void *arg, const struct ua_trunk_obs *o)
+static int obs_add(void *arg, const struct ua_trunk_obs *o)
 {
-	struct obs_buf *b = arg;
-
-	if (b->n == b->cap) {
-		size_t cap = b->cap ? b->cap * 2 : 64;
-		struct ua_trunk_obs *no = realloc(b->o, cap * sizeof(*no));
-
-		if (!no)
-			return -ENOMEM;
-		b->o = no;
-		b->cap = cap;
-	}
-	b->o[b->n++] = *o;
-	return 0;
+	return doctor_add(arg, o);
 }
 
-/* Runs the doctor on every trunk's observations (any thread) and refreshes
- * the metric's cache. Returns 0 or -ENOMEM; *ntrunks gets how many trunks. */
-static int run_doctor(struct daemon *d, struct doctor_report *rep, size_t *ntrunks)
+/* Runs the doctor on every trunk's observations, one trunk at a time (any
+ * thread), and refreshes the metric's cache. Returns 0 or -ENOMEM. */
+static int run_doctor(struct daemon *d, struct doctor_report *rep)
 {
-	struct obs_buf b = {NULL, 0, 0};
 	struct doctor_registrar g;
-	struct doctor_input in;
-	unsigned counts[DOCTOR_KIND__COUNT];
+	struct doctor *doc;
+	uint64_t now = clock_now_ms();
 	int r;
 
-	r = ua_observe_all(obs_collect, &b);
-	if (r < 0)
-		goto out;
 	pthread_mutex_lock(&d->cfg_lock);
 	g.nat_expire = d->cfg->endpoint_nat_expire;
 	g.endpoint_expire = d->cfg->endpoint_expire;
 	g.min_expire = d->cfg->min_expire;
 	pthread_mutex_unlock(&d->cfg_lock);
-	in.trunks = b.o;
-	in.ntrunks = b.n;
-	in.registrar = &g;
-	in.now_ms = clock_now_ms();
-	in.now_wall = time(NULL);
-	r = doctor_run(&in, rep);
+	r = doctor_new(&doc, &g, now, time(NULL), 0);
 	if (r < 0)
-		goto out;
-	*ntrunks = b.n;
-	doctor_count(rep, counts);
+		return r;
+	r = ua_observe_all(obs_add, doc);
+	if (r == 0)
+		r = doctor_finish(doc, rep);
+	doctor_free(doc);
+	if (r < 0)
+		return r;
 	pthread_mutex_lock(&d->doctor_lock);
-	memcpy(d->doctor_counts, counts, sizeof(counts));
-	d->doctor_at = in.now_ms ? in.now_ms : 1;
+	memcpy(d->doctor_counts, rep->counts, sizeof(d->doctor_counts));
+	d->doctor_at = now ? now : 1;
 	pthread_mutex_unlock(&d->doctor_lock);
-out:
-	free(b.o);
-	return r;
+	return 0;
 }
 
 /* GET /doctor (admin thread). */
 static int doctor_handler(const struct admin_request *req, json_t **reply, void *arg)
 {
-	struct doctor_report rep = {NULL, 0, 0};
-	size_t n = 0;
+	struct doctor_report rep = {0};
 	int r;
 
 	(void)req;
-	r = run_doctor(arg, &rep, &n);
+	r = run_doctor(arg, &rep);
 	if (r == 0) {
-		*reply = doctor_report_json(&rep, n);
+		*reply = doctor_report_json(&rep);
 		if (!*reply)
 			r = -ENOMEM;
 	}
@@ -499,8 +474,8 @@ static int doctor_handler(const struct admin_request *req, json_t **reply, void 
 }
 
 /* "doctor": {"findings_by_kind": {kind: n}} for /metrics, from a run at
- * most DOCTOR_CACHE_MS old (a scrape of 100,000 trunks every few seconds
- * would copy them all each time). */
+ * most DOCTOR_CACHE_MS old (each run holds every worker's trunk lock in
+ * turn while it examines that worker's trunks). */
 static int doctor_status(struct daemon *d, json_t *st)
 {
 	unsigned counts[DOCTOR_KIND__COUNT];
@@ -512,12 +487,11 @@ static int doctor_status(struct daemon *d, json_t *st)
 	memcpy(counts, d->doctor_counts, sizeof(counts));
 	pthread_mutex_unlock(&d->doctor_lock);
 	if (!at || clock_now_ms() - at > DOCTOR_CACHE_MS) {
-		struct doctor_report rep = {NULL, 0, 0};
-		size_t n;
-		int r = run_doctor(d, &rep, &n);
+		struct doctor_report rep = {0};
+		int r = run_doctor(d, &rep);
 
 		if (r == 0)
-			doctor_count(&rep, counts);
+			memcpy(counts, rep.counts, sizeof(counts));
 		doctor_report_free(&rep);
 		if (r < 0)
 			return r;

@@ -469,16 +469,16 @@ Test(doctor, json_shape)
 {
 	struct ua_trunk_obs t = healthy("badpw");
 	json_t *j, *f, *d;
-	unsigned c[DOCTOR_KIND__COUNT];
 
 	failing(&t, 2, UA_FAIL_AUTH);
 	run(&t, 1, NULL);
-	doctor_count(&report, c);
-	cr_assert_eq(c[DOCTOR_CREDENTIALS_REJECTED], 1);
-	cr_assert_eq(c[DOCTOR_NAT_EXPIRY], 0);
-	j = doctor_report_json(&report, 1);
+	cr_assert_eq(report.counts[DOCTOR_CREDENTIALS_REJECTED], 1);
+	cr_assert_eq(report.counts[DOCTOR_NAT_EXPIRY], 0);
+	cr_assert_eq(report.trunks, 1);
+	j = doctor_report_json(&report);
 	cr_assert_not_null(j);
 	cr_assert_eq(json_integer_value(json_object_get(j, "trunks_checked")), 1);
+	cr_assert_eq(json_integer_value(json_object_get(j, "omitted")), 0);
 	cr_assert_eq(json_array_size(json_object_get(j, "findings")), 1);
 	f = json_array_get(json_object_get(j, "findings"), 0);
 	cr_assert_str_eq(json_string_value(json_object_get(f, "kind")), "credentials_rejected");
@@ -540,4 +540,72 @@ Test(doctor, truncated_long_names_stay_terminated)
 	cr_assert_lt(strlen(f->evidence), sizeof(f->evidence));
 	cr_assert_lt(strlen(f->advice), sizeof(f->advice));
 	cr_assert_eq(strlen(f->subject), UA_NAME_MAX);
+}
+
+Test(doctor, many_findings_keep_the_most_severe_and_count_all)
+{
+	static struct ua_trunk_obs t[50];
+	struct doctor_input in = {.trunks = t, .ntrunks = 50, .now_ms = NOW_MS,
+	                          .now_wall = NOW_WALL, .max_findings = 10};
+	char name[16];
+
+	/* 45 trunks flooding (warning), 5 with a wrong password twice (critical) */
+	for (int i = 0; i < 50; i++) {
+		snprintf(name, sizeof(name), "m%02d", i);
+		t[i] = healthy(name);
+		t[i].st.asked = t[i].st.granted = t[i].effective = 20;
+		t[i].st.next_at_ms = NOW_MS + (uint64_t)i * 60000; /* no burst */
+		if (i % 10 == 9) {
+			t[i].effective = 0;
+			failing(&t[i], 2, UA_FAIL_AUTH);
+		}
+	}
+	cr_assert_eq(doctor_run(&in, &report), 0);
+	cr_assert_eq(report.n, 10);
+	cr_assert_eq(report.omitted, 40);
+	cr_assert_eq(report.trunks, 50);
+	cr_assert_eq(report.counts[DOCTOR_REGISTER_FLOODING], 45);
+	cr_assert_eq(report.counts[DOCTOR_CREDENTIALS_REJECTED], 5);
+	/* the 5 critical ones are all kept, first */
+	for (int i = 0; i < 5; i++) {
+		cr_assert_eq(report.f[i].severity, DOCTOR_CRITICAL);
+		cr_assert_eq(report.f[i].kind, DOCTOR_CREDENTIALS_REJECTED);
+	}
+	for (int i = 5; i < 10; i++)
+		cr_assert_eq(report.f[i].kind, DOCTOR_REGISTER_FLOODING);
+}
+
+Test(doctor, streaming_equals_the_array_and_interns_upstreams)
+{
+	static struct ua_trunk_obs t[600];
+	struct doctor *d;
+	struct doctor_report r2 = {0};
+	char name[16];
+
+	/* 600 registered trunks to 120 upstreams (5 each, due together) */
+	for (int i = 0; i < 600; i++) {
+		snprintf(name, sizeof(name), "u%03d", i);
+		t[i] = healthy(name);
+		snprintf(t[i].dest_host, sizeof(t[i].dest_host), "10.0.%d.%d", (i / 5) / 250,
+		         (i / 5) % 250 + 1);
+		t[i].st.next_at_ms = NOW_MS + (uint64_t)(i / 5) * 5000 + (uint64_t)(i % 5);
+	}
+	/* one upstream over TCP is another upstream: 4 + 1, no burst there */
+	t[0].transport = UA_TRANSPORT_TCP;
+	run(t, 600, NULL);
+	cr_assert_eq(report.counts[DOCTOR_SYNCHRONISED_REFRESHES], 119);
+	cr_assert_eq(doctor_new(&d, NULL, NOW_MS, NOW_WALL, 0), 0);
+	for (int i = 599; i >= 0; i--) /* any order */
+		cr_assert_eq(doctor_add(d, &t[i]), 0);
+	cr_assert_eq(doctor_finish(d, &r2), 0);
+	doctor_free(d);
+	cr_assert_eq(r2.n, report.n);
+	for (size_t i = 0; i < r2.n; i++) {
+		cr_assert_str_eq(r2.f[i].subject, report.f[i].subject);
+		cr_assert_str_eq(r2.f[i].evidence, report.f[i].evidence);
+	}
+	for (size_t i = 0; i < report.n; i++) /* 4 + 1 over TCP: no burst there */
+		cr_assert_str_neq(report.f[i].subject, "10.0.0.1:5060");
+	doctor_report_free(&r2);
+	doctor_free(NULL);
 }

@@ -69,6 +69,7 @@
 #define DOCTOR_SYNC_MIN 5u           /* trunks due together to call it a burst */
 #define DOCTOR_SYNC_WINDOW_MS 1000u  /* "together" */
 #define DOCTOR_SYNC_BURST_WARN 100u  /* a burst this large is a warning, else info */
+#define DOCTOR_FINDINGS_MAX 1000u    /* findings kept in a report (all are counted) */
 
 enum doctor_kind {
 	DOCTOR_NAT_EXPIRY = 0,
@@ -120,33 +121,61 @@ struct doctor_registrar {
 	unsigned min_expire;      /* min_expire */
 };
 
+/*
+ * The findings, most severe first (then by kind, then subject). At most the
+ * max_findings most severe are kept (a global setting can give every one of
+ * 100,000 trunks the same finding); counts has them all.
+ */
+struct doctor_report {
+	struct doctor_finding *f;
+	size_t n, cap;
+	unsigned counts[DOCTOR_KIND__COUNT]; /* every finding, kept or not */
+	size_t omitted;                      /* findings not kept */
+	size_t trunks;                       /* trunks examined */
+};
+
+/*
+ * Streaming use (the daemon: one trunk at a time from ua_observe_all(), so
+ * no copy of every observation is kept): doctor_new(), doctor_add() per
+ * trunk (its own checks at once; for the synchronised-refresh check an
+ * 80-byte record of a registered trunk), doctor_finish(), doctor_free().
+ * One struct doctor is used by one thread at a time.
+ */
+struct doctor;
+
+/* reg: the registrar's settings (NULL: no endpoint finding); now_ms: the
+ * monotonic base of the trunks' *_ms fields; max_findings 0 =
+ * DOCTOR_FINDINGS_MAX. Returns 0 or -ENOMEM. */
+int doctor_new(struct doctor **ret, const struct doctor_registrar *reg, uint64_t now_ms,
+               time_t now_wall, size_t max_findings);
+/* One trunk (disabled ones are counted, not examined). Returns 0 or
+ * -ENOMEM (that trunk's findings may be incomplete). */
+int doctor_add(struct doctor *d, const struct ua_trunk_obs *o);
+/* The checks across trunks and the registrar's, then the report into out
+ * (its previous findings freed). Call once. Returns 0 or -ENOMEM. */
+int doctor_finish(struct doctor *d, struct doctor_report *out);
+/* NULL is a no-op. */
+void doctor_free(struct doctor *d);
+
 struct doctor_input {
 	const struct ua_trunk_obs *trunks; /* may be NULL when ntrunks is 0 */
 	size_t ntrunks;
 	const struct doctor_registrar *registrar; /* NULL: no endpoint finding */
 	uint64_t now_ms; /* monotonic base of the trunks' *_ms fields */
 	time_t now_wall;
-};
-
-/* The findings, most severe first (then by kind, then subject). */
-struct doctor_report {
-	struct doctor_finding *f;
-	size_t n, cap;
+	size_t max_findings; /* 0 = DOCTOR_FINDINGS_MAX */
 };
 
 /*
- * Diagnose in. out must be zeroed (or reused after doctor_report_free());
- * its findings are replaced. Returns 0, -EINVAL (in or out NULL, or trunks
- * NULL with ntrunks > 0) or -ENOMEM (out then holds no finding).
+ * The same on an array. out must be zeroed (or reused after
+ * doctor_report_free()); its findings are replaced. Returns 0, -EINVAL (in
+ * or out NULL, or trunks NULL with ntrunks > 0) or -ENOMEM (out unchanged).
  * Thread-safe (no shared state).
  */
 int doctor_run(const struct doctor_input *in, struct doctor_report *out);
 
-/* Frees the findings (the report itself is the caller's); NULL is a no-op. */
+/* Frees the findings and zeroes the report; NULL is a no-op. */
 void doctor_report_free(struct doctor_report *r);
-
-/* Findings per kind into counts[DOCTOR_KIND__COUNT]. */
-void doctor_count(const struct doctor_report *r, unsigned counts[DOCTOR_KIND__COUNT]);
 
 /* "nat_expiry_too_long", ... ("unknown" out of range); and the reverse:
  * 0 or -EINVAL. */
@@ -163,8 +192,8 @@ const char *doctor_subject_name(enum doctor_subject s);
  */
 json_t *doctor_finding_json(const struct doctor_finding *f);
 
-/* {"findings": [...], "counts": {kind: n, every kind}, "trunks_checked": n};
- * NULL on ENOMEM. */
-json_t *doctor_report_json(const struct doctor_report *r, size_t trunks_checked);
+/* {"findings": [...], "counts": {kind: n, every kind}, "trunks_checked": n,
+ * "omitted": n}; NULL on ENOMEM. */
+json_t *doctor_report_json(const struct doctor_report *r);
 
 #endif /* SIPREG_DOCTOR_H */

@@ -392,25 +392,104 @@ static int check_retry(struct doctor_report *r, const struct ua_trunk_obs *o)
 /* ------------------------------------------------------------------------ */
 /* Synchronised refreshes                                                    */
 
-/* Group order: upstream, transport, effective expiry, then refresh time. */
-static int sync_cmp(const void *pa, const void *pb, void *arg)
-{
-	const struct ua_trunk_obs *base = arg;
-	const struct ua_trunk_obs *a = &base[*(const size_t *)pa];
-	const struct ua_trunk_obs *b = &base[*(const size_t *)pb];
-	int c = strcmp(a->dest_host, b->dest_host);
+/*
+ * The accumulator keeps, per registered trunk, only what the grouping needs:
+ * its upstream (interned: host, port and transport once per upstream), its
+ * effective expiry, its next refresh and its name (80 bytes, not the
+ * observation's 856).
+ */
+struct sync_rec {
+	uint64_t next_at;
+	uint32_t up;
+	uint32_t effective;
+	char name[UA_NAME_MAX + 1];
+};
 
-	if (c)
-		return c;
-	if (a->dest_port != b->dest_port)
-		return a->dest_port < b->dest_port ? -1 : 1;
-	if (a->transport != b->transport)
-		return a->transport < b->transport ? -1 : 1;
-	if (a->effective != b->effective)
-		return a->effective < b->effective ? -1 : 1;
-	if (a->st.next_at_ms != b->st.next_at_ms)
-		return a->st.next_at_ms < b->st.next_at_ms ? -1 : 1;
-	return strcmp(a->st.name, b->st.name);
+struct upstream {
+	uint64_t hash;
+	enum ua_transport transport;
+	uint16_t port;
+	char *host;
+};
+
+struct doctor {
+	struct doctor_report rep;
+	struct doctor_registrar reg;
+	bool has_reg;
+	uint64_t now_ms;
+	time_t now_wall;
+	size_t max;
+	struct sync_rec *rec;
+	size_t nrec, caprec;
+	struct upstream *up;
+	size_t nup, capup;
+	uint32_t *slot; /* open addressing: 1 + index into up, 0 = empty */
+	size_t nslot;
+};
+
+static uint64_t up_hash(const char *host, uint16_t port, enum ua_transport t)
+{
+	uint64_t h = 1469598103934665603ull;
+
+	for (; *host; host++)
+		h = (h ^ (unsigned char)*host) * 1099511628211ull;
+	h = (h ^ port) * 1099511628211ull;
+	return (h ^ (uint64_t)t) * 1099511628211ull;
+}
+
+static int up_rehash(struct doctor *d)
+{
+	size_t n = d->nslot ? d->nslot * 2 : 64;
+	uint32_t *s = calloc(n, sizeof(*s));
+
+	if (!s)
+		return -ENOMEM;
+	for (size_t i = 0; i < d->nup; i++) {
+		size_t j = d->up[i].hash & (n - 1);
+
+		while (s[j])
+			j = (j + 1) & (n - 1);
+		s[j] = (uint32_t)i + 1;
+	}
+	free(d->slot);
+	d->slot = s;
+	d->nslot = n;
+	return 0;
+}
+
+/* The id of o's upstream, added when new; or -ENOMEM. */
+static long up_intern(struct doctor *d, const struct ua_trunk_obs *o)
+{
+	uint64_t h = up_hash(o->dest_host, o->dest_port, o->transport);
+	struct upstream *u;
+	size_t j;
+
+	if ((d->nup + 1) * 2 > d->nslot && up_rehash(d) < 0)
+		return -ENOMEM;
+	for (j = h & (d->nslot - 1); d->slot[j]; j = (j + 1) & (d->nslot - 1)) {
+		u = &d->up[d->slot[j] - 1];
+		if (u->hash == h && u->port == o->dest_port && u->transport == o->transport &&
+		    strcmp(u->host, o->dest_host) == 0)
+			return (long)(d->slot[j] - 1);
+	}
+	if (d->nup == d->capup) {
+		size_t cap = d->capup ? d->capup * 2 : 16;
+		struct upstream *nu = realloc(d->up, cap * sizeof(*nu));
+
+		if (!nu)
+			return -ENOMEM;
+		d->up = nu;
+		d->capup = cap;
+	}
+	u = &d->up[d->nup];
+	u->host = strdup(o->dest_host);
+	if (!u->host)
+		return -ENOMEM;
+	u->hash = h;
+	u->port = o->dest_port;
+	u->transport = o->transport;
+	d->slot[j] = (uint32_t)++d->nup;
+	return (long)(d->nup - 1);
 }
 
 static bool sync_candidate(const struct ua_trunk_obs *o)
@@ -419,16 +498,52 @@ static bool sync_candidate(const struct ua_trunk_obs *o)
 	       o->st.next_at_ms && o->effective;
 }
 
-static bool same_group(const struct ua_trunk_obs *a, const struct ua_trunk_obs *b)
+static int sync_note(struct doctor *d, const struct ua_trunk_obs *o)
 {
-	return strcmp(a->dest_host, b->dest_host) == 0 && a->dest_port == b->dest_port &&
-	       a->transport == b->transport && a->effective == b->effective;
+	struct sync_rec *r;
+	long up;
+
+	if (!sync_candidate(o))
+		return 0;
+	up = up_intern(d, o);
+	if (up < 0)
+		return (int)up;
+	if (d->nrec == d->caprec) {
+		size_t cap = d->caprec ? d->caprec * 2 : 64;
+		struct sync_rec *nr = realloc(d->rec, cap * sizeof(*nr));
+
+		if (!nr)
+			return -ENOMEM;
+		d->rec = nr;
+		d->caprec = cap;
+	}
+	r = &d->rec[d->nrec++];
+	r->next_at = o->st.next_at_ms;
+	r->up = (uint32_t)up;
+	r->effective = o->effective;
+	memcpy(r->name, o->st.name, sizeof(r->name));
+	r->name[UA_NAME_MAX] = '\0';
+	return 0;
 }
 
-/* One group idx[0..n) (sorted by refresh time): its densest window. */
-static int sync_group(struct doctor_report *r, const struct ua_trunk_obs *t,
-                      const size_t *idx, size_t n, const struct doctor_input *in)
+/* Group order: upstream, effective expiry, then refresh time and name. */
+static int sync_cmp(const void *pa, const void *pb)
 {
+	const struct sync_rec *a = pa, *b = pb;
+
+	if (a->up != b->up)
+		return a->up < b->up ? -1 : 1;
+	if (a->effective != b->effective)
+		return a->effective < b->effective ? -1 : 1;
+	if (a->next_at != b->next_at)
+		return a->next_at < b->next_at ? -1 : 1;
+	return strcmp(a->name, b->name);
+}
+
+/* One group g[0..n) (sorted by refresh time): its densest window. */
+static int sync_group(struct doctor *d, const struct sync_rec *g, size_t n)
+{
+	const struct upstream *u = &d->up[g[0].up];
 	size_t best = 0, best_at = 0, lo = 0;
 	struct doctor_finding *f;
 	char sub[UA_HOST_MAX + 8], when[32];
@@ -438,7 +553,7 @@ static int sync_group(struct doctor_report *r, const struct ua_trunk_obs *t,
 	if (n < DOCTOR_SYNC_MIN)
 		return 0;
 	for (size_t hi = 0; hi < n; hi++) {
-		while (t[idx[hi]].st.next_at_ms - t[idx[lo]].st.next_at_ms >= DOCTOR_SYNC_WINDOW_MS)
+		while (g[hi].next_at - g[lo].next_at >= DOCTOR_SYNC_WINDOW_MS)
 			lo++;
 		if (hi - lo + 1 > best) {
 			best = hi - lo + 1;
@@ -447,30 +562,28 @@ static int sync_group(struct doctor_report *r, const struct ua_trunk_obs *t,
 	}
 	if (best < DOCTOR_SYNC_MIN)
 		return 0;
-	fmt(sub, sizeof(sub), strchr(t[idx[0]].dest_host, ':') ? "[%s]:%u" : "%s:%u",
-	    t[idx[0]].dest_host, t[idx[0]].dest_port);
-	f = add(r, DOCTOR_SYNCHRONISED_REFRESHES,
+	fmt(sub, sizeof(sub), strchr(u->host, ':') ? "[%s]:%u" : "%s:%u", u->host, u->port);
+	f = add(&d->rep, DOCTOR_SYNCHRONISED_REFRESHES,
 	        best >= DOCTOR_SYNC_BURST_WARN ? DOCTOR_WARNING : DOCTOR_INFO,
 	        DOCTOR_SUBJECT_UPSTREAM, sub);
 	if (!f)
 		return -ENOMEM;
-	half_ms = (uint64_t)t[idx[0]].effective * 500;
+	half_ms = (uint64_t)g[0].effective * 500;
 	spread_ms = half_ms / 10;
-	at = in->now_wall;
-	if (t[idx[best_at]].st.next_at_ms > in->now_ms)
-		at += (time_t)((t[idx[best_at]].st.next_at_ms - in->now_ms) / 1000);
+	at = d->now_wall;
+	if (g[best_at].next_at > d->now_ms)
+		at += (time_t)((g[best_at].next_at - d->now_ms) / 1000);
 	fmt(f->evidence, sizeof(f->evidence),
 	    "%zu trunks registered to %s over %s with the same effective expiry %u s; %zu "
 	    "of them refresh within %u ms of each other (next at %s), every %u s: ",
-	    n, sub, ua_transport_name(t[idx[0]].transport), t[idx[0]].effective, best,
-	    DOCTOR_SYNC_WINDOW_MS, utc(when, sizeof(when), at), t[idx[0]].effective / 2);
+	    n, sub, ua_transport_name(u->transport), g[0].effective, best,
+	    DOCTOR_SYNC_WINDOW_MS, utc(when, sizeof(when), at), g[0].effective / 2);
 	for (size_t i = 0; i < best; i++) {
 		if (i == 8) {
 			cat(f->evidence, sizeof(f->evidence), ", ... (%zu more)", best - 8);
 			break;
 		}
-		cat(f->evidence, sizeof(f->evidence), "%s%s", i ? ", " : "",
-		    t[idx[best_at + i]].st.name);
+		cat(f->evidence, sizeof(f->evidence), "%s%s", i ? ", " : "", g[best_at + i].name);
 	}
 	fmt(f->setting, sizeof(f->setting), "trunk expire");
 	fmt(f->advice, sizeof(f->advice),
@@ -483,31 +596,25 @@ static int sync_group(struct doctor_report *r, const struct ua_trunk_obs *t,
 	num(f, "trunks", (long long)n);
 	num(f, "burst", (long long)best);
 	num(f, "window_ms", DOCTOR_SYNC_WINDOW_MS);
-	num(f, "effective_expiry_s", t[idx[0]].effective);
+	num(f, "effective_expiry_s", g[0].effective);
 	num(f, "spread_ms", (long long)spread_ms);
 	return 0;
 }
 
-static int check_sync(struct doctor_report *r, const struct doctor_input *in)
+static int check_sync(struct doctor *d)
 {
-	size_t *idx, n = 0;
 	int ret = 0;
 
-	if (in->ntrunks < DOCTOR_SYNC_MIN)
+	if (d->nrec < DOCTOR_SYNC_MIN)
 		return 0;
-	idx = malloc(in->ntrunks * sizeof(*idx));
-	if (!idx)
-		return -ENOMEM;
-	for (size_t i = 0; i < in->ntrunks; i++)
-		if (sync_candidate(&in->trunks[i]))
-			idx[n++] = i;
-	qsort_r(idx, n, sizeof(*idx), sync_cmp, (void *)in->trunks);
-	for (size_t s = 0, e; s < n && ret == 0; s = e) {
-		for (e = s + 1; e < n && same_group(&in->trunks[idx[s]], &in->trunks[idx[e]]); e++)
+	qsort(d->rec, d->nrec, sizeof(*d->rec), sync_cmp);
+	for (size_t s = 0, e; s < d->nrec && ret == 0; s = e) {
+		for (e = s + 1; e < d->nrec && d->rec[e].up == d->rec[s].up &&
+		                d->rec[e].effective == d->rec[s].effective;
+		     e++)
 			;
-		ret = sync_group(r, in->trunks, idx + s, e - s, in);
+		ret = sync_group(d, d->rec + s, e - s);
 	}
-	free(idx);
 	return ret;
 }
 
@@ -554,39 +661,118 @@ static int finding_cmp(const void *pa, const void *pb)
 	return strcmp(a->subject, b->subject);
 }
 
+/* Count the findings from index from on, then keep at most d->max: the
+ * least severe beyond it are dropped (counted as omitted). */
+static void settle(struct doctor *d, size_t from)
+{
+	struct doctor_report *r = &d->rep;
+
+	for (size_t i = from; i < r->n; i++)
+		r->counts[r->f[i].kind]++;
+	while (r->n > d->max) {
+		size_t low = r->n - 1;
+
+		for (size_t i = 0; i < r->n; i++)
+			if (r->f[i].severity < r->f[low].severity)
+				low = i;
+		r->f[low] = r->f[r->n - 1];
+		r->n--;
+		r->omitted++;
+	}
+}
+
+int doctor_new(struct doctor **ret, const struct doctor_registrar *reg, uint64_t now_ms,
+               time_t now_wall, size_t max_findings)
+{
+	struct doctor *d = calloc(1, sizeof(*d));
+
+	if (!d)
+		return -ENOMEM;
+	if (reg) {
+		d->reg = *reg;
+		d->has_reg = true;
+	}
+	d->now_ms = now_ms;
+	d->now_wall = now_wall;
+	d->max = max_findings ? max_findings : DOCTOR_FINDINGS_MAX;
+	*ret = d;
+	return 0;
+}
+
+int doctor_add(struct doctor *d, const struct ua_trunk_obs *o)
+{
+	size_t from = d->rep.n;
+	int r;
+
+	d->rep.trunks++;
+	if (!o->st.enabled)
+		return 0;
+	r = check_nat(&d->rep, o);
+	if (r == 0)
+		r = check_flood(&d->rep, o);
+	if (r == 0)
+		r = check_credentials(&d->rep, o);
+	if (r == 0)
+		r = check_timeouts(&d->rep, o);
+	if (r == 0)
+		r = check_retry(&d->rep, o);
+	if (r == 0)
+		r = sync_note(d, o);
+	settle(d, from);
+	return r;
+}
+
+int doctor_finish(struct doctor *d, struct doctor_report *out)
+{
+	size_t from = d->rep.n;
+	int r;
+
+	r = check_sync(d);
+	settle(d, from);
+	if (r < 0)
+		return r;
+	from = d->rep.n;
+	r = check_endpoints(&d->rep, d->has_reg ? &d->reg : NULL);
+	settle(d, from);
+	if (r < 0)
+		return r;
+	if (d->rep.n > 1)
+		qsort(d->rep.f, d->rep.n, sizeof(*d->rep.f), finding_cmp);
+	doctor_report_free(out);
+	*out = d->rep;
+	memset(&d->rep, 0, sizeof(d->rep));
+	return 0;
+}
+
+void doctor_free(struct doctor *d)
+{
+	if (!d)
+		return;
+	doctor_report_free(&d->rep);
+	for (size_t i = 0; i < d->nup; i++)
+		free(d->up[i].host);
+	free(d->up);
+	free(d->slot);
+	free(d->rec);
+	free(d);
+}
+
 int doctor_run(const struct doctor_input *in, struct doctor_report *out)
 {
-	int r = 0;
+	struct doctor *d = NULL;
+	int r;
 
 	if (!in || !out || (!in->trunks && in->ntrunks))
 		return -EINVAL;
-	out->n = 0;
-	for (size_t i = 0; i < in->ntrunks && r == 0; i++) {
-		const struct ua_trunk_obs *o = &in->trunks[i];
-
-		if (!o->st.enabled)
-			continue;
-		r = check_nat(out, o);
-		if (r == 0)
-			r = check_flood(out, o);
-		if (r == 0)
-			r = check_credentials(out, o);
-		if (r == 0)
-			r = check_timeouts(out, o);
-		if (r == 0)
-			r = check_retry(out, o);
-	}
-	if (r == 0)
-		r = check_sync(out, in);
-	if (r == 0)
-		r = check_endpoints(out, in->registrar);
-	if (r < 0) {
-		out->n = 0;
+	r = doctor_new(&d, in->registrar, in->now_ms, in->now_wall, in->max_findings);
+	if (r < 0)
 		return r;
-	}
-	if (out->n > 1)
-		qsort(out->f, out->n, sizeof(*out->f), finding_cmp);
-	return 0;
+	for (size_t i = 0; r == 0 && i < in->ntrunks; i++)
+		r = doctor_add(d, &in->trunks[i]);
+	if (r == 0)
+		r = doctor_finish(d, out);
+	doctor_free(d);
+	return r;
 }
 
 void doctor_report_free(struct doctor_report *r)
@@ -594,16 +780,7 @@ void doctor_report_free(struct doctor_report *r)
 	if (!r)
 		return;
 	free(r->f);
-	r->f = NULL;
-	r->n = r->cap = 0;
-}
-
-void doctor_count(const struct doctor_report *r, unsigned counts[DOCTOR_KIND__COUNT])
-{
-	memset(counts, 0, DOCTOR_KIND__COUNT * sizeof(counts[0]));
-	for (size_t i = 0; i < r->n; i++)
-		if ((unsigned)r->f[i].kind < DOCTOR_KIND__COUNT)
-			counts[r->f[i].kind]++;
+	memset(r, 0, sizeof(*r));
 }
 
 json_t *doctor_finding_json(const struct doctor_finding *f)
@@ -625,10 +802,9 @@ json_t *doctor_finding_json(const struct doctor_finding *f)
 	return o;
 }
 
-json_t *doctor_report_json(const struct doctor_report *r, size_t trunks_checked)
+json_t *doctor_report_json(const struct doctor_report *r)
 {
 	json_t *root = json_object(), *list = json_array(), *counts = json_object();
-	unsigned c[DOCTOR_KIND__COUNT];
 
 	if (!root || !list || !counts)
 		goto fail;
@@ -638,9 +814,8 @@ json_t *doctor_report_json(const struct doctor_report *r, size_t trunks_checked)
 		if (!f || json_array_append_new(list, f) < 0)
 			goto fail;
 	}
-	doctor_count(r, c);
 	for (unsigned k = 0; k < DOCTOR_KIND__COUNT; k++)
-		if (json_object_set_new(counts, kind_names[k], json_integer(c[k])) < 0)
+		if (json_object_set_new(counts, kind_names[k], json_integer(r->counts[k])) < 0)
 			goto fail;
 	if (json_object_set_new(root, "findings", list) < 0) {
 		list = NULL;
@@ -652,7 +827,8 @@ json_t *doctor_report_json(const struct doctor_report *r, size_t trunks_checked)
 		goto fail;
 	}
 	counts = NULL;
-	if (json_object_set_new(root, "trunks_checked", json_integer((json_int_t)trunks_checked)) < 0)
+	if (json_object_set_new(root, "trunks_checked", json_integer((json_int_t)r->trunks)) < 0 ||
+	    json_object_set_new(root, "omitted", json_integer((json_int_t)r->omitted)) < 0)
 		goto fail;
 	return root;
 fail:
