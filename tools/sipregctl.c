@@ -696,6 +696,10 @@ static int print_doctor(json_t *root)
 	if (n)
 		printf("\n%zu finding%s (%lld trunks checked)\n", n, n == 1 ? "" : "s",
 		       (long long)json_integer_value(json_object_get(root, "trunks_checked")));
+	if (json_integer_value(json_object_get(root, "omitted")) > 0)
+		printf("%lld less severe findings not listed (counts: sipregctl doctor "
+		       "--json)\n",
+		       (long long)json_integer_value(json_object_get(root, "omitted")));
 	return 0;
 }
 
