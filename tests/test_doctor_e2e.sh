@@ -17,6 +17,10 @@
 #     received=203.0.113.7;rport=40000 (tests/sipp/uas_register_nat.xml):
 #       t-nat    -> nat_expiry_too_long, SS_SIP_USER_AGENT_EXPIRE, the
 #                evidence quoting the received/rport seen;
+#   - five trunks to U with the same 20 s expiry registered together, their
+#     names chosen so that ua.c's per-name refresh spread is almost the same
+#     for all (they stay together for the whole test instead of drifting
+#     apart) -> synchronised_refreshes about U, the names in the evidence;
 #   - the findings as the sipreg_doctor_findings{kind} gauge on /metrics;
 #   - `sipregctl reload` after editing D's file: a live key
 #     (SS_SIP_USER_AGENT_RETRY_DELAY) applied and running, a restart-only
@@ -136,7 +140,10 @@ finding() {
 # --- U with the accounts, D, and sipp's NAT scenario
 write_conf u "$uport"
 start u
-printf 'username,domain,password\nacct1,up.example,pw-1\nacct2,up.example,pw-2\nacct3,up.example,pw-3\nacct4,up.example,pw-4\n' >"$tmp/subs.csv"
+{
+	printf 'username,domain,password\nacct1,up.example,pw-1\nacct2,up.example,pw-2\nacct3,up.example,pw-3\nacct4,up.example,pw-4\n'
+	for i in 1 2 3 4 5; do printf 'sync%d,up.example,pw-s\n' $i; done
+} >"$tmp/subs.csv"
 uctl subscriber import "$tmp/subs.csv" >/dev/null || die "U: import failed"
 write_conf d "$dport"
 start d
@@ -233,6 +240,35 @@ doc=$(dctl doctor --json)
 check "t-badpw fixed: its finding is gone" 0 \
 	"$(jq '[.findings[] | select(.subject == "t-badpw")] | length' <<<"$doc")"
 
+# --- five trunks refreshing together: names whose refresh spread (ua.c:
+# FNV-1a of the name, times 2654435761, bits 16-31, as a fraction of a tenth
+# of half the period) is within 2% of each other
+sync_names=$("$py" - <<'PY'
+def fnv(s):
+    h = 2166136261
+    for c in s.encode():
+        h = ((h ^ c) * 16777619) & 0xffffffff
+    return h
+out = []
+for n in range(10000):
+    name = "sync-%d" % n
+    if 0.50 <= (((fnv(name) * 2654435761) & 0xffffffff) >> 16) / 65536 < 0.52:
+        out.append(name)
+    if len(out) == 5:
+        break
+print(" ".join(out))
+PY
+)
+i=0
+for n in $sync_names; do
+	i=$((i + 1))
+	dctl trunk add "$n" --registrar "127.0.0.1:$uport" --user "sync$i" --password pw-s \
+		--domain up.example --expire 20 >/dev/null || bad "add $n"
+done
+for n in $sync_names; do
+	wait_trunk "$n" 10 '.state == "registered"' || bad "$n not registered: $(tjson "$n")"
+done
+
 # --- reload: a live key applied, a restart-only key reported
 sed -i 's/^SS_SIP_USER_AGENT_RETRY_DELAY = 30$/SS_SIP_USER_AGENT_RETRY_DELAY = 45/; s/^workers = 2$/workers = 3/' "$tmp/d.conf"
 r=$(dctl reload --json) || bad "reload --json failed"
@@ -289,6 +325,25 @@ grep -q "1 of the timeouts came after 127.0.0.1:$uport had answered with rejecti
 grep -q -- '--retry-delay 300' <<<"$(finding upstream_blocking t-block .advice)" && ok "t-block: advice slows the retries" ||
 	bad "t-block advice: $(finding upstream_blocking t-block .advice)"
 check "t-block: still credentials_rejected too" warning "$(finding credentials_rejected t-block .severity)"
+
+# the five, still together after several refreshes (a refresh in flight
+# takes a trunk out of the count for a moment: asked up to 5 times)
+for _ in 1 2 3 4 5; do
+	doc=$(dctl doctor --json)
+	[ "$(finding synchronised_refreshes "127.0.0.1:$uport" .data.burst)" -ge 5 ] 2>/dev/null && break
+	sleep 0.7
+done
+b=$(finding synchronised_refreshes "127.0.0.1:$uport" .data.burst)
+[ "$b" -ge 5 ] 2>/dev/null && ok "synchronised_refreshes about U: a burst of $b" ||
+	bad "synchronised_refreshes: $b; $(jq -c '[.findings[] | {kind, subject}]' <<<"$doc")"
+check "synchronised_refreshes: subject type upstream" upstream \
+	"$(finding synchronised_refreshes "127.0.0.1:$uport" .subject_type)"
+ev=$(finding synchronised_refreshes "127.0.0.1:$uport" .evidence)
+miss=
+for n in $sync_names; do grep -q -- "$n" <<<"$ev" || miss="$miss $n"; done
+check "synchronised_refreshes: the five trunks named" "" "$miss"
+check "synchronised_refreshes: same effective expiry 20" 20 \
+	"$(finding synchronised_refreshes "127.0.0.1:$uport" .data.effective_expiry_s)"
 
 # --- stop
 kill -TERM "$dpid"
