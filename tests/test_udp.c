@@ -759,7 +759,7 @@ static unsigned queue_fill(int fd)
  * socket to ~80 % with new REGISTERs, every 8th one an authenticated
  * REGISTER, every 16th an OPTIONS. Then the loop runs: the first batches
  * see a queue over 5/8 (DROP: no new REGISTER delivered), then over 1/4
- * (SHED: a few delivered, for the 503), then the rest normally; every
+ * (SHED: a few delivered, for the 503), then normally; every
  * authenticated REGISTER and OPTIONS is delivered; the level is back to OK
  * once the queue is drained, and a new REGISTER sent then is delivered.
  */
@@ -823,7 +823,6 @@ Test(udp, overload_sheds_new_registers_first)
 	cr_assert_gt(st.rx_shed, 0);
 	cr_assert_eq((int)st.rx_shed + k.news, sent_new, "shed + delivered = sent");
 	cr_assert_lt(k.news, sent_new, "some were shed");
-	cr_assert_gt(k.news, k.new_at_shed, "the tail of the queue was served normally");
 	cr_assert_eq(st.overload_episodes, 1);
 	cr_assert_eq(udp_sock_load(s), UDP_LOAD_OK, "drained: back to normal at once");
 	cr_assert_eq(udp_sock_shed(s), st.rx_shed);
