@@ -41,17 +41,6 @@
  */
 #define WORKER_TIMER_SLACK_MS 8u
 
-/*
- * Receive holdoff. When the timers of a turn sent datagrams (trunk refreshes,
- * retransmissions), their answers come back one by one over the next
- * milliseconds, each waking an idle worker. The turn then sleeps
- * WORKER_RX_HOLDOFF_US before polling (loop_holdoff()) and reads them in one
- * wake-up. The cost: a message arriving in that window waits up to that
- * long; only turns whose timers sent anything (a daemon with trunks) ask
- * for it, so a registrar's request/response path is never held.
- */
-#define WORKER_RX_HOLDOFF_US 2000u
-
 static int64_t worker_timeout(struct loop *loop, void *arg)
 {
 	struct worker *w = arg;
@@ -60,20 +49,16 @@ static int64_t worker_timeout(struct loop *loop, void *arg)
 	return wheel_timeout(w->wheel, clock_now_ms());
 }
 
-/* Before each sleep: run the timers that are due, or due within the slack;
- * if they sent anything, hold the next poll off for the answers. (Each UDP
- * socket flushes its send batch from its own before-sleep hook, added after
- * this one.) */
+/* Before each sleep: run the timers that are due, or due within the slack.
+ * (Each UDP socket flushes its send batch from its own before-sleep hook,
+ * added after this one.) */
 static void worker_tick(struct loop *loop, void *arg)
 {
 	struct worker *w = arg;
 
-	uint64_t sent = w->st.tx_udp;
-
+	(void)loop;
 	STAT_INC(w->st.loop_turns);
 	wheel_advance(w->wheel, clock_now_ms() + WORKER_TIMER_SLACK_MS);
-	if (w->st.tx_udp != sent)
-		loop_holdoff(loop, WORKER_RX_HOLDOFF_US);
 }
 
 /* Every WORKER_TICK_MS: idle TCP connections; on worker 0 the registrar's

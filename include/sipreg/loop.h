@@ -128,18 +128,4 @@ int loop_run(struct loop *loop);
 /* Turns so far (for tests and stats). */
 uint64_t loop_turns(const struct loop *loop);
 
-/*
- * Receive coalescing for this turn only (call it from a before-sleep hook or
- * a callback): before waiting for events, sleep up to us microseconds
- * (never past the timeout provider's deadline, not at all when the turn
- * would not block), so that the answers to requests just sent are read in
- * one wake-up instead of one each. Any fd event, wake or stop arriving
- * meanwhile waits at most that long. The largest of several calls in a turn
- * applies; 0 cancels. Counted in loop_holdoffs().
- */
-void loop_holdoff(struct loop *loop, unsigned us);
-
-/* Turns that slept a holdoff so far. */
-uint64_t loop_holdoffs(const struct loop *loop);
-
 #endif /* SIPREG_LOOP_H */

@@ -12,14 +12,6 @@
  * one extra epoll_wait() return when a handler leaves data behind on purpose,
  * which is the point. EPOLLOUT is asked only while a send queue is non-empty.
  *
- * Holdoff (loop_holdoff): a worker that has just sent a batch of requests
- * (trunk refreshes) would otherwise wake for each answer as it trickles in
- * from the upstream, one epoll_wait() return and two context switches per
- * answer. Sleeping the given time first, RCU-offline like epoll_wait(), and
- * only then polling reads them all with one recvmmsg(). The sleep is itself
- * one wake-up, so it pays only when answers are expected: the caller asks
- * per turn.
- *
  * Stale events: epoll's data word holds (generation << 32 | fd). Each
  * registration of an fd bumps its generation, so an event fetched for an fd
  * that a callback deleted (and maybe re-registered under the same number)
@@ -33,7 +25,6 @@
 #include <string.h>
 #include <sys/epoll.h>
 #include <sys/eventfd.h>
-#include <time.h>
 #include <unistd.h>
 
 #include <urcu/urcu-qsbr.h>
@@ -66,8 +57,6 @@ struct loop {
 	atomic_bool stop;
 	atomic_bool wake_pending;
 	uint64_t turns;
-	unsigned holdoff_us; /* asked for this turn */
-	uint64_t holdoffs;
 };
 
 static int table_grow(struct loop *loop, int fd)
@@ -318,43 +307,6 @@ uint64_t loop_turns(const struct loop *loop)
 	return loop->turns;
 }
 
-void loop_holdoff(struct loop *loop, unsigned us)
-{
-	if (us == 0 || us > loop->holdoff_us)
-		loop->holdoff_us = us;
-}
-
-uint64_t loop_holdoffs(const struct loop *loop)
-{
-	return loop->holdoffs;
-}
-
-/* Sleep the turn's holdoff, bounded by timeout_ms (-1: none); returns the
- * timeout left for epoll_wait() (0 once the deadline is reached). */
-static int holdoff(struct loop *loop, int timeout_ms)
-{
-	struct timespec t0, t1, d;
-	int64_t us = loop->holdoff_us, left;
-
-	loop->holdoff_us = 0;
-	if (timeout_ms >= 0 && us > (int64_t)timeout_ms * 1000)
-		us = (int64_t)timeout_ms * 1000;
-	if (us <= 0)
-		return timeout_ms;
-	loop->holdoffs++;
-	clock_gettime(CLOCK_MONOTONIC, &t0);
-	d.tv_sec = (time_t)(us / 1000000);
-	d.tv_nsec = (long)(us % 1000000) * 1000;
-	while (nanosleep(&d, &d) < 0 && errno == EINTR)
-		;
-	if (timeout_ms < 0)
-		return timeout_ms;
-	clock_gettime(CLOCK_MONOTONIC, &t1);
-	left = (int64_t)timeout_ms -
-	       ((int64_t)(t1.tv_sec - t0.tv_sec) * 1000 + (t1.tv_nsec - t0.tv_nsec) / 1000000);
-	return left > 0 ? (int)left : 0;
-}
-
 static int next_timeout(struct loop *loop, int timeout_ms)
 {
 	int64_t t;
@@ -404,10 +356,6 @@ int loop_once(struct loop *loop, int timeout_ms)
 
 	if (qsbr)
 		urcu_qsbr_thread_offline();
-	if (loop->holdoff_us && timeout_ms == 0)
-		loop->holdoff_us = 0; /* not blocking anyway */
-	else if (loop->holdoff_us)
-		timeout_ms = holdoff(loop, timeout_ms);
 	n = epoll_wait(loop->epfd, loop->fired, (int)loop->max_events, timeout_ms);
 	if (qsbr)
 		urcu_qsbr_thread_online();
