@@ -96,6 +96,8 @@ static int sip_families(struct metrics *m, json_t *sip)
 	                                   "resp_handoff_failed", "resp_unmatched", NULL};
 	static const char *const rs_v[] = {"matched", "handed_off", "handoff_failed",
 	                                   "unmatched"};
+	static const char *const sh_k[] = {"shed_503", "shed_unparsed", NULL};
+	static const char *const sh_v[] = {"503", "unparsed"};
 	json_t *t = json_object_get(sip, "totals"),
 	       *workers = json_object_get(sip, "workers");
 	int r;
@@ -146,6 +148,11 @@ static int sip_families(struct metrics *m, json_t *sip)
 	if (r == 0)
 		r = one(m, "sipreg_transactions", METRICS_GAUGE,
 		        "Transactions in progress (copied once a second).", t, "tx_live");
+	if (r == 0)
+		r = by(m, "sipreg_overload_shed_total", METRICS_COUNTER,
+		       "New REGISTERs shed under overload: answered 503 with "
+		       "Retry-After, or dropped before parsing.",
+		       "reason", t, sh_k, sh_v);
 	if (r == 0)
 		r = per_worker(m, "sipreg_worker_loop_turns_total", METRICS_COUNTER,
 		               "Turns of each worker's event loop (one per wake-up).",

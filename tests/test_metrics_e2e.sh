@@ -87,7 +87,7 @@ for fam in sipreg_build_info sipreg_trunks sipreg_bindings sipreg_subscribers \
 	sipreg_transaction_timeouts_total sipreg_transaction_retransmissions_total \
 	sipreg_parse_errors_total sipreg_worker_loop_turns_total \
 	sipreg_trunk_registers_sent_total sipreg_requests_received_total \
-	sipreg_registrar_processing_seconds; do
+	sipreg_registrar_processing_seconds sipreg_overload_shed_total; do
 	grep -q "^# TYPE $fam " "$tmp/m0.txt" || bad "family $fam missing"
 done
 check "trunks by state: registered" 0 "$(value 'sipreg_trunks{state="registered"}' "$tmp/m0.txt")"
