@@ -2,6 +2,9 @@
 /* Tests of the store: the SQLite backend through the store.h interface. */
 #include <criterion/criterion.h>
 #include <errno.h>
+#include <sqlite3.h>
+#include <stdbool.h>
+#include <stdint.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -391,4 +394,210 @@ Test(store, trunk_csv_import_100k_rows)
 	free(buf);
 	cr_assert_eq(store_trunk_each(st, count_trunks, &count), 0);
 	cr_assert_eq(count, 100000);
+}
+
+/* ------------------------------------------------------------------------ */
+/* The primary mark (schema 2)                                              */
+
+Test(store, trunk_primary_roundtrip)
+{
+	struct store_trunk t = trunk("main", "sip.main.example"), out;
+
+	cr_assert_not(t.primary);
+	cr_assert_eq(store_trunk_put(st, &t, false), 0);
+	cr_assert_eq(store_trunk_get(st, "main", &out), 0);
+	cr_assert_not(out.primary, "not primary unless marked");
+	t.primary = true;
+	cr_assert_eq(store_trunk_put(st, &t, true), 0);
+	cr_assert_eq(store_trunk_get(st, "main", &out), 0);
+	cr_assert(out.primary);
+	cr_assert(out.enabled, "the mark is its own column");
+	/* it survives a reopen */
+	store_close(st);
+	st = NULL;
+	cr_assert_eq(store_open(&st, path, NULL, 0), 0);
+	cr_assert_eq(store_trunk_get(st, "main", &out), 0);
+	cr_assert(out.primary);
+	t.primary = false;
+	cr_assert_eq(store_trunk_import(st, &t, 1), 0);
+	cr_assert_eq(store_trunk_get(st, "main", &out), 0);
+	cr_assert_not(out.primary);
+}
+
+/* A database as the schema-1 sipreg left it: its own CREATE TABLE for the
+ * trunks (no is_primary), one trunk, one subscriber, version 1. */
+static void make_schema1_db(const char *file, uint32_t version)
+{
+	static const char old_sql[] =
+		"PRAGMA journal_mode=WAL;"
+		"CREATE TABLE meta (key TEXT PRIMARY KEY, value BLOB NOT NULL);"
+		"CREATE TABLE subscriber ("
+		" username TEXT NOT NULL, domain TEXT NOT NULL,"
+		" password TEXT NOT NULL DEFAULT '', ha1_md5 TEXT NOT NULL DEFAULT '',"
+		" ha1_sha256 TEXT NOT NULL DEFAULT '', enabled INTEGER NOT NULL DEFAULT 1,"
+		" max_contacts INTEGER NOT NULL DEFAULT 0,"
+		" PRIMARY KEY (username, domain)) WITHOUT ROWID;"
+		"CREATE TABLE trunk ("
+		" name TEXT PRIMARY KEY, registrar TEXT NOT NULL, proxy TEXT NOT NULL,"
+		" transport TEXT NOT NULL, user TEXT NOT NULL, auth_user TEXT NOT NULL,"
+		" password TEXT NOT NULL, domain TEXT NOT NULL, realm TEXT NOT NULL,"
+		" contact_user TEXT NOT NULL, expire TEXT NOT NULL, retry_delay TEXT NOT NULL,"
+		" enabled INTEGER NOT NULL) WITHOUT ROWID;"
+		"INSERT INTO trunk VALUES ('old-a', 'sip.a.example:5080', '', 'udp', '1001',"
+		" '', 'pw-a', 'a.example', '', '', 'auto', '90', 1);"
+		"INSERT INTO trunk VALUES ('old-b', '192.0.2.9', 'proxy.example', 'tcp', '1002',"
+		" 'auth2', 'pw-b', '', 'realm-b', 'c2', '', '', 0);"
+		"INSERT INTO subscriber (username, domain, password) VALUES"
+		" ('alice', 'example.com', 'secret');";
+	sqlite3 *db = NULL;
+	sqlite3_stmt *ins = NULL;
+	char *msg = NULL;
+
+	cr_assert_eq(sqlite3_open(file, &db), SQLITE_OK);
+	cr_assert_eq(sqlite3_exec(db, old_sql, NULL, NULL, &msg), SQLITE_OK, "%s", msg);
+	cr_assert_eq(sqlite3_prepare_v2(db, "INSERT INTO meta VALUES ('schema_version', ?)", -1,
+					&ins, NULL),
+		     SQLITE_OK);
+	sqlite3_bind_blob(ins, 1, &version, sizeof(version), SQLITE_TRANSIENT);
+	cr_assert_eq(sqlite3_step(ins), SQLITE_DONE);
+	sqlite3_finalize(ins);
+	cr_assert_eq(sqlite3_close(db), SQLITE_OK);
+}
+
+static bool has_column(const char *file, const char *table, const char *col)
+{
+	sqlite3 *db = NULL;
+	sqlite3_stmt *q = NULL;
+	char sql[160];
+	bool found;
+
+	snprintf(sql, sizeof(sql),
+		 "SELECT count(*) FROM pragma_table_info('%s') WHERE name = '%s'", table, col);
+	cr_assert_eq(sqlite3_open(file, &db), SQLITE_OK);
+	cr_assert_eq(sqlite3_prepare_v2(db, sql, -1, &q, NULL), SQLITE_OK);
+	cr_assert_eq(sqlite3_step(q), SQLITE_ROW);
+	found = sqlite3_column_int(q, 0) == 1;
+	sqlite3_finalize(q);
+	sqlite3_close(db);
+	return found;
+}
+
+Test(store, schema1_database_is_migrated_and_keeps_its_trunks)
+{
+	char old[160], err[256] = "";
+	struct store *o = NULL, *o2 = NULL;
+	struct store_trunk out;
+	struct store_subscriber s;
+	uint32_t v = 0;
+	size_t len = sizeof(v);
+	int n = 0;
+
+	snprintf(old, sizeof(old), "%s/old.db", dir);
+	make_schema1_db(old, 1);
+	cr_assert_not(has_column(old, "trunk", "is_primary"));
+	/* two handles at once, as the daemon's threads open them */
+	cr_assert_eq(store_open(&o, old, err, sizeof(err)), 0, "%s", err);
+	cr_assert_eq(store_open(&o2, old, err, sizeof(err)), 0, "%s", err);
+	cr_assert(has_column(old, "trunk", "is_primary"));
+	cr_assert_eq(store_kv_get(o, "schema_version", &v, &len), 0);
+	cr_assert_eq(v, 2);
+	cr_assert_eq(store_trunk_each(o, count_trunks, &n), 0);
+	cr_assert_eq(n, 2, "both old trunks kept");
+	cr_assert_eq(store_trunk_get(o, "old-a", &out), 0);
+	cr_assert_str_eq(out.registrar, "sip.a.example:5080");
+	cr_assert_str_eq(out.password, "pw-a");
+	cr_assert_str_eq(out.expire, "auto");
+	cr_assert_str_eq(out.retry_delay, "90");
+	cr_assert(out.enabled);
+	cr_assert_not(out.primary);
+	cr_assert_eq(store_trunk_get(o2, "old-b", &out), 0);
+	cr_assert_str_eq(out.proxy, "proxy.example");
+	cr_assert_str_eq(out.realm, "realm-b");
+	cr_assert_str_eq(out.contact_user, "c2");
+	cr_assert_not(out.enabled);
+	cr_assert_not(out.primary);
+	cr_assert_eq(store_subscriber_get(o, "alice", "example.com", &s), 0);
+	/* the new column works on the migrated file, from either handle */
+	out.primary = true;
+	cr_assert_eq(store_trunk_put(o2, &out, true), 0);
+	cr_assert_eq(store_trunk_get(o, "old-b", &out), 0);
+	cr_assert(out.primary);
+	store_close(o2);
+	store_close(o);
+	/* and a reopen of the migrated file changes nothing */
+	cr_assert_eq(store_open(&o, old, err, sizeof(err)), 0, "%s", err);
+	cr_assert_eq(store_trunk_get(o, "old-b", &out), 0);
+	cr_assert(out.primary);
+	cr_assert_eq(store_trunk_get(o, "old-a", &out), 0);
+	cr_assert_not(out.primary);
+	store_close(o);
+}
+
+Test(store, newer_schema_is_refused)
+{
+	char newer[160], err[256] = "";
+	struct store *o = NULL;
+
+	snprintf(newer, sizeof(newer), "%s/newer.db", dir);
+	make_schema1_db(newer, 3);
+	cr_assert_eq(store_open(&o, newer, err, sizeof(err)), -EIO);
+	cr_assert_null(o);
+	cr_assert(strstr(err, "schema version 3 is newer"), "%s", err);
+}
+
+#define TRUNK_HEADER_P                                                                     \
+	"name,registrar,proxy,transport,user,auth_user,password,domain,expire,retry_delay,"  \
+	"enabled,primary\n"
+
+Test(store, trunk_csv_optional_primary_column)
+{
+	FILE *f = text(TRUNK_HEADER_P "p,sip.p.example,,udp,1001,,pw,,,45,1,1\n"
+				      "q,sip.q.example,,udp,1002,,pw,,,,1,0\n"
+				      "r,sip.r.example,,udp,1003,,pw,,,,1,\n");
+	struct store_trunk out;
+	char err[256] = "";
+
+	cr_assert_eq(store_trunk_import_csv(st, f, check_expire, NULL, err, sizeof(err)), 3, "%s",
+		     err);
+	fclose(f);
+	cr_assert_eq(store_trunk_get(st, "p", &out), 0);
+	cr_assert(out.primary);
+	cr_assert_str_eq(out.retry_delay, "45");
+	cr_assert_eq(store_trunk_get(st, "q", &out), 0);
+	cr_assert_not(out.primary);
+	cr_assert_eq(store_trunk_get(st, "r", &out), 0);
+	cr_assert_not(out.primary, "an empty cell is not primary");
+	/* the issue 5 header, unchanged, still imports (and clears the mark of
+	 * a trunk it replaces: the file says what the trunk is) */
+	f = text(TRUNK_HEADER "p,sip.p.example,,udp,1001,,pw,,,45,1\n");
+	cr_assert_eq(store_trunk_import_csv(st, f, check_expire, NULL, err, sizeof(err)), 1, "%s",
+		     err);
+	fclose(f);
+	cr_assert_eq(store_trunk_get(st, "p", &out), 0);
+	cr_assert_not(out.primary);
+}
+
+Test(store, trunk_csv_bad_primary_column)
+{
+	expect_trunk_csv_error(TRUNK_HEADER_P "a,r,,udp,u,,p,,,,1,yes\n",
+			       "line 2: primary: 'yes' (allowed: 0, 1, empty)");
+	expect_trunk_csv_error(TRUNK_HEADER_P "a,r,,udp,u,,p,,,,1,1\nb,r,,udp,u,,p,,,,1,2\n",
+			       "line 3: primary: '2'");
+	expect_trunk_csv_error(TRUNK_HEADER_P "a,r,,udp,u,,p,,,,1, 1\n", "line 2: primary: ' 1'");
+	/* every row has the header's columns */
+	expect_trunk_csv_error(TRUNK_HEADER_P "a,r,,udp,u,,p,,,,1\n",
+			       "line 2: 11 fields, expected 12");
+	expect_trunk_csv_error(TRUNK_HEADER "a,r,,udp,u,,p,,,,1,1\n",
+			       "line 2: 12 fields, expected 11");
+	/* only "primary", only last, only once */
+	expect_trunk_csv_error("name,registrar,proxy,transport,user,auth_user,password,domain,"
+			       "expire,retry_delay,enabled,primry\n",
+			       "line 1: the header must be exactly 'name,registrar,proxy,transport,"
+			       "user,auth_user,password,domain,expire,retry_delay,enabled[,primary]'");
+	expect_trunk_csv_error("name,registrar,proxy,transport,user,auth_user,password,domain,"
+			       "expire,retry_delay,enabled,primary,primary\n",
+			       "line 1: the header must be exactly");
+	expect_trunk_csv_error("name,registrar,proxy,transport,user,auth_user,password,domain,"
+			       "expire,retry_delay,primary,enabled\n",
+			       "line 1: the header must be exactly");
 }

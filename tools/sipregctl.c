@@ -18,8 +18,10 @@
  *   sipregctl ... trunk add NAME --registrar HOST[:PORT] --user USER
  *             [--proxy HOST[:PORT]] [--transport udp|tcp] [--auth-user U]
  *             [--password P] [--domain D] [--realm R] [--contact-user C]
- *             [--expire auto|N] [--retry-delay N] [--disabled] [--json]
- *   sipregctl ... trunk set NAME [the same options, --enabled] [--json]
+ *             [--expire auto|N] [--retry-delay N] [--disabled] [--primary]
+ *             [--json]
+ *   sipregctl ... trunk set NAME [the same options, --enabled, --no-primary]
+ *             [--json]
  *   sipregctl ... trunk del|enable|disable|refresh|show NAME [--json]
  *   sipregctl ... trunk list [--state S] [--json]
  *   sipregctl ... trunk import FILE.csv [--json]
@@ -113,12 +115,14 @@ static void usage(FILE *f)
 	        "  trunk add NAME --registrar HOST[:PORT] --user USER [--proxy HOST[:PORT]]\n"
 	        "            [--transport udp|tcp] [--auth-user U] [--password P]\n"
 	        "            [--domain D] [--realm R] [--contact-user C]\n"
-	        "            [--expire auto|N] [--retry-delay N] [--disabled]\n"
+	        "            [--expire auto|N] [--retry-delay N] [--disabled] [--primary]\n"
 	        "                              add an outbound registration (trunk);\n"
 	        "                              --expire 20-7200 or auto, --retry-delay\n"
 	        "                              30-600 (default: the global\n"
-	        "                              SS_SIP_USER_AGENT_EXPIRE / _RETRY_DELAY)\n"
-	        "  trunk set NAME [the options of add] [--enabled]\n"
+	        "                              SS_SIP_USER_AGENT_EXPIRE / _RETRY_DELAY);\n"
+	        "                              --primary: the trunk that carries the\n"
+	        "                              traffic (the doctor wants it retried fast)\n"
+	        "  trunk set NAME [the options of add] [--enabled] [--no-primary]\n"
 	        "                              change only the fields given (--expire\n"
 	        "                              global, --retry-delay global: back to the\n"
 	        "                              global value; --proxy '': no proxy)\n"
@@ -135,8 +139,8 @@ static void usage(FILE *f)
 	        "  trunk import FILE.csv       add or change the rows of a CSV file whose\n"
 	        "                              header is name,registrar,proxy,transport,\n"
 	        "                              user,auth_user,password,domain,expire,\n"
-	        "                              retry_delay,enabled; all or nothing, a bad\n"
-	        "                              row is reported by its line\n"
+	        "                              retry_delay,enabled[,primary]; all or\n"
+	        "                              nothing, a bad row is reported by its line\n"
 	        "  trace start [--trunk NAME] [--user USER] [--address IP] [--file F.pcap]\n"
 	        "              [--hep HOST:PORT] [--hep-id N] [--max-packets N] [--max-bytes N]\n"
 	        "                              copy the matching SIP messages, both\n"
@@ -603,9 +607,10 @@ static void print_trunk(json_t *t)
 	if (!json_object_get(t, "state")) {
 		printf("state:          unknown (the owner worker did not answer)\n");
 	} else {
-		printf("state:          %s%s\n",
+		printf("state:          %s%s%s\n",
 		       json_string_value(json_object_get(t, "state")) ?: "?",
-		       json_is_false(json_object_get(t, "enabled")) ? " (disabled)" : "");
+		       json_is_false(json_object_get(t, "enabled")) ? " (disabled)" : "",
+		       json_is_true(json_object_get(t, "primary")) ? " (primary trunk)" : "");
 		cell_result(t, NULL, cell, sizeof(cell));
 		printf("last result:    %s\n", cell);
 		v = json_integer_value(json_object_get(t, "granted"));
@@ -782,6 +787,7 @@ struct cmdline {
 	long max_contacts;             /* -1: not given */
 	const char *trunk[TRUNK_OPTS]; /* trunk add/set: NULL = not given */
 	int enabled;                   /* trunk add/set: -1 not given, 0, 1 */
+	int primary;                   /* trunk add/set: -1 not given, 0, 1 */
 	const char *state;             /* trunk list --state */
 };
 
@@ -833,6 +839,14 @@ static int trunk_option(struct cmdline *cl, int argc, char **argv, int *i)
 			return 2;
 		}
 		cl->enabled = a[2] == 'e';
+		return 1;
+	}
+	if (strcmp(a, "--primary") == 0 || strcmp(a, "--no-primary") == 0) {
+		if (cl->primary >= 0 && cl->primary != (a[2] == 'p')) {
+			bad_usage("%s", "--primary and --no-primary together");
+			return 2;
+		}
+		cl->primary = a[2] == 'p';
 		return 1;
 	}
 	return 0;
@@ -1066,12 +1080,13 @@ static int print_reply(const struct cmdline *cl, json_t *root)
 		return 0;
 	case CMD_TRUNK_ADD:
 	case CMD_TRUNK_SET:
-		printf("%s trunk %s: registrar %s, user %s, %s\n",
+		printf("%s trunk %s: registrar %s, user %s, %s%s\n",
 		       cl->kind == CMD_TRUNK_ADD ? "added" : "changed", cl->pos[0],
 		       json_string_value(json_object_get(root, "registrar")) ?: "?",
 		       json_string_value(json_object_get(root, "user")) ?: "?",
 		       json_is_true(json_object_get(root, "enabled")) ? "enabled"
-		                                                      : "disabled");
+		                                                      : "disabled",
+		       json_is_true(json_object_get(root, "primary")) ? ", primary" : "");
 		return 0;
 	case CMD_TRUNK_DEL:
 		printf("deleted trunk %s\n", cl->pos[0]);
@@ -1219,6 +1234,8 @@ static char *trunk_body(const struct cmdline *cl)
 			                    json_string(trunk_value(cl, k)));
 	if (cl->enabled >= 0)
 		json_object_set_new(o, "enabled", json_boolean(cl->enabled));
+	if (cl->primary >= 0)
+		json_object_set_new(o, "primary", json_boolean(cl->primary));
 	out = json_dumps(o, JSON_COMPACT);
 	json_decref(o);
 	return out;
@@ -1528,7 +1545,7 @@ int main(int argc, char **argv)
 	};
 	char sock[CONFIG_ADMIN_SOCKET_MAX] = "", path[2048], cmdname[64];
 	const char *conf = NULL, *cmd, *method = "GET";
-	struct cmdline cl = {.max_contacts = -1, .enabled = -1};
+	struct cmdline cl = {.max_contacts = -1, .enabled = -1, .primary = -1};
 	struct buf body = {NULL, 0};
 	char *req_body = NULL;
 	long status, timeout = 10;
@@ -1719,7 +1736,7 @@ int main(int argc, char **argv)
 		break;
 	case CMD_TRUNK_ADD:
 	case CMD_TRUNK_SET: {
-		bool any = cl.enabled >= 0;
+		bool any = cl.enabled >= 0 || cl.primary >= 0;
 
 		if (cl.npos != 1)
 			return bad_usage("%s needs exactly one NAME%s%s", cl.name,

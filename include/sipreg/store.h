@@ -83,6 +83,7 @@ struct store_trunk {
 	char expire[8];      /* "" = the global, "auto", or seconds */
 	char retry_delay[8]; /* "" = the global, or seconds */
 	bool enabled;
+	bool primary; /* the operator's primary trunk (ua.h); default false */
 };
 
 typedef int (*store_subscriber_cb)(void *arg, const struct store_subscriber *s);
@@ -130,8 +131,10 @@ int store_trunk_import(struct store *s, const struct store_trunk *rows, size_t n
  * Read a trunk CSV and import it all-or-nothing. The header is exactly
  * "name,registrar,proxy,transport,user,auth_user,password,domain,expire,retry_delay,enabled"
  * (registrar and proxy as host[:port]; empty proxy, auth_user, expire and
- * retry_delay take the defaults; expire is "auto" or seconds; enabled 0 or 1).
- * check (may be NULL) vets each row. Returns the rows imported, or -EINVAL
+ * retry_delay take the defaults; expire is "auto" or seconds; enabled 0 or 1),
+ * optionally followed by a twelfth column "primary" (0, 1, or empty = 0);
+ * a file without it imports every trunk as not primary. Every row has as
+ * many fields as the header. check (may be NULL) vets each row. Returns the rows imported, or -EINVAL
  * with err naming the first bad line, or the store's error.
  */
 long store_trunk_import_csv(struct store *s, FILE *in, store_trunk_check_fn check, void *arg,

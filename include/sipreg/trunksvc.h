@@ -30,7 +30,9 @@
  *                                        "transport", "user", "auth_user",
  *                                        "password", "domain", "realm",
  *                                        "contact_user", "expire",
- *                                        "retry_delay", "enabled"}
+ *                                        "retry_delay", "enabled",
+ *                                        "primary" (true/false, default
+ *                                        false)}
  *   POST   /trunks/import               {"csv": "name,registrar,..."}
  *   GET    /trunks/NAME                 state and configuration
  *   POST   /trunks/NAME                 change the fields given

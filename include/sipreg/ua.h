@@ -144,6 +144,10 @@ struct ua_trunk_config {
 	int expire;               /* UA_EXPIRE_GLOBAL, UA_EXPIRE_AUTO, or 20-7200 */
 	int retry_delay;          /* UA_RETRY_GLOBAL or 30-600 */
 	bool enabled;
+	/* The operator's mark for the trunk that carries the traffic while it
+	 * is up (others are its backups). The UA treats it like any other
+	 * trunk; the doctor holds it to a short retry delay (retry_delay_long). */
+	bool primary;
 };
 
 /* A validation error: "expire: 10 is out of range (allowed: auto or 20-7200)". */
@@ -395,6 +399,7 @@ struct ua_trunk_status {
 	uint32_t failures;   /* failed attempts */
 	uint32_t cseq;       /* last CSeq sent */
 	bool enabled;
+	bool primary; /* ua_trunk_config.primary */
 };
 
 /* Status of one trunk. Returns 0 or -ENOENT. */
@@ -506,12 +511,18 @@ struct ua_trunk_obs {
 	char via_received[48];  /* its received= (IPv6 without []), "" if none */
 	int32_t via_rport;      /* its rport: -1 absent, 0 without value, else it */
 	time_t via_at;          /* wall clock of that 2xx */
-	/* The run of failures since the last success (all 0 after a success). */
+	/* The run of failures since the last success (the counts are 0 after a
+	 * success). */
 	uint32_t run;                       /* consecutive failed attempts */
 	uint32_t run_kind[UA_FAIL__COUNT];  /* of them, by kind */
 	uint32_t run_timeouts_after_reject; /* timeouts after a 401/403/other */
 	enum ua_fail_kind last_kind;
-	time_t run_first, run_last; /* wall clock of the run's first and last */
+	/* Wall clock of the run's first and last failure. Unlike the counts
+	 * above they survive the success that ends the run: with run 0 and
+	 * run_last != 0 they are the last outage's (it ended with the first
+	 * success after run_last; st.last_success is the latest); 0 when the
+	 * trunk never failed. */
+	time_t run_first, run_last;
 	uint64_t now_ms;            /* monotonic ms of the copy (st's base) */
 	time_t now_wall;
 };

@@ -145,8 +145,9 @@ static bool blank_record(const struct csv_reader *r)
 /* What differs between the imports: the header, one row's conversion, and
  * the store call that takes them all. */
 struct csv_import {
-	const char *const *header;
+	const char *const *header; /* nfields, then noptional names */
 	size_t nfields;
+	size_t noptional; /* trailing columns a header may add, in order */
 	size_t row_size;
 	/* fills out from r's fields: 0, or -EINVAL with err set (line named) */
 	int (*row)(void *ctx, struct store *s, const struct csv_reader *r, void *out, char *err,
@@ -155,23 +156,28 @@ struct csv_import {
 	void *ctx;
 };
 
-static bool header_ok(const struct csv_reader *r, const struct csv_import *imp)
+/* The header's column count when it is the required names followed by
+ * the first k optional ones; 0 when it is not. */
+static size_t header_ok(const struct csv_reader *r, const struct csv_import *imp)
 {
-	if (r->nfields != imp->nfields)
-		return false;
-	for (size_t i = 0; i < imp->nfields; i++)
+	if (r->nfields < imp->nfields || r->nfields > imp->nfields + imp->noptional)
+		return 0;
+	for (size_t i = 0; i < r->nfields; i++)
 		if (strcmp(r->field[i], imp->header[i]) != 0)
-			return false;
-	return true;
+			return 0;
+	return r->nfields;
 }
 
-static void header_text(const struct csv_import *imp, char *buf, size_t cap)
+/* The first ncols names; with optional columns not among them, "[,name]". */
+static void header_text(const struct csv_import *imp, size_t ncols, char *buf, size_t cap)
 {
 	size_t n = 0;
 
 	buf[0] = '\0';
-	for (size_t i = 0; i < imp->nfields && n < cap; i++)
+	for (size_t i = 0; i < ncols && n < cap; i++)
 		n += (size_t)snprintf(buf + n, cap - n, "%s%s", i ? "," : "", imp->header[i]);
+	for (size_t i = ncols; i < imp->nfields + imp->noptional && n < cap; i++)
+		n += (size_t)snprintf(buf + n, cap - n, "[,%s]", imp->header[i]);
 }
 
 /* Reads every row, converts and checks each, then imports them in one go. */
@@ -180,7 +186,7 @@ static long import_csv(struct store *s, FILE *in, const struct csv_import *imp, 
 {
 	struct csv_reader *r = malloc(sizeof(*r));
 	char *rows = NULL;
-	size_t n = 0, cap = 0;
+	size_t n = 0, cap = 0, ncols = 0;
 	long ret;
 	int k;
 
@@ -188,10 +194,12 @@ static long import_csv(struct store *s, FILE *in, const struct csv_import *imp, 
 		return -ENOMEM;
 	csv_init(r, in);
 	k = csv_next(r, err, errlen);
-	if (k <= 0 || !header_ok(r, imp)) {
+	if (k > 0)
+		ncols = header_ok(r, imp);
+	if (k <= 0 || !ncols) {
 		if (k >= 0) {
-			char h[256];
-			header_text(imp, h, sizeof(h));
+			char h[320];
+			header_text(imp, imp->nfields, h, sizeof(h));
 			snprintf(err, errlen, "line 1: the header must be exactly '%s'", h);
 		}
 		ret = -EINVAL;
@@ -210,11 +218,11 @@ static long import_csv(struct store *s, FILE *in, const struct csv_import *imp, 
 			rows = nrows;
 			cap = ncap;
 		}
-		if (r->nfields != imp->nfields) {
-			char h[256];
-			header_text(imp, h, sizeof(h));
+		if (r->nfields != ncols) {
+			char h[320];
+			header_text(imp, ncols, h, sizeof(h));
 			snprintf(err, errlen, "line %lu: %zu fields, expected %zu (%s)", r->line,
-				 r->nfields, imp->nfields, h);
+				 r->nfields, ncols, h);
 			ret = -EINVAL;
 			goto out;
 		}
@@ -280,7 +288,7 @@ static int subscriber_import(struct store *s, const void *rows, size_t n)
 long store_subscriber_import_csv(struct store *s, FILE *in, char *err, size_t errlen)
 {
 	static const char *const header[] = {"username", "domain", "password"};
-	const struct csv_import imp = {header, 3, sizeof(struct store_subscriber),
+	const struct csv_import imp = {header, 3, 0, sizeof(struct store_subscriber),
 				       subscriber_row, subscriber_import, NULL};
 
 	return import_csv(s, in, &imp, err, errlen);
@@ -309,6 +317,7 @@ static int trunk_row(void *ctx, struct store *s, const struct csv_reader *r, voi
 					    "auth_user", "password", "domain", "expire",
 					    "retry_delay"};
 	const char *en = r->field[10];
+	const char *pri = r->nfields > 11 ? r->field[11] : "";
 	char msg[200];
 
 	memset(t, 0, sizeof(*t));
@@ -323,6 +332,12 @@ static int trunk_row(void *ctx, struct store *s, const struct csv_reader *r, voi
 		return -EINVAL;
 	}
 	t->enabled = en[0] == '1';
+	if (pri[0] && strcmp(pri, "0") != 0 && strcmp(pri, "1") != 0) {
+		snprintf(err, errlen, "line %lu: primary: '%s' (allowed: 0, 1, empty)", r->line,
+			 pri);
+		return -EINVAL;
+	}
+	t->primary = pri[0] == '1';
 	if (store_trunk_check(s, t)) {
 		snprintf(err, errlen, "line %lu: %s", r->line, store_errmsg(s));
 		return -EINVAL;
@@ -344,9 +359,10 @@ long store_trunk_import_csv(struct store *s, FILE *in, store_trunk_check_fn chec
 {
 	static const char *const header[] = {"name",      "registrar", "proxy",  "transport",
 					     "user",      "auth_user", "password", "domain",
-					     "expire",    "retry_delay", "enabled"};
+					     "expire",    "retry_delay", "enabled", "primary"};
 	struct trunk_ctx c = {check, arg};
-	const struct csv_import imp = {header, 11, sizeof(struct store_trunk), trunk_row,
+	/* the eleven columns of issue 5, and optionally "primary" */
+	const struct csv_import imp = {header, 11, 1, sizeof(struct store_trunk), trunk_row,
 				       trunk_import, &c};
 
 	return import_csv(s, in, &imp, err, errlen);

@@ -13,7 +13,13 @@
 
 #include "backend.h"
 
-#define SCHEMA_VERSION 1
+/*
+ * Schema versions: 1 the first; 2 adds trunk.is_primary (the trunk's
+ * primary mark; "primary" is an SQL keyword). An older file is brought up
+ * to date on open (schema_migrate()); a newer one is refused, since this
+ * sipreg would drop what it does not know when it rewrites a row.
+ */
+#define SCHEMA_VERSION 2
 
 static const char schema_sql[] =
 	"PRAGMA journal_mode=WAL;"
@@ -31,7 +37,7 @@ static const char schema_sql[] =
 	" transport TEXT NOT NULL, user TEXT NOT NULL, auth_user TEXT NOT NULL,"
 	" password TEXT NOT NULL, domain TEXT NOT NULL, realm TEXT NOT NULL,"
 	" contact_user TEXT NOT NULL, expire TEXT NOT NULL, retry_delay TEXT NOT NULL,"
-	" enabled INTEGER NOT NULL) WITHOUT ROWID;"
+	" enabled INTEGER NOT NULL, is_primary INTEGER NOT NULL DEFAULT 0) WITHOUT ROWID;"
 	"CREATE TABLE IF NOT EXISTS binding ("
 	" aor TEXT NOT NULL, contact TEXT NOT NULL, received TEXT NOT NULL,"
 	" transport TEXT NOT NULL, path TEXT NOT NULL, instance TEXT NOT NULL,"
@@ -66,7 +72,7 @@ enum stmt_id {
 #define SUB_COLS "username, domain, password, ha1_md5, ha1_sha256, enabled, max_contacts"
 #define TRUNK_COLS                                                                         \
 	"name, registrar, proxy, transport, user, auth_user, password, domain, realm,"     \
-	" contact_user, expire, retry_delay, enabled"
+	" contact_user, expire, retry_delay, enabled, is_primary"
 #define BIND_COLS                                                                          \
 	"aor, contact, received, transport, path, instance, reg_id, call_id, cseq,"        \
 	" expires_at, q, nat"
@@ -78,9 +84,9 @@ static const char *const stmt_sql[ST__COUNT] = {
 	[ST_SUB_GET] = "SELECT " SUB_COLS " FROM subscriber WHERE username = ? AND domain = ?",
 	[ST_SUB_EACH] = "SELECT " SUB_COLS " FROM subscriber ORDER BY domain, username",
 	[ST_SUB_COUNT] = "SELECT count(*) FROM subscriber",
-	[ST_TRUNK_INSERT] = "INSERT INTO trunk (" TRUNK_COLS ") VALUES (?,?,?,?,?,?,?,?,?,?,?,?,?)",
+	[ST_TRUNK_INSERT] = "INSERT INTO trunk (" TRUNK_COLS ") VALUES (?,?,?,?,?,?,?,?,?,?,?,?,?,?)",
 	[ST_TRUNK_REPLACE] = "INSERT OR REPLACE INTO trunk (" TRUNK_COLS ")"
-			     " VALUES (?,?,?,?,?,?,?,?,?,?,?,?,?)",
+			     " VALUES (?,?,?,?,?,?,?,?,?,?,?,?,?,?)",
 	[ST_TRUNK_DELETE] = "DELETE FROM trunk WHERE name = ?",
 	[ST_TRUNK_GET] = "SELECT " TRUNK_COLS " FROM trunk WHERE name = ?",
 	[ST_TRUNK_EACH] = "SELECT " TRUNK_COLS " FROM trunk ORDER BY name",
@@ -301,6 +307,7 @@ static void trunk_bind(sqlite3_stmt *st, const struct store_trunk *t)
 	for (int i = 0; i < TRUNK_NTEXT; i++)
 		bind_text(st, i + 1, v[i]);
 	sqlite3_bind_int(st, TRUNK_NTEXT + 1, t->enabled);
+	sqlite3_bind_int(st, TRUNK_NTEXT + 2, t->primary);
 }
 
 static void trunk_read(sqlite3_stmt *st, struct store_trunk *t)
@@ -315,6 +322,7 @@ static void trunk_read(sqlite3_stmt *st, struct store_trunk *t)
 	for (int i = 0; i < TRUNK_NTEXT; i++)
 		col_text(st, i, v[i], cap[i]);
 	t->enabled = sqlite3_column_int(st, TRUNK_NTEXT) != 0;
+	t->primary = sqlite3_column_int(st, TRUNK_NTEXT + 1) != 0;
 }
 
 static int sqlite_trunk_put(struct store *s, const struct store_trunk *t, bool replace)
@@ -519,7 +527,58 @@ static const struct store_ops sqlite_ops = {
 	.kv_set = sqlite_kv_set,
 };
 
-/* Creates the schema and records its version; refuses a newer file. */
+/* Runs sql (no rows); -EIO with the message recorded. */
+static int exec(struct store_sqlite *q, const char *sql, const char *what)
+{
+	char *msg = NULL;
+
+	if (sqlite3_exec(q->db, sql, NULL, NULL, &msg) == SQLITE_OK)
+		return 0;
+	store_set_error(&q->base, "%s: %s", what, msg ? msg : sqlite3_errmsg(q->db));
+	sqlite3_free(msg);
+	return -EIO;
+}
+
+/*
+ * Version 1 -> 2: a trunk table created before is_primary gets the column
+ * (every existing trunk not primary). Checked by the column itself, in one
+ * write transaction, so two handles opening the same old file at once add
+ * it once; harmless on a current file.
+ */
+static int schema_migrate(struct store_sqlite *q)
+{
+	sqlite3_stmt *st = NULL;
+	int r, rc, have = 0;
+
+	r = exec(q, "BEGIN IMMEDIATE", "migrate");
+	if (r)
+		return r;
+	if (sqlite3_prepare_v2(q->db,
+			       "SELECT count(*) FROM pragma_table_info('trunk')"
+			       " WHERE name = 'is_primary'",
+			       -1, &st, NULL) != SQLITE_OK) {
+		r = db_fail(q, "migrate");
+		goto out;
+	}
+	rc = sqlite3_step(st);
+	if (rc != SQLITE_ROW) {
+		r = db_fail(q, "migrate");
+		goto out;
+	}
+	have = sqlite3_column_int(st, 0);
+	if (!have)
+		r = exec(q, "ALTER TABLE trunk ADD COLUMN is_primary INTEGER NOT NULL DEFAULT 0",
+			 "migrate to schema 2");
+out:
+	sqlite3_finalize(st);
+	if (r == 0)
+		return exec(q, "COMMIT", "migrate");
+	sqlite3_exec(q->db, "ROLLBACK", NULL, NULL, NULL);
+	return r;
+}
+
+/* Creates the schema, brings an older one up to date and records its
+ * version; refuses a newer file. */
 static int schema_init(struct store_sqlite *q)
 {
 	uint32_t v = SCHEMA_VERSION, have = 0;
@@ -532,6 +591,9 @@ static int schema_init(struct store_sqlite *q)
 		sqlite3_free(msg);
 		return -EIO;
 	}
+	r = schema_migrate(q);
+	if (r)
+		return r;
 	for (int i = 0; i < ST__COUNT; i++)
 		if (sqlite3_prepare_v3(q->db, stmt_sql[i], -1, SQLITE_PREPARE_PERSISTENT,
 				       &q->st[i], NULL) != SQLITE_OK)
@@ -546,6 +608,8 @@ static int schema_init(struct store_sqlite *q)
 					  "sipreg (%u)", have, SCHEMA_VERSION);
 		return -EIO;
 	}
+	if (have < SCHEMA_VERSION) /* migrated above */
+		return sqlite_kv_set(&q->base, "schema_version", &v, sizeof(v));
 	return 0;
 }
 

@@ -51,6 +51,7 @@ int trunksvc_config_of(const struct store_trunk *t, struct ua_trunk_config *c, c
 	c->realm = t->realm;
 	c->contact_user = t->contact_user;
 	c->enabled = t->enabled;
+	c->primary = t->primary;
 	c->registrar = host;
 	c->proxy = proxy;
 	proxy[0] = '\0';
@@ -478,9 +479,10 @@ static json_t *status_json(const struct ua_trunk_status *st)
 	json_int_t next_in =
 		st->next_at_ms > now ? (json_int_t)((st->next_at_ms - now + 999) / 1000) : 0;
 
-	return json_pack("{s:s, s:s, s:b, s:i, s:s, s:i, s:i, s:b, s:I, s:I, s:s, s:I, s:i, s:i}",
+	return json_pack("{s:s, s:s, s:b, s:b, s:i, s:s, s:i, s:i, s:b, s:I, s:I, s:s, s:I, s:i, "
+			 "s:i}",
 			 "name", st->name, "state", ua_state_name(st->state), "enabled",
-			 st->enabled, "last_code", (int)st->last_code, "last_reason",
+			 st->enabled, "primary", st->primary, "last_code", (int)st->last_code, "last_reason",
 			 st->last_reason, "granted", (int)st->granted, "asked", (int)st->asked,
 			 "valid", st->valid, "valid_for",
 			 (json_int_t)(st->valid && st->valid_until_ms > now
@@ -493,13 +495,14 @@ static json_t *status_json(const struct ua_trunk_status *st)
 
 static json_t *config_json(const struct store_trunk *t)
 {
-	return json_pack("{s:s, s:s, s:s, s:s, s:s, s:s, s:s, s:s, s:s, s:s, s:b, s:b}", "registrar",
+	return json_pack("{s:s, s:s, s:s, s:s, s:s, s:s, s:s, s:s, s:s, s:s, s:b, s:b, s:b}",
+			 "registrar",
 			 t->registrar, "proxy", t->proxy, "transport", t->transport, "user",
 			 t->user, "auth_user", t->auth_user, "domain", t->domain, "realm",
 			 t->realm, "contact_user", t->contact_user, "expire",
 			 t->expire[0] ? t->expire : "global", "retry_delay",
 			 t->retry_delay[0] ? t->retry_delay : "global", "enabled", t->enabled,
-			 "has_password", t->password[0] != '\0');
+			 "primary", t->primary, "has_password", t->password[0] != '\0');
 }
 
 struct list_job {
@@ -583,7 +586,7 @@ static bool trunk_from_json(json_t *body, struct store_trunk *t, char *why, size
 		{"expire", t->expire, sizeof(t->expire)},
 		{"retry_delay", t->retry_delay, sizeof(t->retry_delay)},
 	};
-	json_t *en;
+	json_t *en, *pri;
 
 	if (!json_is_object(body)) {
 		snprintf(why, len, "expected a JSON object");
@@ -613,6 +616,13 @@ static bool trunk_from_json(json_t *body, struct store_trunk *t, char *why, size
 	}
 	if (en)
 		t->enabled = json_is_true(en);
+	pri = json_object_get(body, "primary");
+	if (pri && !json_is_boolean(pri)) {
+		snprintf(why, len, "primary: true or false");
+		return false;
+	}
+	if (pri)
+		t->primary = json_is_true(pri);
 	return true;
 }
 

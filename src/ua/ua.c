@@ -1513,6 +1513,15 @@ static int trunk_set(struct ua *ua, const struct ua_trunk_config *c, struct ua_e
 	if (!b)
 		return -ENOMEM;
 	same = same_identity(&t->cfg->c, &b->c);
+	if (same && b->c.primary != t->cfg->c.primary && !t->pending &&
+	    b->c.expire == t->cfg->c.expire && b->c.retry_delay == t->cfg->c.retry_delay &&
+	    b->c.enabled == t->cfg->c.enabled) {
+		/* Only the primary mark changed: nothing the upstream sees, so
+		 * the registration (or the retry) goes on untouched. */
+		t->cfg->c.primary = b->c.primary;
+		free(b);
+		return 0;
+	}
 	if (!b->c.enabled) {
 		if (t->state == UA_STATE_DISABLED) {
 			cfg_apply(t, b);
@@ -1730,6 +1739,7 @@ void ua_trunk_status(struct ua *ua, const struct ua_trunk *t, struct ua_trunk_st
 	out->failures = t->failures;
 	out->cseq = t->cseq;
 	out->enabled = t->cfg->c.enabled;
+	out->primary = t->cfg->c.primary;
 }
 
 int ua_trunk_get_status(struct ua *ua, const char *name, struct ua_trunk_status *out)
@@ -2113,6 +2123,7 @@ static void observe_one(struct ua *ua, const struct ua_trunk *t, uint64_t now,
 	st->failures = t->failures;
 	st->cseq = t->cseq;
 	st->enabled = c->enabled;
+	st->primary = c->primary;
 	scopy(o->dest_host, sizeof(o->dest_host), dest_host(c, &port));
 	o->dest_port = port;
 	o->transport = c->transport;
