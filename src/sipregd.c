@@ -32,7 +32,8 @@
  *                    "restart_required": [...]}; a bad file answers 422
  *                    {"error", "kept": "previous"} and changes nothing
  *   GET  /doctor     the doctor's findings (doctor.h) from every trunk's
- *                    observations and the registrar's settings:
+ *                    observations, the AORs the workers saw REGISTER most
+ *                    (doctor_ep_collect) and the registrar's settings:
  *                    {"findings": [...], "counts": {...}, "trunks_checked"}
  * /metrics adds sipreg_doctor_findings{kind} from a doctor run at most
  * DOCTOR_CACHE_MS old.
@@ -426,6 +427,21 @@ static int obs_add(void *arg, const struct ua_trunk_obs *o)
 	return doctor_add(arg, o);
 }
 
+/* The endpoints the workers' trackers saw REGISTER most (doctor.h,
+ * "Endpoints"), merged by AOR: a finding per flooding one. */
+static int doctor_endpoints(struct doctor *doc, const struct doctor_registrar *g,
+                            uint64_t now)
+{
+	struct doctor_ep_stat *s = NULL;
+	size_t n = 0;
+	int r = doctor_ep_collect(&s, &n);
+
+	if (r == 0)
+		r = doctor_add_endpoints(doc, s, n, g, now, time(NULL));
+	free(s);
+	return r;
+}
+
 /* Runs the doctor on every trunk's observations, one trunk at a time (any
  * thread), and refreshes the metric's cache. Returns 0 or -ENOMEM. */
 static int run_doctor(struct daemon *d, struct doctor_report *rep)
@@ -444,6 +460,8 @@ static int run_doctor(struct daemon *d, struct doctor_report *rep)
 	if (r < 0)
 		return r;
 	r = ua_observe_all(obs_add, doc);
+	if (r == 0)
+		r = doctor_endpoints(doc, &g, now);
 	if (r == 0)
 		r = doctor_finish(doc, rep);
 	doctor_free(doc);

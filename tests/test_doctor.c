@@ -609,3 +609,460 @@ Test(doctor, streaming_equals_the_array_and_interns_upstreams)
 	doctor_report_free(&r2);
 	doctor_free(NULL);
 }
+
+/* ------------------------------------------------------------------------ */
+/* Endpoints: the per-AOR REGISTER tracker (src/doctor/endpoints.c)          */
+
+#include <arpa/inet.h>
+#include <netinet/in.h>
+#include <pthread.h>
+#include <stdlib.h>
+
+static struct doctor_ep *ep;
+
+static void ep_fini(void)
+{
+	doctor_ep_free(ep);
+	ep = NULL;
+	doctor_report_free(&report);
+}
+
+TestSuite(doctor_ep, .fini = ep_fini);
+
+static int feed(struct doctor_ep *t, const char *aor, uint32_t asked, uint32_t granted,
+                uint64_t now_ms)
+{
+	struct sockaddr_in sin = {.sin_family = AF_INET, .sin_port = htons(5062)};
+	struct doctor_ep_reg r = {.aor = {aor, strlen(aor)},
+	                          .asked = asked,
+	                          .granted = granted,
+	                          .src = (const struct sockaddr *)&sin,
+	                          .now_ms = now_ms};
+
+	inet_pton(AF_INET, "192.0.2.77", &sin.sin_addr);
+	return doctor_ep_feed(t, &r);
+}
+
+/* The merged stats of t and the doctor's report on them at now_ms. */
+static size_t ep_report(struct doctor_ep *t, struct doctor_ep_stat **s, uint64_t now_ms,
+                        const struct doctor_registrar *g)
+{
+	struct doctor *d;
+	size_t n;
+
+	cr_assert_eq(doctor_ep_merge(&t, 1, s, &n), 0);
+	cr_assert_eq(doctor_new(&d, NULL, now_ms, NOW_WALL, 0), 0);
+	cr_assert_eq(doctor_add_endpoints(d, *s, n, g, now_ms, NOW_WALL), 0);
+	cr_assert_eq(doctor_finish(d, &report), 0);
+	doctor_free(d);
+	return n;
+}
+
+static const struct doctor_ep_stat *stat_of(const struct doctor_ep_stat *s, size_t n,
+                                            const char *aor)
+{
+	for (size_t i = 0; i < n; i++)
+		if (strcmp(s[i].aor, aor) == 0)
+			return &s[i];
+	return NULL;
+}
+
+/* 10,000 endpoints refreshing every 1,800 s of their 3,600 and one every
+ * 2 s of its 3,600, interleaved over two hours: only that one is named. */
+Test(doctor_ep, a_flooding_aor_among_many_normal_ones)
+{
+	struct doctor_registrar g = {.nat_expire = 120, .endpoint_expire = 3600, .min_expire = 20};
+	const struct doctor_finding *f;
+	struct doctor_ep_stat *s;
+	char aor[64];
+	uint64_t t0 = 1000000, flood_next = t0;
+	size_t n;
+
+	cr_assert_eq(doctor_ep_new(&ep, DOCTOR_EP_K), 0);
+	for (unsigned round = 0; round < 4; round++)
+		for (unsigned i = 0; i < 10000; i++) {
+			/* endpoint i at t0 + round * 1800 s + i * 180 ms */
+			uint64_t at = t0 + round * 1800000ull + i * 180ull;
+
+			while (flood_next <= at) {
+				cr_assert_eq(feed(ep, "flood@example.com", 3600, 3600, flood_next), 0);
+				flood_next += 2000;
+			}
+			snprintf(aor, sizeof(aor), "user%u@example.com", i);
+			cr_assert_eq(feed(ep, aor, 3600, 3600, at), 0);
+		}
+	n = ep_report(ep, &s, flood_next, &g);
+	cr_assert_leq(n, DOCTOR_EP_K);
+	cr_assert_eq(report.n, 1, "%zu findings, first %s", report.n,
+	             report.n ? report.f[0].subject : "-");
+	f = only(DOCTOR_ENDPOINT_FLOODING);
+	cr_assert_str_eq(f->subject, "flood@example.com");
+	cr_assert_eq(f->subject_type, DOCTOR_SUBJECT_ENDPOINT);
+	cr_assert_str_eq(doctor_subject_name(f->subject_type), "endpoint");
+	cr_assert_eq(f->severity, DOCTOR_CRITICAL);
+	cr_assert_eq(data(f, "interval_ms"), 2000);
+	cr_assert_eq(data(f, "granted_s"), 3600);
+	cr_assert_eq(data(f, "asked_s"), 3600);
+	cr_assert_geq(data(f, "registers"), 3500);
+	cr_assert_not_null(strstr(f->evidence, "192.0.2.77:5062"), "%s", f->evidence);
+	cr_assert_not_null(strstr(f->evidence, "900 times more often"), "%s", f->evidence);
+	cr_assert_not_null(strstr(f->setting, "phone"), "%s", f->setting);
+	cr_assert_eq(report.counts[DOCTOR_ENDPOINT_FLOODING], 1);
+	free(s);
+}
+
+/* Every AOR tracked (fewer than k): refreshing at half the expiry or at a
+ * third is normal, at a quarter and below it floods; fewer than
+ * DOCTOR_EP_MIN_REGS REGISTERs are not judged. */
+Test(doctor_ep, thresholds)
+{
+	struct doctor_ep_stat *s;
+	uint64_t now = 0;
+	size_t n;
+
+	cr_assert_eq(doctor_ep_new(&ep, 64), 0);
+	/* each one's twelfth REGISTER at now */
+	now = 10000000;
+	for (unsigned i = 0; i < 12; i++) {
+		cr_assert_eq(feed(ep, "half@x", 600, 600, now - (11 - i) * 300000ull), 0);
+		cr_assert_eq(feed(ep, "third@x", 600, 600, now - (11 - i) * 200000ull), 0);
+		cr_assert_eq(feed(ep, "quarter@x", 600, 600, now - (11 - i) * 149000ull), 0);
+		if (i < DOCTOR_EP_MIN_REGS - 1)
+			cr_assert_eq(feed(ep, "few@x", 600, 600, now - (11 - i) * 1000ull), 0);
+	}
+	n = ep_report(ep, &s, now, NULL);
+	cr_assert_eq(n, 4);
+	cr_assert_eq(stat_of(s, n, "few@x")->regs, DOCTOR_EP_MIN_REGS - 1);
+	cr_assert_eq(stat_of(s, n, "half@x")->interval_ms, 300000);
+	cr_assert_eq(report.n, 1);
+	cr_assert_str_eq(report.f[0].subject, "quarter@x");
+	cr_assert_eq(report.f[0].severity, DOCTOR_WARNING);
+	free(s);
+}
+
+/* Asking near the 20 s minimum floods even at half the expiry; a short
+ * NAT expiry of ours is named as the setting. */
+Test(doctor_ep, short_expiry_asked_or_granted)
+{
+	struct doctor_registrar g = {.nat_expire = 30, .endpoint_expire = 3600, .min_expire = 20};
+	struct doctor_ep_reg r = {.aor = SIP_STR("nat@x"), .asked = 3600, .granted = 30, .nat = true};
+	const struct doctor_finding *f;
+	struct doctor_ep_stat *s;
+	unsigned why = 0;
+	size_t n;
+
+	cr_assert_eq(doctor_ep_new(&ep, 8), 0);
+	for (unsigned i = 0; i < 10; i++) { /* the tenth of each at 2,000,000 */
+		cr_assert_eq(feed(ep, "short@x", 20, 20, 2000000 - (9 - i) * 10000ull), 0);
+		r.now_ms = 2000000 - (9 - i) * 15000ull;
+		cr_assert_eq(doctor_ep_feed(ep, &r), 0);
+		cr_assert_eq(feed(ep, "fine@x", 120, 120, 2000000 - (9 - i) * 60000ull), 0);
+	}
+	n = ep_report(ep, &s, 2000000, &g);
+	cr_assert_eq(n, 3);
+	cr_assert(doctor_ep_flooding(stat_of(s, n, "short@x"), &g, 2000000, &why));
+	cr_assert_eq(why, DOCTOR_EP_SHORT_ASK);
+	cr_assert(doctor_ep_flooding(stat_of(s, n, "nat@x"), &g, 2000000, &why));
+	cr_assert_eq(why, DOCTOR_EP_SERVER_SHORT);
+	cr_assert_not(doctor_ep_flooding(stat_of(s, n, "fine@x"), &g, 2000000, &why));
+	cr_assert_eq(report.n, 2, "%zu", report.n);
+	for (size_t i = 0; i < report.n; i++) {
+		f = &report.f[i];
+		if (strcmp(f->subject, "nat@x") == 0) {
+			cr_assert_str_eq(f->setting, "SS_ENDPOINT_NAT_EXPIRE");
+			cr_assert_eq(data(f, "behind_nat"), 1);
+			cr_assert_not_null(strstr(f->evidence, "our SS_ENDPOINT_NAT_EXPIRE"));
+		} else {
+			cr_assert_str_eq(f->subject, "short@x");
+			cr_assert_not_null(strstr(f->evidence, "near the 20 s minimum"), "%s",
+			                   f->evidence);
+			cr_assert_eq(data(f, "asked_s"), 20);
+		}
+	}
+	free(s);
+}
+
+/* An AOR that flooded but stopped an hour ago is not named any more. */
+Test(doctor_ep, a_flood_that_stopped_is_not_named)
+{
+	struct doctor_ep_stat *s;
+
+	cr_assert_eq(doctor_ep_new(&ep, 8), 0);
+	for (unsigned i = 0; i < 50; i++)
+		cr_assert_eq(feed(ep, "was@x", 3600, 3600, 1000000 + i * 1000ull), 0);
+	ep_report(ep, &s, 1000000 + 50000, NULL);
+	cr_assert_eq(report.n, 1);
+	free(s);
+	ep_report(ep, &s, 1000000 + 50000 + 3600000, NULL);
+	cr_assert_eq(report.n, 0);
+	free(s);
+}
+
+static int cmp_u32_desc(const void *a, const void *b)
+{
+	uint32_t x = *(const uint32_t *)a, y = *(const uint32_t *)b;
+
+	return x < y ? 1 : x > y ? -1 : 0;
+}
+
+/* k = 16 under 20,000 one-off AORs in a random order with 5 heavy ones
+ * (8.6 % of the stream each, over the 1/16 that space-saving guarantees): eviction keeps the 5, their counts bound the
+ * true ones (count - err <= true <= count), and no AOR is tracked twice. */
+Test(doctor_ep, eviction_keeps_the_heavy_hitters)
+{
+	enum { HEAVY = 5, LIGHT = 20000, PER_HEAVY = 3000 };
+	uint32_t *order = malloc((LIGHT + HEAVY * PER_HEAVY) * sizeof(*order));
+	size_t total = LIGHT + HEAVY * PER_HEAVY, n;
+	struct doctor_ep_stat *s;
+	uint32_t counts[HEAVY];
+	char aor[64];
+
+	cr_assert_not_null(order);
+	for (size_t i = 0; i < total; i++)
+		order[i] = i < LIGHT ? (uint32_t)i : LIGHT + (uint32_t)((i - LIGHT) % HEAVY);
+	srand(7);
+	for (size_t i = total - 1; i > 0; i--) {
+		size_t j = (size_t)rand() % (i + 1);
+		uint32_t x = order[i];
+
+		order[i] = order[j];
+		order[j] = x;
+	}
+	cr_assert_eq(doctor_ep_new(&ep, 16), 0);
+	for (size_t i = 0; i < total; i++) {
+		if (order[i] < LIGHT)
+			snprintf(aor, sizeof(aor), "light%u@example.net", order[i]);
+		else
+			snprintf(aor, sizeof(aor), "HEAVY%u@example.net", order[i] - LIGHT);
+		cr_assert_eq(feed(ep, aor, 3600, 3600, 1000000 + i * 10ull), 0);
+	}
+	cr_assert_eq(doctor_ep_fed(ep), total);
+	cr_assert_eq(doctor_ep_merge(&ep, 1, &s, &n), 0);
+	cr_assert_eq(n, 16, "every slot used and none twice: %zu", n);
+	for (unsigned h = 0; h < HEAVY; h++) {
+		const struct doctor_ep_stat *x;
+
+		snprintf(aor, sizeof(aor), "HEAVY%u@example.net", h);
+		x = stat_of(s, n, aor);
+		cr_assert_not_null(x, "%s evicted", aor);
+		cr_assert_geq(x->count, PER_HEAVY);
+		cr_assert_leq(x->count - x->err, PER_HEAVY);
+		counts[h] = (uint32_t)x->count;
+	}
+	/* the heavy ones have the five largest counts */
+	{
+		uint32_t all[16];
+
+		for (size_t i = 0; i < n; i++)
+			all[i] = (uint32_t)s[i].count;
+		qsort(all, n, sizeof(*all), cmp_u32_desc);
+		qsort(counts, HEAVY, sizeof(*counts), cmp_u32_desc);
+		cr_assert_arr_eq(all, counts, sizeof(counts));
+	}
+	free(s);
+	free(order);
+}
+
+/* The memory is fixed at doctor_ep_new: 100,000 distinct AORs later the
+ * tracker holds the same bytes and k AORs. */
+Test(doctor_ep, bounded_memory)
+{
+	struct doctor_ep_stat *s;
+	char aor[64];
+	size_t before, n;
+
+	cr_assert_eq(doctor_ep_new(&ep, 128), 0);
+	before = doctor_ep_bytes(ep);
+	cr_assert_gt(before, 128 * sizeof(struct doctor_ep_stat) / 2);
+	cr_assert_lt(before, 64 * 1024, "%zu bytes", before);
+	for (unsigned i = 0; i < 100000; i++) {
+		snprintf(aor, sizeof(aor), "u%u@d%u.example", i, i % 97);
+		cr_assert_eq(feed(ep, aor, 0, 3600, 1000 + i), 0);
+	}
+	cr_assert_eq(doctor_ep_bytes(ep), before);
+	cr_assert_eq(doctor_ep_merge(&ep, 1, &s, &n), 0);
+	cr_assert_eq(n, 128);
+	free(s);
+}
+
+/* The same AOR seen by two workers: one stat, REGISTERs summed, the rates
+ * added (two streams every 4 s are one every 2 s). */
+Test(doctor_ep, merge_over_workers)
+{
+	struct doctor_ep *t[3] = {NULL, NULL, NULL};
+	struct doctor_ep_stat *s;
+	size_t n;
+
+	cr_assert_eq(doctor_ep_new(&t[0], 8), 0);
+	cr_assert_eq(doctor_ep_new(&t[2], 8), 0);
+	for (unsigned i = 0; i < 10; i++) {
+		cr_assert_eq(feed(t[0], "both@x", 3600, 3600, 1000000 + i * 4000ull), 0);
+		cr_assert_eq(feed(t[2], "both@x", 1800, 1800, 1002000 + i * 4000ull), 0);
+		cr_assert_eq(feed(t[2], "two@x", 3600, 3600, 1000000 + i * 4000ull), 0);
+	}
+	cr_assert_eq(doctor_ep_merge(t, 3, &s, &n), 0);
+	cr_assert_eq(n, 2);
+	cr_assert_eq(stat_of(s, n, "both@x")->regs, 20);
+	cr_assert_eq(stat_of(s, n, "both@x")->interval_ms, 2000);
+	cr_assert_eq(stat_of(s, n, "both@x")->granted, 1800, "the latest REGISTER's");
+	cr_assert_eq(stat_of(s, n, "both@x")->first_ms, 1000000);
+	cr_assert_eq(stat_of(s, n, "two@x")->regs, 10);
+	free(s);
+	doctor_ep_free(t[0]);
+	doctor_ep_free(t[2]);
+}
+
+/* AORs longer than DOCTOR_EP_AOR_MAX are cut for display but told apart. */
+Test(doctor_ep, long_aors)
+{
+	char a[300], b[300];
+	struct doctor_ep_stat *s;
+	size_t n;
+
+	memset(a, 'a', 250);
+	a[250] = '\0';
+	memcpy(b, a, sizeof(a));
+	b[249] = 'b';
+	cr_assert_eq(doctor_ep_new(&ep, 8), 0);
+	for (unsigned i = 0; i < 6; i++) {
+		cr_assert_eq(feed(ep, a, 3600, 3600, 1000 + i * 1000ull), 0);
+		cr_assert_eq(feed(ep, b, 3600, 3600, 1000 + i * 1000ull), 0);
+	}
+	n = ep_report(ep, &s, 7000, NULL);
+	cr_assert_eq(n, 2);
+	cr_assert_eq(s[0].regs, 6);
+	cr_assert_eq(s[1].regs, 6);
+	cr_assert_eq(strlen(s[0].aor), DOCTOR_EP_AOR_MAX);
+	cr_assert_eq(report.n, 2);
+	cr_assert_eq(strlen(report.f[0].subject), DOCTOR_EP_AOR_MAX);
+	free(s);
+}
+
+Test(doctor_ep, bad_input)
+{
+	struct doctor_ep_reg r = {.aor = SIP_STR("a@b"), .granted = 60, .now_ms = 1};
+	struct doctor_ep_stat *s = NULL;
+	struct doctor_finding f = {.kind = DOCTOR_KIND__COUNT};
+	struct doctor *d;
+	size_t n;
+
+	cr_assert_eq(doctor_ep_new(&ep, 0), -EINVAL);
+	cr_assert_eq(doctor_ep_new(&ep, DOCTOR_EP_K_MAX + 1), -EINVAL);
+	cr_assert_eq(doctor_ep_new(NULL, 8), -EINVAL);
+	cr_assert_null(ep);
+	cr_assert_eq(doctor_ep_new(&ep, 1), 0);
+	cr_assert_eq(doctor_ep_feed(NULL, &r), -EINVAL);
+	cr_assert_eq(doctor_ep_feed(ep, NULL), -EINVAL);
+	r.granted = 0;
+	cr_assert_eq(doctor_ep_feed(ep, &r), -EINVAL);
+	r.granted = 60;
+	r.aor = SIP_STR("");
+	cr_assert_eq(doctor_ep_feed(ep, &r), -EINVAL);
+	r.aor = (struct sip_str){NULL, 3};
+	cr_assert_eq(doctor_ep_feed(ep, &r), -EINVAL);
+	cr_assert_eq(doctor_ep_fed(ep), 0);
+	/* k = 1: every new AOR replaces the last */
+	r.aor = SIP_STR("a@b");
+	cr_assert_eq(doctor_ep_feed(ep, &r), 0);
+	r.aor = SIP_STR("c@d");
+	cr_assert_eq(doctor_ep_feed(ep, &r), 0);
+	cr_assert_eq(doctor_ep_merge(&ep, 1, &s, &n), 0);
+	cr_assert_eq(n, 1);
+	cr_assert_str_eq(s[0].aor, "c@d");
+	cr_assert_eq(s[0].count, 2);
+	cr_assert_eq(s[0].err, 1);
+	free(s);
+	cr_assert_eq(doctor_ep_merge(NULL, 1, &s, &n), -EINVAL);
+	cr_assert_eq(doctor_ep_merge(&ep, 1, NULL, &n), -EINVAL);
+	cr_assert_eq(doctor_ep_merge(NULL, 0, &s, &n), 0);
+	cr_assert_eq(n, 0);
+	free(s);
+	cr_assert_eq(doctor_add_endpoints(NULL, NULL, 0, NULL, 0, 0), -EINVAL);
+	cr_assert_eq(doctor_new(&d, NULL, 0, NOW_WALL, 0), 0);
+	cr_assert_eq(doctor_add_endpoints(d, NULL, 1, NULL, 0, 0), -EINVAL);
+	cr_assert_eq(doctor_add_finding(d, &f), -EINVAL);
+	cr_assert_eq(doctor_add_finding(d, NULL), -EINVAL);
+	doctor_free(d);
+	doctor_ep_free(NULL);
+	cr_assert_eq(doctor_ep_bytes(NULL), 0);
+}
+
+/* A reader merging while the writer feeds never sees a torn slot: each
+ * AOR's text matches its REGISTER count's pattern. */
+struct writer_arg {
+	struct doctor_ep *t;
+	volatile bool stop;
+};
+
+static void *writer(void *p)
+{
+	struct writer_arg *a = p;
+	char aor[64];
+
+	for (uint64_t i = 0; !a->stop; i++) {
+		/* AOR n always asks n s: a torn copy would mix them */
+		unsigned k = (unsigned)(i * 2654435761u % 300);
+
+		snprintf(aor, sizeof(aor), "w%u@race.example", k);
+		feed(a->t, aor, k + 1, k + 1, 1000 + i);
+	}
+	return NULL;
+}
+
+Test(doctor_ep, merge_while_fed)
+{
+	struct writer_arg a = {0};
+	pthread_t th;
+
+	cr_assert_eq(doctor_ep_new(&ep, 32), 0);
+	a.t = ep;
+	cr_assert_eq(pthread_create(&th, NULL, writer, &a), 0);
+	for (unsigned round = 0; round < 2000; round++) {
+		struct doctor_ep_stat *s;
+		size_t n;
+
+		cr_assert_eq(doctor_ep_merge(&ep, 1, &s, &n), 0);
+		for (size_t i = 0; i < n; i++) {
+			unsigned k;
+
+			cr_assert_eq(sscanf(s[i].aor, "w%u@race.example", &k), 1, "%s", s[i].aor);
+			cr_assert_eq(s[i].asked, k + 1, "torn: %s asked %u", s[i].aor, s[i].asked);
+			cr_assert_geq(s[i].last_ms, s[i].first_ms);
+		}
+		free(s);
+	}
+	a.stop = true;
+	pthread_join(th, NULL);
+	cr_assert_gt(doctor_ep_fed(ep), 0);
+}
+
+/* doctor_ep_note: each thread its own tracker, collected together. */
+static void *noter(void *p)
+{
+	struct doctor_ep_reg r = {.aor = {p, strlen(p)}, .asked = 3600, .granted = 3600};
+
+	for (unsigned i = 0; i < 20; i++) {
+		r.now_ms = 1000 + i * 1000ull;
+		doctor_ep_note(&r);
+	}
+	return NULL;
+}
+
+Test(doctor_ep, per_thread_trackers_collected)
+{
+	pthread_t a, b;
+	struct doctor_ep_stat *s;
+	size_t n;
+
+	cr_assert_eq(pthread_create(&a, NULL, noter, "one@threads"), 0);
+	cr_assert_eq(pthread_create(&b, NULL, noter, "two@threads"), 0);
+	pthread_join(a, NULL);
+	pthread_join(b, NULL);
+	noter("one@threads"); /* this thread: a third tracker */
+	cr_assert_eq(doctor_ep_collect(&s, &n), 0);
+	cr_assert_eq(n, 2);
+	cr_assert_eq(stat_of(s, n, "one@threads")->regs, 40);
+	cr_assert_eq(stat_of(s, n, "two@threads")->regs, 20);
+	cr_assert_eq(doctor_ep_lost(), 0);
+	free(s);
+}

@@ -45,7 +45,17 @@
  *                           the registrar grants endpoints behind NAT less
  *                           than DOCTOR_FLOOD_EXPIRE s
  *                           (SS_ENDPOINT_NAT_EXPIRE), so every NAT endpoint
- *                           re-registers more often than every 30 s.
+ *                           re-registers more often than every 30 s
+ *                           (subject_type "endpoints"); and per endpoint
+ *                           (subject_type "endpoint", subject the AOR) one of
+ *                           the AORs sending the most REGISTERs (a bounded
+ *                           heavy-hitter tracker per worker, see "Endpoints"
+ *                           below) refreshing DOCTOR_EP_RATIO times more
+ *                           often than half its granted expiry needs, asking
+ *                           less than DOCTOR_FLOOD_EXPIRE s, or granted less
+ *                           by us. Setting: the phone's registration
+ *                           interval / expiry (SS_ENDPOINT_NAT_EXPIRE or
+ *                           SS_ENDPOINT_EXPIRE when our grant is the short).
  *
  * Not covered: the "primary trunk with a long retry delay" half of issue 6
  * §3 (trunks carry no primary mark), and per-endpoint REGISTER intervals (the
@@ -57,8 +67,12 @@
 #include <jansson.h>
 #include <stddef.h>
 #include <stdint.h>
+#include <stdbool.h>
+#include <sys/socket.h>
 #include <time.h>
 
+#include "sipreg/location.h"
+#include "sipreg/sip.h"
 #include "sipreg/ua.h"
 
 #define DOCTOR_NAT_EXPIRE_MAX 300u   /* s: longest expiry behind a NAT */
@@ -94,6 +108,7 @@ enum doctor_subject {
 	DOCTOR_SUBJECT_TRUNK = 0,    /* subject: the trunk's name */
 	DOCTOR_SUBJECT_UPSTREAM,     /* subject: "host:port" */
 	DOCTOR_SUBJECT_ENDPOINTS,    /* subject: "behind NAT" (printed "endpoints behind NAT") */
+	DOCTOR_SUBJECT_ENDPOINT,     /* subject: one endpoint's AOR, user@domain */
 };
 
 #define DOCTOR_NUMS_MAX 12
@@ -183,7 +198,7 @@ const char *doctor_kind_name(enum doctor_kind k);
 int doctor_kind_parse(const char *name, enum doctor_kind *out);
 /* "info", "warning", "critical". */
 const char *doctor_severity_name(enum doctor_severity s);
-/* "trunk", "upstream", "endpoints". */
+/* "trunk", "upstream", "endpoints", "endpoint". */
 const char *doctor_subject_name(enum doctor_subject s);
 
 /*
@@ -195,5 +210,113 @@ json_t *doctor_finding_json(const struct doctor_finding *f);
 /* {"findings": [...], "counts": {kind: n, every kind}, "trunks_checked": n,
  * "omitted": n}; NULL on ENOMEM. */
 json_t *doctor_report_json(const struct doctor_report *r);
+
+/* ------------------------------------------------------------------------ */
+/*
+ * Endpoints (src/doctor/endpoints.c): which AORs refresh their registration
+ * far more often than they need to.
+ *
+ * A tracker (struct doctor_ep) follows the DOCTOR_EP_K AORs that sent the
+ * most successful REGISTERs (space-saving heavy hitters: any AOR with more
+ * than 1/k of the REGISTERs fed is among them; counts halve every
+ * DOCTOR_EP_DECAY_MS so the ranking follows the recent past), and for each,
+ * since it entered: REGISTERs, first and last time, a running average of
+ * the interval between them, the expiry asked and granted last, NAT and the
+ * source address. Its memory is fixed at doctor_ep_new(); a feed allocates
+ * nothing and takes no lock (one writer thread per tracker). Readers on
+ * other threads copy the slots under per-slot sequence counters.
+ *
+ * In sipregd each thread that handles REGISTERs (the workers) gets its own
+ * tracker on its first feed (doctor_ep_note(), called by the registrar for
+ * every 200 that keeps a binding); doctor_ep_collect() merges them by AOR
+ * for the doctor, which adds a finding per flooding AOR with
+ * doctor_add_endpoints().
+ */
+#define DOCTOR_EP_K 128u          /* AORs tracked per worker */
+#define DOCTOR_EP_K_MAX 4096u     /* largest k of doctor_ep_new() */
+#define DOCTOR_EP_AOR_MAX 127u    /* bytes of an AOR kept (longer: cut, hash tells apart) */
+#define DOCTOR_EP_DECAY_MS 600000u /* counts halve this often */
+#define DOCTOR_EP_THREADS 64u     /* per-thread trackers at most (doctor_ep_note) */
+#define DOCTOR_EP_MIN_REGS 4u     /* REGISTERs seen before an AOR is judged */
+#define DOCTOR_EP_RATIO 4u        /* interval under granted / this: too often */
+#define DOCTOR_EP_CRITICAL_MS 5000u /* interval under this: critical */
+
+/* One successful REGISTER. */
+struct doctor_ep_reg {
+	struct sip_str aor;  /* user@domain; only read during the call */
+	uint32_t asked;      /* expiry asked, s; 0 none (default), UINT32_MAX huge */
+	uint32_t granted;    /* expiry granted, s (> 0) */
+	bool nat;            /* the registrar found it behind NAT */
+	const struct sockaddr *src; /* may be NULL */
+	uint64_t now_ms;     /* monotonic */
+};
+
+/* What the trackers know of one AOR (merged over the workers). */
+struct doctor_ep_stat {
+	uint64_t hash;
+	char aor[DOCTOR_EP_AOR_MAX + 1];
+	uint64_t count;       /* heavy-hitter count: an over-estimate by at most err */
+	uint64_t err;
+	uint32_t regs;        /* REGISTERs seen since it was tracked */
+	uint64_t first_ms, last_ms;
+	uint32_t interval_ms; /* recent average interval (0: one REGISTER only) */
+	uint32_t asked, granted;
+	bool nat;
+	char src[64];         /* "192.0.2.1:5060", "[2001:db8::1]:5060", "" */
+};
+
+struct doctor_ep;
+
+/* k: AORs tracked, 1..DOCTOR_EP_K_MAX. Returns 0, -EINVAL or -ENOMEM. */
+int doctor_ep_new(struct doctor_ep **ret, unsigned k);
+void doctor_ep_free(struct doctor_ep *t); /* NULL is a no-op */
+/* Bytes the tracker holds (fixed at doctor_ep_new). */
+size_t doctor_ep_bytes(const struct doctor_ep *t);
+/* REGISTERs fed (any thread). */
+uint64_t doctor_ep_fed(const struct doctor_ep *t);
+/* One successful REGISTER; the tracker's one writer thread only. Returns 0
+ * or -EINVAL (t or r NULL, empty AOR, granted 0). */
+int doctor_ep_feed(struct doctor_ep *t, const struct doctor_ep_reg *r);
+/*
+ * The AORs of nt trackers (NULL entries skipped), merged by AOR, into a
+ * malloc'd array (*out, free() it; *nout entries). Any thread, also while
+ * the trackers are fed. Returns 0, -EINVAL or -ENOMEM.
+ */
+int doctor_ep_merge(struct doctor_ep *const *t, size_t nt, struct doctor_ep_stat **out,
+                    size_t *nout);
+
+/* The daemon's per-thread trackers. doctor_ep_note(): r into the calling
+ * thread's tracker (made on its first call; beyond DOCTOR_EP_THREADS
+ * threads or on ENOMEM the feed is lost and counted by doctor_ep_lost()).
+ * A thread's tracker passes to the next thread when it exits. */
+void doctor_ep_note(const struct doctor_ep_reg *r);
+/* The registrar's call for a 200 with bindings: the contact with the
+ * shortest non-zero expiry granted (lc[i].expires) and what it asked
+ * (ct[i]'s expires, else the Expires header of m); a removal or a query
+ * (nothing granted) is not fed. */
+void doctor_ep_note_register(struct sip_str aor, const struct sip_msg *m,
+                             const struct sip_contact *ct, const struct loc_contact *lc,
+                             size_t n, bool nat, const struct sockaddr *src, uint64_t now_ms);
+/* Every thread's tracker merged (doctor_ep_merge). */
+int doctor_ep_collect(struct doctor_ep_stat **out, size_t *nout);
+uint64_t doctor_ep_lost(void);
+
+/* Reasons (*why of doctor_ep_flooding). */
+#define DOCTOR_EP_TOO_OFTEN 1u    /* interval < granted / DOCTOR_EP_RATIO */
+#define DOCTOR_EP_SHORT_ASK 2u    /* asked < DOCTOR_FLOOD_EXPIRE */
+#define DOCTOR_EP_SERVER_SHORT 4u /* granted < DOCTOR_FLOOD_EXPIRE, less than asked */
+
+/* Is s flooding at now_ms (at least DOCTOR_EP_MIN_REGS REGISTERs, the last
+ * within two intervals and a minute, and a reason)? *why (may be NULL). */
+bool doctor_ep_flooding(const struct doctor_ep_stat *s, const struct doctor_registrar *reg,
+                        uint64_t now_ms, unsigned *why);
+/* A finding endpoint_register_flooding (subject_type endpoint) for each of
+ * the n AORs that is flooding. reg may be NULL. Returns 0, -EINVAL or
+ * -ENOMEM. */
+int doctor_add_endpoints(struct doctor *d, const struct doctor_ep_stat *s, size_t n,
+                         const struct doctor_registrar *reg, uint64_t now_ms, time_t now_wall);
+/* Adds a copy of f to d's report (its cap and counts apply); between
+ * doctor_new and doctor_finish. Returns 0, -EINVAL or -ENOMEM. */
+int doctor_add_finding(struct doctor *d, const struct doctor_finding *f);
 
 #endif /* SIPREG_DOCTOR_H */

@@ -48,9 +48,9 @@ const char *doctor_severity_name(enum doctor_severity s)
 
 const char *doctor_subject_name(enum doctor_subject s)
 {
-	static const char *const n[] = {"trunk", "upstream", "endpoints"};
+	static const char *const n[] = {"trunk", "upstream", "endpoints", "endpoint"};
 
-	return (unsigned)s < 3 ? n[s] : "unknown";
+	return (unsigned)s < 4 ? n[s] : "unknown";
 }
 
 /* ------------------------------------------------------------------------ */
@@ -720,6 +720,22 @@ int doctor_add(struct doctor *d, const struct ua_trunk_obs *o)
 		r = sync_note(d, o);
 	settle(d, from);
 	return r;
+}
+
+int doctor_add_finding(struct doctor *d, const struct doctor_finding *f)
+{
+	size_t from;
+	struct doctor_finding *c;
+
+	if (!d || !f || (unsigned)f->kind >= DOCTOR_KIND__COUNT)
+		return -EINVAL;
+	from = d->rep.n;
+	c = add(&d->rep, f->kind, f->severity, f->subject_type, f->subject);
+	if (!c)
+		return -ENOMEM;
+	*c = *f;
+	settle(d, from);
+	return 0;
 }
 
 int doctor_finish(struct doctor *d, struct doctor_report *out)

@@ -13,6 +13,7 @@
 #include <urcu/uatomic.h>
 
 #include "sipreg/digest.h"
+#include "sipreg/doctor.h"
 #include "sipreg/registrar.h"
 #include "sipreg/sip_write.h"
 
@@ -643,6 +644,7 @@ static int update_bindings(struct reg_ctx *c)
 	switch (k) {
 	case 0:
 		c->st->registered++;
+		doctor_ep_note_register(c->aor, c->m, ct, lc, (size_t)n, nat, c->src->addr, c->now);
 		return write_ok(c, v, nv);
 	case -EALREADY:
 		c->st->bad_request++;

@@ -1,0 +1,705 @@
+/* SPDX-License-Identifier: MIT */
+/*
+ * endpoints.c - the doctor's per-endpoint half: which AORs refresh their
+ * registration far more often than they need to (see include/sipreg/doctor.h,
+ * "Endpoints").
+ *
+ * A tracker is the space-saving algorithm (Metwally, Agrawal, El Abbadi,
+ * "Efficient computation of frequent and top-k elements in data streams",
+ * 2005) over the stream of successful REGISTERs, keyed by AOR:
+ *
+ *   slots[k]   the k AORs tracked, each with its count (an over-estimate by
+ *              at most err, the count it inherited) and its own observations
+ *              since it took the slot (REGISTERs, first/last time, a running
+ *              average of the interval, expiry asked and granted, source);
+ *   heap[k]    the slots by count, smallest first: the one evicted by an AOR
+ *              not tracked, which takes its count + 1;
+ *   index[]    AOR hash -> slot, open addressing (linear probing, deletion
+ *              by backward shift), twice as many entries as slots or more.
+ *
+ * Any AOR sending more than N / k of the N REGISTERs fed is tracked; every
+ * DOCTOR_EP_DECAY_MS the counts are halved (the heap order stays) so that the
+ * ranking follows the recent past. A feed is a hash, a probe, one slot written
+ * and a sift of at most log2(k) levels: no allocation, no lock.
+ *
+ * Readers (the doctor, another thread) copy the slots under a per-slot
+ * sequence counter (seqlock): the writer makes it odd while it writes, so a
+ * torn copy is seen and taken again. The heap and the index are the
+ * writer's alone.
+ */
+#include <arpa/inet.h>
+#include <errno.h>
+#include <netinet/in.h>
+#include <pthread.h>
+#include <stdbool.h>
+#include <stdint.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "sipreg/doctor.h"
+
+struct ep_slot {
+	uint32_t seq;      /* odd while the writer changes the slot */
+	uint32_t regs;     /* REGISTERs since this AOR took the slot (0: free) */
+	uint64_t hash;
+	uint64_t count;    /* space-saving count (halved every decay) */
+	uint64_t err;      /* of which inherited */
+	uint64_t first_ms; /* first and last REGISTER in the slot */
+	uint64_t last_ms;
+	uint32_t ival_ms;  /* running average interval (1/4 weight to the newest) */
+	uint32_t asked;    /* last REGISTER: expiry asked (0: none), granted */
+	uint32_t granted;
+	uint16_t port;
+	uint8_t family; /* AF_INET, AF_INET6 or 0 */
+	uint8_t nat;
+	uint8_t addr[16];
+	uint8_t aorlen; /* bytes in aor (truncated at DOCTOR_EP_AOR_MAX) */
+	char aor[DOCTOR_EP_AOR_MAX];
+};
+
+struct doctor_ep {
+	unsigned k, used;
+	uint64_t epoch_ms; /* last decay */
+	bool started;
+	uint64_t fed;
+	size_t mask;      /* index size - 1 */
+	uint16_t *index;  /* 0 empty, else slot + 1 */
+	uint16_t *heap;   /* slot numbers, min-heap on count */
+	uint16_t *pos;    /* slot -> its place in heap */
+	struct ep_slot *slots;
+};
+
+/* ------------------------------------------------------------------------ */
+/* One tracker                                                               */
+
+int doctor_ep_new(struct doctor_ep **ret, unsigned k)
+{
+	struct doctor_ep *t;
+	size_t n = 1;
+
+	if (!ret || k == 0 || k > DOCTOR_EP_K_MAX)
+		return -EINVAL;
+	while (n < 2 * (size_t)k)
+		n <<= 1;
+	t = calloc(1, sizeof(*t));
+	if (!t)
+		return -ENOMEM;
+	t->k = k;
+	t->mask = n - 1;
+	t->index = calloc(n, sizeof(*t->index));
+	t->heap = calloc(k, sizeof(*t->heap));
+	t->pos = calloc(k, sizeof(*t->pos));
+	t->slots = calloc(k, sizeof(*t->slots));
+	if (!t->index || !t->heap || !t->pos || !t->slots) {
+		doctor_ep_free(t);
+		return -ENOMEM;
+	}
+	*ret = t;
+	return 0;
+}
+
+void doctor_ep_free(struct doctor_ep *t)
+{
+	if (!t)
+		return;
+	free(t->index);
+	free(t->heap);
+	free(t->pos);
+	free(t->slots);
+	free(t);
+}
+
+size_t doctor_ep_bytes(const struct doctor_ep *t)
+{
+	if (!t)
+		return 0;
+	return sizeof(*t) + (t->mask + 1) * sizeof(*t->index) +
+	       t->k * (sizeof(*t->heap) + sizeof(*t->pos) + sizeof(*t->slots));
+}
+
+uint64_t doctor_ep_fed(const struct doctor_ep *t)
+{
+	return t ? __atomic_load_n(&t->fed, __ATOMIC_RELAXED) : 0;
+}
+
+/* FNV-1a, 64 bits, over the whole AOR (also its truncated tail). */
+static uint64_t aor_hash(struct sip_str s)
+{
+	uint64_t h = 1469598103934665603ull;
+
+	for (size_t i = 0; i < s.len; i++)
+		h = (h ^ (unsigned char)s.p[i]) * 1099511628211ull;
+	return h ? h : 1;
+}
+
+static void wbegin(struct ep_slot *s)
+{
+	__atomic_store_n(&s->seq, s->seq + 1, __ATOMIC_RELAXED);
+	__atomic_thread_fence(__ATOMIC_RELEASE);
+}
+
+static void wend(struct ep_slot *s)
+{
+	__atomic_store_n(&s->seq, s->seq + 1, __ATOMIC_RELEASE);
+}
+
+static void heap_swap(struct doctor_ep *t, unsigned a, unsigned b)
+{
+	uint16_t x = t->heap[a];
+
+	t->heap[a] = t->heap[b];
+	t->heap[b] = x;
+	t->pos[t->heap[a]] = (uint16_t)a;
+	t->pos[t->heap[b]] = (uint16_t)b;
+}
+
+/* The count of heap place i grew: move it down. */
+static void sift_down(struct doctor_ep *t, unsigned i)
+{
+	for (;;) {
+		unsigned l = 2 * i + 1, r = l + 1, m = i;
+
+		if (l < t->used && t->slots[t->heap[l]].count < t->slots[t->heap[m]].count)
+			m = l;
+		if (r < t->used && t->slots[t->heap[r]].count < t->slots[t->heap[m]].count)
+			m = r;
+		if (m == i)
+			return;
+		heap_swap(t, i, m);
+		i = m;
+	}
+}
+
+static void sift_up(struct doctor_ep *t, unsigned i)
+{
+	while (i > 0) {
+		unsigned p = (i - 1) / 2;
+
+		if (t->slots[t->heap[p]].count <= t->slots[t->heap[i]].count)
+			return;
+		heap_swap(t, i, p);
+		i = p;
+	}
+}
+
+static bool key_eq(const struct ep_slot *s, uint64_t h, struct sip_str aor)
+{
+	size_t n = aor.len < DOCTOR_EP_AOR_MAX ? aor.len : DOCTOR_EP_AOR_MAX;
+
+	return s->hash == h && s->aorlen == n && memcmp(s->aor, aor.p, n) == 0;
+}
+
+/* Removes slot s from the index (backward-shift deletion). */
+static void index_del(struct doctor_ep *t, unsigned s)
+{
+	size_t i = t->slots[s].hash & t->mask, j;
+
+	while (t->index[i] != s + 1)
+		i = (i + 1) & t->mask;
+	for (j = i;;) {
+		size_t home;
+
+		j = (j + 1) & t->mask;
+		if (!t->index[j])
+			break;
+		home = t->slots[t->index[j] - 1].hash & t->mask;
+		/* the entry at j may move to i when its home is not in (i, j] */
+		if (i <= j ? (home <= i || home > j) : (home <= i && home > j)) {
+			t->index[i] = t->index[j];
+			i = j;
+		}
+	}
+	t->index[i] = 0;
+}
+
+static void halve(struct doctor_ep *t)
+{
+	for (unsigned i = 0; i < t->used; i++) {
+		struct ep_slot *s = &t->slots[i];
+
+		wbegin(s);
+		s->count /= 2;
+		s->err /= 2;
+		wend(s);
+	}
+}
+
+static void note_src(struct ep_slot *s, const struct sockaddr *sa)
+{
+	s->family = 0;
+	s->port = 0;
+	if (!sa)
+		return;
+	if (sa->sa_family == AF_INET) {
+		const struct sockaddr_in *a = (const void *)sa;
+
+		s->family = AF_INET;
+		memcpy(s->addr, &a->sin_addr, 4);
+		s->port = ntohs(a->sin_port);
+	} else if (sa->sa_family == AF_INET6) {
+		const struct sockaddr_in6 *a = (const void *)sa;
+
+		s->family = AF_INET6;
+		memcpy(s->addr, &a->sin6_addr, 16);
+		s->port = ntohs(a->sin6_port);
+	}
+}
+
+int doctor_ep_feed(struct doctor_ep *t, const struct doctor_ep_reg *r)
+{
+	struct ep_slot *s;
+	uint64_t h;
+	size_t i;
+	unsigned n;
+
+	if (!t || !r || !r->aor.p || !r->aor.len || !r->granted)
+		return -EINVAL;
+	if (!t->started) {
+		t->started = true;
+		t->epoch_ms = r->now_ms;
+	} else if (r->now_ms - t->epoch_ms >= DOCTOR_EP_DECAY_MS && r->now_ms > t->epoch_ms) {
+		halve(t);
+		t->epoch_ms = r->now_ms;
+	}
+	h = aor_hash(r->aor);
+	for (i = h & t->mask; t->index[i]; i = (i + 1) & t->mask) {
+		n = t->index[i] - 1u;
+		s = &t->slots[n];
+		if (!key_eq(s, h, r->aor))
+			continue;
+		uint64_t gap = r->now_ms > s->last_ms ? r->now_ms - s->last_ms : 0;
+
+		if (gap > UINT32_MAX)
+			gap = UINT32_MAX;
+		wbegin(s);
+		s->count++;
+		s->regs++;
+		s->ival_ms = s->regs == 2 ? (uint32_t)gap
+		                          : (uint32_t)(((uint64_t)s->ival_ms * 3 + gap) / 4);
+		s->last_ms = r->now_ms;
+		s->asked = r->asked;
+		s->granted = r->granted;
+		s->nat = r->nat;
+		note_src(s, r->src);
+		wend(s);
+		sift_down(t, t->pos[n]);
+		goto out;
+	}
+	uint64_t inherit = 0;
+
+	if (t->used < t->k) {
+		n = t->used++;
+		t->heap[n] = (uint16_t)n;
+		t->pos[n] = (uint16_t)n;
+	} else {
+		n = t->heap[0];
+		inherit = t->slots[n].count;
+		index_del(t, n);
+		for (i = h & t->mask; t->index[i]; i = (i + 1) & t->mask)
+			;
+	}
+	s = &t->slots[n];
+	wbegin(s);
+	s->hash = h;
+	s->count = inherit + 1;
+	s->err = inherit;
+	s->regs = 1;
+	s->first_ms = s->last_ms = r->now_ms;
+	s->ival_ms = 0;
+	s->asked = r->asked;
+	s->granted = r->granted;
+	s->nat = r->nat;
+	note_src(s, r->src);
+	s->aorlen = (uint8_t)(r->aor.len < DOCTOR_EP_AOR_MAX ? r->aor.len : DOCTOR_EP_AOR_MAX);
+	memcpy(s->aor, r->aor.p, s->aorlen);
+	wend(s);
+	t->index[i] = (uint16_t)(n + 1);
+	if (inherit)
+		sift_down(t, t->pos[n]);
+	else
+		sift_up(t, t->pos[n]);
+out:
+	__atomic_store_n(&t->fed, t->fed + 1, __ATOMIC_RELAXED);
+	return 0;
+}
+
+/* ------------------------------------------------------------------------ */
+/* Reading: copies under the slots' sequence counters, merged by AOR         */
+
+/* A consistent copy of slot s into c; false when the slot is free or kept
+ * changing (the writer is hot on it: skipped this time). */
+static bool slot_copy(const struct ep_slot *s, struct ep_slot *c)
+{
+	for (unsigned tries = 0; tries < 1000; tries++) {
+		uint32_t a = __atomic_load_n(&s->seq, __ATOMIC_ACQUIRE), b;
+
+		if (a & 1)
+			continue;
+		memcpy(c, (const void *)s, sizeof(*c));
+		__atomic_thread_fence(__ATOMIC_ACQUIRE);
+		b = __atomic_load_n(&s->seq, __ATOMIC_RELAXED);
+		if (a == b)
+			return c->regs > 0;
+	}
+	return false;
+}
+
+static void stat_from(struct doctor_ep_stat *o, const struct ep_slot *c)
+{
+	memset(o, 0, sizeof(*o));
+	o->hash = c->hash;
+	memcpy(o->aor, c->aor, c->aorlen);
+	o->aor[c->aorlen] = '\0';
+	o->count = c->count;
+	o->err = c->err;
+	o->regs = c->regs;
+	o->first_ms = c->first_ms;
+	o->last_ms = c->last_ms;
+	o->interval_ms = c->ival_ms;
+	o->asked = c->asked;
+	o->granted = c->granted;
+	o->nat = c->nat != 0;
+	if (c->family == AF_INET6) {
+		char a[INET6_ADDRSTRLEN];
+
+		inet_ntop(AF_INET6, c->addr, a, sizeof(a));
+		snprintf(o->src, sizeof(o->src), "[%s]:%u", a, c->port);
+	} else if (c->family == AF_INET) {
+		snprintf(o->src, sizeof(o->src), "%u.%u.%u.%u:%u", c->addr[0], c->addr[1],
+		         c->addr[2], c->addr[3], c->port);
+	}
+}
+
+static int stat_cmp(const void *pa, const void *pb)
+{
+	const struct doctor_ep_stat *a = pa, *b = pb;
+
+	if (a->hash != b->hash)
+		return a->hash < b->hash ? -1 : 1;
+	return strcmp(a->aor, b->aor);
+}
+
+/* b seen by another worker: one AOR's view from both. */
+static void stat_merge(struct doctor_ep_stat *a, const struct doctor_ep_stat *b)
+{
+	if (b->last_ms > a->last_ms) {
+		a->last_ms = b->last_ms;
+		a->asked = b->asked;
+		a->granted = b->granted;
+		a->nat = b->nat;
+		memcpy(a->src, b->src, sizeof(a->src));
+	}
+	if (b->first_ms < a->first_ms)
+		a->first_ms = b->first_ms;
+	/* both streams interleave: the rates add up */
+	if (a->interval_ms && b->interval_ms)
+		a->interval_ms = (uint32_t)((uint64_t)a->interval_ms * b->interval_ms /
+		                            ((uint64_t)a->interval_ms + b->interval_ms));
+	else if (!a->interval_ms)
+		a->interval_ms = b->interval_ms;
+	a->count += b->count;
+	a->err += b->err;
+	a->regs += b->regs;
+}
+
+int doctor_ep_merge(struct doctor_ep *const *t, size_t nt, struct doctor_ep_stat **out,
+                    size_t *nout)
+{
+	struct doctor_ep_stat *s;
+	struct ep_slot c;
+	size_t cap = 0, n = 0, w = 0;
+
+	if (!out || !nout || (!t && nt))
+		return -EINVAL;
+	for (size_t i = 0; i < nt; i++)
+		cap += t[i] ? t[i]->k : 0;
+	s = malloc((cap ? cap : 1) * sizeof(*s));
+	if (!s)
+		return -ENOMEM;
+	for (size_t i = 0; i < nt; i++)
+		for (unsigned j = 0; t[i] && j < t[i]->k; j++)
+			if (slot_copy(&t[i]->slots[j], &c))
+				stat_from(&s[n++], &c);
+	if (n > 1)
+		qsort(s, n, sizeof(*s), stat_cmp);
+	for (size_t i = 0; i < n; i++) {
+		if (w && stat_cmp(&s[w - 1], &s[i]) == 0)
+			stat_merge(&s[w - 1], &s[i]);
+		else if (w++ != i)
+			s[w - 1] = s[i];
+	}
+	*out = s;
+	*nout = w;
+	return 0;
+}
+
+/* ------------------------------------------------------------------------ */
+/* The daemon's trackers: one per thread that feeds, made on its first feed  */
+
+static pthread_mutex_t reg_lock = PTHREAD_MUTEX_INITIALIZER;
+static struct doctor_ep *reg_t[DOCTOR_EP_THREADS];
+static bool reg_owned[DOCTOR_EP_THREADS];
+static size_t reg_n;
+static uint64_t reg_lost; /* feeds without a tracker (threads beyond the cap, ENOMEM) */
+static pthread_key_t reg_key;
+static pthread_once_t reg_once = PTHREAD_ONCE_INIT;
+static bool reg_key_ok;
+static __thread struct doctor_ep *my_t;
+static __thread bool my_failed;
+
+/* A thread ends: its tracker (and what it saw) goes to the next thread. */
+static void reg_release(void *p)
+{
+	size_t i = (size_t)(uintptr_t)p - 1;
+
+	pthread_mutex_lock(&reg_lock);
+	if (i < DOCTOR_EP_THREADS)
+		reg_owned[i] = false;
+	pthread_mutex_unlock(&reg_lock);
+}
+
+static void reg_init(void)
+{
+	reg_key_ok = pthread_key_create(&reg_key, reg_release) == 0;
+}
+
+static struct doctor_ep *reg_attach(void)
+{
+	size_t i;
+
+	pthread_once(&reg_once, reg_init);
+	pthread_mutex_lock(&reg_lock);
+	for (i = 0; i < reg_n && reg_owned[i]; i++)
+		;
+	if (i == reg_n && (i == DOCTOR_EP_THREADS || doctor_ep_new(&reg_t[i], DOCTOR_EP_K) < 0))
+		i = DOCTOR_EP_THREADS;
+	else if (i == reg_n)
+		reg_n++;
+	if (i < DOCTOR_EP_THREADS) {
+		reg_owned[i] = true;
+		my_t = reg_t[i];
+	}
+	pthread_mutex_unlock(&reg_lock);
+	if (!my_t) {
+		my_failed = true;
+		return NULL;
+	}
+	if (reg_key_ok)
+		pthread_setspecific(reg_key, (void *)(uintptr_t)(i + 1));
+	return my_t;
+}
+
+void doctor_ep_note(const struct doctor_ep_reg *r)
+{
+	struct doctor_ep *t = my_t;
+
+	if (__builtin_expect(!t, 0)) {
+		if (my_failed || !(t = reg_attach())) {
+			__atomic_fetch_add(&reg_lost, 1, __ATOMIC_RELAXED);
+			return;
+		}
+	}
+	doctor_ep_feed(t, r);
+}
+
+void doctor_ep_note_register(struct sip_str aor, const struct sip_msg *m,
+                             const struct sip_contact *ct, const struct loc_contact *lc,
+                             size_t n, bool nat, const struct sockaddr *src, uint64_t now_ms)
+{
+	struct doctor_ep_reg r = {.aor = aor, .nat = nat, .src = src, .now_ms = now_ms};
+	size_t best = n;
+
+	/* the shortest expiry granted drives the endpoint's refreshes */
+	for (size_t i = 0; i < n; i++)
+		if (lc[i].expires && (best == n || lc[i].expires < lc[best].expires))
+			best = i;
+	if (best == n)
+		return; /* a removal or a query: not a refresh */
+	r.granted = lc[best].expires;
+	if (ct[best].has_expires) {
+		r.asked = ct[best].expires;
+	} else {
+		struct sip_err err;
+		uint32_t v = 0;
+		int k = sip_msg_u32(m, SIP_HDR_EXPIRES, &v, &err);
+
+		r.asked = k == 0 ? v : k == -ERANGE ? UINT32_MAX : 0;
+	}
+	doctor_ep_note(&r);
+}
+
+int doctor_ep_collect(struct doctor_ep_stat **out, size_t *nout)
+{
+	struct doctor_ep *t[DOCTOR_EP_THREADS];
+	size_t n;
+
+	pthread_mutex_lock(&reg_lock);
+	n = reg_n;
+	memcpy(t, reg_t, n * sizeof(*t));
+	pthread_mutex_unlock(&reg_lock);
+	return doctor_ep_merge(t, n, out, nout);
+}
+
+uint64_t doctor_ep_lost(void)
+{
+	return __atomic_load_n(&reg_lost, __ATOMIC_RELAXED);
+}
+
+/* ------------------------------------------------------------------------ */
+/* The finding                                                               */
+
+/* "12.5 s" / "850 ms". */
+static const char *dur(char *buf, size_t cap, uint64_t ms)
+{
+	if (ms >= 10000)
+		snprintf(buf, cap, "%llu s", (unsigned long long)(ms / 1000));
+	else if (ms >= 1000)
+		snprintf(buf, cap, "%.1f s", ms / 1000.0);
+	else
+		snprintf(buf, cap, "%llu ms", (unsigned long long)ms);
+	return buf;
+}
+
+static const char *utc_at(char *buf, size_t cap, time_t now_wall, uint64_t now_ms, uint64_t at)
+{
+	time_t t = now_wall - (time_t)((now_ms > at ? now_ms - at : 0) / 1000);
+	struct tm tm;
+
+	if (!gmtime_r(&t, &tm) || strftime(buf, cap, "%Y-%m-%dT%H:%M:%SZ", &tm) == 0)
+		snprintf(buf, cap, "?");
+	return buf;
+}
+
+bool doctor_ep_flooding(const struct doctor_ep_stat *s, const struct doctor_registrar *reg,
+                        uint64_t now_ms, unsigned *why)
+{
+	uint64_t iv = s->interval_ms;
+	unsigned w = 0;
+
+	(void)reg;
+	if (s->regs < DOCTOR_EP_MIN_REGS || !s->granted || !iv)
+		return false;
+	/* still at it: its last REGISTER within two intervals and a minute */
+	if (now_ms > s->last_ms && now_ms - s->last_ms > 2 * iv + 60000)
+		return false;
+	if (iv * DOCTOR_EP_RATIO < (uint64_t)s->granted * 1000)
+		w |= DOCTOR_EP_TOO_OFTEN;
+	if (s->asked && s->asked < DOCTOR_FLOOD_EXPIRE)
+		w |= DOCTOR_EP_SHORT_ASK;
+	if (s->granted < DOCTOR_FLOOD_EXPIRE && (!s->asked || s->granted < s->asked))
+		w |= DOCTOR_EP_SERVER_SHORT;
+	if (why)
+		*why = w;
+	return w != 0;
+}
+
+static void ep_finding(struct doctor_finding *f, const struct doctor_ep_stat *s,
+                       const struct doctor_registrar *reg, uint64_t now_ms, time_t now_wall,
+                       unsigned why)
+{
+	char t1[32], t2[32], ask[24], iv[24], mean[24], half[24];
+	uint64_t span = s->last_ms - s->first_ms;
+	uint64_t avg = s->regs > 1 ? span / (s->regs - 1) : 0;
+	unsigned nat_expire = reg ? reg->nat_expire : 0;
+	bool server_nat = (why & DOCTOR_EP_SERVER_SHORT) && s->nat && nat_expire &&
+	                  s->granted == nat_expire;
+	size_t n;
+
+	memset(f, 0, sizeof(*f));
+	f->kind = DOCTOR_ENDPOINT_FLOODING;
+	f->severity = s->interval_ms < DOCTOR_EP_CRITICAL_MS ? DOCTOR_CRITICAL : DOCTOR_WARNING;
+	f->subject_type = DOCTOR_SUBJECT_ENDPOINT;
+	snprintf(f->subject, sizeof(f->subject), "%s", s->aor);
+	n = (size_t)snprintf(
+	        f->evidence, sizeof(f->evidence),
+	        "%u REGISTERs answered 200 between %s and %s (from %s%s), one about every %s "
+	        "lately (%s on average); it asked for %s and was granted %u s, so one every "
+	        "%s would do",
+	        s->regs, utc_at(t1, sizeof(t1), now_wall, now_ms, s->first_ms),
+	        utc_at(t2, sizeof(t2), now_wall, now_ms, s->last_ms), s->src[0] ? s->src : "?",
+	        s->nat ? ", behind NAT" : "", dur(iv, sizeof(iv), s->interval_ms),
+	        dur(mean, sizeof(mean), avg),
+	        s->asked == 0          ? "no expiry (the default)"
+	        : s->asked == UINT32_MAX ? "the maximum"
+	                                 : (snprintf(ask, sizeof(ask), "%u s", s->asked), ask),
+	        s->granted, dur(half, sizeof(half), (uint64_t)s->granted * 500));
+	if (n < sizeof(f->evidence) && (why & DOCTOR_EP_TOO_OFTEN))
+		n += (size_t)snprintf(f->evidence + n, sizeof(f->evidence) - n,
+		                      "; it refreshes %llu times more often than needed",
+		                      (unsigned long long)((uint64_t)s->granted * 500 /
+		                                           (s->interval_ms ? s->interval_ms : 1)));
+	if (n < sizeof(f->evidence) && (why & DOCTOR_EP_SHORT_ASK))
+		n += (size_t)snprintf(f->evidence + n, sizeof(f->evidence) - n,
+		                      "; it asks for %u s, near the %u s minimum", s->asked,
+		                      reg ? reg->min_expire : 0);
+	if (n < sizeof(f->evidence) && server_nat)
+		snprintf(f->evidence + n, sizeof(f->evidence) - n,
+		         "; the %u s is our SS_ENDPOINT_NAT_EXPIRE", nat_expire);
+	else if (n < sizeof(f->evidence) && (why & DOCTOR_EP_SERVER_SHORT))
+		snprintf(f->evidence + n, sizeof(f->evidence) - n,
+		         "; the %u s is our maximum for it (SS_ENDPOINT_EXPIRE)", s->granted);
+	if (why & (DOCTOR_EP_TOO_OFTEN | DOCTOR_EP_SHORT_ASK)) {
+		snprintf(f->setting, sizeof(f->setting), "the phone's registration interval / expiry");
+		snprintf(f->advice, sizeof(f->advice),
+		         "configure the phone of %s (provisioning template or its web page): "
+		         "registration expiry 300-3600 s (120-300 s behind NAT), and no separate "
+		         "\"registration interval\"/\"re-register every\" timer shorter than "
+		         "half of it; if it re-registers to keep a NAT binding open, use its "
+		         "keep-alive (CRLF or OPTIONS) instead%s",
+		         s->aor,
+		         server_nat ? "; and raise SS_ENDPOINT_NAT_EXPIRE (120) in [sip], then "
+		                      "sipregctl reload"
+		                    : "");
+	} else if (server_nat) {
+		snprintf(f->setting, sizeof(f->setting), "SS_ENDPOINT_NAT_EXPIRE");
+		snprintf(f->advice, sizeof(f->advice),
+		         "the endpoint follows the %u s we grant behind NAT: set "
+		         "SS_ENDPOINT_NAT_EXPIRE = 120 (60-300) in [sip] and sipregctl reload",
+		         s->granted);
+	} else {
+		snprintf(f->setting, sizeof(f->setting), "SS_ENDPOINT_EXPIRE");
+		snprintf(f->advice, sizeof(f->advice),
+		         "the endpoint follows the %u s we grant: raise SS_ENDPOINT_EXPIRE "
+		         "(300-3600) in [sip] and sipregctl reload",
+		         s->granted);
+	}
+	f->num[f->nnum].key = "registers";
+	f->num[f->nnum++].value = s->regs;
+	f->num[f->nnum].key = "interval_ms";
+	f->num[f->nnum++].value = s->interval_ms;
+	f->num[f->nnum].key = "mean_interval_ms";
+	f->num[f->nnum++].value = (long long)avg;
+	f->num[f->nnum].key = "asked_s";
+	f->num[f->nnum++].value = s->asked == UINT32_MAX ? -1 : (long long)s->asked;
+	f->num[f->nnum].key = "granted_s";
+	f->num[f->nnum++].value = s->granted;
+	f->num[f->nnum].key = "behind_nat";
+	f->num[f->nnum++].value = s->nat;
+	f->num[f->nnum].key = "first_seen";
+	f->num[f->nnum++].value = (long long)(now_wall - (time_t)((now_ms - s->first_ms) / 1000));
+	f->num[f->nnum].key = "last_seen";
+	f->num[f->nnum++].value = (long long)(now_wall - (time_t)((now_ms - s->last_ms) / 1000));
+}
+
+int doctor_add_endpoints(struct doctor *d, const struct doctor_ep_stat *s, size_t n,
+                         const struct doctor_registrar *reg, uint64_t now_ms, time_t now_wall)
+{
+	struct doctor_finding f;
+	unsigned why;
+
+	if (!d || (!s && n))
+		return -EINVAL;
+	for (size_t i = 0; i < n; i++) {
+		int r;
+
+		if (!doctor_ep_flooding(&s[i], reg, now_ms, &why))
+			continue;
+		ep_finding(&f, &s[i], reg, now_ms > s[i].last_ms ? now_ms : s[i].last_ms,
+		           now_wall, why);
+		r = doctor_add_finding(d, &f);
+		if (r < 0)
+			return r;
+	}
+	return 0;
+}
