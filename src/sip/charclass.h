@@ -427,6 +427,95 @@ static inline int cc_hparam_next(const char **pp, const char *end, struct sip_st
 }
 
 /*
+ * The header parameters of a list element, *( SEMI generic-param ), the loop
+ * that name-addr (From, To, Route, Path), Contact and Via share: p is after
+ * the URI or sent-by. For each parameter, fast(obj, p, end, seen) first reads
+ * the usual ones without the generic token scans (the cursor after it, or
+ * NULL to go the generic way, which must give the same result); otherwise
+ * cc_hparam_next() reads it and known(obj, name, value, seen) takes it (NULL,
+ * or the reason it is bad). Both are called through constant pointers that
+ * the always_inline lets the compiler inline. Sets *params to the slice of
+ * all the parameters (without the first ';'), left as is when there are none.
+ * Returns the cursor at ',' or the end, or NULL (err set: known()'s reason at
+ * the parameter's name, or bad at the cursor when one is malformed).
+ */
+static inline __attribute__((always_inline)) const char *
+cc_hparams_scan(const char *p, const char *end, void *obj, unsigned *seen,
+		const char *(*fast)(void *obj, const char *p, const char *end,
+				    unsigned *seen),
+		const char *(*known)(void *obj, struct sip_str name, struct sip_str value,
+				     unsigned *seen),
+		struct sip_str *params, const char *bad, const char *base, struct sip_err *err)
+{
+	const char *first = NULL, *last = p, *f, *why;
+	struct sip_str n, v;
+	int r;
+
+	for (;;) {
+		if ((f = fast(obj, p, end, seen)) != NULL) {
+			if (!first)
+				first = p + 1;
+			last = p = f;
+			continue;
+		}
+		if ((r = cc_hparam_next(&p, end, &n, &v)) <= 0)
+			break;
+		if (!first)
+			first = n.p;
+		last = p;
+		if (unlikely((why = known(obj, n, v, seen)) != NULL)) {
+			cc_fail(err, why, base, n.p);
+			return NULL;
+		}
+	}
+	if (unlikely(r < 0)) {
+		cc_fail(err, bad, base, p);
+		return NULL;
+	}
+	if (first)
+		*params = sip_str_make(first, (size_t)(last - first));
+	return p;
+}
+
+/* Start of a list element (Via, name-addr, Contact): 0 at the end of the
+ * list, 1 with *pp on the element, -EBADMSG (reason at the ',') on an empty
+ * element. */
+static inline int cc_list_start(struct sip_str *rest, const char **pp, const char *reason,
+				struct sip_err *err)
+{
+	const char *end, *p;
+
+	if (rest->len == 0)
+		return 0;
+	end = rest->p + rest->len;
+	p = cc_skip_ws(rest->p, end);
+	if (p == end) {
+		*rest = sip_str_make(end, 0);
+		return 0;
+	}
+	if (unlikely(*p == ','))
+		return cc_fail(err, reason, rest->p, p);
+	*pp = p;
+	return 1;
+}
+
+/* After a list element: p is at ',' or the end. Leaves *rest after the comma
+ * and returns 1, or -EBADMSG when an empty element follows it. */
+static inline int cc_list_advance(struct sip_str *rest, const char *p, const char *reason,
+				  struct sip_err *err)
+{
+	const char *end = rest->p + rest->len;
+
+	if (p != end) {
+		p = cc_skip_ws(p + 1, end);
+		if (unlikely(p == end || *p == ','))
+			return cc_fail(err, reason, rest->p, p);
+	}
+	*rest = sip_str_make(p, (size_t)(end - p));
+	return 1;
+}
+
+/*
  * host, as in a SIP URI or a Via sent-by (uri.c): hostname / IPv4address /
  * IPv6reference. Returns the cursor after it (after ']' for IPv6) with host
  * (without brackets) and type set, or NULL with *why set to a SIP_HOST_E*.

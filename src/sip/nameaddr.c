@@ -107,50 +107,54 @@ static inline __attribute__((always_inline)) const char *scan_nameaddr(const cha
 	return scan_uri(p + 1, end, SIP_URI_SCAN_ANGLE, na, base, err);
 }
 
+/* The usual ";tag=TOKEN" (any case, no LWS) without the generic token scans
+ * (cc_hparams_scan's fast path): the cursor after it, or NULL for anything
+ * else, a second tag included, which the generic path reads with the same
+ * result. */
+static inline const char *tag_fast(void *obj, const char *p, const char *end, unsigned *seen)
+{
+	struct sip_nameaddr *na = obj;
+	const char *q;
+
+	(void)seen;
+	if (end - p >= 6 && *p == ';' &&
+	    (cc_load(p + 1, 4) | 0x00202020u) == cc_load("tag=", 4) &&
+	    !sip_str_isset(na->tag)) {
+		q = cc_span(p + 5, end, CC_PVAL);
+		if (likely(q != p + 5)) {
+			na->tag = sip_str_make(p + 5, (size_t)(q - p - 5));
+			return q;
+		}
+	}
+	return NULL;
+}
+
+/* One From/To/Route/Path parameter: NULL, or the reason it is bad. */
+static inline const char *tag_param(void *obj, struct sip_str n, struct sip_str v,
+				    unsigned *seen)
+{
+	struct sip_nameaddr *na = obj;
+
+	(void)seen;
+	if (n.len == 3 && CC_LIT_CASEEQ(n.p, n.len, "tag")) {
+		if (unlikely(sip_str_isset(na->tag)))
+			return "Bad address: duplicate tag";
+		if (unlikely(v.p == NULL))
+			return "Bad address: tag without a value";
+		na->tag = v;
+	}
+	return NULL;
+}
+
 /* Header parameters of a From/To/Route/Path element; tag found. Returns the
  * cursor at ',' or the end, NULL on error. */
 static inline __attribute__((always_inline)) const char *scan_params(const char *p, const char *end, struct sip_nameaddr *na,
 			       const char *base, struct sip_err *err)
 {
-	struct sip_str n, v;
-	const char *first = NULL, *last = p;
-	int r;
+	unsigned seen = 0;
 
-	for (;;) {
-		/* the usual ";tag=TOKEN" (any case, no LWS) without the generic
-		 * token scans; anything else, a duplicate included, goes the
-		 * generic way with the same result */
-		if (end - p >= 6 && *p == ';' &&
-		    (cc_load(p + 1, 4) | 0x00202020u) == cc_load("tag=", 4) &&
-		    !sip_str_isset(na->tag)) {
-			const char *q = cc_span(p + 5, end, CC_PVAL);
-
-			if (likely(q != p + 5)) {
-				if (!first)
-					first = p + 1;
-				na->tag = sip_str_make(p + 5, (size_t)(q - p - 5));
-				last = p = q;
-				continue;
-			}
-		}
-		if ((r = cc_hparam_next(&p, end, &n, &v)) <= 0)
-			break;
-		if (!first)
-			first = n.p;
-		last = p;
-		if (n.len == 3 && CC_LIT_CASEEQ(n.p, n.len, "tag")) {
-			if (unlikely(sip_str_isset(na->tag)))
-				return FAIL("Bad address: duplicate tag", n.p);
-			if (unlikely(v.p == NULL))
-				return FAIL("Bad address: tag without a value", n.p);
-			na->tag = v;
-		}
-	}
-	if (unlikely(r < 0))
-		return FAIL("Bad address: bad parameter", p);
-	if (first)
-		na->params = sip_str_make(first, (size_t)(last - first));
-	return p;
+	return cc_hparams_scan(p, end, na, &seen, tag_fast, tag_param, &na->params,
+			       "Bad address: bad parameter", base, err);
 }
 
 int sip_nameaddr_parse(struct sip_nameaddr *na, struct sip_str value, struct sip_err *err)
@@ -170,46 +174,10 @@ int sip_nameaddr_parse(struct sip_nameaddr *na, struct sip_str value, struct sip
 	return 0;
 }
 
-/* Start of a list element: 0 at the end of the list, 1 with *pp on the
- * element, -EBADMSG on an empty element. */
-static int list_start(struct sip_str *rest, const char **pp, const char *reason,
-		      struct sip_err *err)
-{
-	const char *end, *p;
-
-	if (rest->len == 0)
-		return 0;
-	end = rest->p + rest->len;
-	p = cc_skip_ws(rest->p, end);
-	if (p == end) {
-		*rest = sip_str_make(end, 0);
-		return 0;
-	}
-	if (unlikely(*p == ','))
-		return cc_fail(err, reason, rest->p, p);
-	*pp = p;
-	return 1;
-}
-
-/* After an element: p is at ',' or the end. Leaves *rest after the comma. */
-static int list_advance(struct sip_str *rest, const char *p, const char *reason,
-			struct sip_err *err)
-{
-	const char *end = rest->p + rest->len;
-
-	if (p != end) {
-		p = cc_skip_ws(p + 1, end);
-		if (unlikely(p == end || *p == ','))
-			return cc_fail(err, reason, rest->p, p);
-	}
-	*rest = sip_str_make(p, (size_t)(end - p));
-	return 1;
-}
-
 int sip_nameaddr_next(struct sip_str *rest, struct sip_nameaddr *na, struct sip_err *err)
 {
 	const char *base = rest->p, *end, *p;
-	int r = list_start(rest, &p, "Bad address: empty list element", err);
+	int r = cc_list_start(rest, &p, "Bad address: empty list element", err);
 
 	if (r <= 0)
 		return r;
@@ -220,7 +188,7 @@ int sip_nameaddr_next(struct sip_str *rest, struct sip_nameaddr *na, struct sip_
 	p = scan_params(p, end, na, base, err);
 	if (unlikely(p == NULL))
 		return -EBADMSG;
-	return list_advance(rest, p, "Bad address: empty list element", err);
+	return cc_list_advance(rest, p, "Bad address: empty list element", err);
 }
 
 /* qvalue to thousandths; -1 when malformed or above 1. */
@@ -269,9 +237,9 @@ enum {
 };
 
 /* One known contact parameter: 0, or the reason it is bad. */
-static const char *contact_param(struct sip_contact *c, struct sip_str n, struct sip_str v,
-				 unsigned *seen)
+static const char *contact_param(void *obj, struct sip_str n, struct sip_str v, unsigned *seen)
 {
+	struct sip_contact *c = obj;
 	unsigned bit;
 	int q;
 
@@ -339,10 +307,11 @@ static inline const char *digits9(const char *p, const char *end, uint32_t *out)
  * the generic path must judge): the generic path then reads it, with the
  * same result.
  */
-static inline const char *contact_param_fast(struct sip_contact *c, const char *p,
-					     const char *end, unsigned *seen)
+static inline const char *contact_param_fast(void *obj, const char *p, const char *end,
+					     unsigned *seen)
 {
 #define W(lit) cc_load("" lit "\0\0\0\0\0\0\0\0", 8)
+	struct sip_contact *c = obj;
 	uint64_t w;
 	const char *q;
 	uint32_t n;
@@ -383,11 +352,9 @@ static inline const char *contact_param_fast(struct sip_contact *c, const char *
 
 int sip_contact_next(struct sip_str *rest, struct sip_contact *c, struct sip_err *err)
 {
-	const char *base = rest->p, *end, *p, *first = NULL, *last;
-	const char *why;
-	struct sip_str n, v;
+	const char *base = rest->p, *end, *p;
 	unsigned seen = 0;
-	int r = list_start(rest, &p, "Bad Contact: empty list element", err);
+	int r = cc_list_start(rest, &p, "Bad Contact: empty list element", err);
 
 	if (r <= 0)
 		return r;
@@ -410,27 +377,9 @@ int sip_contact_next(struct sip_str *rest, struct sip_contact *c, struct sip_err
 	p = scan_nameaddr(p, end, &c->na, base, err);
 	if (unlikely(p == NULL))
 		return -EBADMSG;
-	last = p;
-	for (;;) {
-		const char *f = contact_param_fast(c, p, end, &seen);
-
-		if (f) {
-			if (!first)
-				first = p + 1;
-			last = p = f;
-			continue;
-		}
-		if ((r = cc_hparam_next(&p, end, &n, &v)) <= 0)
-			break;
-		if (!first)
-			first = n.p;
-		last = p;
-		if (unlikely((why = contact_param(c, n, v, &seen)) != NULL))
-			return cc_fail(err, why, base, n.p);
-	}
-	if (unlikely(r < 0))
-		return cc_fail(err, "Bad Contact: bad parameter", base, p);
-	if (first)
-		c->na.params = sip_str_make(first, (size_t)(last - first));
-	return list_advance(rest, p, "Bad Contact: empty list element", err);
+	p = cc_hparams_scan(p, end, c, &seen, contact_param_fast, contact_param, &c->na.params,
+			    "Bad Contact: bad parameter", base, err);
+	if (unlikely(p == NULL))
+		return -EBADMSG;
+	return cc_list_advance(rest, p, "Bad Contact: empty list element", err);
 }

@@ -111,9 +111,9 @@ enum {
 };
 
 /* One Via parameter: NULL, or the reason it is bad. */
-static const char *via_param(struct sip_via *v, struct sip_str n, struct sip_str val,
-			     unsigned *seen)
+static const char *via_param(void *obj, struct sip_str n, struct sip_str val, unsigned *seen)
 {
+	struct sip_via *v = obj;
 	unsigned bit;
 	int32_t x;
 
@@ -188,10 +188,11 @@ static const char *via_param(struct sip_via *v, struct sip_str n, struct sip_str
  * param, LWS, a duplicate, a value the generic path must judge): the generic
  * path then reads it, with the same result.
  */
-static inline const char *via_param_fast(struct sip_via *v, const char *p,
-					 const char *end, unsigned *seen)
+static inline const char *via_param_fast(void *obj, const char *p, const char *end,
+					 unsigned *seen)
 {
 #define W(lit) cc_load("" lit "\0\0\0\0\0\0\0\0", 8)
+	struct sip_via *v = obj;
 	const char *q;
 
 	if (end - p < 6 || *p != ';')
@@ -295,22 +296,14 @@ static const char *scan_sent_by(const char *p, const char *end, struct sip_via *
 
 int sip_via_next(struct sip_str *rest, struct sip_via *v, struct sip_err *err)
 {
-	const char *base = rest->p, *end, *p, *q, *first = NULL, *last;
+	const char *base = rest->p, *end, *p, *q;
 	const char *why = NULL;
-	struct sip_str n, val;
 	unsigned seen = 0;
-	int r;
+	int r = cc_list_start(rest, &p, "Bad Via: empty value", err);
 
-	if (rest->len == 0)
-		return 0;
+	if (r <= 0)
+		return r;
 	end = rest->p + rest->len;
-	p = cc_skip_ws(rest->p, end);
-	if (p == end) {
-		*rest = sip_str_make(end, 0);
-		return 0;
-	}
-	if (unlikely(*p == ','))
-		return FAIL("empty value", p);
 	cc_zero(v, sizeof(*v)); /* every field unset */
 	v->rport = -1;
 	v->ttl = -1;
@@ -324,33 +317,9 @@ int sip_via_next(struct sip_str *rest, struct sip_via *v, struct sip_err *err)
 	p = scan_sent_by(p, end, v, &why);
 	if (unlikely(p == NULL))
 		return cc_fail(err, why, base, q);
-	last = p;
-	for (;;) {
-		const char *f = via_param_fast(v, p, end, &seen);
-
-		if (f) {
-			if (!first)
-				first = p + 1;
-			last = p = f;
-			continue;
-		}
-		if ((r = cc_hparam_next(&p, end, &n, &val)) <= 0)
-			break;
-		if (!first)
-			first = n.p;
-		last = p;
-		if (unlikely((why = via_param(v, n, val, &seen)) != NULL))
-			return cc_fail(err, why, base, n.p);
-	}
-	if (unlikely(r < 0))
-		return FAIL("bad parameter", p);
-	if (first)
-		v->params = sip_str_make(first, (size_t)(last - first));
-	if (p != end) {
-		p = cc_skip_ws(p + 1, end);
-		if (unlikely(p == end || *p == ','))
-			return FAIL("empty value", p);
-	}
-	*rest = sip_str_make(p, (size_t)(end - p));
-	return 1;
+	p = cc_hparams_scan(p, end, v, &seen, via_param_fast, via_param, &v->params,
+			    "Bad Via: bad parameter", base, err);
+	if (unlikely(p == NULL))
+		return -EBADMSG;
+	return cc_list_advance(rest, p, "Bad Via: empty value", err);
 }
