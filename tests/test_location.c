@@ -423,6 +423,19 @@ static int src_cb(void *arg, const char *aor, const struct store_binding *b, siz
 	return 0;
 }
 
+/* A reserve changes no record and no answer. */
+Test(location, reserve_keeps_the_records)
+{
+	struct loc_view v[2];
+
+	add_aor("alice@b.example", "c1");
+	cr_assert_eq(location_reserve(loc, 200000), 0);
+	cr_assert_eq(location_reserve(loc, 1), 0);
+	cr_assert_eq(location_lookup(loc, SIP_STR("alice@b.example"), 1, v, 2), 1);
+	add_aor("bob@b.example", "c1");
+	cr_assert_eq(location_lookup(loc, SIP_STR("bob@b.example"), 1, v, 2), 1);
+}
+
 Test(location, flush_writes_the_source_address_and_transport)
 {
 	static const struct {

@@ -312,3 +312,35 @@ Test(rhash, readers_race_writer)
 	cr_assert_eq(rhash_count(r.h), STABLE);
 	free_all(r.h);
 }
+
+/* A reserve grows the table once, now: the puts that follow never resize. */
+Test(rhash, reserve_grows_once_up_front)
+{
+	enum { N = 50000 };
+	struct rhash *h;
+	void *old;
+	size_t slots;
+
+	cr_assert_eq(rhash_new(&h, 0, hash_of), 0);
+	cr_assert_eq(rhash_slots(h), 64);
+	cr_assert_eq(rhash_reserve(h, N), 0);
+	slots = rhash_slots(h);
+	cr_assert_geq(slots * 7, (size_t)N * 10, "%zu slots for %d", slots, N);
+	cr_assert_eq(rhash_reserve(h, 10), 0, "a smaller reserve keeps the table");
+	cr_assert_eq(rhash_slots(h), slots);
+	for (uint32_t i = 0; i < N; i++) {
+		struct item *it = item_new(i, i, false);
+		cr_assert_eq(rhash_put(h, it->hash, it, match, &it->key, &old), 0);
+		cr_assert_eq(rhash_slots(h), slots, "resized at item %u", i);
+	}
+	for (uint32_t i = 0; i < N; i++)
+		cr_assert_eq(get(h, i, false)->value, i);
+	/* reserving over live items keeps them all */
+	cr_assert_eq(rhash_reserve(h, 4 * N), 0);
+	cr_assert_gt(rhash_slots(h), slots);
+	for (uint32_t i = 0; i < N; i++)
+		cr_assert_eq(get(h, i, false)->value, i);
+	cr_assert_eq(rhash_count(h), N);
+	urcu_qsbr_quiescent_state();
+	free_all(h);
+}

@@ -605,6 +605,11 @@ static int update_locked(struct location *l, struct loc_stripe *st, struct sip_s
 	return 0;
 }
 
+int location_reserve(struct location *l, size_t records)
+{
+	return rhash_reserve(l->ht, records);
+}
+
 uint64_t location_hash(struct location *l, struct sip_str aor)
 {
 	return aor_hash(l, aor);

@@ -73,10 +73,11 @@ static uint64_t slot_of(uint64_t hash, void *item)
 	return rhash_tag(hash) << RHASH_PTR_BITS | (uint64_t)(uintptr_t)item;
 }
 
-/* Under the lock: a new array holding the live items only. */
-static int resize(struct rhash *h)
+/* Under the lock: a new array holding the live items only, with room for
+ * want items at a load of at most one half. */
+static int resize_to(struct rhash *h, size_t want)
 {
-	struct rhash_tab *old = h->tab, *t = tab_new(slots_for(h->live + 1));
+	struct rhash_tab *old = h->tab, *t = tab_new(slots_for(want > h->live ? want : h->live + 1));
 
 	if (!t)
 		return -ENOMEM;
@@ -94,6 +95,22 @@ static int resize(struct rhash *h)
 	rcu_assign_pointer(h->tab, t);
 	urcu_qsbr_call_rcu(&old->rcu, tab_free_rcu);
 	return 0;
+}
+
+static int resize(struct rhash *h)
+{
+	return resize_to(h, h->live + 1);
+}
+
+int rhash_reserve(struct rhash *h, size_t n)
+{
+	int r = 0;
+
+	pthread_mutex_lock(&h->lock);
+	if (too_full(n > h->used ? n : h->used, h->tab->mask + 1))
+		r = resize_to(h, n);
+	pthread_mutex_unlock(&h->lock);
+	return r;
 }
 
 /* Under the lock: the slot holding the item that want() accepts, or the

@@ -331,6 +331,10 @@ int regsvc_new(struct regsvc **ret, const struct config *cfg, char *err, size_t 
 	}
 	rcu_enter();
 	n = subscriber_table_load(s->subs, s->store);
+	/* an AOR per subscriber fits without the location table growing
+	 * under the workers (a growth holds their updates for the rehash) */
+	if (n > 0 && location_reserve(s->loc, (size_t)n) < 0)
+		log_warn("location_reserve_failed", "subscribers=%ld", n);
 	rc = (struct restore_ctx){.s = s, .now = clock_now_ms(), .wall = (int64_t)time(NULL)};
 	r = n < 0 ? (int)n : store_binding_each(s->store, restore_one, &rc);
 	rcu_leave();
@@ -630,6 +634,9 @@ static int h_sub_import(const struct admin_request *req, json_t **reply, void *a
 		/* the table follows the store: everything it now holds */
 		rcu_enter();
 		store_subscriber_each(s->admin_store, reload_one, &l);
+		if (location_reserve(s->loc, (size_t)subscriber_table_count(s->subs)) < 0)
+			log_warn("location_reserve_failed", "subscribers=%lu",
+				 (unsigned long)subscriber_table_count(s->subs));
 		rcu_leave();
 	}
 	pthread_mutex_unlock(&s->admin_lock);
