@@ -611,6 +611,124 @@ Test(doctor, streaming_equals_the_array_and_interns_upstreams)
 }
 
 /* ------------------------------------------------------------------------ */
+/* retry_delay_long: a primary trunk slow to come back                      */
+
+Test(doctor, retry_delay_long_for_a_failing_primary_trunk)
+{
+	struct ua_trunk_obs t = healthy("main");
+	const struct doctor_finding *f;
+
+	t.st.primary = true;
+	failing(&t, 1, UA_FAIL_TIMEOUT); /* one failure is enough */
+	t.retry_delay = DOCTOR_RETRY_LONG; /* 60: at the threshold, not over it */
+	run(&t, 1, NULL);
+	cr_assert_null(only(DOCTOR_RETRY_DELAY_LONG));
+	t.retry_delay = DOCTOR_RETRY_LONG + 1;
+	run(&t, 1, NULL);
+	f = only(DOCTOR_RETRY_DELAY_LONG);
+	cr_assert_not_null(f);
+	cr_assert_eq(f->severity, DOCTOR_WARNING);
+	cr_assert_eq(f->subject_type, DOCTOR_SUBJECT_TRUNK);
+	cr_assert_str_eq(f->subject, "main");
+	cr_assert_str_eq(f->setting, "trunk retry_delay (now SS_SIP_USER_AGENT_RETRY_DELAY)");
+	cr_assert_not_null(strstr(f->advice, "sipregctl trunk set main --retry-delay 30"), "%s",
+	                   f->advice);
+	cr_assert_not_null(strstr(f->advice, "30-45 s"));
+	cr_assert_not_null(strstr(f->evidence, "1 failed attempts in a row since "
+	                                       "2025-11-24T15:50:00Z"),
+	                   "%s", f->evidence);
+	cr_assert_not_null(strstr(f->evidence, "failing for 600 s, unregistered"), "%s", f->evidence);
+	cr_assert_not_null(strstr(f->evidence, "retries every 61 s"), "%s", f->evidence);
+	cr_assert_eq(data(f, "retry_delay_s"), 61);
+	cr_assert_eq(data(f, "failing"), 1);
+	cr_assert_eq(data(f, "failures_in_a_row"), 1);
+	cr_assert_eq(data(f, "failing_s"), 600);
+	cr_assert_eq(data(f, "first_failure"), NOW_WALL - 600);
+	/* its own delay, 300 s: the same finding, the trunk's setting */
+	t.retry_cfg = 300;
+	t.retry_delay = 300;
+	run(&t, 1, NULL);
+	f = only(DOCTOR_RETRY_DELAY_LONG);
+	cr_assert_not_null(f);
+	cr_assert_str_eq(f->setting, "trunk retry_delay");
+	cr_assert_not_null(strstr(f->evidence, "every 300 s (its own)"), "%s", f->evidence);
+	cr_assert_not_null(strstr(f->evidence, "up to 300 s longer (150 s on average)"), "%s",
+	                   f->evidence);
+	/* 600 s is not short, and a primary is never told to go slower */
+	cr_assert_null(only(DOCTOR_RETRY_DELAY_SHORT));
+}
+
+Test(doctor, retry_delay_long_never_for_a_trunk_not_primary)
+{
+	struct ua_trunk_obs t[3] = {healthy("backup1"), healthy("backup2"), healthy("off")};
+
+	for (int i = 0; i < 3; i++) {
+		t[i].retry_delay = UA_RETRY_MAX;
+		failing(&t[i], 5, UA_FAIL_TIMEOUT);
+	}
+	t[2].st.primary = true;
+	t[2].st.enabled = false; /* disabled trunks are not examined */
+	run(t, 3, NULL);
+	cr_assert_null(only(DOCTOR_RETRY_DELAY_LONG));
+	cr_assert_eq(report.counts[DOCTOR_RETRY_DELAY_LONG], 0);
+	/* a healthy primary that never failed: nothing either */
+	t[0] = healthy("main");
+	t[0].st.primary = true;
+	t[0].retry_delay = UA_RETRY_MAX;
+	run(t, 1, NULL);
+	cr_assert_eq(report.n, 0);
+}
+
+Test(doctor, retry_delay_long_after_a_recent_outage)
+{
+	struct ua_trunk_obs t = healthy("main");
+	const struct doctor_finding *f;
+
+	/* failed from 50 to 40 minutes ago, registered since (the run's counts
+	 * are 0 again, its times remain) */
+	t.st.primary = true;
+	t.retry_delay = 120;
+	t.run_first = NOW_WALL - 3000;
+	t.run_last = NOW_WALL - 2400;
+	t.st.failures = 6;
+	run(&t, 1, NULL);
+	f = only(DOCTOR_RETRY_DELAY_LONG);
+	cr_assert_not_null(f);
+	cr_assert_eq(f->severity, DOCTOR_INFO);
+	cr_assert_not_null(strstr(f->evidence, "failed from 2025-11-24T15:10:00Z to "
+	                                       "2025-11-24T15:20:00Z (at least 600 s)"),
+	                   "%s", f->evidence);
+	cr_assert_eq(data(f, "failing"), 0);
+	cr_assert_eq(data(f, "failures"), 6);
+	cr_assert_eq(data(f, "failing_s"), 600);
+	/* the last failure exactly an hour ago still counts, a second more not */
+	t.run_last = NOW_WALL - (time_t)DOCTOR_RETRY_LONG_WINDOW;
+	run(&t, 1, NULL);
+	cr_assert_not_null(only(DOCTOR_RETRY_DELAY_LONG));
+	t.run_last = NOW_WALL - (time_t)DOCTOR_RETRY_LONG_WINDOW - 1;
+	run(&t, 1, NULL);
+	cr_assert_null(only(DOCTOR_RETRY_DELAY_LONG));
+	/* a last failure in the future (a clock step) is no evidence */
+	t.run_last = NOW_WALL + 30;
+	run(&t, 1, NULL);
+	cr_assert_null(only(DOCTOR_RETRY_DELAY_LONG));
+}
+
+Test(doctor, retry_delay_short_spares_a_primary_trunk)
+{
+	struct ua_trunk_obs t = healthy("main");
+
+	t.retry_delay = 45;
+	failing(&t, DOCTOR_RETRY_RUN + 2, UA_FAIL_OTHER);
+	run(&t, 1, NULL);
+	cr_assert_not_null(only(DOCTOR_RETRY_DELAY_SHORT), "a backup at 45 s is hammering");
+	t.st.primary = true;
+	run(&t, 1, NULL);
+	cr_assert_null(only(DOCTOR_RETRY_DELAY_SHORT), "45 s is what a primary should do");
+	cr_assert_null(only(DOCTOR_RETRY_DELAY_LONG));
+}
+
+/* ------------------------------------------------------------------------ */
 /* Endpoints: the per-AOR REGISTER tracker (src/doctor/endpoints.c)          */
 
 #include <arpa/inet.h>

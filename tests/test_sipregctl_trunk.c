@@ -176,6 +176,9 @@ static void write_file(const char *name, const char *text)
 #define HEADER                                                                           \
 	"name,registrar,proxy,transport,user,auth_user,password,domain,expire,retry_"    \
 	"delay,enabled\n"
+#define HEADER_PRIMARY                                                                   \
+	"name,registrar,proxy,transport,user,auth_user,password,domain,expire,retry_"    \
+	"delay,enabled,primary\n"
 
 Test(sipregctl_trunk, help_lists_every_trunk_command)
 {
@@ -528,4 +531,87 @@ Test(sipregctl_trunk, not_running_exits_1)
 	CTL(1, "trunk add t --registrar 127.0.0.1 --user u");
 	HAS("is sipregd running?");
 	memcpy(sock, saved, sizeof(sock));
+}
+
+/* --primary / --no-primary: through the daemon's store and back, in the
+ * human output and --json; marking does not re-register the trunk. */
+Test(sipregctl_trunk, primary_round_trip)
+{
+	json_t *j, *a, *row;
+	long long attempts;
+	size_t i;
+
+	CTL(0, "trunk add main --registrar 127.0.0.1:5999 --user 1001 --primary "
+	       "--retry-delay 120");
+	HAS("added trunk main: registrar 127.0.0.1:5999, user 1001, enabled, primary");
+	CTL(0, "trunk add backup --registrar 127.0.0.1:5999 --user 1002");
+	HAS("added trunk backup: registrar 127.0.0.1:5999, user 1002, enabled\n");
+	CTL(0, "trunk show main");
+	HAS("(primary trunk)");
+	HAS("primary:");
+	CTL(0, "trunk show backup");
+	HASNT("(primary trunk)");
+
+	j = json_run("trunk show main");
+	cr_assert(json_is_true(json_object_get(j, "primary")), "%s", out);
+	cr_assert(json_is_true(json_object_get(json_object_get(j, "config"), "primary")), "%s",
+	          out);
+	json_decref(j);
+	j = json_run("trunk list");
+	a = json_object_get(j, "trunks");
+	cr_assert_eq(json_array_size(a), 2, "%s", out);
+	json_array_foreach(a, i, row)
+	        cr_assert_eq(json_is_true(json_object_get(row, "primary")),
+	                     strcmp(str(row, "name"), "main") == 0, "%s", out);
+	json_decref(j);
+
+	/* a set that only unmarks keeps the REGISTER in flight */
+	for (int k = 0; k < 300 && trunk_workers_registers() < 2; k++)
+		usleep(10000);
+	j = json_run("trunk show main");
+	attempts = json_integer_value(json_object_get(j, "attempts"));
+	json_decref(j);
+	CTL(0, "trunk set main --no-primary");
+	HAS("changed trunk main: registrar 127.0.0.1:5999, user 1001, enabled\n");
+	j = json_run("trunk show main");
+	cr_assert(json_is_false(json_object_get(j, "primary")), "%s", out);
+	cr_assert(json_is_false(json_object_get(json_object_get(j, "config"), "primary")));
+	cr_assert_eq(json_integer_value(json_object_get(j, "attempts")), attempts,
+	             "only the mark changed: no new REGISTER (%s)", out);
+	cr_assert_str_eq(str(json_object_get(j, "config"), "retry_delay"), "120",
+	                 "the rest unchanged");
+	json_decref(j);
+	CTL(0, "trunk set backup --primary");
+	j = json_run("trunk show backup");
+	cr_assert(json_is_true(json_object_get(j, "primary")), "%s", out);
+	json_decref(j);
+	/* a set of other fields keeps the mark */
+	CTL(0, "trunk set backup --retry-delay 30");
+	j = json_run("trunk show backup");
+	cr_assert(json_is_true(json_object_get(json_object_get(j, "config"), "primary")), "%s",
+	          out);
+	json_decref(j);
+
+	/* bad usage: both, or a value */
+	CTL(2, "trunk set main --primary --no-primary");
+	HAS("--primary and --no-primary together");
+	CTL(2, "trunk set main --primary=yes");
+	CTL(2, "trunk add x --registrar 127.0.0.1 --user u --no-primary --primary");
+	cr_assert_eq(trunk_count(NULL), 2, "nothing added by a bad command");
+
+	/* the CSV's optional column, and the file without it */
+	write_file("primary.csv", HEADER_PRIMARY "c1,127.0.0.1:5999,,udp,u1,,pw,,,,1,1\n"
+	                                         "c2,127.0.0.1:5999,,udp,u2,,pw,,,,1,0\n");
+	CTL(0, "trunk import '%s/primary.csv'", dir);
+	HAS("imported 2 trunks from");
+	j = json_run("trunk show c1");
+	cr_assert(json_is_true(json_object_get(j, "primary")), "%s", out);
+	json_decref(j);
+	j = json_run("trunk show c2");
+	cr_assert(json_is_false(json_object_get(j, "primary")), "%s", out);
+	json_decref(j);
+	write_file("badprimary.csv", HEADER_PRIMARY "c3,127.0.0.1:5999,,udp,u3,,pw,,,,1,true\n");
+	CTL(1, "trunk import '%s/badprimary.csv'", dir);
+	HAS("line 2: primary: 'true'");
+	cr_assert_eq(trunk_count(NULL), 4);
 }

@@ -266,3 +266,93 @@ Test(trunksvc, stored_trunks_start_and_shutdown_unregisters)
 	trunksvc_shutdown(svc, 1500);
 	cr_assert_leq(clock_now_ms() - t0, 4000, "the shutdown bound holds");
 }
+
+/* The primary mark: false unless given, a JSON boolean, in the store, the
+ * configuration and the status; a disable/enable keeps it. */
+Test(trunksvc, primary_mark)
+{
+	struct ua_trunk_config c;
+	struct store_trunk t = {.enabled = true, .primary = true};
+	struct ua_error e;
+	char host[256], proxy[256];
+	struct reply r;
+	json_t *j;
+
+	snprintf(t.name, sizeof(t.name), "p");
+	snprintf(t.registrar, sizeof(t.registrar), "127.0.0.1");
+	snprintf(t.user, sizeof(t.user), "1001");
+	cr_assert_eq(trunksvc_config_of(&t, &c, host, sizeof(host), proxy, sizeof(proxy), &e), 0,
+		     "%s", e.msg);
+	cr_assert(c.primary);
+
+	cr_assert_eq(trunksvc_start(svc), 0);
+	cr_assert_eq(request("POST", "/trunks",
+			     "{\"name\": \"main\", \"registrar\": \"127.0.0.1:5999\", "
+			     "\"user\": \"1001\", \"primary\": true, \"retry_delay\": \"45\"}",
+			     &r),
+		     201, "%s", r.body);
+	j = json_of(&r);
+	cr_assert(json_is_true(json_object_get(j, "primary")), "%s", r.body);
+	json_decref(j);
+	cr_assert_eq(request("POST", "/trunks",
+			     "{\"name\": \"backup\", \"registrar\": \"127.0.0.1:5999\", "
+			     "\"user\": \"1002\"}",
+			     &r),
+		     201, "%s", r.body);
+	cr_assert_eq(request("POST", "/trunks",
+			     "{\"name\": \"bad\", \"registrar\": \"127.0.0.1\", \"user\": \"x\", "
+			     "\"primary\": \"yes\"}",
+			     &r),
+		     400, "%s", r.body);
+	cr_assert(strstr(r.body, "primary: true or false"), "%s", r.body);
+	cr_assert_eq(request("POST", "/trunks/main", "{\"primary\": 1}", &r), 400, "%s", r.body);
+
+	cr_assert_eq(request("GET", "/trunks/main", NULL, &r), 200);
+	j = json_of(&r);
+	cr_assert(json_is_true(json_object_get(j, "primary")), "the status: %s", r.body);
+	cr_assert(json_is_true(json_object_get(json_object_get(j, "config"), "primary")),
+		  "the store: %s", r.body);
+	json_decref(j);
+	cr_assert_eq(request("GET", "/trunks/backup", NULL, &r), 200);
+	j = json_of(&r);
+	cr_assert(json_is_false(json_object_get(j, "primary")), "%s", r.body);
+	cr_assert(json_is_false(json_object_get(json_object_get(j, "config"), "primary")));
+	json_decref(j);
+	cr_assert_eq(request("GET", "/trunks", NULL, &r), 200);
+	j = json_of(&r);
+	{
+		json_t *a = json_object_get(j, "trunks"), *row;
+		size_t i, seen = 0;
+
+		json_array_foreach(a, i, row)
+		{
+			bool want = strcmp(str(row, "name"), "main") == 0;
+
+			cr_assert_eq(json_is_true(json_object_get(row, "primary")), want, "%s",
+				     r.body);
+			seen++;
+		}
+		cr_assert_eq(seen, 2);
+	}
+	json_decref(j);
+
+	/* disable and enable rewrite the stored row: the mark stays */
+	cr_assert_eq(request("POST", "/trunks/main/disable", "{}", &r), 200, "%s", r.body);
+	cr_assert_eq(request("POST", "/trunks/main/enable", "{}", &r), 200, "%s", r.body);
+	cr_assert_eq(request("POST", "/trunks/main", "{\"retry_delay\": \"30\"}", &r), 200, "%s",
+		     r.body);
+	cr_assert_eq(request("GET", "/trunks/main", NULL, &r), 200);
+	j = json_of(&r);
+	cr_assert(json_is_true(json_object_get(json_object_get(j, "config"), "primary")), "%s",
+		  r.body);
+	cr_assert(json_is_true(json_object_get(j, "primary")), "%s", r.body);
+	json_decref(j);
+	/* unmarked */
+	cr_assert_eq(request("POST", "/trunks/main", "{\"primary\": false}", &r), 200, "%s",
+		     r.body);
+	cr_assert_eq(request("GET", "/trunks/main", NULL, &r), 200);
+	j = json_of(&r);
+	cr_assert(json_is_false(json_object_get(j, "primary")), "%s", r.body);
+	cr_assert(json_is_false(json_object_get(json_object_get(j, "config"), "primary")));
+	json_decref(j);
+}

@@ -3266,3 +3266,62 @@ Test(ua, observe_stops_and_skips_deleted)
 	cr_assert_eq(l.n, 1);
 	cr_assert_str_eq(l.o[0].st.name, "t1");
 }
+
+/* The primary mark is the operator's: in the status and the observation,
+ * changed without a REGISTER or a moved retry; the run's times outlive the
+ * success that ends it (the doctor's "failed within the last hour"). */
+Test(ua, primary_mark_changes_nothing_on_the_wire)
+{
+	struct ua_trunk_config c = trunk("t1");
+	struct ua_error e = {{0}};
+	struct ua_trunk_obs o;
+	uint64_t next;
+	time_t first;
+	size_t before;
+
+	c.retry_delay = 90;
+	c.primary = true;
+	add(&c);
+	start();
+	cr_assert(status("t1").primary);
+	respond(0, 503, NULL);
+	first = wall_fn(NULL);
+	o = observe_t1();
+	cr_assert(o.st.primary);
+	cr_assert_eq(o.run, 1);
+	cr_assert_eq(o.run_first, first);
+	cr_assert_eq(o.retry_delay, 90);
+	next = status("t1").next_at_ms;
+	cr_assert_eq(next, now + 90000);
+	before = nsent;
+	/* unmark: nothing sent, the retry where it was */
+	c.primary = false;
+	cr_assert_eq(ua_trunk_set(UA, &c, &e), 0, "%s", e.msg);
+	cr_assert_eq(nsent, before);
+	cr_assert_not(status("t1").primary);
+	cr_assert_eq(status("t1").next_at_ms, next);
+	cr_assert_eq(status("t1").state, UA_STATE_FAILED);
+	cr_assert_not(observe_t1().st.primary);
+	c.primary = true;
+	cr_assert_eq(ua_trunk_set(UA, &c, &e), 0, "%s", e.msg);
+	cr_assert_eq(nsent, before);
+	cr_assert(status("t1").primary);
+	run_until(next - 1);
+	cr_assert_eq(nsent, before);
+	run_until(next);
+	cr_assert_eq(nsent, before + 1, "the retry at its time");
+	run_for(2000);
+	ok_contact(nsent - 1, 1800, NULL);
+	o = observe_t1();
+	cr_assert_eq(o.st.state, UA_STATE_REGISTERED);
+	cr_assert_eq(o.run, 0);
+	cr_assert_eq(o.run_first, first, "the last outage's times remain");
+	cr_assert_eq(o.run_last, first);
+	cr_assert(o.st.primary);
+	/* a change of the retry delay, by contrast, registers again at once */
+	before = nsent;
+	c.retry_delay = 30;
+	cr_assert_eq(ua_trunk_set(UA, &c, &e), 0, "%s", e.msg);
+	cr_assert_eq(nsent, before + 1);
+	cr_assert(status("t1").primary);
+}

@@ -36,7 +36,17 @@
  *   retry_delay_short       a trunk failed DOCTOR_RETRY_RUN times in a row
  *                           and is still failing with a retry delay under
  *                           DOCTOR_RETRY_SHORT s: hammering a failing
- *                           upstream gets an address blocked.
+ *                           upstream gets an address blocked. Not for a
+ *                           primary trunk (retry_delay_long wants it fast).
+ *   retry_delay_long        a trunk marked primary (ua_trunk_config.primary)
+ *                           that is failing, or failed within the last
+ *                           DOCTOR_RETRY_LONG_WINDOW s, retries less often
+ *                           than every DOCTOR_RETRY_LONG s: after its
+ *                           upstream recovers it stays unregistered for up to
+ *                           one retry delay more (half of it on average), the
+ *                           traffic on a backup or failing. Setting: the
+ *                           trunk's retry_delay, 30-45 s. Warning while
+ *                           failing, info after it recovered.
  *   synchronised_refreshes  DOCTOR_SYNC_MIN or more registered trunks to one
  *                           upstream with the same effective expiry whose
  *                           next refreshes fall within DOCTOR_SYNC_WINDOW_MS
@@ -57,9 +67,8 @@
  *                           interval / expiry (SS_ENDPOINT_NAT_EXPIRE or
  *                           SS_ENDPOINT_EXPIRE when our grant is the short).
  *
- * Not covered: the "primary trunk with a long retry delay" half of issue 6
- * §3 (trunks carry no primary mark), and per-endpoint REGISTER intervals (the
- * registrar keeps no per-binding history of its refreshes).
+ * Not covered: per-endpoint REGISTER intervals (the registrar keeps no
+ * per-binding history of its refreshes).
  */
 #ifndef SIPREG_DOCTOR_H
 #define SIPREG_DOCTOR_H
@@ -80,6 +89,16 @@
 #define DOCTOR_TIMEOUT_RUN 3u        /* timeouts in a row: unreachable */
 #define DOCTOR_RETRY_RUN 3u          /* failures in a row before the retry matters */
 #define DOCTOR_RETRY_SHORT 120u      /* s: shorter is hammering a failing upstream */
+/*
+ * s: a primary trunk retrying less often than this is slow to come back:
+ * once its upstream recovers it stays unregistered up to one retry delay
+ * more (half of it on average). 60 s, twice the 30 s minimum, is the most
+ * worth tolerating for the trunk that carries the traffic; the advised
+ * 30-45 s costs 80-120 REGISTERs an hour to a failing upstream, a rate
+ * retry_delay_short accepts from a primary trunk only.
+ */
+#define DOCTOR_RETRY_LONG 60u
+#define DOCTOR_RETRY_LONG_WINDOW 3600u /* s: an outage this recent still counts */
 #define DOCTOR_SYNC_MIN 5u           /* trunks due together to call it a burst */
 #define DOCTOR_SYNC_WINDOW_MS 1000u  /* "together" */
 #define DOCTOR_SYNC_BURST_WARN 100u  /* a burst this large is a warning, else info */
@@ -92,6 +111,7 @@ enum doctor_kind {
 	DOCTOR_UPSTREAM_BLOCKING,
 	DOCTOR_UPSTREAM_UNREACHABLE,
 	DOCTOR_RETRY_DELAY_SHORT,
+	DOCTOR_RETRY_DELAY_LONG,
 	DOCTOR_SYNCHRONISED_REFRESHES,
 	DOCTOR_ENDPOINT_FLOODING,
 	DOCTOR_KIND__COUNT
