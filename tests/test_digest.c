@@ -16,117 +16,12 @@
 #include <nettle/sha2.h>
 
 #include "sipreg/digest.h"
+#include "support/csv_reader.h"
 
 #define S(cstr) sip_str_make((cstr), strlen(cstr))
 
 /* ------------------------------------------------------------------------ */
-/* A small RFC 4180 CSV reader: quoted fields, "" inside quotes, commas and
- * line breaks inside quotes, CRLF or LF line ends. */
-
-#define CSV_MAX_FIELDS 16
-#define CSV_MAX_ROWS 256
-
-struct csv {
-	char *data; /* the unescaped fields, NUL-terminated, back to back */
-	size_t nrows;
-	size_t nfields[CSV_MAX_ROWS];
-	char *field[CSV_MAX_ROWS][CSV_MAX_FIELDS];
-};
-
-static int csv_parse(struct csv *c, const char *in, size_t len)
-{
-	char *out = malloc(len + 1 + CSV_MAX_ROWS * CSV_MAX_FIELDS);
-	size_t i = 0, o = 0;
-
-	if (!out)
-		return -ENOMEM;
-	memset(c, 0, sizeof(*c));
-	c->data = out;
-	while (i < len) {
-		size_t r = c->nrows, nf = 0;
-		if (r == CSV_MAX_ROWS)
-			return -E2BIG;
-		for (;;) {
-			if (nf == CSV_MAX_FIELDS)
-				return -E2BIG;
-			c->field[r][nf++] = out + o;
-			if (i < len && in[i] == '"') {
-				i++;
-				for (;;) {
-					if (i == len)
-						return -EBADMSG; /* unterminated quote */
-					if (in[i] == '"') {
-						if (i + 1 < len && in[i + 1] == '"') {
-							out[o++] = '"';
-							i += 2;
-							continue;
-						}
-						i++;
-						break;
-					}
-					out[o++] = in[i++];
-				}
-				if (i < len && in[i] != ',' && in[i] != '\r' &&
-				    in[i] != '\n')
-					return -EBADMSG; /* text after the closing quote
-							  */
-			} else {
-				while (i < len && in[i] != ',' && in[i] != '\r' &&
-				       in[i] != '\n') {
-					if (in[i] == '"')
-						return -EBADMSG; /* quote inside a bare
-								    field */
-					out[o++] = in[i++];
-				}
-			}
-			out[o++] = '\0';
-			if (i < len && in[i] == ',') {
-				i++;
-				continue;
-			}
-			break;
-		}
-		if (i < len && in[i] == '\r')
-			i++;
-		if (i < len && in[i] == '\n')
-			i++;
-		/* a blank line is no row */
-		if (!(nf == 1 && c->field[r][0][0] == '\0')) {
-			c->nfields[r] = nf;
-			c->nrows++;
-		}
-	}
-	return 0;
-}
-
-static char *slurp(const char *path, size_t *len)
-{
-	FILE *f = fopen(path, "rb");
-	char *buf;
-	long n;
-
-	if (!f)
-		return NULL;
-	fseek(f, 0, SEEK_END);
-	n = ftell(f);
-	fseek(f, 0, SEEK_SET);
-	buf = malloc((size_t)n + 1);
-	cr_assert_not_null(buf);
-	cr_assert_eq(fread(buf, 1, (size_t)n, f), (size_t)n);
-	fclose(f);
-	buf[n] = '\0';
-	*len = (size_t)n;
-	return buf;
-}
-
-static int csv_col(const struct csv *c, const char *name)
-{
-	for (size_t i = 0; i < c->nfields[0]; i++)
-		if (strcmp(c->field[0][i], name) == 0)
-			return (int)i;
-	cr_assert_fail("CSV column %s missing", name);
-	return -1;
-}
+/* The CSV reader of the corpus files (tests/support/csv_reader.c)          */
 
 Test(digest_csv, reader_handles_rfc4180)
 {
@@ -141,11 +36,47 @@ Test(digest_csv, reader_handles_rfc4180)
 	cr_assert_str_eq(c.field[1][2], "two\nlines");
 	cr_assert_eq(c.nfields[2], 3);
 	cr_assert_str_eq(c.field[2][2], "");
-	free(c.data);
+	cr_assert_eq(csv_col(&c, "b"), 1);
+	cr_assert_eq(csv_col(&c, "x, y"), -ENOENT);
+	csv_free(&c);
+	csv_free(&c);
+	/* no line end at the end of the text; a quoted empty field */
+	cr_assert_eq(csv_parse(&c, "h\n\"\",z", 7), 0);
+	cr_assert_eq(c.nrows, 2);
+	cr_assert_eq(c.nfields[1], 2);
+	cr_assert_str_eq(c.field[1][0], "");
+	cr_assert_str_eq(c.field[1][1], "z");
+	csv_free(&c);
+	cr_assert_eq(csv_parse(&c, "", 0), 0);
+	cr_assert_eq(c.nrows, 0);
+	cr_assert_eq(csv_col(&c, "a"), -ENOENT);
+	csv_free(&c);
+	/* unterminated, text after the closing quote, quote in a bare field */
 	cr_assert_eq(csv_parse(&c, "\"open,x\n", 8), -EBADMSG);
-	free(c.data);
+	cr_assert_null(c.data);
 	cr_assert_eq(csv_parse(&c, "\"a\"b,c\n", 7), -EBADMSG);
-	free(c.data);
+	cr_assert_eq(csv_parse(&c, "a,b\"c\n", 6), -EBADMSG);
+	csv_free(&c);
+}
+
+Test(digest_csv, reader_limits)
+{
+	char in[4 * (CSV_MAX_ROWS + 1)];
+	struct csv c;
+	size_t n = 0;
+
+	for (size_t i = 0; i < CSV_MAX_FIELDS; i++)
+		n += (size_t)snprintf(in + n, sizeof(in) - n, "%s", i ? ",f" : "f");
+	cr_assert_eq(csv_parse(&c, in, n), 0);
+	cr_assert_eq(c.nfields[0], CSV_MAX_FIELDS);
+	csv_free(&c);
+	cr_assert_eq(csv_parse(&c, strcat(in, ",x"), n + 2), -E2BIG);
+	for (n = 0; n < 2 * (CSV_MAX_ROWS + 1); n += 2)
+		memcpy(in + n, "r\n", 2);
+	cr_assert_eq(csv_parse(&c, in, 2 * CSV_MAX_ROWS), 0);
+	cr_assert_eq(c.nrows, CSV_MAX_ROWS);
+	csv_free(&c);
+	cr_assert_eq(csv_parse(&c, in, 2 * (CSV_MAX_ROWS + 1)), -E2BIG);
 }
 
 /* ------------------------------------------------------------------------ */
@@ -191,17 +122,17 @@ static void run_vectors(const char *file, size_t min_rows)
 		cr_skip_test("SIPREG_CORPUS is not set: digest vectors in %s NOT checked",
 			     file);
 	snprintf(path, sizeof(path), "%s/digest/%s", dir, file);
-	char *text = slurp(path, &len);
+	char *text = csv_slurp(path, &len);
 	cr_assert_not_null(text, "cannot read %s", path);
 	cr_assert_eq(csv_parse(&c, text, len), 0, "%s is not valid CSV", path);
 	cr_assert_geq(c.nrows - 1, min_rows, "%s: only %zu rows", path, c.nrows - 1);
 
-	int ca = csv_col(&c, "algorithm"), cu = csv_col(&c, "username"),
-	    cr = csv_col(&c, "realm"), cp = csv_col(&c, "password"),
-	    cm = csv_col(&c, "method"), curi = csv_col(&c, "uri"),
-	    cn = csv_col(&c, "nonce"), cnc = csv_col(&c, "nc"),
-	    ccn = csv_col(&c, "cnonce"), cq = csv_col(&c, "qop"),
-	    ce = csv_col(&c, "expected_response");
+	int ca = csv_need_col(&c, "algorithm"), cu = csv_need_col(&c, "username"),
+	    cr = csv_need_col(&c, "realm"), cp = csv_need_col(&c, "password"),
+	    cm = csv_need_col(&c, "method"), curi = csv_need_col(&c, "uri"),
+	    cn = csv_need_col(&c, "nonce"), cnc = csv_need_col(&c, "nc"),
+	    ccn = csv_need_col(&c, "cnonce"), cq = csv_need_col(&c, "qop"),
+	    ce = csv_need_col(&c, "expected_response");
 
 	for (size_t r = 1; r < c.nrows; r++) {
 		char **f = c.field[r];
@@ -244,7 +175,7 @@ static void run_vectors(const char *file, size_t min_rows)
 		cr_assert_eq(digest_verify(&a, in.method, SIP_STR_NULL, S("not it")),
 			     -EACCES);
 	}
-	free(c.data);
+	csv_free(&c);
 	free(text);
 }
 
@@ -946,10 +877,10 @@ Test(digest_corpus, answer_real_challenges)
 	if (!dir || !*dir)
 		cr_skip_test("SIPREG_CORPUS is not set: real challenges NOT answered");
 	snprintf(path, sizeof(path), "%s/real/manifest.csv", dir);
-	char *text = slurp(path, &len);
+	char *text = csv_slurp(path, &len);
 	cr_assert_not_null(text, "cannot read %s", path);
 	cr_assert_eq(csv_parse(&c, text, len), 0);
-	int cf = csv_col(&c, "file"), cs = csv_col(&c, "start_line");
+	int cf = csv_need_col(&c, "file"), cs = csv_need_col(&c, "start_line");
 
 	for (size_t r = 1; r < c.nrows; r++) {
 		const char *sl = c.field[r][cs];
@@ -957,7 +888,7 @@ Test(digest_corpus, answer_real_challenges)
 			continue;
 		snprintf(path, sizeof(path), "%s/real/%s", dir, c.field[r][cf]);
 		size_t mlen;
-		char *msg = slurp(path, &mlen);
+		char *msg = csv_slurp(path, &mlen);
 		cr_assert_not_null(msg, "cannot read %s", path);
 		struct sip_msg m;
 		struct sip_hdr h[64];
@@ -1001,6 +932,6 @@ Test(digest_corpus, answer_real_challenges)
 	}
 	cr_assert_geq(answered, 5, "only %d challenges answered", answered);
 	cr_log_info("answered %d real challenges", answered);
-	free(c.data);
+	csv_free(&c);
 	free(text);
 }

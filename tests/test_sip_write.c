@@ -18,6 +18,7 @@
 
 #include "sipreg/digest.h"
 #include "sipreg/sip_write.h"
+#include "support/csv_reader.h"
 
 #define S(cstr) sip_str_make((cstr), strlen(cstr))
 #define MAXH 128
@@ -581,95 +582,6 @@ Test(sip_write, response_keeps_existing_to_tag_and_refuses_bad_requests)
 /* ------------------------------------------------------------------------ */
 /* Round trip over the corpus                                                */
 
-#define CSV_MAX_FIELDS 16
-#define CSV_MAX_ROWS 128
-
-struct csv {
-	char *data;
-	size_t nrows;
-	size_t nfields[CSV_MAX_ROWS];
-	char *field[CSV_MAX_ROWS][CSV_MAX_FIELDS];
-};
-
-/* RFC 4180: quoted fields with "" escapes, commas and breaks inside quotes */
-static int csv_parse(struct csv *c, const char *in, size_t len)
-{
-	char *out = malloc(len + 1 + CSV_MAX_ROWS * CSV_MAX_FIELDS);
-	size_t i = 0, o = 0;
-
-	cr_assert_not_null(out);
-	memset(c, 0, sizeof(*c));
-	c->data = out;
-	while (i < len) {
-		size_t r = c->nrows, nf = 0;
-		if (r == CSV_MAX_ROWS)
-			return -E2BIG;
-		for (;;) {
-			if (nf == CSV_MAX_FIELDS)
-				return -E2BIG;
-			c->field[r][nf++] = out + o;
-			if (i < len && in[i] == '"') {
-				for (i++;; i++) {
-					if (i == len)
-						return -EBADMSG;
-					if (in[i] == '"') {
-						if (i + 1 < len && in[i + 1] == '"') {
-							out[o++] = '"';
-							i++;
-							continue;
-						}
-						i++;
-						break;
-					}
-					out[o++] = in[i];
-				}
-				if (i < len && in[i] != ',' && in[i] != '\r' &&
-				    in[i] != '\n')
-					return -EBADMSG;
-			} else {
-				while (i < len && in[i] != ',' && in[i] != '\r' &&
-				       in[i] != '\n')
-					out[o++] = in[i++];
-			}
-			out[o++] = '\0';
-			if (i < len && in[i] == ',') {
-				i++;
-				continue;
-			}
-			break;
-		}
-		if (i < len && in[i] == '\r')
-			i++;
-		if (i < len && in[i] == '\n')
-			i++;
-		if (!(nf == 1 && c->field[r][0][0] == '\0')) {
-			c->nfields[r] = nf;
-			c->nrows++;
-		}
-	}
-	return 0;
-}
-
-static char *slurp(const char *path, size_t *len)
-{
-	FILE *f = fopen(path, "rb");
-	char *buf;
-	long n;
-
-	if (!f)
-		return NULL;
-	fseek(f, 0, SEEK_END);
-	n = ftell(f);
-	fseek(f, 0, SEEK_SET);
-	buf = malloc((size_t)n + 1);
-	cr_assert_not_null(buf);
-	cr_assert_eq(fread(buf, 1, (size_t)n, f), (size_t)n);
-	fclose(f);
-	buf[n] = '\0';
-	*len = (size_t)n;
-	return buf;
-}
-
 static void same_vias(const struct sip_msg *a, const struct sip_msg *b, const char *name)
 {
 	struct sip_via va[64], vb[64];
@@ -831,25 +743,20 @@ static int round_trip_dir(const char *dir, const char *sub, int *answered)
 	int done = 0;
 
 	snprintf(path, sizeof(path), "%s/%s/manifest.csv", dir, sub);
-	char *text = slurp(path, &len);
+	char *text = csv_slurp(path, &len);
 	cr_assert_not_null(text, "cannot read %s", path);
 	cr_assert_eq(csv_parse(&c, text, len), 0, "%s is not valid CSV", path);
-	int cfile = -1, cexp = -1;
-	for (size_t i = 0; i < c.nfields[0]; i++) {
-		if (!strcmp(c.field[0][i], "file"))
-			cfile = (int)i;
-		if (!strcmp(c.field[0][i], "parse_expectation"))
-			cexp = (int)i;
-	}
-	cr_assert_geq(cfile, 0, "%s: no file column", path);
+	int cfile = csv_need_col(&c, "file"), cexp = csv_col(&c, "parse_expectation");
 	for (size_t r = 1; r < c.nrows; r++) {
+		cr_assert_gt(c.nfields[r], (size_t)(cfile > cexp ? cfile : cexp),
+			     "%s row %zu: short row", path, r);
 		/* real/ has no expectation column: every real message is valid */
 		if (cexp >= 0 && strcmp(c.field[r][cexp], "accept") != 0)
 			continue;
 		const char *name = c.field[r][cfile];
 		size_t mlen;
 		snprintf(path, sizeof(path), "%s/%s/%s", dir, sub, name);
-		char *msg = slurp(path, &mlen);
+		char *msg = csv_slurp(path, &mlen);
 		cr_assert_not_null(msg, "cannot read %s", path);
 
 		struct sip_msg m1, m2;
@@ -876,7 +783,7 @@ static int round_trip_dir(const char *dir, const char *sub, int *answered)
 		free(msg);
 		done++;
 	}
-	free(c.data);
+	csv_free(&c);
 	free(text);
 	return done;
 }
