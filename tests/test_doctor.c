@@ -1017,9 +1017,14 @@ Test(doctor_ep, merge_over_workers)
 		cr_assert_eq(feed(t[0], "both@x", 3600, 3600, 1000000 + i * 4000ull), 0);
 		cr_assert_eq(feed(t[2], "both@x", 1800, 1800, 1002000 + i * 4000ull), 0);
 		cr_assert_eq(feed(t[2], "two@x", 3600, 3600, 1000000 + i * 4000ull), 0);
+		/* one a second, shared 4:1 between the workers */
+		cr_assert_eq(feed(t[i % 5 == 4 ? 2 : 0], "uneven@x", 60, 60, 1000000 + i * 1000ull),
+		             0);
 	}
 	cr_assert_eq(doctor_ep_merge(t, 3, &s, &n), 0);
-	cr_assert_eq(n, 2);
+	cr_assert_eq(n, 3);
+	cr_assert_eq(stat_of(s, n, "uneven@x")->regs, 10);
+	cr_assert_eq(stat_of(s, n, "uneven@x")->interval_ms, 1000);
 	cr_assert_eq(stat_of(s, n, "both@x")->regs, 20);
 	cr_assert_eq(stat_of(s, n, "both@x")->interval_ms, 2000);
 	cr_assert_eq(stat_of(s, n, "both@x")->granted, 1800, "the latest REGISTER's");

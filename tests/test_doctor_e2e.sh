@@ -22,6 +22,10 @@
 #     for all (they stay together for the whole test instead of drifting
 #     apart) -> synchronised_refreshes about U, the names in the evidence;
 #   - the findings as the sipreg_doctor_findings{kind} gauge on /metrics;
+#   - endpoints at U: a phone re-registering every second (sip_client.py)
+#     -> endpoint_register_flooding about its AOR (critical, subject_type
+#     endpoint), a phone registered once and t-ok's account not named;
+#     t-fast's account (asks 20 s) named at U as well;
 #   - `sipregctl reload` after editing D's file: a live key
 #     (SS_SIP_USER_AGENT_RETRY_DELAY) applied and running, a restart-only
 #     key ([core] workers) reported and not applied; a broken file: exit 1,
@@ -309,6 +313,49 @@ check "SIGHUP: retry delay 90" 90 "$(dctl config --json | jq -r '.sections.sip.S
 check "status counts the reloads (3 ok, 1 failed)" "3 1" \
 	"$(dctl status --json | jq -r '"\(.counters.config_reloads) \(.counters.config_reload_failures)"')"
 
+# --- endpoints, per AOR (issue 6 §3): U is the registrar of D's trunks and
+# of two phones; the one re-registering every second is named with its
+# AOR, the one that registered once (and t-ok's acct3, 600 s) is not
+printf 'username,domain,password\nflood,up.example,pw-f\ncalm,up.example,pw-c\n' >"$tmp/eps.csv"
+uctl subscriber import "$tmp/eps.csv" >/dev/null || bad "U: import the phones"
+check "calm: registered for 600 s" "401 200" \
+	"$(timeout 10 "$py" "$src/tests/sip_client.py" register udp "$uport" calm up.example pw-c 600 | head -1)"
+for i in 1 2 3 4 5 6; do
+	r=$(timeout 10 "$py" "$src/tests/sip_client.py" register udp "$uport" flood up.example pw-f 600 | head -1)
+	[ "$r" = "401 200" ] || bad "flood: REGISTER $i answered '$r'"
+	[ $i -lt 6 ] && sleep 1
+done
+udoc=$(uctl doctor --json) || bad "U: doctor --json failed"
+# ufind AOR JQ-FIELD: a field of U's endpoint_register_flooding about AOR
+ufind() {
+	jq -r --arg s "$1" \
+		"[.findings[] | select(.kind == \"endpoint_register_flooding\" and .subject == \$s)] | if length == 1 then .[0]$2 else \"(\(length) findings)\" end" \
+		<<<"$udoc"
+}
+echo "$udoc" | jq -c '.findings[] | select(.subject_type == "endpoint") | {kind, severity, subject, data}'
+check "flood@up.example: endpoint_register_flooding, critical" critical "$(ufind flood@up.example .severity)"
+check "flood: subject type endpoint" endpoint "$(ufind flood@up.example .subject_type)"
+check "flood: 6 REGISTERs counted" 6 "$(ufind flood@up.example .data.registers)"
+check "flood: asked and granted 600 s" "600 600" "$(ufind flood@up.example '| "\(.data.asked_s) \(.data.granted_s)"')"
+iv=$(ufind flood@up.example .data.interval_ms)
+[ "$iv" -ge 900 ] 2>/dev/null && [ "$iv" -le 3000 ] && ok "flood: one REGISTER every $iv ms" ||
+	bad "flood: interval_ms $iv"
+ev=$(ufind flood@up.example .evidence)
+grep -q 'from 127\.0\.0\.1:[0-9]*), one about every' <<<"$ev" && grep -q 'times more often than needed' <<<"$ev" &&
+	ok "flood: evidence has the source and the ratio" || bad "flood evidence: $ev"
+grep -q "phone's registration interval" <<<"$(ufind flood@up.example .setting)" &&
+	ok "flood: the setting is the phone's" || bad "flood setting: $(ufind flood@up.example .setting)"
+check "calm@up.example: not named" "(0 findings)" "$(ufind calm@up.example .severity)"
+check "acct3@up.example (t-ok, 600 s): not named" "(0 findings)" "$(ufind acct3@up.example .severity)"
+out=$(uctl doctor)
+grep -q '^CRITICAL  endpoint_register_flooding  endpoint flood@up.example$' <<<"$out" &&
+	ok "U doctor: human form names the AOR" || bad "U doctor human: $out"
+umport=$(sed -n 's/.*event=metrics_listening .*port=\([0-9]*\).*/\1/p' "$tmp/u.log" | head -1)
+n=$(curl -s --max-time 5 "http://127.0.0.1:$umport/metrics" |
+	sed -n 's/^sipreg_doctor_findings{kind="endpoint_register_flooding"} \([0-9]*\)$/\1/p')
+[ "${n:-0}" -ge 1 ] 2>/dev/null && ok "U metrics: endpoint_register_flooding $n" ||
+	bad "U metrics: endpoint_register_flooding '$n'"
+
 # --- blocked: the retry 30 s after the 401 is dropped by U; Timer F (32 s)
 left=$(((t_block + 75000 - $(now_ms)) / 1000))
 [ $left -lt 1 ] && left=1
@@ -325,6 +372,13 @@ grep -q "1 of the timeouts came after 127.0.0.1:$uport had answered with rejecti
 grep -q -- '--retry-delay 300' <<<"$(finding upstream_blocking t-block .advice)" && ok "t-block: advice slows the retries" ||
 	bad "t-block advice: $(finding upstream_blocking t-block .advice)"
 check "t-block: still credentials_rejected too" warning "$(finding credentials_rejected t-block .severity)"
+
+# t-fast asks U for 20 s and refreshes every 10 s: by now U names its AOR
+udoc=$(uctl doctor --json)
+check "U: acct2@up.example (t-fast, asks 20 s) named" "warning 20" \
+	"$(ufind acct2@up.example '| "\(.severity) \(.data.asked_s)"')"
+grep -q 'near the 20 s minimum' <<<"$(ufind acct2@up.example .evidence)" &&
+	ok "acct2: evidence says near the minimum" || bad "acct2 evidence: $(ufind acct2@up.example .evidence)"
 
 # the five, still together after several refreshes (a refresh in flight
 # takes a trunk out of the count for a moment: asked up to 5 times)

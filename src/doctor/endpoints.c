@@ -392,15 +392,16 @@ static void stat_merge(struct doctor_ep_stat *a, const struct doctor_ep_stat *b)
 	}
 	if (b->first_ms < a->first_ms)
 		a->first_ms = b->first_ms;
-	/* both streams interleave: the rates add up */
-	if (a->interval_ms && b->interval_ms)
-		a->interval_ms = (uint32_t)((uint64_t)a->interval_ms * b->interval_ms /
-		                            ((uint64_t)a->interval_ms + b->interval_ms));
-	else if (!a->interval_ms)
-		a->interval_ms = b->interval_ms;
 	a->count += b->count;
 	a->err += b->err;
 	a->regs += b->regs;
+	/* the two streams interleave in any proportion: the interval is the
+	 * merged span's average (each worker's running one is of its share) */
+	if (a->last_ms > a->first_ms && a->regs > 1) {
+		uint64_t iv = (a->last_ms - a->first_ms) / (a->regs - 1);
+
+		a->interval_ms = iv > UINT32_MAX ? UINT32_MAX : (uint32_t)iv;
+	}
 }
 
 int doctor_ep_merge(struct doctor_ep *const *t, size_t nt, struct doctor_ep_stat **out,
