@@ -734,6 +734,7 @@ Test(doctor, retry_delay_short_spares_a_primary_trunk)
 #include <arpa/inet.h>
 #include <netinet/in.h>
 #include <pthread.h>
+#include <sched.h>
 #include <stdlib.h>
 
 static struct doctor_ep *ep;
@@ -1139,8 +1140,19 @@ Test(doctor_ep, merge_while_fed)
 
 	cr_assert_eq(doctor_ep_new(&ep, 32), 0);
 	a.t = ep;
+	uint64_t fed0;
+	time_t until;
+	unsigned round;
+
 	cr_assert_eq(pthread_create(&th, NULL, writer, &a), 0);
-	for (unsigned round = 0; round < 2000; round++) {
+	/* the writer under way before, and feeding all along the reads
+	 * (bounded: 10 s) */
+	until = time(NULL) + 10;
+	while (doctor_ep_fed(ep) < 1000 && time(NULL) < until)
+		sched_yield();
+	fed0 = doctor_ep_fed(ep);
+	for (round = 0; (round < 2000 || doctor_ep_fed(ep) - fed0 < 20000) && time(NULL) < until;
+	     round++) {
 		struct doctor_ep_stat *s;
 		size_t n;
 
@@ -1156,7 +1168,8 @@ Test(doctor_ep, merge_while_fed)
 	}
 	a.stop = true;
 	pthread_join(th, NULL);
-	cr_assert_gt(doctor_ep_fed(ep), 0);
+	cr_assert_geq(doctor_ep_fed(ep) - fed0, 20000, "the reads did not overlap the feeds");
+	cr_assert_geq(round, 2000);
 }
 
 /* doctor_ep_note: each thread its own tracker, collected together. */
