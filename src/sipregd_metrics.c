@@ -19,237 +19,205 @@ static double num(json_t *o, const char *key)
 	return json_is_number(v) ? json_number_value(v) : 0;
 }
 
-/* One unlabelled sample: a family of one value from o.key. */
-static int one(struct metrics *m, const char *name, enum metrics_type t, const char *help,
-               json_t *o, const char *key)
+/* One family of numbers from a /status object o. */
+enum fam_kind {
+	FAM_ONE,    /* one unlabelled sample: o.key */
+	FAM_BY,     /* one sample per label: lname="value", o.key */
+	FAM_EACH,   /* one sample per member of the object o.key: lname="member" */
+	FAM_WORKER, /* one sample per element i of the array o: worker="i", o[i].key */
+};
+
+struct fam_label {
+	const char *key;   /* in o */
+	const char *value; /* of the label */
+};
+
+struct fam {
+	enum fam_kind kind;
+	const char *name;
+	enum metrics_type type;
+	const char *help;
+	const char *key;                /* FAM_ONE, FAM_EACH, FAM_WORKER */
+	const char *lname;              /* FAM_BY, FAM_EACH */
+	const struct fam_label *labels; /* FAM_BY: up to a NULL key */
+};
+
+/* The tables below: one line a macro, one entry a family. */
+/* clang-format off */
+#define LABELS(...) ((const struct fam_label[]){__VA_ARGS__, {NULL, NULL}})
+#define ONE(n, t, h, k) {FAM_ONE, (n), (t), (h), (k), NULL, NULL}
+#define BY(n, t, h, ln, ...) {FAM_BY, (n), (t), (h), NULL, (ln), LABELS(__VA_ARGS__)}
+#define EACH(n, t, h, ln, k) {FAM_EACH, (n), (t), (h), (k), (ln), NULL}
+#define WORKER(n, t, h, k) {FAM_WORKER, (n), (t), (h), (k), NULL, NULL}
+#define C METRICS_COUNTER
+#define G METRICS_GAUGE
+/* clang-format on */
+
+static int fam_fill(struct metrics *m, const struct fam *f, json_t *o)
 {
-	int r = metrics_family(m, name, t, help);
-
-	return r ? r : metrics_sample(m, NULL, 0, num(o, key));
-}
-
-/* A family labelled lname with one sample per (label value, key of o). */
-static int by(struct metrics *m, const char *name, enum metrics_type t, const char *help,
-              const char *lname, json_t *o, const char *const *keys,
-              const char *const *values)
-{
-	int r = metrics_family(m, name, t, help);
-
-	for (size_t i = 0; r == 0 && keys[i]; i++) {
-		struct metrics_label l = L(lname, values[i]);
-
-		r = metrics_sample(m, &l, 1, num(o, keys[i]));
-	}
-	return r;
-}
-
-/* A family labelled lname with one sample per key of the object o. */
-static int each(struct metrics *m, const char *name, enum metrics_type t,
-                const char *help, const char *lname, json_t *o)
-{
+	int r = metrics_family(m, f->name, f->type, f->help);
+	struct metrics_label l = {f->lname, NULL};
 	const char *k;
 	json_t *v;
-	int r = metrics_family(m, name, t, help);
-
-	json_object_foreach(o, k, v)
-	{
-		struct metrics_label l = L(lname, k);
-
-		if (r == 0)
-			r = metrics_sample(m, &l, 1,
-			                   json_is_number(v) ? json_number_value(v) : 0);
-	}
-	return r;
-}
-
-/* The per-worker family of key in sip.workers[]. */
-static int per_worker(struct metrics *m, const char *name, enum metrics_type t,
-                      const char *help, json_t *workers, const char *key)
-{
 	size_t i;
-	json_t *w;
-	int r = metrics_family(m, name, t, help);
 
-	json_array_foreach(workers, i, w)
-	{
-		char id[24];
-		struct metrics_label l = L("worker", id);
+	switch (f->kind) {
+	case FAM_ONE:
+		return r ? r : metrics_sample(m, NULL, 0, num(o, f->key));
+	case FAM_BY:
+		for (i = 0; r == 0 && f->labels[i].key; i++) {
+			l.value = f->labels[i].value;
+			r = metrics_sample(m, &l, 1, num(o, f->labels[i].key));
+		}
+		return r;
+	case FAM_EACH:
+		json_object_foreach(json_object_get(o, f->key), k, v)
+		{
+			l.value = k;
+			if (r == 0)
+				r = metrics_sample(
+				        m, &l, 1,
+				        json_is_number(v) ? json_number_value(v) : 0);
+		}
+		return r;
+	case FAM_WORKER:
+		json_array_foreach(o, i, v)
+		{
+			char id[24];
 
-		snprintf(id, sizeof(id), "%zu", i);
-		if (r == 0)
-			r = metrics_sample(m, &l, 1, num(w, key));
+			l = L("worker", id);
+			snprintf(id, sizeof(id), "%zu", i);
+			if (r == 0)
+				r = metrics_sample(m, &l, 1, num(v, f->key));
+		}
+		return r;
 	}
-	return r;
+	return -EINVAL;
 }
 
-static int sip_families(struct metrics *m, json_t *sip)
+/* The n families of f from o, in their order; stops at the first error. */
+static int fams_fill(struct metrics *m, const struct fam *f, size_t n, json_t *o)
 {
-	static const char *const rx_k[] = {"rx_udp", "rx_tcp", "rx_handoff", NULL};
-	static const char *const rx_v[] = {"udp", "tcp", "handoff"};
-	static const char *const tx_k[] = {"tx_udp", "tx_tcp", NULL};
-	static const char *const tx_v[] = {"udp", "tcp"};
-	static const char *const pe_k[] = {"err_badmsg",  "err_toobig", "err_version",
-	                                   "err_invalid", "err_other",  NULL};
-	static const char *const pe_v[] = {"malformed", "too_big", "version", "invalid",
-	                                   "other"};
-	static const char *const rs_k[] = {"resp_matched", "resp_handed_off",
-	                                   "resp_handoff_failed", "resp_unmatched", NULL};
-	static const char *const rs_v[] = {"matched", "handed_off", "handoff_failed",
-	                                   "unmatched"};
-	static const char *const sh_k[] = {"shed_503", "shed_unparsed", NULL};
-	static const char *const sh_v[] = {"503", "unparsed"};
-	json_t *t = json_object_get(sip, "totals"),
-	       *workers = json_object_get(sip, "workers");
-	int r;
-
-	r = by(m, "sipreg_messages_received_total", METRICS_COUNTER,
-	       "SIP messages received, by transport (handoff: passed on by another "
-	       "worker).",
-	       "transport", t, rx_k, rx_v);
-	if (r == 0)
-		r = by(m, "sipreg_messages_sent_total", METRICS_COUNTER,
-		       "SIP messages sent, by transport.", "transport", t, tx_k, tx_v);
-	if (r == 0)
-		r = one(m, "sipreg_send_errors_total", METRICS_COUNTER,
-		        "Sends refused (queue full, connection closed).", t, "tx_errors");
-	if (r == 0)
-		r = by(m, "sipreg_parse_errors_total", METRICS_COUNTER,
-		       "Messages the parser refused, by kind.", "kind", t, pe_k, pe_v);
-	if (r == 0)
-		r = one(m, "sipreg_requests_unanswerable_total", METRICS_COUNTER,
-		        "Bad requests dropped without an answer (no Via, From, To...).",
-		        t, "unanswerable");
-	if (r == 0)
-		r = each(m, "sipreg_requests_received_total", METRICS_COUNTER,
-		         "SIP requests received, by method.", "method",
-		         json_object_get(t, "requests"));
-	if (r == 0)
-		r = each(m, "sipreg_responses_sent_total", METRICS_COUNTER,
-		         "SIP responses sent, by class.", "class",
-		         json_object_get(t, "responses_sent"));
-	if (r == 0)
-		r = by(m, "sipreg_responses_received_total", METRICS_COUNTER,
-		       "SIP responses received, by what became of them.", "result", t,
-		       rs_k, rs_v);
-	if (r == 0)
-		r = one(m, "sipreg_retransmissions_absorbed_total", METRICS_COUNTER,
-		        "Retransmitted requests answered from their transaction.", t,
-		        "absorbed");
-	if (r == 0)
-		r = one(m, "sipreg_transaction_retransmissions_total", METRICS_COUNTER,
-		        "Requests and responses sent again by the transaction layer "
-		        "(copied once a second).",
-		        t, "tx_retransmits");
-	if (r == 0)
-		r = one(m, "sipreg_transaction_timeouts_total", METRICS_COUNTER,
-		        "Client transactions that timed out (Timer F; copied once a "
-		        "second).",
-		        t, "tx_timeouts");
-	if (r == 0)
-		r = one(m, "sipreg_transactions", METRICS_GAUGE,
-		        "Transactions in progress (copied once a second).", t, "tx_live");
-	if (r == 0)
-		r = by(m, "sipreg_overload_shed_total", METRICS_COUNTER,
-		       "New REGISTERs shed under overload: answered 503 with "
-		       "Retry-After, or dropped before parsing.",
-		       "reason", t, sh_k, sh_v);
-	if (r == 0)
-		r = per_worker(m, "sipreg_worker_loop_turns_total", METRICS_COUNTER,
-		               "Turns of each worker's event loop (one per wake-up).",
-		               workers, "loop_turns");
-	if (r == 0)
-		r = per_worker(m, "sipreg_worker_messages_total", METRICS_COUNTER,
-		               "Messages parsed by each worker.", workers, "parsed");
-	return r;
-}
-
-static int registrar_families(struct metrics *m, json_t *req, json_t *reg)
-{
-	static const char *const res_k[] = {"registered", "challenged",   "auth_failed",
-	                                    "suspended",  "bad_request",  "too_brief",
-	                                    "forbidden",  "server_error", NULL};
-	static const char *const res_v[] = {"registered", "challenged",  "auth_failed",
-	                                    "suspended",  "bad_request", "too_brief",
-	                                    "forbidden",  "server_error"};
 	int r = 0;
 
-	if (req) {
-		r = one(m, "sipreg_registrar_registers_total", METRICS_COUNTER,
-		        "REGISTERs received by the registrar.", req, "requests");
-		if (r == 0)
-			r = by(m, "sipreg_registrar_results_total", METRICS_COUNTER,
-			       "REGISTERs answered by the registrar, by result.",
-			       "result", req, res_k, res_v);
-		if (r == 0)
-			r = one(m, "sipreg_registrar_challenges_total", METRICS_COUNTER,
-			        "Digest challenges (401) sent by the registrar.", req,
-			        "challenged");
-		if (r == 0)
-			r = one(m, "sipreg_registrar_auth_failures_total",
-			        METRICS_COUNTER, "REGISTERs with wrong credentials.", req,
-			        "auth_failed");
-	}
-	if (r == 0 && reg) {
-		r = one(m, "sipreg_subscribers", METRICS_GAUGE,
-		        "Subscribers provisioned.", reg, "subscribers");
-		if (r == 0)
-			r = one(m, "sipreg_aors", METRICS_GAUGE,
-			        "Addresses of record with at least one binding.", reg,
-			        "aors");
-		if (r == 0)
-			r = one(m, "sipreg_bindings", METRICS_GAUGE,
-			        "Registered contacts in force.", reg, "bindings");
-		if (r == 0)
-			r = one(m, "sipreg_bindings_expired_total", METRICS_COUNTER,
-			        "Bindings that expired without a refresh.", reg,
-			        "bindings_expired");
-		if (r == 0)
-			r = one(m, "sipreg_suspensions_active", METRICS_GAUGE,
-			        "Endpoints or addresses suspended now (wrong passwords, "
-			        "scanners).",
-			        reg, "suspended");
-		if (r == 0)
-			r = one(m, "sipreg_suspensions_total", METRICS_COUNTER,
-			        "Suspensions started.", reg, "suspensions_total");
-		if (r == 0)
-			r = one(m, "sipreg_database_records_flushed_total",
-			        METRICS_COUNTER,
-			        "Binding changes written to the database.", reg,
-			        "records_flushed");
-		if (r == 0)
-			r = one(m, "sipreg_database_flush_errors_total", METRICS_COUNTER,
-			        "Failed batch writes of bindings.", reg, "flush_errors");
-	}
+	for (size_t i = 0; r == 0 && i < n; i++)
+		r = fam_fill(m, &f[i], o);
 	return r;
 }
 
-static int trunk_families(struct metrics *m, json_t *tr)
-{
-	static const char *const sent_k[] = {"registers_sent", "unregisters_sent", NULL};
-	static const char *const sent_v[] = {"register", "unregister"};
-	static const char *const res_k[] = {"successes", "failures", NULL};
-	static const char *const res_v[] = {"success", "failure"};
-	int r;
+#define FAMS_FILL(m, table, o)                                                           \
+	fams_fill((m), (table), sizeof(table) / sizeof((table)[0]), (o))
 
-	r = each(m, "sipreg_trunks", METRICS_GAUGE, "Outbound trunks, by state.", "state",
-	         json_object_get(tr, "by_state"));
-	if (r == 0)
-		r = by(m, "sipreg_trunk_registers_sent_total", METRICS_COUNTER,
-		       "REGISTERs sent to upstreams, by kind.", "kind", tr, sent_k,
-		       sent_v);
-	if (r == 0)
-		r = by(m, "sipreg_trunk_register_results_total", METRICS_COUNTER,
-		       "Final outcomes of trunk registrations, by result.", "result", tr,
-		       res_k, res_v);
-	if (r == 0)
-		r = one(m, "sipreg_trunk_challenges_total", METRICS_COUNTER,
-		        "401/407 challenges answered for trunks.", tr, "challenges");
-	if (r == 0)
-		r = one(m, "sipreg_trunk_late_refreshes_total", METRICS_COUNTER,
-		        "Trunk refreshes that fired after the binding had lapsed.", tr,
-		        "late_refreshes");
-	return r;
-}
+/* clang-format off */
+/* sip.totals (engine_status) */
+static const struct fam sip_totals[] = {
+	BY("sipreg_messages_received_total", C,
+	   "SIP messages received, by transport (handoff: passed on by another worker).",
+	   "transport", {"rx_udp", "udp"}, {"rx_tcp", "tcp"}, {"rx_handoff", "handoff"}),
+	BY("sipreg_messages_sent_total", C, "SIP messages sent, by transport.", "transport",
+	   {"tx_udp", "udp"}, {"tx_tcp", "tcp"}),
+	ONE("sipreg_send_errors_total", C, "Sends refused (queue full, connection closed).",
+	    "tx_errors"),
+	BY("sipreg_parse_errors_total", C, "Messages the parser refused, by kind.", "kind",
+	   {"err_badmsg", "malformed"}, {"err_toobig", "too_big"}, {"err_version", "version"},
+	   {"err_invalid", "invalid"}, {"err_other", "other"}),
+	ONE("sipreg_requests_unanswerable_total", C,
+	    "Bad requests dropped without an answer (no Via, From, To...).", "unanswerable"),
+	EACH("sipreg_requests_received_total", C, "SIP requests received, by method.",
+	     "method", "requests"),
+	EACH("sipreg_responses_sent_total", C, "SIP responses sent, by class.", "class",
+	     "responses_sent"),
+	BY("sipreg_responses_received_total", C,
+	   "SIP responses received, by what became of them.", "result",
+	   {"resp_matched", "matched"}, {"resp_handed_off", "handed_off"},
+	   {"resp_handoff_failed", "handoff_failed"}, {"resp_unmatched", "unmatched"}),
+	ONE("sipreg_retransmissions_absorbed_total", C,
+	    "Retransmitted requests answered from their transaction.", "absorbed"),
+	ONE("sipreg_transaction_retransmissions_total", C,
+	    "Requests and responses sent again by the transaction layer (copied once a "
+	    "second).",
+	    "tx_retransmits"),
+	ONE("sipreg_transaction_timeouts_total", C,
+	    "Client transactions that timed out (Timer F; copied once a second).",
+	    "tx_timeouts"),
+	ONE("sipreg_transactions", G, "Transactions in progress (copied once a second).",
+	    "tx_live"),
+	BY("sipreg_overload_shed_total", C,
+	   "New REGISTERs shed under overload: answered 503 with Retry-After, or dropped "
+	   "before parsing.",
+	   "reason", {"shed_503", "503"}, {"shed_unparsed", "unparsed"}),
+};
+
+/* sip.workers[] (engine_status) */
+static const struct fam sip_workers[] = {
+	WORKER("sipreg_worker_loop_turns_total", C,
+	       "Turns of each worker's event loop (one per wake-up).", "loop_turns"),
+	WORKER("sipreg_worker_messages_total", C, "Messages parsed by each worker.",
+	       "parsed"),
+};
+
+/* registrar_requests (regsvc_status) */
+static const struct fam registrar_requests[] = {
+	ONE("sipreg_registrar_registers_total", C, "REGISTERs received by the registrar.",
+	    "requests"),
+	BY("sipreg_registrar_results_total", C,
+	   "REGISTERs answered by the registrar, by result.", "result",
+	   {"registered", "registered"}, {"challenged", "challenged"},
+	   {"auth_failed", "auth_failed"}, {"suspended", "suspended"},
+	   {"bad_request", "bad_request"}, {"too_brief", "too_brief"},
+	   {"forbidden", "forbidden"}, {"server_error", "server_error"}),
+	ONE("sipreg_registrar_challenges_total", C,
+	    "Digest challenges (401) sent by the registrar.", "challenged"),
+	ONE("sipreg_registrar_auth_failures_total", C, "REGISTERs with wrong credentials.",
+	    "auth_failed"),
+};
+
+/* registrar (regsvc_status) */
+static const struct fam registrar[] = {
+	ONE("sipreg_subscribers", G, "Subscribers provisioned.", "subscribers"),
+	ONE("sipreg_aors", G, "Addresses of record with at least one binding.", "aors"),
+	ONE("sipreg_bindings", G, "Registered contacts in force.", "bindings"),
+	ONE("sipreg_bindings_expired_total", C, "Bindings that expired without a refresh.",
+	    "bindings_expired"),
+	ONE("sipreg_suspensions_active", G,
+	    "Endpoints or addresses suspended now (wrong passwords, scanners).",
+	    "suspended"),
+	ONE("sipreg_suspensions_total", C, "Suspensions started.", "suspensions_total"),
+	ONE("sipreg_database_records_flushed_total", C,
+	    "Binding changes written to the database.", "records_flushed"),
+	ONE("sipreg_database_flush_errors_total", C, "Failed batch writes of bindings.",
+	    "flush_errors"),
+};
+
+/* trunks (trunksvc_status) */
+static const struct fam trunks[] = {
+	EACH("sipreg_trunks", G, "Outbound trunks, by state.", "state", "by_state"),
+	BY("sipreg_trunk_registers_sent_total", C, "REGISTERs sent to upstreams, by kind.",
+	   "kind", {"registers_sent", "register"}, {"unregisters_sent", "unregister"}),
+	BY("sipreg_trunk_register_results_total", C,
+	   "Final outcomes of trunk registrations, by result.", "result",
+	   {"successes", "success"}, {"failures", "failure"}),
+	ONE("sipreg_trunk_challenges_total", C, "401/407 challenges answered for trunks.",
+	    "challenges"),
+	ONE("sipreg_trunk_late_refreshes_total", C,
+	    "Trunk refreshes that fired after the binding had lapsed.", "late_refreshes"),
+};
+
+/* counters (the daemon's own) */
+static const struct fam daemon_counters[] = {
+	BY("sipreg_config_reloads_total", C, "Configuration reloads (SIGHUP), by result.",
+	   "result", {"config_reloads", "ok"}, {"config_reload_failures", "failed"}),
+	ONE("sipreg_log_lines_suppressed_total", C, "Log lines dropped by the rate limit.",
+	    "log_lines_suppressed"),
+};
+
+/* doctor */
+static const struct fam doctor[] = {
+	EACH("sipreg_doctor_findings", G,
+	     "Findings of the doctor (sipregctl doctor) now, by kind.", "kind",
+	     "findings_by_kind"),
+};
+/* clang-format on */
 
 /* st.registrar_latency (engine_status: per-bucket counts, bounds in us) as
  * a histogram in seconds. */
@@ -281,14 +249,14 @@ static int latency_family(struct metrics *m, json_t *lat)
 
 int sipregd_metrics_fill(struct metrics *m, json_t *st)
 {
-	static const char *const rl_k[] = {"config_reloads", "config_reload_failures",
-	                                   NULL};
-	static const char *const rl_v[] = {"ok", "failed"};
+	static const struct fam workers =
+	        ONE("sipreg_workers", G, "Worker threads.", "workers");
 	struct metrics_label ver = L("version", SIPREG_VERSION);
 	json_t *sip = json_object_get(st, "sip"), *tr = json_object_get(st, "trunks");
+	json_t *req = json_object_get(st, "registrar_requests"),
+	       *reg = json_object_get(st, "registrar");
 	json_t *doc;
 	json_t *running = json_object_get(st, "workers_running"), *v;
-	json_t *counters = json_object_get(st, "counters");
 	size_t i;
 	int r;
 
@@ -297,8 +265,7 @@ int sipregd_metrics_fill(struct metrics *m, json_t *st)
 	if (r == 0)
 		r = metrics_sample(m, &ver, 1, 1);
 	if (r == 0)
-		r = one(m, "sipreg_workers", METRICS_GAUGE, "Worker threads.", st,
-		        "workers");
+		r = fam_fill(m, &workers, st);
 	if (r == 0)
 		r = metrics_family(m, "sipreg_worker_running", METRICS_GAUGE,
 		                   "1 while the worker's loop runs.");
@@ -312,25 +279,20 @@ int sipregd_metrics_fill(struct metrics *m, json_t *st)
 			r = metrics_sample(m, &l, 1, json_is_true(v) ? 1 : 0);
 	}
 	if (r == 0)
-		r = by(m, "sipreg_config_reloads_total", METRICS_COUNTER,
-		       "Configuration reloads (SIGHUP), by result.", "result", counters,
-		       rl_k, rl_v);
-	if (r == 0)
-		r = one(m, "sipreg_log_lines_suppressed_total", METRICS_COUNTER,
-		        "Log lines dropped by the rate limit.", counters,
-		        "log_lines_suppressed");
+		r = FAMS_FILL(m, daemon_counters, json_object_get(st, "counters"));
 	if (r == 0 && sip)
-		r = sip_families(m, sip);
-	if (r == 0)
-		r = registrar_families(m, json_object_get(st, "registrar_requests"),
-		                       json_object_get(st, "registrar"));
+		r = FAMS_FILL(m, sip_totals, json_object_get(sip, "totals"));
+	if (r == 0 && sip)
+		r = FAMS_FILL(m, sip_workers, json_object_get(sip, "workers"));
+	if (r == 0 && req)
+		r = FAMS_FILL(m, registrar_requests, req);
+	if (r == 0 && reg)
+		r = FAMS_FILL(m, registrar, reg);
 	if (r == 0 && json_object_get(st, "registrar_latency"))
 		r = latency_family(m, json_object_get(st, "registrar_latency"));
 	if (r == 0 && tr)
-		r = trunk_families(m, tr);
+		r = FAMS_FILL(m, trunks, tr);
 	if (r == 0 && json_is_object(doc = json_object_get(st, "doctor")))
-		r = each(m, "sipreg_doctor_findings", METRICS_GAUGE,
-		         "Findings of the doctor (sipregctl doctor) now, by kind.", "kind",
-		         json_object_get(doc, "findings_by_kind"));
+		r = FAMS_FILL(m, doctor, doc);
 	return r;
 }
