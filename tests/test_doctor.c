@@ -619,7 +619,7 @@ Test(doctor, retry_delay_long_for_a_failing_primary_trunk)
 	const struct doctor_finding *f;
 
 	t.st.primary = true;
-	failing(&t, 1, UA_FAIL_TIMEOUT); /* one failure is enough */
+	failing(&t, 1, UA_FAIL_TIMEOUT);   /* one failure is enough */
 	t.retry_delay = DOCTOR_RETRY_LONG; /* 60: at the threshold, not over it */
 	run(&t, 1, NULL);
 	cr_assert_null(only(DOCTOR_RETRY_DELAY_LONG));
@@ -630,14 +630,16 @@ Test(doctor, retry_delay_long_for_a_failing_primary_trunk)
 	cr_assert_eq(f->severity, DOCTOR_WARNING);
 	cr_assert_eq(f->subject_type, DOCTOR_SUBJECT_TRUNK);
 	cr_assert_str_eq(f->subject, "main");
-	cr_assert_str_eq(f->setting, "trunk retry_delay (now SS_SIP_USER_AGENT_RETRY_DELAY)");
-	cr_assert_not_null(strstr(f->advice, "sipregctl trunk set main --retry-delay 30"), "%s",
-	                   f->advice);
+	cr_assert_str_eq(f->setting,
+	                 "trunk retry_delay (now SS_SIP_USER_AGENT_RETRY_DELAY)");
+	cr_assert_not_null(strstr(f->advice, "sipregctl trunk set main --retry-delay 30"),
+	                   "%s", f->advice);
 	cr_assert_not_null(strstr(f->advice, "30-45 s"));
 	cr_assert_not_null(strstr(f->evidence, "1 failed attempts in a row since "
 	                                       "2025-11-24T15:50:00Z"),
 	                   "%s", f->evidence);
-	cr_assert_not_null(strstr(f->evidence, "failing for 600 s, unregistered"), "%s", f->evidence);
+	cr_assert_not_null(strstr(f->evidence, "failing for 600 s, unregistered"), "%s",
+	                   f->evidence);
 	cr_assert_not_null(strstr(f->evidence, "retries every 61 s"), "%s", f->evidence);
 	cr_assert_eq(data(f, "retry_delay_s"), 61);
 	cr_assert_eq(data(f, "failing"), 1);
@@ -651,16 +653,18 @@ Test(doctor, retry_delay_long_for_a_failing_primary_trunk)
 	f = only(DOCTOR_RETRY_DELAY_LONG);
 	cr_assert_not_null(f);
 	cr_assert_str_eq(f->setting, "trunk retry_delay");
-	cr_assert_not_null(strstr(f->evidence, "every 300 s (its own)"), "%s", f->evidence);
-	cr_assert_not_null(strstr(f->evidence, "up to 300 s longer (150 s on average)"), "%s",
+	cr_assert_not_null(strstr(f->evidence, "every 300 s (its own)"), "%s",
 	                   f->evidence);
+	cr_assert_not_null(strstr(f->evidence, "up to 300 s longer (150 s on average)"),
+	                   "%s", f->evidence);
 	/* 600 s is not short, and a primary is never told to go slower */
 	cr_assert_null(only(DOCTOR_RETRY_DELAY_SHORT));
 }
 
 Test(doctor, retry_delay_long_never_for_a_trunk_not_primary)
 {
-	struct ua_trunk_obs t[3] = {healthy("backup1"), healthy("backup2"), healthy("off")};
+	struct ua_trunk_obs t[3] = {healthy("backup1"), healthy("backup2"),
+	                            healthy("off")};
 
 	for (int i = 0; i < 3; i++) {
 		t[i].retry_delay = UA_RETRY_MAX;
@@ -721,10 +725,12 @@ Test(doctor, retry_delay_short_spares_a_primary_trunk)
 	t.retry_delay = 45;
 	failing(&t, DOCTOR_RETRY_RUN + 2, UA_FAIL_OTHER);
 	run(&t, 1, NULL);
-	cr_assert_not_null(only(DOCTOR_RETRY_DELAY_SHORT), "a backup at 45 s is hammering");
+	cr_assert_not_null(only(DOCTOR_RETRY_DELAY_SHORT),
+	                   "a backup at 45 s is hammering");
 	t.st.primary = true;
 	run(&t, 1, NULL);
-	cr_assert_null(only(DOCTOR_RETRY_DELAY_SHORT), "45 s is what a primary should do");
+	cr_assert_null(only(DOCTOR_RETRY_DELAY_SHORT),
+	               "45 s is what a primary should do");
 	cr_assert_null(only(DOCTOR_RETRY_DELAY_LONG));
 }
 

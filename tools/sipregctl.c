@@ -610,7 +610,8 @@ static void print_trunk(json_t *t)
 		printf("state:          %s%s%s\n",
 		       json_string_value(json_object_get(t, "state")) ?: "?",
 		       json_is_false(json_object_get(t, "enabled")) ? " (disabled)" : "",
-		       json_is_true(json_object_get(t, "primary")) ? " (primary trunk)" : "");
+		       json_is_true(json_object_get(t, "primary")) ? " (primary trunk)"
+		                                                   : "");
 		cell_result(t, NULL, cell, sizeof(cell));
 		printf("last result:    %s\n", cell);
 		v = json_integer_value(json_object_get(t, "granted"));

@@ -134,8 +134,9 @@ int store_trunk_import(struct store *s, const struct store_trunk *rows, size_t n
  * retry_delay take the defaults; expire is "auto" or seconds; enabled 0 or 1),
  * optionally followed by a twelfth column "primary" (0, 1, or empty = 0);
  * a file without it imports every trunk as not primary. Every row has as
- * many fields as the header. check (may be NULL) vets each row. Returns the rows imported, or -EINVAL
- * with err naming the first bad line, or the store's error.
+ * many fields as the header. check (may be NULL) vets each row. Returns the
+ * rows imported, or -EINVAL with err naming the first bad line, or the
+ * store's error.
  */
 long store_trunk_import_csv(struct store *s, FILE *in, store_trunk_check_fn check, void *arg,
 			    char *err, size_t errlen);

@@ -169,7 +169,7 @@ int ua_trunk_config_validate(const struct ua_trunk_config *c, struct ua_error *e
 /*
  * Field parsers for the store, the CSV import and sipregctl (the CSV header
  * `name,registrar,proxy,transport,user,auth_user,password,domain,expire,
- * retry_delay,enabled`). All reentrant; NULL is taken as "".
+ * retry_delay,enabled[,primary]`). All reentrant; NULL is taken as "".
  */
 
 /* "udp" / "tcp", any case. Returns 0 or -EINVAL. */

@@ -19,10 +19,9 @@
 /* Names                                                                     */
 
 static const char *const kind_names[DOCTOR_KIND__COUNT] = {
-        "nat_expiry_too_long",   "register_flooding",    "credentials_rejected",
-        "upstream_blocking",     "upstream_unreachable", "retry_delay_short",
-        "retry_delay_long",
-        "synchronised_refreshes", "endpoint_register_flooding",
+        "nat_expiry_too_long", "register_flooding",      "credentials_rejected",
+        "upstream_blocking",   "upstream_unreachable",   "retry_delay_short",
+        "retry_delay_long",    "synchronised_refreshes", "endpoint_register_flooding",
 };
 
 const char *doctor_kind_name(enum doctor_kind k)
@@ -361,8 +360,9 @@ static int check_retry(struct doctor_report *r, const struct ua_trunk_obs *o)
 	struct doctor_finding *f;
 	unsigned per_hour;
 
-	if (o->run < DOCTOR_RETRY_RUN || o->st.state != UA_STATE_FAILED || o->st.primary ||
-	    o->retry_delay >= DOCTOR_RETRY_SHORT || o->retry_after > o->retry_delay)
+	if (o->run < DOCTOR_RETRY_RUN || o->st.state != UA_STATE_FAILED ||
+	    o->st.primary || o->retry_delay >= DOCTOR_RETRY_SHORT ||
+	    o->retry_after > o->retry_delay)
 		return 0;
 	f = add(r, DOCTOR_RETRY_DELAY_SHORT, DOCTOR_WARNING, DOCTOR_SUBJECT_TRUNK, o->st.name);
 	if (!f)
@@ -405,25 +405,30 @@ static int check_retry_long(struct doctor_report *r, const struct ua_trunk_obs *
 	char t1[32], t2[32], t3[32];
 	long long down;
 
-	if (!o->st.primary || o->retry_delay <= DOCTOR_RETRY_LONG || (!failing && !recent))
+	if (!o->st.primary || o->retry_delay <= DOCTOR_RETRY_LONG ||
+	    (!failing && !recent))
 		return 0;
 	f = add(r, DOCTOR_RETRY_DELAY_LONG, failing ? DOCTOR_WARNING : DOCTOR_INFO,
 	        DOCTOR_SUBJECT_TRUNK, o->st.name);
 	if (!f)
 		return -ENOMEM;
 	if (failing) {
-		down = o->run_first > 0 && now > o->run_first ? (long long)(now - o->run_first) : 0;
+		down = o->run_first > 0 && now > o->run_first
+		               ? (long long)(now - o->run_first)
+		               : 0;
 		run_words(f->evidence, sizeof(f->evidence), o);
 		cat(f->evidence, sizeof(f->evidence),
 		    "; the primary trunk has been failing for %lld s%s", down,
 		    o->st.valid ? " (its last binding still holds)" : ", unregistered");
 	} else {
-		down = o->run_last > o->run_first ? (long long)(o->run_last - o->run_first) : 0;
+		down = o->run_last > o->run_first
+		               ? (long long)(o->run_last - o->run_first)
+		               : 0;
 		fmt(f->evidence, sizeof(f->evidence),
 		    "the primary trunk failed from %s to %s (at least %lld s) and "
 		    "registered again (last success %s)",
-		    utc(t1, sizeof(t1), o->run_first), utc(t2, sizeof(t2), o->run_last), down,
-		    utc(t3, sizeof(t3), o->st.last_success));
+		    utc(t1, sizeof(t1), o->run_first), utc(t2, sizeof(t2), o->run_last),
+		    down, utc(t3, sizeof(t3), o->st.last_success));
 	}
 	cat(f->evidence, sizeof(f->evidence),
 	    "; it retries every %u s (%s), so once %s:%u answers again it stays "
@@ -433,15 +438,18 @@ static int check_retry_long(struct doctor_report *r, const struct ua_trunk_obs *
 	    o->dest_host, o->dest_port, o->retry_delay, o->retry_delay / 2);
 	if (o->retry_after > o->retry_delay)
 		cat(f->evidence, sizeof(f->evidence),
-		    "; the upstream asked for %u s (Retry-After) this time", o->retry_after);
+		    "; the upstream asked for %u s (Retry-After) this time",
+		    o->retry_after);
 	fmt(f->setting, sizeof(f->setting), "trunk retry_delay%s",
-	    o->retry_cfg == UA_RETRY_GLOBAL ? " (now SS_SIP_USER_AGENT_RETRY_DELAY)" : "");
+	    o->retry_cfg == UA_RETRY_GLOBAL ? " (now SS_SIP_USER_AGENT_RETRY_DELAY)"
+	                                    : "");
 	fmt(f->advice, sizeof(f->advice),
 	    "a primary trunk should be back as soon as its upstream is: retry it every "
 	    "30-45 s (sipregctl trunk set %s --retry-delay 30)%s",
 	    o->st.name,
 	    o->retry_cfg == UA_RETRY_GLOBAL
-	            ? "; keep the global SS_SIP_USER_AGENT_RETRY_DELAY long for the backup trunks"
+	            ? "; keep the global SS_SIP_USER_AGENT_RETRY_DELAY long for the "
+	              "backup trunks"
 	            : "");
 	num(f, "retry_delay_s", o->retry_delay);
 	num(f, "failing", failing);

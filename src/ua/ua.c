@@ -1514,7 +1514,8 @@ static int trunk_set(struct ua *ua, const struct ua_trunk_config *c, struct ua_e
 		return -ENOMEM;
 	same = same_identity(&t->cfg->c, &b->c);
 	if (same && b->c.primary != t->cfg->c.primary && !t->pending &&
-	    b->c.expire == t->cfg->c.expire && b->c.retry_delay == t->cfg->c.retry_delay &&
+	    b->c.expire == t->cfg->c.expire &&
+	    b->c.retry_delay == t->cfg->c.retry_delay &&
 	    b->c.enabled == t->cfg->c.enabled) {
 		/* Only the primary mark changed: nothing the upstream sees, so
 		 * the registration (or the retry) goes on untouched. */
