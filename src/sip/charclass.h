@@ -35,20 +35,16 @@
 #include "sipreg/sip.h"
 
 /*
- * SSE2 scanning (every x86-64 has it) unless SIPREG_NO_SIMD is defined, as in
- * msg.c: 16 bytes at a time for quoted strings (nonce, response, cnonce,
+ * SSE2 scanning (every x86-64 has it) unless SIPREG_NO_SIMD is defined (see
+ * simd.h): 16 bytes at a time for quoted strings (nonce, response, cnonce,
  * +sip.instance: the long runs of a REGISTER; token runs are mostly shorter
  * than 16 bytes, where the four-way unrolled table loop is cheaper). The
  * scalar loops do the same job and the unit tests are also built against them
  * (tests/meson.build: sip_hdr_scalar, sip_uri_scalar). A vector load is made
  * only when 16 bytes remain before end, so nothing past the slice is read.
  */
-#if defined(__SSE2__) && !defined(SIPREG_NO_SIMD)
-#include <emmintrin.h>
-#define CC_SSE2 1
-#else
-#define CC_SSE2 0
-#endif
+#include "simd.h"
+#define CC_SSE2 SIP_SSE2
 
 #define likely(x) sip_likely(x)
 #define unlikely(x) sip_unlikely(x)
@@ -132,25 +128,10 @@ static inline const char *cc_skip_ws(const char *p, const char *end)
 static inline __m128i cc_load16(const char *p, const char *end)
 {
 	size_t n = (size_t)(end - p);
-	uint64_t lo = 0, hi = 0;
 
 	if (likely(n >= 16))
 		return _mm_loadu_si128((const __m128i *)(const void *)p);
-	if (n > 8) {
-		memcpy(&lo, p, 8);
-		memcpy(&hi, end - 8, 8);
-		hi >>= 8 * (16 - n); /* keep bytes p[8 .. n) */
-	} else if (n >= 4) {
-		uint32_t a, b;
-		memcpy(&a, p, 4);
-		memcpy(&b, end - 4, 4);
-		lo = (uint64_t)a | (uint64_t)b << (8 * (n - 4));
-	} else if (n > 0) {
-		lo = (uint64_t)(unsigned char)p[0] |
-		     (uint64_t)(unsigned char)p[n / 2] << (8 * (n / 2)) |
-		     (uint64_t)(unsigned char)p[n - 1] << (8 * (n - 1));
-	}
-	return _mm_set_epi64x((long long)hi, (long long)lo);
+	return sip_load16_tail(p, n);
 }
 
 #endif

@@ -41,18 +41,8 @@
 
 #include "sipreg/sip.h"
 #include "sip/msg_internal.h"
+#include "sip/simd.h" /* SIP_SSE2: the scalar loops below do the same job */
 
-/*
- * SSE2 scanning (every x86-64 has it) unless SIPREG_NO_SIMD is defined; the
- * scalar loops below do the same job, and the unit tests are also built
- * against them (tests/meson.build, test sip_msg_scalar).
- */
-#if defined(__SSE2__) && !defined(SIPREG_NO_SIMD)
-#include <emmintrin.h>
-#define SIP_SSE2 1
-#else
-#define SIP_SSE2 0
-#endif
 
 /* ------------------------------------------------------------------------ */
 /* Character classes                                                         */
@@ -139,33 +129,6 @@ struct ctl_scan {
 	uint64_t ctl;      /* control bytes of the block not yet consumed */
 };
 
-#if SIP_SSE2
-/*
- * The n < 16 bytes at p followed by zero bytes, from overlapping 8- and
- * 4-byte loads inside [p, p + n) (the last block of a message: cheaper than
- * a copy into a padded buffer, which costs a memcpy and a memset call).
- */
-static inline __m128i load16_tail(const char *p, size_t n)
-{
-	uint64_t lo = 0, hi = 0;
-
-	if (n > 8) {
-		memcpy(&lo, p, 8);
-		memcpy(&hi, p + n - 8, 8);
-		hi >>= 8 * (16 - n); /* keep bytes p[8 .. n) */
-	} else if (n >= 4) {
-		uint32_t a, b;
-		memcpy(&a, p, 4);
-		memcpy(&b, p + n - 4, 4);
-		lo = (uint64_t)a | (uint64_t)b << (8 * (n - 4));
-	} else if (n > 0) {
-		lo = (uint64_t)(unsigned char)p[0] |
-		     (uint64_t)(unsigned char)p[n / 2] << (8 * (n / 2)) |
-		     (uint64_t)(unsigned char)p[n - 1] << (8 * (n - 1));
-	}
-	return _mm_set_epi64x((long long)hi, (long long)lo);
-}
-#endif
 
 /* The control-byte mask of the 64 bytes at b (fewer at the end). Inlined
  * into the line scan: a call per block cost about ten instructions. */
@@ -194,7 +157,7 @@ static inline __attribute__((always_inline)) uint64_t block_mask(const char *b,
 		__m128i x;
 
 		if (avail - i < 16)
-			x = load16_tail(q, avail - i);
+			x = sip_load16_tail(q, avail - i);
 		else
 			x = _mm_loadu_si128((const __m128i *)(const void *)q);
 		__m128i c = _mm_or_si128(_mm_cmpeq_epi8(_mm_min_epu8(x, c1f), x),
@@ -373,43 +336,13 @@ static inline const char *find_le_sp(const char *p, const char *e, const char *e
 
 /*
  * The first byte in [p, e) that no URI holds unescaped: < > " or a byte
- * above 0x7e (DEL, non-ASCII), or e (RFC 3986 §2; controls and SP are found
- * before this is called). Loads stay below end.
+ * above 0x7e (DEL, non-ASCII), and with le_sp also a byte at or below 0x20
+ * (SP ends a Request-URI: find_le_sp and the URI check in one pass); or e
+ * (RFC 3986 §2). Loads stay below end. le_sp is a constant at each call:
+ * the always_inline leaves one loop for each.
  */
-static inline const char *find_non_uric(const char *p, const char *e, const char *end)
-{
-#if SIP_SSE2
-	const __m128i lt = _mm_set1_epi8('<'), gt = _mm_set1_epi8('>'),
-		      dq = _mm_set1_epi8('"'), hi = _mm_set1_epi8(0x7f);
-
-	while (p < e && end - p >= 16) {
-		__m128i x = _mm_loadu_si128((const __m128i *)(const void *)p);
-		__m128i a = _mm_or_si128(_mm_cmpeq_epi8(x, lt), _mm_cmpeq_epi8(x, gt));
-		__m128i b = _mm_or_si128(_mm_cmpeq_epi8(x, dq),
-					 _mm_cmpeq_epi8(_mm_max_epu8(x, hi), x));
-		unsigned k = (unsigned)_mm_movemask_epi8(_mm_or_si128(a, b));
-		if (k) {
-			const char *c = p + __builtin_ctz(k);
-			return c < e ? c : e;
-		}
-		p += 16;
-	}
-	if (p >= e)
-		return e;
-#else
-	(void)end;
-#endif
-	while (p < e && uric_tab[(unsigned char)*p])
-		p++;
-	return p;
-}
-
-/*
- * The first byte in [p, e) that ends a Request-URI or has no place in one:
- * a byte at or below 0x20 (SP ends it), < > " or a byte above 0x7e; or e.
- * find_le_sp and find_non_uric in one pass. Loads stay below end.
- */
-static inline const char *find_uri_stop(const char *p, const char *e, const char *end)
+static inline __attribute__((always_inline)) const char *
+scan_uric(const char *p, const char *e, const char *end, bool le_sp)
 {
 #if SIP_SSE2
 	const __m128i sp = _mm_set1_epi8(0x20), lt = _mm_set1_epi8('<'),
@@ -417,11 +350,14 @@ static inline const char *find_uri_stop(const char *p, const char *e, const char
 
 	while (p < e && end - p >= 16) {
 		__m128i x = _mm_loadu_si128((const __m128i *)(const void *)p);
-		__m128i a = _mm_or_si128(_mm_cmpeq_epi8(_mm_min_epu8(x, sp), x),
-					 _mm_cmpeq_epi8(_mm_max_epu8(x, hi), x));
+		__m128i a = _mm_cmpeq_epi8(_mm_max_epu8(x, hi), x);
 		__m128i b = _mm_or_si128(_mm_or_si128(_mm_cmpeq_epi8(x, lt), _mm_cmpeq_epi8(x, gt)),
 					 _mm_cmpeq_epi8(x, dq));
-		unsigned k = (unsigned)_mm_movemask_epi8(_mm_or_si128(a, b));
+		unsigned k;
+
+		if (le_sp)
+			a = _mm_or_si128(a, _mm_cmpeq_epi8(_mm_min_epu8(x, sp), x));
+		k = (unsigned)_mm_movemask_epi8(_mm_or_si128(a, b));
 		if (k) {
 			const char *c = p + __builtin_ctz(k);
 			return c < e ? c : e;
@@ -433,9 +369,21 @@ static inline const char *find_uri_stop(const char *p, const char *e, const char
 #else
 	(void)end;
 #endif
-	while (p < e && (unsigned char)*p > 0x20 && uric_tab[(unsigned char)*p])
+	while (p < e && (!le_sp || (unsigned char)*p > 0x20) && uric_tab[(unsigned char)*p])
 		p++;
 	return p;
+}
+
+/* controls and SP are found before this is called */
+static inline const char *find_non_uric(const char *p, const char *e, const char *end)
+{
+	return scan_uric(p, e, end, false);
+}
+
+/* The first byte that ends a Request-URI or has no place in one. */
+static inline const char *find_uri_stop(const char *p, const char *e, const char *end)
+{
+	return scan_uric(p, e, end, true);
 }
 
 /* ------------------------------------------------------------------------ */

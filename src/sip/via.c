@@ -33,6 +33,18 @@
 
 #define FAIL(reason, at) cc_fail(err, "Bad Via: " reason, base, (at))
 
+/* SLASH token, p after the token before it: the cursor after the token with
+ * *tok at its start, or NULL when bad. */
+static const char *slash_token(const char *p, const char *end, const char **tok)
+{
+	p = cc_skip_ws(p, end);
+	if (unlikely(p == end || *p != '/'))
+		return NULL;
+	*tok = cc_skip_ws(p + 1, end);
+	p = cc_span(*tok, end, CC_TOKEN);
+	return unlikely(p == *tok) ? NULL : p;
+}
+
 /* protocol-name SLASH protocol-version SLASH transport; NULL when bad. */
 static const char *scan_proto(const char *p, const char *end, struct sip_via *v)
 {
@@ -49,22 +61,10 @@ static const char *scan_proto(const char *p, const char *end, struct sip_via *v)
 	}
 
 	p = cc_span(p, end, CC_TOKEN);
-	if (unlikely(p == s))
-		return NULL;
-	p = cc_skip_ws(p, end);
-	if (unlikely(p == end || *p != '/'))
-		return NULL;
-	q = cc_skip_ws(p + 1, end);
-	p = cc_span(q, end, CC_TOKEN);
-	if (unlikely(p == q))
+	if (unlikely(p == s || (p = slash_token(p, end, &q)) == NULL))
 		return NULL;
 	v->proto = sip_str_make(s, (size_t)(p - s));
-	p = cc_skip_ws(p, end);
-	if (unlikely(p == end || *p != '/'))
-		return NULL;
-	q = cc_skip_ws(p + 1, end);
-	p = cc_span(q, end, CC_TOKEN);
-	if (unlikely(p == q))
+	if (unlikely((p = slash_token(p, end, &q)) == NULL))
 		return NULL;
 	v->transport = sip_str_make(q, (size_t)(p - q));
 	return p;
