@@ -26,6 +26,8 @@
 #     -> endpoint_register_flooding about its AOR (critical, subject_type
 #     endpoint), a phone registered once and t-ok's account not named;
 #     t-fast's account (asks 20 s) named at U as well;
+#   - a primary trunk (TCP to a closed port: refused at once) with a retry
+#     delay of 120 s -> retry_delay_long, its backup not; 30 s clears it;
 #   - `sipregctl reload` after editing D's file: a live key
 #     (SS_SIP_USER_AGENT_RETRY_DELAY) applied and running, a restart-only
 #     key ([core] workers) reported and not applied; a broken file: exit 1,
@@ -398,6 +400,35 @@ for n in $sync_names; do grep -q -- "$n" <<<"$ev" || miss="$miss $n"; done
 check "synchronised_refreshes: the five trunks named" "" "$miss"
 check "synchronised_refreshes: same effective expiry 20" 20 \
 	"$(finding synchronised_refreshes "127.0.0.1:$uport" .data.effective_expiry_s)"
+
+# --- a primary trunk slow to come back: TCP to a closed port fails at once
+# (connection refused); with its own retry delay of 120 s it is named
+# retry_delay_long, a backup failing the same way is not; 30 s clears it
+cport=$(free_port)
+dctl trunk add t-main --registrar "127.0.0.1:$cport" --transport tcp --user main \
+	--retry-delay 120 --primary >/dev/null || bad "add t-main"
+dctl trunk add t-backup --registrar "127.0.0.1:$cport" --transport tcp --user backup \
+	--retry-delay 120 >/dev/null || bad "add t-backup"
+wait_trunk t-main 10 '.state == "failed" and .primary' || bad "t-main not failed: $(tjson t-main)"
+wait_trunk t-backup 10 '.state == "failed" and (.primary | not)' || bad "t-backup not failed: $(tjson t-backup)"
+doc=$(dctl doctor --json)
+check "t-main: retry_delay_long, a warning while it fails" warning "$(finding retry_delay_long t-main .severity)"
+check "t-main: its own delay, one failure" "trunk retry_delay 120 1" \
+	"$(finding retry_delay_long t-main '| "\(.setting) \(.data.retry_delay_s) \(.data.failures_in_a_row)"')"
+grep -q 'sipregctl trunk set t-main --retry-delay 30' <<<"$(finding retry_delay_long t-main .advice)" &&
+	ok "t-main: advice 30 s" || bad "t-main advice: $(finding retry_delay_long t-main .advice)"
+grep -q "every 120 s (its own), so once 127.0.0.1:$cport answers again" <<<"$(finding retry_delay_long t-main .evidence)" &&
+	ok "t-main: evidence has the delay and the upstream" || bad "t-main evidence: $(finding retry_delay_long t-main .evidence)"
+check "t-backup (not primary): no retry_delay_long" "(0 findings)" "$(finding retry_delay_long t-backup .severity)"
+out=$(dctl doctor)
+grep -q '^WARNING   retry_delay_long  trunk t-main$' <<<"$out" && ok "doctor: human form names t-main" ||
+	bad "doctor human: $out"
+grep -q '^sipreg_doctor_findings{kind="retry_delay_long"} [0-9]*$' <<<"$(curl -s --max-time 5 "http://127.0.0.1:$mport/metrics")" &&
+	ok "metrics: the retry_delay_long kind is exported" || bad "metrics: no retry_delay_long"
+dctl trunk set t-main --retry-delay 30 >/dev/null || bad "trunk set t-main --retry-delay 30"
+wait_trunk t-main 10 '.state == "failed" and .config.retry_delay == "30"' || bad "t-main: $(tjson t-main)"
+doc=$(dctl doctor --json)
+check "t-main at 30 s: no retry_delay_long" "(0 findings)" "$(finding retry_delay_long t-main .severity)"
 
 # --- stop
 kill -TERM "$dpid"
