@@ -27,8 +27,10 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <unistd.h>
 
 #include "sipreg/sip.h"
+#include "support/csv_reader.h"
 
 #define NHDRS 256
 #define MAXV 64
@@ -45,87 +47,31 @@ struct row {
 	char expect[32];
 };
 
-/* Split one CSV line (RFC 4180 quoting) into at most nf fields, in place. */
-static size_t csv_split(char *line, char **f, size_t nf)
-{
-	size_t n = 0;
-	char *r = line, *w = line;
-
-	while (n < nf) {
-		f[n++] = w;
-		if (*r == '"') {
-			r++;
-			for (;;) {
-				if (*r == '"' && r[1] == '"') {
-					*w++ = '"';
-					r += 2;
-				} else if (*r == '"') {
-					r++;
-					break;
-				} else if (*r == '\0') {
-					break;
-				} else {
-					*w++ = *r++;
-				}
-			}
-		}
-		while (*r && *r != ',')
-			*w++ = *r++;
-		if (*r != ',') {
-			*w = '\0';
-			break;
-		}
-		r++;
-		*w++ = '\0';
-	}
-	return n;
-}
-
-static int col(char **hdr, size_t n, const char *name)
-{
-	for (size_t i = 0; i < n; i++)
-		if (strcmp(hdr[i], name) == 0)
-			return (int)i;
-	return -1;
-}
-
-static void chomp(char *s)
-{
-	size_t l = strlen(s);
-	while (l && (s[l - 1] == '\n' || s[l - 1] == '\r'))
-		s[--l] = '\0';
-}
-
-/* Rows of dir/manifest.csv; real/ has no expectation column: accept. */
+/* Rows of dir/manifest.csv (tests/support/csv_reader.c); real/ has no
+ * expectation column: accept. */
 static size_t read_manifest(const char *dir, struct row *rows, size_t max)
 {
-	char path[8192], hline[4096], line[8192];
-	char *hf[32], *lf[32];
-	size_t nh, n = 0;
+	char path[8192];
+	struct csv c;
+	size_t len, n = 0;
+	char *text;
 	int cfile, cname, ccls, cexp;
-	FILE *f;
 
 	snprintf(path, sizeof(path), "%s/manifest.csv", dir);
-	f = fopen(path, "r");
-	if (!f)
+	text = csv_slurp(path, &len);
+	if (!text)
 		return 0;
-	if (!fgets(hline, sizeof(hline), f)) {
-		fclose(f);
-		return 0;
-	}
-	chomp(hline);
-	nh = csv_split(hline, hf, 32);
-	cfile = col(hf, nh, "file");
-	cname = col(hf, nh, "name");
-	ccls = col(hf, nh, "rfc_class");
-	cexp = col(hf, nh, "parse_expectation");
+	cr_assert_eq(csv_parse(&c, text, len), 0, "%s is not valid CSV", path);
+	cfile = csv_col(&c, "file");
+	cname = csv_col(&c, "name");
+	ccls = csv_col(&c, "rfc_class");
+	cexp = csv_col(&c, "parse_expectation");
 	cr_assert_geq(cfile, 0, "%s has no 'file' column", path);
-	while (n < max && fgets(line, sizeof(line), f)) {
-		size_t nf;
-		chomp(line);
-		if (!line[0])
-			continue;
-		nf = csv_split(line, lf, 32);
+	cr_assert_leq(c.nrows, max + 1, "%s: more than %zu rows", path, max);
+	for (size_t i = 1; i < c.nrows; i++) {
+		char **lf = c.field[i];
+		size_t nf = c.nfields[i];
+
 		cr_assert_gt(nf, (size_t)cfile, "%s: short row", path);
 		struct row *r = &rows[n++];
 		snprintf(r->file, sizeof(r->file), "%s", lf[cfile]);
@@ -141,7 +87,8 @@ static size_t read_manifest(const char *dir, struct row *rows, size_t max)
 				*dot = '\0';
 		}
 	}
-	fclose(f);
+	csv_free(&c);
+	free(text);
 	return n;
 }
 
@@ -549,15 +496,40 @@ Test(sip_corpus, manifests, .timeout = 600)
 	cr_log_info("corpus: %zu rfc4475, %zu rfc5118, %zu real messages", n4475, n5118, nreal);
 }
 
-/* The manifest reader itself: quoted fields with commas and doubled quotes. */
-Test(sip_corpus, csv_split)
+/* The manifest reader: quoted fields with commas, doubled quotes and line
+ * breaks, a blank line, and real/'s defaults when a column is missing. */
+Test(sip_corpus, read_manifest)
 {
-	char line[] = "a.dat,\"x, \"\"y\"\"\",,last";
-	char *f[8];
+	char dir[] = "/tmp/sipreg-corpus-XXXXXX", path[64];
+	struct row rows[4];
+	FILE *f;
 
-	cr_assert_eq(csv_split(line, f, 8), 4);
-	cr_assert_str_eq(f[0], "a.dat");
-	cr_assert_str_eq(f[1], "x, \"y\"");
-	cr_assert_str_eq(f[2], "");
-	cr_assert_str_eq(f[3], "last");
+	cr_assert_not_null(mkdtemp(dir));
+	snprintf(path, sizeof(path), "%s/manifest.csv", dir);
+	f = fopen(path, "w");
+	cr_assert_not_null(f);
+	fputs("file,name,rfc_class,parse_expectation,notes\r\n"
+	      "a.dat,\"x, \"\"y\"\"\",valid,accept,\"two\nlines\"\r\n"
+	      "\r\n"
+	      "b.dat,b,invalid,reject,\n",
+	      f);
+	fclose(f);
+	cr_assert_eq(read_manifest(dir, rows, 4), 2);
+	cr_assert_str_eq(rows[0].file, "a.dat");
+	cr_assert_str_eq(rows[0].name, "x, \"y\"");
+	cr_assert_str_eq(rows[0].cls, "valid");
+	cr_assert_str_eq(rows[1].expect, "reject");
+
+	f = fopen(path, "w");
+	cr_assert_not_null(f);
+	fputs("start_line,file\nREGISTER sip:x SIP/2.0,r1.sip\n", f);
+	fclose(f);
+	cr_assert_eq(read_manifest(dir, rows, 4), 1);
+	cr_assert_str_eq(rows[0].file, "r1.sip");
+	cr_assert_str_eq(rows[0].name, "r1");
+	cr_assert_str_eq(rows[0].cls, "real");
+	cr_assert_str_eq(rows[0].expect, "accept");
+	cr_assert_eq(unlink(path), 0);
+	cr_assert_eq(read_manifest(dir, rows, 4), 0, "no manifest: no rows");
+	cr_assert_eq(rmdir(dir), 0);
 }

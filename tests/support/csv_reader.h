@@ -3,7 +3,7 @@
  * csv_reader.h - test support: a small RFC 4180 CSV reader for the corpus
  * files (digest vectors, manifests): quoted fields, "" inside quotes, commas
  * and line breaks inside quotes, CRLF or LF line ends; a blank line is no
- * row. Shared by test_digest.c and test_sip_write.c.
+ * row. Shared by test_digest.c, test_sip_write.c and test_sip_corpus.c.
  */
 #ifndef SIPREG_TEST_CSV_READER_H
 #define SIPREG_TEST_CSV_READER_H
@@ -11,7 +11,7 @@
 #include <stddef.h>
 
 #define CSV_MAX_FIELDS 16
-#define CSV_MAX_ROWS 256
+#define CSV_MAX_ROWS 1024
 
 /* Row 0 is the header line when the file has one. field[r][i] is NUL
  * terminated, for i < nfields[r]. */
