@@ -988,6 +988,40 @@ Test(doctor_ep, eviction_keeps_the_heavy_hitters)
 	free(order);
 }
 
+/* Every DOCTOR_EP_DECAY_MS the counts halve (the ranking follows the recent
+ * past) while the REGISTERs and interval since an AOR entered are kept; an
+ * AOR busy now overtakes one that was busy before. */
+Test(doctor_ep, counts_decay)
+{
+	struct doctor_ep_stat *s;
+	uint64_t t0 = 1000000, t;
+	size_t n;
+
+	cr_assert_eq(doctor_ep_new(&ep, 2), 0);
+	for (unsigned i = 0; i < 100; i++)
+		cr_assert_eq(feed(ep, "old@x", 3600, 3600, t0 + i * 1000ull), 0);
+	t = t0 + DOCTOR_EP_DECAY_MS;
+	cr_assert_eq(feed(ep, "new@x", 3600, 3600, t), 0); /* halves first: 50 */
+	cr_assert_eq(doctor_ep_merge(&ep, 1, &s, &n), 0);
+	cr_assert_eq(n, 2);
+	cr_assert_eq(stat_of(s, n, "old@x")->count, 50);
+	cr_assert_eq(stat_of(s, n, "old@x")->regs, 100);
+	cr_assert_eq(stat_of(s, n, "old@x")->interval_ms, 1000);
+	free(s);
+	for (unsigned i = 1; i < 60; i++)
+		cr_assert_eq(feed(ep, "new@x", 3600, 3600, t + i * 1000ull), 0);
+	/* k = 2: a third AOR evicts the smaller count, now old@x's */
+	cr_assert_eq(feed(ep, "third@x", 3600, 3600, t + 60000), 0);
+	cr_assert_eq(doctor_ep_merge(&ep, 1, &s, &n), 0);
+	cr_assert_eq(n, 2);
+	cr_assert_null(stat_of(s, n, "old@x"));
+	cr_assert_eq(stat_of(s, n, "new@x")->count, 60);
+	cr_assert_eq(stat_of(s, n, "third@x")->count, 51);
+	cr_assert_eq(stat_of(s, n, "third@x")->err, 50);
+	cr_assert_eq(stat_of(s, n, "third@x")->regs, 1);
+	free(s);
+}
+
 /* The memory is fixed at doctor_ep_new: 100,000 distinct AORs later the
  * tracker holds the same bytes and k AORs. */
 Test(doctor_ep, bounded_memory)

@@ -67,8 +67,10 @@
  *                           interval / expiry (SS_ENDPOINT_NAT_EXPIRE or
  *                           SS_ENDPOINT_EXPIRE when our grant is the short).
  *
- * Not covered: per-endpoint REGISTER intervals (the registrar keeps no
- * per-binding history of its refreshes).
+ * Per endpoint only the AORs among each worker's DOCTOR_EP_K busiest are
+ * judged (the registrar keeps no per-binding history of its refreshes): an
+ * AOR refreshing too often but sending few of the REGISTERs may not be
+ * named.
  */
 #ifndef SIPREG_DOCTOR_H
 #define SIPREG_DOCTOR_H
