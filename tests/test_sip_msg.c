@@ -18,6 +18,8 @@
 #include <unistd.h>
 
 #include "sipreg/sip.h"
+#include "support/guard_page.h"
+#include "support/sip_assert.h"
 #include "sip/msg_internal.h"
 
 #define NHDRS 128
@@ -25,15 +27,6 @@
 #define STREAM SIP_PARSE_STREAM
 
 static struct sip_hdr hdrs[NHDRS];
-
-static bool str_is(struct sip_str s, const char *lit)
-{
-	return s.p != NULL && s.len == strlen(lit) && memcmp(s.p, lit, s.len) == 0;
-}
-
-#define cr_assert_str(s, lit)                                                          \
-	cr_assert(str_is((s), (lit)), "%s: got '%.*s' (set=%d), want '%s'", #s,       \
-		  (int)(s).len, (s).p ? (s).p : "", (s).p != NULL, (lit))
 
 static int parse(struct sip_msg *m, const char *s, unsigned flags, struct sip_err *err)
 {
@@ -1141,33 +1134,15 @@ Test(sip_msg, random_messages)
 /* ------------------------------------------------------------------------ */
 /* Guard page: no read past the end, whatever the input                      */
 
-struct guard {
-	char *map;
-	size_t maplen, page;
-};
-
-static char *guard_place(struct guard *g, const char *in, size_t len)
-{
-	g->page = (size_t)sysconf(_SC_PAGESIZE);
-	size_t pages = (len + g->page - 1) / g->page + 1;
-	g->maplen = (pages + 1) * g->page;
-	g->map = mmap(NULL, g->maplen, PROT_READ | PROT_WRITE, MAP_PRIVATE | MAP_ANONYMOUS, -1, 0);
-	cr_assert_neq(g->map, MAP_FAILED);
-	cr_assert_eq(mprotect(g->map + pages * g->page, g->page, PROT_NONE), 0);
-	char *p = g->map + pages * g->page - len;
-	memcpy(p, in, len);
-	/* read-only, so a write would fault as well */
-	cr_assert_eq(mprotect(g->map, pages * g->page, PROT_READ), 0);
-	return p;
-}
-
 static void guard_check(const char *in, size_t len)
 {
-	struct guard g;
-	char *p = guard_place(&g, in, len);
+	struct guard_page g;
+	char *p = guard_page_new(&g, len) - len;
 	static const unsigned modes[] = {DGRAM, STREAM, DGRAM | SIP_PARSE_LF,
 					 STREAM | SIP_PARSE_LF};
 
+	memcpy(p, in, len);
+	guard_page_readonly(&g); /* a write would fault as well */
 	for (size_t k = 0; k <= len; k++) {
 		for (size_t i = 0; i < 4; i++) {
 			struct sip_msg m;
@@ -1179,7 +1154,7 @@ static void guard_check(const char *in, size_t len)
 				(void)sip_msg_validate(&m, &err);
 		}
 	}
-	munmap(g.map, g.maplen);
+	guard_page_free(&g);
 }
 
 Test(sip_msg, guard_page_vectors)

@@ -19,6 +19,7 @@
 #include "sipreg/digest.h"
 #include "sipreg/sip_write.h"
 #include "support/csv_reader.h"
+#include "support/guard_page.h"
 
 #define S(cstr) sip_str_make((cstr), strlen(cstr))
 #define MAXH 128
@@ -810,27 +811,23 @@ Test(sip_write_corpus, round_trip)
  * cap would fault. Every cap of the REGISTER builder is tried. */
 Test(sip_write, guard_page_after_cap)
 {
-	size_t pg = (size_t)sysconf(_SC_PAGESIZE);
-	char *map = mmap(NULL, 4 * pg, PROT_READ | PROT_WRITE,
-			 MAP_PRIVATE | MAP_ANONYMOUS, -1, 0);
 	struct reg_args a = {.ipv6 = true, .auth = true};
+	struct guard_page g;
 	struct sip_write w;
 	char full[4096];
 
-	cr_assert_neq(map, MAP_FAILED);
-	cr_assert_eq(mprotect(map + 3 * pg, pg, PROT_NONE), 0);
 	sip_write_init(&w, full, sizeof(full));
 	build_register(&w, &a);
 	int n = sip_write_result(&w);
 	cr_assert_gt(n, 0);
-	cr_assert_lt((size_t)n, 3 * pg);
+	char *end = guard_page_new(&g, (size_t)n);
 	for (size_t cap = 0; cap <= (size_t)n; cap++) {
-		char *buf = map + 3 * pg - cap;
+		char *buf = end - cap;
 		sip_write_init(&w, buf, cap);
 		build_register(&w, &a);
 		cr_assert_eq(sip_write_result(&w), cap < (size_t)n ? -ENOSPC : n);
 	}
-	munmap(map, 4 * pg);
+	guard_page_free(&g);
 }
 
 /* Requests with random bytes changed: whatever parses, a response can be
