@@ -307,42 +307,15 @@ static inline const char *find_name_end(const char *p, const char *end)
 }
 
 /*
- * The first byte in [p, e) at or below 0x20 (SP, HTAB, CR, LF, controls), or
- * e. Loads stay below end (e <= end), the end of the input.
- */
-static inline const char *find_le_sp(const char *p, const char *e, const char *end)
-{
-#if SIP_SSE2
-	const __m128i sp = _mm_set1_epi8(0x20);
-
-	while (p < e && end - p >= 16) {
-		__m128i x = _mm_loadu_si128((const __m128i *)(const void *)p);
-		unsigned k = (unsigned)_mm_movemask_epi8(_mm_cmpeq_epi8(_mm_min_epu8(x, sp), x));
-		if (k) {
-			const char *c = p + __builtin_ctz(k);
-			return c < e ? c : e;
-		}
-		p += 16;
-	}
-	if (p >= e)
-		return e;
-#else
-	(void)end;
-#endif
-	while (p < e && (unsigned char)*p > 0x20)
-		p++;
-	return p;
-}
-
-/*
- * The first byte in [p, e) that no URI holds unescaped: < > " or a byte
- * above 0x7e (DEL, non-ASCII), and with le_sp also a byte at or below 0x20
- * (SP ends a Request-URI: find_le_sp and the URI check in one pass); or e
- * (RFC 3986 §2). Loads stay below end. le_sp is a constant at each call:
- * the always_inline leaves one loop for each.
+ * The first byte in [p, e) that stops a scan, or e. With le_sp: a byte at or
+ * below 0x20 (SP, HTAB, CR, LF, controls). With uric: a byte no URI holds
+ * unescaped, < > " or a byte above 0x7e (DEL, non-ASCII; RFC 3986 §2). Both:
+ * the end of a Request-URI and the URI check in one pass. Loads stay below
+ * end (e <= end), the end of the input. le_sp and uric are constants at each
+ * call: the always_inline leaves one loop for each.
  */
 static inline __attribute__((always_inline)) const char *
-scan_uric(const char *p, const char *e, const char *end, bool le_sp)
+scan_stop(const char *p, const char *e, const char *end, bool le_sp, bool uric)
 {
 #if SIP_SSE2
 	const __m128i sp = _mm_set1_epi8(0x20), lt = _mm_set1_epi8('<'),
@@ -350,14 +323,18 @@ scan_uric(const char *p, const char *e, const char *end, bool le_sp)
 
 	while (p < e && end - p >= 16) {
 		__m128i x = _mm_loadu_si128((const __m128i *)(const void *)p);
-		__m128i a = _mm_cmpeq_epi8(_mm_max_epu8(x, hi), x);
-		__m128i b = _mm_or_si128(_mm_or_si128(_mm_cmpeq_epi8(x, lt), _mm_cmpeq_epi8(x, gt)),
-					 _mm_cmpeq_epi8(x, dq));
+		__m128i a = _mm_setzero_si128();
 		unsigned k;
 
 		if (le_sp)
-			a = _mm_or_si128(a, _mm_cmpeq_epi8(_mm_min_epu8(x, sp), x));
-		k = (unsigned)_mm_movemask_epi8(_mm_or_si128(a, b));
+			a = _mm_cmpeq_epi8(_mm_min_epu8(x, sp), x);
+		if (uric) {
+			__m128i b = _mm_or_si128(_mm_cmpeq_epi8(x, lt), _mm_cmpeq_epi8(x, gt));
+
+			b = _mm_or_si128(b, _mm_cmpeq_epi8(x, dq));
+			a = _mm_or_si128(a, _mm_or_si128(b, _mm_cmpeq_epi8(_mm_max_epu8(x, hi), x)));
+		}
+		k = (unsigned)_mm_movemask_epi8(a);
 		if (k) {
 			const char *c = p + __builtin_ctz(k);
 			return c < e ? c : e;
@@ -369,21 +346,27 @@ scan_uric(const char *p, const char *e, const char *end, bool le_sp)
 #else
 	(void)end;
 #endif
-	while (p < e && (!le_sp || (unsigned char)*p > 0x20) && uric_tab[(unsigned char)*p])
+	while (p < e && (!le_sp || (unsigned char)*p > 0x20) &&
+	       (!uric || uric_tab[(unsigned char)*p]))
 		p++;
 	return p;
+}
+
+static inline const char *find_le_sp(const char *p, const char *e, const char *end)
+{
+	return scan_stop(p, e, end, true, false);
 }
 
 /* controls and SP are found before this is called */
 static inline const char *find_non_uric(const char *p, const char *e, const char *end)
 {
-	return scan_uric(p, e, end, false);
+	return scan_stop(p, e, end, false, true);
 }
 
 /* The first byte that ends a Request-URI or has no place in one. */
 static inline const char *find_uri_stop(const char *p, const char *e, const char *end)
 {
-	return scan_uric(p, e, end, true);
+	return scan_stop(p, e, end, true, true);
 }
 
 /* ------------------------------------------------------------------------ */
