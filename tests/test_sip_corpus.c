@@ -496,34 +496,35 @@ Test(sip_corpus, manifests, .timeout = 600)
 	cr_log_info("corpus: %zu rfc4475, %zu rfc5118, %zu real messages", n4475, n5118, nreal);
 }
 
+static void write_text(const char *path, const char *text)
+{
+	FILE *f = fopen(path, "w");
+
+	cr_assert_not_null(f, "cannot write %s", path);
+	cr_assert_geq(fputs(text, f), 0);
+	cr_assert_eq(fclose(f), 0);
+}
+
 /* The manifest reader: quoted fields with commas, doubled quotes and line
  * breaks, a blank line, and real/'s defaults when a column is missing. */
 Test(sip_corpus, read_manifest)
 {
 	char dir[] = "/tmp/sipreg-corpus-XXXXXX", path[64];
 	struct row rows[4];
-	FILE *f;
 
 	cr_assert_not_null(mkdtemp(dir));
 	snprintf(path, sizeof(path), "%s/manifest.csv", dir);
-	f = fopen(path, "w");
-	cr_assert_not_null(f);
-	fputs("file,name,rfc_class,parse_expectation,notes\r\n"
-	      "a.dat,\"x, \"\"y\"\"\",valid,accept,\"two\nlines\"\r\n"
-	      "\r\n"
-	      "b.dat,b,invalid,reject,\n",
-	      f);
-	fclose(f);
+	write_text(path, "file,name,rfc_class,parse_expectation,notes\r\n"
+			 "a.dat,\"x, \"\"y\"\"\",valid,accept,\"two\nlines\"\r\n"
+			 "\r\n"
+			 "b.dat,b,invalid,reject,\n");
 	cr_assert_eq(read_manifest(dir, rows, 4), 2);
 	cr_assert_str_eq(rows[0].file, "a.dat");
 	cr_assert_str_eq(rows[0].name, "x, \"y\"");
 	cr_assert_str_eq(rows[0].cls, "valid");
 	cr_assert_str_eq(rows[1].expect, "reject");
 
-	f = fopen(path, "w");
-	cr_assert_not_null(f);
-	fputs("start_line,file\nREGISTER sip:x SIP/2.0,r1.sip\n", f);
-	fclose(f);
+	write_text(path, "start_line,file\nREGISTER sip:x SIP/2.0,r1.sip\n");
 	cr_assert_eq(read_manifest(dir, rows, 4), 1);
 	cr_assert_str_eq(rows[0].file, "r1.sip");
 	cr_assert_str_eq(rows[0].name, "r1");
