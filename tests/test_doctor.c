@@ -865,6 +865,52 @@ Test(doctor_ep, thresholds)
 	free(s);
 }
 
+/* An AOR with three devices (bindings), each refreshing at half of its
+ * 3600 s, sends one REGISTER every 600 s: not flooding, counted per
+ * binding; one device doing the same alone is. */
+Test(doctor_ep, several_devices_of_one_aor)
+{
+	struct doctor_ep_reg r = {.asked = 3600, .granted = 3600};
+	const struct doctor_finding *f;
+	struct doctor_ep_stat *s;
+	uint64_t now = 100000000;
+
+	cr_assert_eq(doctor_ep_new(&ep, 8), 0);
+	for (unsigned i = 0; i < 12; i++) {
+		r.now_ms = now - (11 - i) * 600000ull;
+		r.aor = SIP_STR("family@x");
+		r.bindings = 3;
+		cr_assert_eq(doctor_ep_feed(ep, &r), 0);
+		r.aor = SIP_STR("alone@x");
+		r.bindings = 0; /* unknown: one */
+		cr_assert_eq(doctor_ep_feed(ep, &r), 0);
+		r.aor = SIP_STR("pair@x");
+		r.bindings = 2; /* 600 s x 2 = 1200 s < 3600 / 4? no: 1200 > 900 */
+		cr_assert_eq(doctor_ep_feed(ep, &r), 0);
+	}
+	ep_report(ep, &s, now, NULL);
+	cr_assert_eq(report.n, 1);
+	f = only(DOCTOR_ENDPOINT_FLOODING);
+	cr_assert_str_eq(f->subject, "alone@x");
+	cr_assert_eq(data(f, "bindings"), 1);
+	free(s);
+	/* the family adding a fourth and fifth device at the same pace */
+	doctor_ep_free(ep);
+	cr_assert_eq(doctor_ep_new(&ep, 8), 0);
+	for (unsigned i = 0; i < 12; i++) {
+		r.now_ms = now - (11 - i) * 100000ull;
+		r.aor = SIP_STR("family@x");
+		r.bindings = 5; /* 100 s x 5 = 500 s < 900 s */
+		cr_assert_eq(doctor_ep_feed(ep, &r), 0);
+	}
+	ep_report(ep, &s, now, NULL);
+	cr_assert_eq(report.n, 1);
+	cr_assert_eq(data(&report.f[0], "bindings"), 5);
+	cr_assert_not_null(strstr(report.f[0].evidence, "counted per binding: the AOR has 5"), "%s",
+	                   report.f[0].evidence);
+	free(s);
+}
+
 /* Asking near the 20 s minimum floods even at half the expiry; a short
  * NAT expiry of ours is named as the setting. */
 Test(doctor_ep, short_expiry_asked_or_granted)

@@ -269,6 +269,7 @@ struct doctor_ep_reg {
 	uint32_t asked;      /* expiry asked, s; 0 none (default), UINT32_MAX huge */
 	uint32_t granted;    /* expiry granted, s (> 0) */
 	bool nat;            /* the registrar found it behind NAT */
+	uint32_t bindings;   /* the AOR's bindings after it (devices; 0 = 1) */
 	const struct sockaddr *src; /* may be NULL */
 	uint64_t now_ms;     /* monotonic */
 };
@@ -283,6 +284,7 @@ struct doctor_ep_stat {
 	uint64_t first_ms, last_ms;
 	uint32_t interval_ms; /* recent average interval (0: one REGISTER only) */
 	uint32_t asked, granted;
+	uint32_t bindings;    /* of the latest REGISTER (>= 1) */
 	bool nat;
 	char src[64];         /* "192.0.2.1:5060", "[2001:db8::1]:5060", "" */
 };
@@ -314,17 +316,19 @@ int doctor_ep_merge(struct doctor_ep *const *t, size_t nt, struct doctor_ep_stat
 void doctor_ep_note(const struct doctor_ep_reg *r);
 /* The registrar's call for a 200 with bindings: the contact with the
  * shortest non-zero expiry granted (lc[i].expires) and what it asked
- * (ct[i]'s expires, else the Expires header of m); a removal or a query
- * (nothing granted) is not fed. */
+ * (ct[i]'s expires, else the Expires header of m); bindings: the AOR's
+ * after the update (several devices of one AOR each refresh: the check
+ * is per binding). A removal or a query (nothing granted) is not fed. */
 void doctor_ep_note_register(struct sip_str aor, const struct sip_msg *m,
                              const struct sip_contact *ct, const struct loc_contact *lc,
-                             size_t n, bool nat, const struct sockaddr *src, uint64_t now_ms);
+                             size_t n, size_t bindings, bool nat, const struct sockaddr *src,
+                             uint64_t now_ms);
 /* Every thread's tracker merged (doctor_ep_merge). */
 int doctor_ep_collect(struct doctor_ep_stat **out, size_t *nout);
 uint64_t doctor_ep_lost(void);
 
 /* Reasons (*why of doctor_ep_flooding). */
-#define DOCTOR_EP_TOO_OFTEN 1u    /* interval < granted / DOCTOR_EP_RATIO */
+#define DOCTOR_EP_TOO_OFTEN 1u    /* interval x bindings < granted / DOCTOR_EP_RATIO */
 #define DOCTOR_EP_SHORT_ASK 2u    /* asked < DOCTOR_FLOOD_EXPIRE */
 #define DOCTOR_EP_SERVER_SHORT 4u /* granted < DOCTOR_FLOOD_EXPIRE, less than asked */
 

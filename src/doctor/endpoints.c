@@ -50,6 +50,7 @@ struct ep_slot {
 	uint32_t ival_ms;  /* running average interval (1/4 weight to the newest) */
 	uint32_t asked;    /* last REGISTER: expiry asked (0: none), granted */
 	uint32_t granted;
+	uint32_t bindings;
 	uint16_t port;
 	uint8_t family; /* AF_INET, AF_INET6 or 0 */
 	uint8_t nat;
@@ -299,6 +300,7 @@ int doctor_ep_feed(struct doctor_ep *t, const struct doctor_ep_reg *r)
 		s->last_ms = r->now_ms;
 		s->asked = r->asked;
 		s->granted = r->granted;
+		s->bindings = r->bindings ? r->bindings : 1;
 		s->nat = r->nat;
 		note_src(s, r->src);
 		wend(s);
@@ -329,6 +331,7 @@ int doctor_ep_feed(struct doctor_ep *t, const struct doctor_ep_reg *r)
 	s->ival_ms = 0;
 	s->asked = r->asked;
 	s->granted = r->granted;
+	s->bindings = r->bindings ? r->bindings : 1;
 	s->nat = r->nat;
 	note_src(s, r->src);
 	s->aorlen = (uint8_t)(r->aor.len < DOCTOR_EP_AOR_MAX ? r->aor.len : DOCTOR_EP_AOR_MAX);
@@ -380,6 +383,7 @@ static void stat_from(struct doctor_ep_stat *o, const struct ep_slot *c)
 	o->interval_ms = c->ival_ms;
 	o->asked = c->asked;
 	o->granted = c->granted;
+	o->bindings = c->bindings ? c->bindings : 1;
 	o->nat = c->nat != 0;
 	if (c->family == AF_INET6) {
 		char a[INET6_ADDRSTRLEN];
@@ -408,6 +412,7 @@ static void stat_merge(struct doctor_ep_stat *a, const struct doctor_ep_stat *b)
 		a->last_ms = b->last_ms;
 		a->asked = b->asked;
 		a->granted = b->granted;
+		a->bindings = b->bindings;
 		a->nat = b->nat;
 		memcpy(a->src, b->src, sizeof(a->src));
 	}
@@ -527,9 +532,14 @@ void doctor_ep_note(const struct doctor_ep_reg *r)
 
 void doctor_ep_note_register(struct sip_str aor, const struct sip_msg *m,
                              const struct sip_contact *ct, const struct loc_contact *lc,
-                             size_t n, bool nat, const struct sockaddr *src, uint64_t now_ms)
+                             size_t n, size_t bindings, bool nat, const struct sockaddr *src,
+                             uint64_t now_ms)
 {
-	struct doctor_ep_reg r = {.aor = aor, .nat = nat, .src = src, .now_ms = now_ms};
+	struct doctor_ep_reg r = {.aor = aor,
+	                          .nat = nat,
+	                          .bindings = bindings > UINT32_MAX ? UINT32_MAX : (uint32_t)bindings,
+	                          .src = src,
+	                          .now_ms = now_ms};
 	size_t best = n;
 
 	/* the shortest expiry granted drives the endpoint's refreshes */
@@ -596,7 +606,7 @@ static const char *utc_at(char *buf, size_t cap, time_t now_wall, uint64_t now_m
 bool doctor_ep_flooding(const struct doctor_ep_stat *s, const struct doctor_registrar *reg,
                         uint64_t now_ms, unsigned *why)
 {
-	uint64_t iv = s->interval_ms;
+	uint64_t iv = s->interval_ms, per = iv * (s->bindings ? s->bindings : 1);
 	unsigned w = 0;
 
 	(void)reg;
@@ -605,7 +615,8 @@ bool doctor_ep_flooding(const struct doctor_ep_stat *s, const struct doctor_regi
 	/* still at it: its last REGISTER within two intervals and a minute */
 	if (now_ms > s->last_ms && now_ms - s->last_ms > 2 * iv + 60000)
 		return false;
-	if (iv * DOCTOR_EP_RATIO < (uint64_t)s->granted * 1000)
+	/* each of its bindings (devices) refreshes on its own */
+	if (per * DOCTOR_EP_RATIO < (uint64_t)s->granted * 1000)
 		w |= DOCTOR_EP_TOO_OFTEN;
 	if (s->asked && s->asked < DOCTOR_FLOOD_EXPIRE)
 		w |= DOCTOR_EP_SHORT_ASK;
@@ -650,7 +661,14 @@ static void ep_finding(struct doctor_finding *f, const struct doctor_ep_stat *s,
 		n += (size_t)snprintf(f->evidence + n, sizeof(f->evidence) - n,
 		                      "; it refreshes %llu times more often than needed",
 		                      (unsigned long long)((uint64_t)s->granted * 500 /
-		                                           (s->interval_ms ? s->interval_ms : 1)));
+		                                           ((uint64_t)(s->interval_ms ? s->interval_ms : 1) *
+		                                            (s->bindings ? s->bindings : 1))));
+	if (n < sizeof(f->evidence) && s->bindings > 1)
+		n += (size_t)snprintf(f->evidence + n, sizeof(f->evidence) - n,
+		                      " (counted per binding: the AOR has %u, one REGISTER each "
+		                      "about every %s)",
+		                      s->bindings,
+		                      dur(iv, sizeof(iv), (uint64_t)s->interval_ms * s->bindings));
 	if (n < sizeof(f->evidence) && (why & DOCTOR_EP_SHORT_ASK))
 		n += (size_t)snprintf(f->evidence + n, sizeof(f->evidence) - n,
 		                      "; it asks for %u s, near the %u s minimum", s->asked,
@@ -696,6 +714,8 @@ static void ep_finding(struct doctor_finding *f, const struct doctor_ep_stat *s,
 	f->num[f->nnum++].value = s->asked == UINT32_MAX ? -1 : (long long)s->asked;
 	f->num[f->nnum].key = "granted_s";
 	f->num[f->nnum++].value = s->granted;
+	f->num[f->nnum].key = "bindings";
+	f->num[f->nnum++].value = s->bindings;
 	f->num[f->nnum].key = "behind_nat";
 	f->num[f->nnum++].value = s->nat;
 	f->num[f->nnum].key = "first_seen";

@@ -644,7 +644,7 @@ static int update_bindings(struct reg_ctx *c)
 	switch (k) {
 	case 0:
 		c->st->registered++;
-		doctor_ep_note_register(c->aor, c->m, ct, lc, (size_t)n, nat, c->src->addr, c->now);
+		doctor_ep_note_register(c->aor, c->m, ct, lc, (size_t)n, nv, nat, c->src->addr, c->now);
 		return write_ok(c, v, nv);
 	case -EALREADY:
 		c->st->bad_request++;
