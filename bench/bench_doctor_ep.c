@@ -47,7 +47,8 @@ static unsigned pick(const char *kind, uint64_t i)
 		return (unsigned)(x % 64);
 	if (strcmp(kind, "evict") == 0)
 		return (unsigned)(i % AORS);
-	return (i & 3) == 0 ? (unsigned)((i >> 2) % HEAVY) : (unsigned)(HEAVY + x % (AORS - HEAVY));
+	return (i & 3) == 0 ? (unsigned)((i >> 2) % HEAVY)
+	                    : (unsigned)(HEAVY + x % (AORS - HEAVY));
 }
 
 static double run(const char *kind, uint64_t n, bool note)
@@ -96,7 +97,8 @@ static double run(const char *kind, uint64_t n, bool note)
 				found += strcmp(s[i].aor, aors[h]) == 0;
 		free(s);
 		if (found != HEAVY) {
-			fprintf(stderr, "mixed: %zu of %u heavy AORs tracked\n", found, HEAVY);
+			fprintf(stderr, "mixed: %zu of %u heavy AORs tracked\n", found,
+			        HEAVY);
 			exit(1);
 		}
 	}
@@ -113,13 +115,13 @@ int main(int argc, char **argv)
 	if (n == 0)
 		n = 1;
 	for (unsigned i = 0; i < AORS; i++) {
-		int len = snprintf(aors[i], sizeof(aors[i]), "user%u@customer%u.example.com", i,
-		                   i % 997);
+		int len = snprintf(aors[i], sizeof(aors[i]),
+		                   "user%u@customer%u.example.com", i, i % 997);
 
 		aor_str[i] = (struct sip_str){aors[i], (size_t)len};
 	}
-	printf("doctor endpoint tracker, k = %u, %llu feeds per run, best of 5\n", DOCTOR_EP_K,
-	       (unsigned long long)n);
+	printf("doctor endpoint tracker, k = %u, %llu feeds per run, best of 5\n",
+	       DOCTOR_EP_K, (unsigned long long)n);
 	for (unsigned k = 0; k < 4; k++) {
 		double best = 1e9;
 
@@ -129,8 +131,8 @@ int main(int argc, char **argv)
 			if (v < best)
 				best = v;
 		}
-		printf("%-6s %7.1f ns/feed  %6.2f M feeds/s\n", k == 3 ? "note" : kinds[k], best,
-		       1e3 / best);
+		printf("%-6s %7.1f ns/feed  %6.2f M feeds/s\n",
+		       k == 3 ? "note" : kinds[k], best, 1e3 / best);
 	}
 	return 0;
 }

@@ -40,15 +40,15 @@
 #include "sipreg/doctor.h"
 
 struct ep_slot {
-	uint32_t seq;      /* odd while the writer changes the slot */
-	uint32_t regs;     /* REGISTERs since this AOR took the slot (0: free) */
+	uint32_t seq;  /* odd while the writer changes the slot */
+	uint32_t regs; /* REGISTERs since this AOR took the slot (0: free) */
 	uint64_t hash;
 	uint64_t count;    /* space-saving count (halved every decay) */
 	uint64_t err;      /* of which inherited */
 	uint64_t first_ms; /* first and last REGISTER in the slot */
 	uint64_t last_ms;
-	uint32_t ival_ms;  /* running average interval (1/4 weight to the newest) */
-	uint32_t asked;    /* last REGISTER: expiry asked (0: none), granted */
+	uint32_t ival_ms; /* running average interval (1/4 weight to the newest) */
+	uint32_t asked;   /* last REGISTER: expiry asked (0: none), granted */
 	uint32_t granted;
 	uint32_t bindings;
 	uint16_t port;
@@ -69,10 +69,10 @@ struct doctor_ep {
 	uint64_t epoch_ms; /* last decay */
 	bool started;
 	uint64_t fed;
-	size_t mask;      /* index size - 1 */
-	uint16_t *index;  /* 0 empty, else slot + 1 */
+	size_t mask;          /* index size - 1 */
+	uint16_t *index;      /* 0 empty, else slot + 1 */
 	struct ep_heap *heap; /* min-heap on count (a copy of the slot's) */
-	uint16_t *pos;    /* slot -> its place in heap */
+	uint16_t *pos;        /* slot -> its place in heap */
 	struct ep_slot *slots;
 };
 
@@ -278,7 +278,8 @@ int doctor_ep_feed(struct doctor_ep *t, const struct doctor_ep_reg *r)
 	if (!t->started) {
 		t->started = true;
 		t->epoch_ms = r->now_ms;
-	} else if (r->now_ms - t->epoch_ms >= DOCTOR_EP_DECAY_MS && r->now_ms > t->epoch_ms) {
+	} else if (r->now_ms - t->epoch_ms >= DOCTOR_EP_DECAY_MS &&
+	           r->now_ms > t->epoch_ms) {
 		halve(t);
 		t->epoch_ms = r->now_ms;
 	}
@@ -295,8 +296,9 @@ int doctor_ep_feed(struct doctor_ep *t, const struct doctor_ep_reg *r)
 		wbegin(s);
 		s->count++;
 		s->regs++;
-		s->ival_ms = s->regs == 2 ? (uint32_t)gap
-		                          : (uint32_t)(((uint64_t)s->ival_ms * 3 + gap) / 4);
+		s->ival_ms = s->regs == 2
+		                     ? (uint32_t)gap
+		                     : (uint32_t)(((uint64_t)s->ival_ms * 3 + gap) / 4);
 		s->last_ms = r->now_ms;
 		s->asked = r->asked;
 		s->granted = r->granted;
@@ -334,7 +336,8 @@ int doctor_ep_feed(struct doctor_ep *t, const struct doctor_ep_reg *r)
 	s->bindings = r->bindings ? r->bindings : 1;
 	s->nat = r->nat;
 	note_src(s, r->src);
-	s->aorlen = (uint8_t)(r->aor.len < DOCTOR_EP_AOR_MAX ? r->aor.len : DOCTOR_EP_AOR_MAX);
+	s->aorlen = (uint8_t)(r->aor.len < DOCTOR_EP_AOR_MAX ? r->aor.len
+	                                                     : DOCTOR_EP_AOR_MAX);
 	memcpy(s->aor, r->aor.p, s->aorlen);
 	wend(s);
 	t->index[i] = (uint16_t)(n + 1);
@@ -499,7 +502,8 @@ static struct doctor_ep *reg_attach(void)
 	pthread_mutex_lock(&reg_lock);
 	for (i = 0; i < reg_n && reg_owned[i]; i++)
 		;
-	if (i == reg_n && (i == DOCTOR_EP_THREADS || doctor_ep_new(&reg_t[i], DOCTOR_EP_K) < 0))
+	if (i == reg_n &&
+	    (i == DOCTOR_EP_THREADS || doctor_ep_new(&reg_t[i], DOCTOR_EP_K) < 0))
 		i = DOCTOR_EP_THREADS;
 	else if (i == reg_n)
 		reg_n++;
@@ -532,12 +536,13 @@ void doctor_ep_note(const struct doctor_ep_reg *r)
 
 void doctor_ep_note_register(struct sip_str aor, const struct sip_msg *m,
                              const struct sip_contact *ct, const struct loc_contact *lc,
-                             size_t n, size_t bindings, bool nat, const struct sockaddr *src,
-                             uint64_t now_ms)
+                             size_t n, size_t bindings, bool nat,
+                             const struct sockaddr *src, uint64_t now_ms)
 {
 	struct doctor_ep_reg r = {.aor = aor,
 	                          .nat = nat,
-	                          .bindings = bindings > UINT32_MAX ? UINT32_MAX : (uint32_t)bindings,
+	                          .bindings = bindings > UINT32_MAX ? UINT32_MAX
+	                                                            : (uint32_t)bindings,
 	                          .src = src,
 	                          .now_ms = now_ms};
 	size_t best = n;
@@ -593,7 +598,8 @@ static const char *dur(char *buf, size_t cap, uint64_t ms)
 	return buf;
 }
 
-static const char *utc_at(char *buf, size_t cap, time_t now_wall, uint64_t now_ms, uint64_t at)
+static const char *utc_at(char *buf, size_t cap, time_t now_wall, uint64_t now_ms,
+                          uint64_t at)
 {
 	time_t t = now_wall - (time_t)((now_ms > at ? now_ms - at : 0) / 1000);
 	struct tm tm;
@@ -603,8 +609,9 @@ static const char *utc_at(char *buf, size_t cap, time_t now_wall, uint64_t now_m
 	return buf;
 }
 
-bool doctor_ep_flooding(const struct doctor_ep_stat *s, const struct doctor_registrar *reg,
-                        uint64_t now_ms, unsigned *why)
+bool doctor_ep_flooding(const struct doctor_ep_stat *s,
+                        const struct doctor_registrar *reg, uint64_t now_ms,
+                        unsigned *why)
 {
 	uint64_t iv = s->interval_ms, per = iv * (s->bindings ? s->bindings : 1);
 	unsigned w = 0;
@@ -628,8 +635,8 @@ bool doctor_ep_flooding(const struct doctor_ep_stat *s, const struct doctor_regi
 }
 
 static void ep_finding(struct doctor_finding *f, const struct doctor_ep_stat *s,
-                       const struct doctor_registrar *reg, uint64_t now_ms, time_t now_wall,
-                       unsigned why)
+                       const struct doctor_registrar *reg, uint64_t now_ms,
+                       time_t now_wall, unsigned why)
 {
 	char t1[32], t2[32], ask[24], iv[24], mean[24], half[24];
 	uint64_t span = s->last_ms - s->first_ms;
@@ -641,66 +648,82 @@ static void ep_finding(struct doctor_finding *f, const struct doctor_ep_stat *s,
 
 	memset(f, 0, sizeof(*f));
 	f->kind = DOCTOR_ENDPOINT_FLOODING;
-	f->severity = s->interval_ms < DOCTOR_EP_CRITICAL_MS ? DOCTOR_CRITICAL : DOCTOR_WARNING;
+	f->severity =
+	        s->interval_ms < DOCTOR_EP_CRITICAL_MS ? DOCTOR_CRITICAL : DOCTOR_WARNING;
 	f->subject_type = DOCTOR_SUBJECT_ENDPOINT;
 	snprintf(f->subject, sizeof(f->subject), "%s", s->aor);
 	n = (size_t)snprintf(
 	        f->evidence, sizeof(f->evidence),
-	        "%u REGISTERs answered 200 between %s and %s (from %s%s), one about every %s "
-	        "lately (%s on average); it asked for %s and was granted %u s, so one every "
+	        "%u REGISTERs answered 200 between %s and %s (from %s%s), one about "
+	        "every %s "
+	        "lately (%s on average); it asked for %s and was granted %u s, so one "
+	        "every "
 	        "%s would do",
 	        s->regs, utc_at(t1, sizeof(t1), now_wall, now_ms, s->first_ms),
-	        utc_at(t2, sizeof(t2), now_wall, now_ms, s->last_ms), s->src[0] ? s->src : "?",
-	        s->nat ? ", behind NAT" : "", dur(iv, sizeof(iv), s->interval_ms),
-	        dur(mean, sizeof(mean), avg),
-	        s->asked == 0          ? "no expiry (the default)"
-	        : s->asked == UINT32_MAX ? "the maximum"
-	                                 : (snprintf(ask, sizeof(ask), "%u s", s->asked), ask),
+	        utc_at(t2, sizeof(t2), now_wall, now_ms, s->last_ms),
+	        s->src[0] ? s->src : "?", s->nat ? ", behind NAT" : "",
+	        dur(iv, sizeof(iv), s->interval_ms), dur(mean, sizeof(mean), avg),
+	        s->asked == 0 ? "no expiry (the default)"
+	        : s->asked == UINT32_MAX
+	                ? "the maximum"
+	                : (snprintf(ask, sizeof(ask), "%u s", s->asked), ask),
 	        s->granted, dur(half, sizeof(half), (uint64_t)s->granted * 500));
 	if (n < sizeof(f->evidence) && (why & DOCTOR_EP_TOO_OFTEN))
-		n += (size_t)snprintf(f->evidence + n, sizeof(f->evidence) - n,
-		                      "; it refreshes %llu times more often than needed",
-		                      (unsigned long long)((uint64_t)s->granted * 500 /
-		                                           ((uint64_t)(s->interval_ms ? s->interval_ms : 1) *
-		                                            (s->bindings ? s->bindings : 1))));
+		n += (size_t)snprintf(
+		        f->evidence + n, sizeof(f->evidence) - n,
+		        "; it refreshes %llu times more often than needed",
+		        (unsigned long long)((uint64_t)s->granted * 500 /
+		                             ((uint64_t)(s->interval_ms ? s->interval_ms
+		                                                        : 1) *
+		                              (s->bindings ? s->bindings : 1))));
 	if (n < sizeof(f->evidence) && s->bindings > 1)
-		n += (size_t)snprintf(f->evidence + n, sizeof(f->evidence) - n,
-		                      " (counted per binding: the AOR has %u, one REGISTER each "
-		                      "about every %s)",
-		                      s->bindings,
-		                      dur(iv, sizeof(iv), (uint64_t)s->interval_ms * s->bindings));
+		n += (size_t)snprintf(
+		        f->evidence + n, sizeof(f->evidence) - n,
+		        " (counted per binding: the AOR has %u, one REGISTER each "
+		        "about every %s)",
+		        s->bindings,
+		        dur(iv, sizeof(iv), (uint64_t)s->interval_ms * s->bindings));
 	if (n < sizeof(f->evidence) && (why & DOCTOR_EP_SHORT_ASK))
 		n += (size_t)snprintf(f->evidence + n, sizeof(f->evidence) - n,
-		                      "; it asks for %u s, near the %u s minimum", s->asked,
-		                      reg ? reg->min_expire : 0);
+		                      "; it asks for %u s, near the %u s minimum",
+		                      s->asked, reg ? reg->min_expire : 0);
 	if (n < sizeof(f->evidence) && server_nat)
 		snprintf(f->evidence + n, sizeof(f->evidence) - n,
 		         "; the %u s is our SS_ENDPOINT_NAT_EXPIRE", nat_expire);
 	else if (n < sizeof(f->evidence) && (why & DOCTOR_EP_SERVER_SHORT))
 		snprintf(f->evidence + n, sizeof(f->evidence) - n,
-		         "; the %u s is our maximum for it (SS_ENDPOINT_EXPIRE)", s->granted);
+		         "; the %u s is our maximum for it (SS_ENDPOINT_EXPIRE)",
+		         s->granted);
 	if (why & (DOCTOR_EP_TOO_OFTEN | DOCTOR_EP_SHORT_ASK)) {
-		snprintf(f->setting, sizeof(f->setting), "the phone's registration interval / expiry");
+		snprintf(f->setting, sizeof(f->setting),
+		         "the phone's registration interval / expiry");
 		snprintf(f->advice, sizeof(f->advice),
-		         "configure the phone of %s (provisioning template or its web page): "
-		         "registration expiry 300-3600 s (120-300 s behind NAT), and no separate "
-		         "\"registration interval\"/\"re-register every\" timer shorter than "
-		         "half of it; if it re-registers to keep a NAT binding open, use its "
+		         "configure the phone of %s (provisioning template or its web "
+		         "page): "
+		         "registration expiry 300-3600 s (120-300 s behind NAT), and no "
+		         "separate "
+		         "\"registration interval\"/\"re-register every\" timer shorter "
+		         "than "
+		         "half of it; if it re-registers to keep a NAT binding open, use "
+		         "its "
 		         "keep-alive (CRLF or OPTIONS) instead%s",
 		         s->aor,
-		         server_nat ? "; and raise SS_ENDPOINT_NAT_EXPIRE (120) in [sip], then "
+		         server_nat ? "; and raise SS_ENDPOINT_NAT_EXPIRE (120) in "
+		                      "[sip], then "
 		                      "sipregctl reload"
 		                    : "");
 	} else if (server_nat) {
 		snprintf(f->setting, sizeof(f->setting), "SS_ENDPOINT_NAT_EXPIRE");
 		snprintf(f->advice, sizeof(f->advice),
 		         "the endpoint follows the %u s we grant behind NAT: set "
-		         "SS_ENDPOINT_NAT_EXPIRE = 120 (60-300) in [sip] and sipregctl reload",
+		         "SS_ENDPOINT_NAT_EXPIRE = 120 (60-300) in [sip] and sipregctl "
+		         "reload",
 		         s->granted);
 	} else {
 		snprintf(f->setting, sizeof(f->setting), "SS_ENDPOINT_EXPIRE");
 		snprintf(f->advice, sizeof(f->advice),
-		         "the endpoint follows the %u s we grant: raise SS_ENDPOINT_EXPIRE "
+		         "the endpoint follows the %u s we grant: raise "
+		         "SS_ENDPOINT_EXPIRE "
 		         "(300-3600) in [sip] and sipregctl reload",
 		         s->granted);
 	}
@@ -719,13 +742,16 @@ static void ep_finding(struct doctor_finding *f, const struct doctor_ep_stat *s,
 	f->num[f->nnum].key = "behind_nat";
 	f->num[f->nnum++].value = s->nat;
 	f->num[f->nnum].key = "first_seen";
-	f->num[f->nnum++].value = (long long)(now_wall - (time_t)((now_ms - s->first_ms) / 1000));
+	f->num[f->nnum++].value =
+	        (long long)(now_wall - (time_t)((now_ms - s->first_ms) / 1000));
 	f->num[f->nnum].key = "last_seen";
-	f->num[f->nnum++].value = (long long)(now_wall - (time_t)((now_ms - s->last_ms) / 1000));
+	f->num[f->nnum++].value =
+	        (long long)(now_wall - (time_t)((now_ms - s->last_ms) / 1000));
 }
 
 int doctor_add_endpoints(struct doctor *d, const struct doctor_ep_stat *s, size_t n,
-                         const struct doctor_registrar *reg, uint64_t now_ms, time_t now_wall)
+                         const struct doctor_registrar *reg, uint64_t now_ms,
+                         time_t now_wall)
 {
 	struct doctor_finding f;
 	unsigned why;
