@@ -203,10 +203,9 @@ static const char *auth_apply(struct sip_auth *a, unsigned bit, struct sip_str *
 static unsigned auth_known(struct sip_auth *a, const char *p, const char *end, unsigned *bit,
 			   struct sip_str **slot)
 {
-#define W(lit) (cc_load("" lit "\0\0\0\0\0\0\0\0", 8))
 #define M(n) ((n) >= 8 ? ~0ull : (1ull << (8 * (n))) - 1)
 #define T(lit, b, field)                                                                \
-	if ((w & M(sizeof(lit) - 1)) == W(lit) && p[sizeof(lit) - 1] == '=') {           \
+	if ((w & M(sizeof(lit) - 1)) == CC_LIT8(lit) && p[sizeof(lit) - 1] == '=') {     \
 		*bit = (b);                                                             \
 		*slot = (field);                                                        \
 		return sizeof(lit) - 1;                                                 \
@@ -218,7 +217,7 @@ static unsigned auth_known(struct sip_auth *a, const char *p, const char *end, u
 	w = cc_load(p, 8) | 0x2020202020202020ull;
 	switch ((unsigned char)w) {
 	case 'a':
-		if (w == W("algorith") && (p[8] | 0x20) == 'm' && p[9] == '=') {
+		if (w == CC_LIT8("algorith") && (p[8] | 0x20) == 'm' && p[9] == '=') {
 			*bit = AP_ALGORITHM;
 			*slot = &a->algorithm;
 			return 9;
@@ -256,7 +255,6 @@ static unsigned auth_known(struct sip_auth *a, const char *p, const char *end, u
 	return 0;
 #undef T
 #undef M
-#undef W
 }
 
 /* One auth-param at p: name, '=', value (LWS allowed around '='). Returns

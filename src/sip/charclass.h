@@ -189,6 +189,10 @@ static inline uint64_t cc_load(const char *p, size_t n)
 	return v;
 }
 
+/* cc_load() of a literal of up to 8 bytes, zero-padded: a constant the
+ * compiler folds, for the word compares of the fast parameter paths. */
+#define CC_LIT8(lit) cc_load("" lit "\0\0\0\0\0\0\0\0", 8)
+
 static inline int cc_lit_caseeq(const char *p, size_t n, const char *lit, size_t litlen)
 {
 	if (n != litlen)

@@ -310,7 +310,6 @@ static inline const char *digits9(const char *p, const char *end, uint32_t *out)
 static inline const char *contact_param_fast(void *obj, const char *p, const char *end,
 					     unsigned *seen)
 {
-#define W(lit) cc_load("" lit "\0\0\0\0\0\0\0\0", 8)
 	struct sip_contact *c = obj;
 	uint64_t w;
 	const char *q;
@@ -320,7 +319,7 @@ static inline const char *contact_param_fast(void *obj, const char *p, const cha
 		return NULL;
 	w = cc_load(p + 1, 8); /* p[1 .. 9) */
 	/* 0x20 ORed into the letter positions only: '-', '+', '.', '=' exact */
-	if ((w | 0x0020202020202020ull) == W("expires=") && end - p >= 10) {
+	if ((w | 0x0020202020202020ull) == CC_LIT8("expires=") && end - p >= 10) {
 		if (unlikely(*seen & CP_EXPIRES) || !(q = digits9(p + 9, end, &n)))
 			return NULL;
 		*seen |= CP_EXPIRES;
@@ -328,7 +327,7 @@ static inline const char *contact_param_fast(void *obj, const char *p, const cha
 		c->has_expires = true;
 		return q;
 	}
-	if (((w | 0x0000202000202020ull) & 0x00ffffffffffffffull) == W("reg-id=")) {
+	if (((w | 0x0000202000202020ull) & 0x00ffffffffffffffull) == CC_LIT8("reg-id=")) {
 		if (unlikely(*seen & CP_REGID) || !(q = digits9(p + 8, end, &n)) ||
 		    n == 0)
 			return NULL;
@@ -337,8 +336,8 @@ static inline const char *contact_param_fast(void *obj, const char *p, const cha
 		c->has_reg_id = true;
 		return q;
 	}
-	if (end - p >= 17 && (w | 0x2020200020202000ull) == W("+sip.ins") &&
-	    (cc_load(p + 7, 8) | 0x0020202020202020ull) == W("nstance=") &&
+	if (end - p >= 17 && (w | 0x2020200020202000ull) == CC_LIT8("+sip.ins") &&
+	    (cc_load(p + 7, 8) | 0x0020202020202020ull) == CC_LIT8("nstance=") &&
 	    p[15] == '"') {
 		if (unlikely(*seen & CP_INSTANCE) || !(q = cc_quoted_end(p + 16, end)))
 			return NULL;
@@ -347,7 +346,6 @@ static inline const char *contact_param_fast(void *obj, const char *p, const cha
 		return q + 1;
 	}
 	return NULL;
-#undef W
 }
 
 int sip_contact_next(struct sip_str *rest, struct sip_contact *c, struct sip_err *err)

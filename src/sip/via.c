@@ -191,7 +191,6 @@ static const char *via_param(void *obj, struct sip_str n, struct sip_str val, un
 static inline const char *via_param_fast(void *obj, const char *p, const char *end,
 					 unsigned *seen)
 {
-#define W(lit) cc_load("" lit "\0\0\0\0\0\0\0\0", 8)
 	struct sip_via *v = obj;
 	const char *q;
 
@@ -202,7 +201,7 @@ static inline const char *via_param_fast(void *obj, const char *p, const char *e
 
 		/* 0x20 ORed into the letter positions only, '=' exact */
 		if (((w | 0x0000202020202020ull) & 0x00ffffffffffffffull) ==
-		    W("branch=")) {
+		    CC_LIT8("branch=")) {
 			q = cc_span(p + 8, end, CC_PVAL);
 			if (unlikely(q == p + 8 || (*seen & VP_BRANCH)))
 				return NULL;
@@ -210,7 +209,7 @@ static inline const char *via_param_fast(void *obj, const char *p, const char *e
 			v->branch = sip_str_make(p + 8, (size_t)(q - p - 8));
 			return q;
 		}
-		if ((w | 0x2020202020202020ull) == W("received") && end - p >= 11 &&
+		if ((w | 0x2020202020202020ull) == CC_LIT8("received") && end - p >= 11 &&
 		    p[9] == '=') {
 			struct sip_str val;
 
@@ -246,7 +245,6 @@ static inline const char *via_param_fast(void *obj, const char *p, const char *e
 		return q;
 	}
 	return NULL;
-#undef W
 }
 
 /* sent-by = host [ COLON port ]; NULL with the reason in *why. */
