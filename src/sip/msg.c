@@ -1595,104 +1595,95 @@ int sip_msg_validate(const struct sip_msg *m, struct sip_err *err)
 	return 0;
 }
 
-int sip_msg_vias(const struct sip_msg *m, struct sip_via *out, size_t cap,
-		 struct sip_err *err)
+/*
+ * The values of every header id, in order: each header's list read with
+ * next() into out[] (esz bytes each; one past cap goes to spare and gives
+ * -E2BIG). With contacts, '*' must stand alone (RFC 3261 §10.2.2). Returns
+ * how many, or a negative errno with err rebased on the message.
+ * always_inline: next is a constant at each call.
+ */
+static inline __attribute__((always_inline)) int
+msg_list(const struct sip_msg *m, enum sip_hdr_id id, void *out, size_t esz, size_t cap,
+	 void *spare, int (*next)(struct sip_str *, void *, struct sip_err *), bool contacts,
+	 const char *too_many, const char *empty, struct sip_err *err)
 {
 	size_t n = 0;
+	bool star = false;
 
-	for (const struct sip_hdr *h = sip_msg_hdr(m, SIP_HDR_VIA); h;
-	     h = sip_msg_hdr_next(m, h)) {
+	for (const struct sip_hdr *h = sip_msg_hdr(m, id); h; h = sip_msg_hdr_next(m, h)) {
 		struct sip_str rest = h->value;
 		const char *at = rest.p;
-		struct sip_via spare;
 		size_t before = n;
 		int rc;
 
+		/* an empty rest is the end of the list (next would say 0) */
+		for (;;) {
+			void *e = n < cap ? (char *)out + n * esz : spare;
 
-		/* an empty rest is the end of the list (sip_via_next would say 0) */
-		while ((rc = rest.len ? sip_via_next(&rest, n < cap ? &out[n] : &spare, err)
-				      : 0) == 1) {
-			if (n == cap)
-				return msg_fail(m, err, h->value.p, "Too many Via values", -E2BIG);
-			n++;
 			at = rest.p;
+			rc = rest.len ? next(&rest, e, err) : 0;
+			if (rc != 1)
+				break;
+			if (n == cap)
+				return msg_fail(m, err, h->value.p, too_many, -E2BIG);
+			if (contacts) {
+				if (((const struct sip_contact *)e)->star)
+					star = true;
+				if (star && n > 0)
+					return msg_fail(m, err, h->value.p,
+							"Bad Contact: '*' mixed with other contacts",
+							-EBADMSG);
+			}
+			n++;
 		}
 		if (rc < 0)
 			return rebase(m, err, at, rc);
 		if (n == before)
-			return msg_fail(m, err, h->value.p, "Bad Via: empty value", -EBADMSG);
+			return msg_fail(m, err, h->value.p, empty, -EBADMSG);
 	}
 	return (int)n;
+}
+
+static int via_next(struct sip_str *rest, void *v, struct sip_err *err)
+{
+	return sip_via_next(rest, v, err);
+}
+
+static int contact_next(struct sip_str *rest, void *c, struct sip_err *err)
+{
+	return sip_contact_next(rest, c, err);
+}
+
+static int nameaddr_next(struct sip_str *rest, void *na, struct sip_err *err)
+{
+	return sip_nameaddr_next(rest, na, err);
+}
+
+int sip_msg_vias(const struct sip_msg *m, struct sip_via *out, size_t cap,
+		 struct sip_err *err)
+{
+	struct sip_via spare;
+
+	return msg_list(m, SIP_HDR_VIA, out, sizeof(*out), cap, &spare, via_next, false,
+			"Too many Via values", "Bad Via: empty value", err);
 }
 
 int sip_msg_contacts(const struct sip_msg *m, struct sip_contact *out, size_t cap,
 		     struct sip_err *err)
 {
-	size_t n = 0;
-	bool star = false;
+	struct sip_contact spare;
 
-	for (const struct sip_hdr *h = sip_msg_hdr(m, SIP_HDR_CONTACT); h;
-	     h = sip_msg_hdr_next(m, h)) {
-		struct sip_str rest = h->value;
-		struct sip_contact spare;
-		const char *at;
-		size_t before = n;
-		int rc;
-
-		for (;;) {
-			struct sip_contact *c = n < cap ? &out[n] : &spare;
-
-			at = rest.p;
-			rc = rest.len ? sip_contact_next(&rest, c, err) : 0;
-			if (rc != 1)
-				break;
-			if (n == cap)
-				return msg_fail(m, err, h->value.p, "Too many Contact values",
-						-E2BIG);
-			/* RFC 3261 §10.2.2: "*" only alone */
-			if (c->star)
-				star = true;
-			if (star && n > 0)
-				return msg_fail(m, err, h->value.p,
-						"Bad Contact: '*' mixed with other contacts",
-						-EBADMSG);
-			n++;
-		}
-		if (rc < 0)
-			return rebase(m, err, at, rc);
-		if (n == before)
-			return msg_fail(m, err, h->value.p, "Bad Contact: empty value", -EBADMSG);
-	}
-	return (int)n;
+	return msg_list(m, SIP_HDR_CONTACT, out, sizeof(*out), cap, &spare, contact_next, true,
+			"Too many Contact values", "Bad Contact: empty value", err);
 }
 
 int sip_msg_nameaddrs(const struct sip_msg *m, enum sip_hdr_id id, struct sip_nameaddr *out,
 		      size_t cap, struct sip_err *err)
 {
-	size_t n = 0;
+	struct sip_nameaddr spare;
 
-	for (const struct sip_hdr *h = sip_msg_hdr(m, id); h; h = sip_msg_hdr_next(m, h)) {
-		struct sip_str rest = h->value;
-		const char *at = rest.p;
-		struct sip_nameaddr spare;
-		size_t before = n;
-		int rc;
-
-
-		while ((rc = rest.len ? sip_nameaddr_next(&rest, n < cap ? &out[n] : &spare, err)
-				      : 0) == 1) {
-			if (n == cap)
-				return msg_fail(m, err, h->value.p, "Too many header values",
-						-E2BIG);
-			n++;
-			at = rest.p;
-		}
-		if (rc < 0)
-			return rebase(m, err, at, rc);
-		if (n == before)
-			return msg_fail(m, err, h->value.p, "Bad header: empty value", -EBADMSG);
-	}
-	return (int)n;
+	return msg_list(m, id, out, sizeof(*out), cap, &spare, nameaddr_next, false,
+			"Too many header values", "Bad header: empty value", err);
 }
 
 static int msg_nameaddr(const struct sip_msg *m, enum sip_hdr_id id, struct sip_nameaddr *na,
