@@ -120,8 +120,9 @@ start() { # start NAME
 	local p=$!
 	eval "${1}pid=$p"
 	for _ in $(seq 100); do
-		timeout 5 "$ctl" -s "$tmp/$1.sock" status --json 2>/dev/null |
-			jq -e '.sip.bound | length > 0' >/dev/null 2>&1 && return 0
+		# (jq 1.6 -e exits 0 on empty input: test the status itself)
+		st=$(timeout 5 "$ctl" -s "$tmp/$1.sock" status --json 2>/dev/null) &&
+			jq -e '.sip.bound | length > 0' <<<"$st" >/dev/null 2>&1 && return 0
 		kill -0 "$p" 2>/dev/null || die "sipregd $1 exited at start"
 		sleep 0.1
 	done
@@ -131,7 +132,8 @@ tjson() { dctl trunk show "$1" --json 2>/dev/null; }
 wait_trunk() { # wait_trunk NAME SECONDS JQ-CONDITION
 	local end=$(($(now_ms) + $2 * 1000))
 	while [ "$(now_ms)" -lt $end ]; do
-		tjson "$1" | jq -e "$3" >/dev/null 2>&1 && return 0
+		# "true" printed: jq 1.6 -e exits 0 on empty input (no trunk)
+		tjson "$1" | jq "$3" 2>/dev/null | grep -qx true && return 0
 		sleep 0.1
 	done
 	return 1

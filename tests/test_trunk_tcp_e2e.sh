@@ -88,11 +88,12 @@ dctl() { timeout 20 "$ctl" -s "$tmp/d.sock" "$@"; }
 "$sipregd" -c "$tmp/d.conf" </dev/null >>"$tmp/d.log" 2>&1 &
 dpid=$!
 for _ in $(seq 100); do
-	dctl status --json 2>/dev/null | jq -e '.sip.bound | length > 0' >/dev/null 2>&1 && break
+	# (jq 1.6 -e exits 0 on empty input: test the status itself)
+	st=$(dctl status --json 2>/dev/null) && jq -e '.sip.bound | length > 0' <<<"$st" >/dev/null 2>&1 && break
 	kill -0 "$dpid" 2>/dev/null || die "sipregd exited at start"
 	sleep 0.1
 done
-dctl status --json 2>/dev/null | jq -e '.trunks | type == "object"' >/dev/null ||
+st=$(dctl status --json 2>/dev/null) && jq -e '.trunks | type == "object"' <<<"$st" >/dev/null ||
 	die "sipregd did not start, or has no trunk service"
 
 tjson() { dctl trunk show "$1" --json 2>/dev/null; }
@@ -100,7 +101,8 @@ tjson() { dctl trunk show "$1" --json 2>/dev/null; }
 wait_trunk() {
 	local end=$(($(now_ms) + $2))
 	while [ "$(now_ms)" -lt $end ]; do
-		tjson "$1" | jq -e "$3" >/dev/null 2>&1 && return 0
+		# "true" printed: jq 1.6 -e exits 0 on empty input (no trunk)
+		tjson "$1" | jq "$3" 2>/dev/null | grep -qx true && return 0
 		sleep 0.05
 	done
 	return 1
