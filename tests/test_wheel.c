@@ -109,10 +109,10 @@ Test(wheel, exact_expiry_each_level)
 {
 	/* One timer per level boundary and one just inside: it must not fire
 	 * 1 ms before its expiry and must fire exactly at it. */
-	static const uint64_t delays[] = {1,         2,          63,         64,
-					  65,        4095,       4096,       262143,
-					  262144,    16777215,   16777216,   28800000,
-					  1073741823, 1073741824, UINT64_C(68719476736)};
+	static const uint64_t delays[] = {
+	        1,        2,        63,         64,         65,
+	        4095,     4096,     262143,     262144,     16777215,
+	        16777216, 28800000, 1073741823, 1073741824, UINT64_C(68719476736)};
 	for (size_t i = 0; i < sizeof(delays) / sizeof(delays[0]); i++) {
 		for (uint64_t start = 0; start < 3; start++) {
 			/* start 0 is aligned; 1 and 2 make crossings differ */
@@ -130,10 +130,10 @@ Test(wheel, exact_expiry_each_level)
 				check(w);
 			}
 			cr_assert_eq(a.fired, 0, "delay %llu fired early",
-				     (unsigned long long)delays[i]);
+			             (unsigned long long)delays[i]);
 			cr_assert_eq(wheel_advance(w, now + delays[i]), 1);
 			cr_assert_eq(a.fired, 1, "delay %llu did not fire on time",
-				     (unsigned long long)delays[i]);
+			             (unsigned long long)delays[i]);
 			cr_assert_eq(a.fired_at, now + delays[i]);
 			wheel_free(w);
 		}
@@ -379,8 +379,8 @@ static unsigned exact_fired;
 static void exact_cb(struct wheel *w, struct wheel_timer *t)
 {
 	cr_assert_eq(wheel_now(w), wheel_timer_expires(t), "fired at %llu, expiry %llu",
-		     (unsigned long long)wheel_now(w),
-		     (unsigned long long)wheel_timer_expires(t));
+	             (unsigned long long)wheel_now(w),
+	             (unsigned long long)wheel_timer_expires(t));
 	exact_fired++;
 }
 
@@ -402,7 +402,8 @@ static void seed_rng(void)
 	rng_state = s ? strtoull(s, NULL, 0) : UINT64_C(0x5eed5eed12345);
 	if (!rng_state)
 		rng_state = 1;
-	cr_log_info("seed %llu (set SIPREG_SEED to replay)", (unsigned long long)rng_state);
+	cr_log_info("seed %llu (set SIPREG_SEED to replay)",
+	            (unsigned long long)rng_state);
 }
 
 Test(wheel, deadline_driven_is_exact)
@@ -439,6 +440,183 @@ Test(wheel, deadline_driven_is_exact)
 }
 
 /* ------------------------------------------------------------------------ */
+/* Next-rotation lists (the incremental pre-cascade)                         */
+
+Test(wheel, next_rotation_deadline_cancel_rearm)
+{
+	/* now = 4095: digits 63 and 63, so the next ms starts a new block of
+	 * levels 0 and 1 (a carry). Timers just past it go to the next
+	 * rotations; the deadline must be their exact expiry (the first slot
+	 * of a level-0 next rotation is a millisecond). */
+	struct wheel *w = mkwheel(4095);
+	struct tmr a = {0}, b = {0}, c = {0};
+
+	wheel_timer_init(&a.t, count_cb);
+	wheel_timer_init(&b.t, count_cb);
+	wheel_timer_init(&c.t, count_cb);
+	wheel_add(w, &a.t, 4096 + 5);      /* level 0's next block */
+	wheel_add(w, &b.t, 4096 + 64 + 1); /* level 1's next block */
+	wheel_add(w, &c.t, 8192 + 7);      /* level 2's next block */
+	check(w);
+	cr_assert_eq(wheel_next_deadline(w), 4096 + 5);
+	cr_assert_eq(wheel_timeout(w, 4095), 6);
+	/* cancel the earliest: the deadline moves to the next one's slot */
+	cr_assert(wheel_cancel(w, &a.t));
+	check(w);
+	cr_assert_leq(wheel_next_deadline(w), 4096 + 64 + 1);
+	cr_assert_gt(wheel_next_deadline(w), 4095);
+	cr_assert(wheel_cancel(w, &b.t));
+	cr_assert_leq(wheel_next_deadline(w), 8192 + 7);
+	cr_assert(wheel_cancel(w, &c.t));
+	check(w);
+	cr_assert_eq(wheel_next_deadline(w), UINT64_MAX);
+	/* re-arm a pending next-rotation timer into another next rotation,
+	 * then into the current one */
+	wheel_add(w, &a.t, 4096 + 5);
+	wheel_add(w, &a.t, 4096 + 64 * 3);
+	check(w);
+	cr_assert_eq(wheel_count(w), 1);
+	wheel_add(w, &a.t, 4096 + 64 * 3 + 2);
+	wheel_add(w, &b.t, 4096 + 64 * 3 + 1);
+	wheel_add(w, &c.t, 4096 + 64 * 3 + 2);
+	cr_assert(wheel_cancel(w, &a.t));
+	check(w);
+	for (uint64_t t = 4096; t < 4096 + 64 * 3 + 1; t++) {
+		cr_assert_eq(wheel_advance(w, t), 0, "fired early at %llu",
+		             (unsigned long long)t);
+		check(w);
+	}
+	cr_assert_eq(wheel_advance(w, 4096 + 64 * 3 + 1), 1);
+	cr_assert_eq(b.fired_at, 4096 + 64 * 3 + 1);
+	cr_assert_eq(wheel_next_deadline(w), 4096 + 64 * 3 + 2);
+	cr_assert_eq(wheel_advance(w, 4096 + 64 * 3 + 2), 1);
+	cr_assert_eq(c.fired_at, 4096 + 64 * 3 + 2);
+	cr_assert_eq(a.fired, 0);
+	cr_assert_eq(wheel_count(w), 0);
+	check(w);
+	wheel_free(w);
+}
+
+Test(wheel, next_rotation_jump_over_several_blocks)
+{
+	/* Timers in the next rotations of levels 0-3 and in current slots,
+	 * then one jump past several blocks of each: exactly the due ones
+	 * fire, the others stay and fire at their time. */
+	enum { N = 2000 };
+	struct tmr *a = calloc(N, sizeof(*a));
+	uint64_t now = (UINT64_C(5) << 24) - 3, to = now + (UINT64_C(3) << 18) + 77;
+	struct wheel *w = mkwheel(now);
+	unsigned due = 0, fired = 0;
+
+	cr_assert_not_null(a);
+	for (unsigned i = 0; i < N; i++) {
+		unsigned l = i % 4, sh = 6 * (l + 1);
+		uint64_t e = (((now >> sh) + 1 + i % 3) << sh) +
+		             (uint64_t)i * 7919 % (UINT64_C(1) << sh);
+
+		wheel_timer_init(&a[i].t, count_cb);
+		wheel_add(w, &a[i].t, e);
+		due += e <= to;
+	}
+	check(w);
+	cr_assert_eq(wheel_advance(w, to), (int)due);
+	check(w);
+	for (unsigned i = 0; i < N; i++) {
+		cr_assert_eq(a[i].fired, wheel_timer_expires(&a[i].t) <= to, "timer %u",
+		             i);
+		fired += a[i].fired;
+	}
+	cr_assert_eq(fired, due);
+	/* the rest, driven by the deadline: each at its exact expiry */
+	while (wheel_count(w)) {
+		uint64_t d = wheel_next_deadline(w);
+
+		cr_assert_gt(d, wheel_now(w));
+		wheel_advance(w, d);
+		check(w);
+	}
+	for (unsigned i = 0; i < N; i++) {
+		cr_assert_eq(a[i].fired, 1, "timer %u", i);
+		if (wheel_timer_expires(&a[i].t) > to)
+			cr_assert_eq(a[i].fired_at, wheel_timer_expires(&a[i].t),
+			             "timer %u", i);
+	}
+	wheel_free(w);
+	free(a);
+}
+
+/*
+ * The 1,000,000-trunk pattern, scaled down: refresh timers 54-60 s ahead,
+ * armed every few ms over the minute before a level-3 boundary (262,144 ms),
+ * each re-armed 54-60 s ahead when it fires; advanced 1 ms at a time, and
+ * sometimes by a few seconds (a loop stalled elsewhere), through the
+ * boundary and several level-2 slots. Every firing must be at its exact
+ * expiry in the 1 ms walk, never before it in a jump, never after the
+ * advance that reaches it.
+ */
+static uint64_t trunk_walk_now;
+static unsigned trunk_fires;
+
+static void trunk_cb(struct wheel *w, struct wheel_timer *t)
+{
+	struct tmr *o = wheel_timer_owner(t, struct tmr, t);
+	uint64_t e = wheel_timer_expires(t);
+
+	cr_assert_leq(e, wheel_now(w), "refresh %u fired early", o->id);
+	cr_assert_gt(e, trunk_walk_now, "refresh %u fired late (due by the last advance)",
+	             o->id);
+	trunk_fires++;
+	o->fired++;
+	wheel_add(w, t, wheel_now(w) + 54000 + rnd() % 6000);
+}
+
+Test(wheel, trunk_refresh_pattern_is_exact, .timeout = 120)
+{
+	enum { N = 12000 };
+	struct tmr *a = calloc(N, sizeof(*a));
+	uint64_t b = UINT64_C(262144) * 77, start = b - 60000, end = b + 70000;
+	struct wheel *w = mkwheel(start);
+
+	cr_assert_not_null(a);
+	seed_rng();
+	trunk_fires = 0;
+	for (unsigned i = 0; i < N; i++) {
+		uint64_t at = start + (uint64_t)i * 60000 / N;
+
+		trunk_walk_now = wheel_now(w);
+		if (at > wheel_now(w))
+			cr_assert_geq(wheel_advance(w, at), 0);
+		a[i].id = i;
+		wheel_timer_init(&a[i].t, trunk_cb);
+		wheel_add(w, &a[i].t, at + 54000 + rnd() % 6000);
+	}
+	check(w);
+	while (wheel_now(w) < end) {
+		uint64_t step = rnd() % 500 ? 1 : 1 + rnd() % 5000;
+
+		trunk_walk_now = wheel_now(w);
+		cr_assert_geq(wheel_advance(w, wheel_now(w) + step), 0);
+		if (wheel_now(w) % 4096 < 2 || wheel_now(w) % 997 == 0)
+			check(w);
+		/* nothing pending is due: it would be late */
+		cr_assert_gt(wheel_next_deadline(w), wheel_now(w));
+	}
+	check(w);
+	/* 130 s: every trunk refreshed once, those armed in the first 10-22 s
+	 * twice; each is pending again, not overdue */
+	cr_assert_geq(trunk_fires, N + N / 8, "%u refreshes", trunk_fires);
+	cr_assert_eq(wheel_count(w), N);
+	for (unsigned i = 0; i < N; i++) {
+		cr_assert_geq(a[i].fired, 1u, "trunk %u never refreshed", i);
+		cr_assert(wheel_timer_pending(&a[i].t));
+		cr_assert_gt(wheel_timer_expires(&a[i].t), wheel_now(w));
+	}
+	cr_log_info("%u refreshes", trunk_fires);
+	wheel_free(w);
+	free(a);
+}
+
+/* ------------------------------------------------------------------------ */
 /* Randomized test against a reference                                       */
 
 enum { RN = 4096 };
@@ -466,6 +644,7 @@ static struct {
 	size_t hn, hcap;
 	uint64_t ops, fires, cancels, arms;
 	unsigned pool; /* timers in use: RN, or few to force collisions */
+	bool cluster;  /* expiries and steps around level boundaries */
 } R;
 
 static bool ent_lt(const struct ref_ent *a, const struct ref_ent *b)
@@ -529,10 +708,34 @@ static uint64_t ref_min(void)
 	return R.hn ? R.heap[0].e : UINT64_MAX;
 }
 
+/*
+ * Clustered expiries: in the next or the one-after block of a level 0-4 (the
+ * block of 64^(l+1) ms), anywhere in it or in its first level-l slot, or just
+ * before it. Thousands of timers then share a few slots: the pre-cascade
+ * budget runs out, next-rotation lists fill by insertion and by
+ * pre-cascade, and a step of 1 ms often crosses a boundary.
+ */
+static uint64_t cluster_expiry(uint64_t now)
+{
+	unsigned l = (unsigned)(rnd() % 5), sh = 6 * (l + 1), k = (unsigned)(rnd() % 8);
+	uint64_t blk = (now >> sh) + 1 + rnd() % 2, e = blk << sh;
+
+	if (k < 3)
+		e += rnd() % (UINT64_C(1) << sh); /* anywhere in the block */
+	else if (k < 6)
+		e += rnd() % (UINT64_C(1) << (sh - 6)); /* its first slot */
+	else if (k < 7)
+		e -= 1 + rnd() % 64; /* just before it */
+	return e <= now ? now + 1 : e;
+}
+
 static uint64_t rand_expiry(uint64_t now)
 {
 	unsigned k = (unsigned)(rnd() % 100);
 	uint64_t d;
+
+	if (R.cluster && k < 75)
+		return cluster_expiry(now);
 
 	if (k < 20)
 		d = rnd() % 64;
@@ -544,13 +747,11 @@ static uint64_t rand_expiry(uint64_t now)
 		d = rnd() % 28800000; /* 8 hours */
 	else if (k < 83)
 		d = rnd() % UINT64_C(2592000000); /* 30 days */
-	else if (k < 88)
-	{
+	else if (k < 88) {
 		uint64_t back = rnd() % 1000; /* in the past */
 
 		return back <= now ? now - back : 0;
-	}
-	else if (k < 93)
+	} else if (k < 93)
 		return now;
 	else if (k < 97)
 		d = rnd() >> (rnd() % 64); /* any magnitude */
@@ -592,8 +793,8 @@ static void do_cancel(unsigned id)
 {
 	bool was = wheel_cancel(R.w, &R.tm[id].t);
 
-	cr_assert_eq(was, R.armed[id], "cancel of timer %u: wheel %d, reference %d", id, was,
-		     R.armed[id]);
+	cr_assert_eq(was, R.armed[id], "cancel of timer %u: wheel %d, reference %d", id,
+	             was, R.armed[id]);
 	ref_disarm(id);
 	R.cancels++;
 }
@@ -606,11 +807,12 @@ static void rand_cb(struct wheel *w, struct wheel_timer *t)
 
 	cr_assert(R.in_advance);
 	cr_assert_not(wheel_timer_pending(t));
-	cr_assert(R.armed[id], "timer %u fired but was not armed (cancelled or twice)", id);
+	cr_assert(R.armed[id], "timer %u fired but was not armed (cancelled or twice)",
+	          id);
 	cr_assert_leq(R.exp[id], now, "timer %u fired early: expiry %llu, now %llu", id,
-		      (unsigned long long)R.exp[id], (unsigned long long)now);
+	              (unsigned long long)R.exp[id], (unsigned long long)now);
 	cr_assert_lt(R.armed_seq[id], R.adv_seq,
-		     "timer %u armed during this advance fired in it", id);
+	             "timer %u armed during this advance fired in it", id);
 	ref_disarm(id);
 	R.fires++;
 	R.fired_now++;
@@ -625,6 +827,8 @@ static void rand_cb(struct wheel *w, struct wheel_timer *t)
 	} else if (k < 7) {
 		do_cancel((unsigned)(rnd() % R.pool));
 	}
+	if (R.cluster && rnd() % 64 == 0)
+		check(w);
 }
 
 static void do_advance(uint64_t step)
@@ -650,8 +854,8 @@ static void do_advance(uint64_t step)
 		if (!ent_live(&e))
 			continue;
 		cr_assert_eq(R.armed_seq[e.id], R.adv_seq,
-			     "timer %u due at %llu did not fire by %llu (late)", e.id,
-			     (unsigned long long)e.e, (unsigned long long)to);
+		             "timer %u due at %llu did not fire by %llu (late)", e.id,
+		             (unsigned long long)e.e, (unsigned long long)to);
 		/* armed by a callback with an expiry <= now: next advance */
 		cr_assert_lt(nkeep, RN);
 		keep[nkeep++] = e;
@@ -672,18 +876,42 @@ static void check_deadline(void)
 	if (m <= now) {
 		/* something due is waiting for the next advance */
 		cr_assert_eq(d, now, "due timer but deadline %llu, now %llu",
-			     (unsigned long long)d, (unsigned long long)now);
+		             (unsigned long long)d, (unsigned long long)now);
 		return;
 	}
-	cr_assert_leq(d, m, "next deadline %llu after the earliest expiry %llu (now %llu)",
-		      (unsigned long long)d, (unsigned long long)m, (unsigned long long)now);
+	cr_assert_leq(
+	        d, m, "next deadline %llu after the earliest expiry %llu (now %llu)",
+	        (unsigned long long)d, (unsigned long long)m, (unsigned long long)now);
 	cr_assert_gt(d, now, "busy deadline while nothing is due");
 }
 
-static void randomized(unsigned pool, uint64_t nops)
+/*
+ * Steps that cross level boundaries: 1-3 ms (the pre-cascade gets many
+ * turns), to just before, exactly at or just after the next boundary of a
+ * level 0-4, or over several boundaries at once.
+ */
+static uint64_t cluster_step(void)
+{
+	uint64_t now = wheel_now(R.w);
+	unsigned k = (unsigned)(rnd() % 100), l = (unsigned)(rnd() % 5), sh = 6 * (l + 1);
+	uint64_t b = ((now >> sh) + 1) << sh;
+
+	if (k < 55)
+		return 1 + rnd() % 3;
+	if (k < 80)
+		return b - 1 + rnd() % 3 - now; /* b - 1, b or b + 1 */
+	if (k < 92)
+		return rnd() % (UINT64_C(1) << (sh - 6)); /* within a level-l slot */
+	if (k < 98) /* two to five blocks of level l at once */
+		return ((2 + rnd() % 4) << sh) + rnd() % 64;
+	return rnd() >> (rnd() % 64); /* any magnitude */
+}
+
+static void randomized(unsigned pool, uint64_t nops, bool cluster)
 {
 	memset(&R, 0, sizeof(R));
 	R.pool = pool;
+	R.cluster = cluster;
 	seed_rng();
 	cr_assert_eq(wheel_new(&R.w, rnd() % 1000000000), 0);
 	for (unsigned i = 0; i < RN; i++) {
@@ -697,6 +925,8 @@ static void randomized(unsigned pool, uint64_t nops)
 			do_arm((unsigned)(rnd() % R.pool));
 		} else if (k < 55) {
 			do_cancel((unsigned)(rnd() % R.pool));
+		} else if (R.cluster) {
+			do_advance(cluster_step());
 		} else if (k < 90) {
 			do_advance(rnd() % 100);
 		} else if (k < 97) {
@@ -707,7 +937,7 @@ static void randomized(unsigned pool, uint64_t nops)
 			do_advance(rnd() % 2 ? rnd() % 64 : rnd() >> (rnd() % 64));
 		}
 		check_deadline();
-		if (R.ops % 997 == 0 || getenv("WHEEL_CHECK_ALL"))
+		if (R.ops % (R.cluster ? 101 : 997) == 0 || getenv("WHEEL_CHECK_ALL"))
 			check(R.w);
 	}
 	check(R.w);
@@ -725,8 +955,8 @@ static void randomized(unsigned pool, uint64_t nops)
 	cr_assert_eq(wheel_count(R.w), 0);
 	cr_assert_geq(R.fires + R.arms + R.cancels, nops * 3 / 4, "too few operations");
 	cr_log_info("ops %llu, arms %llu, fires %llu, cancels %llu",
-		    (unsigned long long)R.ops, (unsigned long long)R.arms,
-		    (unsigned long long)R.fires, (unsigned long long)R.cancels);
+	            (unsigned long long)R.ops, (unsigned long long)R.arms,
+	            (unsigned long long)R.fires, (unsigned long long)R.cancels);
 	wheel_free(R.w);
 	free(R.heap);
 }
@@ -734,14 +964,30 @@ static void randomized(unsigned pool, uint64_t nops)
 Test(wheel, randomized_against_reference, .timeout = 240)
 {
 	/* 4096 timers, 1.2 M operations (arms + cancels + fires > 1 M) */
-	randomized(RN, 1200000);
+	randomized(RN, 1200000, false);
 }
 
 Test(wheel, randomized_few_timers, .timeout = 240)
 {
 	/* 16 timers: re-arming pending timers, cancelling due ones, the same
 	 * timer armed again and again from its own callback */
-	randomized(16, 1000000);
+	randomized(16, 1000000, false);
+}
+
+Test(wheel, randomized_level_boundaries, .timeout = 240)
+{
+	/* 4096 timers crowded into a few slots around the boundaries of
+	 * levels 0-4, steps that land on, just before and just after those
+	 * boundaries or jump over several: the next-rotation lists (filled by
+	 * insertion and by the budgeted pre-cascade, budget exhausted or not),
+	 * their swap at the boundary, cancels and re-arms of timers sitting in
+	 * them, callbacks re-arming during advances; 1.2 M operations */
+	randomized(RN, 1200000, true);
+}
+
+Test(wheel, randomized_level_boundaries_few_timers, .timeout = 240)
+{
+	randomized(16, 600000, true);
 }
 
 /* ------------------------------------------------------------------------ */
@@ -802,12 +1048,12 @@ Test(wheel, drives_the_event_loop, .timeout = 30)
 		uint64_t due = wheel_timer_expires(&t[i].t) * 1000000u;
 
 		cr_assert_geq(t[i].fired_ns, due, "timer %u fired %llu ns early", i,
-			      (unsigned long long)(due - t[i].fired_ns));
+		              (unsigned long long)(due - t[i].fired_ns));
 		if (t[i].fired_ns - due > worst)
 			worst = t[i].fired_ns - due;
 	}
 	cr_assert_lt(worst, 500000000u, "a timer fired %llu ms late",
-		     (unsigned long long)(worst / 1000000u));
+	             (unsigned long long)(worst / 1000000u));
 	cr_log_info("worst lateness %.3f ms", (double)worst / 1e6);
 	loop_free(loop);
 	wheel_free(w);

@@ -67,8 +67,8 @@ struct wheel_timer {
 };
 
 /* The owner of an embedded timer: wheel_timer_owner(t, struct tx, timer_e). */
-#define wheel_timer_owner(ptr, type, member)                                                 \
-	((type *)(void *)((char *)(ptr) - offsetof(type, member)))
+#define wheel_timer_owner(ptr, type, member)                                             \
+	((type *)(void *)((char *)(ptr)-offsetof(type, member)))
 
 /* Prepare a timer node (idle, with its callback). */
 static inline void wheel_timer_init(struct wheel_timer *t, wheel_cb cb)
@@ -112,9 +112,9 @@ int wheel_add(struct wheel *w, struct wheel_timer *t, uint64_t expires);
 
 /*
  * Arm t to fire delay ms after the wheel's current time (the now of the last
- * wheel_advance(), or of wheel_new(); see the lag note at the top). now + delay saturates at UINT64_MAX,
- * which means "not in this universe" but is still a valid, cancellable timer.
- * Returns 0 or -EINVAL as wheel_add().
+ * wheel_advance(), or of wheel_new(); see the lag note at the top). now + delay saturates
+ * at UINT64_MAX, which means "not in this universe" but is still a valid, cancellable
+ * timer. Returns 0 or -EINVAL as wheel_add().
  */
 int wheel_add_in(struct wheel *w, struct wheel_timer *t, uint64_t delay);
 
@@ -130,6 +130,9 @@ bool wheel_cancel(struct wheel *w, struct wheel_timer *t);
  * cascading the others closer to their slot on the way. Time never goes
  * backwards: a now below the current time is taken as the current time.
  * A jump of any size costs O(levels + timers moved), never one step per ms.
+ * Each call also pre-cascades at most 128 timers per level into the lists of
+ * the next coarse block, so crossing a boundary normally costs O(levels), not
+ * O(timers in the coarse slot) (see wheel.c).
  * Returns the number of callbacks run, or -EBUSY when called from a callback.
  */
 int wheel_advance(struct wheel *w, uint64_t now);
