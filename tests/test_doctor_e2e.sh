@@ -155,7 +155,9 @@ start u
 uctl subscriber import "$tmp/subs.csv" >/dev/null || die "U: import failed"
 write_conf d "$dport"
 start d
-timeout 120 sipp -sf "$src/tests/sipp/uas_register_nat.xml" -i 127.0.0.1 -p "$sport" -t u1 \
+# not under timeout(1): sipp_pid must be sipp's own, for the kill in cleanup
+# (killing a timeout(1) wrapper with -9 left sipp running)
+sipp -sf "$src/tests/sipp/uas_register_nat.xml" -i 127.0.0.1 -p "$sport" -t u1 \
 	-timeout 110s -trace_err -error_file "$tmp/sipp.err" </dev/null >"$tmp/sipp.out" 2>&1 &
 sipp_pid=$!
 
