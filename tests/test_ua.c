@@ -16,6 +16,7 @@
 #include <fcntl.h>
 #include <poll.h>
 #include <signal.h>
+#include <sys/prctl.h>
 #include <sys/wait.h>
 #include <unistd.h>
 
@@ -2500,6 +2501,9 @@ Test(ua, kamailio_registrar_on_loopback, .timeout = 90)
 		int dn = open("/dev/null", O_RDWR),
 		    lf = open(logp, O_WRONLY | O_CREAT | O_TRUNC, 0600);
 
+		/* Kamailio dies with this test process, even when the test is
+		 * killed or aborts before its own cleanup */
+		prctl(PR_SET_PDEATHSIG, SIGKILL);
 		dup2(dn, 0);
 		dup2(lf >= 0 ? lf : dn, 1);
 		dup2(lf >= 0 ? lf : dn, 2);
