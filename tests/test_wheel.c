@@ -545,6 +545,65 @@ Test(wheel, next_rotation_jump_over_several_blocks)
 	free(a);
 }
 
+Test(wheel, precascade_budget_exhausted_and_not)
+{
+	/* 1000 timers in the level-2 slot of the block after next (4096-ms
+	 * blocks: 8192-12287). Entering block 1 (at 4096) makes that slot the
+	 * source of level 1's next rotation: each advance pre-cascades at most
+	 * 128 of them. Three 1-ms advances move part of them, a third of the
+	 * timers are cancelled or re-armed on the way (in the source slot or in
+	 * the next rotation by then), and the boundary at 8192 must cascade
+	 * the rest. Walked 1 ms at a time, each fires at its exact expiry. */
+	enum { N = 1000 };
+	struct wheel_timer *t = calloc(N, sizeof(*t));
+	struct wheel *w = mkwheel(0);
+	unsigned live = N;
+
+	cr_assert_not_null(t);
+	exact_fired = 0;
+	for (unsigned i = 0; i < N; i++) {
+		wheel_timer_init(&t[i], exact_cb);
+		wheel_add(w, &t[i], 8192 + (uint64_t)i * 4093 % 4096);
+	}
+	check(w);
+	cr_assert_eq(wheel_advance(w, 4096), 0);
+	check(w);
+	for (uint64_t now = 4097; now < 4100; now++) {
+		cr_assert_eq(wheel_advance(w, now), 0);
+		check(w);
+	}
+	for (unsigned i = 0; i < N; i += 3) {
+		if (i % 2) {
+			cr_assert(wheel_cancel(w, &t[i]));
+			live--;
+		} else {
+			wheel_add(w, &t[i], 8192 + 100 + i);
+		}
+	}
+	check(w);
+	cr_assert_eq(wheel_next_deadline(w), 8192);
+	for (uint64_t now = 4100; now < 8192 + 4096; now++)
+		cr_assert_geq(wheel_advance(w, now), 0);
+	check(w);
+	cr_assert_eq(exact_fired, live);
+	cr_assert_eq(wheel_count(w), 0);
+
+	/* the same, but the boundary reached by one jump right after the
+	 * first pre-cascade: most are still in the source slot */
+	exact_fired = 0;
+	for (unsigned i = 0; i < N; i++)
+		wheel_add(w, &t[i], 8192 * 3 + (uint64_t)i * 4093 % 4096);
+	cr_assert_eq(wheel_advance(w, 8192 * 2 + 4096), 0);
+	cr_assert_eq(wheel_advance(w, 8192 * 3 - 1), 0);
+	check(w);
+	for (uint64_t now = 8192 * 3; now < 8192 * 3 + 4096; now++)
+		cr_assert_geq(wheel_advance(w, now), 0);
+	cr_assert_eq(exact_fired, N);
+	check(w);
+	wheel_free(w);
+	free(t);
+}
+
 /*
  * The 1,000,000-trunk pattern, scaled down: refresh timers 54-60 s ahead,
  * armed every few ms over the minute before a level-3 boundary (262,144 ms),
