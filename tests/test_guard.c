@@ -15,14 +15,20 @@ static struct guard *g;
 static int suspended_events, released_events;
 static struct guard_info last_event;
 
+static pthread_mutex_t event_lock = PTHREAD_MUTEX_INITIALIZER;
+
+/* Runs on whichever thread's failure began the suspension: several at once
+ * in the threaded test, hence the lock. */
 static void on_event(void *arg, enum guard_event ev, const struct guard_info *in)
 {
 	(void)arg;
+	pthread_mutex_lock(&event_lock);
 	if (ev == GUARD_SUSPENDED)
 		suspended_events++;
 	else
 		released_events++;
 	last_event = *in;
+	pthread_mutex_unlock(&event_lock);
 }
 
 static struct sockaddr_storage addr(const char *ip, uint16_t port)
