@@ -526,12 +526,14 @@ Test(registrar, bad_requests)
 Test(registrar, huge_contact_list_refused)
 {
 	struct ua u = ua_new("alice", "wonderland");
-	char *p = u.extra;
+	size_t n = 0;
 	struct resp r;
 
-	for (int i = 0; i < 33; i++)
-		p += sprintf(p, "Contact: <sip:a%d@192.0.2.1>\r\n", i);
-	cr_assert_lt(strlen(u.extra), sizeof(u.extra));
+	for (int i = 0; i < 33; i++) {
+		n += (size_t)snprintf(u.extra + n, sizeof(u.extra) - n,
+		                      "Contact: <sip:a%d@192.0.2.1>\r\n", i);
+		cr_assert_lt(n, sizeof(u.extra));
+	}
 	u.contact[0] = '\0';
 	cr_assert_eq(send_register(&u, &r), 401);
 	answer(&u, &r, SIP_DIGEST_MD5, "wonderland");
