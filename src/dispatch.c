@@ -32,7 +32,7 @@ int worker_send(void *arg, const void *buf, size_t len, const struct sockaddr *d
 		STAT_INC(w->st.tx_errors);
 		return r;
 	}
-	if (__builtin_expect(trace_is_on() != NULL, 0))
+	if (sip_unlikely(trace_is_on() != NULL)) /* off: one relaxed load */
 		trace_worker_out(w, buf, len, dst, dstlen, conn);
 	if (conn & WORKER_CONN_TCP)
 		STAT_INC(w->st.tx_tcp);
@@ -175,8 +175,9 @@ static void on_request(struct worker *w, const struct pkt *p, const struct sip_m
 			return;
 		}
 		r = -EAGAIN; /* any value but TX_NEW / TX_ABSORBED: no transaction */
-	} else
+	} else {
 		r = tx_server_request(w->tx, m, &top, &dest, &tx);
+	}
 	if (r == TX_ABSORBED) {
 		STAT_INC(w->st.absorbed);
 		return;
@@ -259,7 +260,7 @@ void worker_message(struct worker *w, const struct pkt *p)
 	unsigned flags = p->tcp ? SIP_PARSE_STREAM : SIP_PARSE_DATAGRAM;
 	int r;
 
-	if (__builtin_expect(trace_is_on() != NULL, 0))
+	if (sip_unlikely(trace_is_on() != NULL)) /* off: one relaxed load */
 		trace_worker_in(w, p);
 	r = sip_msg_parse(&m, p->buf, p->len, w->hdrs, WORKER_HDRS, flags, &err);
 	if (r < 0) {

@@ -525,7 +525,7 @@ void doctor_ep_note(const struct doctor_ep_reg *r)
 {
 	struct doctor_ep *t = my_t;
 
-	if (__builtin_expect(!t, 0)) {
+	if (sip_unlikely(!t)) {
 		if (my_failed || !(t = reg_attach())) {
 			__atomic_fetch_add(&reg_lost, 1, __ATOMIC_RELAXED);
 			return;
