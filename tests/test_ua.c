@@ -2497,13 +2497,17 @@ Test(ua, kamailio_registrar_on_loopback, .timeout = 90)
 	fclose(f);
 	pid = fork();
 	cr_assert_geq(pid, 0);
+	if (pid > 0)
+		setpgid(pid, pid); /* also here: no race with the kill below */
 	if (pid == 0) {
 		int dn = open("/dev/null", O_RDWR),
 		    lf = open(logp, O_WRONLY | O_CREAT | O_TRUNC, 0600);
 
-		/* Kamailio dies with this test process, even when the test is
-		 * killed or aborts before its own cleanup */
+		/* Kamailio's main process dies with this test process, even when
+		 * the test is killed or aborts before its own cleanup; its own
+		 * process group lets the cleanup stop its children too */
 		prctl(PR_SET_PDEATHSIG, SIGKILL);
+		setpgid(0, 0);
 		dup2(dn, 0);
 		dup2(lf >= 0 ? lf : dn, 1);
 		dup2(lf >= 0 ? lf : dn, 2);
@@ -2559,6 +2563,9 @@ Test(ua, kamailio_registrar_on_loopback, .timeout = 90)
 			waitpid(pid, NULL, 0);
 		}
 	}
+	/* its children, whatever became of the main process (a main process
+	 * killed with -9 leaves them running) */
+	kill(-pid, SIGKILL);
 	for (size_t i = 0; i < nnotes && i < 512; i++)
 		if (notes[i].kind == UA_NOTICE_INTERVAL_TOO_BRIEF)
 			tb = &notes[i];
