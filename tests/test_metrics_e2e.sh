@@ -29,11 +29,7 @@ cleanup() {
 }
 trap cleanup EXIT
 fails=0
-ok() { echo "ok: $*"; }
-bad() { echo "FAIL: $*"; fails=$((fails + 1)); }
-check() { # check DESCRIPTION WANT GOT
-	if [ "$2" = "$3" ]; then ok "$1"; else bad "$1: want '$2', got '$3'"; fi
-}
+. "$(dirname "$0")/e2e_lib.sh" # ok, bad, check, now_ms, free_port
 
 cat >"$tmp/sipreg.conf" <<CONF
 [core]

@@ -60,11 +60,7 @@ cleanup() {
 trap cleanup EXIT
 trap "exit 1" INT TERM
 fails=0
-ok() { echo "ok: $*"; }
-bad() { echo "FAIL: $*"; fails=$((fails + 1)); }
-check() { # check DESCRIPTION WANT GOT
-	if [ "$2" = "$3" ]; then ok "$1"; else bad "$1: want '$2', got '$3'"; fi
-}
+. "$(dirname "$0")/e2e_lib.sh" # ok, bad, check, now_ms, free_port
 die() {
 	echo "FAIL: $*"
 	echo "--- sipregd log (tail)"; tail -20 "$tmp/sipregd.log"
@@ -122,21 +118,6 @@ stop() { # graceful; the exit status must be 0
 	pid=
 }
 
-# A port free for both UDP and TCP on 127.0.0.1.
-free_port() {
-	"$py" - <<'PY'
-import socket
-for _ in range(100):
-    t = socket.socket(); t.bind(("127.0.0.1", 0)); p = t.getsockname()[1]
-    u = socket.socket(socket.AF_INET, socket.SOCK_DGRAM)
-    try:
-        u.bind(("127.0.0.1", p))
-    except OSError:
-        continue
-    print(p)
-    break
-PY
-}
 
 # The users FIRST..LAST (indexes) as a sipp injection file.
 inf() { # inf FIRST LAST FILE
