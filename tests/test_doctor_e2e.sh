@@ -50,15 +50,13 @@ py=$(python3 -c 'import sys; print(sys.executable)')
 tmp=$(mktemp -d /tmp/sipreg-test-doctor.XXXXXX)
 upid= dpid= sipp_pid=
 cleanup() {
-	for p in $sipp_pid $dpid $upid; do
-		kill -9 "$p" 2>/dev/null && wait "$p" 2>/dev/null
-	done
+	e2e_kill "$sipp_pid" "${e2e_pids[@]}"
 	rm -rf "$tmp"
 }
 trap cleanup EXIT
 trap "exit 1" INT TERM
 fails=0
-. "$(dirname "$0")/e2e_lib.sh" # ok, bad, check, now_ms, free_port
+. "$(dirname "$0")/e2e_lib.sh" # ok, bad, check, now_ms, free_port, e2e_start
 die() {
 	echo "FAIL: $*"
 	echo "--- D log (tail)"; tail -25 "$tmp/d.log" 2>/dev/null
@@ -95,18 +93,9 @@ CONF
 }
 uctl() { timeout 20 "$ctl" -s "$tmp/u.sock" "$@"; }
 dctl() { timeout 20 "$ctl" -s "$tmp/d.sock" "$@"; }
-start() { # start NAME
-	"$sipregd" -c "$tmp/$1.conf" </dev/null >>"$tmp/$1.log" 2>&1 &
-	local p=$!
-	eval "${1}pid=$p"
-	for _ in $(seq 100); do
-		# (jq 1.6 -e exits 0 on empty input: test the status itself)
-		st=$(timeout 5 "$ctl" -s "$tmp/$1.sock" status --json 2>/dev/null) &&
-			jq -e '.sip.bound | length > 0' <<<"$st" >/dev/null 2>&1 && return 0
-		kill -0 "$p" 2>/dev/null || die "sipregd $1 exited at start"
-		sleep 0.1
-	done
-	die "sipregd $1 did not start within 10 s"
+start() { # start NAME: sets upid or dpid
+	e2e_start "$tmp/$1.conf" "$tmp/$1.log" "$tmp/$1.sock" udp tcp || die "sipregd $1 did not start"
+	eval "${1}pid=$e2e_pid"
 }
 tjson() { dctl trunk show "$1" --json 2>/dev/null; }
 wait_trunk() { # wait_trunk NAME SECONDS JQ-CONDITION

@@ -23,13 +23,12 @@ tmp=$(mktemp -d /tmp/sipreg-test-metrics.XXXXXX)
 pid=
 pid2=
 cleanup() {
-	[ -n "$pid" ] && kill -9 "$pid" 2>/dev/null && wait "$pid" 2>/dev/null
-	[ -n "$pid2" ] && kill -9 "$pid2" 2>/dev/null && wait "$pid2" 2>/dev/null
+	e2e_kill "${e2e_pids[@]}" "$pid2"
 	rm -rf "$tmp"
 }
 trap cleanup EXIT
 fails=0
-. "$(dirname "$0")/e2e_lib.sh" # ok, bad, check, now_ms, free_port
+. "$(dirname "$0")/e2e_lib.sh" # ok, bad, check, now_ms, free_port, e2e_start
 
 cat >"$tmp/sipreg.conf" <<CONF
 [core]
@@ -46,16 +45,15 @@ digest_algorithms = md5
 CONF
 
 status() { timeout 5 "$ctl" -s "$tmp/admin.sock" status --json; }
-"$sipregd" -c "$tmp/sipreg.conf" >"$tmp/sipregd.log" 2>&1 &
-pid=$!
-mport=
+e2e_start "$tmp/sipreg.conf" "$tmp/sipregd.log" "$tmp/admin.sock" || exit 1
+pid=$e2e_pid udp=$e2e_udp
+# the metrics port is logged at the end of start-up, after the workers bind
 for _ in $(seq 50); do
-	udp=$(status 2>/dev/null | jq -r '.sip.bound[]? | select(startswith("udp:"))' | sed 's/.*://')
 	mport=$(sed -n 's/.*event=metrics_listening .*port=\([0-9]*\).*/\1/p' "$tmp/sipregd.log")
-	[ -n "$udp" ] && [ -n "$mport" ] && break
+	[ -n "$mport" ] && break
 	sleep 0.1
 done
-[ -n "$udp" ] && [ -n "$mport" ] || { echo "sipregd did not start:"; cat "$tmp/sipregd.log"; exit 1; }
+[ -n "$mport" ] || { echo "sipregd did not log its metrics port:"; cat "$tmp/sipregd.log"; exit 1; }
 ok "sipregd up: SIP udp $udp, metrics on 127.0.0.1:$mport"
 url=http://127.0.0.1:$mport/metrics
 

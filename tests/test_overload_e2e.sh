@@ -24,20 +24,14 @@ for f in "$sipregd" "$ctl"; do
 	[ -x "$f" ] || { echo "FAIL: $f is not built"; exit 1; }
 done
 tmp=$(mktemp -d /tmp/sipreg-test-overload.XXXXXX)
-pid=
 cleanup() {
-	if [ -n "$pid" ]; then
-		kill -CONT "$pid" 2>/dev/null
-		kill -9 "$pid" 2>/dev/null && wait "$pid" 2>/dev/null
-	fi
+	e2e_kill "${e2e_pids[@]}" # SIGKILL ends a daemon the client left stopped too
 	rm -rf "$tmp"
 }
 trap cleanup EXIT
 trap "exit 1" INT TERM
 fails=0
-check() { # check DESCRIPTION WANT GOT
-	if [ "$2" = "$3" ]; then echo "ok: $1"; else echo "FAIL: $1: want '$2', got '$3'"; fails=$((fails + 1)); fi
-}
+. "$(dirname "$0")/e2e_lib.sh" # check, e2e_start
 
 cat >"$tmp/sipreg.conf" <<CONF
 [core]
@@ -49,12 +43,8 @@ socket = $tmp/admin.sock
 [database]
 path = $tmp/sipreg.db
 CONF
-"$sipregd" -c "$tmp/sipreg.conf" >"$tmp/sipregd.log" 2>&1 &
-pid=$!
-status() { curl -sf --max-time 5 --unix-socket "$tmp/admin.sock" http://localhost/status; }
-for _ in $(seq 100); do [ -S "$tmp/admin.sock" ] && status >/dev/null && break; sleep 0.1; done
-port=$(status | jq -r '.sip.bound[0]' | sed 's/.*://')
-[[ $port =~ ^[0-9]+$ ]] || { echo "FAIL: sipregd did not start"; tail "$tmp/sipregd.log"; exit 1; }
+e2e_start "$tmp/sipreg.conf" "$tmp/sipregd.log" "$tmp/admin.sock" || { echo "FAIL: sipregd did not start"; exit 1; }
+pid=$e2e_pid port=$e2e_udp
 printf 'username,domain,password\nalice,ovl.test,secret1\nbob,ovl.test,secret2\n' >"$tmp/subs.csv"
 "$ctl" -s "$tmp/admin.sock" subscriber import "$tmp/subs.csv" >/dev/null ||
 	{ echo "FAIL: subscriber import"; exit 1; }
@@ -148,7 +138,7 @@ print(json.dumps({"sent_new": n, "codes": codes, "retry_after": sorted(retry_aft
 PY
 cat "$tmp/result.json"
 r=$tmp/result.json
-st=$(status)
+st=$(e2e_status "$tmp/admin.sock")
 n=$(jq .sent_new "$r")
 c401=$(jq '.codes["401"] // 0' "$r")
 c503=$(jq '.codes["503"] // 0' "$r")

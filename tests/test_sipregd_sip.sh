@@ -23,12 +23,12 @@ done
 tmp=$(mktemp -d /tmp/sipreg-test-sip.XXXXXX)
 pid=
 cleanup() {
-	[ -n "$pid" ] && kill -9 "$pid" 2>/dev/null && wait "$pid" 2>/dev/null
+	e2e_kill "${e2e_pids[@]}"
 	rm -rf "$tmp"
 }
 trap cleanup EXIT
 fails=0
-. "$(dirname "$0")/e2e_lib.sh" # ok, bad, check, now_ms, free_port
+. "$(dirname "$0")/e2e_lib.sh" # ok, bad, check, now_ms, free_port, e2e_start
 
 cat >"$tmp/sipreg.conf" <<CONF
 [core]
@@ -45,15 +45,8 @@ CONF
 status() { timeout 5 "$ctl" -s "$tmp/admin.sock" status --json; }
 api() { timeout 5 curl -sf --unix-socket "$tmp/admin.sock" "$@"; }
 start() {
-	"$sipregd" -c "$tmp/sipreg.conf" >>"$tmp/sipregd.log" 2>&1 &
-	pid=$!
-	for _ in $(seq 50); do
-		udp=$(status 2>/dev/null | jq -r '.sip.bound[]? | select(startswith("udp:"))' | sed 's/.*://')
-		tcp=$(status 2>/dev/null | jq -r '.sip.bound[]? | select(startswith("tcp:"))' | sed 's/.*://')
-		[ -n "$udp" ] && [ -n "$tcp" ] && return 0
-		sleep 0.1
-	done
-	echo "sipregd did not start:"; cat "$tmp/sipregd.log"; exit 1
+	e2e_start "$tmp/sipreg.conf" "$tmp/sipregd.log" "$tmp/admin.sock" udp tcp || exit 1
+	pid=$e2e_pid udp=$e2e_udp tcp=$e2e_tcp
 }
 stop() { # stop SIGNAL: the exit status
 	kill -"$1" "$pid"

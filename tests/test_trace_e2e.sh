@@ -28,14 +28,12 @@ pid=
 pid2=
 hpid=
 cleanup() {
-	[ -n "$pid2" ] && kill -9 "$pid2" 2>/dev/null && wait "$pid2" 2>/dev/null
-	[ -n "$pid" ] && kill -9 "$pid" 2>/dev/null && wait "$pid" 2>/dev/null
-	[ -n "$hpid" ] && kill -9 "$hpid" 2>/dev/null && wait "$hpid" 2>/dev/null
+	e2e_kill "$pid2" "${e2e_pids[@]}" "$hpid"
 	rm -rf "$tmp"
 }
 trap cleanup EXIT
 fails=0
-. "$(dirname "$0")/e2e_lib.sh" # ok, bad, check, now_ms, free_port
+. "$(dirname "$0")/e2e_lib.sh" # ok, bad, check, now_ms, free_port, e2e_start
 
 cat >"$tmp/sipreg.conf" <<CONF
 [core]
@@ -51,18 +49,8 @@ digest_algorithms = md5
 CONF
 
 dctl() { timeout 10 "$ctl" -s "$tmp/admin.sock" "$@"; }
-"$sipregd" -c "$tmp/sipreg.conf" >"$tmp/sipregd.log" 2>&1 &
-pid=$!
-udp=
-tcp=
-for _ in $(seq 50); do
-	st=$(dctl status --json 2>/dev/null)
-	udp=$(jq -r '.sip.bound[]? | select(startswith("udp:"))' <<<"$st" 2>/dev/null | sed 's/.*://')
-	tcp=$(jq -r '.sip.bound[]? | select(startswith("tcp:"))' <<<"$st" 2>/dev/null | sed 's/.*://')
-	[ -n "$udp" ] && [ -n "$tcp" ] && break
-	sleep 0.1
-done
-[ -n "$udp" ] && [ -n "$tcp" ] || { echo "sipregd did not start:"; cat "$tmp/sipregd.log"; exit 1; }
+e2e_start "$tmp/sipreg.conf" "$tmp/sipregd.log" "$tmp/admin.sock" udp tcp || exit 1
+pid=$e2e_pid udp=$e2e_udp tcp=$e2e_tcp
 ok "sipregd up: udp $udp, tcp $tcp"
 for u in alice bob carol; do
 	dctl subscriber add "$u@example.com" "pw-$u" >/dev/null || bad "subscriber $u not added"
