@@ -492,4 +492,68 @@ int sip_msg_to(const struct sip_msg *m, struct sip_nameaddr *na, struct sip_err 
 int sip_msg_u32(const struct sip_msg *m, enum sip_hdr_id id, uint32_t *out,
 		struct sip_err *err);
 
+/* ------------------------------------------------------------------------ */
+/* Registration view: the message and every field a registrar reads, in one */
+/* call                                                                      */
+
+/*
+ * What sip_reg_parse fills. Each field holds exactly what the function named
+ * beside it returns for the same message, its return value in the matching
+ * *_rc; a field's err is set only when its rc is negative (offsets relative
+ * to the message, as the sip_msg_* helpers give them), and the field itself
+ * is unspecified then. Every slice borrows from the message buffer.
+ */
+struct sip_reg {
+	struct sip_msg msg; /* sip_msg_parse */
+
+	struct sip_uri ruri; /* sip_uri_parse(msg.ruri); responses: -ENOENT */
+	int ruri_rc;
+	struct sip_err ruri_err; /* offset relative to the message */
+
+	struct sip_via via; /* sip_msg_vias(&msg, &via, 1): the top hop */
+	int via_rc;         /* 1, 0 (no Via), -E2BIG (more hops), -EBADMSG */
+	struct sip_err via_err;
+
+	struct sip_nameaddr from, to; /* sip_msg_from / sip_msg_to */
+	int from_rc, to_rc;           /* 0, -ENOENT, -EBADMSG */
+	struct sip_err from_err, to_err;
+
+	struct sip_contact *contacts; /* the caller's array: sip_msg_contacts */
+	size_t ccap;                  /* its capacity */
+	int ncontacts;                /* count, -E2BIG or -EBADMSG */
+	struct sip_err contacts_err;
+
+	struct sip_auth auth; /* sip_auth_parse of the FIRST Authorization */
+	int auth_rc;          /* 0, -ENOENT (none), -EBADMSG */
+	struct sip_err auth_err; /* offset relative to the message */
+
+	uint32_t expires, max_forwards; /* sip_msg_u32(SIP_HDR_EXPIRES / _MAX_FORWARDS) */
+	int expires_rc, max_forwards_rc; /* 0, -ENOENT, -EBADMSG, -ERANGE */
+	struct sip_err expires_err, max_forwards_err;
+};
+
+/*
+ * Parse one message and the fields registration needs, in one pass: the
+ * split of sip_msg_parse (r->msg, the header array hdrs/cap), the Request-URI,
+ * the top Via hop, From, To, every Contact (into contacts/ccap), the first
+ * Authorization, Expires and Max-Forwards, each with the result of the
+ * existing function named in struct sip_reg. The usual REGISTER (plain CRLF
+ * lines, one Via, the usual parameter forms) is parsed while its header
+ * lines are found; anything else (folding, escapes, several Vias, unusual
+ * forms) goes through sip_msg_parse and the per-header functions, with the
+ * same results. The message-level helpers (sip_msg_hdr, sip_msg_nameaddrs,
+ * ...) work on r->msg as after sip_msg_parse.
+ *
+ * Returns what sip_msg_parse returns for (buf, len, hdrs, cap, flags, err):
+ * the bytes consumed (> 0), or
+ *   -EAGAIN, -EBADMSG, -E2BIG, -EPROTONOSUPPORT as sip_msg_parse;
+ *   -EINVAL   r or buf is NULL (buf with len > 0), hdrs NULL with cap > 0,
+ *             or contacts NULL with ccap > 0.
+ * The fields are set only when it returns > 0; their own failures are in
+ * their *_rc, never in the return value.
+ */
+int sip_reg_parse(struct sip_reg *r, const char *buf, size_t len, struct sip_hdr *hdrs,
+		  size_t cap, struct sip_contact *contacts, size_t ccap, unsigned flags,
+		  struct sip_err *err);
+
 #endif /* SIPREG_SIP_H */

@@ -1723,3 +1723,358 @@ int sip_msg_u32(const struct sip_msg *m, enum sip_hdr_id id, uint32_t *out,
 		return msg_fail(m, err, h->value.p, hdr_info[id].nan, -EBADMSG);
 	return 0;
 }
+
+/* ------------------------------------------------------------------------ */
+/* Registration view (sip_reg_parse)                                         */
+
+/*
+ * Fields of struct sip_reg, as bits: which ones the one pass has filled with
+ * a result known to be the existing function's (a success on the usual form);
+ * the others are filled afterwards by the existing functions themselves.
+ */
+enum {
+	RF_RURI = 1u << 0,
+	RF_VIA = 1u << 1,
+	RF_FROM = 1u << 2,
+	RF_TO = 1u << 3,
+	RF_CONTACTS = 1u << 4,
+	RF_AUTH = 1u << 5,
+	RF_EXPIRES = 1u << 6,
+	RF_MAXF = 1u << 7,
+	RF_ALL = (1u << 8) - 1,
+};
+
+/* The fields the one pass did not fill, by the existing functions: exactly
+ * what a caller of those functions gets. */
+static void reg_fields_general(struct sip_reg *r, unsigned need)
+{
+	const struct sip_msg *m = &r->msg;
+	const struct sip_hdr *h;
+
+	if (need & RF_RURI) {
+		if (!m->is_request) {
+			r->ruri_rc = msg_fail(m, &r->ruri_err, NULL, "Not a request", -ENOENT);
+		} else {
+			r->ruri_err.reason = NULL;
+			r->ruri_err.off = 0;
+			r->ruri_rc = rebase(m, &r->ruri_err, m->ruri.p,
+					    sip_uri_parse(&r->ruri, m->ruri, &r->ruri_err));
+		}
+	}
+	if (need & RF_VIA)
+		r->via_rc = sip_msg_vias(m, &r->via, 1, &r->via_err);
+	if (need & RF_FROM)
+		r->from_rc = sip_msg_from(m, &r->from, &r->from_err);
+	if (need & RF_TO)
+		r->to_rc = sip_msg_to(m, &r->to, &r->to_err);
+	if (need & RF_CONTACTS)
+		r->ncontacts = sip_msg_contacts(m, r->contacts, r->ccap, &r->contacts_err);
+	if (need & RF_AUTH) {
+		h = sip_msg_hdr(m, SIP_HDR_AUTHORIZATION);
+		if (!h) {
+			r->auth_rc = msg_fail(m, &r->auth_err, NULL, "Missing Authorization header",
+					      -ENOENT);
+		} else {
+			r->auth_err.reason = NULL;
+			r->auth_err.off = 0;
+			r->auth_rc = rebase(m, &r->auth_err, h->value.p,
+					    sip_auth_parse(&r->auth, h->value, &r->auth_err));
+		}
+	}
+	if (need & RF_EXPIRES)
+		r->expires_rc = sip_msg_u32(m, SIP_HDR_EXPIRES, &r->expires, &r->expires_err);
+	if (need & RF_MAXF)
+		r->max_forwards_rc =
+			sip_msg_u32(m, SIP_HDR_MAX_FORWARDS, &r->max_forwards, &r->max_forwards_err);
+}
+
+#if SIP_FAST_SPLIT
+/*
+ * The usual header names of a REGISTER, followed by ": " and a value that
+ * does not start with SP, by one or two case-folded word compares (0x20 ORed
+ * into the letter positions only). Returns the name length with *id set, or
+ * 0 (the caller then finds the name's end and looks it up). end - p >= 16.
+ */
+#define NB(s, i) ((uint64_t)(unsigned char)(s "\0\0\0\0\0\0\0\0\0\0\0\0\0\0\0\0\0\0\0\0\0\0\0\0")[i])
+#define OB(s, i) ((NB(s, i) >= 'a' && NB(s, i) <= 'z') ? 0x20ull : 0ull)
+#define W8(F, s, o) (F(s, (o)) | F(s, (o) + 1) << 8 | F(s, (o) + 2) << 16 | F(s, (o) + 3) << 24 | \
+		     F(s, (o) + 4) << 32 | F(s, (o) + 5) << 40 | F(s, (o) + 6) << 48 |      \
+		     F(s, (o) + 7) << 56)
+#define RW(s, o) W8(NB, s, o)
+#define RO(s, o) W8(OB, s, o)
+#define RK(n) ((n) >= 8 ? ~0ull : (1ull << (8 * (n))) - 1)
+/* "name: " of up to 8 bytes (name up to 6) */
+#define RN1(lit, idv)                                                                    \
+	if (((w | RO(lit, 0)) & RK(sizeof(lit) - 1)) == RW(lit, 0)) {                     \
+		*id = (idv);                                                             \
+		return sizeof(lit) - 3;                                                  \
+	}
+/* "name: " of 9 to 16 bytes */
+#define RN2(lit, idv)                                                                    \
+	if ((w | RO(lit, 0)) == RW(lit, 0) &&                                             \
+	    ((load64(p + sizeof(lit) - 9) | RO(lit, sizeof(lit) - 9)) ==                  \
+	     RW(lit, sizeof(lit) - 9))) {                                                 \
+		*id = (idv);                                                             \
+		return sizeof(lit) - 3;                                                  \
+	}
+SIP_INLINE size_t reg_name(const char *p, enum sip_hdr_id *id)
+{
+	uint64_t w = load64(p);
+
+	switch ((unsigned char)w | 0x20) {
+	case 'v':
+		RN1("via: ", SIP_HDR_VIA);
+		break;
+	case 'f':
+		RN1("from: ", SIP_HDR_FROM);
+		break;
+	case 't':
+		RN1("to: ", SIP_HDR_TO);
+		break;
+	case 'c':
+		RN1("cseq: ", SIP_HDR_CSEQ);
+		RN2("call-id: ", SIP_HDR_CALL_ID);
+		RN2("contact: ", SIP_HDR_CONTACT);
+		RN2("content-length: ", SIP_HDR_CONTENT_LENGTH);
+		break;
+	case 'e':
+		RN2("expires: ", SIP_HDR_EXPIRES);
+		break;
+	case 'm':
+		RN2("max-forwards: ", SIP_HDR_MAX_FORWARDS);
+		break;
+	case 'a':
+		RN2("authorization: ", SIP_HDR_AUTHORIZATION);
+		break;
+	case 'u':
+		RN2("user-agent: ", SIP_HDR_USER_AGENT);
+		break;
+	}
+	return 0;
+}
+#undef RN2
+#undef RN1
+#undef RK
+#undef RO
+#undef RW
+#undef W8
+#undef OB
+#undef NB
+
+/*
+ * split_fast (same acceptance, same results in r->msg) with the fields of the
+ * registration view parsed as their lines are found. Returns the bytes
+ * consumed with *ok the RF_* bits filled, or 0 (give up: the caller does it
+ * all again the general way).
+ */
+SIP_AVX2 static int split_reg(struct sip_reg *r, const char *buf, size_t len,
+			      struct sip_hdr *hdrs, size_t cap, bool stream, unsigned *okp)
+{
+	struct sip_msg *m = &r->msg;
+	const char *p = buf, *end = buf + len, *c;
+	uint16_t last[SIP_HDR__COUNT];
+	struct fast_scan s;
+	unsigned ok = 0, bad = 0;
+	size_t n = 0, nc = 0;
+	int rc;
+
+	if (sip_unlikely(len < 4 || *buf == '\r' || *buf == '\n'))
+		return 0;
+	s.buf = s.blk = buf;
+	s.end = end;
+	s.cin = 0;
+	fast_load(&s);
+
+	/* start line [p, c) */
+	c = fast_next_cr(&s);
+	if (sip_unlikely(!c || end - c <= 2 || c[1] != '\n'))
+		return 0;
+	if (c - p >= 4 && (p[0] | 0x20) == 's' && (p[1] | 0x20) == 'i' &&
+	    (p[2] | 0x20) == 'p' && p[3] == '/') {
+		m->is_request = false;
+		rc = parse_status_line(m, buf, p, c, NULL);
+	} else {
+		m->is_request = true;
+		rc = parse_request_line(m, buf, p, c, end, NULL);
+		if (sip_likely(rc == 0 && sip_uri_parse(&r->ruri, m->ruri, NULL) == 0)) {
+			r->ruri_rc = 0;
+			ok |= RF_RURI;
+		}
+	}
+	if (sip_unlikely(rc < 0))
+		return 0;
+
+	/* header lines [p, c), c at the CR */
+	for (p = c + 2;; p = c + 2) {
+		const char *q, *v;
+		enum sip_hdr_id id;
+		struct sip_hdr *h;
+		struct sip_str rest;
+		size_t nl;
+
+		if (sip_unlikely(*p == ' '))
+			return 0;
+		c = fast_next_cr(&s);
+		if (sip_unlikely(!c || end - c < 2 || c[1] != '\n'))
+			return 0;
+		if (c == p)
+			break;
+		if (sip_unlikely(end - c == 2))
+			return 0;
+		if (sip_likely(end - p >= 16 && (nl = reg_name(p, &id)) != 0 && c - p > (ptrdiff_t)nl + 2)) {
+			q = p + nl;
+			v = q + 2;
+		} else {
+			q = find_name_end(p, end);
+			if (sip_unlikely(*q != ':' || q == p))
+				return 0;
+			id = hdr_lookup_at(p, (size_t)(q - p), (size_t)(end - p));
+			if (id == SIP_HDR_OTHER) {
+				for (const char *t = p; t < q; t++)
+					if (sip_unlikely(!tok_tab[(unsigned char)*t]))
+						return 0;
+			}
+			v = q + 1;
+			if (sip_likely(*v == ' '))
+				v++;
+		}
+		if (sip_unlikely(*v == ' ' || (c > v && c[-1] == ' ')))
+			return 0;
+		if (sip_unlikely(n >= cap))
+			return 0;
+		h = &hdrs[n++];
+		h->name = sip_str_make(p, (size_t)(q - p));
+		h->value = sip_str_make(v, (size_t)(c - v));
+		h->id = (uint16_t)id;
+		h->next = 0;
+		if (m->first[id] == 0) {
+			m->first[id] = (uint16_t)n;
+			m->count[id] = 1;
+		} else {
+			if (sip_unlikely(singleton_mask & HDR_BIT(id)))
+				return 0;
+			hdrs[last[id] - 1].next = (uint16_t)n;
+			if (m->count[id] < UINT8_MAX)
+				m->count[id]++;
+		}
+		last[id] = (uint16_t)n;
+		switch (id) {
+		case SIP_HDR_CALL_ID:
+		case SIP_HDR_CSEQ:
+		case SIP_HDR_CONTENT_LENGTH:
+			if (split_value(m, id, h->value, buf, end, NULL) < 0)
+				return 0;
+			break;
+		case SIP_HDR_VIA:
+			/* the top hop alone in the first Via line; a second line:
+			 * the general way */
+			rest = h->value;
+			if (m->count[id] == 1 && sip_via_next(&rest, &r->via, NULL) == 1 &&
+			    rest.len == 0) {
+				r->via_rc = 1;
+				ok |= RF_VIA;
+			} else {
+				bad |= RF_VIA;
+			}
+			break;
+		case SIP_HDR_FROM:
+			if (sip_nameaddr_parse(&r->from, h->value, NULL) == 0) {
+				r->from_rc = 0;
+				ok |= RF_FROM;
+			}
+			break;
+		case SIP_HDR_TO:
+			if (sip_nameaddr_parse(&r->to, h->value, NULL) == 0) {
+				r->to_rc = 0;
+				ok |= RF_TO;
+			}
+			break;
+		case SIP_HDR_CONTACT:
+			/* every element of every line, as sip_msg_contacts; a
+			 * '*', too many or any error: the general way */
+			if (bad & RF_CONTACTS)
+				break;
+			rest = h->value;
+			{
+				size_t before = nc;
+
+				while (rest.len) {
+					if (nc >= r->ccap ||
+					    sip_contact_next(&rest, &r->contacts[nc], NULL) != 1 ||
+					    r->contacts[nc].star) {
+						bad |= RF_CONTACTS;
+						break;
+					}
+					nc++;
+				}
+				if (nc == before)
+					bad |= RF_CONTACTS;
+			}
+			r->ncontacts = (int)nc;
+			ok |= RF_CONTACTS;
+			break;
+		case SIP_HDR_AUTHORIZATION:
+			if (m->count[id] == 1 && sip_auth_parse(&r->auth, h->value, NULL) == 0) {
+				r->auth_rc = 0;
+				ok |= RF_AUTH;
+			}
+			break;
+		case SIP_HDR_EXPIRES:
+			if (dec_u32(h->value, &r->expires) == 0) {
+				r->expires_rc = 0;
+				ok |= RF_EXPIRES;
+			}
+			break;
+		case SIP_HDR_MAX_FORWARDS:
+			if (dec_u32(h->value, &r->max_forwards) == 0) {
+				r->max_forwards_rc = 0;
+				ok |= RF_MAXF;
+			}
+			break;
+		default:
+			break;
+		}
+	}
+	if (sip_unlikely(s.anom & ((1ull << (c - s.blk)) - 1)))
+		return 0;
+	m->nhdrs = (uint16_t)n;
+	rc = msg_body(m, buf, len, c + 2, stream, NULL);
+	*okp = ok & ~bad;
+	return rc > 0 ? rc : 0;
+}
+#endif
+
+int sip_reg_parse(struct sip_reg *r, const char *buf, size_t len, struct sip_hdr *hdrs,
+		  size_t cap, struct sip_contact *contacts, size_t ccap, unsigned flags,
+		  struct sip_err *err)
+{
+	int rc;
+
+	if (!r || (!contacts && ccap))
+		return fail(err, buf, buf, "Bad arguments", -EINVAL);
+	r->contacts = contacts;
+	r->ccap = ccap;
+	r->ncontacts = 0;
+#if SIP_FAST_SPLIT
+	if (sip_likely(buf && (hdrs || !cap) && len <= SIP_MSG_MAX_LEN && fast_split_ok())) {
+		unsigned ok = 0;
+
+		msg_reset(&r->msg, hdrs);
+		rc = split_reg(r, buf, len, hdrs, cap > UINT16_MAX ? UINT16_MAX : cap,
+			       (flags & SIP_PARSE_STREAM) != 0, &ok);
+		if (sip_likely(rc > 0)) {
+			if (err) {
+				err->reason = NULL;
+				err->off = 0;
+			}
+			if (sip_unlikely(ok != RF_ALL))
+				reg_fields_general(r, RF_ALL & ~ok);
+			return rc;
+		}
+	}
+#endif
+	rc = sip_msg_parse_general(&r->msg, buf, len, hdrs, cap, flags, err);
+	if (rc > 0)
+		reg_fields_general(r, RF_ALL);
+	return rc;
+}

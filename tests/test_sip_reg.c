@@ -1,0 +1,399 @@
+/* SPDX-License-Identifier: MIT */
+/*
+ * Tests of the registration view (sip_reg_parse, src/sip/msg.c): its fields
+ * on a usual REGISTER, and field by field against the existing functions
+ * (sip_msg_parse, sip_uri_parse, sip_msg_vias, sip_msg_from, sip_msg_to,
+ * sip_msg_contacts, sip_auth_parse, sip_msg_u32; src/sip/reg_check.h) on the
+ * whole corpus, on every one-byte change, deletion, insertion and truncation
+ * of registration messages, on generated REGISTERs that vary every parameter
+ * the one pass recognises, and on bad arguments.
+ */
+#include <criterion/criterion.h>
+#include <dirent.h>
+#include <errno.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "sipreg/sip.h"
+#include "support/sip_assert.h"
+#include "sip/reg_check.h"
+
+#define DGRAM SIP_PARSE_DATAGRAM
+#define STREAM SIP_PARSE_STREAM
+
+static const char reg[] =
+	"REGISTER sip:example.com SIP/2.0\r\n"
+	"Via: SIP/2.0/UDP 192.0.2.10:5060;branch=z9hG4bK776asdhds;rport\r\n"
+	"Max-Forwards: 70\r\n"
+	"From: <sip:alice@example.com>;tag=1928301774\r\n"
+	"To: <sip:alice@example.com>\r\n"
+	"Call-ID: a84b4c76e66710\r\n"
+	"CSeq: 1826 REGISTER\r\n"
+	"Contact: <sip:alice@192.0.2.10:5060>;expires=3600"
+	";+sip.instance=\"<urn:uuid:00000000-0000-1000-8000-000A95A0E128>\";reg-id=1\r\n"
+	"Authorization: Digest username=\"alice\", realm=\"example.com\", "
+	"nonce=\"dcd98b7102dd2f0e8b11d0f600bfb0c093\", uri=\"sip:example.com\", "
+	"response=\"6629fae49393a05397450978507c4ef1\", algorithm=MD5, "
+	"cnonce=\"0a4f113b\", qop=auth, nc=00000001\r\n"
+	"Expires: 3600\r\n"
+	"User-Agent: baresip v2.0.0\r\n"
+	"Content-Length: 0\r\n"
+	"\r\n";
+
+static const char *const bases[] = {
+	reg,
+	/* two Contacts on two lines, a second Via, an unknown header */
+	"REGISTER sip:r.example.org SIP/2.0\r\n"
+	"Via: SIP/2.0/TCP [2001:db8::1]:5070;branch=z9hG4bKa;received=198.51.100.1\r\n"
+	"Via: SIP/2.0/UDP h.example.org;branch=z9hG4bKb\r\n"
+	"Max-Forwards: 69\r\n"
+	"From: \"Bob\" <sips:bob@r.example.org>;tag=x\r\n"
+	"To: sip:bob@r.example.org\r\n"
+	"Call-ID: c1@h\r\n"
+	"CSeq: 2 REGISTER\r\n"
+	"Contact: <sip:bob@192.0.2.4;transport=tcp>;q=0.7;expires=60, <sip:bob@h2>\r\n"
+	"Contact: <sip:bob@[2001:db8::2]:5062>;reg-id=2;+sip.instance=\"<urn:x>\"\r\n"
+	"X-Thing: y\r\n"
+	"Content-Length: 4\r\n\r\nbody",
+	/* compact forms, no Authorization, Contact star */
+	"REGISTER sip:r SIP/2.0\r\nv: SIP/2.0/UDP h;branch=z9hG4bKx;rport=5060\r\n"
+	"f: <sip:a@r>;tag=1\r\nt: <sip:a@r>\r\ni: c\r\nCSeq: 3 REGISTER\r\nm: *\r\n"
+	"Expires: 0\r\nMax-Forwards: 70\r\nl: 0\r\n\r\n",
+	/* a response */
+	"SIP/2.0 200 OK\r\nVia: SIP/2.0/UDP h;branch=z9hG4bKx;rport=5060;received=192.0.2.9\r\n"
+	"From: <sip:a@b>;tag=1\r\nTo: <sip:a@b>;tag=2\r\nCall-ID: c@d\r\nCSeq: 7 REGISTER\r\n"
+	"Contact: <sip:a@192.0.2.1>;expires=60\r\nContact: <sip:a@[2001:db8::1]>\r\n"
+	"Content-Length: 0\r\n\r\n",
+	/* two Authorization headers, an unknown Digest param */
+	"REGISTER sip:r SIP/2.0\r\nVia: SIP/2.0/UDP h:5060;branch=z9hG4bKx\r\n"
+	"Max-Forwards: 70\r\nFrom: <sip:a@r>;tag=1\r\nTo: <sip:a@r>\r\nCall-ID: c\r\n"
+	"CSeq: 4 REGISTER\r\nContact: <sip:a@h>\r\n"
+	"Authorization: Digest username=\"a\", realm=\"r\", nonce=\"n\", uri=\"sip:r\", "
+	"response=\"00\", opaque=\"o\", x=y\r\n"
+	"Authorization: Digest username=\"a\", realm=\"s\", nonce=\"m\", uri=\"sip:r\", "
+	"response=\"11\"\r\n"
+	"Content-Length: 0\r\n\r\n",
+};
+
+static void check(const char *in, size_t len, unsigned flags, size_t ccap, int *rcp)
+{
+	const char *why = sip_reg_check(in, len, flags, ccap, rcp);
+
+	cr_assert_null(why, "%s (len %zu, flags %u, ccap %zu): %.*s", why, len, flags, ccap,
+		       (int)(len > 200 ? 200 : len), in);
+}
+
+Test(sip_reg, register_fields)
+{
+	struct sip_hdr hdrs[32];
+	struct sip_contact ct[4];
+	struct sip_reg r;
+	struct sip_err err;
+	int n = sip_reg_parse(&r, reg, strlen(reg), hdrs, 32, ct, 4, DGRAM, &err);
+
+	cr_assert_eq(n, (int)strlen(reg));
+	cr_assert(r.msg.is_request && r.msg.method_id == SIP_METHOD_REGISTER);
+	cr_assert_eq(r.ruri_rc, 0);
+	cr_assert_str(r.ruri.host, "example.com");
+	cr_assert_eq(r.via_rc, 1);
+	cr_assert_str(r.via.transport, "UDP");
+	cr_assert_str(r.via.host, "192.0.2.10");
+	cr_assert_eq(r.via.port, 5060);
+	cr_assert_str(r.via.branch, "z9hG4bK776asdhds");
+	cr_assert_eq(r.via.rport, 0);
+	cr_assert_eq(r.from_rc, 0);
+	cr_assert_str(r.from.tag, "1928301774");
+	cr_assert_str(r.from.uri.user, "alice");
+	cr_assert_eq(r.to_rc, 0);
+	cr_assert(!sip_str_isset(r.to.tag));
+	cr_assert_str(r.msg.call_id, "a84b4c76e66710");
+	cr_assert_eq(r.msg.cseq.num, 1826);
+	cr_assert_eq(r.ncontacts, 1);
+	cr_assert(r.contacts == ct && r.ccap == 4);
+	cr_assert_str(ct[0].na.uri.host, "192.0.2.10");
+	cr_assert(ct[0].has_expires && ct[0].expires == 3600);
+	cr_assert(ct[0].has_reg_id && ct[0].reg_id == 1);
+	cr_assert_str(ct[0].instance, "<urn:uuid:00000000-0000-1000-8000-000A95A0E128>");
+	cr_assert_eq(r.auth_rc, 0);
+	cr_assert_str(r.auth.username, "alice");
+	cr_assert_str(r.auth.realm, "example.com");
+	cr_assert_str(r.auth.nonce, "dcd98b7102dd2f0e8b11d0f600bfb0c093");
+	cr_assert_str(r.auth.uri, "sip:example.com");
+	cr_assert_str(r.auth.response, "6629fae49393a05397450978507c4ef1");
+	cr_assert_str(r.auth.cnonce, "0a4f113b");
+	cr_assert_str(r.auth.qop, "auth");
+	cr_assert(r.auth.has_nc && r.auth.nc_val == 1 && r.auth.alg == SIP_DIGEST_MD5);
+	cr_assert(r.expires_rc == 0 && r.expires == 3600);
+	cr_assert(r.max_forwards_rc == 0 && r.max_forwards == 70);
+	cr_assert_eq(sip_msg_validate(&r.msg, &err), 0);
+	/* the message-level helpers work on r.msg */
+	cr_assert_not_null(sip_msg_hdr(&r.msg, SIP_HDR_USER_AGENT));
+}
+
+Test(sip_reg, field_failures_are_per_field)
+{
+	static const char bad_contact[] =
+		"REGISTER sip:r SIP/2.0\r\nVia: SIP/2.0/UDP h;branch=z9hG4bKx\r\n"
+		"Max-Forwards: 70\r\nFrom: <sip:a@r>;tag=1\r\nTo: <sip:a@r>\r\nCall-ID: c\r\n"
+		"CSeq: 4 REGISTER\r\nContact: <sip:a@h>;expires=x1\r\n"
+		"Authorization: Digest nc=123\r\nExpires: 99999999999\r\n\r\n";
+	struct sip_hdr hdrs[32];
+	struct sip_contact ct[4];
+	struct sip_reg r;
+	struct sip_err err;
+	int n = sip_reg_parse(&r, bad_contact, strlen(bad_contact), hdrs, 32, ct, 4, DGRAM, &err);
+
+	cr_assert_gt(n, 0);
+	cr_assert_eq(r.ncontacts, -EBADMSG);
+	cr_assert_str_eq(r.contacts_err.reason, "Bad Contact: bad expires");
+	cr_assert_eq(r.auth_rc, -EBADMSG);
+	cr_assert_eq(r.expires_rc, -ERANGE);
+	cr_assert_eq(r.via_rc, 1);
+	cr_assert_eq(r.from_rc, 0);
+	cr_assert_eq(r.max_forwards_rc, 0);
+	check(bad_contact, strlen(bad_contact), DGRAM, 4, &n);
+}
+
+Test(sip_reg, bad_arguments)
+{
+	struct sip_hdr hdrs[4];
+	struct sip_contact ct[1];
+	struct sip_reg r;
+	struct sip_err err;
+
+	cr_assert_eq(sip_reg_parse(NULL, reg, strlen(reg), hdrs, 4, ct, 1, DGRAM, &err), -EINVAL);
+	cr_assert_str_eq(err.reason, "Bad arguments");
+	cr_assert_eq(sip_reg_parse(&r, reg, strlen(reg), hdrs, 4, NULL, 1, DGRAM, &err), -EINVAL);
+	cr_assert_eq(sip_reg_parse(&r, NULL, 5, hdrs, 4, ct, 1, DGRAM, &err), -EINVAL);
+	cr_assert_eq(sip_reg_parse(&r, reg, strlen(reg), NULL, 4, ct, 1, DGRAM, &err), -EINVAL);
+	/* too few header slots: -E2BIG as sip_msg_parse */
+	cr_assert_eq(sip_reg_parse(&r, reg, strlen(reg), hdrs, 4, ct, 1, DGRAM, &err), -E2BIG);
+	/* no Contact slot: the message parses, its Contact is one too many */
+	{
+		struct sip_hdr big[32];
+
+		cr_assert_eq(sip_reg_parse(&r, reg, strlen(reg), big, 32, ct, 0, DGRAM, &err),
+			     (int)strlen(reg));
+		cr_assert_eq(r.ncontacts, -E2BIG);
+		cr_assert_str_eq(r.contacts_err.reason, "Too many Contact values");
+	}
+}
+
+/*
+ * Every one-byte change (SP, HTAB, CR, LF, a control byte, ':', ';', ',',
+ * '"', '<', '>', '=', '\\', DEL, a non-ASCII byte, a letter, a digit),
+ * deletion, insertion and truncation of the base messages, in four modes and
+ * with 8 and 1 Contact slots: the view equals the existing functions.
+ */
+Test(sip_reg, mutations_match_existing, .timeout = 600)
+{
+	static const char subst[] = {' ', '\t', '\r', '\n', 0x01, ':', ';', ',', '"', '<', '>',
+				     '=', '\\', 0x7f, (char)0xc3, 'a', '7', 0};
+	static const unsigned modes[] = {DGRAM, DGRAM | SIP_PARSE_LF, STREAM,
+					 STREAM | SIP_PARSE_LF};
+	static char buf[4096];
+	size_t ok = 0, total = 0;
+	int rc;
+
+	for (size_t b = 0; b < sizeof(bases) / sizeof(bases[0]); b++) {
+		size_t len = strlen(bases[b]);
+
+		for (size_t md = 0; md < 4; md++) {
+			size_t ccap = md & 1 ? 1 : 8;
+
+			check(bases[b], len, modes[md], ccap, &rc);
+			cr_assert_gt(rc, 0, "base %zu mode %zu", b, md);
+			for (size_t k = 0; k < len; k++)
+				check(bases[b], k, modes[md], ccap, &rc);
+			for (size_t i = 0; i < len; i++) {
+				for (size_t s = 0; subst[s]; s++) {
+					memcpy(buf, bases[b], len);
+					buf[i] = subst[s];
+					check(buf, len, modes[md], ccap, &rc);
+					ok += rc > 0;
+					total++;
+				}
+				memcpy(buf, bases[b], i);
+				memcpy(buf + i, bases[b] + i + 1, len - i - 1);
+				check(buf, len - 1, modes[md], ccap, &rc);
+				memcpy(buf, bases[b], i + 1);
+				memcpy(buf + i + 1, bases[b] + i, len - i);
+				check(buf, len + 1, modes[md], ccap, &rc);
+				total += 2;
+			}
+		}
+	}
+	cr_assert_gt(ok, 0);
+	cr_log_info("sip_reg: %zu mutations, %zu parsed", total, ok);
+}
+
+static uint32_t rnd_state = 4711;
+
+static uint32_t rnd(uint32_t n)
+{
+	rnd_state = rnd_state * 1103515245u + 12345u;
+	return (rnd_state >> 8) % n;
+}
+
+static const char *pick(const char *const *v, size_t n)
+{
+	return v[rnd((uint32_t)n)];
+}
+
+#define PICK(v) pick(v, sizeof(v) / sizeof(v[0]))
+
+/*
+ * Generated REGISTERs: each part drawn from usual and unusual forms (names in
+ * any case and compact, hosts, ports, every Via / Contact / From / To / Digest
+ * parameter, LWS, duplicates, escapes, bad values).
+ */
+Test(sip_reg, generated_registers_match_existing, .timeout = 600)
+{
+	static const char *const vias[] = {
+		"Via: SIP/2.0/UDP 192.0.2.10:5060;branch=z9hG4bK776;rport",
+		"Via: SIP/2.0/TCP host.example.com;branch=z9hG4bKa;received=192.0.2.1;rport=5062",
+		"v: SIP/2.0/UDP [2001:db8::9]:5060;branch=z9hG4bKb;maddr=1.2.3.4;ttl=3",
+		"VIA: sip / 2.0 / udp h ; branch = z9hG4bKc",
+		"Via: SIP/2.0/UDP h;branch=z9hG4bKd, SIP/2.0/UDP g;branch=z9hG4bKe",
+		"Via: SIP/2.0/UDP h;rport=0;branch=x",
+		"Via: SIP/2.0/UDP h:99999;branch=x",
+		"Via: SIP/2.0/WSS a.b;branch=z9hG4bKf;received=[2001:db8::1]",
+		"Via: SIP/2.0/UDP h;branch=a;branch=b",
+	};
+	static const char *const froms[] = {
+		"From: <sip:alice@example.com>;tag=1928301774",
+		"From: \"Alice A\" <sip:alice@example.com;transport=tcp>;tag=ab;x=y",
+		"f: sip:alice@example.com;tag=1",
+		"From: Alice <sip:al%41ce@example.com>;tag=1",
+		"From: <sip:alice@example.com>;tag=1;tag=2",
+		"From: <tel:+15551234>;tag=9",
+		"From: \"a\\\"b\" <sip:a@b>;tag=q",
+	};
+	static const char *const tos[] = {
+		"To: <sip:alice@example.com>",
+		"t: <sip:alice@example.com>;tag=zz",
+		"To: sip:alice@example.com",
+		"To: <sip:alice@exa mple.com>",
+		"To: <sips:alice:pw@example.com:5061>",
+	};
+	static const char *const contacts[] = {
+		"Contact: <sip:alice@192.0.2.10:5060>;expires=3600"
+		";+sip.instance=\"<urn:uuid:00000000-0000-1000-8000-000A95A0E128>\";reg-id=1",
+		"Contact: <sip:alice@192.0.2.10:5060;ob>;q=0.5;expires=60",
+		"m: <sip:a@h>, <sip:b@h>;expires=0",
+		"Contact: *",
+		"Contact: <sip:a@h>;expires=99999999999",
+		"Contact: <sip:a@h>;reg-id=0",
+		"Contact: <sip:a@h>;q=1.5",
+		"Contact: \"A\" <sip:a@h>;EXPIRES=10;Reg-Id=3",
+		"Contact: <sip:a@h>;expires=1;expires=2",
+		"Contact: <sip:a@h>\r\nContact: <sip:b@h>;expires=5",
+		"Contact: sip:a@h;expires=7",
+	};
+	static const char *const auths[] = {
+		"Authorization: Digest username=\"alice\", realm=\"example.com\", "
+		"nonce=\"dcd98b7102dd2f0e8b11d0f600bfb0c093\", uri=\"sip:example.com\", "
+		"response=\"6629fae49393a05397450978507c4ef1\", algorithm=MD5, "
+		"cnonce=\"0a4f113b\", qop=auth, nc=00000001",
+		"Authorization: Digest username=\"a\",realm=\"r\",nonce=\"n\",uri=\"sip:r\","
+		"response=\"x\",algorithm=SHA-256,opaque=\"o\"",
+		"Authorization: Digest username = \"a\" , nc=0000000g",
+		"Authorization: Digest username=\"a\\\"b\", realm=\"r\"",
+		"Authorization: Digest username=\"a\", username=\"b\"",
+		"Authorization: Bearer token=abc",
+		"Authorization: Digest",
+		"Authorization: Digest username=\"a\", realm=\"r\", foo=bar, userhash=true",
+		"",
+	};
+	static const char *const others[] = {
+		"Expires: 3600\r\nMax-Forwards: 70",
+		"Max-Forwards: 70",
+		"Expires: x\r\nMax-Forwards: 70",
+		"Expires: 3600\r\nMax-Forwards: 4294967296",
+		"Expires:3600\r\nmax-forwards:  70",
+		"EXPIRES: 0\r\nMAX-FORWARDS: 0\r\nUser-Agent: x",
+	};
+	static const char *const ruris[] = {
+		"sip:example.com", "sip:alice@example.com:5060;transport=udp", "sips:[2001:db8::1]",
+		"tel:+1555", "sip:exa%2mple.com", "sip:a@b?x=y",
+	};
+	static char buf[4096];
+	size_t ok = 0;
+	int rc;
+
+	for (int i = 0; i < 20000; i++) {
+		int n = snprintf(buf, sizeof(buf),
+				 "REGISTER %s SIP/2.0\r\n%s\r\n%s\r\n%s\r\nCall-ID: c%d@h\r\n"
+				 "CSeq: %d REGISTER\r\n%s\r\n%s%s%s\r\nContent-Length: 0\r\n\r\n",
+				 PICK(ruris), PICK(vias), PICK(froms), PICK(tos), i, i,
+				 PICK(contacts), PICK(auths), rnd(2) ? "\r\n" : "", PICK(others));
+		const char *a = strstr(buf, "\r\n\r\n\r\n");
+
+		cr_assert(n > 0 && (size_t)n < sizeof(buf));
+		if (a) /* an empty Authorization choice left an empty line */
+			continue;
+		check(buf, (size_t)n, i & 1 ? STREAM : DGRAM, i % 3 ? 8 : 1, &rc);
+		ok += rc > 0;
+	}
+	cr_assert_gt(ok, 1000);
+	cr_log_info("sip_reg: %zu generated REGISTERs parsed", ok);
+}
+
+static size_t corpus_dir(const char *root, const char *sub)
+{
+	static char buf[SIP_MSG_MAX_LEN + 1];
+	char dir[4096];
+	size_t n = 0;
+	DIR *d;
+	struct dirent *e;
+	int rc;
+
+	snprintf(dir, sizeof(dir), "%s/%s", root, sub);
+	d = opendir(dir);
+	if (!d)
+		return 0;
+	while ((e = readdir(d))) {
+		char path[8192];
+		size_t l = strlen(e->d_name), len;
+		FILE *f;
+
+		if (l < 4 || (strcmp(e->d_name + l - 4, ".dat") && strcmp(e->d_name + l - 4, ".sip")))
+			continue;
+		snprintf(path, sizeof(path), "%s/%s", dir, e->d_name);
+		f = fopen(path, "rb");
+		cr_assert_not_null(f, "%s", path);
+		len = fread(buf, 1, sizeof(buf), f);
+		fclose(f);
+		for (unsigned md = 0; md < 4; md++) {
+			unsigned flags = (md & 1 ? STREAM : DGRAM) | (md & 2 ? SIP_PARSE_LF : 0);
+			const char *why = sip_reg_check(buf, len, flags, md & 1 ? 1 : 8, &rc);
+
+			cr_assert_null(why, "%s: %s (flags %u)", path, why, flags);
+			/* and every truncation */
+			for (size_t k = 0; k < len && md == 0; k++) {
+				why = sip_reg_check(buf, k, flags, 8, &rc);
+				cr_assert_null(why, "%s cut at %zu: %s", path, k, why);
+			}
+		}
+		n++;
+	}
+	closedir(d);
+	return n;
+}
+
+/* Every corpus file, in four modes, and every truncation of it. */
+Test(sip_reg, corpus_matches_existing, .timeout = 600)
+{
+	const char *root = getenv("SIPREG_CORPUS");
+	size_t n = 0;
+
+	if (!root)
+		cr_skip_test("SIPREG_CORPUS is not set: the sip_reg corpus test was NOT run");
+	n += corpus_dir(root, "rfc4475");
+	n += corpus_dir(root, "rfc5118");
+	n += corpus_dir(root, "real");
+	if (n == 0)
+		cr_skip_test("no corpus file under %s: the sip_reg corpus test was NOT run", root);
+	cr_log_info("sip_reg: %zu corpus files checked", n);
+}
