@@ -1861,6 +1861,8 @@ SIP_INLINE size_t reg_name(const char *p, enum sip_hdr_id *id)
 #undef OB
 #undef NB
 
+#include "regfast.h"
+
 /*
  * split_fast (same acceptance, same results in r->msg) with the fields of the
  * registration view parsed as their lines are found. Returns the bytes
@@ -1896,7 +1898,10 @@ SIP_AVX2 static int split_reg(struct sip_reg *r, const char *buf, size_t len,
 	} else {
 		m->is_request = true;
 		rc = parse_request_line(m, buf, p, c, end, NULL);
-		if (sip_likely(rc == 0 && sip_uri_parse(&r->ruri, m->ruri, NULL) == 0)) {
+		if (sip_likely(rc == 0 &&
+			       (rs_uri(&r->ruri, m->ruri.p, m->ruri.p + m->ruri.len, end,
+				       SIP_URI_SCAN_WHOLE) ||
+				sip_uri_parse(&r->ruri, m->ruri, NULL) == 0))) {
 			r->ruri_rc = 0;
 			ok |= RF_RURI;
 		}
@@ -1969,8 +1974,9 @@ SIP_AVX2 static int split_reg(struct sip_reg *r, const char *buf, size_t len,
 			/* the top hop alone in the first Via line; a second line:
 			 * the general way */
 			rest = h->value;
-			if (m->count[id] == 1 && sip_via_next(&rest, &r->via, NULL) == 1 &&
-			    rest.len == 0) {
+			if (m->count[id] == 1 &&
+			    (rs_via(&r->via, h->value, end) ||
+			     (sip_via_next(&rest, &r->via, NULL) == 1 && rest.len == 0))) {
 				r->via_rc = 1;
 				ok |= RF_VIA;
 			} else {
@@ -1978,13 +1984,15 @@ SIP_AVX2 static int split_reg(struct sip_reg *r, const char *buf, size_t len,
 			}
 			break;
 		case SIP_HDR_FROM:
-			if (sip_nameaddr_parse(&r->from, h->value, NULL) == 0) {
+			if (rs_from_to(&r->from, h->value, end) ||
+			    sip_nameaddr_parse(&r->from, h->value, NULL) == 0) {
 				r->from_rc = 0;
 				ok |= RF_FROM;
 			}
 			break;
 		case SIP_HDR_TO:
-			if (sip_nameaddr_parse(&r->to, h->value, NULL) == 0) {
+			if (rs_from_to(&r->to, h->value, end) ||
+			    sip_nameaddr_parse(&r->to, h->value, NULL) == 0) {
 				r->to_rc = 0;
 				ok |= RF_TO;
 			}
@@ -1998,6 +2006,10 @@ SIP_AVX2 static int split_reg(struct sip_reg *r, const char *buf, size_t len,
 			{
 				size_t before = nc;
 
+				if (nc < r->ccap && rs_contact(&r->contacts[nc], rest, end)) {
+					rest.len = 0;
+					nc++;
+				}
 				while (rest.len) {
 					if (nc >= r->ccap ||
 					    sip_contact_next(&rest, &r->contacts[nc], NULL) != 1 ||
@@ -2014,7 +2026,8 @@ SIP_AVX2 static int split_reg(struct sip_reg *r, const char *buf, size_t len,
 			ok |= RF_CONTACTS;
 			break;
 		case SIP_HDR_AUTHORIZATION:
-			if (m->count[id] == 1 && sip_auth_parse(&r->auth, h->value, NULL) == 0) {
+			if (m->count[id] == 1 && (rs_auth(&r->auth, h->value, end) ||
+						  sip_auth_parse(&r->auth, h->value, NULL) == 0)) {
 				r->auth_rc = 0;
 				ok |= RF_AUTH;
 			}

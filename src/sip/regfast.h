@@ -1,0 +1,512 @@
+/* SPDX-License-Identifier: MIT */
+/*
+ * regfast.h - private to msg.c (included once, inside its AVX2 section): the
+ * header-body parsers of the registration view's one pass (sip_reg_parse).
+ *
+ * Each one reads the usual form of its header only, exactly (no LWS beyond
+ * the one SP the usual form has, the usual parameters, one element), and
+ * returns false for anything else without a word about why: the caller then
+ * runs the existing function on the same slice, which gives the answer. On
+ * the forms they accept they fill exactly what the existing functions fill
+ * (the unit test sip_reg and the fuzz target compare the two on every input).
+ *
+ * The input is a header value as the one pass leaves it: no control byte
+ * (the split refused the message otherwise), no SP at either end. bend is the
+ * end of the whole buffer: the 32-byte loads read at most up to it.
+ *
+ * Runs of one character class (token, user, param value) are spanned 32
+ * bytes at a time: a byte's class bit is looked up by its two nibbles with
+ * two byte shuffles (any set of ASCII bytes is exactly the AND of a
+ * low-nibble table and a one-bit-per-row high-nibble table), the same sets
+ * as sip_cc[] (charclass.h), which the scalar tail uses.
+ */
+#ifndef SIPREG_SIP_REGFAST_H
+#define SIPREG_SIP_REGFAST_H
+
+#include "uriscan.h"
+
+/* The parsers below are called once per header line, each its own function
+ * (gcc stops inlining the small helpers, cc_load among them, into one
+ * function as large as the split with every parser inlined). */
+
+enum { RS_TOKEN, RS_USER, RS_PVAL, RS__COUNT };
+
+static const unsigned rs_cls[RS__COUNT] = {CC_TOKEN, CC_USER, CC_PVAL};
+static uint8_t rs_lo[RS__COUNT][32] __attribute__((aligned(32)));
+static uint8_t rs_hi[32] __attribute__((aligned(32)));
+
+/* The shuffle tables, from sip_cc[], once at load time. */
+__attribute__((constructor)) static void rs_init(void)
+{
+	for (unsigned k = 0; k < RS__COUNT; k++) {
+		for (unsigned lo = 0; lo < 16; lo++) {
+			uint8_t bits = 0;
+
+			for (unsigned hi = 0; hi < 8; hi++)
+				if (sip_cc[hi << 4 | lo] & rs_cls[k])
+					bits |= (uint8_t)(1u << hi);
+			rs_lo[k][lo] = rs_lo[k][lo + 16] = bits;
+		}
+	}
+	for (unsigned hi = 0; hi < 16; hi++)
+		rs_hi[hi] = rs_hi[hi + 16] = hi < 8 ? (uint8_t)(1u << hi) : 0;
+}
+
+/* cc_span(p, e, rs_cls[k]), 32 bytes per step while the buffer allows. */
+SIP_AVX2_INLINE const char *rs_span(const char *p, const char *e, const char *bend, unsigned k)
+{
+	const __m256i lt = _mm256_load_si256((const __m256i *)(const void *)rs_lo[k]);
+	const __m256i ht = _mm256_load_si256((const __m256i *)(const void *)rs_hi);
+	const __m256i nib = _mm256_set1_epi8(0x0f);
+
+	while (bend - p >= 32) {
+		__m256i x = _mm256_loadu_si256((const __m256i *)(const void *)p);
+		__m256i l = _mm256_and_si256(x, nib);
+		__m256i h = _mm256_and_si256(_mm256_srli_epi16(x, 4), nib);
+		__m256i m = _mm256_and_si256(_mm256_shuffle_epi8(lt, l), _mm256_shuffle_epi8(ht, h));
+		unsigned z = (unsigned)_mm256_movemask_epi8(
+			_mm256_cmpeq_epi8(m, _mm256_setzero_si256()));
+
+		if (z) {
+			const char *q = p + __builtin_ctz(z);
+			return q < e ? q : e;
+		}
+		if (e - p <= 32)
+			return e;
+		p += 32;
+	}
+	return cc_span(p, e, rs_cls[k]);
+}
+
+/* The closing quote of a quoted-string whose content starts at p, as
+ * cc_quoted_end() finds it (NULL: none before e). */
+SIP_AVX2_INLINE const char *rs_quote_end(const char *p, const char *e, const char *bend)
+{
+	const char *s = p;
+
+	while (bend - p >= 32) {
+		__m256i x = _mm256_loadu_si256((const __m256i *)(const void *)p);
+		unsigned m = (unsigned)_mm256_movemask_epi8(
+			_mm256_or_si256(_mm256_cmpeq_epi8(x, _mm256_set1_epi8('"')),
+					_mm256_cmpeq_epi8(x, _mm256_set1_epi8('\\'))));
+
+		if (m) {
+			const char *q = p + __builtin_ctz(m);
+
+			if (sip_unlikely(q >= e))
+				return NULL;
+			if (sip_likely(*q == '"'))
+				return q;
+			break; /* a quoted-pair: the general scan */
+		}
+		if (e - p <= 32)
+			return NULL;
+		p += 32;
+	}
+	return cc_quoted_end(s, e);
+}
+
+/* 1 to 9 DIGIT not followed by a param-value byte (nameaddr.c digits9). */
+static inline const char *rs_digits9(const char *p, const char *e, uint32_t *out)
+{
+	const char *s = p;
+	uint32_t n = 0;
+
+	while (p != e && p - s < 9 && (unsigned)(*p - '0') <= 9)
+		n = n * 10 + (uint32_t)(*p++ - '0');
+	if (p == s || (p != e && cc_is(*p, CC_PVAL)))
+		return NULL;
+	*out = n;
+	return p;
+}
+
+/*
+ * A sip: URI (mode SIP_URI_SCAN_WHOLE or _ANGLE) the usual way: "sip:" in
+ * any case, [user "@"] (no escape, no password), host, [":" port], [uri
+ * params], no headers. Returns the cursor after it (at e for WHOLE, on the
+ * '>' for ANGLE), or NULL: not the usual form.
+ */
+SIP_AVX2_INLINE const char *rs_uri(struct sip_uri *u, const char *p, const char *e,
+				   const char *bend, int mode)
+{
+	const char *s = p, *q;
+	int hw = 0;
+
+	if (e - p < 5 || (cc_load(p, 4) | 0x00202020u) != cc_load("sip:", 4))
+		return NULL;
+	cc_zero(u, sizeof(*u));
+	u->raw.p = s;
+	u->scheme = SIP_URI_SIP;
+	p += 4;
+	q = rs_span(p, e, bend, RS_USER);
+	if (q != e && *q == '@') {
+		if (q == p)
+			return NULL;
+		u->user = sip_str_make(p, (size_t)(q - p));
+		p = q + 1;
+	} else if (q != e && (*q == ':' || *q == '%')) {
+		return NULL; /* a password, an escape or host:port: the general way */
+	}
+	p = host_scan(p, e, &u->host, &u->host_type, &hw);
+	if (p == NULL)
+		return NULL;
+	if (p != e && *p == ':') {
+		p = scan_port(p + 1, e, &u->port);
+		if (p == NULL)
+			return NULL;
+	}
+	if (p != e && *p == ';') {
+		p = uri_scan_params(u, p, e);
+		if (p == NULL)
+			return NULL;
+	}
+	u->raw.len = (size_t)(p - s);
+	if (mode == SIP_URI_SCAN_ANGLE)
+		return p != e && *p == '>' ? p : NULL;
+	return p == e ? p : NULL;
+}
+
+/* [ quoted-display [SP] ] "<" URI ">": the cursor after '>', or NULL. */
+SIP_AVX2_INLINE const char *rs_nameaddr(struct sip_nameaddr *na, const char *p, const char *e,
+					const char *bend)
+{
+	na->display = SIP_STR_NULL;
+	na->params = SIP_STR_NULL;
+	na->tag = SIP_STR_NULL;
+	if (*p == '"') {
+		const char *q = rs_quote_end(p + 1, e, bend);
+
+		if (q == NULL || e - q < 3)
+			return NULL;
+		na->display = sip_str_make(p + 1, (size_t)(q - p - 1));
+		p = q + 1;
+		if (*p == ' ')
+			p++;
+	}
+	if (*p != '<')
+		return NULL;
+	na->angle = true;
+	p = rs_uri(&na->uri, p + 1, e, bend, SIP_URI_SCAN_ANGLE);
+	return p ? p + 1 : NULL;
+}
+
+/* From / To: a name-addr with no parameter but ";tag=". */
+SIP_AVX2 static __attribute__((noinline)) bool rs_from_to(struct sip_nameaddr *na, struct sip_str v, const char *bend)
+{
+	const char *e = v.p + v.len, *p = rs_nameaddr(na, v.p, e, bend), *q;
+
+	if (p == NULL)
+		return false;
+	if (p == e)
+		return true;
+	if (e - p < 6 || *p != ';' || (cc_load(p + 1, 4) | 0x00202020u) != cc_load("tag=", 4))
+		return false;
+	q = rs_span(p + 5, e, bend, RS_PVAL);
+	if (q == p + 5 || q != e)
+		return false;
+	na->tag = sip_str_make(p + 5, (size_t)(q - p - 5));
+	na->params = sip_str_make(p + 1, (size_t)(q - p - 1));
+	return true;
+}
+
+/* One Contact: a name-addr with expires, reg-id and +sip.instance (each once,
+ * the usual form) as its only parameters. */
+SIP_AVX2 static __attribute__((noinline)) bool rs_contact(struct sip_contact *c, struct sip_str v, const char *bend)
+{
+	const char *e = v.p + v.len, *p, *first = NULL;
+	unsigned seen = 0;
+
+	c->star = false;
+	c->expires = 0;
+	c->has_expires = false;
+	c->q = SIP_Q_DEFAULT;
+	c->instance = SIP_STR_NULL;
+	c->reg_id = 0;
+	c->has_reg_id = false;
+	p = rs_nameaddr(&c->na, v.p, e, bend);
+	if (p == NULL)
+		return false;
+	while (p != e) {
+		uint64_t w;
+		const char *q;
+		uint32_t n;
+
+		if (e - p < 9 || *p != ';')
+			return false;
+		if (!first)
+			first = p + 1;
+		w = cc_load(p + 1, 8);
+		if ((w | 0x0020202020202020ull) == CC_LIT8("expires=") && e - p >= 10) {
+			if ((seen & 1) || !(q = rs_digits9(p + 9, e, &n)))
+				return false;
+			seen |= 1;
+			c->expires = n;
+			c->has_expires = true;
+		} else if (((w | 0x0000202000202020ull) & 0x00ffffffffffffffull) ==
+			   CC_LIT8("reg-id=")) {
+			if ((seen & 2) || !(q = rs_digits9(p + 8, e, &n)) || n == 0)
+				return false;
+			seen |= 2;
+			c->reg_id = n;
+			c->has_reg_id = true;
+		} else if (e - p >= 17 && (w | 0x2020200020202000ull) == CC_LIT8("+sip.ins") &&
+			   (cc_load(p + 7, 8) | 0x0020202020202020ull) == CC_LIT8("nstance=") &&
+			   p[15] == '"') {
+			if ((seen & 4) || !(q = rs_quote_end(p + 16, e, bend)))
+				return false;
+			seen |= 4;
+			c->instance = sip_str_make(p + 16, (size_t)(q - p - 16));
+			q++;
+		} else {
+			return false;
+		}
+		p = q;
+	}
+	if (first)
+		c->na.params = sip_str_make(first, (size_t)(e - first));
+	return true;
+}
+
+/* received = IPv4address / IPv6address / "[" IPv6address "]" (via.c). */
+static inline bool rs_received_ok(struct sip_str *s)
+{
+	const char *p = s->p, *end = s->p + s->len;
+
+	if (s->len >= 2 && p[0] == '[' && end[-1] == ']') {
+		*s = sip_str_make(p + 1, s->len - 2);
+		return sip_ipv6_valid(p + 1, end - 1);
+	}
+	return sip_ipv4_valid(p, end) || sip_ipv6_valid(p, end);
+}
+
+/* One Via hop: "SIP/2.0/" transport SP host [":" port] with branch, rport
+ * and received (each once, the usual form) as its only parameters. */
+SIP_AVX2 static __attribute__((noinline)) bool rs_via(struct sip_via *v, struct sip_str val, const char *bend)
+{
+	const char *p = val.p, *e = val.p + val.len, *q, *first = NULL;
+	unsigned seen = 0;
+	int hw = 0;
+
+	if (e - p < 12 || memcmp(p, "SIP/2.0/", 8) != 0)
+		return false;
+	cc_zero(v, sizeof(*v));
+	v->rport = -1;
+	v->ttl = -1;
+	v->proto = sip_str_make(p, 7);
+	q = rs_span(p + 8, e, bend, RS_TOKEN);
+	if (q == p + 8 || e - q < 2 || q[0] != ' ' || q[1] == ' ')
+		return false;
+	v->transport = sip_str_make(p + 8, (size_t)(q - p - 8));
+	p = host_scan(q + 1, e, &v->host, &v->host_type, &hw);
+	if (p == NULL)
+		return false;
+	if (p != e && *p == ':') {
+		uint32_t n;
+
+		if (e - p < 2 || (unsigned)(p[1] - '1') > 8)
+			return false;
+		n = (uint32_t)(p[1] - '0');
+		for (q = p + 2; q != e && q - p <= 5 && (unsigned)(*q - '0') <= 9; q++)
+			n = n * 10 + (uint32_t)(*q - '0');
+		if (n > 65535 || (q != e && (unsigned)(*q - '0') <= 9))
+			return false;
+		v->port = (uint16_t)n;
+		p = q;
+	}
+	while (p != e) {
+		uint64_t w;
+
+		if (e - p < 6 || *p != ';')
+			return false;
+		if (!first)
+			first = p + 1;
+		w = cc_load(p + 1, 8);
+		if (e - p >= 9 &&
+		    ((w | 0x0000202020202020ull) & 0x00ffffffffffffffull) == CC_LIT8("branch=")) {
+			q = rs_span(p + 8, e, bend, RS_PVAL);
+			if (q == p + 8 || (seen & 1))
+				return false;
+			seen |= 1;
+			v->branch = sip_str_make(p + 8, (size_t)(q - p - 8));
+		} else if (e - p >= 11 && (w | 0x2020202020202020ull) == CC_LIT8("received") &&
+			   p[9] == '=') {
+			struct sip_str r;
+
+			q = rs_span(p + 10, e, bend, RS_PVAL);
+			r = sip_str_make(p + 10, (size_t)(q - p - 10));
+			if (q == p + 10 || (seen & 2) || !rs_received_ok(&r))
+				return false;
+			seen |= 2;
+			v->received = r;
+		} else if (((w | 0x20202020u) & 0xffffffffu) == cc_load("rpor", 4) &&
+			   (p[5] | 0x20) == 't' && !(seen & 4)) {
+			uint32_t n = 0;
+
+			q = p + 6;
+			if (q == e || *q == ';') {
+				v->rport = 0;
+			} else {
+				if (*q != '=' || e - q < 2 || (unsigned)(q[1] - '1') > 8)
+					return false;
+				for (q++; q != e && q - p < 12 && (unsigned)(*q - '0') <= 9; q++)
+					n = n * 10 + (uint32_t)(*q - '0');
+				if (q - p > 11 || n > 65535 || (q != e && cc_is(*q, CC_PVAL)))
+					return false;
+				v->rport = (int32_t)n;
+			}
+			seen |= 4;
+		} else {
+			return false;
+		}
+		p = q;
+	}
+	if (first)
+		v->params = sip_str_make(first, (size_t)(e - first));
+	return true;
+}
+
+/* nc-value = 8 HEXDIG (auth.c parse_nc, the same SWAR). */
+static inline bool rs_nc(const char *p, uint32_t *out)
+{
+	const uint64_t ones = 0x0101010101010101ull, hi = 0x8080808080808080ull;
+	uint64_t w = cc_load(p, 8), lw, dig, alp, x, a, b;
+
+	if (w & hi)
+		return false;
+	lw = w | 0x20 * ones;
+	dig = (w + (0x80 - '0') * ones) & ~(w + (0x7f - '9') * ones) & hi;
+	alp = (lw + (0x80 - 'a') * ones) & ~(lw + (0x7f - 'f') * ones) & hi;
+	if ((dig | alp) != hi)
+		return false;
+	x = (w & 0x0f * ones) + 9 * (alp >> 7);
+	a = ((x << 4) | (x >> 8)) & 0x00ff00ff00ff00ffull;
+	b = (a | (a >> 8)) & 0x0000ffff0000ffffull;
+	*out = __builtin_bswap32((uint32_t)(b | (b >> 16)));
+	return true;
+}
+
+enum {
+	RA_USERNAME = 1 << 0,
+	RA_REALM = 1 << 1,
+	RA_NONCE = 1 << 2,
+	RA_URI = 1 << 3,
+	RA_RESPONSE = 1 << 4,
+	RA_CNONCE = 1 << 5,
+	RA_OPAQUE = 1 << 6,
+	RA_QOP = 1 << 7,
+	RA_NC = 1 << 8,
+	RA_ALGORITHM = 1 << 9,
+};
+
+/*
+ * Credentials the usual way: "Digest " then name=value pairs separated by
+ * ", ", each name one of username, realm, nonce, uri, response, cnonce,
+ * opaque, qop, nc, algorithm (any case, once), each value a quoted-string or
+ * a param-value token; algorithm MD5 or SHA-256.
+ */
+SIP_AVX2 static __attribute__((noinline)) bool rs_auth(struct sip_auth *a, struct sip_str val, const char *bend)
+{
+#define RA_KEEP(n) ((n) >= 8 ? ~0ull : (1ull << ((8 * (n)) & 63)) - 1)
+#define RA(lit, b, f)                                                                    \
+	if ((w & RA_KEEP(sizeof(lit) - 1)) == CC_LIT8(lit) &&                            \
+	    p[sizeof(lit) - 1] == '=') {                                                 \
+		bit = (b);                                                               \
+		slot = &a->f;                                                            \
+		len = sizeof(lit) - 1;                                                   \
+		break;                                                                   \
+	}
+	const char *p = val.p, *e = val.p + val.len, *r, *q;
+	unsigned seen = 0;
+
+	if (e - p < 10 ||
+	    ((cc_load(p, 8) | 0x0000202020202020ull) & 0x00ffffffffffffffull) !=
+		    CC_LIT8("digest ") ||
+	    (unsigned char)p[7] <= ' ' || p[7] == ',')
+		return false;
+	cc_zero(a, sizeof(*a));
+	a->scheme = sip_str_make(p, 6);
+	p += 7;
+	a->params.p = p;
+	for (;;) {
+		uint64_t w;
+		unsigned bit = 0;
+		size_t len = 0;
+		struct sip_str *slot = NULL, v;
+
+		if (bend - p < 16 || e - p < 3)
+			return false;
+		w = cc_load(p, 8) | 0x2020202020202020ull;
+		switch ((unsigned char)w) {
+		case 'a':
+			if (w == CC_LIT8("algorith") && (p[8] | 0x20) == 'm' && p[9] == '=') {
+				bit = RA_ALGORITHM;
+				slot = &a->algorithm;
+				len = 9;
+			}
+			break;
+		case 'c':
+			RA("cnonce", RA_CNONCE, cnonce);
+			break;
+		case 'n':
+			RA("nonce", RA_NONCE, nonce);
+			RA("nc", RA_NC, nc);
+			break;
+		case 'o':
+			RA("opaque", RA_OPAQUE, opaque);
+			break;
+		case 'q':
+			RA("qop", RA_QOP, qop);
+			break;
+		case 'r':
+			RA("realm", RA_REALM, realm);
+			RA("response", RA_RESPONSE, response);
+			break;
+		case 'u':
+			RA("username", RA_USERNAME, username);
+			RA("uri", RA_URI, uri);
+			break;
+		}
+		if (bit == 0 || (seen & bit) || e - p <= (ptrdiff_t)len + 1)
+			return false;
+		seen |= bit;
+		r = p + len + 1;
+		if (*r == '"') {
+			q = rs_quote_end(r + 1, e, bend);
+			if (q == NULL)
+				return false;
+			v = sip_str_make(r + 1, (size_t)(q - r - 1));
+			q++;
+		} else {
+			q = rs_span(r, e, bend, RS_PVAL);
+			if (q == r)
+				return false;
+			v = sip_str_make(r, (size_t)(q - r));
+		}
+		*slot = v;
+		if (sip_unlikely(bit & (RA_NC | RA_ALGORITHM))) {
+			if (bit == RA_NC) {
+				if (v.len != 8 || !rs_nc(v.p, &a->nc_val))
+					return false;
+				a->has_nc = true;
+			} else if (v.len == 3 && CC_LIT_CASEEQ(v.p, v.len, "md5")) {
+				a->alg = SIP_DIGEST_MD5;
+			} else if (v.len == 7 && CC_LIT_CASEEQ(v.p, v.len, "sha-256")) {
+				a->alg = SIP_DIGEST_SHA256;
+			} else {
+				return false;
+			}
+		}
+		if (q == e)
+			break;
+		if (e - q < 3 || q[0] != ',' || q[1] != ' ' || (unsigned char)q[2] <= ' ' ||
+		    q[2] == ',')
+			return false;
+		p = q + 2;
+	}
+	a->params.len = (size_t)(e - a->params.p);
+	return true;
+#undef RA
+#undef RA_KEEP
+}
+
+#endif /* SIPREG_SIP_REGFAST_H */
