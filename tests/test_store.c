@@ -8,6 +8,8 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <signal.h>
+#include <sys/wait.h>
 #include <unistd.h>
 
 #include "sipreg/store.h"
@@ -600,4 +602,370 @@ Test(store, trunk_csv_bad_primary_column)
 	expect_trunk_csv_error("name,registrar,proxy,transport,user,auth_user,password,domain,"
 			       "expire,retry_delay,primary,enabled\n",
 			       "line 1: the header must be exactly");
+}
+
+/* ------------------------------------------------------------------------ */
+/* The bindings journal (src/store/journal.c): PATH-bindings beside the db   */
+
+static struct store_change change(enum store_change_kind kind, const char *aor,
+				  const char *contact, uint32_t cseq)
+{
+	struct store_change c;
+
+	memset(&c, 0, sizeof(c));
+	c.kind = kind;
+	snprintf(c.b.aor, sizeof(c.b.aor), "%s", aor);
+	snprintf(c.b.contact, sizeof(c.b.contact), "%s", contact);
+	snprintf(c.b.received, sizeof(c.b.received), "[2001:db8::7]:5070");
+	snprintf(c.b.transport, sizeof(c.b.transport), "tcp");
+	snprintf(c.b.path, sizeof(c.b.path), "<sip:edge.example;lr>,<sip:core.example;lr>");
+	snprintf(c.b.instance, sizeof(c.b.instance), "<urn:uuid:%s>", contact);
+	snprintf(c.b.call_id, sizeof(c.b.call_id), "cid-%u@%s", cseq, aor);
+	c.b.reg_id = cseq % 3;
+	c.b.cseq = cseq;
+	c.b.expires_at = 1900000000 + cseq;
+	c.b.q = (uint16_t)(cseq % 1001);
+	c.b.nat = cseq % 2;
+	return c;
+}
+
+struct seen {
+	struct store_binding b[64];
+	int n;
+};
+
+static int collect_b(void *arg, const struct store_binding *b)
+{
+	struct seen *s = arg;
+
+	cr_assert_lt(s->n, 64);
+	s->b[s->n++] = *b;
+	return 0;
+}
+
+static void assert_same(const struct store_binding *got, const struct store_binding *want);
+
+/* got is the binding change(PUT, aor, contact, cseq) made, field by field. */
+static void assert_is(const struct store_binding *got, const char *aor, const char *contact,
+		      uint32_t cseq)
+{
+	struct store_change want = change(STORE_BINDING_PUT, aor, contact, cseq);
+
+	assert_same(got, &want.b);
+}
+
+static void assert_same(const struct store_binding *got, const struct store_binding *want)
+{
+	cr_assert_str_eq(got->aor, want->aor);
+	cr_assert_str_eq(got->contact, want->contact);
+	cr_assert_str_eq(got->received, want->received);
+	cr_assert_str_eq(got->transport, want->transport);
+	cr_assert_str_eq(got->path, want->path);
+	cr_assert_str_eq(got->instance, want->instance);
+	cr_assert_str_eq(got->call_id, want->call_id);
+	cr_assert_eq(got->reg_id, want->reg_id);
+	cr_assert_eq(got->cseq, want->cseq);
+	cr_assert_eq(got->expires_at, want->expires_at);
+	cr_assert_eq(got->q, want->q);
+	cr_assert_eq(got->nat, want->nat);
+}
+
+/* What a fresh handle reads (as at a restart). */
+static struct seen *read_back(const char *db)
+{
+	static struct seen s;
+	struct store *o;
+	char err[256] = "";
+
+	memset(&s, 0, sizeof(s));
+	cr_assert_eq(store_open(&o, db, err, sizeof(err)), 0, "%s", err);
+	cr_assert_eq(store_binding_each(o, collect_b, &s), 0, "%s", store_errmsg(o));
+	store_close(o);
+	return &s;
+}
+
+static long file_size(const char *p)
+{
+	FILE *f = fopen(p, "rb");
+	long n;
+
+	if (!f)
+		return -1;
+	fseek(f, 0, SEEK_END);
+	n = ftell(f);
+	fclose(f);
+	return n;
+}
+
+Test(store, journal_every_field_last_write_wins_in_key_order)
+{
+	struct store_change c[8];
+	struct seen *s;
+
+	c[0] = change(STORE_BINDING_PUT, "bob@x.example", "sip:b1@192.0.2.1", 1);
+	c[1] = change(STORE_BINDING_PUT, "alice@x.example", "sip:a2@192.0.2.2", 2);
+	c[2] = change(STORE_BINDING_PUT, "alice@x.example", "sip:a1@192.0.2.1", 3);
+	c[3] = change(STORE_BINDING_PUT, "alice@x.example", "sip:a2@192.0.2.2", 4); /* refresh */
+	c[4] = change(STORE_BINDING_PUT, "carol@x.example", "sip:c1@192.0.2.3", 5);
+	c[5] = change(STORE_BINDING_DEL_AOR, "carol@x.example", "", 0);
+	c[6] = change(STORE_BINDING_PUT, "dave@x.example", "sip:d1@192.0.2.4", 6);
+	c[7] = change(STORE_BINDING_DEL, "dave@x.example", "sip:d1@192.0.2.4", 0);
+	cr_assert_eq(store_binding_apply(st, c, 8), 0, "%s", store_errmsg(st));
+	/* the writer's own handle reads what it wrote */
+	{
+		struct seen mine = {0};
+		cr_assert_eq(store_binding_each(st, collect_b, &mine), 0);
+		cr_assert_eq(mine.n, 3);
+	}
+	/* a separate batch: carol comes back after the delete of her AOR */
+	c[0] = change(STORE_BINDING_PUT, "carol@x.example", "sip:c2@192.0.2.3", 7);
+	cr_assert_eq(store_binding_apply(st, c, 1), 0);
+	store_close(st);
+	st = NULL;
+	s = read_back(path);
+	cr_assert_eq(s->n, 4, "%d bindings", s->n);
+	/* (aor, contact) byte order, every field exact */
+	assert_is(&s->b[0], "alice@x.example", "sip:a1@192.0.2.1", 3);
+	assert_is(&s->b[1], "alice@x.example", "sip:a2@192.0.2.2", 4);
+	assert_is(&s->b[2], "bob@x.example", "sip:b1@192.0.2.1", 1);
+	assert_is(&s->b[3], "carol@x.example", "sip:c2@192.0.2.3", 7);
+	cr_assert_eq(store_open(&st, path, NULL, 0), 0);
+}
+
+Test(store, journal_bad_changes_append_nothing)
+{
+	struct store_change c[2];
+	char jpath[160];
+	long before;
+
+	snprintf(jpath, sizeof(jpath), "%s-bindings", path);
+	c[0] = change(STORE_BINDING_PUT, "alice@x.example", "sip:a@192.0.2.1", 1);
+	cr_assert_eq(store_binding_apply(st, c, 1), 0);
+	before = file_size(jpath);
+	cr_assert_gt(before, 16);
+	/* a Contact that fills its field with no NUL, in a batch with a good one */
+	c[0] = change(STORE_BINDING_PUT, "bob@x.example", "sip:b@192.0.2.1", 2);
+	c[1] = c[0];
+	memset(c[1].b.contact, 'c', sizeof(c[1].b.contact));
+	cr_assert_eq(store_binding_apply(st, c, 2), -EINVAL);
+	/* no AOR */
+	c[0].b.aor[0] = '\0';
+	cr_assert_eq(store_binding_apply(st, c, 1), -EINVAL);
+	/* an unknown kind */
+	c[0] = change(STORE_BINDING_PUT, "bob@x.example", "sip:b@192.0.2.1", 2);
+	c[0].kind = (enum store_change_kind)7;
+	cr_assert_eq(store_binding_apply(st, c, 1), -EINVAL);
+	cr_assert_eq(file_size(jpath), before, "a refused batch was written in part");
+	cr_assert_eq(read_back(path)->n, 1);
+}
+
+/* A process killed with -9 right after its writes loses none of them. */
+Test(store, journal_kill9_loses_nothing_written)
+{
+	pid_t pid = fork();
+	int status;
+	struct seen *s;
+
+	cr_assert_geq(pid, 0);
+	if (pid == 0) {
+		struct store *o;
+		struct store_change c[20];
+		if (store_open(&o, path, NULL, 0) != 0)
+			_exit(2);
+		for (int i = 0; i < 20; i++) {
+			char aor[32];
+			snprintf(aor, sizeof(aor), "u%02d@x.example", i);
+			c[i] = change(STORE_BINDING_PUT, aor, "sip:u@192.0.2.9", (uint32_t)i + 1);
+		}
+		/* the parent's handle has not written: this one may */
+		if (store_binding_apply(o, c, 20) != 0)
+			_exit(3);
+		kill(getpid(), SIGKILL);
+		_exit(4);
+	}
+	cr_assert_eq(waitpid(pid, &status, 0), pid);
+	cr_assert(WIFSIGNALED(status) && WTERMSIG(status) == SIGKILL, "child status %d", status);
+	s = read_back(path);
+	cr_assert_eq(s->n, 20, "%d of 20 bindings after kill -9", s->n);
+	cr_assert_eq(s->b[19].cseq, 20);
+}
+
+/* A write cut in the middle (a kill during write(), a crash) leaves a torn
+ * last record: readers stop before it, the next writer cuts it off and
+ * appends after the good records. */
+Test(store, journal_torn_tail_dropped_and_cut)
+{
+	struct store_change c[2];
+	char jpath[160];
+	long full, cut;
+	FILE *f;
+
+	snprintf(jpath, sizeof(jpath), "%s-bindings", path);
+	c[0] = change(STORE_BINDING_PUT, "alice@x.example", "sip:a@192.0.2.1", 1);
+	cr_assert_eq(store_binding_apply(st, c, 1), 0);
+	cut = file_size(jpath);
+	c[0] = change(STORE_BINDING_PUT, "bob@x.example", "sip:b@192.0.2.1", 2);
+	cr_assert_eq(store_binding_apply(st, c, 1), 0);
+	full = file_size(jpath);
+	store_close(st);
+	st = NULL;
+	cr_assert_eq(truncate(jpath, cut + (full - cut) / 2), 0);
+	cr_assert_eq(read_back(path)->n, 1, "the torn record was read");
+	/* garbage after the torn record, a flipped byte in a whole one */
+	f = fopen(jpath, "ab");
+	cr_assert_not_null(f);
+	fputs("garbage after the torn record", f);
+	fclose(f);
+	cr_assert_eq(read_back(path)->n, 1);
+
+	cr_assert_eq(store_open(&st, path, NULL, 0), 0);
+	c[0] = change(STORE_BINDING_PUT, "carol@x.example", "sip:c@192.0.2.1", 3);
+	cr_assert_eq(store_binding_apply(st, c, 1), 0);
+	{
+		struct seen *s = read_back(path);
+		cr_assert_eq(s->n, 2, "%d", s->n);
+		cr_assert_str_eq(s->b[0].aor, "alice@x.example");
+		cr_assert_str_eq(s->b[1].aor, "carol@x.example");
+	}
+	/* a record whose bytes changed fails its check: it and what follows
+	 * are not read */
+	store_close(st);
+	st = NULL;
+	f = fopen(jpath, "r+b");
+	cr_assert_not_null(f);
+	fseek(f, 16 + 8 + 20 + 2 + 3, SEEK_SET); /* inside alice's record's AOR */
+	fputc('X', f);
+	fclose(f);
+	cr_assert_eq(read_back(path)->n, 0);
+	cr_assert_eq(store_open(&st, path, NULL, 0), 0);
+}
+
+Test(store, journal_not_a_journal_is_refused_not_overwritten)
+{
+	struct store_change c = change(STORE_BINDING_PUT, "alice@x.example", "sip:a@x", 1);
+	struct seen s = {0};
+	char jpath[160];
+	FILE *f;
+
+	snprintf(jpath, sizeof(jpath), "%s-bindings", path);
+	f = fopen(jpath, "wb");
+	cr_assert_not_null(f);
+	fputs("this is someone else's file, keep it", f);
+	fclose(f);
+	cr_assert_eq(store_binding_each(st, collect_b, &s), -EINVAL);
+	cr_assert(strstr(store_errmsg(st), "not a sipreg bindings journal"), "%s",
+		  store_errmsg(st));
+	cr_assert_eq(store_binding_apply(st, &c, 1), -EINVAL);
+	cr_assert_eq(file_size(jpath), (long)strlen("this is someone else's file, keep it"));
+}
+
+/* One writer: a second handle (another sipregd on the same database) is
+ * refused while the first holds the journal, and may write after it. */
+Test(store, journal_one_writer)
+{
+	struct store_change c = change(STORE_BINDING_PUT, "alice@x.example", "sip:a@x", 1);
+	struct store *o;
+
+	cr_assert_eq(store_binding_apply(st, &c, 1), 0);
+	cr_assert_eq(store_open(&o, path, NULL, 0), 0);
+	cr_assert_eq(store_binding_apply(o, &c, 1), -EBUSY);
+	cr_assert(strstr(store_errmsg(o), "another process"), "%s", store_errmsg(o));
+	store_close(st);
+	st = NULL;
+	c.b.cseq = 2;
+	cr_assert_eq(store_binding_apply(o, &c, 1), 0, "%s", store_errmsg(o));
+	store_close(o);
+	cr_assert_eq(read_back(path)->b[0].cseq, 2);
+	cr_assert_eq(store_open(&st, path, NULL, 0), 0);
+}
+
+/* Refreshes of the same bindings grow the file until it is compacted: its
+ * size stays bounded and the last values win. */
+Test(store, journal_compacts_and_keeps_the_last_values)
+{
+	enum { AORS = 50, ROUNDS = 3000 };
+	static struct store_change c[AORS];
+	char jpath[160];
+	long max = 0;
+	struct seen *s;
+
+	snprintf(jpath, sizeof(jpath), "%s-bindings", path);
+	for (uint32_t round = 1; round <= ROUNDS; round++) {
+		for (int i = 0; i < AORS; i++) {
+			char aor[32];
+			snprintf(aor, sizeof(aor), "u%02d@x.example", i);
+			c[i] = change(STORE_BINDING_PUT, aor, "sip:u@192.0.2.9", round);
+		}
+		cr_assert_eq(store_binding_apply(st, c, AORS), 0);
+		if (file_size(jpath) > max)
+			max = file_size(jpath);
+	}
+	/* 150,000 records of ~250 bytes were appended; the file never held
+	 * more than the 32 MiB threshold and one batch */
+	cr_assert_lt(max, (32L << 20) + 64 * 1024, "max size %ld", max);
+	cr_assert_lt(file_size(jpath), (32L << 20), "not compacted: %ld", file_size(jpath));
+	s = read_back(path);
+	cr_assert_eq(s->n, AORS);
+	for (int i = 0; i < AORS; i++)
+		cr_assert_eq(s->b[i].cseq, ROUNDS);
+}
+
+/* A database from before the journal keeps its bindings in the table: read
+ * from there, moved into the journal by the first write, the table then
+ * emptied. */
+Test(store, journal_takes_over_an_older_binding_table)
+{
+	struct store_change c = change(STORE_BINDING_PUT, "old@x.example", "sip:o@192.0.2.1", 5);
+	struct seen *s;
+	sqlite3 *db;
+	sqlite3_stmt *q;
+	int rows = -1;
+
+	/* as an older sipreg wrote it: a row in the binding table */
+	cr_assert_eq(sqlite3_open(path, &db), SQLITE_OK);
+	cr_assert_eq(sqlite3_exec(db,
+				  "INSERT INTO binding VALUES ('old@x.example', 'sip:o@192.0.2.1',"
+				  " '[2001:db8::7]:5070', 'tcp', '<sip:edge.example;lr>,"
+				  "<sip:core.example;lr>', '<urn:uuid:sip:o@192.0.2.1>', 2,"
+				  " 'cid-5@old@x.example', 5, 1900000005, 5, 1)",
+				  NULL, NULL, NULL),
+		     SQLITE_OK, "%s", sqlite3_errmsg(db));
+	sqlite3_close(db);
+	s = read_back(path);
+	cr_assert_eq(s->n, 1);
+	assert_same(&s->b[0], &c.b);
+
+	c = change(STORE_BINDING_PUT, "new@x.example", "sip:n@192.0.2.1", 6);
+	cr_assert_eq(store_binding_apply(st, &c, 1), 0, "%s", store_errmsg(st));
+	s = read_back(path);
+	cr_assert_eq(s->n, 2);
+	assert_is(&s->b[0], "new@x.example", "sip:n@192.0.2.1", 6);
+	assert_is(&s->b[1], "old@x.example", "sip:o@192.0.2.1", 5);
+	cr_assert_eq(sqlite3_open(path, &db), SQLITE_OK);
+	cr_assert_eq(sqlite3_prepare_v2(db, "SELECT count(*) FROM binding", -1, &q, NULL),
+		     SQLITE_OK);
+	cr_assert_eq(sqlite3_step(q), SQLITE_ROW);
+	rows = sqlite3_column_int(q, 0);
+	sqlite3_finalize(q);
+	sqlite3_close(db);
+	cr_assert_eq(rows, 0, "the table still has %d rows", rows);
+}
+
+/* An in-memory database has no file to put a journal beside: its bindings
+ * stay in its table. */
+Test(store, memory_database_keeps_bindings_in_its_table, .init = NULL, .fini = NULL)
+{
+	struct store_change c[2];
+	struct seen s = {0};
+	struct store *m;
+
+	cr_assert_eq(store_open(&m, "sqlite::memory:", NULL, 0), 0);
+	c[0] = change(STORE_BINDING_PUT, "alice@x.example", "sip:a@192.0.2.1", 1);
+	c[1] = change(STORE_BINDING_PUT, "bob@x.example", "sip:b@192.0.2.1", 2);
+	cr_assert_eq(store_binding_apply(m, c, 2), 0);
+	cr_assert_eq(store_binding_each(m, collect_b, &s), 0);
+	cr_assert_eq(s.n, 2);
+	assert_same(&s.b[1], &c[1].b);
+	store_close(m);
+	cr_assert_eq(access("./:memory:-bindings", F_OK), -1);
 }

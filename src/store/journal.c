@@ -1,0 +1,742 @@
+/* SPDX-License-Identifier: MIT */
+/*
+ * journal.c - the bindings journal: binding changes appended to a file in
+ * one write() per batch, replayed at start-up, compacted by the writer.
+ *
+ * Why not the SQLite table: the registrar's flusher writes every refreshed
+ * binding once a second; as a row of twelve columns behind a B-tree that
+ * cost 2.5-3.2 us of CPU per registration (docs/BENCHMARKS.md, "Registrar"),
+ * a fifth of all sipregd spent. An append is an encode and a share of one
+ * write(): about a tenth of that.
+ *
+ * File: a 16-byte header ("sipregBJ", u32 version, u32 0), then records:
+ *   u32 len, u32 check (low half of SipHash-2-4 of the payload, fixed key),
+ *   payload: u8 kind (1 put, 2 delete, 3 delete the AOR), u8 nat, u16 q,
+ *            u32 reg_id, u32 cseq, i64 expires_at, then seven strings, each
+ *            u16 length + bytes: aor, contact, received, transport, path,
+ *            instance, call_id (a delete carries aor and contact only).
+ * Host byte order: the file is the machine's own, like the SQLite file
+ * beside it. Replay stops at the first record that is short or fails its
+ * check (a kill in the middle of a write() can leave half a record; a
+ * machine crash, garbage): what follows is dropped, and the writer cuts it.
+ *
+ * Replay: the last put or delete of each (aor, contact) wins, unless a
+ * delete of its AOR comes after it. Compaction writes the live records'
+ * bytes, as they are, to PATH.tmp, syncs it and renames it over PATH; the
+ * writer compacts on open and whenever the file reaches 4x the live bytes
+ * of its last compaction (32 MiB at least), so the file holds at most 4x
+ * the live bindings and each byte appended is read back about 1.3 times.
+ *
+ * Durability: appends are not synced. A killed process (kill -9) loses
+ * nothing appended: the data is in the kernel's page cache. A machine crash
+ * loses what the kernel had not yet written back (seconds), as SQLite's
+ * synchronous=NORMAL did for the table; compactions and a clean close sync.
+ */
+#include <errno.h>
+#include <fcntl.h>
+#include <stdbool.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/file.h>
+#include <sys/mman.h>
+#include <sys/random.h>
+#include <sys/stat.h>
+#include <unistd.h>
+
+#include "journal.h"
+#include "sipreg/siphash.h"
+
+#define J_MAGIC "sipregBJ"
+#define J_VERSION 1u
+#define J_HDR 16
+#define R_HDR 8
+#define R_FIXED 20 /* kind, nat, q, reg_id, cseq, expires_at */
+#define R_NSTR 7
+#define R_MAX 4096 /* the largest payload store.h's fields allow is ~2,400 */
+#define COMPACT_MIN ((uint64_t)32 << 20)
+#define COMPACT_FACTOR 4
+
+enum { K_PUT = 1, K_DEL = 2, K_DEL_AOR = 3 };
+
+static const uint8_t check_key[SIPHASH_KEY_LEN] = {0x73, 0x69, 0x70, 0x72, 0x65, 0x67, 0x2d, 0x62,
+						   0x6a, 0x6f, 0x75, 0x72, 0x6e, 0x61, 0x6c, 0x31};
+
+/* The string fields in record order: offset in store_binding, capacity. */
+static const struct {
+	size_t off, cap;
+} fields[R_NSTR] = {
+	{offsetof(struct store_binding, aor), sizeof(((struct store_binding *)0)->aor)},
+	{offsetof(struct store_binding, contact), sizeof(((struct store_binding *)0)->contact)},
+	{offsetof(struct store_binding, received), sizeof(((struct store_binding *)0)->received)},
+	{offsetof(struct store_binding, transport), sizeof(((struct store_binding *)0)->transport)},
+	{offsetof(struct store_binding, path), sizeof(((struct store_binding *)0)->path)},
+	{offsetof(struct store_binding, instance), sizeof(((struct store_binding *)0)->instance)},
+	{offsetof(struct store_binding, call_id), sizeof(((struct store_binding *)0)->call_id)},
+};
+
+struct bjournal {
+	char *path;
+	char *tmp;
+	int fd;
+	uint64_t size;       /* bytes in the file, all whole records */
+	uint64_t compact_at; /* compact when size reaches this */
+	bool broken;         /* a failed write may have left a torn tail */
+	uint8_t *buf;        /* encode buffer */
+	size_t cap;
+};
+
+/* "PATH: WHAT: strerror(e)EXTRA" into err. */
+static void set_err(char *err, size_t errlen, const char *path, const char *what, int e,
+		    const char *extra)
+{
+	if (err && errlen)
+		snprintf(err, errlen, "%s: %s%s%s%s", path, what, *what ? ": " : "", strerror(e),
+			 extra);
+}
+
+/* ------------------------------------------------------------------------ */
+/* Records                                                                   */
+
+/* Encodes c at out (room for R_HDR + R_MAX): its size, or -EINVAL. */
+static long encode(const struct store_change *c, uint8_t *out)
+{
+	const struct store_binding *b = &c->b;
+	uint8_t *p = out + R_HDR, kind;
+	uint32_t len, check;
+	int nstr;
+
+	switch (c->kind) {
+	case STORE_BINDING_PUT:
+		kind = K_PUT;
+		nstr = R_NSTR;
+		break;
+	case STORE_BINDING_DEL:
+		kind = K_DEL;
+		nstr = 2;
+		break;
+	case STORE_BINDING_DEL_AOR:
+		kind = K_DEL_AOR;
+		nstr = 1;
+		break;
+	default:
+		return -EINVAL;
+	}
+	memset(p, 0, R_FIXED);
+	p[0] = kind;
+	if (kind == K_PUT) {
+		p[1] = b->nat ? 1 : 0;
+		memcpy(p + 2, &b->q, 2);
+		memcpy(p + 4, &b->reg_id, 4);
+		memcpy(p + 8, &b->cseq, 4);
+		memcpy(p + 12, &b->expires_at, 8);
+	}
+	p += R_FIXED;
+	for (int i = 0; i < R_NSTR; i++) {
+		const char *s = (const char *)b + fields[i].off;
+		size_t n = i < nstr ? strnlen(s, fields[i].cap) : 0;
+		uint16_t l = (uint16_t)n;
+		if (n == fields[i].cap || (i == 0 && n == 0))
+			return -EINVAL; /* unterminated, or no AOR */
+		memcpy(p, &l, 2);
+		memcpy(p + 2, s, n);
+		p += 2 + n;
+	}
+	len = (uint32_t)(p - (out + R_HDR));
+	check = (uint32_t)siphash24(check_key, out + R_HDR, len);
+	memcpy(out, &len, 4);
+	memcpy(out + 4, &check, 4);
+	return (long)(R_HDR + len);
+}
+
+/* The size of the whole, valid record at buf[off..size), or 0. */
+static size_t rec_valid(const uint8_t *buf, size_t size, size_t off)
+{
+	const uint8_t *p, *end;
+	uint32_t len, check;
+
+	if (size - off < R_HDR)
+		return 0;
+	memcpy(&len, buf + off, 4);
+	memcpy(&check, buf + off + 4, 4);
+	if (len < R_FIXED + 2 * R_NSTR || len > R_MAX || size - off - R_HDR < len)
+		return 0;
+	p = buf + off + R_HDR;
+	end = p + len;
+	if (p[0] < K_PUT || p[0] > K_DEL_AOR)
+		return 0;
+	if ((uint32_t)siphash24(check_key, p, len) != check)
+		return 0;
+	p += R_FIXED;
+	for (int i = 0; i < R_NSTR; i++) {
+		uint16_t l;
+		if (end - p < 2)
+			return 0;
+		memcpy(&l, p, 2);
+		if (l >= fields[i].cap || end - p - 2 < l || (i == 0 && l == 0))
+			return 0;
+		p += 2 + l;
+	}
+	return p == end ? R_HDR + len : 0;
+}
+
+/* The size of a record rec_valid() accepted. */
+static size_t rec_size(const uint8_t *rec)
+{
+	uint32_t len;
+
+	memcpy(&len, rec, 4);
+	return R_HDR + len;
+}
+
+static uint8_t rec_kind(const uint8_t *rec)
+{
+	return rec[R_HDR];
+}
+
+/* The bytes of the encoded aor (nstr 1) or aor and contact (nstr 2), with
+ * their length fields: a unique key. */
+static const uint8_t *rec_key(const uint8_t *rec, int nstr, size_t *len)
+{
+	const uint8_t *k = rec + R_HDR + R_FIXED, *p = k;
+
+	for (int i = 0; i < nstr; i++) {
+		uint16_t l;
+		memcpy(&l, p, 2);
+		p += 2 + l;
+	}
+	*len = (size_t)(p - k);
+	return k;
+}
+
+static void rec_decode(const uint8_t *rec, struct store_binding *b)
+{
+	const uint8_t *p = rec + R_HDR;
+
+	memset(b, 0, sizeof(*b));
+	b->nat = p[1] != 0;
+	memcpy(&b->q, p + 2, 2);
+	memcpy(&b->reg_id, p + 4, 4);
+	memcpy(&b->cseq, p + 8, 4);
+	memcpy(&b->expires_at, p + 12, 8);
+	p += R_FIXED;
+	for (int i = 0; i < R_NSTR; i++) {
+		uint16_t l;
+		memcpy(&l, p, 2);
+		memcpy((char *)b + fields[i].off, p + 2, l); /* l < cap, NUL by memset */
+		p += 2 + l;
+	}
+}
+
+/* ------------------------------------------------------------------------ */
+/* Replay                                                                    */
+
+struct replay {
+	const uint8_t *buf;
+	size_t size;
+	size_t valid;  /* bytes up to the end of the last valid record */
+	uint64_t *rec; /* offsets of the valid records, in file order */
+	size_t n;
+	uint64_t *live; /* offsets of the live puts */
+	size_t nlive;
+};
+
+/* An open-addressing set of record indexes (+1) keyed by rec_key(nstr). */
+struct rtab {
+	uint32_t *slot;
+	size_t mask;
+	int nstr;
+	uint8_t key[SIPHASH_KEY_LEN];
+};
+
+static uint32_t *rtab_find(struct rtab *t, const struct replay *rp, const uint8_t *rec)
+{
+	size_t klen;
+	const uint8_t *k = rec_key(rec, t->nstr, &klen);
+	size_t i = (size_t)siphash24(t->key, k, klen) & t->mask;
+
+	for (;; i = (i + 1) & t->mask) {
+		uint32_t v = t->slot[i];
+		size_t ol;
+		const uint8_t *o;
+		if (!v)
+			return &t->slot[i];
+		o = rec_key(rp->buf + rp->rec[v - 1], t->nstr, &ol);
+		if (ol == klen && memcmp(o, k, klen) == 0)
+			return &t->slot[i];
+	}
+}
+
+static void replay_free(struct replay *rp)
+{
+	free(rp->rec);
+	free(rp->live);
+}
+
+/* Finds buf's valid records and the live ones among them: 0, -EINVAL (not
+ * a journal), -ENOMEM. An empty buffer is an empty journal. */
+static int replay(struct replay *rp, const uint8_t *buf, size_t size)
+{
+	struct rtab keys = {.nstr = 2}, aors = {.nstr = 1};
+	size_t cap = 0, tsize = 16, off = J_HDR, rs;
+	uint32_t version = 0;
+	int r = -ENOMEM;
+
+	memset(rp, 0, sizeof(*rp));
+	rp->buf = buf;
+	rp->size = size;
+	if (size == 0)
+		return 0;
+	if (size >= J_HDR)
+		memcpy(&version, buf + 8, 4);
+	if (size < J_HDR || memcmp(buf, J_MAGIC, 8) != 0 || version != J_VERSION)
+		return -EINVAL;
+	rp->valid = J_HDR;
+	while ((rs = rec_valid(buf, size, off)) != 0) {
+		if (rp->n == cap) {
+			uint64_t *n = realloc(rp->rec, (cap ? cap * 2 : 1024) * sizeof(*n));
+			if (!n)
+				goto out;
+			rp->rec = n;
+			cap = cap ? cap * 2 : 1024;
+		}
+		if (rp->n == UINT32_MAX - 1)
+			break; /* the rest is dropped as if torn */
+		rp->rec[rp->n++] = off;
+		off += rs;
+	}
+	rp->valid = off;
+	while (tsize < rp->n * 2)
+		tsize *= 2;
+	keys.slot = calloc(tsize, sizeof(uint32_t));
+	aors.slot = calloc(tsize, sizeof(uint32_t));
+	rp->live = malloc((rp->n ? rp->n : 1) * sizeof(*rp->live));
+	if (!keys.slot || !aors.slot || !rp->live || getrandom(keys.key, sizeof(keys.key), 0) < 0)
+		goto out;
+	memcpy(aors.key, keys.key, sizeof(aors.key));
+	keys.mask = aors.mask = tsize - 1;
+	for (size_t i = 0; i < rp->n; i++) {
+		const uint8_t *rec = buf + rp->rec[i];
+		*rtab_find(rec_kind(rec) == K_DEL_AOR ? &aors : &keys, rp, rec) = (uint32_t)i + 1;
+	}
+	for (size_t s = 0; s < tsize; s++) {
+		uint32_t v = keys.slot[s], a;
+		const uint8_t *rec;
+		if (!v)
+			continue;
+		rec = buf + rp->rec[v - 1];
+		if (rec_kind(rec) != K_PUT)
+			continue;
+		a = *rtab_find(&aors, rp, rec);
+		if (a > v) /* the AOR was deleted after this put */
+			continue;
+		rp->live[rp->nlive++] = rp->rec[v - 1];
+	}
+	r = 0;
+out:
+	free(keys.slot);
+	free(aors.slot);
+	if (r)
+		replay_free(rp);
+	return r;
+}
+
+/* Maps fd's whole file read-only (*map NULL for an empty file). */
+static int map_file(int fd, const uint8_t **map, size_t *size)
+{
+	struct stat st;
+	void *m;
+
+	*map = NULL;
+	*size = 0;
+	if (fstat(fd, &st) < 0)
+		return -errno;
+	if (st.st_size == 0)
+		return 0;
+	m = mmap(NULL, (size_t)st.st_size, PROT_READ, MAP_PRIVATE, fd, 0);
+	if (m == MAP_FAILED)
+		return -errno;
+	*map = m;
+	*size = (size_t)st.st_size;
+	return 0;
+}
+
+static void unmap_file(const uint8_t *map, size_t size)
+{
+	if (map)
+		munmap((void *)map, size);
+}
+
+/* ------------------------------------------------------------------------ */
+/* Writing                                                                   */
+
+static int write_all(int fd, const uint8_t *p, size_t n)
+{
+	while (n) {
+		ssize_t w = write(fd, p, n);
+		if (w < 0) {
+			if (errno == EINTR)
+				continue;
+			return -errno;
+		}
+		if (w == 0)
+			return -EIO;
+		p += w;
+		n -= (size_t)w;
+	}
+	return 0;
+}
+
+/* Syncs the directory holding path, so a rename survives a crash. */
+static void sync_dir(const char *path)
+{
+	char dir[4096];
+	const char *slash = strrchr(path, '/');
+	int fd;
+
+	if (!slash) {
+		snprintf(dir, sizeof(dir), ".");
+	} else {
+		size_t n = (size_t)(slash - path);
+		if (n >= sizeof(dir))
+			return;
+		memcpy(dir, path, n ? n : 1);
+		dir[n ? n : 1] = '\0';
+	}
+	fd = open(dir, O_RDONLY | O_DIRECTORY | O_CLOEXEC);
+	if (fd >= 0) {
+		fsync(fd);
+		close(fd);
+	}
+}
+
+/* A buffered writer of the temporary file. */
+struct tmpw {
+	int fd;
+	uint8_t buf[1 << 16];
+	size_t used;
+	uint64_t total;
+	int err;
+};
+
+static void tmpw_put(struct tmpw *w, const uint8_t *p, size_t n)
+{
+	if (w->err)
+		return;
+	if (w->used + n > sizeof(w->buf)) {
+		w->err = write_all(w->fd, w->buf, w->used);
+		w->used = 0;
+		if (w->err)
+			return;
+	}
+	if (n > sizeof(w->buf)) {
+		w->err = write_all(w->fd, p, n);
+	} else {
+		memcpy(w->buf + w->used, p, n);
+		w->used += n;
+	}
+	w->total += n;
+}
+
+static int tmpw_seed_cb(void *arg, const struct store_binding *b)
+{
+	struct tmpw *w = arg;
+	struct store_change *c = malloc(sizeof(*c));
+	uint8_t rec[R_HDR + R_MAX];
+	long n;
+
+	if (!c)
+		return -ENOMEM;
+	c->kind = STORE_BINDING_PUT;
+	c->b = *b;
+	n = encode(c, rec);
+	free(c);
+	if (n > 0) /* an unusable old row is left behind */
+		tmpw_put(w, rec, (size_t)n);
+	return w->err;
+}
+
+/*
+ * Writes PATH.tmp: the header, then the live records of rp (or, rp NULL,
+ * what seed yields), syncs it, locks it and renames it over PATH. Returns
+ * the new file's descriptor (open for appending, locked) or -errno.
+ */
+static int write_tmp(struct bjournal *j, const struct replay *rp, bjournal_seed_fn seed,
+		     void *seed_arg, uint64_t *size)
+{
+	struct tmpw *w = malloc(sizeof(*w));
+	uint8_t hdr[J_HDR] = J_MAGIC;
+	uint32_t version = J_VERSION;
+	int fd, r;
+
+	if (!w)
+		return -ENOMEM;
+	fd = open(j->tmp, O_RDWR | O_CREAT | O_TRUNC | O_APPEND | O_CLOEXEC, 0600);
+	if (fd < 0) {
+		free(w);
+		return -errno;
+	}
+	w->fd = fd;
+	w->used = 0;
+	w->total = 0;
+	w->err = 0;
+	memcpy(hdr + 8, &version, 4);
+	tmpw_put(w, hdr, sizeof(hdr));
+	if (rp) {
+		for (size_t i = 0; i < rp->nlive && !w->err; i++)
+			tmpw_put(w, rp->buf + rp->live[i], rec_size(rp->buf + rp->live[i]));
+	} else if (seed) {
+		r = seed(seed_arg, tmpw_seed_cb, w);
+		if (r && !w->err)
+			w->err = r;
+	}
+	if (!w->err && w->used)
+		w->err = write_all(fd, w->buf, w->used);
+	if (!w->err && fdatasync(fd) < 0)
+		w->err = -errno;
+	if (!w->err && flock(fd, LOCK_EX | LOCK_NB) < 0)
+		w->err = -errno;
+	if (!w->err && rename(j->tmp, j->path) < 0)
+		w->err = -errno;
+	r = w->err;
+	*size = w->total;
+	free(w);
+	if (r) {
+		close(fd);
+		unlink(j->tmp);
+		return r;
+	}
+	sync_dir(j->path);
+	return fd;
+}
+
+/* Rewrites the file with its live records only; j->fd is the new file. */
+static int compact(struct bjournal *j)
+{
+	struct replay rp;
+	const uint8_t *map;
+	size_t msize;
+	uint64_t size;
+	int r, fd;
+
+	r = map_file(j->fd, &map, &msize);
+	if (r)
+		return r;
+	r = replay(&rp, map, msize);
+	if (r) {
+		unmap_file(map, msize);
+		return r;
+	}
+	fd = write_tmp(j, &rp, NULL, NULL, &size);
+	replay_free(&rp);
+	unmap_file(map, msize);
+	if (fd < 0)
+		return fd;
+	close(j->fd); /* and its lock: the new file's is held */
+	j->fd = fd;
+	j->size = size;
+	j->broken = false;
+	j->compact_at = size * COMPACT_FACTOR > COMPACT_MIN ? size * COMPACT_FACTOR : COMPACT_MIN;
+	return 0;
+}
+
+/* Opens and locks path; -EBUSY when another process holds it. The lock is
+ * taken on the file path names now (a compaction elsewhere may rename a
+ * new one over it in between: then again). */
+static int open_locked(const char *path)
+{
+	for (int tries = 0; tries < 8; tries++) {
+		struct stat a, b;
+		int fd = open(path, O_RDWR | O_APPEND | O_CLOEXEC);
+		if (fd < 0)
+			return -errno;
+		if (flock(fd, LOCK_EX | LOCK_NB) < 0) {
+			int e = errno;
+			close(fd);
+			return e == EWOULDBLOCK ? -EBUSY : -e;
+		}
+		if (fstat(fd, &a) == 0 && stat(path, &b) == 0 && a.st_ino == b.st_ino &&
+		    a.st_dev == b.st_dev)
+			return fd;
+		close(fd);
+	}
+	return -EBUSY;
+}
+
+void bjournal_close(struct bjournal *j)
+{
+	if (!j)
+		return;
+	if (j->fd >= 0) {
+		fdatasync(j->fd);
+		close(j->fd);
+	}
+	free(j->path);
+	free(j->tmp);
+	free(j->buf);
+	free(j);
+}
+
+int bjournal_open(struct bjournal **ret, const char *path, bjournal_seed_fn seed,
+		  void *seed_arg, char *err, size_t errlen)
+{
+	struct bjournal *j = calloc(1, sizeof(*j));
+	size_t plen = strlen(path);
+	int r;
+
+	if (!j)
+		return -ENOMEM;
+	j->fd = -1;
+	j->path = strdup(path);
+	j->tmp = malloc(plen + 5);
+	j->cap = 64 * (R_HDR + R_MAX);
+	j->buf = malloc(j->cap);
+	if (!j->path || !j->tmp || !j->buf) {
+		bjournal_close(j);
+		return -ENOMEM;
+	}
+	memcpy(j->tmp, path, plen);
+	memcpy(j->tmp + plen, ".tmp", 5);
+	r = open_locked(path);
+	if (r == -ENOENT) {
+		/* the first open: the file appears whole, with what seed had */
+		uint64_t size;
+		r = write_tmp(j, NULL, seed, seed_arg, &size);
+		if (r >= 0) {
+			close(r);
+			r = open_locked(path);
+		}
+	}
+	if (r < 0) {
+		set_err(err, errlen, path, "open", -r,
+			r == -EBUSY ? " (another process writes it)" : "");
+		bjournal_close(j);
+		return r;
+	}
+	j->fd = r;
+	r = compact(j);
+	if (r < 0) {
+		set_err(err, errlen, path, "compaction", -r,
+			r == -EINVAL ? " (not a sipreg bindings journal, or a newer one)" : "");
+		bjournal_close(j);
+		return r;
+	}
+	*ret = j;
+	return 0;
+}
+
+int bjournal_append(struct bjournal *j, const struct store_change *c, size_t n, char *err,
+		    size_t errlen)
+{
+	size_t used = 0;
+	int r;
+
+	if (j->broken) {
+		r = compact(j);
+		if (r < 0) {
+			set_err(err, errlen, j->path, "compaction after a failed write", -r, "");
+			return r;
+		}
+	}
+	for (size_t i = 0; i < n; i++) {
+		long len;
+		if (j->cap - used < R_HDR + R_MAX) {
+			size_t cap = j->cap * 2;
+			uint8_t *b = realloc(j->buf, cap);
+			if (!b)
+				return -ENOMEM;
+			j->buf = b;
+			j->cap = cap;
+		}
+		len = encode(&c[i], j->buf + used);
+		if (len < 0) {
+			if (err && errlen)
+				snprintf(err, errlen, "binding change %zu: a field too long or no AOR",
+					 i);
+			return (int)len;
+		}
+		used += (size_t)len;
+	}
+	r = write_all(j->fd, j->buf, used);
+	if (r < 0) {
+		/* cut a partly written batch; if that fails too, the next append
+		 * compacts first (replay stops at the torn record) */
+		if (ftruncate(j->fd, (off_t)j->size) < 0)
+			j->broken = true;
+		set_err(err, errlen, j->path, "write", -r, "");
+		return r;
+	}
+	j->size += used;
+	if (j->size >= j->compact_at && compact(j) < 0) {
+		/* the appended changes are there; compaction is tried again after
+		 * as many bytes again */
+		j->compact_at = j->size + COMPACT_MIN;
+	}
+	return 0;
+}
+
+/* ------------------------------------------------------------------------ */
+/* Reading                                                                   */
+
+static int cmp_rec(const void *a, const void *b, void *arg)
+{
+	const uint8_t *buf = arg;
+	const uint8_t *x = buf + *(const uint64_t *)a + R_HDR + R_FIXED;
+	const uint8_t *y = buf + *(const uint64_t *)b + R_HDR + R_FIXED;
+
+	for (int i = 0; i < 2; i++) {
+		uint16_t lx, ly;
+		int c;
+		memcpy(&lx, x, 2);
+		memcpy(&ly, y, 2);
+		c = memcmp(x + 2, y + 2, lx < ly ? lx : ly);
+		if (c)
+			return c;
+		if (lx != ly)
+			return lx < ly ? -1 : 1;
+		x += 2 + lx;
+		y += 2 + ly;
+	}
+	return 0;
+}
+
+int bjournal_each(const char *path, store_binding_cb cb, void *arg, char *err, size_t errlen)
+{
+	struct store_binding *b;
+	struct replay rp;
+	const uint8_t *map;
+	size_t msize;
+	int fd, r;
+
+	fd = open(path, O_RDONLY | O_CLOEXEC);
+	if (fd < 0)
+		return -errno;
+	r = map_file(fd, &map, &msize);
+	close(fd);
+	if (r) {
+		set_err(err, errlen, path, "read", -r, "");
+		return r;
+	}
+	r = replay(&rp, map, msize);
+	if (r) {
+		set_err(err, errlen, path, "replay", -r,
+			r == -EINVAL ? " (not a sipreg bindings journal, or a newer one)" : "");
+		unmap_file(map, msize);
+		return r;
+	}
+	b = malloc(sizeof(*b));
+	if (!b) {
+		r = -ENOMEM;
+		goto out;
+	}
+	qsort_r(rp.live, rp.nlive, sizeof(*rp.live), cmp_rec, (void *)map);
+	for (size_t i = 0; i < rp.nlive && r == 0; i++) {
+		rec_decode(map + rp.live[i], b);
+		r = cb(arg, b);
+	}
+	free(b);
+out:
+	replay_free(&rp);
+	unmap_file(map, msize);
+	return r;
+}
