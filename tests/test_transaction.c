@@ -669,6 +669,129 @@ Test(transaction, callback_starts_next_transaction)
 	tx_layer_free(l);
 }
 
+/* E and F share one wheel node: when E's schedule lands on F's instant
+ * (T2 = T1: E every 500 ms, the 64th at 32,000 ms) F wins, nothing is sent
+ * at F, and the schedule before it is unchanged. */
+Test(transaction, client_e_landing_on_f_times_out_without_sending)
+{
+	struct tx_layer *l = NULL;
+	struct tx_layer_opts o = {.t1_ms = 500, .t2_ms = 500, .clock = vclock_fn};
+	struct tx_dest d = udp_dest();
+	struct pmsg req;
+	char br[TX_BRANCH_LEN + 1];
+	struct result res = {0};
+	struct tx_stats st;
+
+	cr_assert_eq(tx_layer_new(&l, W, &o, fake_send, NULL), 0);
+	cr_assert_eq(start(l, &req, br, "REGISTER", &d, &res, NULL), 0);
+	run_until(T0 + 31999);
+	cr_assert_eq(nsent, 64, "sent %u times before F", nsent);
+	for (unsigned i = 0; i < nsent; i++)
+		cr_assert_eq(sent[i].at - T0, 500u * i, "send %u at +%llu", i,
+			     (unsigned long long)(sent[i].at - T0));
+	cr_assert_eq(res.calls, 0);
+	run_until(T0 + 40000);
+	cr_assert_eq(nsent, 64, "a retransmission at Timer F's instant");
+	cr_assert_eq(res.calls, 1);
+	cr_assert_eq(res.err, -ETIMEDOUT);
+	cr_assert_eq(res.at, T0 + 32000);
+	tx_layer_stats(l, &st);
+	cr_assert_eq(st.retransmits, 63);
+	cr_assert_eq(st.live, 0);
+	tx_layer_free(l);
+}
+
+/* A final response cancels E and F together (the shared node): nothing is
+ * sent and nothing is reported afterwards, also when it comes in
+ * Proceeding; a reliable transaction gets F alone. */
+Test(transaction, final_response_cancels_e_and_f)
+{
+	struct tx_layer *l = mklayer(0, 0);
+	struct tx_dest d = udp_dest(), dt = tcp_dest();
+	struct pmsg req;
+	char br[TX_BRANCH_LEN + 1], br2[TX_BRANCH_LEN + 1];
+	struct result res = {0}, res2 = {0};
+
+	cr_assert_eq(start(l, &req, br, "REGISTER", &d, &res, NULL), 0);
+	run_until(T0 + 600);
+	cr_assert_eq(nsent, 2);
+	cr_assert_eq(respond(l, 100, br, "REGISTER"), 0);
+	run_until(T0 + 4000);
+	cr_assert_eq(nsent, 3, "E armed in Trying (+1500) fires in Proceeding, then T2");
+	cr_assert_eq(sent[2].at - T0, 1500);
+	cr_assert_eq(respond(l, 486, br, "REGISTER"), 0);
+	cr_assert_eq(res.calls, 1);
+	cr_assert_eq(res.status, 486);
+	cr_assert_eq(start(l, &req, br2, "REGISTER", &dt, &res2, NULL), 0);
+	cr_assert_eq(nsent, 4);
+	run_until(T0 + 4000 + 31999);
+	cr_assert_eq(nsent, 4, "neither is sent again (E cancelled; reliable: no E)");
+	cr_assert_eq(res2.calls, 0);
+	run_until(T0 + 4000 + 32000);
+	cr_assert_eq(res2.calls, 1);
+	cr_assert_eq(res2.err, -ETIMEDOUT);
+	run_until(T0 + 100000);
+	cr_assert_eq(nsent, 4);
+	cr_assert_eq(res.calls, 1);
+	tx_layer_free(l);
+}
+
+/* Completed client transactions keep their key alone (the request's buffer
+ * goes back to the pool at the final response): 200 of them in Timer K
+ * still absorb their duplicates, while 200 new ones started meanwhile (from
+ * the buffers the first ones gave back) retransmit their own requests byte
+ * for byte, and each is matched by its own branch. */
+#define NK 200
+Test(transaction, completed_keep_key_only_buffers_reused)
+{
+	struct tx_layer *l = mklayer(0, 0);
+	struct tx_dest d = udp_dest();
+	static struct pmsg req[2 * NK];
+	static char br[2 * NK][TX_BRANCH_LEN + 1];
+	static struct result res[2 * NK];
+	struct tx_stats st;
+
+	for (unsigned i = 0; i < NK; i++)
+		cr_assert_eq(start(l, &req[i], br[i], "REGISTER", &d, &res[i], NULL), 0);
+	for (unsigned i = 0; i < NK; i++)
+		cr_assert_eq(respond(l, 200, br[i], "REGISTER"), 0);
+	nsent = 0;
+	for (unsigned i = NK; i < 2 * NK; i++)
+		cr_assert_eq(start(l, &req[i], br[i], i % 2 ? "OPTIONS" : "REGISTER", &d, &res[i],
+				 NULL),
+			     0);
+	nsent = 0;
+	for (unsigned i = 0; i < NK; i++) {
+		cr_assert_eq(respond(l, 200, br[i], "REGISTER"), 0, "K absorbs %u", i);
+		cr_assert_eq(respond(l, 200, br[i], "OPTIONS"), -ENOENT,
+			     "the method is part of the kept key");
+		cr_assert_eq(res[i].calls, 1);
+	}
+	/* the second batch's first retransmission at +500 */
+	run_until(T0 + 500);
+	cr_assert_eq(nsent, NK);
+	for (unsigned i = 0; i < NK; i++) {
+		cr_assert_eq(sent[i].len, req[NK + i].len);
+		cr_assert_arr_eq(sent[i].buf, req[NK + i].buf, req[NK + i].len,
+				 "retransmission %u differs from its request", i);
+	}
+	for (unsigned i = NK; i < 2 * NK; i++) {
+		cr_assert_eq(respond(l, 200, br[i], i % 2 ? "OPTIONS" : "REGISTER"), 0);
+		cr_assert_eq(res[i].calls, 1);
+		cr_assert_eq(res[i].status, 200);
+	}
+	tx_layer_stats(l, &st);
+	cr_assert_eq(st.live, 2 * NK);
+	run_until(T0 + 5000);
+	tx_layer_stats(l, &st);
+	cr_assert_eq(st.live, NK, "the first batch's Timer K ended at +5 s");
+	run_until(T0 + 5500);
+	tx_layer_stats(l, &st);
+	cr_assert_eq(st.live, 0);
+	cr_assert_eq(st.retransmits, NK);
+	tx_layer_free(l);
+}
+
 /* ------------------------------------------------------------------------ */
 /* Server transactions                                                       */
 

@@ -23,8 +23,16 @@
  *   Completed   request again: the final sent again; J fires -> Terminated
  *
  * Terminated transactions go back to the free list at once. Timers are the
- * worker's wheel's: two embedded per transaction (E, and F/K/J which never
- * overlap), relative to the wheel's current time.
+ * worker's wheel's, relative to the wheel's current time, and one node per
+ * transaction carries them all: a client's E and F are both pending while it
+ * is Trying or Proceeding, so the node is armed at the earlier of the two and
+ * its callback tells which fell due (t->f_at); K and J come after E and F.
+ * One add and one cancel per client transaction instead of two of each.
+ *
+ * A client transaction that reaches Completed over an unreliable transport
+ * keeps only its match key (branch, method) for Timer K's 5 s: the request
+ * it would have retransmitted goes back to the buffer pool at once, so the
+ * pool holds the requests in flight, not the last 5 s of them.
  */
 #include <errno.h>
 #include <stdlib.h>
@@ -46,8 +54,8 @@
 #define OURS_LEN 9u
 
 #define CHUNK 256u        /* transactions allocated at once */
-#define NCLASS 10u        /* buffer classes 256 B << 0..9 (256 B .. 128 KiB) */
-#define CLASS_MIN 256u
+#define NCLASS 12u        /* buffer classes 64 B << 0..11 (64 B .. 128 KiB) */
+#define CLASS_MIN 64u     /* class 0: a client key alone (Timer K) */
 #define CLASS_NONE 0xffu
 
 enum tx_kind {
@@ -72,8 +80,8 @@ struct tx {
 	struct tx *hnext;   /* hash chain, or the free list */
 	struct tx **hpprev; /* what points at this one in its chain: O(1) removal */
 	struct tx_layer *layer;
-	struct wheel_timer t_e;   /* client: Timer E */
-	struct wheel_timer t_end; /* client: F then K; server: J */
+	struct wheel_timer t_end; /* client: E and F (the earlier), then K; server: J */
+	uint64_t f_at;            /* client, Trying/Proceeding: Timer F's expiry */
 	uint64_t hash;
 	tx_result_cb cb;
 	void *cb_arg;
@@ -189,6 +197,27 @@ static int buf_reserve(struct tx_layer *l, struct tx *t, size_t need)
 	return 0;
 }
 
+/* Completed client (Timer K): the request is not sent again; keep the key
+ * alone in the smallest buffer that holds it (left as it is when that
+ * buffer cannot be had). */
+static void keep_key_only(struct tx_layer *l, struct tx *t)
+{
+	size_t keylen = (size_t)t->branch_len + t->method_len + t->host_len;
+	unsigned k = class_of(keylen);
+	char *p;
+
+	t->msg_len = 0;
+	if (t->buf_class == CLASS_NONE || t->buf_class <= k)
+		return;
+	p = buf_get(l, k);
+	if (!p)
+		return;
+	memcpy(p, t->buf, keylen);
+	buf_put(l, t->buf_class, t->buf);
+	t->buf = p;
+	t->buf_class = (uint8_t)k;
+}
+
 static inline const char *key_branch(const struct tx *t)
 {
 	return t->buf;
@@ -290,7 +319,6 @@ static struct tx *table_find(const struct tx_layer *l, unsigned kind, uint64_t h
 /* ------------------------------------------------------------------------ */
 /* Life cycle of one transaction                                             */
 
-static void timer_e_cb(struct wheel *w, struct wheel_timer *wt);
 static void timer_end_cb(struct wheel *w, struct wheel_timer *wt);
 
 static int dest_copy(struct tx *t, const struct tx_dest *d)
@@ -345,7 +373,6 @@ static int tx_alloc(struct tx_layer *l, struct tx **ret, unsigned kind, uint64_t
 	memcpy(t->buf + branch.len, method.p, method.len);
 	if (host.len)
 		memcpy(t->buf + branch.len + method.len, host.p, host.len);
-	wheel_timer_init(&t->t_e, timer_e_cb);
 	wheel_timer_init(&t->t_end, timer_end_cb);
 	*ret = t;
 	return 0;
@@ -358,7 +385,6 @@ fail:
 /* Give an entry back (it must not be in the table). */
 static void tx_release(struct tx_layer *l, struct tx *t)
 {
-	wheel_cancel(l->w, &t->t_e);
 	wheel_cancel(l->w, &t->t_end);
 	if (t->buf_class != CLASS_NONE)
 		buf_put(l, t->buf_class, t->buf);
@@ -377,13 +403,27 @@ static void tx_destroy(struct tx_layer *l, struct tx *t)
 	l->st.live--;
 }
 
-/* Arm a timer interval ms from now (see tx_layer_opts.clock). */
-static void arm(struct tx_layer *l, struct wheel_timer *wt, uint64_t interval)
+/* Now for arming: the later of the clock and the wheel's time (see
+ * tx_layer_opts.clock). */
+static uint64_t arm_base(struct tx_layer *l)
 {
 	uint64_t now = l->clock ? l->clock(l->clock_arg) : clock_now_ms();
 	uint64_t wnow = wheel_now(l->w);
 
-	wheel_add(l->w, wt, (now > wnow ? now : wnow) + interval);
+	return now > wnow ? now : wnow;
+}
+
+/* Arm a timer interval ms from now. */
+static void arm(struct tx_layer *l, struct wheel_timer *wt, uint64_t interval)
+{
+	wheel_add(l->w, wt, arm_base(l) + interval);
+}
+
+/* A client in Trying/Proceeding: its one node at the earlier of Timer E
+ * (e_at; 0 = none: reliable) and Timer F. */
+static void arm_client(struct tx_layer *l, struct tx *t, uint64_t e_at)
+{
+	wheel_add(l->w, &t->t_end, e_at && e_at < t->f_at ? e_at : t->f_at);
 }
 
 static int tx_send(struct tx_layer *l, struct tx *t, const void *buf, size_t len)
@@ -399,20 +439,17 @@ static void retransmit(struct tx_layer *l, struct tx *t)
 	l->st.retransmits++;
 }
 
-static void timer_e_cb(struct wheel *w, struct wheel_timer *wt)
+/* Timer E of a client in Trying/Proceeding: send again, E doubles up to
+ * T2 (Trying) or is T2 (Proceeding); the node goes to the earlier of the
+ * next E and F. */
+static void timer_e(struct tx_layer *l, struct tx *t)
 {
-	struct tx *t = wheel_timer_owner(wt, struct tx, t_e);
-	struct tx_layer *l = t->layer;
-
-	(void)w;
-	if (t->state != ST_TRYING && t->state != ST_PROCEEDING)
-		return;
 	retransmit(l, t);
 	if (t->state == ST_TRYING)
 		t->retx_ms = t->retx_ms * 2 < l->t2 ? t->retx_ms * 2 : l->t2;
 	else
 		t->retx_ms = l->t2;
-	arm(l, wt, t->retx_ms);
+	arm_client(l, t, arm_base(l) + t->retx_ms);
 }
 
 static void timer_end_cb(struct wheel *w, struct wheel_timer *wt)
@@ -422,13 +459,16 @@ static void timer_end_cb(struct wheel *w, struct wheel_timer *wt)
 
 	(void)w;
 	if (t->kind == KIND_CLIENT && (t->state == ST_TRYING || t->state == ST_PROCEEDING)) {
-		/* Timer F: the request timed out */
 		tx_result_cb cb = t->cb;
 		void *arg = t->cb_arg;
 
+		if (wheel_timer_expires(wt) < t->f_at) {
+			timer_e(l, t); /* armed for E, which comes first */
+			return;
+		}
+		/* Timer F: the request timed out */
 		l->st.timeouts++;
 		table_remove(l, t);
-		wheel_cancel(l->w, &t->t_e);
 		t->state = ST_COMPLETED; /* nothing may touch it from the callback */
 		cb(arg, t, -ETIMEDOUT, NULL);
 		tx_release(l, t);
@@ -517,7 +557,6 @@ void tx_layer_free(struct tx_layer *l)
 
 			if (t->state == ST_FREE)
 				continue;
-			wheel_cancel(l->w, &t->t_e);
 			wheel_cancel(l->w, &t->t_end);
 			if (t->buf_class != CLASS_NONE)
 				free(t->buf);
@@ -596,7 +635,7 @@ int tx_client_start(struct tx_layer *l, struct tx **ret, struct sip_str branch,
 		    const struct tx_dest *dest, tx_result_cb cb, void *arg)
 {
 	struct tx *t;
-	uint64_t h;
+	uint64_t h, base;
 	int r;
 
 	if (!branch.p || !branch.len || !method.p || !method.len || !cb || !buf || !len)
@@ -627,11 +666,11 @@ int tx_client_start(struct tx_layer *l, struct tx **ret, struct sip_str branch,
 	table_insert(l, t);
 	l->st.live++;
 	l->st.client_started++;
-	arm(l, &t->t_end, 64 * (uint64_t)l->t1); /* Timer F */
-	if (!t->reliable) {
-		t->retx_ms = l->t1;
-		arm(l, &t->t_e, t->retx_ms); /* Timer E */
-	}
+	base = arm_base(l);
+	t->f_at = base + 64 * (uint64_t)l->t1; /* Timer F */
+	if (!t->reliable)
+		t->retx_ms = l->t1; /* Timer E */
+	arm_client(l, t, t->reliable ? 0 : base + t->retx_ms);
 	if (ret)
 		*ret = t;
 	return 0;
@@ -669,7 +708,6 @@ int tx_client_response(struct tx_layer *l, const struct sip_msg *resp,
 		return 0;
 	}
 	/* the final response: report it once, then absorb for Timer K */
-	wheel_cancel(l->w, &t->t_e);
 	wheel_cancel(l->w, &t->t_end);
 	t->state = ST_COMPLETED;
 	cb = t->cb;
@@ -681,6 +719,7 @@ int tx_client_response(struct tx_layer *l, const struct sip_msg *resp,
 		l->st.live--;
 		return 0;
 	}
+	keep_key_only(l, t);
 	arm(l, &t->t_end, l->t4); /* Timer K */
 	cb(arg, t, 0, resp);
 	return 0;
@@ -775,7 +814,6 @@ int tx_fail_conn(struct tx_layer *l, uint64_t conn, int err)
 			    (t->state != ST_TRYING && t->state != ST_PROCEEDING))
 				continue;
 			table_remove(l, t);
-			wheel_cancel(l->w, &t->t_e);
 			wheel_cancel(l->w, &t->t_end);
 			t->state = ST_COMPLETED; /* nothing may touch it from a callback */
 			*tail = t;
