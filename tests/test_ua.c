@@ -913,6 +913,156 @@ Test(ua, challenge_401_then_200_and_preemptive_refresh)
 	cr_assert_eq(status("t1").state, UA_STATE_REGISTERED);
 }
 
+/*
+ * The credentials of every REGISTER are byte for byte what digest_answer()
+ * writes for the cached challenge, the same username, password, Request-URI
+ * and cnonce, and the nonce-count sent: the first answer to a challenge is
+ * digest_answer()'s own, the refreshes after it come from the cached HA1/HA2
+ * (src/ua/ua.c put_fast()). Across algorithms (-sess too), with and without
+ * qop and opaque, qop=auth-int only and a nonce with a quoted-pair (both
+ * kept on digest_answer()), stale nonces, a 407, the auth user, privacy.
+ */
+static void check_same_as_answer(size_t i, const char *hdr, const char *chal_hdr,
+                                 const char *chal, const char *user, const char *password,
+                                 uint32_t nc)
+{
+	struct req r;
+	struct sip_auth sent_a = creds_of(i, hdr, &r), ch;
+	const struct sip_hdr *h = sip_msg_hdr_by_name(&r.m, sip_str_make(hdr, strlen(hdr)));
+	char cbuf[2048], out[2048];
+	struct sip_msg m;
+	struct sip_hdr hs[8];
+	struct sip_err e = {0};
+	struct sip_write w;
+	int n;
+
+	/* the challenge as the UA cached it: the header's value */
+	n = snprintf(cbuf, sizeof(cbuf), "SIP/2.0 401 X\r\n%s: %s\r\n\r\n", chal_hdr, chal);
+	cr_assert(n > 0 && (size_t)n < sizeof(cbuf));
+	cr_assert_gt(sip_msg_parse(&m, cbuf, (size_t)n, hs, 8, SIP_PARSE_DATAGRAM, &e), 0);
+	cr_assert_eq(sip_auth_parse(&ch, m.hdrs[0].value, &e), 0);
+	cr_assert(sent_a.has_nc || !sip_str_isset(sent_a.qop) || !sent_a.qop.len);
+	if (sent_a.has_nc)
+		cr_assert_eq(sent_a.nc_val, nc, "sent[%zu] nc %u, expected %u", i, sent_a.nc_val,
+		             nc);
+	sip_write_init(&w, out, sizeof(out));
+	cr_assert_eq(digest_answer(&w, &ch, sip_str_make(user, strlen(user)),
+	                           sip_str_make(password, strlen(password)),
+	                           SIP_STR("REGISTER"), sent_a.uri, SIP_STR_NULL,
+	                           sip_str_isset(sent_a.cnonce) ? sent_a.cnonce
+	                                                        : SIP_STR("0000000000000000"),
+	                           nc),
+	             0);
+	n = sip_write_result(&w);
+	cr_assert_gt(n, 0);
+	cr_assert_eq(h->value.len, (size_t)n, "sent[%zu] %s:\n%.*s\nexpected:\n%.*s", i, hdr,
+	             (int)h->value.len, h->value.p, n, out);
+	cr_assert_arr_eq(h->value.p, out, (size_t)n, "sent[%zu] %s:\n%.*s\nexpected:\n%.*s", i,
+	                 hdr, (int)h->value.len, h->value.p, n, out);
+	if (digest_verify(&sent_a, SIP_STR("REGISTER"), SIP_STR_NULL,
+	                  sip_str_make(password, strlen(password))) != -ENOTSUP)
+		cr_assert_eq(digest_verify(&sent_a, SIP_STR("REGISTER"), SIP_STR_NULL,
+		                           sip_str_make(password, strlen(password))),
+		             0, "sent[%zu] does not verify", i);
+}
+
+struct fast_case {
+	const char *chal, *chal2; /* the first challenge; a stale one later */
+	bool proxy;
+	const char *auth_user;
+	enum config_privacy privacy;
+};
+
+static void run_fast_case(const struct fast_case *fc)
+{
+	struct ua_settings s = default_settings();
+	struct ua_trunk_config c = trunk("t1");
+	const char *hdr = fc->proxy ? "Proxy-Authorization" : "Authorization";
+	const char *chdr = fc->proxy ? "Proxy-Authenticate" : "WWW-Authenticate";
+	const char *user = fc->auth_user ? fc->auth_user : "alice";
+	char extra[1024];
+	size_t i;
+	uint32_t nc;
+
+	s.privacy = fc->privacy;
+	cr_assert_eq(ua_set_settings(UA, &s), 0);
+	if (fc->auth_user)
+		c.auth_user = fc->auth_user;
+	add(&c);
+	start();
+	snprintf(extra, sizeof(extra), "%s: %s\r\n", chdr, fc->chal);
+	respond(0, fc->proxy ? 407 : 401, extra);
+	cr_assert_eq(nsent, 2);
+	check_same_as_answer(1, hdr, chdr, fc->chal, user, "secret", 1);
+	ok_contact(1, 600, NULL);
+	for (i = 2, nc = 2; i < 6; i++, nc++) {
+		run_until(status("t1").next_at_ms);
+		cr_assert_eq(nsent, i + 1);
+		check_same_as_answer(i, hdr, chdr, fc->chal, user, "secret", nc);
+		if (fc->privacy == CONFIG_PRIVACY_ID)
+			cr_assert_str_eq(hv(i, "Privacy"), "id");
+		else if (fc->privacy == CONFIG_PRIVACY_NONE)
+			cr_assert_str_eq(hv(i, "Privacy"), "none");
+		else
+			cr_assert(!has_hdr(i, "Privacy"));
+		ok_contact(i, 600, NULL);
+	}
+	/* a stale nonce: the new challenge is answered (nc 1), then refreshed */
+	run_until(status("t1").next_at_ms);
+	cr_assert_eq(nsent, 7);
+	snprintf(extra, sizeof(extra), "%s: %s\r\n", chdr, fc->chal2);
+	respond(6, fc->proxy ? 407 : 401, extra);
+	cr_assert_eq(nsent, 8);
+	check_same_as_answer(7, hdr, chdr, fc->chal2, user, "secret", 1);
+	ok_contact(7, 600, NULL);
+	for (i = 8, nc = 2; i < 11; i++, nc++) {
+		run_until(status("t1").next_at_ms);
+		cr_assert_eq(nsent, i + 1);
+		check_same_as_answer(i, hdr, chdr, fc->chal2, user, "secret", nc);
+		ok_contact(i, 600, NULL);
+	}
+	cr_assert_eq(status("t1").state, UA_STATE_REGISTERED);
+	cr_assert_eq(status("t1").failures, 0);
+}
+
+Test(ua, refresh_credentials_equal_digest_answer)
+{
+	static const struct fast_case cases[] = {
+	        {"Digest realm=\"example.net\", nonce=\"n1\", qop=\"auth\"",
+	         "Digest realm=\"example.net\", nonce=\"n2\", qop=\"auth\", stale=true", false,
+	         NULL, CONFIG_PRIVACY_IGNORE},
+	        {"Digest realm=\"example.net\", nonce=\"abcdefghijklmnopqrstuvwxyz0123456789ABCDEF\", "
+	         "opaque=\"op1\", algorithm=SHA-256, qop=\"auth,auth-int\"",
+	         "Digest realm=\"example.net\", nonce=\"N2\", opaque=\"op2\", "
+	         "algorithm=SHA-256, qop=\"auth\", stale=true",
+	         false, "acct-77", CONFIG_PRIVACY_ID},
+	        {"Digest realm=\"example.net\", nonce=\"s1\", algorithm=SHA-512-256-sess, "
+	         "qop=\"auth\"",
+	         "Digest realm=\"example.net\", nonce=\"s2\", algorithm=MD5-sess, qop=\"auth\", "
+	         "stale=true",
+	         true, NULL, CONFIG_PRIVACY_NONE},
+	        /* RFC 2069: no qop, no nc */
+	        {"Digest realm=\"example.net\", nonce=\"old1\"",
+	         "Digest realm=\"example.net\", nonce=\"old2\", algorithm=SHA-256, stale=true",
+	         false, NULL, CONFIG_PRIVACY_IGNORE},
+	        /* kept on digest_answer(): auth-int only; a quoted-pair in the nonce */
+	        {"Digest realm=\"example.net\", nonce=\"i1\", qop=\"auth-int\"",
+	         "Digest realm=\"example.net\", nonce=\"q\\\\\\\"2\", qop=\"auth\", "
+	         "opaque=\"o\\\\\\\"x\", stale=true",
+	         false, NULL, CONFIG_PRIVACY_IGNORE},
+	        {"Digest realm=\"exa\\\\mple.net\", nonce=\"r1\", qop=\"auth\"",
+	         "Digest realm=\"exa\\\\mple.net\", nonce=\"r2\", algorithm=SHA-256-sess, "
+	         "qop=\"auth\", stale=true",
+	         false, NULL, CONFIG_PRIVACY_IGNORE},
+	};
+
+	for (size_t k = 0; k < sizeof(cases) / sizeof(cases[0]); k++) {
+		teardown();
+		setup();
+		run_fast_case(&cases[k]);
+	}
+}
+
 Test(ua, auth_user_differs)
 {
 	struct ua_trunk_config c = trunk("t1");

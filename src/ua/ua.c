@@ -9,8 +9,19 @@
  *
  * Memory of a trunk: the struct, one block holding its configuration
  * strings, and (after its first challenge) one block holding the cached
- * challenge header value (re-parsed with sip_auth_parse() when credentials
- * are written: no per-message allocation).
+ * challenge header value (no per-message allocation).
+ *
+ * Credentials: the first REGISTER that answers a challenge is written by
+ * digest_answer() from the parsed challenge. Its HA1 (the session key for a
+ * -sess algorithm: also fixed for the challenge, the cnonce being ours) and
+ * HA2 (REGISTER and the trunk's fixed Request-URI) are then kept, with where
+ * realm, nonce and opaque sit in the cached value, and the same
+ * credentials are written once more from those (authcache_derive()): only
+ * when the two texts are byte for byte the same are later REGISTERs (the
+ * refreshes, nc 2, 3, ...) answered from the cache: one hash (the response)
+ * instead of three, and no parse of the challenge. Anything the fast form
+ * does not reproduce (a quoted-pair in realm or nonce, qop=auth-int, ...)
+ * keeps digest_answer() for that challenge.
  */
 #include <arpa/inet.h>
 #include <errno.h>
@@ -20,6 +31,10 @@
 #include <stdlib.h>
 #include <string.h>
 #include <sys/random.h>
+
+#include <nettle/md5.h>
+#include <nettle/nettle-meta.h>
+#include <nettle/sha2.h>
 
 #include "sipreg/clock.h"
 #include "sipreg/digest.h"
@@ -68,11 +83,25 @@ struct cfgblk {
 	char data[];
 };
 
+enum fast_state {
+	FAST_UNKNOWN = 0, /* not derived yet (no credentials written) */
+	FAST_OK,          /* answer from ha1/ha2 and the offsets */
+	FAST_NO,          /* digest_answer() each time */
+};
+
 /* The cached challenge (a WWW-/Proxy-Authenticate value). */
 struct authcache {
 	uint32_t nc;
 	uint16_t len, cap;
-	bool proxy; /* 407: answer with Proxy-Authorization */
+	bool proxy;   /* 407: answer with Proxy-Authorization */
+	uint8_t fast; /* enum fast_state */
+	uint8_t alg;  /* FAST_OK: enum sip_digest_alg answered */
+	uint8_t hlen; /* FAST_OK: hex digits of its hash (32, 64) */
+	bool qop;     /* FAST_OK: qop=auth (else RFC 2069, no qop) */
+	bool opaque;  /* FAST_OK: the challenge has an opaque */
+	/* FAST_OK: realm, nonce, opaque (wire values) within chal */
+	uint16_t realm_off, realm_len, nonce_off, nonce_len, opaque_off, opaque_len;
+	uint8_t ha1[32], ha2[32]; /* FAST_OK: binary; HA1 is the -sess key */
 	char cnonce[17];
 	char chal[];
 };
@@ -518,6 +547,180 @@ static const char *contact_user(const struct ua_trunk_config *c)
 	return c->contact_user[0] ? c->contact_user : c->user;
 }
 
+static struct sip_str auth_user(const struct ua_trunk_config *c)
+{
+	return S(c->auth_user[0] ? c->auth_user : c->user);
+}
+
+/* Lower-case hex of n bytes, two digits a byte from one table. */
+static void hex_bytes(char *out, const uint8_t *in, size_t n)
+{
+	static const char pairs[513] =
+	        "000102030405060708090a0b0c0d0e0f101112131415161718191a1b1c1d1e1f"
+	        "202122232425262728292a2b2c2d2e2f303132333435363738393a3b3c3d3e3f"
+	        "404142434445464748494a4b4c4d4e4f505152535455565758595a5b5c5d5e5f"
+	        "606162636465666768696a6b6c6d6e6f707172737475767778797a7b7c7d7e7f"
+	        "808182838485868788898a8b8c8d8e8f909192939495969798999a9b9c9d9e9f"
+	        "a0a1a2a3a4a5a6a7a8a9aaabacadaeafb0b1b2b3b4b5b6b7b8b9babbbcbdbebf"
+	        "c0c1c2c3c4c5c6c7c8c9cacbcccdcecfd0d1d2d3d4d5d6d7d8d9dadbdcdddedf"
+	        "e0e1e2e3e4e5e6e7e8e9eaebecedeeeff0f1f2f3f4f5f6f7f8f9fafbfcfdfeff";
+
+	for (size_t i = 0; i < n; i++)
+		memcpy(out + 2 * i, pairs + 2 * in[i], 2);
+}
+
+/* nettle's hash for a digest algorithm (either form), NULL if none. */
+static const struct nettle_hash *hash_of(enum sip_digest_alg alg)
+{
+	switch (alg) {
+	case SIP_DIGEST_MD5:
+	case SIP_DIGEST_MD5_SESS:
+		return &nettle_md5;
+	case SIP_DIGEST_SHA256:
+	case SIP_DIGEST_SHA256_SESS:
+		return &nettle_sha256;
+	case SIP_DIGEST_SHA512_256:
+	case SIP_DIGEST_SHA512_256_SESS:
+		return &nettle_sha512_256;
+	default:
+		return NULL;
+	}
+}
+
+/* response = H(HA1 ":" nonce ":" nc ":" cnonce ":auth:" HA2), or without
+ * qop H(HA1 ":" nonce ":" HA2), as hex into resp (hlen digits); the nonce
+ * as it stands in the challenge (FAST_OK says it has no quoted-pair). */
+static void fast_response(const struct authcache *a, const char *ncs, char *resp)
+{
+	const struct nettle_hash *h = hash_of((enum sip_digest_alg)a->alg);
+	union {
+		struct md5_ctx md5;
+		struct sha256_ctx sha256;
+		struct sha512_ctx sha512;
+	} ctx;
+	char hx[64];
+	uint8_t d[32];
+	size_t n = a->hlen / 2u;
+
+	h->init(&ctx);
+	hex_bytes(hx, a->ha1, n);
+	h->update(&ctx, a->hlen, (const uint8_t *)hx);
+	h->update(&ctx, 1, (const uint8_t *)":");
+	h->update(&ctx, a->nonce_len, (const uint8_t *)a->chal + a->nonce_off);
+	h->update(&ctx, 1, (const uint8_t *)":");
+	if (a->qop) {
+		h->update(&ctx, 8, (const uint8_t *)ncs);
+		h->update(&ctx, 1, (const uint8_t *)":");
+		h->update(&ctx, 16, (const uint8_t *)a->cnonce);
+		h->update(&ctx, 6, (const uint8_t *)":auth:");
+	}
+	hex_bytes(hx, a->ha2, n);
+	h->update(&ctx, a->hlen, (const uint8_t *)hx);
+	h->digest(&ctx, n, d);
+	hex_bytes(resp, d, n);
+}
+
+/* hex (lower case, from digest_*()) to n bytes */
+static void unhex_bytes(uint8_t *out, const char *in, size_t n)
+{
+	for (size_t i = 0; i < n; i++) {
+		unsigned hi = (unsigned)in[2 * i], lo = (unsigned)in[2 * i + 1];
+
+		hi = hi <= '9' ? hi - '0' : hi - 'a' + 10;
+		lo = lo <= '9' ? lo - '0' : lo - 'a' + 10;
+		out[i] = (uint8_t)(hi << 4 | lo);
+	}
+}
+
+static struct sip_str chal_part(const struct authcache *a, uint16_t off, uint16_t len)
+{
+	return sip_str_make(a->chal + off, len);
+}
+
+/* The credentials value from the cache (FAST_OK), nonce-count nc: the text
+ * digest_answer() writes for the same challenge. */
+static void put_fast(struct sip_write *w, const struct authcache *a, struct sip_str user,
+                     struct sip_str ruri, uint32_t nc)
+{
+	char resp[64], ncs[8];
+	enum sip_digest_alg alg = (enum sip_digest_alg)a->alg;
+
+	hex(ncs, nc, 8);
+	fast_response(a, ncs, resp);
+	/* username, uri and cnonce between plain quotes: FAST_OK says that is
+	 * what sip_write_quoted() wrote for them */
+	sip_write_mem(w, "Digest username=\"", 17);
+	sip_write_str(w, user);
+	sip_write_mem(w, "\", realm=\"", 10);
+	sip_write_str(w, chal_part(a, a->realm_off, a->realm_len));
+	sip_write_mem(w, "\", nonce=\"", 10);
+	sip_write_str(w, chal_part(a, a->nonce_off, a->nonce_len));
+	sip_write_mem(w, "\", uri=\"", 8);
+	sip_write_str(w, ruri);
+	sip_write_mem(w, "\", response=\"", 13);
+	sip_write_mem(w, resp, a->hlen);
+	sip_write_mem(w, "\", algorithm=", 13);
+	sip_write_cstr(w, digest_alg_name(alg));
+	if (a->qop || digest_alg_is_sess(alg)) {
+		sip_write_mem(w, ", cnonce=\"", 10);
+		sip_write_mem(w, a->cnonce, 16);
+		sip_write_char(w, '"');
+	}
+	if (a->opaque) {
+		sip_write_mem(w, ", opaque=\"", 10);
+		sip_write_str(w, chal_part(a, a->opaque_off, a->opaque_len));
+		sip_write_char(w, '"');
+	}
+	if (a->qop) {
+		sip_write_mem(w, ", qop=auth, nc=", 15);
+		sip_write_mem(w, ncs, 8);
+	}
+}
+
+/* After digest_answer() wrote the credentials value text[0..len) for nc
+ * (challenge ch, parsed from a->chal): keep HA1, HA2 and the offsets, and
+ * FAST_OK only if put_fast() writes the very same text. */
+static void authcache_derive(struct authcache *a, const struct ua_trunk_config *c,
+                             const struct sip_auth *ch, struct sip_str ruri,
+                             const char *text, size_t len, uint32_t nc)
+{
+	enum sip_digest_alg alg = sip_str_isset(ch->algorithm)
+	                                  ? digest_alg_parse(ch->algorithm)
+	                                  : ch->alg;
+	size_t hl = digest_hex_len(alg);
+	char h1[DIGEST_HEX_SIZE], h2[DIGEST_HEX_SIZE], out[UA_REQ_MAX];
+	struct sip_write w;
+
+	a->fast = FAST_NO;
+	if (!hl || hl > 64 || !hash_of(alg) || !sip_str_isset(ch->realm) ||
+	    !sip_str_isset(ch->nonce) || len >= sizeof(out))
+		return;
+	if (digest_ha1(alg, auth_user(c), ch->realm, S(c->password), h1) != (int)hl)
+		return;
+	if (digest_alg_is_sess(alg) &&
+	    digest_ha1_sess(alg, sip_str_make(h1, hl), ch->nonce, S(a->cnonce), h1) !=
+	            (int)hl)
+		return;
+	if (digest_ha2(alg, SIP_STR("REGISTER"), ruri, NULL, h2) != (int)hl)
+		return;
+	a->alg = (uint8_t)alg;
+	a->hlen = (uint8_t)hl;
+	a->qop = ch->qop.len > 0;
+	a->opaque = sip_str_isset(ch->opaque);
+	a->realm_off = (uint16_t)(ch->realm.p - a->chal);
+	a->realm_len = (uint16_t)ch->realm.len;
+	a->nonce_off = (uint16_t)(ch->nonce.p - a->chal);
+	a->nonce_len = (uint16_t)ch->nonce.len;
+	a->opaque_off = a->opaque ? (uint16_t)(ch->opaque.p - a->chal) : 0;
+	a->opaque_len = a->opaque ? (uint16_t)ch->opaque.len : 0;
+	unhex_bytes(a->ha1, h1, hl / 2);
+	unhex_bytes(a->ha2, h2, hl / 2);
+	sip_write_init(&w, out, sizeof(out));
+	put_fast(&w, a, auth_user(c), ruri, nc);
+	if (sip_write_result(&w) == (int)len && memcmp(out, text, len) == 0)
+		a->fast = FAST_OK;
+}
+
 /* Credentials from the cached challenge, with the next nonce-count. */
 static int write_auth(struct sip_write *w, struct ua_trunk *t, struct sip_str ruri)
 {
@@ -525,18 +728,29 @@ static int write_auth(struct sip_write *w, struct ua_trunk *t, struct sip_str ru
 	struct authcache *a = t->auth;
 	struct sip_auth ch;
 	struct sip_err e;
+	size_t start;
 	int r;
 
+	sip_write_header_begin(w, a->proxy ? SIP_STR("Proxy-Authorization")
+	                                   : SIP_STR("Authorization"));
+	if (a->fast == FAST_OK) {
+		put_fast(w, a, auth_user(c), ruri, a->nc + 1);
+		if (w->err == -EINVAL)
+			return -EINVAL;
+		a->nc++;
+		sip_write_header_end(w);
+		return 0;
+	}
 	r = sip_auth_parse(&ch, sip_str_make(a->chal, a->len), &e);
 	if (r < 0)
 		return r;
-	sip_write_header_begin(w, a->proxy ? SIP_STR("Proxy-Authorization")
-	                                   : SIP_STR("Authorization"));
-	r = digest_answer(w, &ch, S(c->auth_user[0] ? c->auth_user : c->user),
-	                  S(c->password), SIP_STR("REGISTER"), ruri, SIP_STR_NULL,
-	                  S(a->cnonce), a->nc + 1);
+	start = w->len;
+	r = digest_answer(w, &ch, auth_user(c), S(c->password), SIP_STR("REGISTER"), ruri,
+	                  SIP_STR_NULL, S(a->cnonce), a->nc + 1);
 	if (r < 0)
 		return r;
+	if (a->fast == FAST_UNKNOWN && !w->err)
+		authcache_derive(a, c, &ch, ruri, w->buf + start, w->len - start, a->nc + 1);
 	a->nc++;
 	sip_write_header_end(w);
 	return 0;
@@ -979,6 +1193,25 @@ static void note_via(struct ua_trunk *t, const struct sip_msg *m)
 		t->rcv_family = AF_INET6;
 }
 
+/* "200 OK" (the reason cut at 30) into why[48]. */
+static void status_why(char *why, const struct sip_msg *m)
+{
+	size_t rl = m->reason.len > 30 ? 30 : m->reason.len, n = 0;
+	char d[10];
+	unsigned v = m->status, k = 0;
+
+	do {
+		d[k++] = (char)('0' + v % 10);
+		v /= 10;
+	} while (v && k < sizeof(d));
+	while (k)
+		why[n++] = d[--k];
+	why[n++] = ' ';
+	if (rl)
+		memcpy(why + n, m->reason.p, rl);
+	why[n + rl] = '\0';
+}
+
 static void success(struct ua_trunk *t, const struct sip_msg *m)
 {
 	struct ua *ua = t->ua;
@@ -1010,8 +1243,7 @@ static void success(struct ua_trunk *t, const struct sip_msg *m)
 	t->flags &= (uint16_t)~F_CREDS_FRESH;
 	ua->stats.successes++;
 	set_reason(t, m->status, m->reason.p, m->reason.len);
-	snprintf(why, sizeof(why), "%u %.*s", m->status,
-	         (int)(m->reason.len > 30 ? 30 : m->reason.len), m->reason.p);
+	status_why(why, m); /* "%u %.30s", without printf on the refresh path */
 	set_state(t, UA_STATE_REGISTERED, why); /* F_FAILING still says "a recovery" */
 	t->flags &= (uint16_t)~F_FAILING;
 	arm(t, UA_ACTION_REFRESH, refresh_at(t, effective));
@@ -1063,6 +1295,7 @@ static int cache_challenge(struct ua_trunk *t, const struct sip_hdr *h, bool pro
 	a->len = (uint16_t)h->value.len;
 	a->nc = 0;
 	a->proxy = proxy;
+	a->fast = FAST_UNKNOWN;
 	hex(a->cnonce, rnd(t->ua), 16);
 	a->cnonce[16] = '\0';
 	return 0;
