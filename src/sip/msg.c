@@ -2069,7 +2069,7 @@ int sip_reg_parse(struct sip_reg *r, const char *buf, size_t len, struct sip_hdr
 	r->ccap = ccap;
 	r->ncontacts = 0;
 #if SIP_FAST_SPLIT
-	if (sip_likely(buf && (hdrs || !cap) && len <= SIP_MSG_MAX_LEN && fast_split_ok())) {
+	if (sip_likely(buf && (hdrs || !cap) && len <= SIP_MSG_MAX_LEN && rs_avx2)) {
 		unsigned ok = 0;
 
 		msg_reset(&r->msg, hdrs);

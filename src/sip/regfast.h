@@ -14,7 +14,7 @@
  * (the split refused the message otherwise), no SP at either end. bend is the
  * end of the whole buffer: the 32-byte loads read at most up to it.
  *
- * Runs of one character class (token, user, param value) are spanned 32
+ * Runs of one character class (token, user, param value) are spanned 16
  * bytes at a time: a byte's class bit is looked up by its two nibbles with
  * two byte shuffles (any set of ASCII bytes is exactly the AND of a
  * low-nibble table and a one-bit-per-row high-nibble table), the same sets
@@ -32,12 +32,16 @@
 enum { RS_TOKEN, RS_USER, RS_PVAL, RS__COUNT };
 
 static const unsigned rs_cls[RS__COUNT] = {CC_TOKEN, CC_USER, CC_PVAL};
-static uint8_t rs_lo[RS__COUNT][32] __attribute__((aligned(32)));
-static uint8_t rs_hi[32] __attribute__((aligned(32)));
+static uint8_t rs_lo[RS__COUNT][16] __attribute__((aligned(16)));
+static uint8_t rs_hi[16] __attribute__((aligned(16)));
+
+/* fast_split_ok(), once at load time. */
+static bool rs_avx2;
 
 /* The shuffle tables, from sip_cc[], once at load time. */
 __attribute__((constructor)) static void rs_init(void)
 {
+	rs_avx2 = fast_split_ok();
 	for (unsigned k = 0; k < RS__COUNT; k++) {
 		for (unsigned lo = 0; lo < 16; lo++) {
 			uint8_t bits = 0;
@@ -45,35 +49,36 @@ __attribute__((constructor)) static void rs_init(void)
 			for (unsigned hi = 0; hi < 8; hi++)
 				if (sip_cc[hi << 4 | lo] & rs_cls[k])
 					bits |= (uint8_t)(1u << hi);
-			rs_lo[k][lo] = rs_lo[k][lo + 16] = bits;
+			rs_lo[k][lo] = bits;
 		}
 	}
 	for (unsigned hi = 0; hi < 16; hi++)
-		rs_hi[hi] = rs_hi[hi + 16] = hi < 8 ? (uint8_t)(1u << hi) : 0;
+		rs_hi[hi] = hi < 8 ? (uint8_t)(1u << hi) : 0;
 }
 
-/* cc_span(p, e, rs_cls[k]), 32 bytes per step while the buffer allows. */
+/* cc_span(p, e, rs_cls[k]), 16 bytes per step while the buffer allows (the
+ * runs are mostly shorter than 16 bytes; 16-byte vectors also spare the
+ * functions a 32-byte aligned stack frame). */
 SIP_AVX2_INLINE const char *rs_span(const char *p, const char *e, const char *bend, unsigned k)
 {
-	const __m256i lt = _mm256_load_si256((const __m256i *)(const void *)rs_lo[k]);
-	const __m256i ht = _mm256_load_si256((const __m256i *)(const void *)rs_hi);
-	const __m256i nib = _mm256_set1_epi8(0x0f);
+	const __m128i lt = _mm_load_si128((const __m128i *)(const void *)rs_lo[k]);
+	const __m128i ht = _mm_load_si128((const __m128i *)(const void *)rs_hi);
+	const __m128i nib = _mm_set1_epi8(0x0f);
 
-	while (bend - p >= 32) {
-		__m256i x = _mm256_loadu_si256((const __m256i *)(const void *)p);
-		__m256i l = _mm256_and_si256(x, nib);
-		__m256i h = _mm256_and_si256(_mm256_srli_epi16(x, 4), nib);
-		__m256i m = _mm256_and_si256(_mm256_shuffle_epi8(lt, l), _mm256_shuffle_epi8(ht, h));
-		unsigned z = (unsigned)_mm256_movemask_epi8(
-			_mm256_cmpeq_epi8(m, _mm256_setzero_si256()));
+	while (bend - p >= 16) {
+		__m128i x = _mm_loadu_si128((const __m128i *)(const void *)p);
+		__m128i l = _mm_and_si128(x, nib);
+		__m128i h = _mm_and_si128(_mm_srli_epi16(x, 4), nib);
+		__m128i m = _mm_and_si128(_mm_shuffle_epi8(lt, l), _mm_shuffle_epi8(ht, h));
+		unsigned z = (unsigned)_mm_movemask_epi8(_mm_cmpeq_epi8(m, _mm_setzero_si128()));
 
 		if (z) {
 			const char *q = p + __builtin_ctz(z);
 			return q < e ? q : e;
 		}
-		if (e - p <= 32)
+		if (e - p <= 16)
 			return e;
-		p += 32;
+		p += 16;
 	}
 	return cc_span(p, e, rs_cls[k]);
 }
@@ -84,11 +89,11 @@ SIP_AVX2_INLINE const char *rs_quote_end(const char *p, const char *e, const cha
 {
 	const char *s = p;
 
-	while (bend - p >= 32) {
-		__m256i x = _mm256_loadu_si256((const __m256i *)(const void *)p);
-		unsigned m = (unsigned)_mm256_movemask_epi8(
-			_mm256_or_si256(_mm256_cmpeq_epi8(x, _mm256_set1_epi8('"')),
-					_mm256_cmpeq_epi8(x, _mm256_set1_epi8('\\'))));
+	while (bend - p >= 16) {
+		__m128i x = _mm_loadu_si128((const __m128i *)(const void *)p);
+		unsigned m = (unsigned)_mm_movemask_epi8(
+			_mm_or_si128(_mm_cmpeq_epi8(x, _mm_set1_epi8('"')),
+				     _mm_cmpeq_epi8(x, _mm_set1_epi8('\\'))));
 
 		if (m) {
 			const char *q = p + __builtin_ctz(m);
@@ -99,25 +104,81 @@ SIP_AVX2_INLINE const char *rs_quote_end(const char *p, const char *e, const cha
 				return q;
 			break; /* a quoted-pair: the general scan */
 		}
-		if (e - p <= 32)
+		if (e - p <= 16)
 			return NULL;
-		p += 32;
+		p += 16;
 	}
 	return cc_quoted_end(s, e);
 }
 
-/* 1 to 9 DIGIT not followed by a param-value byte (nameaddr.c digits9). */
-static inline const char *rs_digits9(const char *p, const char *e, uint32_t *out)
+/*
+ * The run of DIGIT at p (at most 7 counted: *n = 8 means "8 or more") and
+ * its value, from one 8-byte load (SWAR; bend - p >= 8): a byte minus '0'
+ * is a digit when below 10 (a borrow or carry only reaches the bytes after
+ * the first non-digit, which are not used); the digits are moved to the top
+ * of the word (leading zeros below) and combined in three multiplies.
+ */
+static inline uint32_t rs_num(const char *p, unsigned *n)
+{
+	uint64_t x = cc_load(p, 8) - 0x3030303030303030ull;
+	uint64_t bad = ((x + 0x7676767676767676ull) | x) & 0x8080808080808080ull;
+	unsigned k = bad ? (unsigned)__builtin_ctzll(bad) >> 3 : 8;
+
+	*n = k;
+	if (k == 0 || k == 8)
+		return 0;
+	x <<= 8 * (8 - k);
+	x = x * 10 + (x >> 8);
+	x = (((x & 0x000000ff000000ffull) * (100 + (1000000ull << 32))) +
+	     (((x >> 16) & 0x000000ff000000ffull) * (1 + (10000ull << 32)))) >>
+	    32;
+	return (uint32_t)x;
+}
+
+/* 1 to 9 DIGIT not followed by a param-value byte (nameaddr.c digits9):
+ * the usual 1 to 7 by rs_num, more by the byte loop. */
+static inline const char *rs_digits9(const char *p, const char *e, const char *bend,
+				     uint32_t *out)
 {
 	const char *s = p;
-	uint32_t n = 0;
+	uint32_t v = 0;
+	unsigned k;
 
+	if (bend - p >= 8) {
+		v = rs_num(p, &k);
+		if (k != 8 && k != 0) {
+			p += k;
+			if (p > e || (p != e && cc_is(*p, CC_PVAL)))
+				return NULL;
+			*out = v;
+			return p;
+		}
+		if (k == 0)
+			return NULL;
+	}
 	while (p != e && p - s < 9 && (unsigned)(*p - '0') <= 9)
-		n = n * 10 + (uint32_t)(*p++ - '0');
+		v = v * 10 + (uint32_t)(*p++ - '0');
 	if (p == s || (p != e && cc_is(*p, CC_PVAL)))
 		return NULL;
-	*out = n;
+	*out = v;
 	return p;
+}
+
+/* ":" port, the usual form: 1 to 5 DIGIT without a leading zero, 1..65535,
+ * not followed by another digit; p on the ':'. The cursor after it, or
+ * NULL (the general way decides). */
+static inline const char *rs_port(const char *p, const char *e, const char *bend, uint16_t *port)
+{
+	unsigned k;
+	uint32_t v;
+
+	if (bend - p < 9 || p[1] == '0')
+		return NULL;
+	v = rs_num(p + 1, &k);
+	if (k == 0 || k > 5 || v > 65535 || p + 1 + k > e)
+		return NULL;
+	*port = (uint16_t)v;
+	return p + 1 + k;
 }
 
 /*
@@ -151,7 +212,7 @@ SIP_AVX2_INLINE const char *rs_uri(struct sip_uri *u, const char *p, const char 
 	if (p == NULL)
 		return NULL;
 	if (p != e && *p == ':') {
-		p = scan_port(p + 1, e, &u->port);
+		p = rs_port(p, e, bend, &u->port);
 		if (p == NULL)
 			return NULL;
 	}
@@ -237,14 +298,14 @@ SIP_AVX2 static __attribute__((noinline)) bool rs_contact(struct sip_contact *c,
 			first = p + 1;
 		w = cc_load(p + 1, 8);
 		if ((w | 0x0020202020202020ull) == CC_LIT8("expires=") && e - p >= 10) {
-			if ((seen & 1) || !(q = rs_digits9(p + 9, e, &n)))
+			if ((seen & 1) || !(q = rs_digits9(p + 9, e, bend, &n)))
 				return false;
 			seen |= 1;
 			c->expires = n;
 			c->has_expires = true;
 		} else if (((w | 0x0000202000202020ull) & 0x00ffffffffffffffull) ==
 			   CC_LIT8("reg-id=")) {
-			if ((seen & 2) || !(q = rs_digits9(p + 8, e, &n)) || n == 0)
+			if ((seen & 2) || !(q = rs_digits9(p + 8, e, bend, &n)) || n == 0)
 				return false;
 			seen |= 2;
 			c->reg_id = n;
@@ -301,17 +362,9 @@ SIP_AVX2 static __attribute__((noinline)) bool rs_via(struct sip_via *v, struct 
 	if (p == NULL)
 		return false;
 	if (p != e && *p == ':') {
-		uint32_t n;
-
-		if (e - p < 2 || (unsigned)(p[1] - '1') > 8)
+		p = rs_port(p, e, bend, &v->port);
+		if (p == NULL)
 			return false;
-		n = (uint32_t)(p[1] - '0');
-		for (q = p + 2; q != e && q - p <= 5 && (unsigned)(*q - '0') <= 9; q++)
-			n = n * 10 + (uint32_t)(*q - '0');
-		if (n > 65535 || (q != e && (unsigned)(*q - '0') <= 9))
-			return false;
-		v->port = (uint16_t)n;
-		p = q;
 	}
 	while (p != e) {
 		uint64_t w;
@@ -433,7 +486,7 @@ SIP_AVX2 static __attribute__((noinline)) bool rs_auth(struct sip_auth *a, struc
 		size_t len = 0;
 		struct sip_str *slot = NULL, v;
 
-		if (bend - p < 16 || e - p < 3)
+		if (bend - p < 16) /* a name's 8-byte load and p[9] stay inside */
 			return false;
 		w = cc_load(p, 8) | 0x2020202020202020ull;
 		switch ((unsigned char)w) {
@@ -498,8 +551,9 @@ SIP_AVX2 static __attribute__((noinline)) bool rs_auth(struct sip_auth *a, struc
 		}
 		if (q == e)
 			break;
-		if (e - q < 3 || q[0] != ',' || q[1] != ' ' || (unsigned char)q[2] <= ' ' ||
-		    q[2] == ',')
+		/* ", " then a known name (a letter: no LWS, no empty parameter);
+		 * q < e, and the value is followed by at least CRLF CRLF */
+		if (cc_load(q, 2) != cc_load(", ", 2))
 			return false;
 		p = q + 2;
 	}
