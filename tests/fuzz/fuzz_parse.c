@@ -23,7 +23,9 @@
  * Contacts, From/To, the name-addrs of Path/Route/Record-Route, every
  * Authorization / Proxy-Authorization / WWW-Authenticate / Proxy-Authenticate,
  * CSeq, the integer headers, the Request-URI, header lookups by name, and the
- * generic parameters of every Via and Contact. The results are checked for
+ * generic parameters of every Via and Contact; the registration view
+ * (sip_reg_parse) is compared with those functions field by field
+ * (src/sip/reg_check.h). The results are checked for
  * consistency (slices inside the input, counts within the capacity), and an
  * inconsistency aborts: that is a bug too, not only a crash.
  * See docs/FUZZING.md for the results of the runs.
@@ -36,6 +38,7 @@
 
 #include "sipreg/sip.h"
 #include "sip/msg_internal.h"
+#include "sip/reg_check.h"
 
 #define CAP_HDRS 64
 #define CAP_VIAS 16
@@ -305,12 +308,31 @@ static void diff_split(const char *buf, size_t len, unsigned flags, int n,
 			   hdrs[i].next == h2[i].next);
 }
 
+/* The registration view (sip_reg_parse) against the existing functions it
+ * stands for, field by field (src/sip/reg_check.h), with 8 and 1 Contact
+ * slots. */
+static void diff_reg(const char *buf, size_t len, unsigned flags)
+{
+	for (size_t ccap = 8; ccap; ccap = ccap == 8 ? 1 : 0) {
+		int rc;
+		const char *why = sip_reg_check(buf, len, flags, ccap, &rc);
+
+		if (why) {
+			fprintf(stderr, "fuzz_parse: sip_reg_parse (flags %u, ccap %zu): %s\n",
+				flags, ccap, why);
+			abort();
+		}
+	}
+}
+
 static void fuzz_one(const char *buf, size_t len, unsigned flags)
 {
 	struct sip_hdr hdrs[CAP_HDRS];
 	struct sip_msg m;
 	struct sip_err err = {0};
 	int n;
+
+	diff_reg(buf, len, flags);
 
 	n = sip_msg_parse(&m, buf, len, hdrs, CAP_HDRS, flags, &err);
 	check_err(n, &err);
