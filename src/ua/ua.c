@@ -121,13 +121,13 @@ struct ua_trunk {
 	struct cfgblk *pending; /* applied after the unregister (set) */
 	struct authcache *auth;
 	struct tx *tx;
-	union ua_sockaddr addr;
+	union ua_sockaddr addr; /* 28 bytes: hash fills the 8-byte slot */
+	uint32_t hash;
 	uint64_t sent_at;     /* start of the REGISTER in flight / last one */
 	uint64_t valid_until; /* monotonic ms; 0 = no binding */
-	time_t last_success;
 	uint64_t call_id;
 	uint32_t call_id2;
-	uint32_t hash;
+	uint32_t last_success; /* wall seconds; 0 = never (struct in 320 bytes) */
 	uint64_t tag;
 	uint32_t cseq;
 	uint32_t granted, asked, min_expires;
@@ -1238,7 +1238,7 @@ static void success(struct ua_trunk *t, const struct sip_msg *m)
 	t->last_kind = UA_FAIL_NONE;
 	t->retry_after_used = 0;
 	t->valid_until = t->sent_at + (uint64_t)granted * 1000;
-	t->last_success = ua->o.wall ? ua->o.wall(ua->o.wall_arg) : time(NULL);
+	t->last_success = wall_now(ua);
 	t->challenges = 0;
 	t->flags &= (uint16_t)~F_CREDS_FRESH;
 	ua->stats.successes++;
@@ -1965,7 +1965,7 @@ void ua_trunk_status(struct ua *ua, const struct ua_trunk *t, struct ua_trunk_st
 	out->asked = t->asked;
 	out->valid = binding_valid(t, now);
 	out->valid_until_ms = out->valid ? t->valid_until : 0;
-	out->last_success = t->last_success;
+	out->last_success = (time_t)t->last_success;
 	out->next_action = t->action;
 	if (wheel_timer_pending(&t->timer))
 		out->next_at_ms = wheel_timer_expires(&t->timer);
@@ -2350,7 +2350,7 @@ static void observe_one(struct ua *ua, const struct ua_trunk *t, uint64_t now,
 	st->asked = t->asked;
 	st->valid = binding_valid(t, now);
 	st->valid_until_ms = st->valid ? t->valid_until : 0;
-	st->last_success = t->last_success;
+	st->last_success = (time_t)t->last_success;
 	st->next_action = t->action;
 	st->next_at_ms = t->next_at;
 	st->attempts = t->attempts;
