@@ -41,6 +41,7 @@ static bool rs_avx2;
 /* The shuffle tables, from sip_cc[], once at load time. */
 __attribute__((constructor)) static void rs_init(void)
 {
+	__builtin_cpu_init(); /* a constructor may run before libgcc's own */
 	rs_avx2 = fast_split_ok();
 	for (unsigned k = 0; k < RS__COUNT; k++) {
 		for (unsigned lo = 0; lo < 16; lo++) {
