@@ -792,6 +792,58 @@ Test(transaction, completed_keep_key_only_buffers_reused)
 	tx_layer_free(l);
 }
 
+/* Timer K from the layer's FIFO list: each Completed client ends exactly
+ * T4 after its own final response, also when several complete in one
+ * millisecond, when the clock is ahead of the wheel, and when a new one
+ * completes after the list emptied. */
+Test(transaction, timer_k_list_ends_each_at_its_own_time)
+{
+	struct tx_layer *l = mklayer(0, 0);
+	struct tx_dest d = udp_dest();
+	static struct pmsg req[5];
+	char br[5][TX_BRANCH_LEN + 1];
+	struct result res[5] = {{0}};
+	/* final response at (ms after T0); K ends 5000 later */
+	static const uint64_t done[] = {100, 1000, 1000, 3000, 20000};
+	struct tx_stats st;
+
+	for (unsigned i = 0; i < 5; i++)
+		cr_assert_eq(start(l, &req[i], br[i], "REGISTER", &d, &res[i], NULL), 0);
+	for (unsigned i = 0; i < 4; i++) {
+		run_until(T0 + done[i]);
+		cr_assert_eq(respond(l, 200, br[i], "REGISTER"), 0);
+	}
+	for (unsigned i = 0; i < 4; i++) {
+		if (i && done[i] == done[i - 1])
+			continue;
+		run_until(T0 + done[i] + 4999);
+		for (unsigned j = i; j < 4; j++)
+			cr_assert_eq(respond(l, 200, br[j], "REGISTER"), 0,
+				     "%u absorbed at +%llu", j, (unsigned long long)(done[i] + 4999));
+		run_until(T0 + done[i] + 5000);
+		for (unsigned j = 0; j < 4; j++)
+			cr_assert_eq(respond(l, 200, br[j], "REGISTER"),
+				     done[j] <= done[i] ? -ENOENT : 0, "%u at +%llu", j,
+				     (unsigned long long)(done[i] + 5000));
+	}
+	tx_layer_stats(l, &st);
+	cr_assert_eq(st.live, 1);
+	/* the last one: answered with the clock 2 s ahead of the wheel */
+	run_until(T0 + 18000);
+	vclock = T0 + done[4];
+	cr_assert_eq(respond(l, 200, br[4], "REGISTER"), 0);
+	vclock = 0;
+	run_until(T0 + done[4] + 4999);
+	cr_assert_eq(respond(l, 200, br[4], "REGISTER"), 0);
+	run_until(T0 + done[4] + 5000);
+	cr_assert_eq(respond(l, 200, br[4], "REGISTER"), -ENOENT);
+	tx_layer_stats(l, &st);
+	cr_assert_eq(st.live, 0);
+	for (unsigned i = 0; i < 5; i++)
+		cr_assert_eq(res[i].calls, 1);
+	tx_layer_free(l);
+}
+
 /* ------------------------------------------------------------------------ */
 /* Server transactions                                                       */
 

@@ -33,6 +33,13 @@
  * keeps only its match key (branch, method) for Timer K's 5 s: the request
  * it would have retransmitted goes back to the buffer pool at once, so the
  * pool holds the requests in flight, not the last 5 s of them.
+ *
+ * Timer K is the same T4 for every client transaction of a layer and is
+ * armed from a time that never goes back (the later of the clock and the
+ * wheel's time), so the Completed clients end in the order they completed:
+ * they wait in one FIFO list (k_head..k_tail, deadline in f_at) under one
+ * wheel timer for its head, instead of one wheel timer each (which a 5 s
+ * timer would see moved down two or three levels of the wheel).
  */
 #include <errno.h>
 #include <stdlib.h>
@@ -81,7 +88,8 @@ struct tx {
 	struct tx **hpprev; /* what points at this one in its chain: O(1) removal */
 	struct tx_layer *layer;
 	struct wheel_timer t_end; /* client: E and F (the earlier), then K; server: J */
-	uint64_t f_at;            /* client, Trying/Proceeding: Timer F's expiry */
+	uint64_t f_at;            /* client: Timer F's expiry; Completed: Timer K's */
+	struct tx *knext;         /* Completed client: the next in the K list */
 	uint64_t hash;
 	tx_result_cb cb;
 	void *cb_arg;
@@ -124,6 +132,8 @@ struct tx_layer {
 	uint64_t branch_seed, branch_ctr;
 	uint8_t key[SIPHASH_KEY_LEN];
 	struct tx_stats st;
+	struct wheel_timer k_timer; /* at k_head's Timer K */
+	struct tx *k_head, *k_tail; /* Completed clients (UDP), in K order */
 };
 
 /* ------------------------------------------------------------------------ */
@@ -452,6 +462,38 @@ static void timer_e(struct tx_layer *l, struct tx *t)
 	arm_client(l, t, arm_base(l) + t->retx_ms);
 }
 
+/* Timer K: t joins the tail of the K list, due T4 from now. */
+static void k_append(struct tx_layer *l, struct tx *t)
+{
+	t->f_at = arm_base(l) + l->t4;
+	t->knext = NULL;
+	if (l->k_tail)
+		l->k_tail->knext = t;
+	else
+		l->k_head = t;
+	l->k_tail = t;
+	if (!wheel_timer_pending(&l->k_timer))
+		wheel_add(l->w, &l->k_timer, t->f_at);
+}
+
+/* The K list's timer: every client whose Timer K is due ends. */
+static void k_timer_cb(struct wheel *w, struct wheel_timer *wt)
+{
+	struct tx_layer *l = wheel_timer_owner(wt, struct tx_layer, k_timer);
+	uint64_t now = wheel_now(w);
+	struct tx *t;
+
+	while ((t = l->k_head) && t->f_at <= now) {
+		l->k_head = t->knext;
+		if (!l->k_head)
+			l->k_tail = NULL;
+		t->knext = NULL;
+		tx_destroy(l, t);
+	}
+	if (l->k_head)
+		wheel_add(w, wt, l->k_head->f_at);
+}
+
 static void timer_end_cb(struct wheel *w, struct wheel_timer *wt)
 {
 	struct tx *t = wheel_timer_owner(wt, struct tx, t_end);
@@ -534,6 +576,7 @@ int tx_layer_new(struct tx_layer **ret, struct wheel *w, const struct tx_layer_o
 	l->t4 = o.t4_ms;
 	l->max_tx = o.max_tx ? o.max_tx : (size_t)1 << 20;
 	l->max_msg = o.max_msg ? o.max_msg : 65535;
+	wheel_timer_init(&l->k_timer, k_timer_cb);
 	l->branch_seed = random_u64();
 	for (unsigned i = 0; i < SIPHASH_KEY_LEN; i += 8) {
 		uint64_t v = random_u64();
@@ -550,6 +593,7 @@ void tx_layer_free(struct tx_layer *l)
 
 	if (!l)
 		return;
+	wheel_cancel(l->w, &l->k_timer);
 	for (c = l->chunks; c; c = next) {
 		next = c->next;
 		for (unsigned i = 0; i < CHUNK; i++) {
@@ -720,7 +764,7 @@ int tx_client_response(struct tx_layer *l, const struct sip_msg *resp,
 		return 0;
 	}
 	keep_key_only(l, t);
-	arm(l, &t->t_end, l->t4); /* Timer K */
+	k_append(l, t);
 	cb(arg, t, 0, resp);
 	return 0;
 }
