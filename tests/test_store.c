@@ -969,3 +969,60 @@ Test(store, memory_database_keeps_bindings_in_its_table, .init = NULL, .fini = N
 	store_close(m);
 	cr_assert_eq(access("./:memory:-bindings", F_OK), -1);
 }
+
+/* Random puts, deletes and AOR deletes in batches, the writer reopened
+ * (so compacted) now and then: what a restart reads is what a model of the
+ * changes holds, field for field. */
+Test(store, journal_matches_a_model_of_random_changes)
+{
+	enum { AORS = 15, CONTACTS = 4, BATCHES = 600 };
+	static uint32_t model[AORS][CONTACTS]; /* cseq of the live binding, 0: none */
+	static struct store_change c[20];
+	unsigned seed = 12345;
+	struct seen *s;
+	int k = 0;
+
+	memset(model, 0, sizeof(model));
+	for (int batch = 0; batch < BATCHES; batch++) {
+		int n = 1 + (int)(rand_r(&seed) % 20);
+		for (int i = 0; i < n; i++) {
+			int a = (int)(rand_r(&seed) % AORS), ct = (int)(rand_r(&seed) % CONTACTS);
+			int op = (int)(rand_r(&seed) % 10);
+			char aor[32], contact[48];
+			uint32_t cseq = (uint32_t)(batch * 20 + i + 1);
+			snprintf(aor, sizeof(aor), "user%02d@x.example", a);
+			snprintf(contact, sizeof(contact), "sip:c%d@192.0.2.%d:5060", ct, a);
+			if (op < 7) {
+				c[i] = change(STORE_BINDING_PUT, aor, contact, cseq);
+				model[a][ct] = cseq;
+			} else if (op < 9) {
+				c[i] = change(STORE_BINDING_DEL, aor, contact, 0);
+				model[a][ct] = 0;
+			} else {
+				c[i] = change(STORE_BINDING_DEL_AOR, aor, "", 0);
+				memset(model[a], 0, sizeof(model[a]));
+			}
+		}
+		cr_assert_eq(store_binding_apply(st, c, (size_t)n), 0, "%s", store_errmsg(st));
+		if (batch % 97 == 96) { /* a restart: the next write compacts */
+			store_close(st);
+			st = NULL;
+			cr_assert_eq(store_open(&st, path, NULL, 0), 0);
+		}
+	}
+	s = read_back(path);
+	for (int a = 0; a < AORS; a++) {
+		for (int ct = 0; ct < CONTACTS; ct++) {
+			char aor[32], contact[48];
+			if (!model[a][ct])
+				continue;
+			snprintf(aor, sizeof(aor), "user%02d@x.example", a);
+			snprintf(contact, sizeof(contact), "sip:c%d@192.0.2.%d:5060", ct, a);
+			cr_assert_lt(k, s->n, "fewer bindings read than the model has");
+			/* both in (aor, contact) order: the names sort as the loops */
+			assert_is(&s->b[k], aor, contact, model[a][ct]);
+			k++;
+		}
+	}
+	cr_assert_eq(k, s->n, "%d bindings read, the model has %d", s->n, k);
+}

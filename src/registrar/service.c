@@ -135,6 +135,26 @@ static int batch_apply(struct regsvc *s)
 	return r;
 }
 
+/* dst = src up to each string's NUL (the store reads no further): a
+ * store_binding is 2.4 KB, its strings ~150 bytes in all. */
+static void binding_copy(struct store_binding *dst, const struct store_binding *src)
+{
+#define COPY_STR(f) memcpy(dst->f, src->f, strnlen(src->f, sizeof(src->f) - 1) + 1)
+	COPY_STR(aor);
+	COPY_STR(contact);
+	COPY_STR(received);
+	COPY_STR(transport);
+	COPY_STR(path);
+	COPY_STR(instance);
+	COPY_STR(call_id);
+#undef COPY_STR
+	dst->reg_id = src->reg_id;
+	dst->cseq = src->cseq;
+	dst->expires_at = src->expires_at;
+	dst->q = src->q;
+	dst->nat = src->nat;
+}
+
 /* location_flush's writer: the AOR's bindings replace what the store has
  * (replace_all), or are put over it (no binding was dropped since the last
  * write: one statement a binding instead of a DELETE and the puts). */
@@ -163,7 +183,7 @@ static int write_record(void *arg, const char *aor, const struct store_binding *
 	}
 	for (size_t i = 0; i < n; i++) {
 		s->batch[s->nbatch].kind = STORE_BINDING_PUT;
-		s->batch[s->nbatch].b = b[i];
+		binding_copy(&s->batch[s->nbatch].b, &b[i]);
 		s->nbatch++;
 	}
 	return 0;
