@@ -415,6 +415,26 @@ static void print_table(json_t *rows, const struct column *cols, size_t ncols)
 	}
 }
 
+/* Prints the array KEY of a reply as a table (no table when it is empty),
+ * then the count: "N " NOUN with the ending ONE or MANY, and " " SUFFIX when
+ * SUFFIX is not empty. -1 when the reply has no such array. */
+static int print_list(json_t *root, const char *key, const struct column *cols,
+                      size_t ncols, const char *noun, const char *one,
+                      const char *many, const char *suffix)
+{
+	json_t *a = json_object_get(root, key);
+	size_t n;
+
+	if (!json_is_array(a))
+		return -1;
+	n = json_array_size(a);
+	if (n)
+		print_table(a, cols, ncols);
+	printf("%zu %s%s%s%s\n", n, noun, n == 1 ? one : many, *suffix ? " " : "",
+	       suffix);
+	return 0;
+}
+
 static void cell_subscriber(json_t *row, const char *field, char *buf, size_t cap)
 {
 	(void)field;
@@ -1053,32 +1073,20 @@ static int print_reply(const struct cmdline *cl, json_t *root)
 		printf("cleared %s\n", cl->pos[0]);
 		return 0;
 	case CMD_SUB_LIST:
-		a = json_object_get(root, "subscribers");
-		if (!json_is_array(a))
-			break;
-		if (json_array_size(a))
-			print_table(a, subscriber_cols, COUNT(subscriber_cols));
-		printf("%zu subscriber%s\n", json_array_size(a),
-		       json_array_size(a) == 1 ? "" : "s");
-		return 0;
+		if (print_list(root, "subscribers", subscriber_cols,
+		               COUNT(subscriber_cols), "subscriber", "", "s", "") == 0)
+			return 0;
+		break;
 	case CMD_BINDINGS:
-		a = json_object_get(root, "bindings");
-		if (!json_is_array(a))
-			break;
-		if (json_array_size(a))
-			print_table(a, binding_cols, COUNT(binding_cols));
-		printf("%zu binding%s\n", json_array_size(a),
-		       json_array_size(a) == 1 ? "" : "s");
-		return 0;
+		if (print_list(root, "bindings", binding_cols, COUNT(binding_cols),
+		               "binding", "", "s", "") == 0)
+			return 0;
+		break;
 	case CMD_GUARD_LIST:
-		a = json_object_get(root, "entries");
-		if (!json_is_array(a))
-			break;
-		if (json_array_size(a))
-			print_table(a, guard_cols, COUNT(guard_cols));
-		printf("%zu guard entr%s\n", json_array_size(a),
-		       json_array_size(a) == 1 ? "y" : "ies");
-		return 0;
+		if (print_list(root, "entries", guard_cols, COUNT(guard_cols),
+		               "guard entr", "y", "ies", "") == 0)
+			return 0;
+		break;
 	case CMD_TRUNK_ADD:
 	case CMD_TRUNK_SET:
 		printf("%s trunk %s: registrar %s, user %s, %s%s\n",
@@ -1118,15 +1126,11 @@ static int print_reply(const struct cmdline *cl, json_t *root)
 			return 0;
 		break;
 	case CMD_TRUNK_LIST:
-		a = json_object_get(root, "trunks");
-		if (!json_is_array(a))
-			break;
-		if (json_array_size(a))
-			print_table(a, trunk_cols, COUNT(trunk_cols));
-		printf("%zu trunk%s%s%s\n", json_array_size(a),
-		       json_array_size(a) == 1 ? "" : "s", cl->state ? " " : "",
-		       cl->state ? cl->state : "");
-		return 0;
+		/* "N trunks registered" when filtered by state */
+		if (print_list(root, "trunks", trunk_cols, COUNT(trunk_cols), "trunk",
+		               "", "s", cl->state ? cl->state : "") == 0)
+			return 0;
+		break;
 	}
 	fprintf(stderr, "sipregctl: sipregd's reply has not the expected shape\n");
 	return 1;
