@@ -165,6 +165,14 @@ static bool behind_nat(const struct ua_trunk_obs *o, char *why, size_t cap)
 	return false;
 }
 
+/* The numbers behind every expiry finding. */
+static void expiry_nums(struct doctor_finding *f, const struct ua_trunk_obs *o)
+{
+	num(f, "effective_expiry_s", o->effective);
+	num(f, "asked_s", o->st.asked);
+	num(f, "granted_s", o->st.granted);
+}
+
 static int check_nat(struct doctor_report *r, const struct ua_trunk_obs *o)
 {
 	struct doctor_finding *f;
@@ -199,9 +207,7 @@ static int check_nat(struct doctor_report *r, const struct ua_trunk_obs *o)
 		    "a fixed expiry of 120-300 s (sipregctl trunk set %s --expire 180)",
 		    o->st.name);
 	}
-	num(f, "effective_expiry_s", o->effective);
-	num(f, "asked_s", o->st.asked);
-	num(f, "granted_s", o->st.granted);
+	expiry_nums(f, o);
 	num(f, "via_rport", o->via_rport);
 	return 0;
 }
@@ -248,9 +254,7 @@ static int check_flood(struct doctor_report *r, const struct ua_trunk_obs *o)
 		    "(120-300 s behind NAT, 600-3600 s or auto otherwise)",
 		    o->st.name);
 	}
-	num(f, "effective_expiry_s", o->effective);
-	num(f, "asked_s", o->st.asked);
-	num(f, "granted_s", o->st.granted);
+	expiry_nums(f, o);
 	num(f, "refresh_interval_s", o->effective / 2);
 	return 0;
 }
