@@ -5,10 +5,12 @@
  * Contacts and a 401 challenge.
  *
  * "Parsed" means everything the registrar needs, nothing deferred:
- *   sipreg: sip_msg_parse + sip_msg_validate + sip_uri_parse (Request-URI) +
- *           sip_msg_vias + sip_msg_from + sip_msg_to + sip_msg_contacts +
- *           sip_auth_parse of Authorization / WWW-Authenticate + Expires and
- *           Max-Forwards (sip_msg_u32);
+ *   sipreg: the REGISTER by sip_reg_parse (one call: the split, Request-URI,
+ *           top Via, From, To, Contacts, Authorization, Expires and
+ *           Max-Forwards) + sip_msg_validate; the 200 and 401 by
+ *           sip_msg_parse + sip_msg_validate + sip_msg_vias + sip_msg_from +
+ *           sip_msg_to + sip_msg_contacts + sip_auth_parse of
+ *           WWW-Authenticate + sip_msg_u32 (Expires);
  *   osip:   osip_message_init + osip_message_parse (eager: every header
  *           above is parsed into its structure) + the accessors that read
  *           the same fields + osip_message_free.
