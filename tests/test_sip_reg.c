@@ -6,7 +6,9 @@
  * sip_msg_contacts, sip_auth_parse, sip_msg_u32; src/sip/reg_check.h) on the
  * whole corpus, on every one-byte change, deletion, insertion and truncation
  * of registration messages, on generated REGISTERs that vary every parameter
- * the one pass recognises, and on bad arguments.
+ * the one pass recognises, and on bad arguments; every truncation of those
+ * messages and of the corpus files is also parsed with its last byte right
+ * before a PROT_NONE page (the one pass reads ahead in 8- and 16-byte loads).
  */
 #include <criterion/criterion.h>
 #include <dirent.h>
@@ -16,6 +18,7 @@
 #include <string.h>
 
 #include "sipreg/sip.h"
+#include "support/guard_page.h"
 #include "support/sip_assert.h"
 #include "sip/reg_check.h"
 
@@ -82,6 +85,31 @@ static void check(const char *in, size_t len, unsigned flags, size_t ccap, int *
 
 	cr_assert_null(why, "%s (len %zu, flags %u, ccap %zu): %.*s", why, len, flags, ccap,
 		       (int)(len > 200 ? 200 : len), in);
+}
+
+/* Every prefix of [in, in + len) ending right before a PROT_NONE page, in
+ * four modes: no read past the end, and the same results as the existing
+ * functions. */
+static void guard_prefixes(const char *in, size_t len)
+{
+	static const unsigned modes[] = {DGRAM, STREAM, DGRAM | SIP_PARSE_LF,
+					 STREAM | SIP_PARSE_LF};
+	struct guard_page g;
+	char *end = guard_page_new(&g, len);
+	int rc;
+
+	for (size_t k = 0; k <= len; k++) {
+		memcpy(end - k, in, k);
+		for (size_t i = 0; i < 4; i++)
+			check(end - k, k, modes[i], i & 1 ? 1 : 8, &rc);
+	}
+	guard_page_free(&g);
+}
+
+Test(sip_reg, guard_page_prefixes)
+{
+	for (size_t b = 0; b < sizeof(bases) / sizeof(bases[0]); b++)
+		guard_prefixes(bases[b], strlen(bases[b]));
 }
 
 Test(sip_reg, register_fields)
@@ -376,6 +404,7 @@ static size_t corpus_dir(const char *root, const char *sub)
 				cr_assert_null(why, "%s cut at %zu: %s", path, k, why);
 			}
 		}
+		guard_prefixes(buf, len);
 		n++;
 	}
 	closedir(d);
