@@ -81,8 +81,10 @@ static int do_register(struct worker *w, const struct pkt *p, const struct sip_m
 		*status = 503;
 		return respond_status(w, p, m, 503, NULL, false);
 	}
+	/* one clock read for both the latency and the registrar's now (both
+	 * CLOCK_MONOTONIC, clock.h; clock_now_ms() truncates the same way) */
 	t0 = clock_now_ns();
-	r = registrar_handle(w->eng->registrar, m, &src, clock_now_ms(), time(NULL),
+	r = registrar_handle(w->eng->registrar, m, &src, t0 / 1000000, time(NULL),
 	                     w->out, sizeof(w->out), &res, &w->rst);
 	worker_lat_record(&w->st, clock_now_ns() - t0);
 	if (r < 0)
