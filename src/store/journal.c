@@ -364,6 +364,13 @@ static int replay(struct replay *rp, const uint8_t *buf, size_t size, bool verif
 		const uint8_t *rec = buf + rp->rec[i];
 		if (i + AHEAD < rp->n)
 			__builtin_prefetch(&keys.slot[hash[i + AHEAD] & keys.mask]);
+		if (i + AHEAD / 2 < rp->n) {
+			/* the slot prefetched AHEAD/2 turns ago: the record it
+			 * holds will be compared (a refresh of the same key) */
+			uint64_t h = hash[i + AHEAD / 2], v = keys.slot[h & keys.mask];
+			if (v && (v ^ h) >> 32 == 0)
+				__builtin_prefetch(buf + rp->rec[(uint32_t)v - 1] + R_HDR + R_FIXED);
+		}
 		if (rec_kind(rec) != K_DEL_AOR) {
 			rtab_put(&keys, rp, i, hash[i]);
 			continue;
