@@ -169,7 +169,19 @@ static void on_request(struct worker *w, const struct pkt *p, const struct sip_m
 	 * registrar changes no binding for it (a fresh 401, or 403 or 4xx), so
 	 * a retransmission is safely answered afresh. Half of every
 	 * registration's server transactions, 32 s of Timer J state each, never
-	 * exist (measured: 1.2M live at 38,000 registrations/s). */
+	 * exist (measured: 1.2M live at 38,000 registrations/s).
+	 * RFC 3261: a stateless UAS (§8.2.7) sends no provisional response and
+	 * never retransmits one (none here), and makes its To tag the same for
+	 * the same request (a keyed hash of Call-ID and CSeq: the registrar's
+	 * tag). What §17.2.2's transaction would have added is the identical
+	 * answer to a retransmission; here a retransmission gets a 401 with a
+	 * new nonce, and both nonces verify (they are stateless, nonce.h), so
+	 * the UA may answer whichever reached it. Its client transaction
+	 * (§17.1.2) takes the first response; a later one is absorbed by it, or
+	 * dropped as stray after Timer K (§18.1.2). The REGISTER with
+	 * credentials keeps its transaction: its 200 follows a binding change
+	 * and a nonce-count commit, which a re-run would not repeat (the
+	 * retransmission would get 401 stale or 500, not the 200 it lost). */
 	if (m->method_id == SIP_METHOD_REGISTER &&
 	    !sip_msg_hdr(m, SIP_HDR_AUTHORIZATION)) {
 		if (shedding(w, p)) {
