@@ -1,9 +1,11 @@
 /* SPDX-License-Identifier: MIT */
 /*
  * store.h - persistence behind one interface: subscribers, bindings and small
- * named secrets. The embedded backend is SQLite (WAL); another backend (Redis,
- * for several nodes) implements the same struct store_ops and nothing above
- * this header changes.
+ * named secrets. The embedded backend is SQLite (WAL) for subscribers, trunks
+ * and secrets, with the bindings in an append-only journal beside it
+ * (PATH-bindings, src/store/journal.c); another backend (Redis, for several
+ * nodes) implements the same struct store_ops and nothing above this header
+ * changes.
  *
  * The store is never on a worker's hot path: the registrar keeps subscribers
  * and bindings in memory (RCU tables) and a persistence thread applies changes
