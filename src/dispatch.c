@@ -274,9 +274,9 @@ void worker_message(struct worker *w, const struct pkt *p)
 	unsigned flags = p->tcp ? SIP_PARSE_STREAM : SIP_PARSE_DATAGRAM;
 	int r;
 
-	if (sip_unlikely(trace_is_on() != NULL)) /* off: one relaxed load */
-		trace_worker_in(w, p);
 	r = sip_msg_parse(&m, p->buf, p->len, w->hdrs, WORKER_HDRS, flags, &err);
+	if (sip_unlikely(trace_is_on() != NULL)) /* off: one relaxed load */
+		trace_worker_in(w, p, r < 0 ? NULL : &m);
 	if (r < 0) {
 		on_parse_error(w, p, r, &err);
 		return;

@@ -17,6 +17,7 @@
 #include <sys/stat.h>
 #include <unistd.h>
 
+#include "sipreg/sip.h"
 #include "sipreg/trace.h"
 
 static const char REG[] = "REGISTER sip:example.com SIP/2.0\r\n"
@@ -368,6 +369,55 @@ Test(trace_pcap, records_read_back, .init = mk_tmp, .fini = rm_tmp)
 	cr_assert_eq(r.flags, 0x18);
 	cr_assert_eq(r.ts.tv_sec, 1700000003);
 	cr_assert_eq(pcap_next_ex(p, &h, &d), PCAP_ERROR_BREAK, "no more records");
+	pcap_close(p);
+	trace_free(t);
+}
+
+/* trace_capture_parsed() filters on the caller's parse, not on a parse of
+ * its own: given the parse of INV (to bob) with REG's bytes it selects, and
+ * the parse of REG with INV's bytes it does not; the bytes written are the
+ * bytes given. NULL parses as trace_capture() does. */
+Test(trace_pcap, filter_reads_the_callers_parse, .init = mk_tmp, .fini = rm_tmp)
+{
+	struct trace *t;
+	struct trace_filter f = {0};
+	struct sockaddr_storage a = v4("192.0.2.7", 5070), b = v4("198.51.100.1", 5060);
+	struct sip_hdr hr[32], hi[32];
+	struct sip_msg mreg, minv;
+	struct sip_err err;
+	struct pcap_pkthdr *h;
+	const u_char *d;
+	struct rec r;
+	char path[128];
+	pcap_t *p;
+
+	cr_assert_geq(sip_msg_parse(&mreg, REG, strlen(REG), hr, 32, SIP_PARSE_DATAGRAM, &err), 0);
+	cr_assert_geq(sip_msg_parse(&minv, INV, strlen(INV), hi, 32, SIP_PARSE_DATAGRAM, &err), 0);
+	path_in_tmp(path, sizeof(path), "p.pcap");
+	strcpy(f.user, "bob");
+	cr_assert_eq(trace_new(&t, NULL, NULL), 0);
+	start_file(t, path, &f);
+	cr_assert_eq(trace_capture_parsed(t, TRACE_IN, TRACE_UDP, REG, strlen(REG), SA(a),
+	                                  SA(b), NULL, &minv),
+	             1);
+	cr_assert_eq(trace_capture_parsed(t, TRACE_IN, TRACE_UDP, INV, strlen(INV), SA(a),
+	                                  SA(b), NULL, &mreg),
+	             0);
+	cr_assert_eq(trace_capture_parsed(t, TRACE_IN, TRACE_UDP, INV, strlen(INV), SA(a),
+	                                  SA(b), NULL, NULL),
+	             1);
+	cr_assert_eq(trace_capture_parsed(t, TRACE_IN, TRACE_UDP, REG, strlen(REG), SA(a),
+	                                  SA(b), NULL, NULL),
+	             0);
+	cr_assert_eq(trace_stop(t, NULL), 0);
+	p = open_read(path);
+	cr_assert_eq(pcap_next_ex(p, &h, &d), 1);
+	decode(h, d, &r);
+	cr_assert_eq(memcmp(r.payload, REG, strlen(REG)), 0, "the bytes given are written");
+	cr_assert_eq(pcap_next_ex(p, &h, &d), 1);
+	decode(h, d, &r);
+	cr_assert_eq(memcmp(r.payload, INV, strlen(INV)), 0);
+	cr_assert_eq(pcap_next_ex(p, &h, &d), PCAP_ERROR_BREAK);
 	pcap_close(p);
 	trace_free(t);
 }

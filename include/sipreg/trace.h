@@ -39,6 +39,8 @@
 #include <sys/socket.h>
 #include <time.h>
 
+struct sip_msg;
+
 struct trace;
 struct admin;
 
@@ -146,6 +148,17 @@ void trace_get(struct trace *t, struct trace_status *st);
 int trace_capture(struct trace *t, enum trace_dir dir, enum trace_proto proto,
                   const void *buf, size_t len, const struct sockaddr *src,
                   const struct sockaddr *dst, const struct timespec *ts);
+
+/*
+ * trace_capture() of a message the caller has parsed already (m, from
+ * sip_msg_parse() of exactly buf and len), so that a filter by user or
+ * trunk reads its From, To and Request-URI instead of parsing it again.
+ * m NULL: parsed here when the filter needs it, as trace_capture() does.
+ */
+int trace_capture_parsed(struct trace *t, enum trace_dir dir, enum trace_proto proto,
+                         const void *buf, size_t len, const struct sockaddr *src,
+                         const struct sockaddr *dst, const struct timespec *ts,
+                         const struct sip_msg *m);
 
 /*
  * The filter alone (for tests and the hooks): 1 selects, 0 not.

@@ -63,7 +63,7 @@ static void local_of(const struct worker *w, uint64_t conn, bool tcp,
 	}
 }
 
-void trace_worker_in(struct worker *w, const struct pkt *p)
+void trace_worker_in(struct worker *w, const struct pkt *p, const struct sip_msg *m)
 {
 	struct trace *t = trace_is_on();
 	struct sockaddr_storage local;
@@ -71,8 +71,8 @@ void trace_worker_in(struct worker *w, const struct pkt *p)
 	if (!t || !p->src || p->handed) /* a handed-off one was traced where it came in */
 		return;
 	local_of(w, p->conn, p->tcp, p->src, &local);
-	trace_capture(t, TRACE_IN, p->tcp ? TRACE_TCP : TRACE_UDP, p->buf, p->len, p->src,
-	              (struct sockaddr *)&local, NULL);
+	trace_capture_parsed(t, TRACE_IN, p->tcp ? TRACE_TCP : TRACE_UDP, p->buf, p->len,
+	                     p->src, (struct sockaddr *)&local, NULL, m);
 }
 
 void trace_worker_out(struct worker *w, const void *buf, size_t len,

@@ -21,9 +21,12 @@
 
 struct worker;
 struct pkt;
+struct sip_msg;
 
-/* A message worker w received (top of worker_message()). */
-void trace_worker_in(struct worker *w, const struct pkt *p);
+/* A message worker w received, right after worker_message() parsed it: m
+ * is that parse (the filter reads it), NULL when the parse failed (a
+ * malformed message is traced too, parsed again only if a filter needs it). */
+void trace_worker_in(struct worker *w, const struct pkt *p, const struct sip_msg *m);
 
 /* A message w queued for sending (worker_send(), after the transport took it). */
 void trace_worker_out(struct worker *w, const void *buf, size_t len,

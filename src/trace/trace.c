@@ -139,27 +139,36 @@ struct msg_ids {
 	struct sip_uri from, to, ruri;
 };
 
+/* The filter's parts of a message parsed already (by the caller). */
+static void msg_ids_of(struct msg_ids *ids, const struct sip_msg *m)
+{
+	struct sip_nameaddr na;
+	struct sip_err err;
+
+	memset(ids, 0, sizeof(*ids));
+	ids->parsed = true;
+	if (sip_msg_from(m, &na, &err) == 0) {
+		ids->from = na.uri;
+		ids->has_from = true;
+	}
+	if (sip_msg_to(m, &na, &err) == 0) {
+		ids->to = na.uri;
+		ids->has_to = true;
+	}
+	if (m->is_request && sip_uri_parse(&ids->ruri, m->ruri, &err) == 0)
+		ids->has_ruri = true;
+}
+
 static void msg_ids_get(struct msg_ids *ids, const void *buf, size_t len)
 {
 	struct sip_hdr hdrs[TRACE_HDRS];
 	struct sip_msg m;
-	struct sip_nameaddr na;
 	struct sip_err err;
 
 	memset(ids, 0, sizeof(*ids));
 	if (sip_msg_parse(&m, buf, len, hdrs, TRACE_HDRS, SIP_PARSE_DATAGRAM, &err) < 0)
 		return;
-	ids->parsed = true;
-	if (sip_msg_from(&m, &na, &err) == 0) {
-		ids->from = na.uri;
-		ids->has_from = true;
-	}
-	if (sip_msg_to(&m, &na, &err) == 0) {
-		ids->to = na.uri;
-		ids->has_to = true;
-	}
-	if (m.is_request && sip_uri_parse(&ids->ruri, m.ruri, &err) == 0)
-		ids->has_ruri = true;
+	msg_ids_of(ids, &m);
 }
 
 static bool aor_is(bool has, const struct sip_uri *u, const char *user,
@@ -739,6 +748,14 @@ int trace_capture(struct trace *t, enum trace_dir dir, enum trace_proto proto,
                   const void *buf, size_t len, const struct sockaddr *src,
                   const struct sockaddr *dst, const struct timespec *ts)
 {
+	return trace_capture_parsed(t, dir, proto, buf, len, src, dst, ts, NULL);
+}
+
+int trace_capture_parsed(struct trace *t, enum trace_dir dir, enum trace_proto proto,
+                         const void *buf, size_t len, const struct sockaddr *src,
+                         const struct sockaddr *dst, const struct timespec *ts,
+                         const struct sip_msg *m)
+{
 	struct msg_ids ids = {0};
 	struct timespec now;
 	int hit = 0;
@@ -752,8 +769,12 @@ int trace_capture(struct trace *t, enum trace_dir dir, enum trace_proto proto,
 	 * is read under it (a new session may have replaced it) */
 	if (!__atomic_load_n(&t->active, __ATOMIC_RELAXED))
 		return 0;
-	if (__atomic_load_n(&t->needs_parse, __ATOMIC_RELAXED))
-		msg_ids_get(&ids, buf, len);
+	if (__atomic_load_n(&t->needs_parse, __ATOMIC_RELAXED)) {
+		if (m)
+			msg_ids_of(&ids, m); /* the caller's parse: not a second one */
+		else
+			msg_ids_get(&ids, buf, len);
+	}
 	pthread_mutex_lock(&t->lock);
 	if (!t->active || !filter_match_ids(&t->st.cfg.filter, &ids, src, dst))
 		goto out;
