@@ -1165,7 +1165,7 @@ static bool our_contact_expires(const struct ua_trunk *t, const struct sip_msg *
 }
 
 /* The top Via of a 2xx: its received= and rport, as the upstream saw us. */
-static void note_via(struct ua_trunk *t, const struct sip_msg *m)
+static void note_via(struct ua_trunk *t, const struct sip_msg *m, uint32_t wall)
 {
 	const struct sip_hdr *h = sip_msg_hdr(m, SIP_HDR_VIA);
 	struct sip_str rest;
@@ -1174,7 +1174,7 @@ static void note_via(struct ua_trunk *t, const struct sip_msg *m)
 	char a[48];
 
 	t->via_seen = 1;
-	t->via_at = wall_now(t->ua);
+	t->via_at = wall;
 	t->rcv_family = 0;
 	t->rcv_rport = -1;
 	if (!h)
@@ -1216,7 +1216,7 @@ static void success(struct ua_trunk *t, const struct sip_msg *m)
 {
 	struct ua *ua = t->ua;
 	struct sip_err e;
-	uint32_t granted = t->asked, v, effective;
+	uint32_t granted = t->asked, v, effective, wall;
 	unsigned fixed = expire_mode(t);
 	char why[48];
 
@@ -1231,14 +1231,15 @@ static void success(struct ua_trunk *t, const struct sip_msg *m)
 	effective = fixed && granted > t->asked ? t->asked : granted;
 	t->granted = granted;
 	t->effective = effective;
-	note_via(t, m);
+	wall = wall_now(ua);
+	note_via(t, m, wall);
 	t->run = 0;
 	t->run_to_after_rej = 0;
 	memset(t->run_kind, 0, sizeof(t->run_kind));
 	t->last_kind = UA_FAIL_NONE;
 	t->retry_after_used = 0;
 	t->valid_until = t->sent_at + (uint64_t)granted * 1000;
-	t->last_success = wall_now(ua);
+	t->last_success = wall;
 	t->challenges = 0;
 	t->flags &= (uint16_t)~F_CREDS_FRESH;
 	ua->stats.successes++;
