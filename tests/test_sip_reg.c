@@ -183,33 +183,6 @@ Test(sip_reg, field_failures_are_per_field)
 	check(bad_contact, strlen(bad_contact), DGRAM, 4, &n);
 }
 
-/* sip_reg_from_msg on sip_msg_parse's split gives sip_reg_parse's view, for
- * every base message, with 8 and 1 Contact slots (1: -E2BIG where there are
- * more). */
-Test(sip_reg, from_msg_equals_the_one_pass)
-{
-	static struct sip_hdr h1[64], h2[64];
-	struct sip_contact c1[8], c2[8];
-	struct sip_reg a, b;
-	struct sip_msg m;
-	struct sip_err e;
-
-	for (size_t i = 0; i < sizeof(bases) / sizeof(bases[0]); i++) {
-		for (size_t ccap = 1; ccap <= 8; ccap += 7) {
-			size_t len = strlen(bases[i]);
-			const char *why;
-
-			cr_assert_gt(sip_reg_parse(&a, bases[i], len, h1, 64, c1, ccap, DGRAM, &e), 0);
-			cr_assert_gt(sip_msg_parse(&m, bases[i], len, h2, 64, DGRAM, &e), 0);
-			sip_reg_from_msg(&b, &m, c2, ccap);
-			cr_assert_eq(b.contacts, c2);
-			cr_assert_eq(b.ccap, ccap);
-			why = sip_reg_same(&a, &b);
-			cr_assert_null(why, "base %zu, ccap %zu: %s", i, ccap, why);
-		}
-	}
-}
-
 Test(sip_reg, bad_arguments)
 {
 	struct sip_hdr hdrs[4];

@@ -556,14 +556,4 @@ int sip_reg_parse(struct sip_reg *r, const char *buf, size_t len, struct sip_hdr
 		  size_t cap, struct sip_contact *contacts, size_t ccap, unsigned flags,
 		  struct sip_err *err);
 
-/*
- * The registration view of a message sip_msg_parse has split already (m,
- * copied into r->msg; it keeps pointing at m's header array), its fields
- * filled by the existing functions: what sip_reg_parse gives for the same
- * message, without the one pass. For callers that hold a struct sip_msg.
- * contacts may be NULL when ccap is 0.
- */
-void sip_reg_from_msg(struct sip_reg *r, const struct sip_msg *m, struct sip_contact *contacts,
-		      size_t ccap);
-
 #endif /* SIPREG_SIP_H */

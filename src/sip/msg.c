@@ -2057,16 +2057,6 @@ SIP_AVX2 static int split_reg(struct sip_reg *r, const char *buf, size_t len,
 }
 #endif
 
-void sip_reg_from_msg(struct sip_reg *r, const struct sip_msg *m, struct sip_contact *contacts,
-		      size_t ccap)
-{
-	r->msg = *m;
-	r->contacts = contacts;
-	r->ccap = contacts ? ccap : 0;
-	r->ncontacts = 0;
-	reg_fields_general(r, RF_ALL);
-}
-
 int sip_reg_parse(struct sip_reg *r, const char *buf, size_t len, struct sip_hdr *hdrs,
 		  size_t cap, struct sip_contact *contacts, size_t ccap, unsigned flags,
 		  struct sip_err *err)

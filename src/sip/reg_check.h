@@ -217,41 +217,6 @@ static inline const char *sip_reg_check(const char *in, size_t len, unsigned fla
 	return NULL;
 }
 
-/* Two views of one message (e.g. sip_reg_parse's and sip_reg_from_msg's):
- * NULL when every result, error and field is the same. */
-static inline const char *sip_reg_same(const struct sip_reg *a, const struct sip_reg *b)
-{
-	if (!rc_same_msg(&a->msg, &b->msg))
-		return "message differs";
-	RC_CHECK("ruri", a->ruri_rc, a->ruri_err, b->ruri_rc, b->ruri_err);
-	if (a->ruri_rc == 0 && !rc_same_uri(&a->ruri, &b->ruri))
-		return "ruri: fields differ";
-	RC_CHECK("via", a->via_rc, a->via_err, b->via_rc, b->via_err);
-	if (a->via_rc == 1 && !rc_same_via(&a->via, &b->via))
-		return "via: fields differ";
-	RC_CHECK("from", a->from_rc, a->from_err, b->from_rc, b->from_err);
-	if (a->from_rc == 0 && !rc_same_na(&a->from, &b->from))
-		return "from: fields differ";
-	RC_CHECK("to", a->to_rc, a->to_err, b->to_rc, b->to_err);
-	if (a->to_rc == 0 && !rc_same_na(&a->to, &b->to))
-		return "to: fields differ";
-	RC_CHECK("contacts", a->ncontacts, a->contacts_err, b->ncontacts, b->contacts_err);
-	for (int i = 0; i < a->ncontacts; i++)
-		if (!rc_same_contact(&a->contacts[i], &b->contacts[i]))
-			return "contacts: fields differ";
-	RC_CHECK("auth", a->auth_rc, a->auth_err, b->auth_rc, b->auth_err);
-	if (a->auth_rc == 0 && !rc_same_auth(&a->auth, &b->auth))
-		return "auth: fields differ";
-	RC_CHECK("expires", a->expires_rc, a->expires_err, b->expires_rc, b->expires_err);
-	if (a->expires_rc == 0 && a->expires != b->expires)
-		return "expires: value differs";
-	RC_CHECK("max-forwards", a->max_forwards_rc, a->max_forwards_err, b->max_forwards_rc,
-		 b->max_forwards_err);
-	if (a->max_forwards_rc == 0 && a->max_forwards != b->max_forwards)
-		return "max-forwards: value differs";
-	return NULL;
-}
-
 #undef RC_CHECK
 
 #endif /* SIPREG_SIP_REG_CHECK_H */
