@@ -8,11 +8,14 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <fcntl.h>
 #include <signal.h>
+#include <sys/file.h>
 #include <sys/wait.h>
 #include <unistd.h>
 
 #include "sipreg/store.h"
+#include "../src/store/journal.h"
 
 static char dir[64];
 static char path[128];
@@ -1025,4 +1028,73 @@ Test(store, journal_matches_a_model_of_random_changes)
 		}
 	}
 	cr_assert_eq(k, s->n, "%d bindings read, the model has %d", s->n, k);
+}
+
+/* PATH.tmp locked by someone else (a writer compacting, another process
+ * creating the journal) is theirs: a first open must neither truncate it
+ * nor unlink it, and says another process writes the journal. */
+Test(store, journal_first_open_leaves_a_locked_tmp_alone)
+{
+	struct store_change c = change(STORE_BINDING_PUT, "alice@x.example", "sip:a@x", 1);
+	const char *mine = "another writer's compaction, half written";
+	char tpath[160], got[64] = "";
+	int fd, r;
+
+	snprintf(tpath, sizeof(tpath), "%s-bindings.tmp", path);
+	fd = open(tpath, O_RDWR | O_CREAT | O_TRUNC, 0600);
+	cr_assert_geq(fd, 0);
+	cr_assert_eq(write(fd, mine, strlen(mine)), (ssize_t)strlen(mine));
+	/* flock conflicts between two open files of one process too */
+	cr_assert_eq(flock(fd, LOCK_EX | LOCK_NB), 0);
+	r = store_binding_apply(st, &c, 1);
+	cr_assert_eq(r, -EBUSY, "%d: %s", r, store_errmsg(st));
+	cr_assert(strstr(store_errmsg(st), "another process"), "%s", store_errmsg(st));
+	cr_assert_eq(pread(fd, got, sizeof(got) - 1, 0), (ssize_t)strlen(mine));
+	cr_assert_str_eq(got, mine, "the other process's PATH.tmp was overwritten");
+	cr_assert_eq(access(tpath, F_OK), 0, "the other process's PATH.tmp was unlinked");
+	close(fd);
+	/* once it is gone, the journal is created */
+	cr_assert_eq(unlink(tpath), 0);
+	cr_assert_eq(store_binding_apply(st, &c, 1), 0, "%s", store_errmsg(st));
+}
+
+/* Two processes open a missing journal at once: the one that finds it
+ * created in the meantime (here: while its seed runs) must not rename its
+ * own file over it (the other would go on appending to an unlinked file
+ * and lose every later change at the next start). */
+static const char *made_meanwhile;
+
+static int seed_while_another_creates(void *arg, store_binding_cb cb, void *cbarg)
+{
+	struct store_change c = change(STORE_BINDING_PUT, "seed@x.example", "sip:s@x", 9);
+	char jpath[160];
+
+	(void)arg;
+	snprintf(jpath, sizeof(jpath), "%s-bindings", path);
+	cr_assert_eq(rename(made_meanwhile, jpath), 0);
+	return cb(cbarg, &c.b);
+}
+
+Test(store, journal_first_open_does_not_replace_one_made_meanwhile)
+{
+	struct store_change c = change(STORE_BINDING_PUT, "other@x.example", "sip:o@x", 7);
+	struct bjournal *j;
+	char other[160], jpath[160], err[256] = "";
+	struct seen s = {0};
+	int r;
+
+	snprintf(other, sizeof(other), "%s/other-bindings", dir);
+	snprintf(jpath, sizeof(jpath), "%s-bindings", path);
+	/* the other process's journal, with a binding it appended */
+	cr_assert_eq(bjournal_open(&j, other, NULL, NULL, err, sizeof(err)), 0, "%s", err);
+	cr_assert_eq(bjournal_append(j, &c, 1, err, sizeof(err)), 0, "%s", err);
+	bjournal_close(j);
+	made_meanwhile = other;
+	r = bjournal_open(&j, jpath, seed_while_another_creates, NULL, err, sizeof(err));
+	cr_assert(r == 0 || r == -EBUSY, "%d: %s", r, err);
+	if (r == 0)
+		bjournal_close(j);
+	cr_assert_eq(bjournal_each(jpath, collect_b, &s, err, sizeof(err)), 0, "%s", err);
+	cr_assert_geq(s.n, 1);
+	assert_is(&s.b[0], "other@x.example", "sip:o@x", 7);
 }

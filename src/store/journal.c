@@ -484,6 +484,16 @@ static void sync_dir(const char *path)
 	}
 }
 
+/* Whether fd is the file path names now. */
+static bool same_file(int fd, const char *path)
+{
+	struct stat a, b;
+
+	if (fstat(fd, &a) < 0 || stat(path, &b) < 0)
+		return false;
+	return a.st_ino == b.st_ino && a.st_dev == b.st_dev;
+}
+
 /* A buffered writer of the temporary file. */
 struct tmpw {
 	int fd;
@@ -545,10 +555,34 @@ static int write_tmp(struct bjournal *j, const struct replay *rp, bjournal_seed_
 
 	if (!w)
 		return -ENOMEM;
-	fd = open(j->tmp, O_RDWR | O_CREAT | O_TRUNC | O_APPEND | O_CLOEXEC, 0600);
+	/*
+	 * PATH.tmp is locked before it is cut: another process may be writing
+	 * it (two first opens at once, or a first open while the writer
+	 * compacts), and truncating or unlinking its file would garble the
+	 * journal it renames next. Locked elsewhere: -EBUSY, left alone. The
+	 * file locked must still be the one the name holds (its owner may have
+	 * renamed it to PATH and let go in between: cutting it would cut the
+	 * journal).
+	 */
+	fd = open(j->tmp, O_RDWR | O_CREAT | O_APPEND | O_CLOEXEC, 0600);
 	if (fd < 0) {
 		free(w);
 		return -errno;
+	}
+	r = flock(fd, LOCK_EX | LOCK_NB) < 0 ? (errno == EWOULDBLOCK ? -EBUSY : -errno) : 0;
+	if (!r && !same_file(fd, j->tmp))
+		r = -EBUSY;
+	if (r) {
+		close(fd);
+		free(w);
+		return r;
+	}
+	if (ftruncate(fd, 0) < 0) {
+		r = -errno;
+		unlink(j->tmp); /* before the lock goes: it is still ours */
+		close(fd);
+		free(w);
+		return r;
 	}
 	w->fd = fd;
 	w->used = 0;
@@ -568,16 +602,21 @@ static int write_tmp(struct bjournal *j, const struct replay *rp, bjournal_seed_
 		w->err = write_all(fd, w->buf, w->used);
 	if (!w->err && fdatasync(fd) < 0)
 		w->err = -errno;
-	if (!w->err && flock(fd, LOCK_EX | LOCK_NB) < 0)
+	/* The first file (rp NULL) must not replace a journal another
+	 * process created meanwhile: that one appends to it. -EEXIST: open
+	 * theirs. (A file system without RENAME_NOREPLACE: a plain rename.) */
+	if (!w->err && !rp &&
+	    renameat2(AT_FDCWD, j->tmp, AT_FDCWD, j->path, RENAME_NOREPLACE) < 0 &&
+	    (errno != EINVAL || rename(j->tmp, j->path) < 0))
 		w->err = -errno;
-	if (!w->err && rename(j->tmp, j->path) < 0)
+	if (!w->err && rp && rename(j->tmp, j->path) < 0)
 		w->err = -errno;
 	r = w->err;
 	*size = w->total;
 	free(w);
 	if (r) {
+		unlink(j->tmp); /* before the lock goes: it is still ours */
 		close(fd);
-		unlink(j->tmp);
 		return r;
 	}
 	sync_dir(j->path);
@@ -677,10 +716,10 @@ int bjournal_open(struct bjournal **ret, const char *path, bjournal_seed_fn seed
 		/* the first open: the file appears whole, with what seed had */
 		uint64_t size;
 		r = write_tmp(j, NULL, seed, seed_arg, &size);
-		if (r >= 0) {
+		if (r >= 0)
 			close(r);
+		if (r >= 0 || r == -EEXIST) /* EEXIST: another process made it */
 			r = open_locked(path);
-		}
 	}
 	if (r < 0) {
 		set_err(err, errlen, path, "open", -r,
