@@ -435,6 +435,44 @@ static int map_file(int fd, const uint8_t **map, size_t *size)
 	return 0;
 }
 
+/*
+ * Reads fd's whole file into *buf (malloc'd; NULL for an empty file). The
+ * unlocked reader copies rather than maps: the writer may cut the file back
+ * (a batch that failed half written), and a mapped page past the new end
+ * raises SIGBUS. A file cut meanwhile is read to its new end.
+ */
+static int read_whole(int fd, uint8_t **buf, size_t *size)
+{
+	struct stat st;
+	size_t got = 0;
+
+	*buf = NULL;
+	*size = 0;
+	if (fstat(fd, &st) < 0)
+		return -errno;
+	if (st.st_size == 0)
+		return 0;
+	*buf = malloc((size_t)st.st_size);
+	if (!*buf)
+		return -ENOMEM;
+	while (got < (size_t)st.st_size) {
+		ssize_t n = pread(fd, *buf + got, (size_t)st.st_size - got, (off_t)got);
+		if (n < 0 && errno == EINTR)
+			continue;
+		if (n < 0) {
+			int e = errno;
+			free(*buf);
+			*buf = NULL;
+			return -e;
+		}
+		if (n == 0)
+			break;
+		got += (size_t)n;
+	}
+	*size = got;
+	return 0;
+}
+
 static void unmap_file(const uint8_t *map, size_t size)
 {
 	if (map)
@@ -818,14 +856,17 @@ int bjournal_each(const char *path, store_binding_cb cb, void *arg, char *err, s
 {
 	struct store_binding *b;
 	struct replay rp;
-	const uint8_t *map;
+	uint8_t *map;
 	size_t msize;
 	int fd, r;
 
 	fd = open(path, O_RDONLY | O_CLOEXEC);
-	if (fd < 0)
-		return -errno;
-	r = map_file(fd, &map, &msize);
+	if (fd < 0) {
+		r = -errno;
+		set_err(err, errlen, path, "open", -r, ""); /* not a stale message */
+		return r;
+	}
+	r = read_whole(fd, &map, &msize);
 	close(fd);
 	if (r) {
 		set_err(err, errlen, path, "read", -r, "");
@@ -835,7 +876,7 @@ int bjournal_each(const char *path, store_binding_cb cb, void *arg, char *err, s
 	if (r) {
 		set_err(err, errlen, path, "replay", -r,
 			r == -EINVAL ? " (not a sipreg bindings journal, or a newer one)" : "");
-		unmap_file(map, msize);
+		free(map);
 		return r;
 	}
 	b = malloc(sizeof(*b));
@@ -851,6 +892,6 @@ int bjournal_each(const char *path, store_binding_cb cb, void *arg, char *err, s
 	free(b);
 out:
 	replay_free(&rp);
-	unmap_file(map, msize);
+	free(map);
 	return r;
 }
