@@ -11,6 +11,7 @@
 #include <fcntl.h>
 #include <signal.h>
 #include <sys/file.h>
+#include <sys/resource.h>
 #include <sys/wait.h>
 #include <unistd.h>
 
@@ -1133,4 +1134,53 @@ Test(store, journal_reader_survives_the_file_being_cut)
 	/* what was read whole is delivered whole */
 	cr_assert_eq(bjournal_each(jpath, cut_while_reading, &n, err, sizeof(err)), 0, "%s", err);
 	cr_assert_eq(n, 300);
+}
+
+/* A batch the file system takes only in part (here the file size limit:
+ * write() stops short, then fails with EFBIG) is cut back: the next batch
+ * follows the last whole one, not the torn half. */
+Test(store, journal_failed_write_is_cut_back)
+{
+	pid_t pid = fork();
+	int status;
+	struct seen *s;
+
+	cr_assert_geq(pid, 0);
+	if (pid == 0) {
+		static struct store_change c[200];
+		char jpath[160];
+		struct rlimit rl;
+		struct store *o;
+		long before;
+		if (store_open(&o, path, NULL, 0) != 0)
+			_exit(2);
+		c[0] = change(STORE_BINDING_PUT, "first@x.example", "sip:f@192.0.2.9", 1);
+		if (store_binding_apply(o, c, 1) != 0)
+			_exit(3);
+		snprintf(jpath, sizeof(jpath), "%s-bindings", path);
+		before = file_size(jpath);
+		for (int i = 0; i < 200; i++) {
+			char aor[32];
+			snprintf(aor, sizeof(aor), "u%03d@x.example", i);
+			c[i] = change(STORE_BINDING_PUT, aor, "sip:u@192.0.2.9", (uint32_t)i + 2);
+		}
+		signal(SIGXFSZ, SIG_IGN);
+		rl.rlim_cur = rl.rlim_max = (rlim_t)before + 5000;
+		if (setrlimit(RLIMIT_FSIZE, &rl) != 0)
+			_exit(4);
+		if (store_binding_apply(o, c, 200) != -EFBIG)
+			_exit(5);
+		if (file_size(jpath) != before)
+			_exit(6); /* the torn half is still there */
+		c[0] = change(STORE_BINDING_PUT, "last@x.example", "sip:l@192.0.2.9", 300);
+		if (store_binding_apply(o, c, 1) != 0)
+			_exit(7);
+		_exit(0); /* as a kill: no close */
+	}
+	cr_assert_eq(waitpid(pid, &status, 0), pid);
+	cr_assert(WIFEXITED(status) && WEXITSTATUS(status) == 0, "child status %d", status);
+	s = read_back(path);
+	cr_assert_eq(s->n, 2, "%d bindings", s->n);
+	cr_assert_str_eq(s->b[0].aor, "first@x.example");
+	cr_assert_str_eq(s->b[1].aor, "last@x.example");
 }
