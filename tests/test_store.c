@@ -1184,3 +1184,38 @@ Test(store, journal_failed_write_is_cut_back)
 	cr_assert_str_eq(s->b[0].aor, "first@x.example");
 	cr_assert_str_eq(s->b[1].aor, "last@x.example");
 }
+
+/* A kill -9 in the middle of a compaction leaves PATH.tmp written but not
+ * renamed: PATH still holds every change, and the leftover (older) copy
+ * neither resurrects deleted bindings nor hides newer ones. */
+Test(store, journal_compaction_killed_before_rename)
+{
+	struct store_change c[2];
+	char jpath[160], tpath[160], cmd[400];
+	struct seen *s;
+
+	snprintf(jpath, sizeof(jpath), "%s-bindings", path);
+	snprintf(tpath, sizeof(tpath), "%s-bindings.tmp", path);
+	c[0] = change(STORE_BINDING_PUT, "alice@x.example", "sip:a@192.0.2.1", 1);
+	cr_assert_eq(store_binding_apply(st, c, 1), 0);
+	/* the compacted copy a killed compaction left: alice only */
+	snprintf(cmd, sizeof(cmd), "cp %s %s", jpath, tpath);
+	cr_assert_eq(system(cmd), 0);
+	c[0] = change(STORE_BINDING_DEL_AOR, "alice@x.example", "", 0);
+	c[1] = change(STORE_BINDING_PUT, "bob@x.example", "sip:b@192.0.2.1", 2);
+	cr_assert_eq(store_binding_apply(st, c, 2), 0);
+	store_close(st);
+	st = NULL;
+	s = read_back(path);
+	cr_assert_eq(s->n, 1);
+	cr_assert_str_eq(s->b[0].aor, "bob@x.example");
+	/* the next writer compacts over the leftover */
+	cr_assert_eq(store_open(&st, path, NULL, 0), 0);
+	c[0] = change(STORE_BINDING_PUT, "carol@x.example", "sip:c@192.0.2.1", 3);
+	cr_assert_eq(store_binding_apply(st, c, 1), 0, "%s", store_errmsg(st));
+	cr_assert_eq(access(tpath, F_OK), -1, "PATH.tmp left behind");
+	s = read_back(path);
+	cr_assert_eq(s->n, 2, "%d", s->n);
+	cr_assert_str_eq(s->b[0].aor, "bob@x.example");
+	cr_assert_str_eq(s->b[1].aor, "carol@x.example");
+}

@@ -75,6 +75,16 @@ static const struct {
 	{offsetof(struct store_binding, call_id), sizeof(((struct store_binding *)0)->call_id)},
 };
 
+/* encode() writes up to R_HDR + R_MAX bytes unchecked: the fields at their
+ * longest (cap - 1 bytes each) must fit, or a bigger store.h would overflow
+ * the encode buffers and write records replay refuses (len > R_MAX). */
+_Static_assert(R_FIXED + 2 * R_NSTR + STORE_URI_MAX * 2 + STORE_ADDR_MAX + 8 + STORE_PATH_MAX +
+			       STORE_NAME_MAX * 2 - R_NSTR <=
+		       R_MAX,
+	       "a binding's longest record exceeds R_MAX");
+_Static_assert(sizeof(((struct store_binding *)0)->transport) == 8,
+	       "transport's size is counted above");
+
 struct bjournal {
 	char *path;
 	char *tmp;
