@@ -652,10 +652,11 @@ static int write_tmp(struct bjournal *j, const struct replay *rp, bjournal_seed_
 		w->err = -errno;
 	/* The first file (rp NULL) must not replace a journal another
 	 * process created meanwhile: that one appends to it. -EEXIST: open
-	 * theirs. (A file system without RENAME_NOREPLACE: a plain rename.) */
+	 * theirs. (A file system or kernel without RENAME_NOREPLACE: a plain
+	 * rename.) */
 	if (!w->err && !rp &&
 	    renameat2(AT_FDCWD, j->tmp, AT_FDCWD, j->path, RENAME_NOREPLACE) < 0 &&
-	    (errno != EINVAL || rename(j->tmp, j->path) < 0))
+	    ((errno != EINVAL && errno != ENOSYS) || rename(j->tmp, j->path) < 0))
 		w->err = -errno;
 	if (!w->err && rp && rename(j->tmp, j->path) < 0)
 		w->err = -errno;
