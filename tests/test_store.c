@@ -1295,3 +1295,43 @@ Test(store, journal_damaged_files_never_crash)
 	unlink(jpath);
 	cr_assert_eq(store_open(&st, path, NULL, 0), 0);
 }
+
+/* Damage in the middle (a flipped byte: every record after it is dropped,
+ * far more than a kill's torn last record) is not destroyed by the
+ * writer's compaction: the file is kept as PATH.damaged. A torn tail alone
+ * keeps nothing. */
+Test(store, journal_damage_in_the_middle_is_kept_aside)
+{
+	static struct store_change c[300];
+	char jpath[160], dpath[170];
+	long full;
+	FILE *f;
+
+	snprintf(jpath, sizeof(jpath), "%s-bindings", path);
+	snprintf(dpath, sizeof(dpath), "%s-bindings.damaged", path);
+	for (int i = 0; i < 300; i++) {
+		char aor[32];
+		snprintf(aor, sizeof(aor), "u%03d@x.example", i);
+		c[i] = change(STORE_BINDING_PUT, aor, "sip:u@192.0.2.9", (uint32_t)i + 1);
+	}
+	cr_assert_eq(store_binding_apply(st, c, 300), 0);
+	store_close(st);
+	st = NULL;
+	full = file_size(jpath);
+	/* a torn tail: nothing kept aside */
+	cr_assert_eq(truncate(jpath, full - 10), 0);
+	cr_assert_eq(store_open(&st, path, NULL, 0), 0);
+	cr_assert_eq(store_binding_apply(st, c, 1), 0, "%s", store_errmsg(st));
+	cr_assert_eq(access(dpath, F_OK), -1, "a torn tail was kept aside");
+	store_close(st);
+	st = NULL;
+	full = file_size(jpath);
+	f = fopen(jpath, "r+b");
+	cr_assert_not_null(f);
+	fseek(f, 16 + 8 + 20 + 2 + 3, SEEK_SET); /* inside the first record's AOR */
+	fputc('X', f);
+	fclose(f);
+	cr_assert_eq(store_open(&st, path, NULL, 0), 0);
+	cr_assert_eq(store_binding_apply(st, c, 1), 0, "%s", store_errmsg(st));
+	cr_assert_eq(file_size(dpath), full, "the damaged file was not kept");
+}

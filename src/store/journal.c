@@ -18,7 +18,9 @@
  * Host byte order: the file is the machine's own, like the SQLite file
  * beside it. Replay stops at the first record that is short or fails its
  * check (a kill in the middle of a write() can leave half a record; a
- * machine crash, garbage): what follows is dropped, and the writer cuts it.
+ * machine crash, garbage): what follows is dropped, and the writer cuts it
+ * (keeping the file as PATH.damaged first when more was dropped than a
+ * torn last record can be).
  *
  * Replay: the last put or delete of each (aor, contact) wins, unless a
  * delete of its AOR comes after it. Compaction writes the live records'
@@ -689,6 +691,22 @@ static int compact(struct bjournal *j, bool verify)
 	if (r) {
 		unmap_file(map, msize);
 		return r;
+	}
+	if (verify && msize - rp.valid > R_HDR + R_MAX) {
+		/* more is dropped than a kill's torn last record can be (a
+		 * flipped byte, a machine crash's garbage): the records after
+		 * it would be gone for good once compacted, so the file is
+		 * kept as PATH.damaged (the last such one) for an operator */
+		size_t plen = strlen(j->path);
+		char *d = malloc(plen + sizeof(".damaged"));
+		if (d) {
+			memcpy(d, j->path, plen);
+			memcpy(d + plen, ".damaged", sizeof(".damaged"));
+			unlink(d);
+			if (link(j->path, d) < 0) { /* best effort: the journal goes on */
+			}
+			free(d);
+		}
 	}
 	fd = write_tmp(j, &rp, NULL, NULL, &size);
 	replay_free(&rp);

@@ -24,7 +24,8 @@ typedef int (*bjournal_seed_fn)(void *arg, store_binding_cb cb, void *cbarg);
  * (flock) on it, creates it when missing (first with every binding seed()
  * yields, so an older database's bindings move over; seed may be NULL),
  * and rewrites it compacted (a torn last record, left by a kill during a
- * write, is dropped). err gets a message on failure.
+ * write, is dropped; when more is dropped than that, damage, the file is
+ * first kept as PATH.damaged). err gets a message on failure.
  * Returns 0, -EBUSY (another process writes it), -EINVAL (not a journal,
  * or a newer version), -ENOMEM, or -EIO and the like from the file system.
  */
