@@ -1172,35 +1172,106 @@ SIP_AVX2_INLINE const char *fast_next_cr(struct fast_scan *s)
 	return c;
 }
 
+/*
+ * What split_fast and split_reg share. Always inlined (SIP_AVX2_INLINE):
+ * they run once per message or per header line on the parser's hot path.
+ */
+
+/* Loads s over [buf, buf + len) and parses the start line into m; *cp gets
+ * its CR. 0, or < 0 when the general code must decide. */
+SIP_AVX2_INLINE int fast_start_line(struct fast_scan *s, struct sip_msg *m, const char *buf,
+				    size_t len, const char **cp)
+{
+	const char *p = buf, *end = buf + len, *c;
+
+	if (sip_unlikely(len < 4 || *buf == '\r' || *buf == '\n'))
+		return -1;
+	s->buf = s->blk = buf;
+	s->end = end;
+	s->cin = 0;
+	fast_load(s);
+	c = fast_next_cr(s);
+	if (sip_unlikely(!c || end - c <= 2 || c[1] != '\n'))
+		return -1;
+	*cp = c;
+	if (c - p >= 4 && (p[0] | 0x20) == 's' && (p[1] | 0x20) == 'i' &&
+	    (p[2] | 0x20) == 'p' && p[3] == '/') {
+		m->is_request = false;
+		return parse_status_line(m, buf, p, c, NULL);
+	}
+	m->is_request = true;
+	return parse_request_line(m, buf, p, c, end, NULL);
+}
+
+/* The header name at p by lookup (any name, any case): *qp its end (the
+ * colon), *vp the value (after one SP), *id. false when the general code
+ * must decide (no colon, an empty name, a byte no token holds). */
+SIP_AVX2_INLINE bool fast_name(const char *p, const char *end, const char **qp,
+			       const char **vp, enum sip_hdr_id *id)
+{
+	const char *q = find_name_end(p, end), *v;
+
+	if (sip_unlikely(*q != ':' || q == p))
+		return false;
+	*id = hdr_lookup_at(p, (size_t)(q - p), (size_t)(end - p));
+	if (*id == SIP_HDR_OTHER) {
+		for (const char *t = p; t < q; t++)
+			if (sip_unlikely(!tok_tab[(unsigned char)*t]))
+				return false;
+	}
+	v = q + 1;
+	if (sip_likely(*v == ' '))
+		v++;
+	*qp = q;
+	*vp = v;
+	return true;
+}
+
+/* Adds the header line name [p, q), value [v, c) as slot *n + 1 of m (the
+ * chain of its id through last[]); NULL when the general code must decide
+ * (SP left at either end of the value, no slot left, a second singleton). */
+SIP_AVX2_INLINE struct sip_hdr *fast_slot(struct sip_msg *m, struct sip_hdr *hdrs, size_t cap,
+					  size_t *n, uint16_t *last, enum sip_hdr_id id,
+					  const char *p, const char *q, const char *v,
+					  const char *c)
+{
+	struct sip_hdr *h;
+
+	/* more SP after the colon or before the CR: the general code */
+	if (sip_unlikely(*v == ' ' || (c > v && c[-1] == ' ')))
+		return NULL;
+	if (sip_unlikely(*n >= cap))
+		return NULL;
+	h = &hdrs[(*n)++];
+	h->name = sip_str_make(p, (size_t)(q - p));
+	h->value = sip_str_make(v, (size_t)(c - v));
+	h->id = (uint16_t)id;
+	h->next = 0;
+	if (m->first[id] == 0) {
+		m->first[id] = (uint16_t)*n;
+		m->count[id] = 1;
+	} else {
+		if (sip_unlikely(singleton_mask & HDR_BIT(id)))
+			return NULL;
+		hdrs[last[id] - 1].next = (uint16_t)*n;
+		if (m->count[id] < UINT8_MAX)
+			m->count[id]++;
+	}
+	last[id] = (uint16_t)*n;
+	return h;
+}
+
 SIP_AVX2 static int split_fast(struct sip_msg *m, const char *buf, size_t len,
 			       struct sip_hdr *hdrs, size_t cap, bool stream)
 {
-	const char *p = buf, *end = buf + len, *c;
+	const char *p, *end = buf + len, *c;
 	uint16_t last[SIP_HDR__COUNT];
 	struct fast_scan s;
 	size_t n = 0;
 	int rc;
 
-	if (sip_unlikely(len < 4 || *buf == '\r' || *buf == '\n'))
-		return 0;
-	s.buf = s.blk = buf;
-	s.end = end;
-	s.cin = 0;
-	fast_load(&s);
-
-	/* start line [p, c) */
-	c = fast_next_cr(&s);
-	if (sip_unlikely(!c || end - c <= 2 || c[1] != '\n'))
-		return 0;
-	if (c - p >= 4 && (p[0] | 0x20) == 's' && (p[1] | 0x20) == 'i' &&
-	    (p[2] | 0x20) == 'p' && p[3] == '/') {
-		m->is_request = false;
-		rc = parse_status_line(m, buf, p, c, NULL);
-	} else {
-		m->is_request = true;
-		rc = parse_request_line(m, buf, p, c, end, NULL);
-	}
-	if (sip_unlikely(rc < 0))
+	/* start line, c at its CR */
+	if (sip_unlikely(fast_start_line(&s, m, buf, len, &c) < 0))
 		return 0;
 
 	/* header lines [p, c), c at the CR */
@@ -1220,39 +1291,11 @@ SIP_AVX2 static int split_fast(struct sip_msg *m, const char *buf, size_t len,
 			break;
 		if (sip_unlikely(end - c == 2))
 			return 0; /* no empty line: the general code decides */
-		q = find_name_end(p, end);
-		if (sip_unlikely(*q != ':' || q == p))
+		if (sip_unlikely(!fast_name(p, end, &q, &v, &id)))
 			return 0;
-		id = hdr_lookup_at(p, (size_t)(q - p), (size_t)(end - p));
-		if (id == SIP_HDR_OTHER) {
-			for (const char *t = p; t < q; t++)
-				if (sip_unlikely(!tok_tab[(unsigned char)*t]))
-					return 0;
-		}
-		v = q + 1;
-		if (sip_likely(*v == ' '))
-			v++;
-		/* more SP after the colon or before the CR: the general code */
-		if (sip_unlikely(*v == ' ' || (c > v && c[-1] == ' ')))
+		h = fast_slot(m, hdrs, cap, &n, last, id, p, q, v, c);
+		if (sip_unlikely(!h))
 			return 0;
-		if (sip_unlikely(n >= cap))
-			return 0;
-		h = &hdrs[n++];
-		h->name = sip_str_make(p, (size_t)(q - p));
-		h->value = sip_str_make(v, (size_t)(c - v));
-		h->id = (uint16_t)id;
-		h->next = 0;
-		if (m->first[id] == 0) {
-			m->first[id] = (uint16_t)n;
-			m->count[id] = 1;
-		} else {
-			if (sip_unlikely(singleton_mask & HDR_BIT(id)))
-				return 0;
-			hdrs[last[id] - 1].next = (uint16_t)n;
-			if (m->count[id] < UINT8_MAX)
-				m->count[id]++;
-		}
-		last[id] = (uint16_t)n;
 		if (split_mask & HDR_BIT(id)) {
 			if (split_value(m, id, h->value, buf, end, NULL) < 0)
 				return 0;
@@ -1873,41 +1916,23 @@ SIP_AVX2 static int split_reg(struct sip_reg *r, const char *buf, size_t len,
 			      struct sip_hdr *hdrs, size_t cap, bool stream, unsigned *okp)
 {
 	struct sip_msg *m = &r->msg;
-	const char *p = buf, *end = buf + len, *c;
+	const char *p, *end = buf + len, *c;
 	uint16_t last[SIP_HDR__COUNT];
 	struct fast_scan s;
 	unsigned ok = 0, bad = 0;
 	size_t n = 0, nc = 0;
 	int rc;
 
-	if (sip_unlikely(len < 4 || *buf == '\r' || *buf == '\n'))
+	/* start line, c at its CR; a request's URI parsed at once */
+	if (sip_unlikely(fast_start_line(&s, m, buf, len, &c) < 0))
 		return 0;
-	s.buf = s.blk = buf;
-	s.end = end;
-	s.cin = 0;
-	fast_load(&s);
-
-	/* start line [p, c) */
-	c = fast_next_cr(&s);
-	if (sip_unlikely(!c || end - c <= 2 || c[1] != '\n'))
-		return 0;
-	if (c - p >= 4 && (p[0] | 0x20) == 's' && (p[1] | 0x20) == 'i' &&
-	    (p[2] | 0x20) == 'p' && p[3] == '/') {
-		m->is_request = false;
-		rc = parse_status_line(m, buf, p, c, NULL);
-	} else {
-		m->is_request = true;
-		rc = parse_request_line(m, buf, p, c, end, NULL);
-		if (sip_likely(rc == 0 &&
-			       (rs_uri(&r->ruri, m->ruri.p, m->ruri.p + m->ruri.len, end,
-				       SIP_URI_SCAN_WHOLE) ||
-				sip_uri_parse(&r->ruri, m->ruri, NULL) == 0))) {
-			r->ruri_rc = 0;
-			ok |= RF_RURI;
-		}
+	if (m->is_request &&
+	    sip_likely(rs_uri(&r->ruri, m->ruri.p, m->ruri.p + m->ruri.len, end,
+			      SIP_URI_SCAN_WHOLE) ||
+		       sip_uri_parse(&r->ruri, m->ruri, NULL) == 0)) {
+		r->ruri_rc = 0;
+		ok |= RF_RURI;
 	}
-	if (sip_unlikely(rc < 0))
-		return 0;
 
 	/* header lines [p, c), c at the CR */
 	for (p = c + 2;; p = c + 2) {
@@ -1929,40 +1954,12 @@ SIP_AVX2 static int split_reg(struct sip_reg *r, const char *buf, size_t len,
 		if (sip_likely(end - p >= 16 && (nl = reg_name(p, &id)) != 0 && c - p > (ptrdiff_t)nl + 2)) {
 			q = p + nl;
 			v = q + 2;
-		} else {
-			q = find_name_end(p, end);
-			if (sip_unlikely(*q != ':' || q == p))
-				return 0;
-			id = hdr_lookup_at(p, (size_t)(q - p), (size_t)(end - p));
-			if (id == SIP_HDR_OTHER) {
-				for (const char *t = p; t < q; t++)
-					if (sip_unlikely(!tok_tab[(unsigned char)*t]))
-						return 0;
-			}
-			v = q + 1;
-			if (sip_likely(*v == ' '))
-				v++;
-		}
-		if (sip_unlikely(*v == ' ' || (c > v && c[-1] == ' ')))
+		} else if (sip_unlikely(!fast_name(p, end, &q, &v, &id))) {
 			return 0;
-		if (sip_unlikely(n >= cap))
-			return 0;
-		h = &hdrs[n++];
-		h->name = sip_str_make(p, (size_t)(q - p));
-		h->value = sip_str_make(v, (size_t)(c - v));
-		h->id = (uint16_t)id;
-		h->next = 0;
-		if (m->first[id] == 0) {
-			m->first[id] = (uint16_t)n;
-			m->count[id] = 1;
-		} else {
-			if (sip_unlikely(singleton_mask & HDR_BIT(id)))
-				return 0;
-			hdrs[last[id] - 1].next = (uint16_t)n;
-			if (m->count[id] < UINT8_MAX)
-				m->count[id]++;
 		}
-		last[id] = (uint16_t)n;
+		h = fast_slot(m, hdrs, cap, &n, last, id, p, q, v, c);
+		if (sip_unlikely(!h))
+			return 0;
 		switch (id) {
 		case SIP_HDR_CALL_ID:
 		case SIP_HDR_CSEQ:
