@@ -242,8 +242,8 @@ static inline const char *cc_quoted_end(const char *p, const char *end)
 		while (end - p >= 16) {
 			__m128i x = _mm_loadu_si128((const __m128i *)(const void *)p);
 			unsigned m = (unsigned)_mm_movemask_epi8(
-				_mm_or_si128(_mm_cmpeq_epi8(x, _mm_set1_epi8('"')),
-					     _mm_cmpeq_epi8(x, _mm_set1_epi8('\\'))));
+				_mm_or_si128(_mm_cmpeq_epi8(x, sip_k16('"')),
+					     _mm_cmpeq_epi8(x, sip_k16('\\'))));
 			if (m) {
 				p += __builtin_ctz(m);
 				goto found;

@@ -110,16 +110,16 @@ host_sse2(const char *p, const char *end, const char **q, struct sip_str *host,
 	  enum sip_host_type *type, int *why)
 {
 	__m128i x = cc_load16(p, end);
-	__m128i lo = _mm_or_si128(x, _mm_set1_epi8(0x20));
-	__m128i az = _mm_and_si128(_mm_cmpgt_epi8(lo, _mm_set1_epi8(0x60)),
-				   _mm_cmplt_epi8(lo, _mm_set1_epi8(0x7b)));
-	__m128i alpha = _mm_or_si128(az, _mm_cmpeq_epi8(x, _mm_set1_epi8('_')));
-	__m128i digit = _mm_and_si128(_mm_cmpgt_epi8(x, _mm_set1_epi8(0x2f)),
-				      _mm_cmplt_epi8(x, _mm_set1_epi8(0x3a)));
+	__m128i lo = _mm_or_si128(x, sip_k16(0x20));
+	__m128i az = _mm_and_si128(_mm_cmpgt_epi8(lo, sip_k16(0x60)),
+				   _mm_cmplt_epi8(lo, sip_k16(0x7b)));
+	__m128i alpha = _mm_or_si128(az, _mm_cmpeq_epi8(x, sip_k16('_')));
+	__m128i digit = _mm_and_si128(_mm_cmpgt_epi8(x, sip_k16(0x2f)),
+				      _mm_cmplt_epi8(x, sip_k16(0x3a)));
 	unsigned ma = (unsigned)_mm_movemask_epi8(alpha);
 	unsigned md = (unsigned)_mm_movemask_epi8(digit);
-	__m128i dot = _mm_cmpeq_epi8(x, _mm_set1_epi8('.'));
-	__m128i dash = _mm_cmpeq_epi8(x, _mm_set1_epi8('-'));
+	__m128i dot = _mm_cmpeq_epi8(x, sip_k16('.'));
+	__m128i dash = _mm_cmpeq_epi8(x, sip_k16('-'));
 	unsigned mdot = (unsigned)_mm_movemask_epi8(dot);
 	unsigned mdash = (unsigned)_mm_movemask_epi8(dash);
 	unsigned n = (unsigned)__builtin_ctz(~(ma | md | mdot | mdash) | 0x10000u);

@@ -318,8 +318,8 @@ static inline __attribute__((always_inline)) const char *
 scan_stop(const char *p, const char *e, const char *end, bool le_sp, bool uric)
 {
 #if SIP_SSE2
-	const __m128i sp = _mm_set1_epi8(0x20), lt = _mm_set1_epi8('<'),
-		      gt = _mm_set1_epi8('>'), dq = _mm_set1_epi8('"'), hi = _mm_set1_epi8(0x7f);
+	const __m128i sp = sip_k16(0x20), lt = sip_k16('<'), gt = sip_k16('>'),
+		      dq = sip_k16('"'), hi = sip_k16(0x7f);
 
 	while (p < e && end - p >= 16) {
 		__m128i x = _mm_loadu_si128((const __m128i *)(const void *)p);
@@ -1102,15 +1102,29 @@ struct fast_scan {
 	uint64_t cin;  /* 1 when the byte before the block is a CR */
 };
 
+/* The classifier's constants, read as memory operands: filled at load time
+ * (so that gcc does not rebuild each broadcast, three instructions, for
+ * every block: calls in the split's loop leave no vector register live). */
+static struct {
+	__m256i k1f, k7f, kcr;
+} fast_k;
+
+/* plain stores: this runs on every CPU, AVX2 or not */
+__attribute__((constructor)) static void fast_k_init(void)
+{
+	memset(&fast_k.k1f, 0x1f, sizeof(fast_k.k1f));
+	memset(&fast_k.k7f, 0x7f, sizeof(fast_k.k7f));
+	memset(&fast_k.kcr, '\r', sizeof(fast_k.kcr));
+}
+
 /* Control bytes (below 0x20, DEL) of the 32 bytes at p, and their CRs. */
 SIP_AVX2_INLINE uint64_t ctl32(const char *p, uint64_t *cr)
 {
 	__m256i x = _mm256_loadu_si256((const __m256i *)(const void *)p);
-	__m256i c = _mm256_or_si256(
-		_mm256_cmpeq_epi8(_mm256_min_epu8(x, _mm256_set1_epi8(0x1f)), x),
-		_mm256_cmpeq_epi8(x, _mm256_set1_epi8(0x7f)));
+	__m256i c = _mm256_or_si256(_mm256_cmpeq_epi8(_mm256_min_epu8(x, fast_k.k1f), x),
+				    _mm256_cmpeq_epi8(x, fast_k.k7f));
 
-	*cr = (uint32_t)_mm256_movemask_epi8(_mm256_cmpeq_epi8(x, _mm256_set1_epi8('\r')));
+	*cr = (uint32_t)_mm256_movemask_epi8(_mm256_cmpeq_epi8(x, fast_k.kcr));
 	return (uint32_t)_mm256_movemask_epi8(c);
 }
 

@@ -64,7 +64,7 @@ SIP_AVX2_INLINE const char *rs_span(const char *p, const char *e, const char *be
 {
 	const __m128i lt = _mm_load_si128((const __m128i *)(const void *)rs_lo[k]);
 	const __m128i ht = _mm_load_si128((const __m128i *)(const void *)rs_hi);
-	const __m128i nib = _mm_set1_epi8(0x0f);
+	const __m128i nib = sip_k16(0x0f);
 
 	while (bend - p >= 16) {
 		__m128i x = _mm_loadu_si128((const __m128i *)(const void *)p);
@@ -93,8 +93,8 @@ SIP_AVX2_INLINE const char *rs_quote_end(const char *p, const char *e, const cha
 	while (bend - p >= 16) {
 		__m128i x = _mm_loadu_si128((const __m128i *)(const void *)p);
 		unsigned m = (unsigned)_mm_movemask_epi8(
-			_mm_or_si128(_mm_cmpeq_epi8(x, _mm_set1_epi8('"')),
-				     _mm_cmpeq_epi8(x, _mm_set1_epi8('\\'))));
+			_mm_or_si128(_mm_cmpeq_epi8(x, sip_k16('"')),
+				     _mm_cmpeq_epi8(x, sip_k16('\\'))));
 
 		if (m) {
 			const char *q = p + __builtin_ctz(m);

@@ -24,6 +24,35 @@
 
 #if SIP_SSE2
 /*
+ * sip_k16(c): the vector of 16 bytes c (c < 128), read from a table behind
+ * an empty asm, so that the compiler cannot see the constant. Inside the
+ * AVX2 functions gcc otherwise builds each _mm_set1_epi8 anew from a
+ * general register (three instructions: mov, vmovd, vpbroadcastb) at every
+ * use it cannot hoist; a table row is one load, mostly folded into the
+ * compare as its memory operand.
+ */
+#define SIP_K16_R(i) {i, i, i, i, i, i, i, i, i, i, i, i, i, i, i, i}
+#define SIP_K16_R8(i)                                                                    \
+	SIP_K16_R(i), SIP_K16_R(i + 1), SIP_K16_R(i + 2), SIP_K16_R(i + 3),              \
+		SIP_K16_R(i + 4), SIP_K16_R(i + 5), SIP_K16_R(i + 6), SIP_K16_R(i + 7)
+static const uint8_t sip_k16_tab[128][16] __attribute__((aligned(16), unused)) = {
+	SIP_K16_R8(0),	SIP_K16_R8(8),	SIP_K16_R8(16), SIP_K16_R8(24),
+	SIP_K16_R8(32), SIP_K16_R8(40), SIP_K16_R8(48), SIP_K16_R8(56),
+	SIP_K16_R8(64), SIP_K16_R8(72), SIP_K16_R8(80), SIP_K16_R8(88),
+	SIP_K16_R8(96), SIP_K16_R8(104), SIP_K16_R8(112), SIP_K16_R8(120),
+};
+#undef SIP_K16_R8
+#undef SIP_K16_R
+
+static inline __attribute__((always_inline)) __m128i sip_k16(unsigned char c)
+{
+	const uint8_t(*t)[16] = sip_k16_tab;
+
+	__asm__("" : "+r"(t));
+	return _mm_load_si128((const __m128i *)(const void *)t[c & 0x7f]);
+}
+
+/*
  * The n < 16 bytes at p followed by zero bytes, from overlapping 8-, 4- and
  * 1-byte loads inside [p, p + n): never reads at or past p + n (cheaper than
  * a copy into a padded buffer, which costs a memcpy and a memset call).
