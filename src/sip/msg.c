@@ -1846,11 +1846,127 @@ static void reg_fields_general(struct sip_reg *r, unsigned need)
 }
 
 #if SIP_FAST_SPLIT
+#include "regfast.h"
+
+/* The one pass's state while it walks the header lines (split_reg). */
+struct reg_pass {
+	struct sip_reg *r;
+	struct sip_hdr *hdrs;
+	const char *buf, *end;
+	size_t cap, n, nc;
+	unsigned ok, bad;
+	uint16_t last[SIP_HDR__COUNT];
+};
+
 /*
- * The usual header names of a REGISTER, followed by ": " and a value that
- * does not start with SP, by one or two case-folded word compares (0x20 ORed
- * into the letter positions only). Returns the name length with *id set, or
- * 0 (the caller then finds the name's end and looks it up). end - p >= 16.
+ * The header line name [p, q), value [v, c) of id: its slot, and the
+ * registration field it holds parsed. Always inlined, mostly with id a
+ * constant (the switch then folds away). false: give up (the general code
+ * decides).
+ */
+SIP_AVX2_INLINE bool reg_line(struct reg_pass *st, enum sip_hdr_id id, const char *p,
+			      const char *q, const char *v, const char *c)
+{
+	struct sip_reg *r = st->r;
+	struct sip_msg *m = &r->msg;
+	const char *end = st->end;
+	struct sip_hdr *h;
+	struct sip_str rest;
+
+	h = fast_slot(m, st->hdrs, st->cap, &st->n, st->last, id, p, q, v, c);
+	if (sip_unlikely(!h))
+		return false;
+	switch (id) {
+	case SIP_HDR_CALL_ID:
+	case SIP_HDR_CSEQ:
+	case SIP_HDR_CONTENT_LENGTH:
+		if (split_value(m, id, h->value, st->buf, end, NULL) < 0)
+			return false;
+		break;
+	case SIP_HDR_VIA:
+		/* the top hop alone in the first Via line; a second line:
+		 * the general way */
+		rest = h->value;
+		if (m->count[id] == 1 &&
+		    (rs_via(&r->via, h->value, end) ||
+		     (sip_via_next(&rest, &r->via, NULL) == 1 && rest.len == 0))) {
+			r->via_rc = 1;
+			st->ok |= RF_VIA;
+		} else {
+			st->bad |= RF_VIA;
+		}
+		break;
+	case SIP_HDR_FROM:
+		if (rs_from_to(&r->from, h->value, end) ||
+		    sip_nameaddr_parse(&r->from, h->value, NULL) == 0) {
+			r->from_rc = 0;
+			st->ok |= RF_FROM;
+		}
+		break;
+	case SIP_HDR_TO:
+		if (rs_from_to(&r->to, h->value, end) ||
+		    sip_nameaddr_parse(&r->to, h->value, NULL) == 0) {
+			r->to_rc = 0;
+			st->ok |= RF_TO;
+		}
+		break;
+	case SIP_HDR_CONTACT: {
+		/* every element of every line, as sip_msg_contacts; a '*',
+		 * too many or any error: the general way */
+		size_t nc = st->nc, before = nc;
+
+		if (st->bad & RF_CONTACTS)
+			break;
+		rest = h->value;
+		if (nc < r->ccap && rs_contact(&r->contacts[nc], rest, end)) {
+			rest.len = 0;
+			nc++;
+		}
+		while (rest.len) {
+			if (nc >= r->ccap || sip_contact_next(&rest, &r->contacts[nc], NULL) != 1 ||
+			    r->contacts[nc].star) {
+				st->bad |= RF_CONTACTS;
+				break;
+			}
+			nc++;
+		}
+		if (nc == before)
+			st->bad |= RF_CONTACTS;
+		st->nc = nc;
+		r->ncontacts = (int)nc;
+		st->ok |= RF_CONTACTS;
+		break;
+	}
+	case SIP_HDR_AUTHORIZATION:
+		if (m->count[id] == 1 && (rs_auth(&r->auth, h->value, end) ||
+					  sip_auth_parse(&r->auth, h->value, NULL) == 0)) {
+			r->auth_rc = 0;
+			st->ok |= RF_AUTH;
+		}
+		break;
+	case SIP_HDR_EXPIRES:
+		if (dec_u32(h->value, &r->expires) == 0) {
+			r->expires_rc = 0;
+			st->ok |= RF_EXPIRES;
+		}
+		break;
+	case SIP_HDR_MAX_FORWARDS:
+		if (dec_u32(h->value, &r->max_forwards) == 0) {
+			r->max_forwards_rc = 0;
+			st->ok |= RF_MAXF;
+		}
+		break;
+	default:
+		break;
+	}
+	return true;
+}
+
+/*
+ * The usual header names of a REGISTER, followed by ": " and a value, by
+ * one or two case-folded word compares (0x20 ORed into the letter positions
+ * only), each matched name handled at once with its id a constant
+ * (reg_line). NB/OB/RW/RO build the literal words at compile time.
  */
 #define NB(s, i) ((uint64_t)(unsigned char)(s "\0\0\0\0\0\0\0\0\0\0\0\0\0\0\0\0\0\0\0\0\0\0\0\0")[i])
 #define OB(s, i) ((NB(s, i) >= 'a' && NB(s, i) <= 'z') ? 0x20ull : 0ull)
@@ -1860,65 +1976,25 @@ static void reg_fields_general(struct sip_reg *r, unsigned need)
 #define RW(s, o) W8(NB, s, o)
 #define RO(s, o) W8(OB, s, o)
 #define RK(n) ((n) >= 8 ? ~0ull : (1ull << (8 * (n))) - 1)
-/* "name: " of up to 8 bytes (name up to 6) */
-#define RN1(lit, idv)                                                                    \
-	if (((w | RO(lit, 0)) & RK(sizeof(lit) - 1)) == RW(lit, 0)) {                     \
-		*id = (idv);                                                             \
-		return sizeof(lit) - 3;                                                  \
+/* "name: " of up to 8 bytes (name up to 6), then of 9 to 16 bytes; the
+ * value must not be empty (c - p > the literal's length) */
+#define RN_DO(lit, idv)                                                                  \
+	{                                                                                \
+		if (sip_unlikely(!reg_line(&st, (idv), p, p + sizeof(lit) - 3,          \
+					   p + sizeof(lit) - 1, c)))                    \
+			return 0;                                                        \
+		continue;                                                                \
 	}
-/* "name: " of 9 to 16 bytes */
+#define RN1(lit, idv)                                                                    \
+	if (((w | RO(lit, 0)) & RK(sizeof(lit) - 1)) == RW(lit, 0) &&                     \
+	    c - p > (ptrdiff_t)sizeof(lit) - 1)                                           \
+	RN_DO(lit, idv)
 #define RN2(lit, idv)                                                                    \
 	if ((w | RO(lit, 0)) == RW(lit, 0) &&                                             \
 	    ((load64(p + sizeof(lit) - 9) | RO(lit, sizeof(lit) - 9)) ==                  \
-	     RW(lit, sizeof(lit) - 9))) {                                                 \
-		*id = (idv);                                                             \
-		return sizeof(lit) - 3;                                                  \
-	}
-SIP_INLINE size_t reg_name(const char *p, enum sip_hdr_id *id)
-{
-	uint64_t w = load64(p);
-
-	switch ((unsigned char)w | 0x20) {
-	case 'v':
-		RN1("via: ", SIP_HDR_VIA);
-		break;
-	case 'f':
-		RN1("from: ", SIP_HDR_FROM);
-		break;
-	case 't':
-		RN1("to: ", SIP_HDR_TO);
-		break;
-	case 'c':
-		RN1("cseq: ", SIP_HDR_CSEQ);
-		RN2("call-id: ", SIP_HDR_CALL_ID);
-		RN2("contact: ", SIP_HDR_CONTACT);
-		RN2("content-length: ", SIP_HDR_CONTENT_LENGTH);
-		break;
-	case 'e':
-		RN2("expires: ", SIP_HDR_EXPIRES);
-		break;
-	case 'm':
-		RN2("max-forwards: ", SIP_HDR_MAX_FORWARDS);
-		break;
-	case 'a':
-		RN2("authorization: ", SIP_HDR_AUTHORIZATION);
-		break;
-	case 'u':
-		RN2("user-agent: ", SIP_HDR_USER_AGENT);
-		break;
-	}
-	return 0;
-}
-#undef RN2
-#undef RN1
-#undef RK
-#undef RO
-#undef RW
-#undef W8
-#undef OB
-#undef NB
-
-#include "regfast.h"
+	     RW(lit, sizeof(lit) - 9)) &&                                                 \
+	    c - p > (ptrdiff_t)sizeof(lit) - 1)                                           \
+	RN_DO(lit, idv)
 
 /*
  * split_fast (same acceptance, same results in r->msg) with the fields of the
@@ -1931,12 +2007,17 @@ SIP_AVX2 static int split_reg(struct sip_reg *r, const char *buf, size_t len,
 {
 	struct sip_msg *m = &r->msg;
 	const char *p, *end = buf + len, *c;
-	uint16_t last[SIP_HDR__COUNT];
+	struct reg_pass st;
 	struct fast_scan s;
-	unsigned ok = 0, bad = 0;
-	size_t n = 0, nc = 0;
 	int rc;
 
+	st.r = r;
+	st.hdrs = hdrs;
+	st.buf = buf;
+	st.end = end;
+	st.cap = cap;
+	st.n = st.nc = 0;
+	st.ok = st.bad = 0;
 	/* start line, c at its CR; a request's URI parsed at once */
 	if (sip_unlikely(fast_start_line(&s, m, buf, len, &c) < 0))
 		return 0;
@@ -1945,16 +2026,13 @@ SIP_AVX2 static int split_reg(struct sip_reg *r, const char *buf, size_t len,
 			      SIP_URI_SCAN_WHOLE) ||
 		       sip_uri_parse(&r->ruri, m->ruri, NULL) == 0)) {
 		r->ruri_rc = 0;
-		ok |= RF_RURI;
+		st.ok |= RF_RURI;
 	}
 
 	/* header lines [p, c), c at the CR */
 	for (p = c + 2;; p = c + 2) {
 		const char *q, *v;
 		enum sip_hdr_id id;
-		struct sip_hdr *h;
-		struct sip_str rest;
-		size_t nl;
 
 		if (sip_unlikely(*p == ' '))
 			return 0;
@@ -1965,107 +2043,61 @@ SIP_AVX2 static int split_reg(struct sip_reg *r, const char *buf, size_t len,
 			break;
 		if (sip_unlikely(end - c == 2))
 			return 0;
-		if (sip_likely(end - p >= 16 && (nl = reg_name(p, &id)) != 0 && c - p > (ptrdiff_t)nl + 2)) {
-			q = p + nl;
-			v = q + 2;
-		} else if (sip_unlikely(!fast_name(p, end, &q, &v, &id))) {
-			return 0;
-		}
-		h = fast_slot(m, hdrs, cap, &n, last, id, p, q, v, c);
-		if (sip_unlikely(!h))
-			return 0;
-		switch (id) {
-		case SIP_HDR_CALL_ID:
-		case SIP_HDR_CSEQ:
-		case SIP_HDR_CONTENT_LENGTH:
-			if (split_value(m, id, h->value, buf, end, NULL) < 0)
-				return 0;
-			break;
-		case SIP_HDR_VIA:
-			/* the top hop alone in the first Via line; a second line:
-			 * the general way */
-			rest = h->value;
-			if (m->count[id] == 1 &&
-			    (rs_via(&r->via, h->value, end) ||
-			     (sip_via_next(&rest, &r->via, NULL) == 1 && rest.len == 0))) {
-				r->via_rc = 1;
-				ok |= RF_VIA;
-			} else {
-				bad |= RF_VIA;
-			}
-			break;
-		case SIP_HDR_FROM:
-			if (rs_from_to(&r->from, h->value, end) ||
-			    sip_nameaddr_parse(&r->from, h->value, NULL) == 0) {
-				r->from_rc = 0;
-				ok |= RF_FROM;
-			}
-			break;
-		case SIP_HDR_TO:
-			if (rs_from_to(&r->to, h->value, end) ||
-			    sip_nameaddr_parse(&r->to, h->value, NULL) == 0) {
-				r->to_rc = 0;
-				ok |= RF_TO;
-			}
-			break;
-		case SIP_HDR_CONTACT:
-			/* every element of every line, as sip_msg_contacts; a
-			 * '*', too many or any error: the general way */
-			if (bad & RF_CONTACTS)
-				break;
-			rest = h->value;
-			{
-				size_t before = nc;
+		if (sip_likely(end - p >= 16)) {
+			uint64_t w = load64(p);
 
-				if (nc < r->ccap && rs_contact(&r->contacts[nc], rest, end)) {
-					rest.len = 0;
-					nc++;
-				}
-				while (rest.len) {
-					if (nc >= r->ccap ||
-					    sip_contact_next(&rest, &r->contacts[nc], NULL) != 1 ||
-					    r->contacts[nc].star) {
-						bad |= RF_CONTACTS;
-						break;
-					}
-					nc++;
-				}
-				if (nc == before)
-					bad |= RF_CONTACTS;
+			switch ((unsigned char)w | 0x20) {
+			case 'v':
+				RN1("via: ", SIP_HDR_VIA);
+				break;
+			case 'f':
+				RN1("from: ", SIP_HDR_FROM);
+				break;
+			case 't':
+				RN1("to: ", SIP_HDR_TO);
+				break;
+			case 'c':
+				RN1("cseq: ", SIP_HDR_CSEQ);
+				RN2("call-id: ", SIP_HDR_CALL_ID);
+				RN2("contact: ", SIP_HDR_CONTACT);
+				RN2("content-length: ", SIP_HDR_CONTENT_LENGTH);
+				break;
+			case 'e':
+				RN2("expires: ", SIP_HDR_EXPIRES);
+				break;
+			case 'm':
+				RN2("max-forwards: ", SIP_HDR_MAX_FORWARDS);
+				break;
+			case 'a':
+				RN2("authorization: ", SIP_HDR_AUTHORIZATION);
+				break;
+			case 'u':
+				RN2("user-agent: ", SIP_HDR_USER_AGENT);
+				break;
 			}
-			r->ncontacts = (int)nc;
-			ok |= RF_CONTACTS;
-			break;
-		case SIP_HDR_AUTHORIZATION:
-			if (m->count[id] == 1 && (rs_auth(&r->auth, h->value, end) ||
-						  sip_auth_parse(&r->auth, h->value, NULL) == 0)) {
-				r->auth_rc = 0;
-				ok |= RF_AUTH;
-			}
-			break;
-		case SIP_HDR_EXPIRES:
-			if (dec_u32(h->value, &r->expires) == 0) {
-				r->expires_rc = 0;
-				ok |= RF_EXPIRES;
-			}
-			break;
-		case SIP_HDR_MAX_FORWARDS:
-			if (dec_u32(h->value, &r->max_forwards) == 0) {
-				r->max_forwards_rc = 0;
-				ok |= RF_MAXF;
-			}
-			break;
-		default:
-			break;
 		}
+		/* any other name, form or case: looked up */
+		if (sip_unlikely(!fast_name(p, end, &q, &v, &id)))
+			return 0;
+		if (sip_unlikely(!reg_line(&st, id, p, q, v, c)))
+			return 0;
 	}
 	if (sip_unlikely(s.anom & ((1ull << (c - s.blk)) - 1)))
 		return 0;
-	m->nhdrs = (uint16_t)n;
+	m->nhdrs = (uint16_t)st.n;
 	rc = msg_body(m, buf, len, c + 2, stream, NULL);
-	*okp = ok & ~bad;
+	*okp = st.ok & ~st.bad;
 	return rc > 0 ? rc : 0;
 }
+#undef RN2
+#undef RN1
+#undef RN_DO
+#undef RK
+#undef RO
+#undef RW
+#undef W8
+#undef OB
+#undef NB
 #endif
 
 int sip_reg_parse(struct sip_reg *r, const char *buf, size_t len, struct sip_hdr *hdrs,
