@@ -193,6 +193,13 @@ static inline uint64_t cc_load(const char *p, size_t n)
  * compiler folds, for the word compares of the fast parameter paths. */
 #define CC_LIT8(lit) cc_load("" lit "\0\0\0\0\0\0\0\0", 8)
 
+/* The same of a literal of 1 to 7 bytes, built as a constant expression
+ * (gcc builds cc_load("lit", n < 8) on the stack at each use). */
+#define CC_LB(lit, i) ((uint64_t)(unsigned char)("" lit "\0\0\0\0\0\0\0\0")[i] << (8 * (i)))
+#define CC_LIT(lit)                                                                      \
+	(CC_LB(lit, 0) | CC_LB(lit, 1) | CC_LB(lit, 2) | CC_LB(lit, 3) | CC_LB(lit, 4) |   \
+	 CC_LB(lit, 5) | CC_LB(lit, 6))
+
 static inline int cc_lit_caseeq(const char *p, size_t n, const char *lit, size_t litlen)
 {
 	if (n != litlen)

@@ -118,7 +118,7 @@ static inline const char *tag_fast(void *obj, const char *p, const char *end, un
 
 	(void)seen;
 	if (end - p >= 6 && *p == ';' &&
-	    (cc_load(p + 1, 4) | 0x00202020u) == cc_load("tag=", 4) &&
+	    (cc_load(p + 1, 4) | 0x00202020u) == CC_LIT("tag=") &&
 	    !sip_str_isset(na->tag)) {
 		q = cc_span(p + 5, end, CC_PVAL);
 		if (likely(q != p + 5)) {

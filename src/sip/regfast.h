@@ -66,6 +66,24 @@ SIP_AVX2_INLINE const char *rs_span(const char *p, const char *e, const char *be
 	const __m128i ht = _mm_load_si128((const __m128i *)(const void *)rs_hi);
 	const __m128i nib = sip_k16(0x0f);
 
+	if (sip_likely(bend - e >= 15)) {
+		/* every 16-byte load from below e stays inside the buffer */
+		for (; p < e; p += 16) {
+			__m128i x = _mm_loadu_si128((const __m128i *)(const void *)p);
+			__m128i l = _mm_and_si128(x, nib);
+			__m128i h = _mm_and_si128(_mm_srli_epi16(x, 4), nib);
+			__m128i m = _mm_and_si128(_mm_shuffle_epi8(lt, l),
+						  _mm_shuffle_epi8(ht, h));
+			unsigned z = (unsigned)_mm_movemask_epi8(
+				_mm_cmpeq_epi8(m, _mm_setzero_si128()));
+
+			if (z) {
+				const char *q = p + __builtin_ctz(z);
+				return q < e ? q : e;
+			}
+		}
+		return e;
+	}
 	while (bend - p >= 16) {
 		__m128i x = _mm_loadu_si128((const __m128i *)(const void *)p);
 		__m128i l = _mm_and_si128(x, nib);
@@ -90,6 +108,26 @@ SIP_AVX2_INLINE const char *rs_quote_end(const char *p, const char *e, const cha
 {
 	const char *s = p;
 
+	if (sip_likely(bend - e >= 15)) {
+		/* every 16-byte load from below e stays inside the buffer */
+		for (; p < e; p += 16) {
+			__m128i x = _mm_loadu_si128((const __m128i *)(const void *)p);
+			unsigned m = (unsigned)_mm_movemask_epi8(
+				_mm_or_si128(_mm_cmpeq_epi8(x, sip_k16('"')),
+					     _mm_cmpeq_epi8(x, sip_k16('\\'))));
+
+			if (m) {
+				const char *q = p + __builtin_ctz(m);
+
+				if (sip_unlikely(q >= e))
+					return NULL;
+				if (sip_likely(*q == '"'))
+					return q;
+				return cc_quoted_end(s, e); /* a quoted-pair */
+			}
+		}
+		return NULL;
+	}
 	while (bend - p >= 16) {
 		__m128i x = _mm_loadu_si128((const __m128i *)(const void *)p);
 		unsigned m = (unsigned)_mm_movemask_epi8(
@@ -194,7 +232,7 @@ SIP_AVX2_INLINE const char *rs_uri(struct sip_uri *u, const char *p, const char 
 	const char *s = p, *q;
 	int hw = 0;
 
-	if (e - p < 5 || (cc_load(p, 4) | 0x00202020u) != cc_load("sip:", 4))
+	if (e - p < 5 || (cc_load(p, 4) | 0x00202020u) != CC_LIT("sip:"))
 		return NULL;
 	cc_zero(u, sizeof(*u));
 	u->raw.p = s;
@@ -261,7 +299,7 @@ SIP_AVX2 static __attribute__((noinline)) bool rs_from_to(struct sip_nameaddr *n
 		return false;
 	if (p == e)
 		return true;
-	if (e - p < 6 || *p != ';' || (cc_load(p + 1, 4) | 0x00202020u) != cc_load("tag=", 4))
+	if (e - p < 6 || *p != ';' || (cc_load(p + 1, 4) | 0x00202020u) != CC_LIT("tag="))
 		return false;
 	q = rs_span(p + 5, e, bend, RS_PVAL);
 	if (q == p + 5 || q != e)
@@ -392,7 +430,7 @@ SIP_AVX2 static __attribute__((noinline)) bool rs_via(struct sip_via *v, struct 
 				return false;
 			seen |= 2;
 			v->received = r;
-		} else if (((w | 0x20202020u) & 0xffffffffu) == cc_load("rpor", 4) &&
+		} else if (((w | 0x20202020u) & 0xffffffffu) == CC_LIT("rpor") &&
 			   (p[5] | 0x20) == 't' && !(seen & 4)) {
 			uint32_t n = 0;
 
@@ -554,7 +592,7 @@ SIP_AVX2 static __attribute__((noinline)) bool rs_auth(struct sip_auth *a, struc
 			break;
 		/* ", " then a known name (a letter: no LWS, no empty parameter);
 		 * q < e, and the value is followed by at least CRLF CRLF */
-		if (cc_load(q, 2) != cc_load(", ", 2))
+		if (cc_load(q, 2) != CC_LIT(", "))
 			return false;
 		p = q + 2;
 	}

@@ -169,7 +169,7 @@ uri_scan(struct sip_uri *u, const char *p, const char *end, int mode, const char
 	u->raw.p = p;
 	/* the usual "sip:" (any case) in one compare: the ':' exactly, 0x20 ORed
 	 * into the letters only */
-	if (likely(end - p >= 4 && (cc_load(p, 4) | 0x00202020u) == cc_load("sip:", 4))) {
+	if (likely(end - p >= 4 && (cc_load(p, 4) | 0x00202020u) == CC_LIT("sip:"))) {
 		u->scheme = SIP_URI_SIP;
 		p += 4;
 		goto userinfo;

@@ -223,7 +223,7 @@ static inline const char *via_param_fast(void *obj, const char *p, const char *e
 			return q;
 		}
 	}
-	if ((cc_load(p + 1, 4) | 0x20202020u) == cc_load("rpor", 4) &&
+	if ((cc_load(p + 1, 4) | 0x20202020u) == CC_LIT("rpor") &&
 	    (p[5] | 0x20) == 't' && !(*seen & VP_RPORT)) {
 		uint32_t n = 0;
 
