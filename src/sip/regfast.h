@@ -27,7 +27,9 @@
 
 /* The parsers below are called once per header line, each its own function
  * (gcc stops inlining the small helpers, cc_load among them, into one
- * function as large as the split with every parser inlined). */
+ * function as large as the split with every parser inlined), but for
+ * rs_from_to, which is inlined at its two calls (measured: 33 instructions
+ * fewer per REGISTER; inlining any of the others costs 24 to 290 more). */
 
 enum { RS_TOKEN, RS_USER, RS_PVAL, RS__COUNT };
 
@@ -291,7 +293,7 @@ SIP_AVX2_INLINE const char *rs_nameaddr(struct sip_nameaddr *na, const char *p, 
 }
 
 /* From / To: a name-addr with no parameter but ";tag=". */
-SIP_AVX2 static __attribute__((noinline)) bool rs_from_to(struct sip_nameaddr *na, struct sip_str v, const char *bend)
+SIP_AVX2_INLINE bool rs_from_to(struct sip_nameaddr *na, struct sip_str v, const char *bend)
 {
 	const char *e = v.p + v.len, *p = rs_nameaddr(na, v.p, e, bend), *q;
 
