@@ -1,6 +1,7 @@
 /* SPDX-License-Identifier: MIT */
 /* Tests of the store: the SQLite backend through the store.h interface. */
 #include <criterion/criterion.h>
+#include <dlfcn.h>
 #include <errno.h>
 #include <sqlite3.h>
 #include <stdbool.h>
@@ -1334,4 +1335,241 @@ Test(store, journal_damage_in_the_middle_is_kept_aside)
 	cr_assert_eq(store_open(&st, path, NULL, 0), 0);
 	cr_assert_eq(store_binding_apply(st, c, 1), 0, "%s", store_errmsg(st));
 	cr_assert_eq(file_size(dpath), full, "the damaged file was not kept");
+}
+
+/* ------------------------------------------------------------------------ */
+/* The table an older sipreg wrote to, against the journal                   */
+
+/* Rows in the binding table, as a sipreg from before the journal writes
+ * them (sql: INSERT ... VALUES ...;). */
+static void table_exec(const char *sql)
+{
+	sqlite3 *db;
+
+	cr_assert_eq(sqlite3_open(path, &db), SQLITE_OK);
+	sqlite3_busy_timeout(db, 5000);
+	cr_assert_eq(sqlite3_exec(db, sql, NULL, NULL, NULL), SQLITE_OK, "%s: %s", sql,
+		     sqlite3_errmsg(db));
+	sqlite3_close(db);
+}
+
+/* A binding as a row of the old table (change()'s fields, other expiry). */
+static void table_put(const char *aor, const char *contact, uint32_t cseq, int64_t expires_at)
+{
+	struct store_change c = change(STORE_BINDING_PUT, aor, contact, cseq);
+	char sql[sizeof(c.b) + 256];
+
+	snprintf(sql, sizeof(sql),
+		 "INSERT OR REPLACE INTO binding VALUES ('%s', '%s', '%s', '%s', '%s', '%s', %u,"
+		 " '%s', %u, %lld, %u, %d)",
+		 c.b.aor, c.b.contact, c.b.received, c.b.transport, c.b.path, c.b.instance,
+		 c.b.reg_id, c.b.call_id, c.b.cseq, (long long)expires_at, c.b.q, c.b.nat);
+	table_exec(sql);
+}
+
+static int table_rows(void)
+{
+	sqlite3 *db;
+	sqlite3_stmt *q;
+	int rows;
+
+	cr_assert_eq(sqlite3_open(path, &db), SQLITE_OK);
+	cr_assert_eq(sqlite3_prepare_v2(db, "SELECT count(*) FROM binding", -1, &q, NULL),
+		     SQLITE_OK);
+	cr_assert_eq(sqlite3_step(q), SQLITE_ROW);
+	rows = sqlite3_column_int(q, 0);
+	sqlite3_finalize(q);
+	sqlite3_close(db);
+	return rows;
+}
+
+/* got is change(PUT, aor, contact, cseq) with expires_at instead. */
+static void assert_row(const struct store_binding *got, const char *aor, const char *contact,
+		       uint32_t cseq, int64_t expires_at)
+{
+	struct store_change want = change(STORE_BINDING_PUT, aor, contact, cseq);
+
+	want.b.expires_at = expires_at;
+	assert_same(got, &want.b);
+}
+
+/*
+ * Downgrade, then upgrade: a sipreg from before the journal, run after the
+ * journal was made, registers into the old table (it starts from that
+ * table, emptied by the move). The next journal-era start must not ignore
+ * those rows: each (aor, contact) takes the binding that expires later (the
+ * later registration; a tie keeps the journal's), a row the journal lacks
+ * is added, and the journal's other bindings stay. Both what a start reads
+ * and what the writer then keeps (the table emptied).
+ */
+Test(store, journal_downgrade_then_upgrade_keeps_the_newer_bindings)
+{
+	struct store_change c[3];
+	struct seen *s;
+
+	/* the journal era: three bindings, then the process stops */
+	c[0] = change(STORE_BINDING_PUT, "a@x.example", "sip:a@192.0.2.1", 1);
+	c[1] = change(STORE_BINDING_PUT, "b@x.example", "sip:b@192.0.2.1", 2);
+	c[2] = change(STORE_BINDING_PUT, "c@x.example", "sip:c@192.0.2.1", 3);
+	cr_assert_eq(store_binding_apply(st, c, 3), 0, "%s", store_errmsg(st));
+	store_close(st);
+	st = NULL;
+	/* the older binary: a refreshes (later expiry), b has a row that
+	 * expires before the journal's (the journal's wins), d registers */
+	table_put("a@x.example", "sip:a@192.0.2.1", 11, 1900000001 + 3600);
+	table_put("b@x.example", "sip:b@192.0.2.1", 12, 1900000002 - 60);
+	table_put("d@x.example", "sip:d@192.0.2.1", 14, 1900000004);
+	/* the upgrade's start: what it reads */
+	s = read_back(path);
+	cr_assert_eq(s->n, 4, "read %d bindings", s->n);
+	assert_row(&s->b[0], "a@x.example", "sip:a@192.0.2.1", 11, 1900000001 + 3600);
+	assert_is(&s->b[1], "b@x.example", "sip:b@192.0.2.1", 2);
+	assert_is(&s->b[2], "c@x.example", "sip:c@192.0.2.1", 3);
+	assert_row(&s->b[3], "d@x.example", "sip:d@192.0.2.1", 14, 1900000004);
+	/* its writer moves them into the journal and empties the table */
+	cr_assert_eq(store_open(&st, path, NULL, 0), 0);
+	cr_assert_eq(store_binding_apply(st, NULL, 0), 0, "%s", store_errmsg(st));
+	cr_assert_eq(table_rows(), 0);
+	c[0] = change(STORE_BINDING_DEL, "c@x.example", "sip:c@192.0.2.1", 5);
+	cr_assert_eq(store_binding_apply(st, c, 1), 0, "%s", store_errmsg(st));
+	store_close(st);
+	st = NULL;
+	s = read_back(path);
+	cr_assert_eq(s->n, 3, "read %d bindings", s->n);
+	assert_row(&s->b[0], "a@x.example", "sip:a@192.0.2.1", 11, 1900000001 + 3600);
+	assert_is(&s->b[1], "b@x.example", "sip:b@192.0.2.1", 2);
+	assert_row(&s->b[2], "d@x.example", "sip:d@192.0.2.1", 14, 1900000004);
+	/* read straight from the journal: the move is in the file itself */
+	{
+		char jpath[160], err[256] = "";
+		struct seen j = {0};
+		snprintf(jpath, sizeof(jpath), "%s-bindings", path);
+		cr_assert_eq(bjournal_each(jpath, collect_b, &j, err, sizeof(err)), 0, "%s", err);
+		cr_assert_eq(j.n, 3);
+		assert_row(&j.b[2], "d@x.example", "sip:d@192.0.2.1", 14, 1900000004);
+	}
+}
+
+/*
+ * A reader (another handle: the admin listing, a second process) during the
+ * first move, table -> journal. The move makes the journal, then empties
+ * the table; a reader that looked for the journal before it appeared and
+ * read the table after it was emptied saw no binding at all. access() is
+ * wrapped here: when armed, the moment the reader finds no journal, the
+ * whole move runs (another handle writes its first batch) before the
+ * reader goes on. It must still read every binding.
+ */
+static bool move_on_access;
+
+static void move_now(void)
+{
+	struct store_change c = change(STORE_BINDING_PUT, "new@x.example", "sip:n@192.0.2.9", 9);
+	struct store *w;
+
+	cr_assert_eq(store_open(&w, path, NULL, 0), 0);
+	cr_assert_eq(store_binding_apply(w, &c, 1), 0, "%s", store_errmsg(w));
+	store_close(w);
+}
+
+int access(const char *p, int mode)
+{
+	static int (*real)(const char *, int);
+	size_t n = strlen(p);
+	int r, e;
+
+	if (!real)
+		*(void **)&real = dlsym(RTLD_NEXT, "access");
+	r = real(p, mode);
+	e = errno;
+	if (move_on_access && r < 0 && e == ENOENT && n > 9 &&
+	    strcmp(p + n - 9, "-bindings") == 0) {
+		move_on_access = false;
+		move_now();
+	}
+	errno = e;
+	return r;
+}
+
+Test(store, journal_reader_during_the_first_move_sees_every_binding)
+{
+	char jpath[160];
+	struct seen s = {0};
+	struct store *r;
+
+	table_put("a@x.example", "sip:a@192.0.2.1", 1, 1900000001);
+	table_put("b@x.example", "sip:b@192.0.2.1", 2, 1900000002);
+	snprintf(jpath, sizeof(jpath), "%s-bindings", path);
+	cr_assert_eq(access(jpath, F_OK), -1, "no journal before the move");
+	cr_assert_eq(store_open(&r, path, NULL, 0), 0);
+	move_on_access = true;
+	cr_assert_eq(store_binding_each(r, collect_b, &s), 0, "%s", store_errmsg(r));
+	store_close(r);
+	cr_assert(!move_on_access, "the reader never looked for the journal: test void");
+	cr_assert_eq(table_rows(), 0, "the move ran");
+	/* the snapshot before the move, or the journal after it: never neither */
+	cr_assert_geq(s.n, 2, "the reader saw %d bindings", s.n);
+	cr_assert_str_eq(s.b[0].aor, "a@x.example");
+	cr_assert_str_eq(s.b[1].aor, "b@x.example");
+	cr_assert_eq(read_back(path)->n, 3);
+}
+
+/*
+ * Rows of the old table that a binding (so the journal) cannot hold: an
+ * over-long contact, an empty AOR, a NUL byte inside a field, a CSeq out
+ * of range. They were dropped silently at the move (and read truncated or
+ * wrapped before it). Now: never read as bindings, kept in the table, and
+ * reported in meta "bindings_unmoved" (a count, then AOR<TAB>why per row),
+ * which the registrar logs at start-up; the good rows move as before.
+ */
+Test(store, journal_rows_it_cannot_hold_stay_and_are_reported)
+{
+	char sql[2048], report[8192];
+	size_t len = sizeof(report) - 1;
+	struct seen *s;
+	char longc[601];
+
+	memset(longc, 'c', 600);
+	longc[600] = '\0';
+	table_put("good@x.example", "sip:g@192.0.2.1", 1, 1900000001);
+	snprintf(sql, sizeof(sql),
+		 "INSERT INTO binding VALUES ('long@x.example', 'sip:%s', '', 'udp', '', '', 0,"
+		 " 'cid', 1, 1900000001, 1000, 0);"
+		 "INSERT INTO binding VALUES ('', 'sip:e@192.0.2.1', '', 'udp', '', '', 0,"
+		 " 'cid', 1, 1900000001, 1000, 0);"
+		 "INSERT INTO binding VALUES ('nul@x.example', 'sip:n@192.0.2.1', '', 'udp',"
+		 " CAST(x'3c7369703a61003e' AS TEXT), '', 0, 'cid', 1, 1900000001, 1000, 0);"
+		 "INSERT INTO binding VALUES ('cseq@x.example', 'sip:q@192.0.2.1', '', 'udp', '',"
+		 " '', 0, 'cid', -1, 1900000001, 1000, 0);",
+		 longc);
+	table_exec(sql);
+	/* before the move: only the good row is a binding (none truncated) */
+	s = read_back(path);
+	cr_assert_eq(s->n, 1, "read %d bindings", s->n);
+	assert_row(&s->b[0], "good@x.example", "sip:g@192.0.2.1", 1, 1900000001);
+	/* the move */
+	cr_assert_eq(store_binding_apply(st, NULL, 0), 0, "%s", store_errmsg(st));
+	cr_assert_eq(table_rows(), 4, "the rows the journal cannot hold stay");
+	cr_assert_eq(store_kv_get(st, "bindings_unmoved", report, &len), 0);
+	report[len] = '\0';
+	cr_assert(strncmp(report, "4\n", 2) == 0, "%s", report);
+	cr_assert_not_null(strstr(report, "long@x.example\tcontact is 604 bytes, longer than 511\n"),
+			   "%s", report);
+	cr_assert_not_null(strstr(report, "(none)\taor is empty\n"), "%s", report);
+	cr_assert_not_null(strstr(report, "nul@x.example\tpath holds a NUL byte\n"), "%s", report);
+	cr_assert_not_null(strstr(report, "cseq@x.example\tcseq is not an integer in "
+					  "0..4294967295\n"),
+			   "%s", report);
+	s = read_back(path);
+	cr_assert_eq(s->n, 1);
+	assert_row(&s->b[0], "good@x.example", "sip:g@192.0.2.1", 1, 1900000001);
+	/* fixed by the operator: the next writer moves it and the report goes */
+	table_exec("DELETE FROM binding WHERE aor <> 'long@x.example';"
+		   "UPDATE binding SET contact = 'sip:l@192.0.2.1';");
+	store_close(st);
+	cr_assert_eq(store_open(&st, path, NULL, 0), 0);
+	cr_assert_eq(store_binding_apply(st, NULL, 0), 0, "%s", store_errmsg(st));
+	cr_assert_eq(table_rows(), 0);
+	len = sizeof(report);
+	cr_assert_eq(store_kv_get(st, "bindings_unmoved", report, &len), -ENOENT);
+	cr_assert_eq(read_back(path)->n, 2);
 }

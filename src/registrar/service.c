@@ -307,6 +307,33 @@ static int tables_new(struct regsvc *s, const struct config *cfg, const uint8_t 
 	return registrar_new(&s->reg, cfg, &d);
 }
 
+/* The store's rows that could not move into the bindings journal (kept in
+ * the old table; store "bindings_unmoved": a count, then "AOR<TAB>why"
+ * lines): each logged, never silently lost. */
+static void log_unmoved(struct store *st)
+{
+	char *text = malloc(8192 + 1), *p, *nl;
+	size_t len = 8192;
+
+	if (!text)
+		return;
+	if (store_kv_get(st, "bindings_unmoved", text, &len) == 0) {
+		text[len < 8192 ? len : 8192] = '\0';
+		nl = strchr(text, '\n');
+		log_warn("bindings_not_moved", "count=%.*s where=\"the old binding table\"",
+			 nl ? (int)(nl - text) : (int)strlen(text), text);
+		for (p = nl ? nl + 1 : NULL; p && *p; p = nl ? nl + 1 : NULL) {
+			char *tab = strchr(p, '\t');
+			nl = strchr(p, '\n');
+			if (!tab || (nl && tab > nl))
+				break;
+			log_warn("binding_not_moved", "aor=%.*s reason=\"%.*s\"", (int)(tab - p), p,
+				 nl ? (int)(nl - tab - 1) : (int)strlen(tab + 1), tab + 1);
+		}
+	}
+	free(text);
+}
+
 int regsvc_new(struct regsvc **ret, const struct config *cfg, char *err, size_t errlen)
 {
 	struct regsvc *s = calloc(1, sizeof(*s));
@@ -358,12 +385,16 @@ int regsvc_new(struct regsvc **ret, const struct config *cfg, char *err, size_t 
 	rc = (struct restore_ctx){.s = s, .now = clock_now_ms(), .wall = (int64_t)time(NULL)};
 	r = n < 0 ? (int)n : store_binding_each(s->store, restore_one, &rc);
 	rcu_leave();
-	if (r == 0 && s->nbatch)
+	/* even with nothing to delete: the store opens its writer now (the
+	 * journal, where an older sipreg's bindings are moved in; regsvc fails
+	 * here, not at the first flush, when another process writes it) */
+	if (r == 0)
 		r = batch_apply(s);
 	if (r < 0) {
 		snprintf(err, errlen, "database: %s", store_errmsg(s->store));
 		goto fail;
 	}
+	log_unmoved(s->store);
 	log_info("registrar_loaded", "subscribers=%ld bindings=%lu expired_dropped=%lu", n,
 		 (unsigned long)s->restored, (unsigned long)s->dropped_stale);
 	*ret = s;

@@ -806,6 +806,30 @@ int bjournal_open(struct bjournal **ret, const char *path, bjournal_seed_fn seed
 	return 0;
 }
 
+/* Appends used bytes of whole records in one write(); cuts a partly
+ * written batch back; compacts when the file has grown enough. */
+static int append_raw(struct bjournal *j, const uint8_t *buf, size_t used, char *err,
+		      size_t errlen)
+{
+	int r = write_all(j->fd, buf, used);
+
+	if (r < 0) {
+		/* cut a partly written batch; if that fails too, the next append
+		 * compacts first (replay stops at the torn record) */
+		if (ftruncate(j->fd, (off_t)j->size) < 0)
+			j->broken = true;
+		set_err(err, errlen, j->path, "write", -r, "");
+		return r;
+	}
+	j->size += used;
+	if (j->size >= j->compact_at && compact(j, false) < 0) {
+		/* the appended changes are there; compaction is tried again after
+		 * as many bytes again */
+		j->compact_at = j->size + COMPACT_MIN;
+	}
+	return 0;
+}
+
 int bjournal_append(struct bjournal *j, const struct store_change *c, size_t n, char *err,
 		    size_t errlen)
 {
@@ -838,22 +862,151 @@ int bjournal_append(struct bjournal *j, const struct store_change *c, size_t n, 
 		}
 		used += (size_t)len;
 	}
-	r = write_all(j->fd, j->buf, used);
-	if (r < 0) {
-		/* cut a partly written batch; if that fails too, the next append
-		 * compacts first (replay stops at the torn record) */
-		if (ftruncate(j->fd, (off_t)j->size) < 0)
-			j->broken = true;
-		set_err(err, errlen, j->path, "write", -r, "");
+	return append_raw(j, j->buf, used, err, errlen);
+}
+
+/* ------------------------------------------------------------------------ */
+/* Merging bindings kept elsewhere                                           */
+
+/*
+ * The bindings a seed yields (the SQLite table an older sipreg wrote to
+ * after this journal was made: a downgrade, then an upgrade again) that win
+ * over a replay's live ones: a binding wins when the journal has no live
+ * binding of its (aor, contact), or has one that expires earlier (the
+ * later expiry is the later registration; a tie keeps the journal's).
+ * The winners are encoded one after another in buf; over marks the live
+ * records (by index in rp->live) they replace.
+ */
+struct wins {
+	const struct replay *rp;
+	struct replay lv; /* rp's live records as an rtab sees them */
+	struct rtab keys;
+	uint8_t key[SIPHASH_KEY_LEN];
+	uint64_t *over;
+	uint8_t *buf;
+	size_t used, cap, n;
+	size_t bad; /* bindings that cannot be encoded: left where they are */
+};
+
+static void wins_free(struct wins *w)
+{
+	free(w->keys.slot);
+	free(w->over);
+	free(w->buf);
+}
+
+static int wins_cb(void *arg, const struct store_binding *b)
+{
+	struct wins *w = arg;
+	uint8_t rec[R_HDR + R_MAX];
+	struct store_change *c = malloc(sizeof(*c));
+	uint64_t *slot;
+	long n;
+
+	if (!c)
+		return -ENOMEM;
+	c->kind = STORE_BINDING_PUT;
+	c->b = *b;
+	n = encode(c, rec);
+	free(c);
+	if (n < 0) {
+		w->bad++;
+		return 0;
+	}
+	slot = rtab_find(&w->keys, &w->lv, rec, key_hash(w->key, rec, 2));
+	if (*slot) {
+		size_t i = (uint32_t)*slot - 1;
+		int64_t exp;
+		memcpy(&exp, w->rp->buf + w->rp->live[i] + R_HDR + 12, 8);
+		if (exp >= b->expires_at)
+			return 0;
+		w->over[i / 64] |= 1ull << (i % 64);
+	}
+	if (w->cap - w->used < (size_t)n) {
+		size_t cap = w->cap ? w->cap * 2 : 64 * (R_HDR + R_MAX);
+		uint8_t *nb = realloc(w->buf, cap);
+		if (!nb)
+			return -ENOMEM;
+		w->buf = nb;
+		w->cap = cap;
+	}
+	memcpy(w->buf + w->used, rec, (size_t)n);
+	w->used += (size_t)n;
+	w->n++;
+	return 0;
+}
+
+/* Fills w with what seed yields that wins over rp: 0, seed's error,
+ * -ENOMEM, -EIO. */
+static int wins_find(struct wins *w, const struct replay *rp, bjournal_seed_fn seed, void *arg)
+{
+	size_t tsize = 16;
+	int r;
+
+	memset(w, 0, sizeof(*w));
+	w->rp = rp;
+	w->lv = (struct replay){.buf = rp->buf, .rec = rp->live, .n = rp->nlive};
+	while (tsize < rp->nlive * 2)
+		tsize *= 2;
+	w->keys = (struct rtab){.nstr = 2, .mask = tsize - 1};
+	w->keys.slot = calloc(tsize, sizeof(*w->keys.slot));
+	w->over = calloc(rp->nlive / 64 + 1, sizeof(*w->over));
+	if (!w->keys.slot || !w->over) {
+		wins_free(w);
+		return -ENOMEM;
+	}
+	if (getrandom(w->key, sizeof(w->key), 0) != (ssize_t)sizeof(w->key)) {
+		wins_free(w);
+		return -EIO;
+	}
+	for (size_t i = 0; i < rp->nlive; i++)
+		rtab_put(&w->keys, &w->lv, i, key_hash(w->key, rp->buf + rp->live[i], 2));
+	r = seed(arg, wins_cb, w);
+	if (r)
+		wins_free(w);
+	return r;
+}
+
+int bjournal_merge(struct bjournal *j, bjournal_seed_fn seed, void *seed_arg, size_t *merged,
+		   size_t *bad, char *err, size_t errlen)
+{
+	struct replay rp;
+	struct wins w;
+	const uint8_t *map;
+	size_t msize;
+	int r;
+
+	*merged = 0;
+	*bad = 0;
+	if (j->broken && (r = compact(j, true)) < 0) {
+		set_err(err, errlen, j->path, "compaction after a failed write", -r, "");
 		return r;
 	}
-	j->size += used;
-	if (j->size >= j->compact_at && compact(j, false) < 0) {
-		/* the appended changes are there; compaction is tried again after
-		 * as many bytes again */
-		j->compact_at = j->size + COMPACT_MIN;
+	r = map_file(j->fd, &map, &msize);
+	if (r == 0) {
+		r = replay(&rp, map, msize, false);
+		if (r)
+			unmap_file(map, msize);
 	}
-	return 0;
+	if (r) {
+		set_err(err, errlen, j->path, "merge: replay", -r, "");
+		return r;
+	}
+	r = wins_find(&w, &rp, seed, seed_arg);
+	replay_free(&rp);
+	unmap_file(map, msize);
+	if (r) {
+		set_err(err, errlen, j->path, "merge: reading the older bindings", r < 0 ? -r : EIO,
+			"");
+		return r;
+	}
+	*bad = w.bad;
+	if (w.used)
+		r = append_raw(j, w.buf, w.used, err, errlen);
+	if (r == 0)
+		*merged = w.n;
+	wins_free(&w);
+	return r;
 }
 
 /* ------------------------------------------------------------------------ */
@@ -883,6 +1036,39 @@ static int cmp_rec(const void *a, const void *b, void *arg)
 
 int bjournal_each(const char *path, store_binding_cb cb, void *arg, char *err, size_t errlen)
 {
+	return bjournal_each_merged(path, NULL, NULL, cb, arg, err, errlen);
+}
+
+/* Adds w's records to the reader's copy of the file: *map grows by w->used
+ * bytes, *live lists the live records w did not replace, then w's. */
+static int view_add(uint8_t **map, size_t msize, struct replay *rp, const struct wins *w)
+{
+	uint8_t *m = realloc(*map, msize + w->used);
+	uint64_t *live = malloc((rp->nlive + w->n + 1) * sizeof(*live));
+	size_t n = 0;
+
+	if (m)
+		*map = m;
+	if (!m || !live) {
+		free(live);
+		return -ENOMEM;
+	}
+	memcpy(m + msize, w->buf, w->used);
+	for (size_t i = 0; i < rp->nlive; i++)
+		if (!(w->over[i / 64] >> (i % 64) & 1))
+			live[n++] = rp->live[i];
+	for (size_t off = 0; off < w->used; off += rec_size(w->buf + off))
+		live[n++] = msize + off;
+	free(rp->live);
+	rp->live = live;
+	rp->nlive = n;
+	rp->buf = m;
+	return 0;
+}
+
+int bjournal_each_merged(const char *path, bjournal_seed_fn seed, void *seed_arg,
+			 store_binding_cb cb, void *arg, char *err, size_t errlen)
+{
 	struct store_binding *b;
 	struct replay rp;
 	uint8_t *map;
@@ -907,6 +1093,19 @@ int bjournal_each(const char *path, store_binding_cb cb, void *arg, char *err, s
 			r == -EINVAL ? " (not a sipreg bindings journal, or a newer one)" : "");
 		free(map);
 		return r;
+	}
+	if (seed) {
+		struct wins w;
+		r = wins_find(&w, &rp, seed, seed_arg);
+		if (r == 0) {
+			r = view_add(&map, msize, &rp, &w);
+			wins_free(&w);
+		}
+		if (r) {
+			set_err(err, errlen, path, "merging the older bindings", r < 0 ? -r : EIO,
+				"");
+			goto out;
+		}
 	}
 	b = malloc(sizeof(*b));
 	if (!b) {

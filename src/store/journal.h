@@ -54,4 +54,25 @@ void bjournal_close(struct bjournal *j);
  */
 int bjournal_each(const char *path, store_binding_cb cb, void *arg, char *err, size_t errlen);
 
+/*
+ * Bindings an older sipreg wrote elsewhere (the SQLite table, by a binary
+ * from before the journal run after it was made: a downgrade) against the
+ * journal's, for one (aor, contact): the one that expires later wins (the
+ * later registration), a tie keeps the journal's; one the journal lacks is
+ * added. A binding that cannot be encoded (no AOR, a field too long) is
+ * counted, not merged.
+ */
+
+/* Appends, in one write(), each binding seed yields that wins. *merged: how
+ * many; *bad: how many could not be encoded. Returns 0, seed's error,
+ * -ENOMEM, -EIO/-ENOSPC and the like. */
+int bjournal_merge(struct bjournal *j, bjournal_seed_fn seed, void *seed_arg, size_t *merged,
+		   size_t *bad, char *err, size_t errlen);
+
+/* bjournal_each of the journal with what seed yields merged in (seed NULL:
+ * bjournal_each), as the file will read once bjournal_merge has run.
+ * Returns what bjournal_each returns, or seed's error. */
+int bjournal_each_merged(const char *path, bjournal_seed_fn seed, void *seed_arg,
+			 store_binding_cb cb, void *arg, char *err, size_t errlen);
+
 #endif

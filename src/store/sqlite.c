@@ -8,6 +8,7 @@
  */
 #include <errno.h>
 #include <sqlite3.h>
+#include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 #include <unistd.h>
@@ -63,6 +64,9 @@ enum stmt_id {
 	ST_BIND_DEL,
 	ST_BIND_DEL_AOR,
 	ST_BIND_EACH,
+	ST_BIND_ANY,
+	ST_BIND_BAD,
+	ST_BIND_DEL_OK,
 	ST_KV_GET,
 	ST_KV_SET,
 	ST_BEGIN,
@@ -78,6 +82,25 @@ enum stmt_id {
 #define BIND_COLS                                                                          \
 	"aor, contact, received, transport, path, instance, reg_id, call_id, cseq,"        \
 	" expires_at, q, nat"
+/*
+ * A row of the binding table that a struct store_binding (and so the
+ * journal) holds exactly: text without a NUL byte that fits its field,
+ * integers in range. Rows an older sipreg wrote always are; one that is
+ * not (edited by hand, another program) is never read truncated or
+ * wrapped: it stays in the table and is reported (bad_reason(),
+ * "bindings_unmoved"). Lengths in bytes (the BLOB cast).
+ */
+#define BT(c, lo, max)                                                                     \
+	"(typeof(" c ")='text' AND length(CAST(" c " AS BLOB)) BETWEEN " lo " AND " max       \
+	" AND instr(CAST(" c " AS BLOB), x'00')=0)"
+#define BI(c, lo, hi) "(typeof(" c ")='integer' AND " c " BETWEEN " lo " AND " hi ")"
+#define BIND_OK                                                                            \
+	"coalesce(" BT("aor", "1", "511") " AND " BT("contact", "0", "511") " AND "          \
+	BT("received", "0", "63") " AND " BT("transport", "0", "7") " AND "                  \
+	BT("path", "0", "1023") " AND " BT("instance", "0", "127") " AND "                   \
+	BT("call_id", "0", "127") " AND " BI("reg_id", "0", "4294967295") " AND "            \
+	BI("cseq", "0", "4294967295") " AND " BI("q", "0", "65535") " AND "                  \
+	"typeof(expires_at)='integer' AND typeof(nat)='integer', 0)"
 
 static const char *const stmt_sql[ST__COUNT] = {
 	[ST_SUB_INSERT] = "INSERT INTO subscriber (" SUB_COLS ") VALUES (?,?,?,?,?,?,?)",
@@ -96,7 +119,10 @@ static const char *const stmt_sql[ST__COUNT] = {
 			" VALUES (?,?,?,?,?,?,?,?,?,?,?,?)",
 	[ST_BIND_DEL] = "DELETE FROM binding WHERE aor = ? AND contact = ?",
 	[ST_BIND_DEL_AOR] = "DELETE FROM binding WHERE aor = ?",
-	[ST_BIND_EACH] = "SELECT " BIND_COLS " FROM binding ORDER BY aor, contact",
+	[ST_BIND_EACH] = "SELECT " BIND_COLS " FROM binding WHERE " BIND_OK " ORDER BY aor, contact",
+	[ST_BIND_ANY] = "SELECT EXISTS (SELECT 1 FROM binding)",
+	[ST_BIND_BAD] = "SELECT " BIND_COLS " FROM binding WHERE NOT " BIND_OK,
+	[ST_BIND_DEL_OK] = "DELETE FROM binding WHERE " BIND_OK,
 	[ST_KV_GET] = "SELECT value FROM meta WHERE key = ?",
 	[ST_KV_SET] = "INSERT OR REPLACE INTO meta (key, value) VALUES (?, ?)",
 	[ST_BEGIN] = "BEGIN IMMEDIATE",
@@ -491,13 +517,149 @@ static int table_bind_each(struct store_sqlite *q, store_binding_cb cb, void *ar
 	return r;
 }
 
-/* The journal's seed: the binding table's rows. */
+/* The journal's seed: the binding table's rows (those it can hold). */
 static int table_seed(void *arg, store_binding_cb cb, void *cbarg)
 {
 	return table_bind_each(arg, cb, cbarg);
 }
 
 static int exec(struct store_sqlite *q, const char *sql, const char *what);
+static int sqlite_kv_set(struct store *s, const char *key, const void *buf, size_t len);
+#define UNMOVED_MAX 8192
+
+/* Why a row ST_BIND_BAD returned cannot be a binding (BIND_OK's terms). */
+static const char *bad_reason(sqlite3_stmt *st, char *buf, size_t len)
+{
+	static const struct {
+		const char *name;
+		int max; /* bytes; -1: an integer */
+		long long lo, hi;
+	} col[12] = {{"aor", 511, 1, 0},        {"contact", 511, 0, 0},
+		     {"received", 63, 0, 0},    {"transport", 7, 0, 0},
+		     {"path", 1023, 0, 0},      {"instance", 127, 0, 0},
+		     {"reg_id", -1, 0, 4294967295LL}, {"call_id", 127, 0, 0},
+		     {"cseq", -1, 0, 4294967295LL},   {"expires_at", -1, INT64_MIN, INT64_MAX},
+		     {"q", -1, 0, 65535},       {"nat", -1, INT64_MIN, INT64_MAX}};
+
+	for (int i = 0; i < 12; i++) {
+		int type = sqlite3_column_type(st, i);
+		if (col[i].max < 0) {
+			long long v = sqlite3_column_int64(st, i);
+			if (type != SQLITE_INTEGER || v < col[i].lo || v > col[i].hi) {
+				snprintf(buf, len, "%s is not an integer in %lld..%lld", col[i].name,
+					 col[i].lo, col[i].hi);
+				return buf;
+			}
+			continue;
+		}
+		if (type != SQLITE_TEXT) {
+			snprintf(buf, len, "%s is not text", col[i].name);
+			return buf;
+		}
+		const void *v = sqlite3_column_blob(st, i);
+		int n = sqlite3_column_bytes(st, i);
+		if (n > col[i].max) {
+			snprintf(buf, len, "%s is %d bytes, longer than %d", col[i].name, n,
+				 col[i].max);
+			return buf;
+		}
+		if (n < col[i].lo) {
+			snprintf(buf, len, "%s is empty", col[i].name);
+			return buf;
+		}
+		if (n && memchr(v, 0, (size_t)n)) {
+			snprintf(buf, len, "%s holds a NUL byte", col[i].name);
+			return buf;
+		}
+	}
+	snprintf(buf, len, "unusable row");
+	return buf;
+}
+
+/*
+ * Records the rows of the binding table that cannot move into the journal
+ * (BIND_OK): they stay in the table, and meta "bindings_unmoved" says how
+ * many and which, one "AOR<TAB>why" line each after the count (at most
+ * 8 KB; the count is always whole); no such row: the key is removed. The
+ * daemon logs it at start-up (regsvc). Returns 0 or -EIO.
+ */
+static int unmoved_report(struct store_sqlite *q, size_t *count)
+{
+	sqlite3_stmt *st = stmt(q, ST_BIND_BAD);
+	char *text = malloc(UNMOVED_MAX), head[32], why[96];
+	size_t used = 0, n = 0;
+	int rc, r = 0;
+
+	if (!text)
+		return -ENOMEM;
+	while ((rc = sqlite3_step(st)) == SQLITE_ROW) {
+		const unsigned char *aor = sqlite3_column_blob(st, 0);
+		int alen = sqlite3_column_bytes(st, 0);
+		char line[300];
+		size_t k = 0;
+		for (int i = 0; aor && i < alen && k < 200; i++) /* printable, bounded */
+			line[k++] = aor[i] > ' ' && aor[i] < 0x7f ? (char)aor[i] : '?';
+		k += (size_t)snprintf(line + k, sizeof(line) - k, "%s\t%s\n", alen ? "" : "(none)",
+				      bad_reason(st, why, sizeof(why)));
+		if (k < sizeof(line) && used + k <= UNMOVED_MAX - sizeof(head)) {
+			memcpy(text + used, line, k);
+			used += k;
+		}
+		n++;
+	}
+	if (rc != SQLITE_DONE)
+		r = db_fail(q, "binding table");
+	sqlite3_reset(st);
+	if (r == 0 && n == 0)
+		r = exec(q, "DELETE FROM meta WHERE key = 'bindings_unmoved'", "binding table");
+	if (r == 0 && n) {
+		int h = snprintf(head, sizeof(head), "%zu\n", n);
+		memmove(text + h, text, used);
+		memcpy(text, head, (size_t)h);
+		used += (size_t)h;
+		r = sqlite_kv_set(&q->base, "bindings_unmoved", text, used);
+	}
+	free(text);
+	*count = n;
+	return r;
+}
+
+/*
+ * Opens the journal for writing and moves the binding table's rows into it:
+ * on the first open they seed the new file; on a later one the table has
+ * rows only when a sipreg from before the journal ran meanwhile (a
+ * downgrade, then this upgrade): those are merged, the later expiry of each
+ * (aor, contact) winning (bjournal_merge). All in one write transaction, so
+ * an older sipreg running at the same time cannot add a row between the
+ * read and the delete; the journal is synced before the rows go. Rows the
+ * journal cannot hold stay and are reported (unmoved_report()). On failure
+ * the journal is not kept open: the next batch tries again.
+ */
+static int journal_writer(struct store_sqlite *q)
+{
+	size_t merged = 0, bad = 0, unmoved = 0;
+	int r = begin(q);
+
+	if (r)
+		return r;
+	r = bjournal_open(&q->jw, q->jpath, table_seed, q, q->base.errmsg,
+			  sizeof(q->base.errmsg));
+	if (r == 0)
+		r = bjournal_merge(q->jw, table_seed, q, &merged, &bad, q->base.errmsg,
+				   sizeof(q->base.errmsg));
+	if (r == 0)
+		r = unmoved_report(q, &unmoved);
+	if (r == 0) {
+		stmt(q, ST_BIND_DEL_OK);
+		r = run(q, ST_BIND_DEL_OK, "binding table");
+	}
+	r = finish(q, r);
+	if (r) {
+		bjournal_close(q->jw);
+		q->jw = NULL;
+	}
+	return r;
+}
 
 static int sqlite_bind_apply(struct store *s, const struct store_change *c, size_t n)
 {
@@ -505,27 +667,46 @@ static int sqlite_bind_apply(struct store *s, const struct store_change *c, size
 	int r;
 
 	if (!q->jpath)
-		return table_bind_apply(q, c, n);
-	if (!q->jw) {
-		r = bjournal_open(&q->jw, q->jpath, table_seed, q, q->base.errmsg,
-				  sizeof(q->base.errmsg));
-		if (r < 0)
-			return r;
-		/* the rows are in the journal now (they were on an earlier open
-		 * if it existed): only tidying, the table is not read again */
-		exec(q, "DELETE FROM binding", "binding table");
-	}
+		return n ? table_bind_apply(q, c, n) : 0;
+	if (!q->jw && (r = journal_writer(q)) < 0)
+		return r;
 	return bjournal_append(q->jw, c, n, q->base.errmsg, sizeof(q->base.errmsg));
 }
 
+/*
+ * The journal, with the table's rows merged in when it has any (an older
+ * sipreg wrote them after a downgrade: journal_writer() merges them the same
+ * way), or the table alone before the first journal. In one read
+ * transaction whose snapshot of the table is taken before the journal is
+ * looked at: the first move renames the journal into place before it
+ * empties the table, so a reader that finds no journal still has the rows
+ * in its snapshot, and one whose snapshot lacks them finds the journal.
+ */
 static int sqlite_bind_each(struct store *s, store_binding_cb cb, void *arg)
 {
 	struct store_sqlite *q = to_sqlite(s);
+	sqlite3_stmt *st;
+	int r, rc, any = 0;
 
-	/* no journal yet: a database from before it, or no binding written */
-	if (!q->jpath || (!q->jw && access(q->jpath, F_OK) < 0 && errno == ENOENT))
+	if (!q->jpath)
 		return table_bind_each(q, cb, arg);
-	return bjournal_each(q->jpath, cb, arg, q->base.errmsg, sizeof(q->base.errmsg));
+	r = exec(q, "BEGIN", "binding list");
+	if (r)
+		return r;
+	st = stmt(q, ST_BIND_ANY);
+	rc = sqlite3_step(st);
+	if (rc == SQLITE_ROW)
+		any = sqlite3_column_int(st, 0);
+	sqlite3_reset(st);
+	if (rc != SQLITE_ROW)
+		r = db_fail(q, "binding list");
+	else if (access(q->jpath, F_OK) < 0 && errno == ENOENT)
+		r = any ? table_bind_each(q, cb, arg) : 0;
+	else
+		r = bjournal_each_merged(q->jpath, any ? table_seed : NULL, q, cb, arg,
+					 q->base.errmsg, sizeof(q->base.errmsg));
+	sqlite3_exec(q->db, "COMMIT", NULL, NULL, NULL); /* a read: nothing to lose */
+	return r;
 }
 
 static int sqlite_kv_get(struct store *s, const char *key, void *buf, size_t *len)

@@ -191,7 +191,10 @@ int store_trunk_import(struct store *s, const struct store_trunk *rows, size_t n
 
 int store_binding_apply(struct store *s, const struct store_change *changes, size_t n)
 {
-	return n ? s->ops->binding_apply(s, changes, n) : 0;
+	/* n == 0 still reaches the backend: it opens its writer there (the
+	 * journal, moving an older table's rows in), as the registrar asks at
+	 * start-up */
+	return s->ops->binding_apply(s, changes, n);
 }
 
 int store_binding_each(struct store *s, store_binding_cb cb, void *arg)
