@@ -1003,6 +1003,12 @@ int bjournal_merge(struct bjournal *j, bjournal_seed_fn seed, void *seed_arg, si
 	*bad = w.bad;
 	if (w.used)
 		r = append_raw(j, w.buf, w.used, err, errlen);
+	/* synced: the caller deletes the rows from the table next, and its
+	 * commit must not reach the disk before these do */
+	if (w.used && r == 0 && fdatasync(j->fd) < 0) {
+		r = -errno;
+		set_err(err, errlen, j->path, "merge: sync", -r, "");
+	}
 	if (r == 0)
 		*merged = w.n;
 	wins_free(&w);
