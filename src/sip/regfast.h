@@ -295,8 +295,12 @@ SIP_AVX2_INLINE const char *rs_nameaddr(struct sip_nameaddr *na, const char *p, 
 /* From / To: a name-addr with no parameter but ";tag=". */
 SIP_AVX2_INLINE bool rs_from_to(struct sip_nameaddr *na, struct sip_str v, const char *bend)
 {
-	const char *e = v.p + v.len, *p = rs_nameaddr(na, v.p, e, bend), *q;
+	const char *e = v.p + v.len, *p, *q;
 
+	if (sip_unlikely(bend - e < 16))
+		return false;
+	bend = e + 16; /* what the bounds below need, as a constant offset */
+	p = rs_nameaddr(na, v.p, e, bend);
 	if (p == NULL)
 		return false;
 	if (p == e)
@@ -317,6 +321,10 @@ SIP_AVX2 static __attribute__((noinline)) bool rs_contact(struct sip_contact *c,
 {
 	const char *e = v.p + v.len, *p, *first = NULL;
 	unsigned seen = 0;
+
+	if (sip_unlikely(bend - e < 16))
+		return false;
+	bend = e + 16; /* what the bounds below need, as a constant offset */
 
 	c->star = false;
 	c->expires = 0;
@@ -388,6 +396,10 @@ SIP_AVX2 static __attribute__((noinline)) bool rs_via(struct sip_via *v, struct 
 	const char *p = val.p, *e = val.p + val.len, *q, *first = NULL;
 	unsigned seen = 0;
 	int hw = 0;
+
+	if (sip_unlikely(bend - e < 16))
+		return false;
+	bend = e + 16; /* what the bounds below need, as a constant offset */
 
 	if (e - p < 12 || memcmp(p, "SIP/2.0/", 8) != 0)
 		return false;
@@ -511,6 +523,10 @@ SIP_AVX2 static __attribute__((noinline)) bool rs_auth(struct sip_auth *a, struc
 	}
 	const char *p = val.p, *e = val.p + val.len, *r, *q;
 	unsigned seen = 0;
+
+	if (sip_unlikely(bend - e < 16))
+		return false;
+	bend = e + 16; /* what the bounds below need, as a constant offset */
 
 	if (e - p < 10 ||
 	    ((cc_load(p, 8) | 0x0000202020202020ull) & 0x00ffffffffffffffull) !=
