@@ -543,8 +543,8 @@ SIP_AVX2 static __attribute__((noinline)) bool rs_auth(struct sip_auth *a, struc
 		size_t len = 0;
 		struct sip_str *slot = NULL, v;
 
-		if (bend - p < 16) /* a name's 8-byte load and p[9] stay inside */
-			return false;
+		/* p <= e (a ", " ends before e), so a name's 8-byte load and
+		 * p[9] stay below bend = e + 16 */
 		w = cc_load(p, 8) | 0x2020202020202020ull;
 		switch ((unsigned char)w) {
 		case 'a':
