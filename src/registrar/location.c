@@ -7,16 +7,20 @@
  *
  * Record life and who frees it (all flag changes under the stripe mutex):
  *   current    in the hash table; may be on its stripe's dirty list
- *              (ON_DIRTY, linked by dirty_next) and/or on the list the
- *              flusher is writing (IN_FLUSH, linked by flush_next)
+ *              (ON_DIRTY, linked by dirty_next, in the order the records
+ *              became dirty) and/or being written by the flusher (IN_FLUSH)
  *   retired    replaced by a successor (REPLACED) or removed with none
  *              (TOMBSTONE, which goes on the dirty list so that the deletion
  *              is written); out of the table.
  * A retired record is freed (call_rcu) by whoever clears the last of
  * ON_DIRTY and IN_FLUSH, or at once when it has neither. So the flusher may
- * hold its list across quiescent states (it writes to SQLite offline): no
- * record on it is freed under it. The two links are separate because a
- * worker may put a record the flusher holds back on the dirty list.
+ * hold its list across quiescent states (it writes to the store offline): no
+ * record on it is freed under it. The flusher takes a stripe's whole list
+ * at once and keeps ON_DIRTY on each record until it reaches it: then,
+ * under the stripe lock, it reads the record's dirty_next and turns
+ * ON_DIRTY into IN_FLUSH, so a worker may put the record on the new dirty
+ * list (reusing dirty_next) while it is written, and one change made before
+ * the flusher reaches a record is in what it writes.
  */
 #include <arpa/inet.h>
 #include <errno.h>
@@ -65,7 +69,6 @@ struct loc_rec {
 	struct rcu_head rcu;
 	struct wheel_timer timer;
 	struct loc_rec *dirty_next;
-	struct loc_rec *flush_next;
 	struct location *loc;
 	uint64_t hash;
 	uint32_t flags;
@@ -78,7 +81,8 @@ struct loc_rec {
 struct loc_stripe {
 	alignas(64) pthread_mutex_t lock;
 	struct wheel *wheel;
-	struct loc_rec *dirty; /* LIFO */
+	struct loc_rec *dirty; /* FIFO: the first to become dirty first */
+	struct loc_rec *dirty_tail;
 };
 
 struct location {
@@ -289,8 +293,12 @@ static void mark_dirty(struct loc_stripe *st, struct loc_rec *r)
 	if (r->flags & ON_DIRTY)
 		return;
 	r->flags |= ON_DIRTY;
-	r->dirty_next = st->dirty;
-	st->dirty = r;
+	r->dirty_next = NULL;
+	if (st->dirty_tail)
+		st->dirty_tail->dirty_next = r;
+	else
+		st->dirty = r;
+	st->dirty_tail = r;
 }
 
 /* Under the stripe lock: r leaves service; freed now or by the flusher. */
@@ -788,24 +796,14 @@ static void to_store(const struct loc_rec *r, const struct loc_b *b, uint64_t no
 	out->nat = b->nat;
 }
 
-/* Moves the stripe's dirty list onto the flusher's list, in FIFO order. */
-static struct loc_rec *pop_dirty(struct loc_stripe *st, size_t *count)
+/* Under the stripe lock: the flusher takes r, the next record of the list
+ * it took; returns the one after it. */
+static struct loc_rec *flush_take_locked(struct loc_rec *r)
 {
-	struct loc_rec *lifo, *fifo = NULL;
+	struct loc_rec *next = r->dirty_next;
 
-	pthread_mutex_lock(&st->lock);
-	lifo = st->dirty;
-	st->dirty = NULL;
-	while (lifo) {
-		struct loc_rec *next = lifo->dirty_next;
-		lifo->flags = (lifo->flags & ~(uint32_t)ON_DIRTY) | IN_FLUSH;
-		lifo->flush_next = fifo;
-		fifo = lifo;
-		lifo = next;
-		(*count)++;
-	}
-	pthread_mutex_unlock(&st->lock);
-	return fifo;
+	r->flags = (r->flags & ~(uint32_t)ON_DIRTY) | IN_FLUSH;
+	return next;
 }
 
 /* The flusher is done with r (under the stripe lock). requeue: its write
@@ -822,50 +820,14 @@ static void flush_done_locked(struct loc_stripe *st, struct loc_rec *r, bool req
 		urcu_qsbr_call_rcu(&r->rcu, rec_free_rcu);
 }
 
-/* One record of a flush, in the order the store keeps its keys. */
-struct flush_item {
-	uint64_t prefix; /* the AOR's first 8 bytes, big-endian, zero-padded */
-	uint32_t seq;    /* dirty order: a tombstone before its AOR's successor */
-	struct loc_rec *r;
-};
-
-static int flush_cmp(const void *a, const void *b)
+/* Writes r, which the flusher took (unless an earlier write failed or r was
+ * replaced meanwhile), hands it back to its stripe st and takes *next, the
+ * following record of the list (then *next is the one after it). Returns
+ * err or write()'s result. */
+static int flush_one(struct loc_stripe *st, struct loc_rec *r, struct loc_rec **next,
+		     struct loc_rec **after, uint64_t now, int64_t wall_now, loc_write_cb write,
+		     void *arg, struct store_binding *batch, int err, long *written)
 {
-	const struct flush_item *x = a, *y = b;
-	struct sip_str ax, ay;
-	size_t n;
-	int c;
-
-	if (x->prefix != y->prefix)
-		return x->prefix < y->prefix ? -1 : 1;
-	ax = rec_aor(x->r);
-	ay = rec_aor(y->r);
-	n = ax.len < ay.len ? ax.len : ay.len;
-	c = memcmp(ax.p, ay.p, n);
-	if (c == 0 && ax.len != ay.len)
-		c = ax.len < ay.len ? -1 : 1;
-	if (c == 0)
-		c = x->seq < y->seq ? -1 : 1;
-	return c;
-}
-
-static uint64_t aor_prefix(const struct loc_rec *r)
-{
-	struct sip_str a = rec_aor(r);
-	uint64_t v = 0;
-
-	for (size_t i = 0; i < 8; i++)
-		v = v << 8 | (i < a.len ? (uint8_t)a.p[i] : 0);
-	return v;
-}
-
-/* Writes r (unless an earlier write failed or r was replaced meanwhile) and
- * hands it back to its stripe. Returns err or write()'s result. */
-static int flush_one(struct location *l, struct loc_rec *r, uint64_t now, int64_t wall_now,
-		     loc_write_cb write, void *arg, struct store_binding *batch, int err,
-		     long *written)
-{
-	struct loc_stripe *st = stripe_of(l, r->hash);
 	bool purge = false;
 
 	if (!err && !(r->flags & REPLACED)) {
@@ -886,54 +848,53 @@ static int flush_one(struct location *l, struct loc_rec *r, uint64_t now, int64_
 	}
 	pthread_mutex_lock(&st->lock);
 	flush_done_locked(st, r, err < 0, err == 0 && purge);
+	if (*next)
+		*after = flush_take_locked(*next);
 	pthread_mutex_unlock(&st->lock);
 	return err;
 }
 
 /*
- * Every stripe's dirty list is taken first, then written in AOR order, the
- * order of the store's primary key: consecutive writes then fall on the same
- * B-tree pages, so a flush reads each page once and a transaction dirties
- * (and writes to SQLite's WAL) a few pages rather than one per record. When
- * the sort array cannot be allocated, the lists are written as they are.
+ * Each stripe's dirty list is taken whole and written in the order its
+ * records became dirty (an AOR's records share a stripe, so a tombstone is
+ * written before its successor). The store appends to its journal, where
+ * order does not matter. (The writes were sorted in AOR order for the
+ * SQLite table's B-tree before: a qsort of every dirty record, ~570
+ * instructions each; and the list was reversed first, a walk of dependent
+ * cache misses, 3 % of sipregd's samples.) The record after the one being
+ * written is prefetched.
  */
 long location_flush(struct location *l, uint64_t now, int64_t wall_now, loc_write_cb write,
 		    void *arg)
 {
 	struct store_binding *batch = malloc(LOCATION_MAX_BINDINGS * sizeof(*batch));
-	struct loc_rec *lists[LOCATION_STRIPES];
-	struct flush_item *items = NULL;
-	size_t total = 0;
 	long written = 0;
 	int err = 0;
 
 	if (!batch)
 		return -ENOMEM;
 	for (int i = 0; i < LOCATION_STRIPES; i++) {
-		lists[i] = pop_dirty(&l->stripe[i], &total);
-	}
-	if (total > 1)
-		items = malloc(total * sizeof(*items));
-	if (items) {
-		size_t n = 0;
-		for (int i = 0; i < LOCATION_STRIPES; i++)
-			for (struct loc_rec *r = lists[i]; r; r = r->flush_next, n++)
-				items[n] = (struct flush_item){aor_prefix(r), (uint32_t)n, r};
-		qsort(items, total, sizeof(*items), flush_cmp);
-		for (size_t k = 0; k < total; k++)
-			err = flush_one(l, items[k].r, now, wall_now, write, arg, batch, err,
-					&written);
-	} else {
-		for (int i = 0; i < LOCATION_STRIPES; i++) {
-			struct loc_rec *r = lists[i], *next;
-			for (; r; r = next) {
-				next = r->flush_next;
-				err = flush_one(l, r, now, wall_now, write, arg, batch, err,
-						&written);
+		struct loc_stripe *st = &l->stripe[i];
+		struct loc_rec *r, *next = NULL, *after = NULL;
+		pthread_mutex_lock(&st->lock);
+		r = st->dirty;
+		st->dirty = st->dirty_tail = NULL;
+		if (r)
+			next = flush_take_locked(r);
+		pthread_mutex_unlock(&st->lock);
+		while (r) {
+			if (next) {
+				__builtin_prefetch(next);
+				__builtin_prefetch((const char *)next + 64);
+				__builtin_prefetch((const char *)next + 128);
 			}
+			after = NULL;
+			err = flush_one(st, r, &next, &after, now, wall_now, write, arg, batch, err,
+					&written);
+			r = next;
+			next = after;
 		}
 	}
-	free(items);
 	free(batch);
 	return err < 0 ? err : written;
 }
@@ -979,7 +940,7 @@ int location_restore(struct location *l, const struct store_binding *b, uint64_t
 	struct sip_str aor = sip_str_make(b->aor, strlen(b->aor));
 	uint64_t hash = aor_hash(l, aor);
 	struct loc_stripe *st = stripe_of(l, hash);
-	struct loc_rec *r;
+	struct loc_rec *r, *tail;
 	int ret;
 
 	if (b->expires_at <= wall_now)
@@ -999,11 +960,22 @@ int location_restore(struct location *l, const struct store_binding *b, uint64_t
 	req.nat = b->nat;
 	urcu_qsbr_read_lock();
 	pthread_mutex_lock(&st->lock);
+	tail = st->dirty_tail;
 	ret = update_locked(l, st, aor, hash, &c, 1, false, &req, &pol, now, &r);
-	/* restored from the store: nothing to write back */
-	if (ret == 0 && r && r->flags & ON_DIRTY && st->dirty == r) {
-		st->dirty = r->dirty_next;
-		r->flags &= ~(uint32_t)ON_DIRTY;
+	/* restored from the store: nothing to write back (r was appended to
+	 * the dirty list after tail; it is taken off when it is the last) */
+	if (ret == 0 && r && r->flags & ON_DIRTY && st->dirty_tail == r) {
+		struct loc_rec *prev = tail, *p = tail ? tail->dirty_next : st->dirty;
+		for (; p && p != r; p = p->dirty_next)
+			prev = p;
+		if (p == r) {
+			if (prev)
+				prev->dirty_next = NULL;
+			else
+				st->dirty = NULL;
+			st->dirty_tail = prev;
+			r->flags &= ~(uint32_t)ON_DIRTY;
+		}
 	}
 	if (ret == 0 && r)
 		r->flags &= ~(uint32_t)PURGE; /* what it holds is what the store has */
