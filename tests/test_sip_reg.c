@@ -183,6 +183,57 @@ Test(sip_reg, field_failures_are_per_field)
 	check(bad_contact, strlen(bad_contact), DGRAM, 4, &n);
 }
 
+/* valid_rc is sip_msg_validate's verdict: 0 on the usual REGISTER, its
+ * error (reason and offset) on a message it refuses. */
+Test(sip_reg, valid_rc_is_validate)
+{
+	static const char *const in[] = {
+		/* no Max-Forwards */
+		"REGISTER sip:r SIP/2.0\r\nVia: SIP/2.0/UDP h;branch=z9hG4bKx\r\n"
+		"From: <sip:a@r>;tag=1\r\nTo: <sip:a@r>\r\nCall-ID: c\r\n"
+		"CSeq: 4 REGISTER\r\nContent-Length: 0\r\n\r\n",
+		/* Max-Forwards 256 */
+		"REGISTER sip:r SIP/2.0\r\nVia: SIP/2.0/UDP h;branch=z9hG4bKx\r\n"
+		"Max-Forwards: 256\r\nFrom: <sip:a@r>;tag=1\r\nTo: <sip:a@r>\r\n"
+		"Call-ID: c\r\nCSeq: 4 REGISTER\r\nContent-Length: 0\r\n\r\n",
+		/* CSeq method not the request's */
+		"REGISTER sip:r SIP/2.0\r\nVia: SIP/2.0/UDP h;branch=z9hG4bKx\r\n"
+		"Max-Forwards: 70\r\nFrom: <sip:a@r>;tag=1\r\nTo: <sip:a@r>\r\n"
+		"Call-ID: c\r\nCSeq: 4 INVITE\r\nContent-Length: 0\r\n\r\n",
+		/* no Call-ID */
+		"REGISTER sip:r SIP/2.0\r\nVia: SIP/2.0/UDP h;branch=z9hG4bKx\r\n"
+		"Max-Forwards: 70\r\nFrom: <sip:a@r>;tag=1\r\nTo: <sip:a@r>\r\n"
+		"CSeq: 4 REGISTER\r\nContent-Length: 0\r\n\r\n",
+	};
+	static const char *const why[] = {
+		"Missing Max-Forwards header",
+		"Bad Max-Forwards: not a number 0-255",
+		"CSeq method does not match the request method",
+		"Missing Call-ID header",
+	};
+	struct sip_hdr hdrs[32];
+	struct sip_contact ct[4];
+	struct sip_reg r;
+	struct sip_err err;
+	int n = sip_reg_parse(&r, reg, sizeof(reg) - 1, hdrs, 32, ct, 4, DGRAM, &err);
+
+	cr_assert_eq(n, (int)sizeof(reg) - 1);
+	cr_assert_eq(r.valid_rc, 0);
+	cr_assert_null(r.valid_err.reason);
+	for (size_t i = 0; i < sizeof(in) / sizeof(in[0]); i++) {
+		size_t len = strlen(in[i]);
+		struct sip_err e = {0};
+
+		n = sip_reg_parse(&r, in[i], len, hdrs, 32, ct, 4, DGRAM, &err);
+		cr_assert_eq(n, (int)len, "input %zu", i);
+		cr_assert_eq(r.valid_rc, -EBADMSG, "input %zu", i);
+		cr_assert_str_eq(r.valid_err.reason, why[i], "input %zu", i);
+		cr_assert_eq(sip_msg_validate(&r.msg, &e), -EBADMSG);
+		cr_assert_eq(r.valid_err.off, e.off, "input %zu", i);
+		check(in[i], len, DGRAM, 4, &n);
+	}
+}
+
 Test(sip_reg, bad_arguments)
 {
 	struct sip_hdr hdrs[4];

@@ -530,13 +530,17 @@ struct sip_reg {
 	uint32_t expires, max_forwards; /* sip_msg_u32(SIP_HDR_EXPIRES / _MAX_FORWARDS) */
 	int expires_rc, max_forwards_rc; /* 0, -ENOENT, -EBADMSG, -ERANGE */
 	struct sip_err expires_err, max_forwards_err;
+
+	int valid_rc; /* sip_msg_validate(&msg): 0, -EBADMSG */
+	struct sip_err valid_err;
 };
 
 /*
  * Parse one message and the fields registration needs, in one pass: the
  * split of sip_msg_parse (r->msg, the header array hdrs/cap), the Request-URI,
  * the top Via hop, From, To, every Contact (into contacts/ccap), the first
- * Authorization, Expires and Max-Forwards, each with the result of the
+ * Authorization, Expires and Max-Forwards, and sip_msg_validate's verdict on
+ * the message (from the fields already parsed), each with the result of the
  * existing function named in struct sip_reg. The usual REGISTER (plain CRLF
  * lines, one Via, the usual parameter forms) is parsed while its header
  * lines are found; anything else (folding, escapes, several Vias, unusual

@@ -2037,12 +2037,19 @@ SIP_AVX2 static int split_reg(struct sip_reg *r, const char *buf, size_t len,
 		if (sip_unlikely(*p == ' '))
 			return 0;
 		c = fast_next_cr(&s);
-		if (sip_unlikely(!c || end - c < 2 || c[1] != '\n'))
+		if (sip_unlikely(!c))
+			return 0;
+		if (sip_unlikely(end - c <= 2)) {
+			/* the input ends with this line: only the empty line
+			 * may (else the general code decides) */
+			if (end - c < 2 || c[1] != '\n' || c != p)
+				return 0;
+			break;
+		}
+		if (sip_unlikely(c[1] != '\n'))
 			return 0;
 		if (c == p)
 			break;
-		if (sip_unlikely(end - c == 2))
-			return 0;
 		if (sip_likely(end - p >= 16)) {
 			uint64_t w = load64(p);
 
@@ -2100,6 +2107,30 @@ SIP_AVX2 static int split_reg(struct sip_reg *r, const char *buf, size_t len,
 #undef NB
 #endif
 
+/*
+ * sip_msg_validate's result, from what the pass parsed when every check
+ * holds (the usual request: the mandatory headers there, Max-Forwards a
+ * number 0-255 as sip_msg_u32 read it from the same first header, the
+ * CSeq method id the request's), else from sip_msg_validate itself.
+ */
+static void reg_valid(struct sip_reg *r)
+{
+	const struct sip_msg *m = &r->msg;
+
+	if (sip_likely(m->count[SIP_HDR_VIA] && m->count[SIP_HDR_FROM] &&
+		       m->count[SIP_HDR_TO] && m->call_id.p && m->has_cseq && m->is_request &&
+		       r->max_forwards_rc == 0 && r->max_forwards <= 255 &&
+		       m->method_id != SIP_METHOD_OTHER && m->cseq.method_id == m->method_id)) {
+		r->valid_rc = 0;
+		r->valid_err.reason = NULL;
+		r->valid_err.off = 0;
+		return;
+	}
+	r->valid_err.reason = NULL;
+	r->valid_err.off = 0;
+	r->valid_rc = sip_msg_validate(m, &r->valid_err);
+}
+
 int sip_reg_parse(struct sip_reg *r, const char *buf, size_t len, struct sip_hdr *hdrs,
 		  size_t cap, struct sip_contact *contacts, size_t ccap, unsigned flags,
 		  struct sip_err *err)
@@ -2125,12 +2156,15 @@ int sip_reg_parse(struct sip_reg *r, const char *buf, size_t len, struct sip_hdr
 			}
 			if (sip_unlikely(ok != RF_ALL))
 				reg_fields_general(r, RF_ALL & ~ok);
+			reg_valid(r);
 			return rc;
 		}
 	}
 #endif
 	rc = sip_msg_parse_general(&r->msg, buf, len, hdrs, cap, flags, err);
-	if (rc > 0)
+	if (rc > 0) {
 		reg_fields_general(r, RF_ALL);
+		reg_valid(r);
+	}
 	return rc;
 }

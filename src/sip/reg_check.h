@@ -3,7 +3,7 @@
  * reg_check.h - private to src/sip/'s tests and fuzz targets: sip_reg_parse
  * against the existing functions it stands for (sip_msg_parse, sip_uri_parse,
  * sip_msg_vias, sip_msg_from, sip_msg_to, sip_msg_contacts, sip_auth_parse,
- * sip_msg_u32), field by field, on one input.
+ * sip_msg_u32, sip_msg_validate), field by field, on one input.
  *
  * sip_reg_check() returns NULL when both give the same results (return
  * values, errors with their offsets, every field and header slot), or a
@@ -214,6 +214,10 @@ static inline const char *sip_reg_check(const char *in, size_t len, unsigned fla
 	RC_CHECK("max-forwards", r.max_forwards_rc, r.max_forwards_err, rc, e);
 	if (rc == 0 && r.max_forwards != u)
 		return "max-forwards: value differs";
+	/* sip_msg_validate */
+	e = (struct sip_err){0};
+	rc = sip_msg_validate(&m, &e);
+	RC_CHECK("validate", r.valid_rc, r.valid_err, rc, e);
 	return NULL;
 }
 
