@@ -2113,7 +2113,7 @@ SIP_AVX2 static int split_reg(struct sip_reg *r, const char *buf, size_t len,
  * number 0-255 as sip_msg_u32 read it from the same first header, the
  * CSeq method id the request's), else from sip_msg_validate itself.
  */
-static void reg_valid(struct sip_reg *r)
+static inline void reg_valid(struct sip_reg *r)
 {
 	const struct sip_msg *m = &r->msg;
 
