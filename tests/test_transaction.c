@@ -1021,6 +1021,162 @@ Test(transaction, branch_make_and_worker)
 	cr_assert_eq(tx_branch_worker(SIP_STR("z9hG4bKsR0a0123456789abcdef")), 10);
 }
 
+/* The top Via of the response being reported is there for the TU inside
+ * the result callback (the very one given to tx_client_response()), and
+ * nowhere else: not after it, not for a timeout. */
+static struct tx_layer *via_layer;
+static const struct sip_via *via_seen;
+static unsigned via_calls;
+
+static void via_cb(void *arg, struct tx *tx, int err, const struct sip_msg *resp)
+{
+	(void)arg;
+	(void)tx;
+	(void)err;
+	(void)resp;
+	via_calls++;
+	via_seen = tx_response_via(via_layer);
+}
+
+Test(transaction, response_via_inside_the_callback_only)
+{
+	struct tx_layer *l = mklayer(0, 0);
+	struct tx_dest d = udp_dest(), dt = tcp_dest();
+	struct pmsg req, r;
+	char br[TX_BRANCH_LEN + 1];
+
+	via_layer = l;
+	cr_assert_null(tx_response_via(l));
+	for (int reliable = 0; reliable < 2; reliable++) {
+		cr_assert_eq(tx_branch_make(l, br, sizeof(br)), (int)TX_BRANCH_LEN);
+		mkreq(&req, "REGISTER", br, "192.0.2.1", 5060);
+		cr_assert_eq(tx_client_start(l, NULL, sip_str_make(br, strlen(br)),
+					     SIP_STR("REGISTER"), req.buf, req.len,
+					     reliable ? &dt : &d, via_cb, NULL),
+			     0);
+		mkresp(&r, 200, br, "REGISTER");
+		via_seen = NULL;
+		cr_assert_eq(tx_client_response(l, &r.m, &r.v[0]), 0);
+		cr_assert_eq(via_seen, &r.v[0], "the caller's parsed top Via");
+		cr_assert_null(tx_response_via(l), "not after the callback");
+	}
+	/* a timeout reports no response and no Via */
+	cr_assert_eq(tx_branch_make(l, br, sizeof(br)), (int)TX_BRANCH_LEN);
+	mkreq(&req, "REGISTER", br, "192.0.2.1", 5060);
+	cr_assert_eq(tx_client_start(l, NULL, sip_str_make(br, strlen(br)), SIP_STR("REGISTER"),
+				     req.buf, req.len, &d, via_cb, NULL),
+		     0);
+	via_seen = (const struct sip_via *)&via_calls;
+	run_until(T0 + 40000);
+	cr_assert_eq(via_calls, 3);
+	cr_assert_null(via_seen);
+	tx_layer_free(l);
+}
+
+/* A branch started right after tx_branch_make() is found from the branch
+ * itself (direct); one whose reservation another start took, or a foreign
+ * one, through the hash table. Both must match exactly alike: the right
+ * response once, Timer K absorbing, duplicates refused, any other branch of
+ * the same shape (one digit off, another worker's digits, upper case, a
+ * counter never made) unmatched. */
+Test(transaction, direct_and_hashed_clients_match_alike)
+{
+	enum { N = 600 };
+	struct tx_layer *l = mklayer(5, 0);
+	struct tx_dest d = udp_dest();
+	static struct pmsg req;
+	static char br[N][TX_BRANCH_LEN + 8];
+	static struct result res[N];
+	char spare[TX_BRANCH_LEN + 1], forged[TX_BRANCH_LEN + 1];
+	struct tx_stats st;
+	unsigned order[N];
+
+	for (unsigned i = 0; i < N; i++) {
+		const char *m = i % 5 == 4 ? "OPTIONS" : "REGISTER";
+
+		nsent = 0;
+		if (i % 3 == 1) {
+			/* made, then another branch made before the start:
+			 * the reservation is gone, the start hashes */
+			cr_assert_eq(tx_branch_make(l, br[i], TX_BRANCH_LEN + 1),
+				     (int)TX_BRANCH_LEN);
+			cr_assert_eq(tx_branch_make(l, spare, sizeof(spare)),
+				     (int)TX_BRANCH_LEN);
+		} else if (i % 3 == 2) {
+			/* a foreign branch */
+			snprintf(br[i], sizeof(br[i]), "z9hG4bKpeer%u", i);
+		} else {
+			cr_assert_eq(tx_branch_make(l, br[i], TX_BRANCH_LEN + 1),
+				     (int)TX_BRANCH_LEN);
+		}
+		mkreq(&req, m, br[i], "192.0.2.1", 5060);
+		cr_assert_eq(tx_client_start(l, NULL, sip_str_make(br[i], strlen(br[i])),
+					     sip_str_make(m, strlen(m)), req.buf, req.len, &d,
+					     result_cb, &res[i]),
+			     0, "start %u", i);
+		cr_assert_eq(tx_client_start(l, NULL, sip_str_make(br[i], strlen(br[i])),
+					     sip_str_make(m, strlen(m)), req.buf, req.len, &d,
+					     result_cb, &res[i]),
+			     -EEXIST, "the same branch again, %u", i);
+	}
+	/* forged look-alikes of a live direct branch (br[0], worker 05) */
+	memcpy(forged, br[0], sizeof(forged));
+	forged[TX_BRANCH_LEN - 1] = forged[TX_BRANCH_LEN - 1] == '0' ? '1' : '0';
+	cr_assert_eq(respond(l, 200, forged, "REGISTER"), -ENOENT);
+	memcpy(forged, br[0], sizeof(forged));
+	forged[10] = '6'; /* worker 06 */
+	cr_assert_eq(respond(l, 200, forged, "REGISTER"), -ENOENT);
+	memcpy(forged, br[0], sizeof(forged));
+	for (unsigned k = 11; k < TX_BRANCH_LEN; k++)
+		if (forged[k] >= 'a')
+			forged[k] = (char)(forged[k] - 'a' + 'A');
+	if (strcmp(forged, br[0]) != 0)
+		cr_assert_eq(respond(l, 200, forged, "REGISTER"), -ENOENT);
+	cr_assert_eq(tx_branch_make(l, spare, sizeof(spare)), (int)TX_BRANCH_LEN);
+	cr_assert_eq(respond(l, 200, spare, "REGISTER"), -ENOENT, "made, never started");
+	cr_assert_eq(respond(l, 200, br[0], "OPTIONS"), -ENOENT, "method differs");
+	/* every one answered once, in a scrambled order */
+	for (unsigned i = 0; i < N; i++)
+		order[i] = (i * 367u) % N;
+	for (unsigned i = 0; i < N; i++) {
+		unsigned k = order[i];
+		const char *m = k % 5 == 4 ? "OPTIONS" : "REGISTER";
+
+		cr_assert_eq(res[k].calls, 0, "%u answered before its response", k);
+		cr_assert_eq(respond(l, 200 + k % 3, br[k], m), 0, "response %u", k);
+		cr_assert_eq(res[k].calls, 1);
+		cr_assert_eq(res[k].status, 200 + k % 3);
+		cr_assert_eq(respond(l, 200, br[k], m), 0, "Timer K absorbs %u", k);
+		cr_assert_eq(res[k].calls, 1);
+	}
+	tx_layer_stats(l, &st);
+	cr_assert_eq(st.live, N);
+	cr_assert_eq(st.absorbed, N);
+	run_until(T0 + 5000);
+	tx_layer_stats(l, &st);
+	cr_assert_eq(st.live, 0);
+	for (unsigned i = 0; i < N; i++) {
+		const char *m = i % 5 == 4 ? "OPTIONS" : "REGISTER";
+
+		cr_assert_eq(respond(l, 200, br[i], m), -ENOENT, "%u after Timer K", i);
+		cr_assert_eq(res[i].calls, 1);
+	}
+	/* the entries are reused: a new direct start on a recycled entry
+	 * does not answer to the old branch that named it */
+	cr_assert_eq(tx_branch_make(l, spare, sizeof(spare)), (int)TX_BRANCH_LEN);
+	mkreq(&req, "REGISTER", spare, "192.0.2.1", 5060);
+	cr_assert_eq(tx_client_start(l, NULL, sip_str_make(spare, TX_BRANCH_LEN),
+				     SIP_STR("REGISTER"), req.buf, req.len, &d, result_cb,
+				     &res[0]),
+		     0);
+	for (unsigned i = 0; i < N; i += 3)
+		cr_assert_eq(respond(l, 200, br[i], "REGISTER"), -ENOENT);
+	cr_assert_eq(res[0].calls, 1);
+	cr_assert_eq(respond(l, 200, spare, "REGISTER"), 0);
+	cr_assert_eq(res[0].calls, 2);
+	tx_layer_free(l);
+}
+
 /* ------------------------------------------------------------------------ */
 /* A client and a server layer over a lossy, duplicating, reordering network */
 

@@ -186,6 +186,13 @@ int tx_client_response(struct tx_layer *l, const struct sip_msg *resp,
 		       const struct sip_via *top);
 
 /*
+ * The top Via given to tx_client_response() with the response being
+ * reported: non-NULL only inside a result callback called with a response
+ * (so the TU need not parse the Via again), NULL anywhere else.
+ */
+const struct sip_via *tx_response_via(const struct tx_layer *l);
+
+/*
  * A request arrived: match it against the server transactions (RFC 3261
  * §17.2.3: top Via branch with the magic cookie, sent-by host and port,
  * method). A retransmission is answered with the stored response, if any,

@@ -40,6 +40,24 @@
  * they wait in one FIFO list (k_head..k_tail, deadline in f_at) under one
  * wheel timer for its head, instead of one wheel timer each (which a 5 s
  * timer would see moved down two or three levels of the wheel).
+ *
+ * Direct client transactions: a branch made by tx_branch_make() encodes a
+ * counter ctr = (branch counter << IDX_BITS | idx), idx naming the entry at
+ * the head of the free list, which the next tx_client_start() takes. When
+ * that start gets that very branch and that entry (the usual make-then-start
+ * of a request), the transaction is "direct": it does not enter the hash
+ * table; a response finds it by decoding its branch (mix64 is a bijection,
+ * undone by unmix64) to idx, one array index, and comparing the entry's ctr
+ * (in t->hash) and method. No SipHash, no bucket or chain neighbours per
+ * request or response. Anything else (a branch made by another UA, a
+ * reservation another start consumed, more than IDX_NONE entries) goes
+ * through the hash table as before. The branch counter gives each made
+ * branch its own ctr (distinct for 2^40 branches of a layer; the
+ * 64-bit mix of ctr plus the layer's random seed is what the branch shows).
+ *
+ * A Completed client whose key (branch + method) fits KEY_INLINE bytes keeps
+ * it in the entry itself, over the destination it no longer sends to: its
+ * request buffer goes back to the pool and Timer K's end touches no buffer.
  */
 #include <errno.h>
 #include <stdlib.h>
@@ -64,6 +82,14 @@
 #define NCLASS 12u        /* buffer classes 64 B << 0..11 (64 B .. 128 KiB) */
 #define CLASS_MIN 64u     /* class 0: a client key alone (Timer K) */
 #define CLASS_NONE 0xffu
+#define IDX_BITS 24u           /* entry index bits of a branch counter */
+#define IDX_NONE ((1u << IDX_BITS) - 1u) /* no entry: hashed path only */
+#define KEY_INLINE 40u         /* to + tolen + conn: a Completed client's key */
+
+enum tx_flags {
+	TXF_DIRECT = 1u << 0,     /* not in the table: found by its branch's idx */
+	TXF_KEY_INLINE = 1u << 1, /* the key is in t->key, not t->buf */
+};
 
 enum tx_kind {
 	KIND_CLIENT = 1,
@@ -85,21 +111,28 @@ union tx_sa {
 
 struct tx {
 	struct tx *hnext;   /* hash chain, or the free list */
-	struct tx **hpprev; /* what points at this one in its chain: O(1) removal */
+	struct tx **hpprev; /* what points at this one in its chain: O(1) removal;
+	                       NULL when not in the table */
 	struct tx_layer *layer;
 	struct wheel_timer t_end; /* client: E and F (the earlier), then K; server: J */
 	uint64_t f_at;            /* client: Timer F's expiry; Completed: Timer K's */
 	struct tx *knext;         /* Completed client: the next in the K list */
-	uint64_t hash;
+	uint64_t hash; /* SipHash of the branch; TXF_DIRECT: the branch's ctr */
 	tx_result_cb cb;
 	void *cb_arg;
-	union tx_sa to;
-	socklen_t tolen;
-	uint64_t conn;
+	union {
+		struct {
+			union tx_sa to;
+			socklen_t tolen;
+			uint64_t conn;
+		};
+		char key[KEY_INLINE]; /* TXF_KEY_INLINE: branch, method */
+	};
 	char *buf;        /* key (branch, method, host) then the kept message */
-	uint32_t msg_len; /* 0: no message kept */
+	uint16_t msg_len; /* 0: no message kept (max_msg <= 65535) */
+	uint16_t retransmits; /* saturates */
 	uint32_t retx_ms; /* the current Timer E interval */
-	unsigned retransmits;
+	uint32_t idx;     /* this entry's index (chunk * CHUNK + i), or IDX_NONE */
 	uint16_t port;    /* sent-by port (server), 0 when absent */
 	uint8_t branch_len;
 	uint8_t method_len;
@@ -108,6 +141,7 @@ struct tx {
 	uint8_t kind;
 	uint8_t state;
 	bool reliable;
+	uint8_t flags; /* enum tx_flags */
 };
 
 struct tx_chunk {
@@ -134,27 +168,53 @@ struct tx_layer {
 	struct tx_stats st;
 	struct wheel_timer k_timer; /* at k_head's Timer K */
 	struct tx *k_head, *k_tail; /* Completed clients (UDP), in K order */
+	struct tx_chunk **ctab;     /* chunk i holds entries i * CHUNK .. */
+	size_t nchunks, ctab_cap;
+	const struct sip_via *resp_via; /* in a result callback: its response's */
+	struct tx *made;            /* the free entry the last branch names */
+	uint64_t made_ctr;          /* and that branch's counter */
+	char made_branch[TX_BRANCH_LEN]; /* and the branch */
 };
 
 /* ------------------------------------------------------------------------ */
 /* Memory: entries and buffers from free lists                               */
 
+/* One more chunk of free entries, indexed in ctab. */
+static int chunk_add(struct tx_layer *l)
+{
+	struct tx_chunk *c;
+
+	if (l->nchunks == l->ctab_cap) {
+		size_t n = l->ctab_cap ? 2 * l->ctab_cap : 16;
+		struct tx_chunk **g = realloc(l->ctab, n * sizeof(*g));
+
+		if (!g)
+			return -ENOMEM;
+		l->ctab = g;
+		l->ctab_cap = n;
+	}
+	c = calloc(1, sizeof(*c));
+	if (!c)
+		return -ENOMEM;
+	c->next = l->chunks;
+	l->chunks = c;
+	for (unsigned i = CHUNK; i-- > 0;) {
+		size_t idx = l->nchunks * CHUNK + i;
+
+		c->tx[i].idx = idx < IDX_NONE ? (uint32_t)idx : IDX_NONE;
+		c->tx[i].hnext = l->free;
+		l->free = &c->tx[i];
+	}
+	l->ctab[l->nchunks++] = c;
+	return 0;
+}
+
 static struct tx *entry_get(struct tx_layer *l)
 {
 	struct tx *t;
 
-	if (!l->free) {
-		struct tx_chunk *c = calloc(1, sizeof(*c));
-
-		if (!c)
-			return NULL;
-		c->next = l->chunks;
-		l->chunks = c;
-		for (unsigned i = CHUNK; i-- > 0;) {
-			c->tx[i].hnext = l->free;
-			l->free = &c->tx[i];
-		}
-	}
+	if (!l->free && chunk_add(l) < 0)
+		return NULL;
 	t = l->free;
 	l->free = t->hnext;
 	return t;
@@ -217,7 +277,18 @@ static void keep_key_only(struct tx_layer *l, struct tx *t)
 	char *p;
 
 	t->msg_len = 0;
-	if (t->buf_class == CLASS_NONE || t->buf_class <= k)
+	if (t->buf_class == CLASS_NONE)
+		return;
+	if (t->kind == KIND_CLIENT && keylen <= KEY_INLINE) {
+		/* the destination is not used again: the key goes over it */
+		memcpy(t->key, t->buf, keylen);
+		buf_put(l, t->buf_class, t->buf);
+		t->buf = NULL;
+		t->buf_class = CLASS_NONE;
+		t->flags |= TXF_KEY_INLINE;
+		return;
+	}
+	if (t->buf_class <= k)
 		return;
 	p = buf_get(l, k);
 	if (!p)
@@ -230,12 +301,12 @@ static void keep_key_only(struct tx_layer *l, struct tx *t)
 
 static inline const char *key_branch(const struct tx *t)
 {
-	return t->buf;
+	return t->flags & TXF_KEY_INLINE ? t->key : t->buf;
 }
 
 static inline const char *key_method(const struct tx *t)
 {
-	return t->buf + t->branch_len;
+	return key_branch(t) + t->branch_len;
 }
 
 static inline const char *key_host(const struct tx *t)
@@ -294,6 +365,8 @@ static void table_insert(struct tx_layer *l, struct tx *t)
 static void table_remove(struct tx_layer *l, struct tx *t)
 {
 	(void)l;
+	if (!t->hpprev)
+		return; /* direct: never in the table */
 	*t->hpprev = t->hnext;
 	if (t->hnext)
 		t->hnext->hpprev = t->hpprev;
@@ -353,9 +426,10 @@ static int dest_copy(struct tx *t, const struct tx_dest *d)
 /* A fresh entry with its key copied and hashed; not yet in the table. */
 static int tx_alloc(struct tx_layer *l, struct tx **ret, unsigned kind, uint64_t h,
 		    struct sip_str branch, struct sip_str method, struct sip_str host,
-		    const struct tx_dest *dest)
+		    const struct tx_dest *dest, size_t need)
 {
 	struct tx *t;
+	uint32_t idx;
 	int r;
 
 	if (l->st.live >= l->max_tx)
@@ -365,7 +439,9 @@ static int tx_alloc(struct tx_layer *l, struct tx **ret, unsigned kind, uint64_t
 	t = entry_get(l);
 	if (!t)
 		return -ENOMEM;
+	idx = t->idx;
 	memset(t, 0, sizeof(*t));
+	t->idx = idx;
 	t->layer = l;
 	t->buf_class = CLASS_NONE;
 	t->kind = (uint8_t)kind;
@@ -376,7 +452,7 @@ static int tx_alloc(struct tx_layer *l, struct tx **ret, unsigned kind, uint64_t
 	t->branch_len = (uint8_t)branch.len;
 	t->method_len = (uint8_t)method.len;
 	t->host_len = (uint8_t)host.len;
-	r = buf_reserve(l, t, 0);
+	r = buf_reserve(l, t, need);
 	if (r < 0)
 		goto fail;
 	memcpy(t->buf, branch.p, branch.len);
@@ -401,6 +477,7 @@ static void tx_release(struct tx_layer *l, struct tx *t)
 	t->buf = NULL;
 	t->buf_class = CLASS_NONE;
 	t->state = ST_FREE;
+	t->flags = 0;
 	t->hnext = l->free;
 	l->free = t;
 }
@@ -445,7 +522,8 @@ static void retransmit(struct tx_layer *l, struct tx *t)
 {
 	if (tx_send(l, t, msg_of(t), t->msg_len) < 0)
 		l->st.send_errors++;
-	t->retransmits++;
+	if (t->retransmits < UINT16_MAX)
+		t->retransmits++;
 	l->st.retransmits++;
 }
 
@@ -616,6 +694,7 @@ void tx_layer_free(struct tx_layer *l)
 		}
 	}
 	free(l->buckets);
+	free(l->ctab);
 	free(l);
 }
 
@@ -635,19 +714,93 @@ static uint64_t mix64(uint64_t z)
 	return z ^ (z >> 31);
 }
 
+/* mix64's inverse: each xor-shift undone by shifting again, each multiplier
+ * by its inverse modulo 2^64. */
+static uint64_t unmix64(uint64_t z)
+{
+	z = z ^ (z >> 31) ^ (z >> 62);
+	z *= UINT64_C(0x319642b2d24d8ec3);
+	z = z ^ (z >> 27) ^ (z >> 54);
+	z *= UINT64_C(0x96de1b173f119089);
+	return z ^ (z >> 30) ^ (z >> 60);
+}
+
+/* The counter of a branch this layer's tx_branch_make() wrote: false for
+ * any other branch (another worker's, another UA's, not 16 lower-case hex
+ * digits). */
+static bool branch_ctr(const struct tx_layer *l, struct sip_str branch, uint64_t *ctr)
+{
+	/* lower-case hex digit values + 1, 0 for anything else */
+	static const uint8_t hx[256] = {
+	        ['0'] = 1,  ['1'] = 2,  ['2'] = 3,  ['3'] = 4,  ['4'] = 5,  ['5'] = 6,
+	        ['6'] = 7,  ['7'] = 8,  ['8'] = 9,  ['9'] = 10, ['a'] = 11, ['b'] = 12,
+	        ['c'] = 13, ['d'] = 14, ['e'] = 15, ['f'] = 16,
+	};
+	const unsigned char *p = (const unsigned char *)branch.p;
+	uint64_t u = 0;
+	unsigned bad = 0;
+
+	if (branch.len != TX_BRANCH_LEN || memcmp(p, OURS, OURS_LEN) != 0 ||
+	    hx[p[OURS_LEN]] != ((l->worker >> 4) & 15) + 1 ||
+	    hx[p[OURS_LEN + 1]] != (l->worker & 15) + 1)
+		return false;
+	for (unsigned i = OURS_LEN + 2; i < TX_BRANCH_LEN; i++) {
+		unsigned v = hx[p[i]];
+
+		bad |= v == 0;
+		u = u << 4 | ((v - 1) & 15);
+	}
+	if (bad)
+		return false;
+	*ctr = unmix64(u) - l->branch_seed;
+	return true;
+}
+
+/* The direct client transaction of branch with method, or NULL. */
+static struct tx *direct_find(const struct tx_layer *l, struct sip_str branch,
+			      struct sip_str method)
+{
+	uint64_t ctr;
+	size_t idx;
+	struct tx *t;
+
+	if (!branch_ctr(l, branch, &ctr))
+		return NULL;
+	idx = ctr & IDX_NONE;
+	if (idx == IDX_NONE || idx >= l->nchunks * CHUNK)
+		return NULL;
+	t = &l->ctab[idx / CHUNK]->tx[idx % CHUNK];
+	if (!(t->flags & TXF_DIRECT) || t->hash != ctr || t->kind != KIND_CLIENT ||
+	    t->state == ST_FREE || !str_is(key_method(t), t->method_len, method))
+		return NULL;
+	return t;
+}
+
 int tx_branch_make(struct tx_layer *l, char *buf, size_t cap)
 {
-	uint64_t u;
+	uint64_t u, ctr;
+	uint32_t idx = IDX_NONE;
 
 	if (cap <= TX_BRANCH_LEN)
 		return -ENOSPC;
-	u = mix64(l->branch_seed + l->branch_ctr++);
+	/* name the entry the next start will take (see the top of the file) */
+	l->made = NULL;
+	if (l->free || chunk_add(l) == 0)
+		idx = l->free->idx;
+	ctr = ++l->branch_ctr << IDX_BITS | idx;
+	if (idx != IDX_NONE) {
+		l->made = l->free;
+		l->made_ctr = ctr;
+	}
+	u = mix64(l->branch_seed + ctr);
 	memcpy(buf, OURS, OURS_LEN);
 	buf[OURS_LEN] = hexd[(l->worker >> 4) & 15];
 	buf[OURS_LEN + 1] = hexd[l->worker & 15];
 	for (unsigned i = 0; i < 16; i++)
 		buf[OURS_LEN + 2 + i] = hexd[(u >> (60 - 4 * i)) & 15];
 	buf[TX_BRANCH_LEN] = '\0';
+	if (l->made)
+		memcpy(l->made_branch, buf, TX_BRANCH_LEN);
 	return (int)TX_BRANCH_LEN;
 }
 
@@ -680,6 +833,7 @@ int tx_client_start(struct tx_layer *l, struct tx **ret, struct sip_str branch,
 {
 	struct tx *t;
 	uint64_t h, base;
+	bool direct;
 	int r;
 
 	if (!branch.p || !branch.len || !method.p || !method.len || !cb || !buf || !len)
@@ -688,18 +842,26 @@ int tx_client_start(struct tx_layer *l, struct tx **ret, struct sip_str branch,
 		return -ENAMETOOLONG;
 	if (len > l->max_msg)
 		return -EMSGSIZE;
-	h = hash_branch(l, branch);
-	if (table_find(l, KIND_CLIENT, h, branch, method, NULL))
-		return -EEXIST;
-	r = tx_alloc(l, &t, KIND_CLIENT, h, branch, method, SIP_STR_NULL, dest);
+	/* the branch tx_branch_make() just wrote, its entry still the free
+	 * head: a direct transaction (a branch is made once, so none is live) */
+	direct = l->made && l->made == l->free && branch.len == TX_BRANCH_LEN &&
+	         memcmp(branch.p, l->made_branch, TX_BRANCH_LEN) == 0;
+	l->made = NULL;
+	if (direct) {
+		h = l->made_ctr;
+	} else {
+		h = hash_branch(l, branch);
+		if (table_find(l, KIND_CLIENT, h, branch, method, NULL) ||
+		    direct_find(l, branch, method))
+			return -EEXIST;
+	}
+	r = tx_alloc(l, &t, KIND_CLIENT, h, branch, method, SIP_STR_NULL, dest,
+		     dest && dest->reliable ? 0 : len);
 	if (r < 0)
 		return r;
 	if (!t->reliable) {
-		r = buf_reserve(l, t, len);
-		if (r < 0)
-			goto fail;
 		memcpy(msg_of(t), buf, len);
-		t->msg_len = (uint32_t)len;
+		t->msg_len = (uint16_t)len;
 	}
 	r = tx_send(l, t, buf, len);
 	if (r < 0)
@@ -707,7 +869,10 @@ int tx_client_start(struct tx_layer *l, struct tx **ret, struct sip_str branch,
 	t->cb = cb;
 	t->cb_arg = arg;
 	t->state = ST_TRYING;
-	table_insert(l, t);
+	if (direct)
+		t->flags |= TXF_DIRECT;
+	else
+		table_insert(l, t);
 	l->st.live++;
 	l->st.client_started++;
 	base = arm_base(l);
@@ -726,6 +891,7 @@ fail:
 int tx_client_response(struct tx_layer *l, const struct sip_msg *resp,
 		       const struct sip_via *top)
 {
+	const struct sip_via *saved;
 	struct tx *t;
 	tx_result_cb cb;
 	void *arg;
@@ -737,8 +903,10 @@ int tx_client_response(struct tx_layer *l, const struct sip_msg *resp,
 		l->st.unmatched++;
 		return -ENOENT;
 	}
-	t = table_find(l, KIND_CLIENT, hash_branch(l, top->branch), top->branch,
-		       resp->cseq.method, top);
+	t = direct_find(l, top->branch, resp->cseq.method);
+	if (!t)
+		t = table_find(l, KIND_CLIENT, hash_branch(l, top->branch), top->branch,
+			       resp->cseq.method, top);
 	if (!t) {
 		l->st.unmatched++;
 		return -ENOENT;
@@ -756,9 +924,12 @@ int tx_client_response(struct tx_layer *l, const struct sip_msg *resp,
 	t->state = ST_COMPLETED;
 	cb = t->cb;
 	arg = t->cb_arg;
+	saved = l->resp_via;
+	l->resp_via = top;
 	if (t->reliable) {
 		table_remove(l, t);
 		cb(arg, t, 0, resp);
+		l->resp_via = saved;
 		tx_release(l, t);
 		l->st.live--;
 		return 0;
@@ -766,7 +937,13 @@ int tx_client_response(struct tx_layer *l, const struct sip_msg *resp,
 	keep_key_only(l, t);
 	k_append(l, t);
 	cb(arg, t, 0, resp);
+	l->resp_via = saved;
 	return 0;
+}
+
+const struct sip_via *tx_response_via(const struct tx_layer *l)
+{
+	return l->resp_via;
 }
 
 int tx_server_request(struct tx_layer *l, const struct sip_msg *req,
@@ -795,7 +972,7 @@ int tx_server_request(struct tx_layer *l, const struct sip_msg *req,
 			retransmit(l, t);
 		return TX_ABSORBED;
 	}
-	r = tx_alloc(l, &t, KIND_SERVER, h, top->branch, method, top->host, src);
+	r = tx_alloc(l, &t, KIND_SERVER, h, top->branch, method, top->host, src, 0);
 	if (r < 0)
 		return r;
 	t->port = top->port;
@@ -823,7 +1000,7 @@ int tx_server_reply(struct tx_layer *l, struct tx *t, unsigned status, const voi
 		if (r < 0)
 			return r;
 		memcpy(msg_of(t), buf, len);
-		t->msg_len = (uint32_t)len;
+		t->msg_len = (uint16_t)len;
 	}
 	r = tx_send(l, t, buf, len);
 	if (r < 0) {
@@ -854,8 +1031,10 @@ int tx_fail_conn(struct tx_layer *l, uint64_t conn, int err)
 	for (struct tx_chunk *c = l->chunks; c; c = c->next) {
 		for (unsigned i = 0; i < CHUNK; i++) {
 			t = &c->tx[i];
-			if (t->kind != KIND_CLIENT || t->conn != conn ||
-			    (t->state != ST_TRYING && t->state != ST_PROCEEDING))
+			/* (a Completed client's conn may hold its key) */
+			if (t->kind != KIND_CLIENT ||
+			    (t->state != ST_TRYING && t->state != ST_PROCEEDING) ||
+			    t->conn != conn)
 				continue;
 			table_remove(l, t);
 			wheel_cancel(l->w, &t->t_end);

@@ -1164,10 +1164,13 @@ static bool our_contact_expires(const struct ua_trunk *t, const struct sip_msg *
 	return false;
 }
 
-/* The top Via of a 2xx: its received= and rport, as the upstream saw us. */
+/* The top Via of a 2xx: its received= and rport, as the upstream saw us
+ * (as the transaction layer parsed it to match the response, else parsed
+ * here). */
 static void note_via(struct ua_trunk *t, const struct sip_msg *m, uint32_t wall)
 {
-	const struct sip_hdr *h = sip_msg_hdr(m, SIP_HDR_VIA);
+	const struct sip_via *top = t->ua->o.tx ? tx_response_via(t->ua->o.tx) : NULL;
+	const struct sip_hdr *h;
 	struct sip_str rest;
 	struct sip_via v;
 	struct sip_err e;
@@ -1177,11 +1180,16 @@ static void note_via(struct ua_trunk *t, const struct sip_msg *m, uint32_t wall)
 	t->via_at = wall;
 	t->rcv_family = 0;
 	t->rcv_rport = -1;
-	if (!h)
-		return;
-	rest = h->value;
-	if (sip_via_next(&rest, &v, &e) != 1)
-		return;
+	if (top) {
+		v = *top;
+	} else {
+		h = sip_msg_hdr(m, SIP_HDR_VIA);
+		if (!h)
+			return;
+		rest = h->value;
+		if (sip_via_next(&rest, &v, &e) != 1)
+			return;
+	}
 	t->rcv_rport = v.rport;
 	if (!v.received.len || v.received.len >= sizeof(a))
 		return;
