@@ -822,7 +822,10 @@ SIP_INLINE int parse_request_line(struct sip_msg *m, const char *base, const cha
 	if (sip_likely(eol - p >= 18 && load64(p) == load64("REGISTER") && p[8] == ' ')) {
 		const char *u = p + 9, *q = find_uri_stop(u, eol, end);
 
-		if (sip_likely(q > u && q == eol - 8 && *q == ' ' && is_sip20(q + 1))) {
+		/* " SIP/2.0" (the protocol name in any case) by one word
+		 * compare: [q, q + 8) = [eol - 8, eol) */
+		if (sip_likely(q > u && q == eol - 8 &&
+			       (load64(q) | 0x0000000020202000ull) == load64(" sip/2.0"))) {
 			m->method = sip_str_make(p, 8);
 			m->method_id = SIP_METHOD_REGISTER;
 			m->ruri = sip_str_make(u, (size_t)(q - u));
