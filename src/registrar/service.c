@@ -386,10 +386,17 @@ int regsvc_new(struct regsvc **ret, const struct config *cfg, char *err, size_t 
 	r = n < 0 ? (int)n : store_binding_each(s->store, restore_one, &rc);
 	rcu_leave();
 	/* even with nothing to delete: the store opens its writer now (the
-	 * journal, where an older sipreg's bindings are moved in; regsvc fails
-	 * here, not at the first flush, when another process writes it) */
-	if (r == 0)
+	 * journal, where an older sipreg's bindings are moved in). Another
+	 * process writing it (-EBUSY) stops the start only when there was
+	 * something to write, as before this open: otherwise it is logged, the
+	 * flusher tries again, and the daemon's own checks (another sipregd on
+	 * the admin socket) name the conflict */
+	if (r == 0) {
+		size_t had = s->nbatch;
 		r = batch_apply(s);
+		if (r == -EBUSY && !had)
+			r = 0;
+	}
 	if (r < 0) {
 		snprintf(err, errlen, "database: %s", store_errmsg(s->store));
 		goto fail;
