@@ -638,13 +638,22 @@ static int unmoved_report(struct store_sqlite *q, size_t *count)
 static int journal_writer(struct store_sqlite *q)
 {
 	size_t merged = 0, bad = 0, unmoved = 0;
-	int r = begin(q);
+	sqlite3_stmt *st;
+	int r = begin(q), rc, any = 0;
 
 	if (r)
 		return r;
 	r = bjournal_open(&q->jw, q->jpath, table_seed, q, q->base.errmsg,
 			  sizeof(q->base.errmsg));
-	if (r == 0)
+	if (r == 0) { /* the usual case, an empty table: no second replay */
+		st = stmt(q, ST_BIND_ANY);
+		rc = sqlite3_step(st);
+		any = rc == SQLITE_ROW ? sqlite3_column_int(st, 0) : 0;
+		sqlite3_reset(st);
+		if (rc != SQLITE_ROW)
+			r = db_fail(q, "binding table");
+	}
+	if (r == 0 && any)
 		r = bjournal_merge(q->jw, table_seed, q, &merged, &bad, q->base.errmsg,
 				   sizeof(q->base.errmsg));
 	if (r == 0)
