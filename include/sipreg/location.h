@@ -173,8 +173,8 @@ int location_each(struct location *l, uint64_t now, loc_each_cb cb, void *arg);
 /*
  * Persistence. location_flush hands every record changed since the last
  * flush to write(): aor and its bindings converted to store form (expires_at
- * in wall-clock seconds computed from now/wall_now), in AOR order (bytewise,
- * the store's key order). replace_all true: these n bindings replace every
+ * in wall-clock seconds computed from now/wall_now), in the order the records
+ * became dirty, stripe by stripe (a removal before its re-registration). replace_all true: these n bindings replace every
  * binding the store has for aor (n = 0: the address-of-record has no binding
  * any more). replace_all false: no binding of aor was dropped since the last
  * write, so putting these n by (aor, contact) is enough (a refresh, a new
