@@ -113,16 +113,14 @@ union ua_sockaddr {
 };
 
 struct ua_trunk {
-	/* the first cache line is what the wheel touches when the timer fires:
-	 * it holds the pointers on_timer() prefetches from */
 	struct wheel_timer timer;
 	struct ua *ua;
-	struct cfgblk *cfg;
-	struct authcache *auth;
-	struct tx *tx;
 	struct ua_trunk *hnext;       /* name table chain */
 	struct ua_trunk *prev, *next; /* every trunk, listed or dying */
+	struct cfgblk *cfg;
 	struct cfgblk *pending; /* applied after the unregister (set) */
+	struct authcache *auth;
+	struct tx *tx;
 	union ua_sockaddr addr; /* 28 bytes: hash fills the 8-byte slot */
 	uint32_t hash;
 	uint64_t sent_at;     /* start of the REGISTER in flight / last one */
@@ -1017,35 +1015,12 @@ static void attempt(struct ua_trunk *t)
 	send_register(t);
 }
 
-/* Ask for the lines a REGISTER is written from, all at once: a refresh
- * comes to a trunk last touched half an expiry ago, and the REGISTER reads
- * the rest of the trunk, its configuration and its cached challenge one
- * after the other (each a cache miss at 100,000 trunks and more). */
-static void prefetch_trunk(const struct ua_trunk *t)
-{
-	const char *p = (const char *)t;
-
-	for (size_t o = 64; o < sizeof(*t); o += 64)
-		__builtin_prefetch(p + o);
-	/* a fixed span: the sizes would be misses of their own (a prefetch
-	 * past the block's end is harmless) */
-	p = (const char *)t->cfg;
-	for (size_t o = 0; o < 256; o += 64)
-		__builtin_prefetch(p + o);
-	if (t->auth) {
-		p = (const char *)t->auth;
-		for (size_t o = 0; o < 256; o += 64)
-			__builtin_prefetch(p + o);
-	}
-}
-
 static void on_timer(struct wheel *w, struct wheel_timer *wt)
 {
 	struct ua_trunk *t = wheel_timer_owner(wt, struct ua_trunk, timer);
 	struct ua *ua = t->ua;
 
 	(void)w;
-	prefetch_trunk(t);
 	ua_lock(ua);
 	if (t->action == UA_ACTION_REFRESH && !binding_valid(t, now_ms(ua)) &&
 	    t->valid_until)
