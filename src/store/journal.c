@@ -1049,10 +1049,16 @@ int bjournal_each(const char *path, store_binding_cb cb, void *arg, char *err, s
  * bytes, *live lists the live records w did not replace, then w's. */
 static int view_add(uint8_t **map, size_t msize, struct replay *rp, const struct wins *w)
 {
-	uint8_t *m = realloc(*map, msize + w->used);
-	uint64_t *live = malloc((rp->nlive + w->n + 1) * sizeof(*live));
+	uint8_t *m;
+	uint64_t *live;
 	size_t n = 0;
 
+	/* nothing won (no buffer: w->buf is NULL), so nothing is replaced
+	 * either; and realloc(map, 0) of an empty file would free the map */
+	if (!w->used)
+		return 0;
+	m = realloc(*map, msize + w->used);
+	live = malloc((rp->nlive + w->n + 1) * sizeof(*live));
 	if (m)
 		*map = m;
 	if (!m || !live) {
