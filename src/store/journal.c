@@ -572,19 +572,30 @@ static void tmpw_put(struct tmpw *w, const uint8_t *p, size_t n)
 	w->total += n;
 }
 
-static int tmpw_seed_cb(void *arg, const struct store_binding *b)
+/* encode() of a put of b into rec, its result in *n (negative: b cannot be
+ * held). The change is built on the heap (a store_binding holds its text
+ * inline, too big for the stack beside rec). Returns 0 or -ENOMEM. */
+static int encode_put(const struct store_binding *b, uint8_t *rec, long *n)
 {
-	struct tmpw *w = arg;
 	struct store_change *c = malloc(sizeof(*c));
-	uint8_t rec[R_HDR + R_MAX];
-	long n;
 
 	if (!c)
 		return -ENOMEM;
 	c->kind = STORE_BINDING_PUT;
 	c->b = *b;
-	n = encode(c, rec);
+	*n = encode(c, rec);
 	free(c);
+	return 0;
+}
+
+static int tmpw_seed_cb(void *arg, const struct store_binding *b)
+{
+	struct tmpw *w = arg;
+	uint8_t rec[R_HDR + R_MAX];
+	long n;
+
+	if (encode_put(b, rec, &n) < 0)
+		return -ENOMEM;
 	if (n > 0) /* an unusable old row is left behind */
 		tmpw_put(w, rec, (size_t)n);
 	return w->err;
@@ -899,16 +910,11 @@ static int wins_cb(void *arg, const struct store_binding *b)
 {
 	struct wins *w = arg;
 	uint8_t rec[R_HDR + R_MAX];
-	struct store_change *c = malloc(sizeof(*c));
 	uint64_t *slot;
 	long n;
 
-	if (!c)
+	if (encode_put(b, rec, &n) < 0)
 		return -ENOMEM;
-	c->kind = STORE_BINDING_PUT;
-	c->b = *b;
-	n = encode(c, rec);
-	free(c);
 	if (n < 0) {
 		w->bad++;
 		return 0;
