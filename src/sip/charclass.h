@@ -134,6 +134,16 @@ static inline __m128i cc_load16(const char *p, const char *end)
 	return sip_load16_tail(p, n);
 }
 
+/* Bit i set when p[i] is '"' or '\\', for the 16 bytes at p (all inside the
+ * buffer: the caller's bound). The quoted-string scanners' step. */
+static inline __attribute__((always_inline)) unsigned cc_quote_mask16(const char *p)
+{
+	__m128i x = _mm_loadu_si128((const __m128i *)(const void *)p);
+
+	return (unsigned)_mm_movemask_epi8(
+		_mm_or_si128(_mm_cmpeq_epi8(x, sip_k16('"')), _mm_cmpeq_epi8(x, sip_k16('\\'))));
+}
+
 #endif
 
 /* Advance over a run of one class (possibly empty). Unrolled by four: the
@@ -247,10 +257,8 @@ static inline const char *cc_quoted_end(const char *p, const char *end)
 	for (;;) {
 #if CC_SSE2
 		while (end - p >= 16) {
-			__m128i x = _mm_loadu_si128((const __m128i *)(const void *)p);
-			unsigned m = (unsigned)_mm_movemask_epi8(
-				_mm_or_si128(_mm_cmpeq_epi8(x, sip_k16('"')),
-					     _mm_cmpeq_epi8(x, sip_k16('\\'))));
+			unsigned m = cc_quote_mask16(p);
+
 			if (m) {
 				p += __builtin_ctz(m);
 				goto found;

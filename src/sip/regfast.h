@@ -113,10 +113,7 @@ SIP_AVX2_INLINE const char *rs_quote_end(const char *p, const char *e, const cha
 	if (sip_likely(bend - e >= 15)) {
 		/* every 16-byte load from below e stays inside the buffer */
 		for (; p < e; p += 16) {
-			__m128i x = _mm_loadu_si128((const __m128i *)(const void *)p);
-			unsigned m = (unsigned)_mm_movemask_epi8(
-				_mm_or_si128(_mm_cmpeq_epi8(x, sip_k16('"')),
-					     _mm_cmpeq_epi8(x, sip_k16('\\'))));
+			unsigned m = cc_quote_mask16(p);
 
 			if (m) {
 				const char *q = p + __builtin_ctz(m);
@@ -131,10 +128,7 @@ SIP_AVX2_INLINE const char *rs_quote_end(const char *p, const char *e, const cha
 		return NULL;
 	}
 	while (bend - p >= 16) {
-		__m128i x = _mm_loadu_si128((const __m128i *)(const void *)p);
-		unsigned m = (unsigned)_mm_movemask_epi8(
-			_mm_or_si128(_mm_cmpeq_epi8(x, sip_k16('"')),
-				     _mm_cmpeq_epi8(x, sip_k16('\\'))));
+		unsigned m = cc_quote_mask16(p);
 
 		if (m) {
 			const char *q = p + __builtin_ctz(m);
