@@ -419,6 +419,55 @@ Test(sip_reg, generated_registers_match_existing, .timeout = 600)
 	cr_log_info("sip_reg: %zu generated REGISTERs parsed", ok);
 }
 
+/*
+ * The one pass reuses a host it scanned for a later one with the same bytes
+ * (the Request-URI's domain in From and To, the Via's address in Contact):
+ * look-alike hosts in every pair of places (a prefix, one byte longer, a
+ * changed byte, another case, a trailing dot or dash, a bad IPv4, 14 to 16
+ * bytes, IPv6), each compared with the existing functions.
+ */
+Test(sip_reg, repeated_hosts_match_existing, .timeout = 600)
+{
+	static const char *const hosts[] = {
+		"example.com",	   "example.co",      "example.com.",	 "example.comm",
+		"example.com-",	   "exAmple.com",     "example..com",	 "example.cam",
+		"192.0.2.10",	   "192.0.2.1",	      "192.0.2.100",	 "192.0.2.10.",
+		"192.0.2.256",	   "192.0.2.19",      "1und1.de",	 "a",
+		"abcdefghijklmn",  "abcdefghijklmno", "abcdefghijklmnop", "[2001:db8::1]",
+		"-a.b",		   "1.2.3",
+	};
+	static char buf[2048];
+	size_t n = sizeof(hosts) / sizeof(hosts[0]), ok = 0;
+	int rc;
+
+	for (size_t i = 0; i < n; i++) {
+		for (size_t j = 0; j < n; j++) {
+			for (int form = 0; form < 4; form++) {
+				const char *a = hosts[i], *b = hosts[j];
+				int len = snprintf(
+					buf, sizeof(buf),
+					"REGISTER sip:%s SIP/2.0\r\n"
+					"Via: SIP/2.0/UDP %s%s;branch=z9hG4bK776;rport\r\n"
+					"Max-Forwards: 70\r\n"
+					"From: <sip:alice@%s>;tag=1928301774\r\n"
+					"To: <sip:alice@%s%s>\r\n"
+					"Call-ID: a84b4c76e66710\r\n"
+					"CSeq: 1826 REGISTER\r\n"
+					"Contact: <sip:alice@%s%s>;expires=3600\r\n"
+					"Content-Length: 0\r\n\r\n",
+					form & 1 ? b : a, form & 1 ? a : b, form & 2 ? ":5060" : "",
+					form & 1 ? a : b, b, form & 2 ? ";lr" : "", form & 1 ? b : a,
+					form & 2 ? "" : ":5062");
+
+				cr_assert(len > 0 && (size_t)len < sizeof(buf));
+				check(buf, (size_t)len, form & 2 ? STREAM : DGRAM, 8, &rc);
+				ok += rc > 0;
+			}
+		}
+	}
+	cr_assert_gt(ok, 1000);
+}
+
 static size_t corpus_dir(const char *root, const char *sub)
 {
 	static char buf[SIP_MSG_MAX_LEN + 1];

@@ -1858,6 +1858,7 @@ struct reg_pass {
 	const char *buf, *end;
 	size_t cap, n, nc;
 	unsigned ok, bad;
+	struct rs_hosts hm; /* the hosts met so far (rs_host) */
 	uint16_t last[SIP_HDR__COUNT];
 };
 
@@ -1891,7 +1892,7 @@ SIP_AVX2_INLINE bool reg_line(struct reg_pass *st, enum sip_hdr_id id, const cha
 		 * the general way */
 		rest = h->value;
 		if (m->count[id] == 1 &&
-		    (rs_via(&r->via, h->value, end) ||
+		    (rs_via(&st->hm, &r->via, h->value, end) ||
 		     (sip_via_next(&rest, &r->via, NULL) == 1 && rest.len == 0))) {
 			r->via_rc = 1;
 			st->ok |= RF_VIA;
@@ -1900,14 +1901,14 @@ SIP_AVX2_INLINE bool reg_line(struct reg_pass *st, enum sip_hdr_id id, const cha
 		}
 		break;
 	case SIP_HDR_FROM:
-		if (rs_from_to(&r->from, h->value, end) ||
+		if (rs_from_to(&st->hm, &r->from, h->value, end) ||
 		    sip_nameaddr_parse(&r->from, h->value, NULL) == 0) {
 			r->from_rc = 0;
 			st->ok |= RF_FROM;
 		}
 		break;
 	case SIP_HDR_TO:
-		if (rs_from_to(&r->to, h->value, end) ||
+		if (rs_from_to(&st->hm, &r->to, h->value, end) ||
 		    sip_nameaddr_parse(&r->to, h->value, NULL) == 0) {
 			r->to_rc = 0;
 			st->ok |= RF_TO;
@@ -1921,7 +1922,7 @@ SIP_AVX2_INLINE bool reg_line(struct reg_pass *st, enum sip_hdr_id id, const cha
 		if (st->bad & RF_CONTACTS)
 			break;
 		rest = h->value;
-		if (nc < r->ccap && rs_contact(&r->contacts[nc], rest, end)) {
+		if (nc < r->ccap && rs_contact(&st->hm, &r->contacts[nc], rest, end)) {
 			rest.len = 0;
 			nc++;
 		}
@@ -2021,12 +2022,15 @@ SIP_AVX2 static int split_reg(struct sip_reg *r, const char *buf, size_t len,
 	st.cap = cap;
 	st.n = st.nc = 0;
 	st.ok = st.bad = 0;
+	st.hm.p[0] = st.hm.p[1] = NULL;
+	st.hm.n[0] = st.hm.n[1] = 0;
+	st.hm.type[0] = st.hm.type[1] = SIP_HOST_NAME;
 	/* start line, c at its CR; a request's URI parsed at once */
 	if (sip_unlikely(fast_start_line(&s, m, buf, len, &c) < 0))
 		return 0;
 	if (m->is_request &&
-	    sip_likely(rs_uri(&r->ruri, m->ruri.p, m->ruri.p + m->ruri.len, end,
-			      SIP_URI_SCAN_WHOLE) ||
+	    sip_likely(rs_uri(&st.hm, &r->ruri, m->ruri.p, m->ruri.p + m->ruri.len, end,
+			      SIP_URI_SCAN_WHOLE, false) ||
 		       sip_uri_parse(&r->ruri, m->ruri, NULL) == 0)) {
 		r->ruri_rc = 0;
 		st.ok |= RF_RURI;
