@@ -468,6 +468,67 @@ Test(sip_reg, repeated_hosts_match_existing, .timeout = 600)
 	cr_assert_gt(ok, 1000);
 }
 
+/*
+ * Each credential parameter in its usual form and in the forms the one
+ * pass leaves to sip_auth_parse (a token where a quoted-string is usual and
+ * the other way round, a longer or shorter nc, algorithm variants, empty
+ * values, escapes), at the start, the middle and the end of the value,
+ * compared with the existing functions.
+ */
+Test(sip_reg, auth_forms_match_existing, .timeout = 600)
+{
+	static const char *const params[] = {
+		"username=\"alice\"", "username=alice", "username=\"\"", "USERNAME=\"a\\\"b\"",
+		"realm=\"example.com\"", "realm=example.com", "nonce=\"dcd98b7102dd2f0e8b\"",
+		"nonce=\"\"", "uri=\"sip:example.com\"", "uri=sip:example.com",
+		"response=\"6629fae49393a05397450978507c4ef1\"", "cnonce=\"0a4f113b\"",
+		"opaque=\"\"", "opaque=\"5ccc069c403ebaf9f0171e9517f40e41\"", "qop=auth",
+		"qop=\"auth\"", "qop=auth-int", "QOP=Auth", "qop=", "nc=00000001", "nc=0000000A",
+		"nc=0000001", "nc=000000001", "nc=0000000g", "nc=00000001x", "nc=\"00000001\"",
+		"algorithm=MD5", "algorithm=md5", "algorithm=MD5-sess", "algorithm=MD5x",
+		"algorithm=SHA-256", "algorithm=sha-256", "algorithm=SHA-256-sess",
+		"algorithm=\"MD5\"", "algorithm=SHA-512-256", "algorithm=MD", "Algorithm=MD5",
+		"stale=true", "x=y", "realm=\"r\\\\\"",
+	};
+	static char buf[2048];
+	size_t n = sizeof(params) / sizeof(params[0]), ok = 0;
+	int rc;
+
+	for (size_t i = 0; i < n; i++) {
+		for (size_t j = 0; j < n; j++) {
+			for (int form = 0; form < 3; form++) {
+				char val[512];
+
+				if (form == 0)
+					snprintf(val, sizeof(val), "%s, %s", params[i], params[j]);
+				else if (form == 1)
+					snprintf(val, sizeof(val),
+						 "username=\"a\", %s, realm=\"r\", %s, nonce=\"n\"",
+						 params[i], params[j]);
+				else
+					snprintf(val, sizeof(val), "%s, cnonce=\"c\", %s", params[i],
+						 params[j]);
+				int len = snprintf(buf, sizeof(buf),
+						   "REGISTER sip:example.com SIP/2.0\r\n"
+						   "Via: SIP/2.0/UDP 192.0.2.10;branch=z9hG4bK776\r\n"
+						   "Max-Forwards: 70\r\n"
+						   "From: <sip:alice@example.com>;tag=1\r\n"
+						   "To: <sip:alice@example.com>\r\n"
+						   "Call-ID: a84b4c76e66710\r\n"
+						   "CSeq: 1826 REGISTER\r\n"
+						   "Authorization: Digest %s\r\n"
+						   "Content-Length: 0\r\n\r\n",
+						   val);
+
+				cr_assert(len > 0 && (size_t)len < sizeof(buf));
+				check(buf, (size_t)len, DGRAM, 8, &rc);
+				ok += rc > 0;
+			}
+		}
+	}
+	cr_assert_gt(ok, 1000);
+}
+
 static size_t corpus_dir(const char *root, const char *sub)
 {
 	static char buf[SIP_MSG_MAX_LEN + 1];

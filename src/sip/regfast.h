@@ -552,10 +552,64 @@ enum {
 };
 
 /*
+ * One credential parameter's value, the usual form of its name: a
+ * quoted-string for username, realm, nonce, uri, response, cnonce and opaque,
+ * a token for qop, 8 HEXDIG for nc, MD5 or SHA-256 for algorithm (anything
+ * else: false, and sip_auth_parse decides). p on the name, whose length len
+ * and bit are constants where this is inlined; *qp gets the end of the value.
+ */
+SIP_AVX2_INLINE bool ra_value(struct sip_auth *a, struct sip_str *slot, const char *p,
+			      const char *e, const char *bend, unsigned *seen, unsigned bit,
+			      size_t len, const char **qp)
+{
+	const char *r = p + len + 1, *q;
+
+	if ((*seen & bit) || e - r < 1)
+		return false;
+	*seen |= bit;
+	if (bit == RA_NC) {
+		if (e - r < 8 || !rs_nc(r, &a->nc_val))
+			return false;
+		/* a longer token fails the ", " or end check below */
+		a->has_nc = true;
+		q = r + 8;
+		*slot = sip_str_make(r, 8);
+	} else if (bit == RA_ALGORITHM) {
+		/* a longer token ("MD5-sess") fails the ", " or end check below */
+		if (e - r >= 3 && ((cc_load(r, 4) & 0xffffffu) | 0x202020u) == CC_LIT("md5")) {
+			a->alg = SIP_DIGEST_MD5;
+			q = r + 3;
+		} else if (e - r >= 7 && CC_LIT_CASEEQ(r, 7, "sha-256")) {
+			a->alg = SIP_DIGEST_SHA256;
+			q = r + 7;
+		} else {
+			return false;
+		}
+		*slot = sip_str_make(r, (size_t)(q - r));
+	} else if (bit == RA_QOP) {
+		q = rs_span(r, e, bend, RS_PVAL);
+		if (q == r)
+			return false;
+		*slot = sip_str_make(r, (size_t)(q - r));
+	} else {
+		if (*r != '"')
+			return false;
+		q = rs_quote_end(r + 1, e, bend);
+		if (q == NULL)
+			return false;
+		*slot = sip_str_make(r + 1, (size_t)(q - r - 1));
+		q++;
+	}
+	*qp = q;
+	return true;
+}
+
+/*
  * Credentials the usual way: "Digest " then name=value pairs separated by
  * ", ", each name one of username, realm, nonce, uri, response, cnonce,
- * opaque, qop, nc, algorithm (any case, once), each value a quoted-string or
- * a param-value token; algorithm MD5 or SHA-256.
+ * opaque, qop, nc, algorithm (any case, once), each value in the usual form
+ * of its name (ra_value). Each name's case parses its value with its bit,
+ * length and field as constants.
  */
 SIP_AVX2 static __attribute__((noinline)) bool rs_auth(struct sip_auth *a, struct sip_str val, const char *bend)
 {
@@ -563,12 +617,11 @@ SIP_AVX2 static __attribute__((noinline)) bool rs_auth(struct sip_auth *a, struc
 #define RA(lit, b, f)                                                                    \
 	if ((w & RA_KEEP(sizeof(lit) - 1)) == CC_LIT8(lit) &&                            \
 	    p[sizeof(lit) - 1] == '=') {                                                 \
-		bit = (b);                                                               \
-		slot = &a->f;                                                            \
-		len = sizeof(lit) - 1;                                                   \
-		break;                                                                   \
+		if (!ra_value(a, &a->f, p, e, bend, &seen, (b), sizeof(lit) - 1, &q))   \
+			return false;                                                    \
+		goto next;                                                               \
 	}
-	const char *p = val.p, *e = val.p + val.len, *r, *q;
+	const char *p = val.p, *e = val.p + val.len, *q;
 	unsigned seen = 0;
 
 	if (sip_unlikely(bend - e < 16))
@@ -585,20 +638,17 @@ SIP_AVX2 static __attribute__((noinline)) bool rs_auth(struct sip_auth *a, struc
 	p += 7;
 	a->params.p = p;
 	for (;;) {
-		uint64_t w;
-		unsigned bit = 0;
-		size_t len = 0;
-		struct sip_str *slot = NULL, v;
-
 		/* p <= e (a ", " ends before e), so a name's 8-byte load and
 		 * p[9] stay below bend = e + 16 */
-		w = cc_load(p, 8) | 0x2020202020202020ull;
+		uint64_t w = cc_load(p, 8) | 0x2020202020202020ull;
+
 		switch ((unsigned char)w) {
 		case 'a':
 			if (w == CC_LIT8("algorith") && (p[8] | 0x20) == 'm' && p[9] == '=') {
-				bit = RA_ALGORITHM;
-				slot = &a->algorithm;
-				len = 9;
+				if (!ra_value(a, &a->algorithm, p, e, bend, &seen, RA_ALGORITHM, 9,
+					      &q))
+					return false;
+				goto next;
 			}
 			break;
 		case 'c':
@@ -623,36 +673,8 @@ SIP_AVX2 static __attribute__((noinline)) bool rs_auth(struct sip_auth *a, struc
 			RA("uri", RA_URI, uri);
 			break;
 		}
-		if (bit == 0 || (seen & bit) || e - p <= (ptrdiff_t)len + 1)
-			return false;
-		seen |= bit;
-		r = p + len + 1;
-		if (*r == '"') {
-			q = rs_quote_end(r + 1, e, bend);
-			if (q == NULL)
-				return false;
-			v = sip_str_make(r + 1, (size_t)(q - r - 1));
-			q++;
-		} else {
-			q = rs_span(r, e, bend, RS_PVAL);
-			if (q == r)
-				return false;
-			v = sip_str_make(r, (size_t)(q - r));
-		}
-		*slot = v;
-		if (sip_unlikely(bit & (RA_NC | RA_ALGORITHM))) {
-			if (bit == RA_NC) {
-				if (v.len != 8 || !rs_nc(v.p, &a->nc_val))
-					return false;
-				a->has_nc = true;
-			} else if (v.len == 3 && CC_LIT_CASEEQ(v.p, v.len, "md5")) {
-				a->alg = SIP_DIGEST_MD5;
-			} else if (v.len == 7 && CC_LIT_CASEEQ(v.p, v.len, "sha-256")) {
-				a->alg = SIP_DIGEST_SHA256;
-			} else {
-				return false;
-			}
-		}
+		return false;
+	next:
 		if (q == e)
 			break;
 		/* ", " then a known name (a letter: no LWS, no empty parameter);
