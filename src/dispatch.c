@@ -66,12 +66,13 @@ static int top_via(const struct sip_msg *m, struct sip_via *v)
 
 /* REGISTER through the registrar: *status 0 when it is dropped. */
 static int do_register(struct worker *w, const struct pkt *p, const struct sip_msg *m,
-                       unsigned *status)
+                       const struct sip_via *top, unsigned *status)
 {
 	struct registrar_src src = {
 	        .addr = p->src,
 	        .transport = p->tcp ? LOC_TCP : LOC_UDP,
 	        .conn = p->tcp ? p->conn : 0,
+	        .top_via = top, /* parsed once, here: the NAT check reads it */
 	};
 	struct registrar_result res;
 	uint64_t t0;
@@ -96,14 +97,14 @@ static int do_register(struct worker *w, const struct pkt *p, const struct sip_m
 /* The answer of a valid request, by method, into w->out: its length, 0 for
  * no answer, < 0 when none can be written. */
 static int answer(struct worker *w, const struct pkt *p, const struct sip_msg *m,
-                  unsigned *status)
+                  const struct sip_via *top, unsigned *status)
 {
 	switch (m->method_id) {
 	case SIP_METHOD_OPTIONS:
 		*status = 200;
 		return respond_options(w, p, m);
 	case SIP_METHOD_REGISTER:
-		return do_register(w, p, m, status);
+		return do_register(w, p, m, top, status);
 	case SIP_METHOD_OTHER:
 		*status = 501;
 		return respond_status(w, p, m, 501, NULL, true);
@@ -198,7 +199,7 @@ static void on_request(struct worker *w, const struct pkt *p, const struct sip_m
 	}
 	if (r != TX_NEW)
 		tx = NULL; /* RFC 2543 branch, INVITE, table full: stateless */
-	n = answer(w, p, m, &status);
+	n = answer(w, p, m, &top, &status);
 	if (n <= 0 || status == 0) {
 		if (tx)
 			tx_abandon(w->tx, tx);

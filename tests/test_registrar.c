@@ -94,6 +94,7 @@ struct resp {
 
 struct ua {
 	const char *user, *password;
+	const char *domain; /* the To host; NULL: carrier.example */
 	char call_id[64];
 	uint32_t cseq;
 	char contact[128];
@@ -125,12 +126,13 @@ static unsigned send_register(struct ua *u, struct resp *r)
 			 "Via: SIP/2.0/UDP 192.0.2.10:5060;branch=z9hG4bK-%u-%s;rport\r\n"
 			 "Max-Forwards: 70\r\n"
 			 "From: <sip:%s@carrier.example>;tag=ft-%s\r\n"
-			 "To: <sip:%s@carrier.example>\r\n"
+			 "To: <sip:%s@%s>\r\n"
 			 "Call-ID: %s\r\n"
 			 "CSeq: %u REGISTER\r\n"
 			 "%s%s%s%s"
 			 "Content-Length: 0\r\n\r\n",
-			 u->cseq, u->user, u->user, u->user, u->user, u->call_id, u->cseq,
+			 u->cseq, u->user, u->user, u->user, u->user,
+			 u->domain ? u->domain : "carrier.example", u->call_id, u->cseq,
 			 u->contact[0] ? "Contact: " : "", u->contact, u->contact[0] ? "\r\n" : "",
 			 u->extra);
 
@@ -701,4 +703,127 @@ Test(registrar, hashed_lookups_match_the_plain_ones)
 	cr_assert_eq(subscriber_table_hash(subs, SIP_STR(""), SIP_STR("carrier.example")), 0);
 	location_prefetch(loc, 12345, false);
 	location_prefetch(loc, 12345, true);
+}
+
+/* The 401's tail (challenges, Server, end) as the writer makes it, for a
+ * nonce, realm, algorithms and stale flag; compared byte for byte with what
+ * the registrar sent, whose tail each thread keeps and patches. */
+static void check_tail(const struct resp *r, const char *realm, const enum sip_digest_alg *algs,
+		       int nalgs, bool stale, const char *server)
+{
+	const struct sip_hdr *h = sip_msg_hdr(&r->m, SIP_HDR_WWW_AUTHENTICATE);
+	const char *got = strstr(r->buf, "WWW-Authenticate: ");
+	char want[2048];
+	struct sip_auth a;
+	struct sip_err err;
+	struct sip_write w;
+	struct nonce_ref ref;
+	struct sip_str rs = sip_str_make(realm, strlen(realm));
+
+	cr_assert_not_null(h);
+	cr_assert_not_null(got);
+	cr_assert_eq(sip_auth_parse(&a, h->value, &err), 0, "%s", err.reason);
+	cr_assert_eq(a.nonce.len, NONCE_LEN);
+	cr_assert_eq(nonce_check(nonces, a.nonce, rs, (uint64_t)wall, &ref), 0,
+		     "the patched nonce is a valid one for %s", realm);
+	struct digest_challenge ch = {
+		.realm = rs, .nonce = a.nonce, .qop_auth = true, .stale = stale};
+	sip_write_init(&w, want, sizeof(want) - 1);
+	for (int i = 0; i < nalgs; i++) {
+		ch.alg = algs[i];
+		sip_write_header_begin(&w, SIP_STR("WWW-Authenticate"));
+		digest_challenge_put(&w, &ch);
+		sip_write_header_end(&w);
+	}
+	sip_write_header(&w, SIP_STR("Server"), sip_str_make(server, strlen(server)));
+	sip_write_end(&w, SIP_STR(""));
+	cr_assert_gt(sip_write_result(&w), 0);
+	want[w.len] = '\0';
+	cr_assert_str_eq(got, want);
+}
+
+static unsigned send_register_z(struct ua *u, struct resp *r)
+{
+	memset(r->buf, 0, sizeof(r->buf)); /* the response is a C string then */
+	return send_register(u, r);
+}
+
+Test(registrar, challenge_tail_follows_realm_stale_order_and_config)
+{
+	static const enum sip_digest_alg both[] = {SIP_DIGEST_SHA256, SIP_DIGEST_MD5},
+					 md5_first[] = {SIP_DIGEST_MD5, SIP_DIGEST_SHA256},
+					 sha_only[] = {SIP_DIGEST_SHA256};
+	struct ua u = ua_new("alice", "wonderland");
+	struct config *c2, *c3;
+	struct config_error e;
+	struct resp r;
+	char server[CONFIG_STR_MAX];
+
+	snprintf(server, sizeof(server), "%s", cfg->user_agent);
+	for (int round = 0; round < 2; round++) { /* the second from the cache */
+		cr_assert_eq(send_register_z(&u, &r), 401);
+		check_tail(&r, "carrier.example", both, 2, false, server);
+	}
+	/* stale, then fresh again: one cached tail each */
+	answer(&u, &r, SIP_DIGEST_SHA256, "wonderland");
+	wall += cfg->nonce_expire + 1;
+	cr_assert_eq(send_register_z(&u, &r), 401);
+	check_tail(&r, "carrier.example", both, 2, true, server);
+	u.auth[0] = '\0';
+	cr_assert_eq(send_register_z(&u, &r), 401);
+	check_tail(&r, "carrier.example", both, 2, false, server);
+	answer(&u, &r, SIP_DIGEST_SHA256, "wonderland");
+	cr_assert_eq(send_register_z(&u, &r), 200, "a cached tail's nonce authenticates");
+
+	/* another To domain of the same length: the realm alone changes */
+	u.domain = "carrier.elpmaxe";
+	cr_assert_eq(send_register_z(&u, &r), 401);
+	check_tail(&r, "carrier.elpmaxe", both, 2, false, server);
+	u.domain = NULL;
+	cr_assert_eq(send_register_z(&u, &r), 401);
+	check_tail(&r, "carrier.example", both, 2, false, server);
+	/* a reload changing Server alone */
+	struct config *c4;
+	cr_assert_eq(config_load_string(&c4, "[sip]\nuser_agent = tester/2\n", "t", &e), 0,
+		     "%s", e.msg);
+	registrar_set_config(reg, c4);
+	cr_assert_eq(send_register_z(&u, &r), 401);
+	check_tail(&r, "carrier.example", both, 2, false, "tester/2");
+	config_free(c4);
+	registrar_set_config(reg, cfg);
+
+	/* a reload: realm, Server and the order change */
+	cr_assert_eq(config_load_string(&c2,
+					"[sip]\nrealm = other.example\nuser_agent = tester/1\n"
+					"digest_algorithms = md5,sha-256\n",
+					"t", &e),
+		     0, "%s", e.msg);
+	registrar_set_config(reg, c2);
+	u.auth[0] = '\0';
+	for (int round = 0; round < 2; round++) {
+		cr_assert_eq(send_register_z(&u, &r), 401);
+		check_tail(&r, "other.example", md5_first, 2, false, "tester/1");
+	}
+	/* a realm of the same length as the cached one */
+	cr_assert_eq(config_load_string(&c3,
+					"[sip]\nrealm = OTHER.example\nuser_agent = tester/1\n"
+					"digest_algorithms = sha-256\n",
+					"t", &e),
+		     0, "%s", e.msg);
+	registrar_set_config(reg, c3);
+	cr_assert_eq(send_register_z(&u, &r), 401);
+	check_tail(&r, "OTHER.example", sha_only, 1, false, "tester/1");
+	/* back to the first configuration */
+	registrar_set_config(reg, cfg);
+	cr_assert_eq(send_register_z(&u, &r), 401);
+	check_tail(&r, "carrier.example", both, 2, false, server);
+	/* a new registrar (perhaps at the old one's address), its own config */
+	registrar_free(reg);
+	struct registrar_deps d = {.location = loc, .guard = guard, .nonce = nonces,
+				   .subscribers = subs, .tag_key = key};
+	cr_assert_eq(registrar_new(&reg, c2, &d), 0);
+	cr_assert_eq(send_register_z(&u, &r), 401);
+	check_tail(&r, "other.example", md5_first, 2, false, "tester/1");
+	config_free(c2);
+	config_free(c3);
 }

@@ -72,6 +72,9 @@ struct registrar_src {
 	const struct sockaddr *addr;
 	enum loc_transport transport;
 	uint64_t conn; /* TCP connection handle, 0 over UDP */
+	/* the request's top Via, already parsed by the caller (the NAT check
+	 * reads it), or NULL: the registrar parses it */
+	const struct sip_via *top_via;
 };
 
 /* Per-worker counters (plain fields: one writer, the worker). */

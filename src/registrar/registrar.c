@@ -37,8 +37,14 @@ struct registrar {
 	struct registrar_deps d;
 	uint8_t tag_key[SIPHASH_KEY_LEN];
 	struct reg_cfg cfg;
+	uint64_t cfg_gen; /* atomic: a new value at each registrar_set_config */
 	bool same_hash; /* the subscriber and location tables hash alike */
 };
+
+/* Every registrar_set_config of any registrar takes the next value, so a
+ * challenge tail cached for one configuration is never used for another
+ * (nor for a later registrar at the same address). */
+static uint64_t cfg_gens;
 
 /* A REGISTER being handled. */
 struct reg_ctx {
@@ -103,6 +109,7 @@ void registrar_set_config(struct registrar *r, const struct config *cfg)
 	 * a torn read could only mix two valid values for one response */
 	memcpy(r->cfg.realm, cfg->realm, sizeof(r->cfg.realm));
 	memcpy(r->cfg.server, cfg->user_agent, sizeof(r->cfg.server));
+	uatomic_set(&r->cfg_gen, uatomic_add_return(&cfg_gens, 1));
 }
 
 /* ------------------------------------------------------------------------ */
@@ -149,41 +156,128 @@ static int reply(struct reg_ctx *c, unsigned status, const char *reason)
 	return r;
 }
 
-static void one_challenge(struct reg_ctx *c, struct digest_challenge *ch,
-			  enum sip_digest_alg alg)
+static const enum sip_digest_alg chal_order[][2] = {
+	[CONFIG_DIGEST_SHA256_MD5] = {SIP_DIGEST_SHA256, SIP_DIGEST_MD5},
+	[CONFIG_DIGEST_MD5_SHA256] = {SIP_DIGEST_MD5, SIP_DIGEST_SHA256},
+	[CONFIG_DIGEST_SHA256] = {SIP_DIGEST_SHA256, SIP_DIGEST_UNKNOWN},
+	[CONFIG_DIGEST_MD5] = {SIP_DIGEST_MD5, SIP_DIGEST_UNKNOWN},
+};
+
+/* The 401's headers after CSeq: the challenges of this digest order (RFC
+ * 8760 order by default: SHA-256, then MD5) sharing one nonce, Server and
+ * the end. */
+static void challenge_tail(struct reg_ctx *c, struct sip_write *w, unsigned int order,
+			   struct sip_str nonce, bool stale)
 {
-	ch->alg = alg;
-	sip_write_header_begin(&c->w, SIP_STR("WWW-Authenticate"));
-	digest_challenge_put(&c->w, ch);
-	sip_write_header_end(&c->w);
+	struct digest_challenge ch = {
+		.realm = c->realm, .nonce = nonce, .qop_auth = true, .stale = stale};
+
+	for (int i = 0; i < 2; i++) {
+		if (chal_order[order][i] == SIP_DIGEST_UNKNOWN)
+			continue;
+		ch.alg = chal_order[order][i];
+		sip_write_header_begin(w, SIP_STR("WWW-Authenticate"));
+		digest_challenge_put(w, &ch);
+		sip_write_header_end(w);
+	}
+	if (c->r->cfg.server[0])
+		sip_write_header(w, SIP_STR("Server"),
+				 sip_str_make(c->r->cfg.server, strlen(c->r->cfg.server)));
+	sip_write_end(w, SIP_STR(""));
 }
 
-/* 401 with the configured challenges sharing one nonce: SHA-256 then MD5 by
- * default (RFC 8760 order). */
+/*
+ * That tail is the same bytes for every 401 of one realm, configuration and
+ * stale flag but for the nonce: each thread keeps it, written once, with
+ * where the nonce goes (found by writing it with two different nonces), and
+ * copies it (the writer's ~2,000 instructions a challenge otherwise).
+ */
+#define TAIL_MAX 1024
+#define TAIL_REALM_MAX 128
+
+struct chal_tail {
+	uint64_t gen; /* the registrar's cfg_gen (unique to it) when written */
+	unsigned int order;
+	size_t realm_len;
+	char realm[TAIL_REALM_MAX];
+	size_t len; /* 0: nothing cached */
+	unsigned int nnonce;
+	uint16_t nonce_at[2];
+	char buf[TAIL_MAX];
+};
+
+static bool tail_build(struct reg_ctx *c, struct chal_tail *t, unsigned int order, bool stale)
+{
+	char other[TAIL_MAX], n0[NONCE_LEN], n1[NONCE_LEN];
+	struct sip_write a, b;
+	/* read first: a reload during the writing leaves a generation that no
+	 * longer matches, and the next 401 writes the tail again */
+	uint64_t gen = uatomic_read(&c->r->cfg_gen);
+	size_t i;
+
+	t->len = 0;
+	if (c->realm.len > sizeof(t->realm))
+		return false;
+	memset(n0, '0', sizeof(n0));
+	memset(n1, '1', sizeof(n1));
+	sip_write_init(&a, t->buf, sizeof(t->buf));
+	sip_write_init(&b, other, sizeof(other));
+	challenge_tail(c, &a, order, sip_str_make(n0, NONCE_LEN), stale);
+	challenge_tail(c, &b, order, sip_str_make(n1, NONCE_LEN), stale);
+	if (a.err || b.err || a.len != b.len || a.len > UINT16_MAX)
+		return false;
+	t->nnonce = 0;
+	for (i = 0; i < a.len;) {
+		if (t->buf[i] == other[i]) {
+			i++;
+			continue;
+		}
+		/* a nonce: NONCE_LEN bytes, '0' in one, '1' in the other */
+		if (t->nnonce == 2 || a.len - i < NONCE_LEN ||
+		    memcmp(t->buf + i, n0, NONCE_LEN) || memcmp(other + i, n1, NONCE_LEN))
+			return false;
+		t->nonce_at[t->nnonce++] = (uint16_t)i;
+		i += NONCE_LEN;
+	}
+	if (t->nnonce == 0)
+		return false;
+	t->gen = gen;
+	t->order = order;
+	t->realm_len = c->realm.len;
+	memcpy(t->realm, c->realm.p, c->realm.len);
+	t->len = a.len;
+	return true;
+}
+
+/* 401 with the configured challenges sharing one nonce. */
 static int challenge(struct reg_ctx *c, bool stale)
 {
-	static const enum sip_digest_alg order[][2] = {
-		[CONFIG_DIGEST_SHA256_MD5] = {SIP_DIGEST_SHA256, SIP_DIGEST_MD5},
-		[CONFIG_DIGEST_MD5_SHA256] = {SIP_DIGEST_MD5, SIP_DIGEST_SHA256},
-		[CONFIG_DIGEST_SHA256] = {SIP_DIGEST_SHA256, SIP_DIGEST_UNKNOWN},
-		[CONFIG_DIGEST_MD5] = {SIP_DIGEST_MD5, SIP_DIGEST_UNKNOWN},
-	};
+	static _Thread_local struct chal_tail tails[2]; /* [stale] */
+	struct chal_tail *t = &tails[stale];
 	unsigned int o = uatomic_read(&c->r->cfg.digest_order);
 	char nonce[NONCE_LEN];
-	struct digest_challenge ch = {.realm = c->realm,
-				      .nonce = sip_str_make(nonce, NONCE_LEN),
-				      .qop_auth = true,
-				      .stale = stale};
+	size_t at;
 	int r;
 
+	if (o >= sizeof(chal_order) / sizeof(chal_order[0]))
+		o = CONFIG_DIGEST_SHA256_MD5;
 	nonce_issue(c->r->d.nonce, c->realm, (uint64_t)c->wall, nonce);
 	r = begin(c, 401, NULL);
 	if (r)
 		return r;
-	for (int i = 0; i < 2; i++)
-		if (order[o][i] != SIP_DIGEST_UNKNOWN)
-			one_challenge(c, &ch, order[o][i]);
-	end(c);
+	if (!(t->len && t->gen == uatomic_read(&c->r->cfg_gen) &&
+	      t->order == o && t->realm_len == c->realm.len &&
+	      memcmp(t->realm, c->realm.p, c->realm.len) == 0) &&
+	    !tail_build(c, t, o, stale)) {
+		challenge_tail(c, &c->w, o, sip_str_make(nonce, NONCE_LEN), stale);
+		return 0;
+	}
+	at = c->w.len;
+	sip_write_mem(&c->w, t->buf, t->len);
+	if (c->w.err || c->w.len != at + t->len)
+		return 0; /* sip_write_result reports it */
+	for (unsigned int i = 0; i < t->nnonce; i++)
+		memcpy(c->w.buf + at + t->nonce_at[i], nonce, NONCE_LEN);
 	return 0;
 }
 
@@ -369,9 +463,14 @@ static bool behind_nat(const struct reg_ctx *c, const struct sip_contact *ct, si
 	struct sip_via via;
 	struct sip_err err;
 
-	if (sip_msg_vias(c->m, &via, 1, &err) == 1 &&
-	    addr_differs(c, via.host, via.host_type, via.port))
+	if (c->src->top_via) {
+		if (addr_differs(c, c->src->top_via->host, c->src->top_via->host_type,
+				 c->src->top_via->port))
+			return true;
+	} else if (sip_msg_vias(c->m, &via, 1, &err) == 1 &&
+		   addr_differs(c, via.host, via.host_type, via.port)) {
 		return true;
+	}
 	for (size_t i = 0; i < n; i++)
 		if (!ct[i].star && addr_differs(c, ct[i].na.uri.host, ct[i].na.uri.host_type,
 						ct[i].na.uri.port))
