@@ -369,3 +369,79 @@ Test(sip_uri, host_scan_paths_agree)
 		}
 	}
 }
+
+/*
+ * Dotted digit strings shorter than 16 bytes, built from octets of every
+ * length and every edge value (0-999, leading zeros, empty), joined by one
+ * to four dots (with leading and trailing ones): the vector host scan
+ * (name-addr, padded) and the scalar one (a URI ending the slice) accept
+ * exactly the dotted quads (RFC 3261 IPv4address: four 1*3DIGIT each at
+ * most 255), as IPv4.
+ */
+static bool ref_ipv4(const char *s)
+{
+	for (int part = 0; part < 4; part++) {
+		unsigned v = 0, nd = 0;
+
+		for (; *s >= '0' && *s <= '9'; s++, nd++)
+			v = v * 10 + (unsigned)(*s - '0');
+		if (nd < 1 || nd > 3 || v > 255)
+			return false;
+		if (part < 3 && *s++ != '.')
+			return false;
+	}
+	return *s == 0;
+}
+
+Test(sip_uri, dotted_digits_are_ipv4_exactly)
+{
+	static const char *const oct[] = {"",    "0",   "00",  "000", "1",   "9",   "25",
+					  "99",  "100", "199", "200", "249", "250", "255",
+					  "256", "259", "260", "299", "300", "999", "010",
+					  "1000"};
+	static const char pad[] = ">;tag=0123456789abcdef0123456789";
+	size_t no = sizeof(oct) / sizeof(oct[0]), tried = 0, valid = 0;
+
+	for (size_t parts = 1; parts <= 5; parts++) {
+		size_t total = 1;
+
+		for (size_t k = 0; k < parts; k++)
+			total *= no;
+		for (size_t combo = 0; combo < total; combo++) {
+			char host[64] = "", a[96], b[128];
+			size_t c = combo, hl;
+
+			for (size_t k = 0; k < parts; k++) {
+				if (k)
+					strcat(host, ".");
+				strcat(host, oct[c % no]);
+				c /= no;
+			}
+			hl = strlen(host);
+			if (hl == 0 || hl >= 16)
+				continue;
+			bool ok = ref_ipv4(host);
+			struct sip_uri u;
+			struct sip_nameaddr na;
+			struct sip_err e1 = {0}, e2 = {0};
+			int n1 = snprintf(a, sizeof(a), "sip:%s", host);
+			int n2 = snprintf(b, sizeof(b), "<sip:%s%s", host, pad);
+			int r1 = sip_uri_parse(&u, sip_str_make(a, (size_t)n1), &e1);
+			int r2 = sip_nameaddr_parse(&na, sip_str_make(b, (size_t)n2), &e2);
+
+			tried++;
+			valid += ok;
+			cr_assert_eq(r1, ok ? 0 : -EBADMSG, "'%s' scalar: %d", host, r1);
+			cr_assert_eq(r2, r1, "'%s' vector: %d", host, r2);
+			if (ok) {
+				cr_assert_eq(u.host_type, SIP_HOST_IPV4, "'%s'", host);
+				cr_assert_eq(na.uri.host_type, SIP_HOST_IPV4, "'%s'", host);
+				cr_assert_eq(na.uri.host.len, hl, "'%s'", host);
+			} else {
+				cr_assert_str_eq(e1.reason, e2.reason, "'%s'", host);
+			}
+		}
+	}
+	cr_assert_gt(valid, 1000);
+	cr_log_info("sip_uri: %zu dotted strings, %zu dotted quads", tried, valid);
+}

@@ -82,23 +82,6 @@ static inline const char *scan_name(const char *p, const char *end, unsigned *ac
 }
 
 #if CC_SSE2
-/* 1*3DIGIT to its value (999 when not 1 to 3 digits: the caller checked
- * they are digits). */
-static inline unsigned dec3(const char *s, unsigned len)
-{
-	switch (len) {
-	case 1:
-		return (unsigned)(s[0] - '0');
-	case 2:
-		return (unsigned)(s[0] - '0') * 10 + (unsigned)(s[1] - '0');
-	case 3:
-		return (unsigned)(s[0] - '0') * 100 + (unsigned)(s[1] - '0') * 10 +
-		       (unsigned)(s[2] - '0');
-	default:
-		return 999;
-	}
-}
-
 /*
  * A host shorter than 16 bytes: the classes of the 16 bytes at p (zero
  * padded past end, cc_load16) from one vector, the label rules and the IPv4
@@ -152,19 +135,27 @@ host_sse2(const char *p, const char *end, const char **q, struct sip_str *host,
 	}
 	*type = SIP_HOST_IPV4;
 	if (likely(!mdash && mdot)) {
-		/* exactly three dots: take them off one by one (no popcnt needed) */
-		unsigned m = mdot, d1, d2, d3;
+		/*
+		 * Digits and dots only, no leading or double dot (bad above):
+		 * a dotted quad when there are exactly three dots, no trailing
+		 * one, no run of four digits, and every three-digit run at
+		 * most "255", compared byte by byte from the masks: above at
+		 * i when x[i] > '2', or x[i] == '2' and (x[i+1] > '5', or
+		 * x[i+1] == '5' and x[i+2] > '5').
+		 */
+		unsigned m = mdot & (mdot - 1), d = md & span, run3;
 
-		d1 = (unsigned)__builtin_ctz(m);
 		m &= m - 1;
-		d2 = m ? (unsigned)__builtin_ctz(m) : 0;
-		m &= m - 1;
-		d3 = m ? (unsigned)__builtin_ctz(m) : 0;
-		m &= m - 1;
-		if (d3 && !m &&
-		    (dec3(p, d1) | dec3(p + d1 + 1, d2 - d1 - 1) |
-		     dec3(p + d2 + 1, d3 - d2 - 1) | dec3(p + d3 + 1, n - d3 - 1)) <= 255)
-			return 1;
+		run3 = d & (d >> 1) & (d >> 2);
+		if (m && !(m & (m - 1)) && !(mdot & (1u << (n - 1))) && !(run3 & (d >> 3))) {
+			unsigned g2 = (unsigned)_mm_movemask_epi8(_mm_cmpgt_epi8(x, sip_k16('2')));
+			unsigned e2 = (unsigned)_mm_movemask_epi8(_mm_cmpeq_epi8(x, sip_k16('2')));
+			unsigned g5 = (unsigned)_mm_movemask_epi8(_mm_cmpgt_epi8(x, sip_k16('5')));
+			unsigned e5 = (unsigned)_mm_movemask_epi8(_mm_cmpeq_epi8(x, sip_k16('5')));
+
+			if (!(run3 & (g2 | (e2 & ((g5 >> 1) | ((e5 >> 1) & (g5 >> 2)))))))
+				return 1;
+		}
 	}
 	*why = SIP_HOST_EBADV4;
 	*q = NULL;
