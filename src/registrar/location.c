@@ -154,7 +154,12 @@ static void addr_pack(struct loc_spec *s, const struct sockaddr *sa)
 
 static void addr_unpack(const struct loc_b *b, struct sockaddr_storage *ss)
 {
-	memset(ss, 0, sizeof(*ss));
+	static const struct sockaddr_storage zero;
+
+	/* a copy, not memset: gcc makes this memset a rep stos, whose start-up
+	 * was 0.5 % of sipregd's samples under load (one per binding of each
+	 * 200); the copy is eight vector moves */
+	memcpy(ss, &zero, sizeof(*ss));
 	if (b->family == AF_INET) {
 		struct sockaddr_in *s4 = (void *)ss;
 		s4->sin_family = AF_INET;
