@@ -66,7 +66,8 @@ static int top_via(const struct sip_msg *m, struct sip_via *v)
 
 /* REGISTER through the registrar: *status 0 when it is dropped. */
 static int do_register(struct worker *w, const struct pkt *p, const struct sip_msg *m,
-                       const struct sip_via *top, unsigned *status)
+                       const struct sip_reg *reg, const struct sip_via *top,
+                       unsigned *status)
 {
 	struct registrar_src src = {
 	        .addr = p->src,
@@ -85,8 +86,12 @@ static int do_register(struct worker *w, const struct pkt *p, const struct sip_m
 	/* one clock read for both the latency and the registrar's now (both
 	 * CLOCK_MONOTONIC, clock.h; clock_now_ms() truncates the same way) */
 	t0 = clock_now_ns();
-	r = registrar_handle(w->eng->registrar, m, &src, t0 / 1000000, time(NULL),
-	                     w->out, sizeof(w->out), &res, &w->rst);
+	if (reg)
+		r = registrar_handle_reg(w->eng->registrar, reg, &src, t0 / 1000000,
+		                         time(NULL), w->out, sizeof(w->out), &res, &w->rst);
+	else
+		r = registrar_handle(w->eng->registrar, m, &src, t0 / 1000000, time(NULL),
+		                     w->out, sizeof(w->out), &res, &w->rst);
 	worker_lat_record(&w->st, clock_now_ns() - t0);
 	if (r < 0)
 		return r;
@@ -97,14 +102,14 @@ static int do_register(struct worker *w, const struct pkt *p, const struct sip_m
 /* The answer of a valid request, by method, into w->out: its length, 0 for
  * no answer, < 0 when none can be written. */
 static int answer(struct worker *w, const struct pkt *p, const struct sip_msg *m,
-                  const struct sip_via *top, unsigned *status)
+                  const struct sip_reg *reg, const struct sip_via *top, unsigned *status)
 {
 	switch (m->method_id) {
 	case SIP_METHOD_OPTIONS:
 		*status = 200;
 		return respond_options(w, p, m);
 	case SIP_METHOD_REGISTER:
-		return do_register(w, p, m, top, status);
+		return do_register(w, p, m, reg, top, status);
 	case SIP_METHOD_OTHER:
 		*status = 501;
 		return respond_status(w, p, m, 501, NULL, true);
@@ -137,7 +142,10 @@ static void shed_register(struct worker *w, const struct pkt *p, const struct si
 	worker_send(w, w->out, (size_t)n, p->src, p->srclen, p->conn);
 }
 
-static void on_request(struct worker *w, const struct pkt *p, const struct sip_msg *m)
+/* reg: sip_reg_parse's view of m (a datagram starting "REGISTER "), or
+ * NULL. */
+static void on_request(struct worker *w, const struct pkt *p, const struct sip_msg *m,
+                       const struct sip_reg *reg)
 {
 	struct sip_err err = {0};
 	struct sip_via top;
@@ -146,7 +154,9 @@ static void on_request(struct worker *w, const struct pkt *p, const struct sip_m
 	unsigned status = 0;
 	int r, n;
 
-	if (sip_msg_validate(m, &err) < 0) {
+	if (reg ? reg->valid_rc < 0 : sip_msg_validate(m, &err) < 0) {
+		if (reg)
+			err = reg->valid_err;
 		STAT_INC(w->st.err_invalid);
 		send_out(w, p, respond_status(w, p, m, 400, err.reason, false));
 		return;
@@ -162,7 +172,9 @@ static void on_request(struct worker *w, const struct pkt *p, const struct sip_m
 		send_out(w, p, respond_options(w, p, m));
 		return;
 	}
-	if (top_via(m, &top) < 0) {
+	if (reg && reg->via_rc == 1) {
+		top = reg->via; /* the only hop: the first hop of the first Via */
+	} else if (top_via(m, &top) < 0) {
 		STAT_INC(w->st.unanswerable); /* sip_write_response() would refuse */
 		return;
 	}
@@ -199,7 +211,7 @@ static void on_request(struct worker *w, const struct pkt *p, const struct sip_m
 	}
 	if (r != TX_NEW)
 		tx = NULL; /* RFC 2543 branch, INVITE, table full: stateless */
-	n = answer(w, p, m, &top, &status);
+	n = answer(w, p, m, reg, &top, &status);
 	if (n <= 0 || status == 0) {
 		if (tx)
 			tx_abandon(w->tx, tx);
@@ -268,23 +280,40 @@ static void on_parse_error(struct worker *w, const struct pkt *p, int r,
 	send_out(w, p, respond_malformed(w, p, r, err, status));
 }
 
+/* A REGISTER over UDP, which the registration parser takes whole: its
+ * fields are what the registrar reads (sip_reg_parse parses them with the
+ * split, in one pass); any other message is split by sip_msg_parse and
+ * each header parsed where it is used. */
+static bool register_datagram(const struct pkt *p)
+{
+	return !p->tcp && p->len > 9 && memcmp(p->buf, "REGISTER ", 9) == 0;
+}
+
 void worker_message(struct worker *w, const struct pkt *p)
 {
+	static _Thread_local struct sip_contact contacts[REGISTRAR_MAX_CONTACTS];
+	struct sip_reg reg;
 	struct sip_msg m;
 	struct sip_err err = {0};
 	unsigned flags = p->tcp ? SIP_PARSE_STREAM : SIP_PARSE_DATAGRAM;
+	bool is_reg = register_datagram(p);
+	const struct sip_msg *mp = is_reg ? &reg.msg : &m;
 	int r;
 
-	r = sip_msg_parse(&m, p->buf, p->len, w->hdrs, WORKER_HDRS, flags, &err);
+	if (is_reg)
+		r = sip_reg_parse(&reg, p->buf, p->len, w->hdrs, WORKER_HDRS, contacts,
+		                  REGISTRAR_MAX_CONTACTS, flags, &err);
+	else
+		r = sip_msg_parse(&m, p->buf, p->len, w->hdrs, WORKER_HDRS, flags, &err);
 	if (sip_unlikely(trace_is_on() != NULL)) /* off: one relaxed load */
-		trace_worker_in(w, p, r < 0 ? NULL : &m);
+		trace_worker_in(w, p, r < 0 ? NULL : mp);
 	if (r < 0) {
 		on_parse_error(w, p, r, &err);
 		return;
 	}
 	STAT_INC(w->st.parsed);
-	if (m.is_request)
-		on_request(w, p, &m);
+	if (mp->is_request)
+		on_request(w, p, mp, is_reg ? &reg : NULL);
 	else
-		on_response(w, p, &m);
+		on_response(w, p, mp);
 }

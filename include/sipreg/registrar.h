@@ -112,4 +112,19 @@ int registrar_handle(struct registrar *r, const struct sip_msg *m,
 		     const struct registrar_src *src, uint64_t now, time_t wall, char *out,
 		     size_t cap, struct registrar_result *res, struct registrar_stats *st);
 
+/* The Contacts one REGISTER may carry (more: 400 "Too many Contacts"). */
+#define REGISTRAR_MAX_CONTACTS 32
+
+/*
+ * registrar_handle for a REGISTER that sip_reg_parse parsed (reg->valid_rc
+ * 0) into a contacts array of REGISTRAR_MAX_CONTACTS: the registrar uses its
+ * Request-URI, To, top Via, Contacts, first Authorization and Expires
+ * instead of parsing those headers again (with another capacity the
+ * Contacts are parsed again). The same answers and returns as
+ * registrar_handle(&reg->msg).
+ */
+int registrar_handle_reg(struct registrar *r, const struct sip_reg *reg,
+			 const struct registrar_src *src, uint64_t now, time_t wall, char *out,
+			 size_t cap, struct registrar_result *res, struct registrar_stats *st);
+
 #endif /* SIPREG_REGISTRAR_H */

@@ -17,7 +17,7 @@
 #include "sipreg/registrar.h"
 #include "sipreg/sip_write.h"
 
-#define MAX_CONTACTS 32 /* Contacts in one REGISTER */
+#define MAX_CONTACTS REGISTRAR_MAX_CONTACTS /* Contacts in one REGISTER */
 #define AOR_MAX (2 * STORE_NAME_MAX)
 
 /* The [sip] values the registrar reads, each read with uatomic_read. */
@@ -50,11 +50,13 @@ static uint64_t cfg_gens;
 struct reg_ctx {
 	struct registrar *r;
 	const struct sip_msg *m;
+	const struct sip_reg *pre; /* sip_reg_parse's fields of m, or NULL */
 	const struct registrar_src *src;
 	struct registrar_stats *st;
 	uint64_t now;
 	time_t wall;
-	struct sip_nameaddr to;
+	const struct sip_nameaddr *to; /* pre's, or to_own */
+	struct sip_nameaddr to_own;
 	struct sip_str realm;
 	char aor_buf[AOR_MAX];
 	struct sip_str aor;
@@ -314,7 +316,7 @@ static bool is_sip(const struct sip_uri *u)
 /* user@host, host in lower case, into c->aor. */
 static bool make_aor(struct reg_ctx *c)
 {
-	const struct sip_uri *u = &c->to.uri;
+	const struct sip_uri *u = &c->to->uri;
 	size_t n = 0;
 
 	if (u->user.len + 1 + u->host.len > sizeof(c->aor_buf))
@@ -463,9 +465,12 @@ static bool behind_nat(const struct reg_ctx *c, const struct sip_contact *ct, si
 	struct sip_via via;
 	struct sip_err err;
 
-	if (c->src->top_via) {
-		if (addr_differs(c, c->src->top_via->host, c->src->top_via->host_type,
-				 c->src->top_via->port))
+	const struct sip_via *top = c->src->top_via;
+
+	if (!top && c->pre && c->pre->via_rc == 1)
+		top = &c->pre->via;
+	if (top) {
+		if (addr_differs(c, top->host, top->host_type, top->port))
 			return true;
 	} else if (sip_msg_vias(c->m, &via, 1, &err) == 1 &&
 		   addr_differs(c, via.host, via.host_type, via.port)) {
@@ -481,18 +486,34 @@ static bool behind_nat(const struct reg_ctx *c, const struct sip_contact *ct, si
 /* ------------------------------------------------------------------------ */
 /* Authentication                                                            */
 
-/* The first credentials for our realm, parsed; false when there are none. */
-static int find_credentials(struct reg_ctx *c, struct sip_auth *a, struct sip_err *err)
+/* The first credentials for our realm, parsed (*out: a, or sip_reg_parse's
+ * of the first Authorization); 0 when there are none. */
+static int find_credentials(struct reg_ctx *c, struct sip_auth *a, const struct sip_auth **out,
+			    struct sip_err *err)
 {
 	const struct sip_msg *m = c->m;
+	const struct sip_hdr *h = sip_msg_hdr(m, SIP_HDR_AUTHORIZATION);
 
-	for (const struct sip_hdr *h = sip_msg_hdr(m, SIP_HDR_AUTHORIZATION); h;
-	     h = sip_msg_hdr_next(m, h)) {
+	if (h && c->pre) { /* the first one is parsed already */
+		const struct sip_auth *p = &c->pre->auth;
+		if (c->pre->auth_rc < 0) {
+			*err = c->pre->auth_err;
+			return c->pre->auth_rc;
+		}
+		if (sip_str_caseeq(p->scheme, SIP_STR("Digest")) && sip_str_eq(p->realm, c->realm)) {
+			*out = p;
+			return 1;
+		}
+		h = sip_msg_hdr_next(m, h);
+	}
+	for (; h; h = sip_msg_hdr_next(m, h)) {
 		int r = sip_auth_parse(a, h->value, err);
 		if (r < 0)
 			return r;
-		if (sip_str_caseeq(a->scheme, SIP_STR("Digest")) && sip_str_eq(a->realm, c->realm))
+		if (sip_str_caseeq(a->scheme, SIP_STR("Digest")) && sip_str_eq(a->realm, c->realm)) {
+			*out = a;
 			return 1;
+		}
 	}
 	return 0;
 }
@@ -502,20 +523,25 @@ static int find_credentials(struct reg_ctx *c, struct sip_auth *a, struct sip_er
  * answer. Returns 0 or a digest_verify error. */
 static int verify(struct reg_ctx *c, const struct sip_auth *a)
 {
-	struct subscriber_view s = {0}; /* stays zero when not found */
+	struct subscriber_view s; /* every field set when found (not zeroed
+				   * whole: a rep stos); else only these read */
 	struct sip_str method = SIP_STR("REGISTER");
 	bool known;
 	int r;
 
-	if (c->hashed && sip_str_eq(a->username, c->to.uri.user))
+	s.enabled = false;
+	s.max_contacts = 0;
+	s.password = s.ha1_md5 = s.ha1_sha256 = SIP_STR_NULL;
+
+	if (c->hashed && sip_str_eq(a->username, c->to->uri.user))
 		known = subscriber_table_get_hashed(c->r->d.subscribers, c->sub_hash, a->username,
-						    c->to.uri.host, &s);
+						    c->to->uri.host, &s);
 	else
-		known = subscriber_table_get(c->r->d.subscribers, a->username, c->to.uri.host, &s);
+		known = subscriber_table_get(c->r->d.subscribers, a->username, c->to->uri.host, &s);
 
 	c->sub = s; /* kept for the contact limit: one lookup per request */
 
-	if (!known || !s.enabled || !sip_str_eq(a->username, c->to.uri.user)) {
+	if (!known || !s.enabled || !sip_str_eq(a->username, c->to->uri.user)) {
 		r = digest_verify(a, method, c->m->body, SIP_STR("\x01 no such user \x01"));
 		return r == 0 || r == -EACCES ? -EACCES : r;
 	}
@@ -546,7 +572,8 @@ static bool alg_offered(unsigned int order, enum sip_digest_alg alg)
 static int authenticate(struct reg_ctx *c)
 {
 	struct registrar *r = c->r;
-	struct sip_auth a;
+	struct sip_auth own;
+	const struct sip_auth *ap = &own;
 	struct sip_err err;
 	struct nonce_ref ref;
 	int k;
@@ -557,7 +584,7 @@ static int authenticate(struct reg_ctx *c)
 			return 0;
 		return reply(c, 403, NULL);
 	}
-	k = find_credentials(c, &a, &err);
+	k = find_credentials(c, &own, &ap, &err);
 	if (k < 0) {
 		c->st->bad_request++;
 		return reply(c, 400, err.reason);
@@ -566,7 +593,7 @@ static int authenticate(struct reg_ctx *c)
 		c->st->challenged++;
 		return challenge(c, false);
 	}
-	if (!alg_offered(uatomic_read(&r->cfg.digest_order), a.alg)) {
+	if (!alg_offered(uatomic_read(&r->cfg.digest_order), ap->alg)) {
 		/* an algorithm we did not offer (a downgrade to MD5, say) */
 		c->st->challenged++;
 		return challenge(c, false);
@@ -575,12 +602,12 @@ static int authenticate(struct reg_ctx *c)
 		subscriber_table_prefetch(r->d.subscribers, c->sub_hash, true);
 		location_prefetch(r->d.location, c->loc_hash, true);
 	}
-	k = nonce_check(r->d.nonce, a.nonce, c->realm, (uint64_t)c->wall, &ref);
+	k = nonce_check(r->d.nonce, ap->nonce, c->realm, (uint64_t)c->wall, &ref);
 	if (k < 0) {
 		c->st->challenged++;
 		return challenge(c, k == -ESTALE);
 	}
-	k = verify(c, &a);
+	k = verify(c, ap);
 	if (k == -EINVAL || k == -ENOTSUP) {
 		c->st->bad_request++;
 		return reply(c, 400, k == -ENOTSUP ? "Unsupported digest algorithm or qop"
@@ -591,7 +618,7 @@ static int authenticate(struct reg_ctx *c)
 		guard_fail(r->d.guard, c->aor, c->src->addr, c->now);
 		return challenge(c, false);
 	}
-	k = nonce_commit(r->d.nonce, &ref, a.has_nc ? a.nc_val : 1);
+	k = nonce_commit(r->d.nonce, &ref, ap->has_nc ? ap->nc_val : 1);
 	if (k < 0) {
 		c->st->challenged++;
 		return challenge(c, k == -ESTALE);
@@ -619,6 +646,18 @@ static struct sip_str joined_path(const struct sip_msg *m, char *buf, size_t cap
 	return sip_str_make(buf, n);
 }
 
+/* sip_msg_u32(m, SIP_HDR_EXPIRES, v, err), or what sip_reg_parse found. */
+static int expires_hdr(const struct reg_ctx *c, uint32_t *v, struct sip_err *err)
+{
+	if (!c->pre)
+		return sip_msg_u32(c->m, SIP_HDR_EXPIRES, v, err);
+	if (c->pre->expires_rc == 0)
+		*v = c->pre->expires;
+	else
+		*err = c->pre->expires_err;
+	return c->pre->expires_rc;
+}
+
 /* Steps 6-7: the expiry of each Contact. Returns 0, or the 4xx to send
  * (*min_out set for a 423). */
 static int contact_expiries(struct reg_ctx *c, const struct sip_contact *ct, size_t n, bool nat,
@@ -629,7 +668,7 @@ static int contact_expiries(struct reg_ctx *c, const struct sip_contact *ct, siz
 	unsigned min = uatomic_read(&r->cfg.min_expire);
 	uint32_t hdr = 0;
 	struct sip_err err;
-	int k = sip_msg_u32(c->m, SIP_HDR_EXPIRES, &hdr, &err);
+	int k = expires_hdr(c, &hdr, &err);
 	bool has_hdr = k == 0;
 
 	if (k == -EBADMSG)
@@ -705,15 +744,25 @@ static int write_ok(struct reg_ctx *c, const struct loc_view *v, size_t n)
 /* Steps 6-9 for an authenticated request. */
 static int update_bindings(struct reg_ctx *c)
 {
-	struct sip_contact ct[MAX_CONTACTS];
+	struct sip_contact own[MAX_CONTACTS];
+	const struct sip_contact *ct = own;
 	struct loc_contact lc[MAX_CONTACTS];
 	struct loc_view v[LOCATION_MAX_BINDINGS];
 	struct sip_err err;
 	char path_buf[STORE_PATH_MAX];
 	unsigned min = 0;
 	size_t nv = 0;
-	int n = sip_msg_contacts(c->m, ct, MAX_CONTACTS, &err), k;
+	int n, k;
 	bool star, nat;
+
+	if (c->pre && c->pre->contacts && c->pre->ccap == MAX_CONTACTS) {
+		n = c->pre->ncontacts;
+		ct = c->pre->contacts;
+		if (n < 0)
+			err = c->pre->contacts_err;
+	} else {
+		n = sip_msg_contacts(c->m, own, MAX_CONTACTS, &err);
+	}
 
 	if (n == -E2BIG) {
 		c->st->bad_request++;
@@ -726,7 +775,7 @@ static int update_bindings(struct reg_ctx *c)
 	star = n == 1 && ct[0].star;
 	if (star) {
 		uint32_t e = 1;
-		if (sip_msg_u32(c->m, SIP_HDR_EXPIRES, &e, &err) != 0 || e != 0) {
+		if (expires_hdr(c, &e, &err) != 0 || e != 0) {
 			c->st->bad_request++;
 			return reply(c, 400, "Contact * needs Expires: 0");
 		}
@@ -793,8 +842,8 @@ static void prefetch_tables(struct reg_ctx *c)
 
 	c->loc_hash = location_hash(r->d.location, c->aor);
 	c->sub_hash = r->same_hash ? c->loc_hash
-				   : subscriber_table_hash(r->d.subscribers, c->to.uri.user,
-							   c->to.uri.host);
+				   : subscriber_table_hash(r->d.subscribers, c->to->uri.user,
+							   c->to->uri.host);
 	c->hashed = true;
 	subscriber_table_prefetch(r->d.subscribers, c->sub_hash, false);
 	location_prefetch(r->d.location, c->loc_hash, false);
@@ -802,24 +851,40 @@ static void prefetch_tables(struct reg_ctx *c)
 
 static int handle(struct reg_ctx *c)
 {
-	struct sip_uri ruri;
+	struct sip_uri own;
+	const struct sip_uri *ruri = &own;
 	struct sip_err err;
 	struct sip_str tag;
 	int k;
 
-	if (sip_uri_parse(&ruri, c->m->ruri, &err) < 0 || !is_sip(&ruri)) {
+	if (c->pre) {
+		ruri = &c->pre->ruri;
+		k = c->pre->ruri_rc;
+	} else {
+		k = sip_uri_parse(&own, c->m->ruri, &err);
+	}
+	if (k < 0 || !is_sip(ruri)) {
 		c->st->bad_request++;
 		return reply(c, 416, NULL);
 	}
-	if (sip_msg_to(c->m, &c->to, &err) < 0) {
+	if (c->pre) {
+		c->to = &c->pre->to;
+		k = c->pre->to_rc;
+		if (k < 0)
+			err = c->pre->to_err;
+	} else {
+		c->to = &c->to_own;
+		k = sip_msg_to(c->m, &c->to_own, &err);
+	}
+	if (k < 0) {
 		c->st->bad_request++;
 		return reply(c, 400, err.reason);
 	}
-	if (!is_sip(&c->to.uri)) {
+	if (!is_sip(&c->to->uri)) {
 		c->st->bad_request++;
 		return reply(c, 416, NULL);
 	}
-	if (!c->to.uri.user.len || !c->to.uri.host.len || !make_aor(c)) {
+	if (!c->to->uri.user.len || !c->to->uri.host.len || !make_aor(c)) {
 		c->st->bad_request++;
 		return reply(c, 404, NULL);
 	}
@@ -831,19 +896,36 @@ static int handle(struct reg_ctx *c)
 		return bad_extension(c, tag);
 	}
 	c->realm = c->r->cfg.realm[0] ? sip_str_make(c->r->cfg.realm, strlen(c->r->cfg.realm))
-				      : c->to.uri.host;
+				      : c->to->uri.host;
 	k = authenticate(c);
 	if (k <= 0)
 		return k;
 	return update_bindings(c);
 }
 
-int registrar_handle(struct registrar *r, const struct sip_msg *m,
-		     const struct registrar_src *src, uint64_t now, time_t wall, char *out,
-		     size_t cap, struct registrar_result *res, struct registrar_stats *st)
+static int handle_msg(struct registrar *r, const struct sip_msg *m, const struct sip_reg *pre,
+		      const struct registrar_src *src, uint64_t now, time_t wall, char *out,
+		      size_t cap, struct registrar_result *res, struct registrar_stats *st)
 {
-	struct reg_ctx c = {.r = r, .m = m, .src = src, .st = st, .now = now, .wall = wall};
+	struct reg_ctx c; /* not zeroed whole (a rep stos of ~1 KB): each field
+			   * is set here or before its first read */
 	int k;
+
+	c.r = r;
+	c.m = m;
+	c.pre = pre;
+	c.to = &c.to_own;
+	c.src = src;
+	c.st = st;
+	c.now = now;
+	c.wall = wall;
+	c.realm = SIP_STR_NULL;
+	c.aor = SIP_STR_NULL;
+	c.status = 0;
+	c.sub.max_contacts = 0; /* the rest is read only once verify set it */
+	c.hashed = false;
+	c.loc_hash = 0;
+	c.sub_hash = 0;
 
 	st->requests++;
 	src_text(&c);
@@ -863,4 +945,18 @@ int registrar_handle(struct registrar *r, const struct sip_msg *m,
 	res->len = (size_t)k;
 	res->status = res->len ? c.status : 0;
 	return 0;
+}
+
+int registrar_handle(struct registrar *r, const struct sip_msg *m,
+		     const struct registrar_src *src, uint64_t now, time_t wall, char *out,
+		     size_t cap, struct registrar_result *res, struct registrar_stats *st)
+{
+	return handle_msg(r, m, NULL, src, now, wall, out, cap, res, st);
+}
+
+int registrar_handle_reg(struct registrar *r, const struct sip_reg *reg,
+			 const struct registrar_src *src, uint64_t now, time_t wall, char *out,
+			 size_t cap, struct registrar_result *res, struct registrar_stats *st)
+{
+	return handle_msg(r, &reg->msg, reg, src, now, wall, out, cap, res, st);
 }
