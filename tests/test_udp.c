@@ -881,3 +881,219 @@ Test(udp, moderate_queue_sheds_without_dropping_all)
 	udp_sock_free(s);
 	loop_free(loop);
 }
+
+/* ------------------------------------------------------------------------ */
+/* Connected companions                                                      */
+
+/* Send n datagrams "tag i" from s to dst, flushing every 50 through the loop;
+ * the client fd reads them all and each must come from srv (the listen
+ * address and port, companion or not). */
+static void send_and_check(struct loop *loop, struct udp_sock *s, int fd,
+			   const struct sockaddr_storage *dst, socklen_t dstlen,
+			   const struct sockaddr_storage *srv, socklen_t srvlen,
+			   const char *tag, int n)
+{
+	char buf[64], want[64];
+
+	for (int i = 0; i < n; i++) {
+		int m = snprintf(buf, sizeof(buf), "%s %d", tag, i);
+
+		cr_assert_eq(udp_send_queue(s, buf, (size_t)m, (const struct sockaddr *)dst,
+					    dstlen),
+			     0);
+		if (i % 50 == 49 || i == n - 1) {
+			loop_once(loop, 0);
+			cr_assert_eq(udp_queued(s), 0);
+		}
+	}
+	for (int i = 0; i < n; i++) {
+		struct sockaddr_storage from;
+		socklen_t fl = sizeof(from);
+		ssize_t r = recvfrom(fd, buf, sizeof(buf), MSG_DONTWAIT,
+				     (struct sockaddr *)&from, &fl);
+		int wn = snprintf(want, sizeof(want), "%s %d", tag, i);
+
+		cr_assert_eq(r, wn, "%s %d of %d arrived", tag, i, n);
+		cr_assert_eq(memcmp(buf, want, (size_t)wn), 0, "in order");
+		cr_assert_eq(fl, srvlen);
+		cr_assert_eq(port_of(&from), port_of(srv),
+			     "sent from the listen port (%u, not %u)", port_of(&from),
+			     port_of(srv));
+		cr_assert_eq(memcmp(&from, srv, srvlen), 0, "sent from the listen address");
+	}
+}
+
+static void heavy_destination(int family)
+{
+	struct loop *loop;
+	struct udp_sock *s;
+	struct sockaddr_storage srv, up, other;
+	socklen_t len, srvlen;
+	static struct sink k;
+	struct udp_stats st;
+	int fu, fo, i;
+
+	memset(&k, 0, sizeof(k));
+	cr_assert_eq(loop_new(&loop, 0, 0, 0), 0);
+	len = loopback(family, &srv, 0);
+	cr_assert_eq(udp_sock_new(&s, loop, (struct sockaddr *)&srv, len, NULL, on_dgram, &k),
+		     0);
+	srvlen = sizeof(srv);
+	cr_assert_eq(udp_sock_local(s, (struct sockaddr *)&srv, &srvlen), 0);
+	fu = client(family, &up);
+	fo = client(family, &other);
+	/* below the vote: no companion */
+	send_and_check(loop, s, fu, &up, len, &srv, srvlen, "a", 200);
+	udp_sock_stats(s, &st);
+	cr_assert_eq(st.peers, 0);
+	send_and_check(loop, s, fu, &up, len, &srv, srvlen, "b", 200);
+	udp_sock_stats(s, &st);
+	cr_assert_eq(st.peers, 1, "the upstream has its connected socket");
+	cr_assert_eq(st.tx_datagrams, 400);
+	cr_assert_eq(st.tx_errors + st.peer_open_errors + st.tx_peer_errors, 0);
+	/* a datagram for another destination in between: both arrive, from
+	 * the listen port */
+	send_and_check(loop, s, fo, &other, len, &srv, srvlen, "o", 3);
+	send_and_check(loop, s, fu, &up, len, &srv, srvlen, "c", 10);
+	/* what the upstream and the other client send is delivered to the
+	 * callback with the listen socket and the sender's address */
+	for (i = 0; i < 5; i++) {
+		cr_assert_eq(sendto(fu, "up", 2, 0, (struct sockaddr *)&srv, srvlen), 2);
+		cr_assert_eq(sendto(fo, "ot", 2, 0, (struct sockaddr *)&srv, srvlen), 2);
+	}
+	run_until(loop, &k.n, 10);
+	for (i = 0; i < 10; i++) {
+		const struct sockaddr_storage *want =
+		        memcmp(k.data[i], "up", 2) == 0 ? &up : &other;
+
+		cr_assert_eq(k.which[i], s);
+		cr_assert_eq(k.srclen[i], len);
+		cr_assert_eq(memcmp(&k.src[i], want, len), 0, "the sender's address");
+	}
+	udp_sock_stats(s, &st);
+	cr_assert_eq(st.rx_datagrams, 10);
+	close(fu);
+	close(fo);
+	udp_sock_free(s);
+	loop_free(loop);
+}
+
+Test(udp, heavy_destination_gets_a_connected_socket_ipv4)
+{
+	heavy_destination(AF_INET);
+}
+
+Test(udp, heavy_destination_gets_a_connected_socket_ipv6)
+{
+	heavy_destination(AF_INET6);
+}
+
+/* Destinations that share the traffic evenly (a registrar's clients) get
+ * none; nor does a socket without SO_REUSEPORT. */
+Test(udp, no_connected_socket_without_a_majority_or_reuseport)
+{
+	struct loop *loop;
+	struct udp_sock *s, *n;
+	struct udp_opts no = {.no_reuseport = true};
+	struct sockaddr_storage srv, srv2, cl[3];
+	socklen_t len, srvlen = sizeof(srv), srvlen2 = sizeof(srv2);
+	static struct sink k;
+	struct udp_stats st;
+	int fd[3], i, j;
+
+	memset(&k, 0, sizeof(k));
+	cr_assert_eq(loop_new(&loop, 0, 0, 0), 0);
+	len = loopback(AF_INET, &srv, 0);
+	cr_assert_eq(udp_sock_new(&s, loop, (struct sockaddr *)&srv, len, NULL, on_dgram, &k),
+		     0);
+	cr_assert_eq(udp_sock_new(&n, loop, (struct sockaddr *)&srv, len, &no, on_dgram, &k),
+		     0);
+	cr_assert_eq(udp_sock_local(s, (struct sockaddr *)&srv, &srvlen), 0);
+	cr_assert_eq(udp_sock_local(n, (struct sockaddr *)&srv2, &srvlen2), 0);
+	for (i = 0; i < 3; i++)
+		fd[i] = client(AF_INET, &cl[i]);
+	for (j = 0; j < 300; j++) {
+		for (i = 0; i < 3; i++)
+			cr_assert_eq(udp_send_queue(s, "x", 1, (struct sockaddr *)&cl[i], len), 0);
+		loop_once(loop, 0);
+	}
+	udp_sock_stats(s, &st);
+	cr_assert_eq(st.peers, 0, "three even destinations: no majority");
+	cr_assert_eq(st.tx_datagrams, 900);
+	for (i = 0; i < 3; i++)
+		close(fd[i]);
+	fd[0] = client(AF_INET, &cl[0]);
+	/* (at most 200 at a time: the client's receive buffer) */
+	send_and_check(loop, n, fd[0], &cl[0], len, &srv2, srvlen2, "n", 200);
+	send_and_check(loop, n, fd[0], &cl[0], len, &srv2, srvlen2, "m", 200);
+	send_and_check(loop, n, fd[0], &cl[0], len, &srv2, srvlen2, "l", 200);
+	udp_sock_stats(n, &st);
+	cr_assert_eq(st.peers, 0, "no SO_REUSEPORT: no companion");
+	close(fd[0]);
+	udp_sock_free(s);
+	udp_sock_free(n);
+	loop_free(loop);
+}
+
+/* The upstream's port closes: the connected socket gets ICMP port
+ * unreachable, reported on its next send, which sent nothing: that
+ * datagram goes again, so every datagram leaves; when a listener is back on
+ * the port, it gets them. */
+Test(udp, connected_socket_resends_after_an_icmp_error)
+{
+	struct loop *loop;
+	struct udp_sock *s;
+	struct sockaddr_storage srv, up;
+	socklen_t len, srvlen = sizeof(srv);
+	static struct sink k;
+	struct udp_stats st, st2;
+	char buf[16];
+	int fu, i;
+
+	memset(&k, 0, sizeof(k));
+	cr_assert_eq(loop_new(&loop, 0, 0, 0), 0);
+	len = loopback(AF_INET, &srv, 0);
+	cr_assert_eq(udp_sock_new(&s, loop, (struct sockaddr *)&srv, len, NULL, on_dgram, &k),
+		     0);
+	cr_assert_eq(udp_sock_local(s, (struct sockaddr *)&srv, &srvlen), 0);
+	fu = client(AF_INET, &up);
+	send_and_check(loop, s, fu, &up, len, &srv, srvlen, "a", 150);
+	send_and_check(loop, s, fu, &up, len, &srv, srvlen, "b", 150);
+	udp_sock_stats(s, &st);
+	cr_assert_eq(st.peers, 1);
+	close(fu);
+	/* flushed one by one without reading: each send after the first
+	 * meets the previous one's error (on loopback the ICMP comes back
+	 * inside the send) */
+	for (i = 0; i < 5; i++) {
+		cr_assert_eq(udp_send_queue(s, "gone", 4, (struct sockaddr *)&up, len), 0);
+		cr_assert_eq(udp_flush(s), 1);
+	}
+	udp_sock_stats(s, &st2);
+	cr_assert_eq(st2.tx_datagrams - st.tx_datagrams, 5, "every one sent");
+	cr_assert_eq(st2.tx_errors, 0);
+	cr_assert_eq(st2.tx_peer_errors, 4, "the ICMP errors were seen on send (%llu)",
+		     (unsigned long long)st2.tx_peer_errors);
+	/* the last one's error comes up on the read side: counted, nothing
+	 * delivered */
+	loop_once(loop, 0);
+	udp_sock_stats(s, &st2);
+	cr_assert_eq(st2.rx_errors, 1);
+	cr_assert_eq(k.n, 0);
+	/* a listener on the same port again (nothing else binds it between) */
+	fu = socket(AF_INET, SOCK_DGRAM | SOCK_NONBLOCK, 0);
+	cr_assert_geq(fu, 0);
+	if (bind(fu, (struct sockaddr *)&up, len) < 0) {
+		close(fu);
+		udp_sock_free(s);
+		loop_free(loop);
+		cr_skip_test("the port was taken meanwhile: rebinding not checked");
+	}
+	cr_assert_eq(udp_send_queue(s, "back", 4, (struct sockaddr *)&up, len), 0);
+	loop_once(loop, 0);
+	cr_assert_eq(recv(fu, buf, sizeof(buf), MSG_DONTWAIT), 4);
+	cr_assert_eq(memcmp(buf, "back", 4), 0);
+	close(fu);
+	udp_sock_free(s);
+	loop_free(loop);
+}

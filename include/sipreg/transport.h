@@ -99,6 +99,12 @@ struct udp_stats {
 	uint64_t tx_eagain;    /* socket buffer full: left queued, EPOLLOUT armed */
 	uint64_t rx_shed;      /* new REGISTERs dropped unparsed (UDP_LOAD_DROP) */
 	uint64_t overload_episodes; /* times the level left UDP_LOAD_OK */
+	/* connected companions (udp.c: a destination taking most datagrams
+	 * gets a socket bound to the same address and connected to it) */
+	uint64_t peers;            /* open */
+	uint64_t peer_open_errors; /* an open failed: companions turned off */
+	uint64_t tx_peer_errors;   /* sent again after a companion's pending
+	                            * ICMP error (ECONNREFUSED...) */
 };
 
 /* A socket's load level, set from its receive queue whenever recvmmsg()

@@ -37,6 +37,30 @@
  * completed. Hysteresis: the level goes back to UDP_LOAD_OK as soon as a
  * batch comes back short (the queue is drained) or the queue falls under
  * UDP_OK_FILL.
+ *
+ * Connected companions (issue 5, CPU per refresh). A destination that takes
+ * most of a socket's datagrams (a trunk worker's upstream registrar, an SBC
+ * in front of the registrar) gets its own socket, bound to the same local
+ * address and port (SO_REUSEPORT) and connect()ed to it: its datagrams then
+ * leave without an address (msg_name NULL), so udp_sendmsg() takes the
+ * socket's cached route instead of a route lookup per datagram
+ * (ip_route_output_flow, fib_table_lookup, __ip_dev_find). The source
+ * address and port are those of the listen socket, as before: a Via's
+ * sent-by, rport and any NAT binding see no change. The kernel delivers the
+ * peer's datagrams to the connected socket (a connected socket's lookup
+ * score beats the group's; the group's hash selection skips connected
+ * sockets), so the companion is watched like the listen socket and every
+ * datagram it receives goes to the same callback with the same udp_sock
+ * (between bind() and connect() the group may hash any sender's datagram to
+ * it: those are delivered too). The heavy destination is found by a
+ * one-counter majority vote (Misra-Gries) over the queued datagrams: it
+ * gets a companion after UDP_PEER_PROMOTE net votes, at most UDP_PEERS per
+ * socket, never without SO_REUSEPORT; a registrar answering many clients
+ * evenly opens none. A connected socket reports ICMP errors (ECONNREFUSED
+ * when the peer's port is closed) on its next send, which then fails
+ * without sending: that datagram is sent again once (it did nothing
+ * wrong). A companion that cannot be opened turns the feature off for the
+ * socket.
  */
 #include <errno.h>
 #include <linux/sock_diag.h>
@@ -70,6 +94,18 @@
  * of parse, answer and send each on the 2-core VM: 0.6 % of a CPU). */
 #define UDP_SHED_ANSWER_RATE 1000u
 #define UDP_SHED_ANSWER_BURST 32u
+/* Connected companions per socket, and the majority votes that open one. */
+#define UDP_PEERS 4u
+#define UDP_PEER_PROMOTE 256u
+
+struct udp_sock;
+
+struct udp_peer {
+	struct udp_sock *s; /* the listen socket it serves */
+	int fd;
+	socklen_t len;
+	struct sockaddr_storage addr; /* connected to */
+};
 
 struct udp_sock {
 	int fd;
@@ -95,7 +131,20 @@ struct udp_sock {
 	struct iovec *tx_iov;
 	struct sockaddr_storage *tx_addr;
 	char *tx_arena;
-	bool want_write;
+	uint8_t *tx_peer; /* per slot: 0 = the listen socket, i = peers[i - 1] */
+	/* the socket whose EPOLLOUT a flush waits for: -1 none, 0 the listen
+	 * socket, i peers[i - 1] */
+	int blocked;
+
+	/* connected companions (see above) */
+	struct udp_peer peers[UDP_PEERS];
+	unsigned npeers;
+	bool peers_off;                /* no SO_REUSEPORT, or an open failed */
+	int rcvbuf;                    /* as udp_opts.rcvbuf */
+	struct sockaddr_storage local; /* the bound address */
+	socklen_t local_len;
+	struct sockaddr_storage cand; /* majority-vote candidate */
+	unsigned cand_votes;
 
 	/* overload: the level set by the last full batch (see above) */
 	enum udp_load load;
@@ -106,13 +155,13 @@ struct udp_sock {
 };
 
 /* Receive-queue fill in 1/1024 of the buffer, or -errno. */
-static int rx_fill(const struct udp_sock *s)
+static int rx_fill(int fd)
 {
 	uint32_t mi[SK_MEMINFO_VARS] = {0};
 	socklen_t len = sizeof(mi);
 	uint64_t f;
 
-	if (getsockopt(s->fd, SOL_SOCKET, SO_MEMINFO, mi, &len) < 0)
+	if (getsockopt(fd, SOL_SOCKET, SO_MEMINFO, mi, &len) < 0)
 		return -errno;
 	if (len <= SK_MEMINFO_RCVBUF * sizeof(mi[0]) || mi[SK_MEMINFO_RCVBUF] == 0)
 		return -EINVAL;
@@ -144,7 +193,7 @@ static void refill(struct udp_sock *s)
 }
 
 /* After a recvmmsg() that returned n of rx_batch datagrams. */
-static void update_load(struct udp_sock *s, unsigned n)
+static void update_load(struct udp_sock *s, int fd, unsigned n)
 {
 	int f;
 
@@ -152,7 +201,7 @@ static void update_load(struct udp_sock *s, unsigned n)
 		s->load = UDP_LOAD_OK; /* drained: back to normal at once */
 		return;
 	}
-	f = rx_fill(s);
+	f = rx_fill(fd);
 	if (f < 0)
 		return;
 	refill(s);
@@ -226,7 +275,7 @@ static bool shed_unparsed(struct udp_sock *s, const char *b, size_t len)
 	return true;
 }
 
-static void udp_rx(struct udp_sock *s)
+static void udp_rx(struct udp_sock *s, int fd)
 {
 	unsigned round, i;
 	int n;
@@ -236,7 +285,7 @@ static void udp_rx(struct udp_sock *s)
 			s->rx_msgs[i].msg_hdr.msg_namelen = sizeof(s->rx_addr[i]);
 			s->rx_msgs[i].msg_hdr.msg_flags = 0;
 		}
-		n = recvmmsg(s->fd, s->rx_msgs, s->rx_batch, MSG_DONTWAIT, NULL);
+		n = recvmmsg(fd, s->rx_msgs, s->rx_batch, MSG_DONTWAIT, NULL);
 		if (n < 0) {
 			if (errno == EINTR)
 				continue;
@@ -251,7 +300,7 @@ static void udp_rx(struct udp_sock *s)
 			return;
 		}
 		s->st.rx_batches++;
-		update_load(s, (unsigned)n);
+		update_load(s, fd, (unsigned)n);
 		for (i = 0; i < (unsigned)n; i++) {
 			struct msghdr *h = &s->rx_msgs[i].msg_hdr;
 			const char *b = h->msg_iov->iov_base;
@@ -272,12 +321,23 @@ static void udp_rx(struct udp_sock *s)
 	}
 }
 
-static void want_write(struct udp_sock *s, bool on)
+static int slot_fd(const struct udp_sock *s, unsigned peer)
 {
-	if (s->want_write == on)
+	return peer ? s->peers[peer - 1].fd : s->fd;
+}
+
+/* Wait for EPOLLOUT on socket `which` (0 the listen socket, i peers[i - 1]),
+ * or on none (-1). */
+static void want_write(struct udp_sock *s, int which)
+{
+	if (s->blocked == which)
 		return;
-	if (loop_mod(s->loop, s->fd, LOOP_READ | (on ? LOOP_WRITE : 0)) == 0)
-		s->want_write = on;
+	if (s->blocked >= 0)
+		(void)loop_mod(s->loop, slot_fd(s, (unsigned)s->blocked), LOOP_READ);
+	s->blocked = -1;
+	if (which >= 0 &&
+	    loop_mod(s->loop, slot_fd(s, (unsigned)which), LOOP_READ | LOOP_WRITE) == 0)
+		s->blocked = which;
 }
 
 static void udp_io(struct loop *loop, int fd, unsigned events, void *arg)
@@ -285,11 +345,17 @@ static void udp_io(struct loop *loop, int fd, unsigned events, void *arg)
 	struct udp_sock *s = arg;
 
 	(void)loop;
-	(void)fd;
 	if (events & LOOP_WRITE)
 		udp_flush(s);
 	if (events & LOOP_READ)
-		udp_rx(s);
+		udp_rx(s, fd);
+}
+
+static void peer_io(struct loop *loop, int fd, unsigned events, void *arg)
+{
+	struct udp_peer *p = arg;
+
+	udp_io(loop, fd, events, p->s);
 }
 
 static void udp_before_sleep(struct loop *loop, void *arg)
@@ -297,7 +363,7 @@ static void udp_before_sleep(struct loop *loop, void *arg)
 	struct udp_sock *s = arg;
 
 	(void)loop;
-	if (s->tx_n && !s->want_write)
+	if (s->tx_n && s->blocked < 0)
 		udp_flush(s);
 }
 
@@ -320,20 +386,26 @@ static void tx_consume(struct udp_sock *s, unsigned k)
 	memmove(s->tx_iov, s->tx_iov + k, s->tx_n * sizeof(*s->tx_iov));
 	memmove(s->tx_addr, s->tx_addr + k, s->tx_n * sizeof(*s->tx_addr));
 	memmove(s->tx_msgs, s->tx_msgs + k, s->tx_n * sizeof(*s->tx_msgs));
+	memmove(s->tx_peer, s->tx_peer + k, s->tx_n * sizeof(*s->tx_peer));
 	for (i = 0; i < s->tx_n; i++) {
 		s->tx_iov[i].iov_base = (char *)s->tx_iov[i].iov_base - bytes;
 		s->tx_msgs[i].msg_hdr.msg_iov = &s->tx_iov[i];
-		s->tx_msgs[i].msg_hdr.msg_name = &s->tx_addr[i];
+		s->tx_msgs[i].msg_hdr.msg_name = s->tx_peer[i] ? NULL : &s->tx_addr[i];
 	}
 }
 
 int udp_flush(struct udp_sock *s)
 {
-	unsigned sent = 0;
-	int n, r = 0;
+	unsigned sent = 0, retried = UINT32_MAX;
+	int n, r = 0, blocked = -1;
 
 	while (sent < s->tx_n) {
-		n = sendmmsg(s->fd, s->tx_msgs + sent, s->tx_n - sent, MSG_DONTWAIT);
+		/* one sendmmsg() per run of datagrams for the same socket */
+		unsigned peer = s->tx_peer[sent], run = 1;
+
+		while (sent + run < s->tx_n && s->tx_peer[sent + run] == peer)
+			run++;
+		n = sendmmsg(slot_fd(s, peer), s->tx_msgs + sent, run, MSG_DONTWAIT);
 		if (n > 0) {
 			s->st.tx_batches++;
 			s->st.tx_datagrams += (unsigned)n;
@@ -345,7 +417,17 @@ int udp_flush(struct udp_sock *s)
 		if (n < 0 && (errno == EAGAIN || errno == ENOBUFS)) {
 			s->st.tx_eagain++;
 			r = -EAGAIN;
+			blocked = (int)peer;
 			break;
+		}
+		/* a connected companion reports an earlier datagram's ICMP
+		 * error on this send, which then sent nothing: once more */
+		if (n < 0 && peer && retried != sent &&
+		    (errno == ECONNREFUSED || errno == EHOSTUNREACH ||
+		     errno == ENETUNREACH || errno == EHOSTDOWN)) {
+			s->st.tx_peer_errors++;
+			retried = sent;
+			continue;
 		}
 		/* the datagram at `sent` is refused: drop it, go on */
 		r = n < 0 ? -errno : -EIO;
@@ -353,14 +435,109 @@ int udp_flush(struct udp_sock *s)
 		sent++;
 	}
 	tx_consume(s, sent);
-	want_write(s, s->tx_n > 0);
+	want_write(s, s->tx_n > 0 ? (blocked >= 0 ? blocked : 0) : -1);
 	if (r == -EAGAIN)
 		return r;
 	return (int)sent;
 }
 
+static bool same_addr(const struct sockaddr_storage *a, const struct sockaddr *b,
+		      socklen_t blen)
+{
+	if (a->ss_family != b->sa_family)
+		return false;
+	if (b->sa_family == AF_INET) {
+		const struct sockaddr_in *x = (const void *)a, *y = (const void *)b;
+
+		return blen >= sizeof(*y) && x->sin_port == y->sin_port &&
+		       x->sin_addr.s_addr == y->sin_addr.s_addr;
+	}
+	if (b->sa_family == AF_INET6) {
+		const struct sockaddr_in6 *x = (const void *)a, *y = (const void *)b;
+
+		return blen >= sizeof(*y) && x->sin6_port == y->sin6_port &&
+		       x->sin6_scope_id == y->sin6_scope_id &&
+		       memcmp(&x->sin6_addr, &y->sin6_addr, sizeof(x->sin6_addr)) == 0;
+	}
+	return false;
+}
+
+/* Open a socket bound to the listen socket's address and connected to dst;
+ * returns its number (1..UDP_PEERS), or 0 (and the feature is turned off
+ * for this socket) when any step fails. */
+static unsigned peer_open(struct udp_sock *s, const struct sockaddr *dst,
+			  socklen_t dstlen)
+{
+	struct udp_peer *p = &s->peers[s->npeers];
+	int fd, one = 1;
+
+	fd = socket(s->local.ss_family, SOCK_DGRAM | SOCK_NONBLOCK | SOCK_CLOEXEC, 0);
+	if (fd < 0)
+		goto off;
+	if (setsockopt(fd, SOL_SOCKET, SO_REUSEPORT, &one, sizeof(one)) < 0 ||
+	    (s->local.ss_family == AF_INET6 &&
+	     setsockopt(fd, IPPROTO_IPV6, IPV6_V6ONLY, &one, sizeof(one)) < 0))
+		goto fail;
+	if (s->rcvbuf > 0)
+		(void)setsockopt(fd, SOL_SOCKET, SO_RCVBUF, &s->rcvbuf, sizeof(s->rcvbuf));
+	else if (s->rcvbuf == 0)
+		(void)setsockopt(fd, SOL_SOCKET, SO_RCVBUF, &(int){UDP_RCVBUF_DEFAULT},
+		                 sizeof(int));
+	if (bind(fd, (const struct sockaddr *)&s->local, s->local_len) < 0)
+		goto fail;
+	/* watched before connect(): what the group hashes to it meanwhile is
+	 * read and delivered like the rest */
+	p->s = s;
+	p->fd = fd;
+	if (loop_add(s->loop, fd, LOOP_READ, peer_io, p) < 0)
+		goto fail;
+	if (connect(fd, dst, dstlen) < 0) {
+		loop_del(s->loop, fd);
+		goto fail;
+	}
+	memset(&p->addr, 0, sizeof(p->addr));
+	memcpy(&p->addr, dst, dstlen);
+	p->len = dstlen;
+	s->st.peers = ++s->npeers;
+	return s->npeers;
+fail:
+	close(fd);
+off:
+	s->st.peer_open_errors++;
+	s->peers_off = true;
+	return 0;
+}
+
+/* The socket a datagram to dst leaves from: 0 the listen socket, i the
+ * companion peers[i - 1]; one majority vote (see the top). */
+static unsigned peer_for(struct udp_sock *s, const struct sockaddr *dst,
+			 socklen_t dstlen)
+{
+	for (unsigned i = 0; i < s->npeers; i++)
+		if (same_addr(&s->peers[i].addr, dst, dstlen))
+			return i + 1;
+	if (s->peers_off || s->npeers == UDP_PEERS)
+		return 0;
+	if (s->cand_votes && same_addr(&s->cand, dst, dstlen)) {
+		if (++s->cand_votes < UDP_PEER_PROMOTE)
+			return 0;
+		s->cand_votes = 0;
+		return peer_open(s, dst, dstlen);
+	}
+	if (s->cand_votes) {
+		s->cand_votes--;
+		return 0;
+	}
+	if (dst->sa_family != s->local.ss_family)
+		return 0;
+	memset(&s->cand, 0, sizeof(s->cand));
+	memcpy(&s->cand, dst, dstlen);
+	s->cand_votes = 1;
+	return 0;
+}
+
 static int tx_append(struct udp_sock *s, const void *buf, size_t len,
-		     const struct sockaddr *dst, socklen_t dstlen)
+		     const struct sockaddr *dst, socklen_t dstlen, unsigned peer)
 {
 	unsigned i = s->tx_n;
 	struct msghdr *h = &s->tx_msgs[i].msg_hdr;
@@ -370,8 +547,10 @@ static int tx_append(struct udp_sock *s, const void *buf, size_t len,
 	s->tx_iov[i].iov_base = s->tx_arena + s->tx_used;
 	s->tx_iov[i].iov_len = len;
 	memset(h, 0, sizeof(*h));
-	h->msg_name = &s->tx_addr[i];
-	h->msg_namelen = dstlen;
+	/* a companion is connected: no address, no route lookup */
+	h->msg_name = peer ? NULL : &s->tx_addr[i];
+	h->msg_namelen = peer ? 0 : dstlen;
+	s->tx_peer[i] = (uint8_t)peer;
 	h->msg_iov = &s->tx_iov[i];
 	h->msg_iovlen = 1;
 	s->tx_used += len;
@@ -394,14 +573,14 @@ int udp_send_queue(struct udp_sock *s, const void *buf, size_t len,
 		return -EMSGSIZE;
 	}
 	if (tx_full(s, len)) {
-		if (!s->want_write)
+		if (s->blocked < 0)
 			udp_flush(s);
 		if (tx_full(s, len)) {
 			s->st.tx_drops++;
 			return -ENOBUFS;
 		}
 	}
-	return tx_append(s, buf, len, dst, dstlen);
+	return tx_append(s, buf, len, dst, dstlen, peer_for(s, dst, dstlen));
 }
 
 int udp_send_now(struct udp_sock *s, const void *buf, size_t len,
@@ -422,8 +601,8 @@ int udp_send_now(struct udp_sock *s, const void *buf, size_t len,
 	if (errno == EAGAIN || errno == ENOBUFS) {
 		s->st.tx_eagain++;
 		n = udp_send_queue(s, buf, len, dst, dstlen);
-		if (n == 0)
-			want_write(s, true);
+		if (n == 0 && s->blocked < 0)
+			want_write(s, 0);
 		return (int)n;
 	}
 	s->st.tx_errors++;
@@ -535,8 +714,12 @@ int udp_sock_new(struct udp_sock **ret, struct loop *loop, const struct sockaddr
 	s->tx_iov = calloc(s->tx_slots, sizeof(*s->tx_iov));
 	s->tx_addr = calloc(s->tx_slots, sizeof(*s->tx_addr));
 	s->tx_arena = malloc(s->tx_bytes);
+	s->tx_peer = calloc(s->tx_slots, sizeof(*s->tx_peer));
+	s->blocked = -1;
+	s->peers_off = o.no_reuseport;
+	s->rcvbuf = o.rcvbuf;
 	if (!s->rx_msgs || !s->rx_iov || !s->rx_addr || !s->rx_buf || !s->tx_msgs ||
-	    !s->tx_iov || !s->tx_addr || !s->tx_arena) {
+	    !s->tx_iov || !s->tx_addr || !s->tx_arena || !s->tx_peer) {
 		r = -ENOMEM;
 		goto fail;
 	}
@@ -554,6 +737,9 @@ int udp_sock_new(struct udp_sock **ret, struct loop *loop, const struct sockaddr
 	if (r < 0)
 		goto fail;
 	s->fd = r;
+	s->local_len = sizeof(s->local);
+	if (getsockname(s->fd, (struct sockaddr *)&s->local, &s->local_len) < 0)
+		s->peers_off = true;
 	r = loop_add(loop, s->fd, LOOP_READ, udp_io, s);
 	if (r < 0)
 		goto fail;
@@ -580,6 +766,10 @@ void udp_sock_free(struct udp_sock *s)
 		loop_del(s->loop, s->fd);
 		close(s->fd);
 	}
+	for (unsigned i = 0; i < s->npeers; i++) {
+		loop_del(s->loop, s->peers[i].fd);
+		close(s->peers[i].fd);
+	}
 	free(s->rx_msgs);
 	free(s->rx_iov);
 	free(s->rx_addr);
@@ -588,5 +778,6 @@ void udp_sock_free(struct udp_sock *s)
 	free(s->tx_iov);
 	free(s->tx_addr);
 	free(s->tx_arena);
+	free(s->tx_peer);
 	free(s);
 }
