@@ -844,6 +844,68 @@ Test(transaction, timer_k_list_ends_each_at_its_own_time)
 	tx_layer_free(l);
 }
 
+/* The Timer K ring: more Completed clients than its first size (256), added
+ * while it wraps around (200 already ended, their slots reused), so it grows
+ * twice with its entries wrapped; each still ends exactly T4 after its own
+ * final response (two complete in each millisecond), each callback once. */
+Test(transaction, timer_k_ring_grows_while_wrapped)
+{
+	enum { NA = 200, NB = 700 };
+	struct tx_layer *l = mklayer(0, 0);
+	struct tx_dest d = udp_dest();
+	static struct pmsg req;
+	static char br[NA + NB][TX_BRANCH_LEN + 1];
+	static struct result res[NA + NB];
+	struct tx_stats st;
+	unsigned i;
+
+	memset(res, 0, sizeof(res));
+	for (i = 0; i < NA; i++) {
+		cr_assert_eq(start(l, &req, br[i], "REGISTER", &d, &res[i], NULL), 0);
+		nsent = 0;
+	}
+	run_until(T0 + 100);
+	for (i = 0; i < NA; i++)
+		cr_assert_eq(respond(l, 200, br[i], "REGISTER"), 0);
+	run_until(T0 + 5099);
+	cr_assert_eq(respond(l, 200, br[NA - 1], "REGISTER"), 0);
+	run_until(T0 + 5100);
+	for (i = 0; i < NA; i++)
+		cr_assert_eq(respond(l, 200, br[i], "REGISTER"), -ENOENT, "%u ended", i);
+	for (i = NA; i < NA + NB; i++) {
+		cr_assert_eq(start(l, &req, br[i], "REGISTER", &d, &res[i], NULL), 0);
+		nsent = 0;
+	}
+	/* client NA + j completes at +5101 + j / 2 */
+	for (i = 0; i < NB; i++) {
+		run_until(T0 + 5101 + i / 2);
+		cr_assert_eq(respond(l, 200, br[NA + i], "REGISTER"), 0);
+	}
+	tx_layer_stats(l, &st);
+	cr_assert_eq(st.live, NB);
+	for (i = 0; i < NB; i += 2) {
+		uint64_t done = 5101 + i / 2;
+
+		run_until(T0 + done + 4999);
+		cr_assert_eq(respond(l, 200, br[NA + i], "REGISTER"), 0, "%u absorbed", i);
+		cr_assert_eq(respond(l, 200, br[NA + i + 1], "REGISTER"), 0);
+		if (i)
+			cr_assert_eq(respond(l, 200, br[NA + i - 1], "REGISTER"), -ENOENT,
+				     "%u ended at +%llu", i - 1,
+				     (unsigned long long)(done + 4999));
+		run_until(T0 + done + 5000);
+		cr_assert_eq(respond(l, 200, br[NA + i], "REGISTER"), -ENOENT, "%u", i);
+		cr_assert_eq(respond(l, 200, br[NA + i + 1], "REGISTER"), -ENOENT);
+		tx_layer_stats(l, &st);
+		cr_assert_eq(st.live, NB - i - 2);
+	}
+	for (i = 0; i < NA + NB; i++) {
+		cr_assert_eq(res[i].calls, 1);
+		cr_assert_eq(res[i].status, 200);
+	}
+	tx_layer_free(l);
+}
+
 /* ------------------------------------------------------------------------ */
 /* Server transactions                                                       */
 
