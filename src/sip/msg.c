@@ -1098,11 +1098,23 @@ SIP_INLINE int msg_body(struct sip_msg *m, const char *buf, size_t len, const ch
 #define SIP_AVX2 __attribute__((target("avx2,bmi,bmi2,lzcnt,popcnt")))
 #define SIP_AVX2_INLINE static inline __attribute__((always_inline)) SIP_AVX2
 
+/*
+ * Stray control bytes are found by counting, not placed: every CR the walk
+ * takes before the empty line's (the start line's and each header line's)
+ * is checked to be followed by LF where it is taken, so the header block
+ * [buf, CR of the empty line) holds exactly 2 control bytes per such CR when
+ * it holds no other (fast_ctl_ok). The count of the blocks left behind is
+ * kept, the current block's control bytes are masked at the end: one
+ * popcount per block instead of placing each control byte against the CRs.
+ * Nothing before that check relies on the absence of stray control bytes
+ * (the field parsers bound every load by the buffer; what they parse is
+ * thrown away when the check fails and the general code decides).
+ */
 struct fast_scan {
 	const char *buf, *blk, *end;
 	uint64_t cr;   /* CRs of the block not yet taken */
-	uint64_t anom; /* control bytes of the block other than CR and the byte after one */
-	uint64_t cin;  /* 1 when the byte before the block is a CR */
+	uint64_t ctl;  /* control bytes (CR and LF included) of the block */
+	uint64_t nctl; /* control bytes of the blocks left behind */
 };
 
 /* The classifier's constants, read as memory operands: filled at load time
@@ -1163,30 +1175,34 @@ SIP_AVX2_INLINE void fast_load(struct fast_scan *s)
 		memset(tail + avail, 'x', sizeof(tail) - avail);
 		ctl = ctl32(tail, &cr);
 	}
-	/* a control byte that is no CR and follows none, or a CR followed
-	 * by a byte that is no control byte (the bit after the last byte
-	 * of a short block is 0 in ctl: that CR is never a header line's) */
-	s->anom = (ctl & ~cr) ^ (cr << 1 | s->cin);
-	s->cin = cr >> 63;
+	s->ctl = ctl;
 	s->cr = cr;
 }
 
-/* The next CR, or NULL when the input ends first or a block left behind
- * (inside the header block, since the headers go on) held a stray control
- * byte. */
+/* The next CR, or NULL when the input ends first. */
 SIP_AVX2_INLINE const char *fast_next_cr(struct fast_scan *s)
 {
 	const char *c;
 
 	while (sip_unlikely(s->cr == 0)) {
-		if (s->anom || s->end - s->blk <= 64)
+		if (s->end - s->blk <= 64)
 			return NULL;
+		s->nctl += (uint64_t)__builtin_popcountll(s->ctl);
 		s->blk += 64;
 		fast_load(s);
 	}
 	c = s->blk + __builtin_ctzll(s->cr);
 	s->cr &= s->cr - 1;
 	return c;
+}
+
+/* No control byte in [buf, c) but the CR LF of the ncr lines before c, c
+ * being the empty line's CR, in the current block (see struct fast_scan). */
+SIP_AVX2_INLINE bool fast_ctl_ok(const struct fast_scan *s, const char *c, size_t ncr)
+{
+	uint64_t below = s->ctl & ((1ull << (c - s->blk)) - 1);
+
+	return s->nctl + (uint64_t)__builtin_popcountll(below) == 2 * (uint64_t)ncr;
 }
 
 /*
@@ -1205,7 +1221,7 @@ SIP_AVX2_INLINE int fast_start_line(struct fast_scan *s, struct sip_msg *m, cons
 		return -1;
 	s->buf = s->blk = buf;
 	s->end = end;
-	s->cin = 0;
+	s->nctl = 0;
 	fast_load(s);
 	c = fast_next_cr(s);
 	if (sip_unlikely(!c || end - c <= 2 || c[1] != '\n'))
@@ -1318,8 +1334,9 @@ SIP_AVX2 static int split_fast(struct sip_msg *m, const char *buf, size_t len,
 				return 0;
 		}
 	}
-	/* nothing stray in this block before the empty line's CR */
-	if (sip_unlikely(s.anom & ((1ull << (c - s.blk)) - 1)))
+	/* no stray control byte before the empty line's CR: the start
+	 * line's and the n header lines' CR LF only */
+	if (sip_unlikely(!fast_ctl_ok(&s, c, n + 1)))
 		return 0;
 	m->nhdrs = (uint16_t)n;
 	rc = msg_body(m, buf, len, c + 2, stream, NULL);
@@ -2096,7 +2113,7 @@ SIP_AVX2 static int split_reg(struct sip_reg *r, const char *buf, size_t len,
 		if (sip_unlikely(!reg_line(&st, id, p, q, v, c)))
 			return 0;
 	}
-	if (sip_unlikely(s.anom & ((1ull << (c - s.blk)) - 1)))
+	if (sip_unlikely(!fast_ctl_ok(&s, c, st.n + 1)))
 		return 0;
 	m->nhdrs = (uint16_t)st.n;
 	rc = msg_body(m, buf, len, c + 2, stream, NULL);
