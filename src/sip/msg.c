@@ -1155,11 +1155,14 @@ SIP_AVX2_INLINE void fast_load(struct fast_scan *s)
 	size_t avail = (size_t)(s->end - b);
 	uint64_t ctl, cr, c2, r2;
 
-	if (sip_likely(avail >= 64)) {
+	if (sip_likely(avail > 64)) {
 		ctl = ctl32(b, &cr);
 		c2 = ctl32(b + 32, &r2);
 		ctl |= c2 << 32;
 		cr |= r2 << 32;
+		s->ctl = ctl;
+		s->cr = cr;
+		return;
 	} else if (avail >= 32) {
 		ctl = ctl32(b, &cr);
 		c2 = ctl32(s->end - 32, &r2);
@@ -1176,10 +1179,14 @@ SIP_AVX2_INLINE void fast_load(struct fast_scan *s)
 		ctl = ctl32(tail, &cr);
 	}
 	s->ctl = ctl;
-	s->cr = cr;
+	/* the last block: a CR in the input's last byte is not taken (the
+	 * walk then finds no line end and gives up), so c[1] may be read at
+	 * every CR it hands out */
+	s->cr = cr & ((1ull << (avail - 1)) - 1);
 }
 
-/* The next CR, or NULL when the input ends first. */
+/* The next CR, or NULL when the input ends first; never the input's last
+ * byte (fast_load), so c + 1 < end. */
 SIP_AVX2_INLINE const char *fast_next_cr(struct fast_scan *s)
 {
 	const char *c;
@@ -1224,7 +1231,7 @@ SIP_AVX2_INLINE int fast_start_line(struct fast_scan *s, struct sip_msg *m, cons
 	s->nctl = 0;
 	fast_load(s);
 	c = fast_next_cr(s);
-	if (sip_unlikely(!c || end - c <= 2 || c[1] != '\n'))
+	if (sip_unlikely(!c || c[1] != '\n'))
 		return -1;
 	*cp = c;
 	if (c - p >= 4 && (p[0] | 0x20) == 's' && (p[1] | 0x20) == 'i' &&
@@ -1313,17 +1320,16 @@ SIP_AVX2 static int split_fast(struct sip_msg *m, const char *buf, size_t len,
 		enum sip_hdr_id id;
 		struct sip_hdr *h;
 
-		/* a line starting with SP continues the one before (a fold;
-		 * HTAB is a stray control byte here) */
-		if (sip_unlikely(*p == ' '))
-			return 0;
+		/* c + 1 < end (fast_next_cr). A header line ending the input
+		 * (no empty line) is split, then the walk finds no next CR and
+		 * gives up. A line starting with SP continues the one before
+		 * (a fold; HTAB is a stray control byte): fast_name finds no
+		 * name there and refuses it. */
 		c = fast_next_cr(&s);
-		if (sip_unlikely(!c || end - c < 2 || c[1] != '\n'))
+		if (sip_unlikely(!c || c[1] != '\n'))
 			return 0;
 		if (c == p)
 			break;
-		if (sip_unlikely(end - c == 2))
-			return 0; /* no empty line: the general code decides */
 		if (sip_unlikely(!fast_name(p, end, &q, &v, &id)))
 			return 0;
 		h = fast_slot(m, hdrs, cap, &n, last, id, p, q, v, c);
@@ -2028,6 +2034,9 @@ SIP_AVX2 static int split_reg(struct sip_reg *r, const char *buf, size_t len,
 {
 	struct sip_msg *m = &r->msg;
 	const char *p, *end = buf + len, *c;
+	/* the last start of a line from which 16 bytes may be loaded (a header
+	 * line starts at buf + 4 at the earliest) */
+	const char *lim = len >= 16 ? end - 16 : buf;
 	struct reg_pass st;
 	struct fast_scan s;
 	int rc;
@@ -2058,23 +2067,16 @@ SIP_AVX2 static int split_reg(struct sip_reg *r, const char *buf, size_t len,
 		const char *q, *v;
 		enum sip_hdr_id id;
 
-		if (sip_unlikely(*p == ' '))
-			return 0;
+		/* c + 1 < end (fast_next_cr). A header line ending the input
+		 * (no empty line) is split and parsed, then the walk finds no
+		 * next CR and gives up. A line starting with SP (a fold; HTAB
+		 * is a stray control byte) has no name: fast_name refuses it. */
 		c = fast_next_cr(&s);
-		if (sip_unlikely(!c))
-			return 0;
-		if (sip_unlikely(end - c <= 2)) {
-			/* the input ends with this line: only the empty line
-			 * may (else the general code decides) */
-			if (end - c < 2 || c[1] != '\n' || c != p)
-				return 0;
-			break;
-		}
-		if (sip_unlikely(c[1] != '\n'))
+		if (sip_unlikely(!c || c[1] != '\n'))
 			return 0;
 		if (c == p)
 			break;
-		if (sip_likely(end - p >= 16)) {
+		if (sip_likely(p <= lim)) {
 			uint64_t w = load64(p);
 
 			switch ((unsigned char)w | 0x20) {
