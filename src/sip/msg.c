@@ -2091,7 +2091,10 @@ SIP_AVX2 static int split_reg(struct sip_reg *r, const char *buf, size_t len,
 			/* a computed goto on the first byte: one load and one
 			 * jump (a switch on the byte folds its case and checks
 			 * its range first, and its jump table holds offsets:
-			 * about seven instructions more a line). The ranges
+			 * about seven instructions more a line). Labels as
+			 * values and range designators are GNU C, which gcc and
+			 * clang both accept; this path is compiled only where
+			 * the AVX2 target attribute (also GNU C) is. The ranges
 			 * cover 0..255 once each (A..V and a..v by GO_AZ). */
 			static const void *const go[256] = {
 				[0 ... 'A' - 1] = &&rn_none, GO_AZ(0),
