@@ -580,7 +580,8 @@ static int stop(struct daemon *d, int sig)
 	 * answers are awaited a few seconds at most (SPEC: never forever) */
 	if (d->trunks &&
 	    trunksvc_shutdown(d->trunks, timeout_ms / 2 < 3000 ? timeout_ms / 2 : 3000) < 0)
-		log_warn("trunks_unregister_timeout", "some unregisters were not answered");
+		log_warn("trunks_unregister_timeout",
+		         "a worker did not end its unregisters within the bound");
 	r = engine_stop(d->engine, timeout_ms);
 	if (r < 0) {
 		log_error("stop_timeout", "timeout_ms=%u workers_still_running=yes",

@@ -46,7 +46,7 @@ struct note {
 	char trunk[64];
 	enum ua_state old_state, new_state;
 	char reason[64];
-	unsigned value, value2;
+	unsigned value, value2, value3;
 	bool routine;
 };
 
@@ -129,6 +129,7 @@ static void on_notice(void *arg, const struct ua_notice *n)
 	snprintf(x->reason, sizeof(x->reason), "%s", n->reason ? n->reason : "");
 	x->value = n->value;
 	x->value2 = n->value2;
+	x->value3 = n->value3;
 	x->routine = n->routine;
 	nnotes++;
 }
@@ -1539,6 +1540,181 @@ Test(ua, shutdown_done_when_all_answered)
 	cr_assert_eq(count_notes(UA_NOTICE_SHUTDOWN_DONE), 1);
 	run_for(60000);
 	cr_assert_eq(nsent, before + 2, "nothing more after shutdown");
+}
+
+/* n trunks "<prefix><i>" added, started at the start rate and registered
+ * (600 s); returns the index in sent[] of the first one's REGISTER. */
+static size_t register_many(const char *prefix, unsigned n)
+{
+	size_t first = nsent;
+	char name[32];
+
+	/* in batches of 100, answered before Timer A (500 ms) retransmits */
+	for (unsigned b = 0; b < n; b += 100) {
+		size_t i0 = nsent;
+		unsigned k = n - b < 100 ? n - b : 100;
+
+		for (unsigned i = b; i < b + k; i++) {
+			struct ua_trunk_config c = trunk("x");
+
+			snprintf(name, sizeof(name), "%s%u", prefix, i);
+			c.name = name;
+			add(&c);
+		}
+		run_for(k + 5); /* one start slot per ms at 1000/s */
+		cr_assert_eq(nsent, i0 + k, "%zu sent of %u", nsent - i0, k);
+		for (size_t i = i0; i < i0 + k; i++)
+			ok_contact(i, 600, NULL);
+	}
+	return first;
+}
+
+static const struct note *shutdown_note(void)
+{
+	for (size_t i = 0; i < nnotes && i < 512; i++)
+		if (notes[i].kind == UA_NOTICE_SHUTDOWN_DONE)
+			return &notes[i];
+	return NULL;
+}
+
+Test(ua, shutdown_bound_ends_a_walk_it_cannot_finish)
+{
+	size_t counts[UA_STATE__COUNT];
+	const struct note *n;
+	size_t before;
+	uint64_t t0;
+
+	register_many("r", 10000);
+	for (int i = 0; i < 5; i++) { /* disabled: nothing to send, not counted */
+		struct ua_trunk_config c = trunk("x");
+		char name[16];
+
+		snprintf(name, sizeof(name), "off%d", i);
+		c.name = name;
+		c.enabled = false;
+		add(&c);
+	}
+	before = nsent;
+	t0 = now;
+	/* the first slice in the call, then one per tick */
+	cr_assert_eq(ua_shutdown(UA, 100), 1024);
+	cr_assert_eq(nsent, before + 1024);
+	run_for(1);
+	cr_assert_eq(nsent, before + 2048);
+	for (size_t i = before; i < nsent; i += 509)
+		cr_assert_eq(expires_of(i), 0);
+	/* nothing answered: the window (4096 unanswered) holds the rest */
+	run_for(20);
+	cr_assert_eq(nsent, before + 4096);
+	/* 1000 answers make room for 1000 more, a tick later */
+	for (size_t i = before; i < before + 1000; i++)
+		respond(i, 200, NULL);
+	run_for(1);
+	cr_assert_eq(nsent, before + 5096);
+	cr_assert_null(shutdown_note());
+	run_until(t0 + 99);
+	cr_assert(!ua_shutdown_done(UA));
+	cr_assert_eq(nsent, before + 5096);
+	run_until(t0 + 100); /* the bound, counted from ua_shutdown() */
+	cr_assert(ua_shutdown_done(UA));
+	cr_assert_eq(count_notes(UA_NOTICE_SHUTDOWN_DONE), 1);
+	n = shutdown_note();
+	cr_assert_not_null(n);
+	cr_assert_str_eq(n->reason, "bound reached");
+	cr_assert_eq(n->value, 1000, "answered %u", n->value);
+	cr_assert_eq(n->value2, 4096, "unanswered %u", n->value2);
+	cr_assert_eq(n->value3, 10000 - 5096, "not sent %u", n->value3);
+	/* the sent ones are done with; those not reached keep their state
+	 * (the binding upstream expires on its own) and start nothing more,
+	 * not even at their refresh time */
+	ua_counts(UA, counts);
+	cr_assert_eq(counts[UA_STATE_DISABLED], 5096 + 5);
+	cr_assert_eq(counts[UA_STATE_REGISTERED], 10000 - 5096);
+	/* the walk goes newest first (the list's order) */
+	cr_assert_eq(status("r9999").state, UA_STATE_DISABLED);
+	cr_assert_eq(status("r0").state, UA_STATE_REGISTERED);
+	run_for(700000);
+	cr_assert_eq(nsent, before + 5096, "nothing after the bound");
+	cr_assert_eq(count_notes(UA_NOTICE_SHUTDOWN_DONE), 1);
+}
+
+Test(ua, shutdown_small_set_all_answered_before_the_bound)
+{
+	const struct note *n;
+	size_t before;
+	uint64_t t0;
+
+	register_many("s", 3000);
+	{
+		struct ua_trunk_config c = trunk("off");
+
+		c.enabled = false;
+		add(&c);
+	}
+	{ /* refused: no binding upstream, nothing to send */
+		struct ua_trunk_config c = trunk("refused");
+		size_t i = nsent;
+
+		add(&c);
+		start();
+		cr_assert_eq(nsent, i + 1);
+		respond(i, 403, NULL);
+		cr_assert_eq(status("refused").state, UA_STATE_FAILED);
+	}
+	before = nsent;
+	t0 = now;
+	cr_assert_eq(ua_shutdown(UA, 3000), 1024);
+	run_for(1);
+	run_for(1);
+	cr_assert_eq(nsent, before + 3000);
+	run_for(10);
+	cr_assert_eq(nsent, before + 3000, "the disabled and the refused send nothing");
+	for (size_t i = before; i < nsent; i++) {
+		cr_assert_eq(expires_of(i), 0);
+		cr_assert(!ua_shutdown_done(UA));
+		respond(i, 200, NULL);
+	}
+	cr_assert(ua_shutdown_done(UA), "done when the last is answered");
+	cr_assert_lt(now, t0 + 3000);
+	n = shutdown_note();
+	cr_assert_not_null(n);
+	cr_assert_str_eq(n->reason, "all answered");
+	cr_assert_eq(n->value, 3000);
+	cr_assert_eq(n->value2, 0);
+	cr_assert_eq(n->value3, 0);
+	cr_assert_eq(count_notes(UA_NOTICE_SHUTDOWN_DONE), 1);
+}
+
+Test(ua, shutdown_walk_survives_deletions)
+{
+	const struct note *n;
+	size_t before;
+	char name[16];
+
+	register_many("d", 3000);
+	before = nsent;
+	cr_assert_eq(ua_shutdown(UA, 500), 1024);
+	/* deleted while the walk is under way (newest first: d2999 .. d1976
+	 * are out): the one the walk would look at next, others not reached
+	 * yet, one already sent */
+	cr_assert_eq(status("d1976").state, UA_STATE_UNREGISTERING);
+	cr_assert_eq(status("d1975").state, UA_STATE_REGISTERED);
+	cr_assert_eq(ua_trunk_del(UA, "d1975"), 0);
+	for (int i = 0; i < 1500; i += 2) {
+		snprintf(name, sizeof(name), "d%d", i);
+		cr_assert_eq(ua_trunk_del(UA, name), 0);
+	}
+	cr_assert_eq(ua_trunk_del(UA, "d2998"), 0);
+	run_for(5);
+	/* 3000 - 1 - 750 not sent before; d3's unregister was already out */
+	cr_assert_eq(nsent, before + 3000 - 751);
+	for (size_t i = before; i < nsent; i++)
+		respond(i, 200, NULL);
+	cr_assert(ua_shutdown_done(UA));
+	n = shutdown_note();
+	cr_assert_not_null(n);
+	cr_assert_eq(n->value, 3000 - 751);
+	cr_assert_eq(n->value3, 0);
 }
 
 Test(ua, send_unregister_off_sends_nothing)

@@ -72,7 +72,10 @@ int trunksvc_new(struct trunksvc **ret, const struct config *cfg, unsigned int w
 		 char *err, size_t errlen);
 int trunksvc_attach(struct trunksvc *s, unsigned int worker, const struct trunksvc_worker *w);
 int trunksvc_start(struct trunksvc *s);
-/* Returns 0 when every unregister was answered, -ETIMEDOUT after bound_ms. */
+/* Every worker's ua_shutdown(bound_ms) (its bound counts from then), then
+ * waits until each is over: all answered, or its bound reached (the counts
+ * are logged, trunks_unregistered / trunks_unregister_skipped). Returns 0,
+ * or -ETIMEDOUT when a worker has not ended it by bound_ms + 250 ms. */
 int trunksvc_shutdown(struct trunksvc *s, unsigned int bound_ms);
 void trunksvc_detach_all(struct trunksvc *s);
 void trunksvc_free(struct trunksvc *s); /* NULL is a no-op */

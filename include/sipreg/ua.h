@@ -245,7 +245,9 @@ enum ua_notice_kind {
 	UA_NOTICE_INTERVAL_TOO_BRIEF, /* 423: value = asked, value2 = Min-Expires
 	                                 (warning) */
 	UA_NOTICE_RETRY_AFTER,        /* value = retry delay, value2 = Retry-After used */
-	UA_NOTICE_SHUTDOWN_DONE, /* value = unregisters answered, value2 = not answered */
+	UA_NOTICE_SHUTDOWN_DONE,      /* value = unregisters answered, value2 = not
+	                               * answered, value3 = not sent (the bound came
+	                               * before the walk reached them) */
 };
 
 enum ua_state {
@@ -264,7 +266,7 @@ struct ua_notice {
 	enum ua_state old_state, new_state;
 	const char *
 	        reason; /* "200 OK", "timeout", "403 Forbidden", "dns: ...", "disabled" */
-	unsigned value, value2;
+	unsigned value, value2, value3;
 	/* UA_NOTICE_STATE: a routine step that comes back to where it was (a
 	 * refresh in flight and back, a retry in flight, the same failure
 	 * again): log it below info. */
@@ -431,13 +433,19 @@ int ua_state_parse(const char *name, enum ua_state *out);
 const char *ua_action_name(enum ua_action a);
 
 /*
- * Graceful stop: cancel every timer and transaction and, with
- * SEND_UNREGISTER on, send REGISTER Expires: 0 for every trunk whose binding
- * may exist upstream, all at once. The UA_NOTICE_SHUTDOWN_DONE notice comes
- * (from a wheel callback or a response) when all are answered, or when
- * bound_ms has passed (the rest are abandoned); at once when there is
- * nothing to send. After this only ua_free(), status and counts are useful.
- * Returns the number of unregisters sent, or -EALREADY.
+ * Graceful stop: with SEND_UNREGISTER on, send REGISTER Expires: 0 for every
+ * trunk whose binding may exist upstream (disabled and never-registered
+ * trunks send nothing), in slices from the wheel: this call walks the first
+ * slice, then one slice per tick (at most 1024 started and 16384 trunks
+ * looked at per tick, none while 4096 are unanswered). The bound counts
+ * from this call: the UA_NOTICE_SHUTDOWN_DONE notice comes (from a wheel
+ * callback or a response) when the walk is over and all are answered, or
+ * when bound_ms has passed: the unanswered are abandoned and the trunks the
+ * walk did not reach are not sent (their bindings expire upstream; counted
+ * in value3). Timers of trunks not reached yet start nothing new. At once
+ * when there is nothing to send. After this only ua_free(), status and
+ * counts are useful. Returns the number of unregisters sent by this call
+ * (the first slice), or -EALREADY.
  */
 int ua_shutdown(struct ua *ua, unsigned bound_ms);
 /* True once ua_shutdown() is done (notice sent). */

@@ -211,8 +211,19 @@ static void on_notice(void *arg, const struct ua_notice *n)
 			 n->value, n->value2);
 		break;
 	case UA_NOTICE_SHUTDOWN_DONE:
-		log_info("trunks_unregistered", "answered=%u unanswered=%u reason=\"%s\"", n->value,
-			 n->value2, n->reason ? n->reason : "");
+		/* once per worker; sent = answered + unanswered */
+		if (n->value3)
+			log_warn("trunks_unregister_skipped",
+			         "sent=%u answered=%u unanswered=%u not_sent=%u "
+			         "reason=\"%s\"",
+			         n->value + n->value2, n->value, n->value2, n->value3,
+			         n->reason ? n->reason : "");
+		else
+			log_info("trunks_unregistered",
+			         "sent=%u answered=%u unanswered=%u not_sent=0 "
+			         "reason=\"%s\"",
+			         n->value + n->value2, n->value, n->value2,
+			         n->reason ? n->reason : "");
 		break;
 	}
 }
@@ -351,7 +362,10 @@ static void shutdown_poll(struct ua *ua, void *arg)
 
 int trunksvc_shutdown(struct trunksvc *s, unsigned int bound_ms)
 {
-	uint64_t deadline = clock_now_ms() + bound_ms;
+	/* each worker's bound counts from its shutdown_begin() (one slice of
+	 * the walk, the rest from its wheel): a little grace here so that the
+	 * workers' own bound timers end it, not this wait */
+	uint64_t deadline = clock_now_ms() + bound_ms + 250;
 	struct shutdown_job j = {.bound = bound_ms};
 	bool all;
 

@@ -47,6 +47,13 @@
 #define UA_CHALLENGES_MAX 4 /* challenges answered in one attempt */
 #define UA_MIN_EXPIRES_MAX 86400u
 #define UA_HDRS_MAX 96
+/* The shutdown's pace (shut_step()): per wheel tick (1 ms) at most
+ * UA_SHUT_SLICE unregisters started and UA_SHUT_VISIT trunks looked at;
+ * none started while UA_SHUT_WINDOW are unanswered (4096 REGISTERs of
+ * ~600 bytes: well inside a 4 MiB receive buffer upstream). */
+#define UA_SHUT_SLICE 1024u
+#define UA_SHUT_VISIT 16384u
+#define UA_SHUT_WINDOW 4096u
 
 enum txkind {
 	TXK_NONE = 0,
@@ -169,8 +176,12 @@ struct ua {
 	uint64_t start_next_us; /* next free start slot, µs */
 	uint64_t rng;
 	bool shutting, shut_done;
-	unsigned shut_pending, shut_answered;
-	struct wheel_timer shut_timer;
+	unsigned shut_pending, shut_answered, shut_skipped;
+	struct wheel_timer shut_timer; /* the bound */
+	/* The shutdown's walk over the list, a slice per wheel tick
+	 * (shut_step()): the next trunk to look at, NULL when done. */
+	struct ua_trunk *shut_cursor;
+	struct wheel_timer shut_slice;
 	struct ua_stats stats;
 	/* Held by the worker inside every public function and callback that
 	 * changes trunks, and by ua_observe() on another thread. */
@@ -1027,7 +1038,10 @@ static void on_timer(struct wheel *w, struct wheel_timer *wt)
 		ua->stats.late_refreshes++;
 	t->action = UA_ACTION_NONE;
 	t->next_at = 0;
-	attempt(t);
+	/* shutting: a trunk the walk has not reached yet starts nothing new;
+	 * the walk decides (or the bound passes it by) */
+	if (!ua->shutting)
+		attempt(t);
 	ua_unlock(ua);
 }
 
@@ -1409,6 +1423,8 @@ static void free_trunk(struct ua_trunk *t)
 		return;
 	}
 	ua->counts[t->state]--;
+	if (ua->shut_cursor == t)
+		ua->shut_cursor = t->next;
 	if (t->prev)
 		t->prev->next = t->next;
 	else
@@ -1425,10 +1441,11 @@ static void shutdown_check(struct ua *ua)
 {
 	struct ua_notice n;
 
-	if (!ua->shutting || ua->shut_done || ua->shut_pending)
+	if (!ua->shutting || ua->shut_done || ua->shut_pending || ua->shut_cursor)
 		return;
 	ua->shut_done = true;
 	wheel_cancel(ua->o.wheel, &ua->shut_timer);
+	wheel_cancel(ua->o.wheel, &ua->shut_slice);
 	memset(&n, 0, sizeof(n));
 	n.kind = UA_NOTICE_SHUTDOWN_DONE;
 	n.reason = "all answered";
@@ -1599,6 +1616,7 @@ int ua_new(struct ua **ret, const struct ua_opts *opts)
 	if (!ua->rng && getrandom(&ua->rng, sizeof(ua->rng), 0) != sizeof(ua->rng))
 		ua->rng = clock_now_ns() ^ ((uint64_t)opts->worker << 56);
 	wheel_timer_init(&ua->shut_timer, NULL);
+	wheel_timer_init(&ua->shut_slice, NULL);
 	{
 		pthread_mutexattr_t ma;
 
@@ -1643,6 +1661,7 @@ void ua_free(struct ua *ua)
 		free(t);
 	}
 	wheel_cancel(ua->o.wheel, &ua->shut_timer);
+	wheel_cancel(ua->o.wheel, &ua->shut_slice);
 	free(ua->buckets);
 	pthread_mutex_destroy(&ua->lock);
 	free(ua);
@@ -2053,6 +2072,19 @@ size_t ua_counts(const struct ua *ua, size_t counts[UA_STATE__COUNT])
 	return total;
 }
 
+static void on_shut_slice(struct wheel *w, struct wheel_timer *wt);
+
+/* Would the shutdown send an unregister for t (begin_unregister()'s test)? */
+static bool shut_would_send(struct ua *ua, const struct ua_trunk *t)
+{
+	if (t->txkind == TXK_UNREGISTER && t->tx)
+		return false; /* already out (counted when the walk meets it) */
+	if (!(t->flags & F_LISTED) || t->state == UA_STATE_DISABLED)
+		return false;
+	return ua->set.send_unregister && t->addrlen &&
+	       (binding_valid(t, now_ms(ua)) || (t->tx && t->txkind == TXK_REGISTER));
+}
+
 static void on_shut_timer(struct wheel *w, struct wheel_timer *wt)
 {
 	struct ua *ua = wheel_timer_owner(wt, struct ua, shut_timer);
@@ -2061,6 +2093,13 @@ static void on_shut_timer(struct wheel *w, struct wheel_timer *wt)
 
 	(void)w;
 	ua_lock(ua);
+	/* the trunks the walk did not reach: nothing sent, their bindings
+	 * expire upstream on their own */
+	for (struct ua_trunk *t = ua->shut_cursor; t; t = t->next)
+		if (shut_would_send(ua, t))
+			ua->shut_skipped++;
+	ua->shut_cursor = NULL;
+	wheel_cancel(ua->o.wheel, &ua->shut_slice);
 	for (struct ua_trunk *t = ua->head, *nx; t; t = nx) {
 		nx = t->next;
 		if (!(t->flags & F_SHUTCOUNT))
@@ -2080,47 +2119,86 @@ static void on_shut_timer(struct wheel *w, struct wheel_timer *wt)
 	n.reason = "bound reached";
 	n.value = ua->shut_answered;
 	n.value2 = left;
+	n.value3 = ua->shut_skipped;
 	notify(ua, &n);
+	ua_unlock(ua);
+}
+
+/* One trunk of the walk: returns true when an unregister went out. */
+static bool shut_one(struct ua *ua, struct ua_trunk *t)
+{
+	if (t->txkind == TXK_UNREGISTER && t->tx) {
+		if (t->goal != GOAL_DELETE)
+			t->goal = GOAL_SHUTDOWN;
+		if (!(t->flags & F_SHUTCOUNT)) {
+			t->flags |= F_SHUTCOUNT;
+			ua->shut_pending++;
+		}
+		return false;
+	}
+	if (!(t->flags & F_LISTED))
+		return false;
+	if (t->state == UA_STATE_DISABLED) {
+		disarm(t);
+		return false;
+	}
+	begin_unregister(t, GOAL_SHUTDOWN);
+	if (t->txkind == TXK_UNREGISTER && t->tx) {
+		t->flags |= F_SHUTCOUNT;
+		ua->shut_pending++;
+		return true;
+	}
+	return false;
+}
+
+/* A slice of the walk: at most UA_SHUT_SLICE unregisters started, none
+ * while UA_SHUT_WINDOW are unanswered (the upstream's receive queue and our
+ * send queue are not overrun; the answers make room), at most
+ * UA_SHUT_VISIT trunks looked at. Returns the number sent. */
+static unsigned shut_step(struct ua *ua)
+{
+	unsigned sent = 0, seen = 0;
+
+	while (ua->shut_cursor && sent < UA_SHUT_SLICE && seen < UA_SHUT_VISIT &&
+	       ua->shut_pending < UA_SHUT_WINDOW) {
+		struct ua_trunk *t = ua->shut_cursor;
+
+		/* advance first: finish_unregister() may free t (a deletion
+		 * under way), free_trunk() moves the cursor past it too */
+		ua->shut_cursor = t->next;
+		seen++;
+		if (shut_one(ua, t))
+			sent++;
+	}
+	if (ua->shut_cursor) {
+		ua->shut_slice.cb = on_shut_slice;
+		wheel_add(ua->o.wheel, &ua->shut_slice, now_ms(ua) + 1);
+	}
+	shutdown_check(ua);
+	return sent;
+}
+
+static void on_shut_slice(struct wheel *w, struct wheel_timer *wt)
+{
+	struct ua *ua = wheel_timer_owner(wt, struct ua, shut_slice);
+
+	(void)w;
+	ua_lock(ua);
+	if (!ua->shut_done)
+		shut_step(ua);
 	ua_unlock(ua);
 }
 
 static int shutdown_all(struct ua *ua, unsigned bound_ms)
 {
-	int sent = 0;
-
 	if (ua->shutting)
 		return -EALREADY;
-	for (struct ua_trunk *t = ua->head, *nx; t; t = nx) {
-		nx = t->next;
-		if (t->txkind == TXK_UNREGISTER && t->tx) {
-			if (t->goal != GOAL_DELETE)
-				t->goal = GOAL_SHUTDOWN;
-			t->flags |= F_SHUTCOUNT;
-			ua->shut_pending++;
-			continue;
-		}
-		if (!(t->flags & F_LISTED))
-			continue;
-		if (t->state == UA_STATE_DISABLED) {
-			disarm(t);
-			continue;
-		}
-		begin_unregister(t, GOAL_SHUTDOWN);
-		if (t->txkind == TXK_UNREGISTER) {
-			t->flags |= F_SHUTCOUNT;
-			ua->shut_pending++;
-			sent++;
-		}
-	}
-	/* Set only now: finish_unregister() above must not end the shutdown
-	 * before every unregister is out. */
+	/* the bound counts from now, whatever the walk takes */
 	ua->shutting = true;
-	if (ua->shut_pending) {
-		ua->shut_timer.cb = on_shut_timer;
-		wheel_add(ua->o.wheel, &ua->shut_timer, now_ms(ua) + bound_ms);
-	}
-	shutdown_check(ua);
-	return sent;
+	ua->shut_cursor = ua->head;
+	ua->shut_timer.cb = on_shut_timer;
+	wheel_add(ua->o.wheel, &ua->shut_timer, now_ms(ua) + bound_ms);
+	return (int)shut_step(ua);
 }
 
 int ua_shutdown(struct ua *ua, unsigned bound_ms)
