@@ -114,15 +114,17 @@ static struct ua ua_new(const char *user, const char *password)
 /* Through which entry point send_register hands a request to the
  * registrar: alternately registrar_handle (the message split by
  * sip_msg_parse) and registrar_handle_reg (sip_reg_parse's fields, as
- * sipregd's UDP workers do), so that every test below runs both. */
-static int entry_turn;
+ * sipregd's UDP workers do), so that every test below runs both. Per
+thread, as the contacts array below: the multi-worker test calls it from
+three threads at once. */
+static _Thread_local int entry_turn;
 
 /* Parses req as dispatch.c does for a REGISTER datagram, then
  * registrar_handle_reg. */
 static int handle_reg_path(const char *req, const struct registrar_src *s, char *out, size_t cap,
 			   struct registrar_result *res)
 {
-	static struct sip_contact contacts[REGISTRAR_MAX_CONTACTS];
+	static _Thread_local struct sip_contact contacts[REGISTRAR_MAX_CONTACTS];
 	struct sip_hdr hdrs[64];
 	struct sip_reg sr;
 	struct sip_err err;
