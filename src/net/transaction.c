@@ -592,6 +592,16 @@ static void k_append(struct tx_layer *l, struct tx *t)
 		wheel_add(l->w, &l->k_timer, t->f_at);
 }
 
+/* Fetch, for writing, both cache lines of the entry i places after the K
+ * ring's head (a struct tx spans two). */
+static void k_prefetch(const struct tx_layer *l, size_t i)
+{
+	const char *p = (const char *)l->kring[(l->khead + i) & (l->kcap - 1)].t;
+
+	__builtin_prefetch(p, 1);
+	__builtin_prefetch(p + sizeof(struct tx) - 1, 1);
+}
+
 /* The K ring's timer: every client whose Timer K is due ends; the entries
  * K_PREFETCH places ahead are fetched meanwhile (see the top). */
 static void k_timer_cb(struct wheel *w, struct wheel_timer *wt)
@@ -600,22 +610,13 @@ static void k_timer_cb(struct wheel *w, struct wheel_timer *wt)
 	uint64_t now = wheel_now(w);
 	size_t mask = l->kcap - 1;
 
-	for (size_t i = 1; i <= K_PREFETCH && i < l->kn; i++) {
-		const char *p = (const char *)l->kring[(l->khead + i) & mask].t;
-
-		__builtin_prefetch(p, 1);
-		__builtin_prefetch(p + sizeof(struct tx) - 1, 1);
-	}
+	for (size_t i = 1; i <= K_PREFETCH && i < l->kn; i++)
+		k_prefetch(l, i);
 	while (l->kn && l->kring[l->khead].at <= now) {
 		struct tx *t = l->kring[l->khead].t;
 
-		if (l->kn > K_PREFETCH) {
-			const char *p =
-			        (const char *)l->kring[(l->khead + K_PREFETCH) & mask].t;
-
-			__builtin_prefetch(p, 1);
-			__builtin_prefetch(p + sizeof(struct tx) - 1, 1);
-		}
+		if (l->kn > K_PREFETCH)
+			k_prefetch(l, K_PREFETCH);
 		l->khead = (l->khead + 1) & mask;
 		l->kn--;
 		tx_destroy(l, t);
