@@ -693,3 +693,148 @@ Test(sip_reg, line_walk_and_names_match_existing, .timeout = 600)
 	/* most of the lines are accepted, with or without the fast path */
 	cr_assert_gt(ok, total / 2, "%zu of %zu accepted", ok, total);
 }
+
+/*
+ * The small numbers (num4: Max-Forwards, Expires, the CSeq number, the Via
+ * and Contact ports, Contact expires and reg-id, rport) and the Call-ID's
+ * one-load SP test: every value below in every place, the rest of the
+ * message the usual REGISTER, against the existing functions (reg_check.h),
+ * and the CSeq number against sip_cseq_parse on the header's value (the
+ * general split shares split_value's CSeq path with the one pass, so the
+ * checker alone would not see a wrong number there). The last 24 bytes'
+ * prefixes end before a PROT_NONE page, the value's header placed last.
+ */
+static void check_cseq(const char *in, size_t len)
+{
+	struct sip_hdr hdrs[32];
+	struct sip_contact ct[8];
+	struct sip_reg r;
+	struct sip_cseq c;
+	const char *v = strstr(in, "\r\nCSeq: ");
+	int rc = sip_reg_parse(&r, in, len, hdrs, 32, ct, 8, DGRAM, NULL), crc;
+	size_t n;
+
+	cr_assert_not_null(v);
+	v += 8;
+	n = (size_t)(strstr(v, "\r\n") - v);
+	crc = sip_cseq_parse(&c, sip_str_make(v, n), NULL);
+	if (crc < 0) {
+		cr_assert_lt(rc, 0, "CSeq %.*s: sip_cseq_parse %d, sip_reg_parse %d", (int)n, v,
+			     crc, rc);
+		return;
+	}
+	cr_assert_gt(rc, 0, "CSeq %.*s: sip_reg_parse %d", (int)n, v, rc);
+	cr_assert(r.msg.has_cseq && r.msg.cseq.num == c.num &&
+			  r.msg.cseq.method_id == c.method_id,
+		  "CSeq %.*s: %u against %u", (int)n, v, r.msg.cseq.num, c.num);
+}
+
+Test(sip_reg, numbers_and_call_id_match_existing, .timeout = 600)
+{
+	static const char *const nums[] = {
+		"0", "1", "7", "9", "00", "01", "09", "10", "70", "99", "100", "255", "256", "999",
+		"0000", "0001", "1000", "1826", "3600", "5060", "9999", "00000", "10000", "65535",
+		"65536", "99999", "123456", "1234567", "12345678", "123456789", "1234567890",
+		"2147483647", "2147483648", "4294967295", "4294967296", "12a", "1a", "a1", "1:2",
+		"+1", "-1", "1.5", "0x1", "", "/1", "1/", "12345a", "1234a", "123:", "9999a",
+		"\xff" "1", "1\xff", "1;", "1>",
+	};
+	/* each place: the text before the value and after it */
+	static const char *const places[][2] = {
+		{"Max-Forwards: ", "\r\n"},
+		{"Expires: ", "\r\n"},
+		{"CSeq: ", " REGISTER\r\n"},
+		{"Via: SIP/2.0/UDP 192.0.2.10:", ";branch=z9hG4bK776\r\n"},
+		{"Via: SIP/2.0/UDP 192.0.2.10;rport=", ";branch=z9hG4bK776\r\n"},
+		{"Contact: <sip:alice@192.0.2.10:", ">;expires=60\r\n"},
+		{"Contact: <sip:alice@192.0.2.10>;expires=", "\r\n"},
+		{"Contact: <sip:alice@192.0.2.10>;reg-id=", "\r\n"},
+		{"Contact: <sip:alice@192.0.2.10>;expires=", ";reg-id=1\r\n"},
+		{"Contact: <sip:alice@192.0.2.10>;reg-id=", ";expires=3600\r\n"},
+	};
+	static const char *const usual[] = {
+		"Max-Forwards: 70\r\n", "Expires: 3600\r\n", "CSeq: 1826 REGISTER\r\n",
+		"Via: SIP/2.0/UDP 192.0.2.10:5060;branch=z9hG4bK776;rport\r\n",
+		"Contact: <sip:alice@192.0.2.10:5060>;expires=3600;reg-id=1\r\n",
+	};
+	/* which usual header each place replaces */
+	static const unsigned same[] = {0, 1, 2, 3, 3, 4, 4, 4, 4, 4};
+	static const char *const ids[] = {
+		"a", "ab", "a84b4c76e66710", "a84b4c76e667101", "a84b4c76e6671012",
+		"a84b4c76e66710123", "a84b4c76e66710@pc33.example.com", "a b", "ab ", "a\tb",
+		" a", "a84b4c76e667 0", "a84b4c76e6671 2", "a84b4c76e66710 ", "a84b4c76e667101 2",
+		"\x80\xff", "a\x7f", "!%*_+`'~", "a@b@c", "a\"b", "a<b>",
+	};
+	static char buf[1024];
+	struct guard_page g;
+	char *gend = guard_page_new(&g, sizeof(buf));
+	size_t np = sizeof(places) / sizeof(places[0]), ok = 0, tried = 0;
+	int rc;
+
+	for (size_t i = 0; i < sizeof(nums) / sizeof(nums[0]); i++) {
+		for (size_t j = 0; j < np; j++) {
+			for (int last = 0; last < 2; last++) {
+				char line[256], rest[512] = "";
+				int len;
+
+				snprintf(line, sizeof(line), "%s%s%s", places[j][0], nums[i],
+					 places[j][1]);
+				for (size_t u = 0; u < sizeof(usual) / sizeof(usual[0]); u++)
+					if (u != same[j])
+						strcat(rest, usual[u]);
+				if (last)
+					len = snprintf(buf, sizeof(buf),
+						       "REGISTER sip:example.com SIP/2.0\r\n"
+						       "From: <sip:alice@example.com>;tag=1\r\n"
+						       "To: <sip:alice@example.com>\r\n"
+						       "Call-ID: a84b4c76e66710\r\n%s%s\r\n",
+						       rest, line);
+				else
+					len = snprintf(buf, sizeof(buf),
+						       "REGISTER sip:example.com SIP/2.0\r\n%s"
+						       "From: <sip:alice@example.com>;tag=1\r\n"
+						       "To: <sip:alice@example.com>\r\n"
+						       "Call-ID: a84b4c76e66710\r\n%s"
+						       "Content-Length: 0\r\n\r\n",
+						       line, rest);
+				cr_assert(len > 0 && (size_t)len < sizeof(buf));
+				for (unsigned f = 0; f < 4; f++)
+					check(buf, (size_t)len, f & 1 ? STREAM : DGRAM, f & 2 ? 1 : 8,
+					      &rc);
+				check(buf, (size_t)len, DGRAM, 8, &rc);
+				ok += rc > 0;
+				tried++;
+				if (same[j] == 2)
+					check_cseq(buf, (size_t)len);
+				for (size_t k = (size_t)len > 24 ? (size_t)len - 24 : 0;
+				     k <= (size_t)len; k++) {
+					memcpy(gend - k, buf, k);
+					check(gend - k, k, DGRAM, 8, &rc);
+					check(gend - k, k, STREAM, 8, &rc);
+				}
+			}
+		}
+	}
+	cr_assert_gt(ok, tried / 2);
+	for (size_t i = 0; i < sizeof(ids) / sizeof(ids[0]); i++) {
+		for (size_t pad = 0; pad < 40; pad++) {
+			int len = snprintf(buf, sizeof(buf),
+					   "REGISTER sip:example.com SIP/2.0\r\n"
+					   "Via: SIP/2.0/UDP 192.0.2.10;branch=z9hG4bK776\r\n"
+					   "X-Pad: %.*s\r\n"
+					   "Max-Forwards: 70\r\nFrom: <sip:alice@example.com>;tag=1\r\n"
+					   "To: <sip:alice@example.com>\r\nCSeq: 1 REGISTER\r\n"
+					   "Call-ID: %s\r\n\r\n",
+					   (int)pad, "0123456789012345678901234567890123456789", ids[i]);
+
+			cr_assert(len > 0 && (size_t)len < sizeof(buf));
+			for (size_t k = (size_t)len > 40 ? (size_t)len - 40 : 0; k <= (size_t)len;
+			     k++) {
+				memcpy(gend - k, buf, k);
+				check(gend - k, k, DGRAM, 8, &rc);
+				check(gend - k, k, STREAM | SIP_PARSE_LF, 1, &rc);
+			}
+		}
+	}
+	guard_page_free(&g);
+}

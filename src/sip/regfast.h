@@ -180,7 +180,9 @@ static inline const char *rs_digits9(const char *p, const char *e, const char *b
 	unsigned k;
 
 	if (bend - p >= 8) {
-		v = rs_num(p, &k);
+		v = num4(p, &k);
+		if (k == 4 && (unsigned)(p[4] - '0') <= 9)
+			v = rs_num(p, &k); /* 5 or more */
 		if (k != 8 && k != 0) {
 			p += k;
 			if (p > e || (p != e && cc_is(*p, CC_PVAL)))
@@ -209,7 +211,9 @@ static inline const char *rs_port(const char *p, const char *e, const char *bend
 
 	if (bend - p < 9 || p[1] == '0')
 		return NULL;
-	v = rs_num(p + 1, &k);
+	v = num4(p + 1, &k);
+	if (k == 4 && (unsigned)(p[5] - '0') <= 9)
+		v = rs_num(p + 1, &k); /* 5 or more */
 	if (k == 0 || k > 5 || v > 65535 || p + 1 + k > e)
 		return NULL;
 	*port = (uint16_t)v;
@@ -564,7 +568,11 @@ SIP_AVX2_INLINE bool ra_value(struct sip_auth *a, struct sip_str *slot, const ch
 {
 	const char *r = p + len + 1, *q;
 
-	if ((*seen & bit) || e - r < 1)
+	/* r <= e + 10 < bend (p <= e, the name's '=' at p + len): a quoted
+	 * value's first byte is read before any bound, and a value starting at
+	 * or after e finds no closing quote below e (rs_quote_end); the other
+	 * forms test their own length */
+	if ((*seen & bit) || (bit == RA_QOP && e - r < 1))
 		return false;
 	*seen |= bit;
 	if (bit == RA_NC) {
@@ -641,38 +649,53 @@ SIP_AVX2 static __attribute__((noinline)) bool rs_auth(struct sip_auth *a, struc
 		/* p <= e (a ", " ends before e), so a name's 8-byte load and
 		 * p[9] stay below bend = e + 16 */
 		uint64_t w = cc_load(p, 8) | 0x2020202020202020ull;
+		/* a computed goto on the name's first byte (either case), as
+		 * split_reg's name dispatch: one load and one jump, where a
+		 * switch folds, range-checks and adds an offset first (GNU C,
+		 * compiled only where the AVX2 target attribute is) */
+#define RA_AZ(o)                                                                         \
+	['A' + (o)] = &&ra_a, ['B' + (o)] = &&ra_none, ['C' + (o)] = &&ra_c,             \
+	['D' + (o)... 'M' + (o)] = &&ra_none, ['N' + (o)] = &&ra_n, ['O' + (o)] = &&ra_o, \
+	['P' + (o)] = &&ra_none, ['Q' + (o)] = &&ra_q, ['R' + (o)] = &&ra_r,             \
+	['S' + (o)... 'T' + (o)] = &&ra_none, ['U' + (o)] = &&ra_u,                      \
+	['V' + (o)... 'Z' + (o)] = &&ra_none
+		/* the ranges cover 0..255 once each */
+		static const void *const go[256] = {
+			[0 ... 'A' - 1] = &&ra_none, RA_AZ(0),
+			['Z' + 1 ... 'a' - 1] = &&ra_none, RA_AZ('a' - 'A'),
+			['z' + 1 ... 255] = &&ra_none,
+		};
+#undef RA_AZ
 
-		switch ((unsigned char)w) {
-		case 'a':
-			if (w == CC_LIT8("algorith") && (p[8] | 0x20) == 'm' && p[9] == '=') {
-				if (!ra_value(a, &a->algorithm, p, e, bend, &seen, RA_ALGORITHM, 9,
-					      &q))
-					return false;
-				goto next;
-			}
-			break;
-		case 'c':
-			RA("cnonce", RA_CNONCE, cnonce);
-			break;
-		case 'n':
-			RA("nonce", RA_NONCE, nonce);
-			RA("nc", RA_NC, nc);
-			break;
-		case 'o':
-			RA("opaque", RA_OPAQUE, opaque);
-			break;
-		case 'q':
-			RA("qop", RA_QOP, qop);
-			break;
-		case 'r':
-			RA("realm", RA_REALM, realm);
-			RA("response", RA_RESPONSE, response);
-			break;
-		case 'u':
-			RA("username", RA_USERNAME, username);
-			RA("uri", RA_URI, uri);
-			break;
+		goto *go[(unsigned char)*p];
+	ra_a:
+		if (w == CC_LIT8("algorith") && (p[8] | 0x20) == 'm' && p[9] == '=') {
+			if (!ra_value(a, &a->algorithm, p, e, bend, &seen, RA_ALGORITHM, 9, &q))
+				return false;
+			goto next;
 		}
+		return false;
+	ra_c:
+		RA("cnonce", RA_CNONCE, cnonce);
+		return false;
+	ra_n:
+		RA("nonce", RA_NONCE, nonce);
+		RA("nc", RA_NC, nc);
+		return false;
+	ra_o:
+		RA("opaque", RA_OPAQUE, opaque);
+		return false;
+	ra_q:
+		RA("qop", RA_QOP, qop);
+		return false;
+	ra_r:
+		RA("realm", RA_REALM, realm);
+		RA("response", RA_RESPONSE, response);
+		return false;
+	ra_u:
+		RA("username", RA_USERNAME, username);
+		RA("uri", RA_URI, uri);
+	ra_none:
 		return false;
 	next:
 		if (q == e)
