@@ -127,18 +127,185 @@ static struct sip_str to_tag(struct reg_ctx *c, char *buf)
 	return sip_str_make(buf, 12);
 }
 
+/* RFC 3261 token: alphanum / "-" / "." / "!" / "%" / "*" / "_" / "+" / "`" /
+ * "'" / "~", as a bitmap of the bytes 0..127 */
+static bool is_token(unsigned char ch)
+{
+	static const uint64_t tok[2] = {0x03ff6ca200000000ull, 0x47ffffff87fffffeull};
+
+	return ch < 128 && (tok[ch >> 6] >> (ch & 63) & 1);
+}
+
+static bool is_lws(char ch)
+{
+	return ch == ' ' || ch == '\t' || ch == '\r' || ch == '\n';
+}
+
+/* s is the lower-case lit, in any case */
+static bool name_is(const char *s, size_t n, const char *lit, size_t litlen)
+{
+	if (n != litlen)
+		return false;
+	for (size_t i = 0; i < n; i++)
+		if ((s[i] | 0x20) != lit[i])
+			return false;
+	return true;
+}
+
+static char *put(char *o, const void *p, size_t n)
+{
+	memcpy(o, p, n);
+	return o + n;
+}
+
+#define PUTLIT(o, lit) put((o), "" lit, sizeof(lit) - 1)
+
+/*
+ * begin() of a REGISTER that sip_reg_parse took whole, without parsing the
+ * top Via and the To again: the same bytes as sip_write_response() (the test
+ * registrar.response_head_fast_path_matches_sip_write_response holds them
+ * side by side), for the usual request only: one Via hop on one line,
+ * parameters "name" or "name=value" of token characters separated by ';'
+ * alone, and room for it all in the buffer. Returns 0 (written), or 1: not
+ * such a request, nothing written, go the general way.
+ */
+static int begin_reg(struct reg_ctx *c, unsigned status, struct sip_str reason,
+		     struct sip_str tag, struct sip_str received)
+{
+	enum { MAXP = 8 };
+	const struct sip_msg *m = c->m;
+	const struct sip_reg *pre = c->pre;
+	const struct sip_hdr *via, *from, *callid, *cseq, *to;
+	struct sip_str params, value;
+	const char *pre_end, *p, *end, *seg[MAXP], *segend[MAXP];
+	size_t nseg = 0, need;
+	unsigned rport = 0, recv = 0; /* bit i: parameter i is a bare rport / a received */
+	char port[8], *o;
+	size_t portlen = 0;
+	struct sip_write *w = &c->w, mark;
+
+	if (!m->is_request || pre->via_rc != 1 || pre->to_rc != 0 || status < 100 ||
+	    status > 699 || w->err)
+		return 1;
+	via = sip_msg_hdr(m, SIP_HDR_VIA);
+	from = sip_msg_hdr(m, SIP_HDR_FROM);
+	to = sip_msg_hdr(m, SIP_HDR_TO);
+	callid = sip_msg_hdr(m, SIP_HDR_CALL_ID);
+	cseq = sip_msg_hdr(m, SIP_HDR_CSEQ);
+	if (!via || !from || !to || !callid || !cseq || sip_msg_hdr_next(m, via))
+		return 1;
+	value = via->value;
+	params = pre->via.params;
+	if (!sip_str_isset(params) || !params.len || params.p < value.p ||
+	    params.p + params.len > value.p + value.len)
+		return 1;
+	/* the sent-by part, without the ';' that opens the parameters */
+	pre_end = params.p;
+	while (pre_end > value.p && (is_lws(pre_end[-1]) || pre_end[-1] == ';'))
+		pre_end--;
+	p = params.p;
+	end = params.p + params.len;
+	while (p < end && (*p == ';' || is_lws(*p)))
+		p++;
+	if (p == end)
+		return 1;
+	/* name[=value] (';' name[=value])*, token characters only */
+	for (;;) {
+		const char *s = p, *eq = NULL;
+		if (nseg == MAXP)
+			return 1;
+		while (p < end && is_token((unsigned char)*p))
+			p++;
+		if (p == s)
+			return 1;
+		if (p < end && *p == '=') {
+			const char *v = ++p;
+			while (p < end && is_token((unsigned char)*p))
+				p++;
+			if (p == v)
+				return 1;
+			eq = v - 1;
+		}
+		seg[nseg] = s;
+		segend[nseg] = p;
+		if (!eq && name_is(s, (size_t)(p - s), "rport", 5))
+			rport |= 1u << nseg;
+		else if (name_is(s, (size_t)((eq ? eq : p) - s), "received", 8))
+			recv |= 1u << nseg;
+		nseg++;
+		if (p == end)
+			break;
+		if (*p != ';' || ++p == end)
+			return 1;
+	}
+	if (!c->port)
+		rport = 0;
+	if (rport)
+		for (uint16_t v = c->port; v; v /= 10)
+			port[portlen++] = (char)('0' + v % 10);
+	/* an upper bound of what follows the status line: the Via's value
+	 * with, per parameter and once more, ";" or ";rport=65535" or
+	 * ";received=" and the address */
+	need = 5 + value.len + (nseg + 1) * (received.len + 16) + 8 + from->value.len + 6 +
+	       to->value.len + 5 + tag.len + 11 + callid->value.len + 8 + cseq->value.len + 2;
+	mark = *w;
+	sip_write_status_line(w, status, reason);
+	if (w->err || w->cap - w->len < need) {
+		*w = mark; /* nothing written: sip_write_response says -ENOSPC */
+		return 1;
+	}
+	o = w->buf + w->len;
+	o = PUTLIT(o, "Via: ");
+	o = put(o, value.p, (size_t)(pre_end - value.p));
+	for (size_t i = 0; i < nseg; i++) {
+		if (rport >> i & 1) {
+			o = PUTLIT(o, ";rport=");
+			for (size_t k = portlen; k-- > 0;)
+				*o++ = port[k];
+		} else if (recv >> i & 1) {
+			o = PUTLIT(o, ";received=");
+			o = put(o, received.p, received.len);
+		} else {
+			*o++ = ';';
+			o = put(o, seg[i], (size_t)(segend[i] - seg[i]));
+		}
+	}
+	if (!recv) {
+		o = PUTLIT(o, ";received=");
+		o = put(o, received.p, received.len);
+	}
+	o = put(o, end, (size_t)(value.p + value.len - end));
+	o = PUTLIT(o, "\r\nFrom: ");
+	o = put(o, from->value.p, from->value.len);
+	o = PUTLIT(o, "\r\nTo: ");
+	o = put(o, to->value.p, to->value.len);
+	if (!sip_str_isset(pre->to.tag) && sip_str_isset(tag)) {
+		o = PUTLIT(o, ";tag=");
+		o = put(o, tag.p, tag.len);
+	}
+	o = PUTLIT(o, "\r\nCall-ID: ");
+	o = put(o, callid->value.p, callid->value.len);
+	o = PUTLIT(o, "\r\nCSeq: ");
+	o = put(o, cseq->value.p, cseq->value.len);
+	o = PUTLIT(o, "\r\n");
+	w->len = (size_t)(o - w->buf);
+	return 0;
+}
+
 /* Status line, Vias (top one with received/rport), From, To, Call-ID, CSeq. */
 static int begin(struct reg_ctx *c, unsigned status, const char *reason)
 {
-	struct sip_write_src src = {.received = sip_str_make(c->ip, strlen(c->ip)),
-				    .port = c->port};
+	struct sip_str received = sip_str_make(c->ip, strlen(c->ip));
+	struct sip_str why = reason ? sip_str_make(reason, strlen(reason)) : SIP_STR_NULL;
+	struct sip_write_src src = {.received = received, .port = c->port};
 	struct sip_err err;
 	char tag[12];
+	struct sip_str t = to_tag(c, tag);
 
 	c->status = status;
-	return sip_write_response(&c->w, c->m, status,
-				  reason ? sip_str_make(reason, strlen(reason)) : SIP_STR_NULL,
-				  to_tag(c, tag), &src, &err);
+	if (c->pre && begin_reg(c, status, why, t, received) == 0)
+		return 0;
+	return sip_write_response(&c->w, c->m, status, why, t, &src, &err);
 }
 
 static void end(struct reg_ctx *c)
