@@ -186,7 +186,9 @@ static inline const char *cc_span_esc(const char *p, const char *end, unsigned c
  * have bit 0x20 set (lower-case letters, digits, "-", "+", "."). Only valid
  * on token characters (a CR would fold onto "-"). litlen is a constant at
  * every call site, so the compiler turns this into one or two word compares. */
-static inline uint64_t cc_load(const char *p, size_t n)
+/* always inlined: n is a constant at every call, and gcc otherwise leaves a
+ * call in the largest functions (split_reg) for a 4-byte load */
+static inline __attribute__((always_inline)) uint64_t cc_load(const char *p, size_t n)
 {
 	uint64_t v = 0;
 

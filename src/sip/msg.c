@@ -1316,12 +1316,13 @@ SIP_AVX2_INLINE bool fast_name(const char *p, const char *end, const char **qp,
 SIP_AVX2_INLINE struct sip_hdr *fast_slot(struct sip_msg *m, struct sip_hdr *hdrs, size_t cap,
 					  size_t *n, uint16_t *last, enum sip_hdr_id id,
 					  const char *p, const char *q, const char *v,
-					  const char *c)
+					  const char *c, bool nonempty)
 {
 	struct sip_hdr *h;
 
-	/* more SP after the colon or before the CR: the general code */
-	if (sip_unlikely(*v == ' ' || (c > v && c[-1] == ' ')))
+	/* more SP after the colon or before the CR: the general code
+	 * (nonempty, a constant: the caller knows c > v) */
+	if (sip_unlikely(*v == ' ' || ((nonempty || c > v) && c[-1] == ' ')))
 		return NULL;
 	if (sip_unlikely(*n >= cap))
 		return NULL;
@@ -1375,7 +1376,7 @@ SIP_AVX2 static int split_fast(struct sip_msg *m, const char *buf, size_t len,
 			break;
 		if (sip_unlikely(!fast_name(p, end, &q, &v, &id)))
 			return 0;
-		h = fast_slot(m, hdrs, cap, &n, last, id, p, q, v, c);
+		h = fast_slot(m, hdrs, cap, &n, last, id, p, q, v, c, false);
 		if (sip_unlikely(!h))
 			return 0;
 		if (split_mask & HDR_BIT(id)) {
@@ -1947,11 +1948,11 @@ struct reg_pass {
 /*
  * The header line name [p, q), value [v, c) of id: its slot, and the
  * registration field it holds parsed. Always inlined, mostly with id a
- * constant (the switch then folds away). false: give up (the general code
- * decides).
+ * constant (the switch then folds away); nonempty (a constant) when the
+ * caller knows c > v. false: give up (the general code decides).
  */
 SIP_AVX2_INLINE bool reg_line(struct reg_pass *st, enum sip_hdr_id id, const char *p,
-			      const char *q, const char *v, const char *c)
+			      const char *q, const char *v, const char *c, bool nonempty)
 {
 	struct sip_reg *r = st->r;
 	struct sip_msg *m = &r->msg;
@@ -1959,7 +1960,7 @@ SIP_AVX2_INLINE bool reg_line(struct reg_pass *st, enum sip_hdr_id id, const cha
 	struct sip_hdr *h;
 	struct sip_str rest;
 
-	h = fast_slot(m, st->hdrs, st->cap, &st->n, st->last, id, p, q, v, c);
+	h = fast_slot(m, st->hdrs, st->cap, &st->n, st->last, id, p, q, v, c, nonempty);
 	if (sip_unlikely(!h))
 		return false;
 	switch (id) {
@@ -2083,7 +2084,7 @@ SIP_AVX2_INLINE bool reg_line(struct reg_pass *st, enum sip_hdr_id id, const cha
 #define RN_DO(lit, idv)                                                                  \
 	{                                                                                \
 		if (sip_unlikely(!reg_line(&st, (idv), p, p + sizeof(lit) - 3,          \
-					   p + sizeof(lit) - 1, c)))                    \
+					   p + sizeof(lit) - 1, c, true)))                    \
 			return 0;                                                        \
 		continue;                                                                \
 	}
@@ -2209,7 +2210,7 @@ SIP_AVX2 static int split_reg(struct sip_reg *r, const char *buf, size_t len,
 		/* any other name, form or case: looked up */
 		if (sip_unlikely(!fast_name(p, end, &q, &v, &id)))
 			return 0;
-		if (sip_unlikely(!reg_line(&st, id, p, q, v, c)))
+		if (sip_unlikely(!reg_line(&st, id, p, q, v, c, false)))
 			return 0;
 	}
 	if (sip_unlikely(!fast_ctl_ok(&s, c, st.n + 1)))
