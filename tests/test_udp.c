@@ -12,6 +12,8 @@
 #include <unistd.h>
 
 #include <linux/sock_diag.h>
+#include <netinet/udp.h>
+#include <stdbool.h>
 
 #include "sipreg/loop.h"
 #include "sipreg/transport.h"
@@ -548,14 +550,37 @@ Test(udp, bad_arguments)
 #include <sys/syscall.h>
 
 static int inject_eagain;
+/* GSO tests: refuse a message carrying UDP_SEGMENT (EINVAL, as a kernel
+ * without it); count the messages and those with UDP_SEGMENT passed in */
+static int inject_no_gso;
+static unsigned seen_msgs, seen_gso;
+
+static bool has_segment(const struct msghdr *h)
+{
+	for (struct cmsghdr *c = CMSG_FIRSTHDR(h); c; c = CMSG_NXTHDR((struct msghdr *)h, c))
+		if (c->cmsg_level == SOL_UDP && c->cmsg_type == UDP_SEGMENT)
+			return true;
+	return false;
+}
 
 int sendmmsg(int fd, struct mmsghdr *msgs, unsigned int vlen, int flags)
 {
+	int n;
+
 	if (inject_eagain) {
 		errno = EAGAIN;
 		return -1;
 	}
-	return (int)syscall(SYS_sendmmsg, fd, msgs, vlen, flags);
+	if (inject_no_gso && vlen > 0 && has_segment(&msgs[0].msg_hdr)) {
+		errno = EINVAL;
+		return -1;
+	}
+	n = (int)syscall(SYS_sendmmsg, fd, msgs, vlen, flags);
+	for (int i = 0; i < n; i++) {
+		seen_msgs++;
+		seen_gso += has_segment(&msgs[i].msg_hdr);
+	}
+	return n;
 }
 
 ssize_t sendto(int fd, const void *buf, size_t len, int flags, const struct sockaddr *dst,
@@ -1094,6 +1119,221 @@ Test(udp, connected_socket_resends_after_an_icmp_error)
 	cr_assert_eq(recv(fu, buf, sizeof(buf), MSG_DONTWAIT), 4);
 	cr_assert_eq(memcmp(buf, "back", 4), 0);
 	close(fu);
+	udp_sock_free(s);
+	loop_free(loop);
+}
+
+/* ------------------------------------------------------------------------ */
+/* Segmentation offload (UDP GSO) on send                                    */
+
+/* Queue datagram i of the pattern: len[i] bytes of 'a' + i (i < 26). */
+static void queue_pattern(struct udp_sock *s, const size_t *len, int n,
+			  const struct sockaddr_storage *dst, socklen_t dstlen)
+{
+	static char buf[2048];
+
+	for (int i = 0; i < n; i++) {
+		memset(buf, 'a' + i, len[i]);
+		cr_assert_eq(udp_send_queue(s, buf, len[i], (const struct sockaddr *)dst,
+					    dstlen),
+			     0);
+	}
+}
+
+/* The client reads exactly the pattern, datagram by datagram, in order. */
+static void read_pattern(int fd, const size_t *len, int n)
+{
+	static char buf[4096];
+
+	for (int i = 0; i < n; i++) {
+		ssize_t r = recv(fd, buf, sizeof(buf), MSG_DONTWAIT);
+
+		cr_assert_eq(r, (ssize_t)len[i], "datagram %d: %zd bytes, not %zu", i, r,
+			     len[i]);
+		for (size_t j = 0; j < len[i]; j++)
+			cr_assert_eq(buf[j], 'a' + i, "datagram %d byte %zu", i, j);
+	}
+	cr_assert_eq(recv(fd, buf, sizeof(buf), MSG_DONTWAIT), -1, "nothing more");
+}
+
+/* Runs of equal sizes (the last of a run may be shorter) to one destination
+ * leave as one message each; the receiver gets every datagram whole, in
+ * order. Empty and oversized (> 1232 bytes) datagrams go alone. */
+static void gso_runs(int family)
+{
+	static const size_t len[] = {100, 100, 100, 50, 100, 100, 300, 300, 0,
+				     7,   1300, 1300, 200, 200, 201, 200};
+	const int n = (int)(sizeof(len) / sizeof(len[0]));
+	struct loop *loop;
+	struct udp_sock *s;
+	struct sockaddr_storage srv, cl;
+	socklen_t slen;
+	static struct sink k;
+	struct udp_stats st;
+	int fd;
+
+	memset(&k, 0, sizeof(k));
+	cr_assert_eq(loop_new(&loop, 0, 0, 0), 0);
+	slen = loopback(family, &srv, 0);
+	cr_assert_eq(udp_sock_new(&s, loop, (struct sockaddr *)&srv, slen, NULL, on_dgram, &k),
+		     0);
+	fd = client(family, &cl);
+	seen_msgs = seen_gso = 0;
+	queue_pattern(s, len, n, &cl, slen);
+	cr_assert_eq(udp_flush(s), n);
+	udp_sock_stats(s, &st);
+	cr_assert_eq(st.tx_datagrams, (uint64_t)n);
+	cr_assert_eq(st.tx_batches, 1, "one sendmmsg()");
+	/* {100 x3, 50} {100 x2} {300 x2} {0} {7} {1300} {1300} {200 x2}
+	 * {201, 200}: 5 GSO messages of 12 datagrams, 4 alone */
+	cr_assert_eq(st.tx_gso, 12, "%llu datagrams by GSO", (unsigned long long)st.tx_gso);
+	cr_assert_eq(seen_msgs, 9);
+	cr_assert_eq(seen_gso, 5);
+	cr_assert_eq(st.tx_gso_off + st.tx_errors, 0);
+	read_pattern(fd, len, n);
+	close(fd);
+	udp_sock_free(s);
+	loop_free(loop);
+}
+
+Test(udp, gso_runs_ipv4)
+{
+	gso_runs(AF_INET);
+}
+
+Test(udp, gso_runs_ipv6)
+{
+	gso_runs(AF_INET6);
+}
+
+/* Through the listen socket, destinations alternating: a run is one
+ * destination's; each client gets its own datagrams in order. */
+Test(udp, gso_run_is_one_destination)
+{
+	static const size_t la[] = {80, 80, 80}, lb[] = {80, 80};
+	struct loop *loop;
+	struct udp_sock *s;
+	struct sockaddr_storage srv, a, b;
+	socklen_t slen;
+	static struct sink k;
+	struct udp_stats st;
+	static char buf[128];
+	int fa, fb;
+
+	memset(&k, 0, sizeof(k));
+	cr_assert_eq(loop_new(&loop, 0, 0, 0), 0);
+	slen = loopback(AF_INET, &srv, 0);
+	cr_assert_eq(udp_sock_new(&s, loop, (struct sockaddr *)&srv, slen, NULL, on_dgram, &k),
+		     0);
+	fa = client(AF_INET, &a);
+	fb = client(AF_INET, &b);
+	/* a0 a1 b0 b1 a2: messages {a0 a1} {b0 b1} {a2} */
+	memset(buf, 'a', 80);
+	cr_assert_eq(udp_send_queue(s, buf, 80, (struct sockaddr *)&a, slen), 0);
+	memset(buf, 'b', 80);
+	cr_assert_eq(udp_send_queue(s, buf, 80, (struct sockaddr *)&a, slen), 0);
+	memset(buf, 'a', 80);
+	cr_assert_eq(udp_send_queue(s, buf, 80, (struct sockaddr *)&b, slen), 0);
+	memset(buf, 'b', 80);
+	cr_assert_eq(udp_send_queue(s, buf, 80, (struct sockaddr *)&b, slen), 0);
+	memset(buf, 'c', 80);
+	cr_assert_eq(udp_send_queue(s, buf, 80, (struct sockaddr *)&a, slen), 0);
+	cr_assert_eq(udp_flush(s), 5);
+	udp_sock_stats(s, &st);
+	cr_assert_eq(st.tx_gso, 4);
+	read_pattern(fa, la, 3);
+	read_pattern(fb, lb, 2);
+	close(fa);
+	close(fb);
+	udp_sock_free(s);
+	loop_free(loop);
+}
+
+/* The kernel really sends one buffer: a receiver with UDP_GRO gets a run
+ * whole, with its segment size. */
+Test(udp, gso_run_reaches_a_gro_receiver_as_one_buffer)
+{
+	static const size_t len[] = {120, 120, 120, 120, 60};
+	struct loop *loop;
+	struct udp_sock *s;
+	struct sockaddr_storage srv, cl;
+	socklen_t slen;
+	static struct sink k;
+	static char buf[4096];
+	char ctl[CMSG_SPACE(sizeof(int))];
+	struct iovec iov = {buf, sizeof(buf)};
+	struct msghdr h = {.msg_iov = &iov, .msg_iovlen = 1, .msg_control = ctl,
+			   .msg_controllen = sizeof(ctl)};
+	int fd, one = 1, seg = 0;
+	ssize_t r;
+
+	memset(&k, 0, sizeof(k));
+	cr_assert_eq(loop_new(&loop, 0, 0, 0), 0);
+	slen = loopback(AF_INET, &srv, 0);
+	cr_assert_eq(udp_sock_new(&s, loop, (struct sockaddr *)&srv, slen, NULL, on_dgram, &k),
+		     0);
+	fd = client(AF_INET, &cl);
+	if (setsockopt(fd, SOL_UDP, UDP_GRO, &one, sizeof(one)) < 0) {
+		close(fd);
+		udp_sock_free(s);
+		loop_free(loop);
+		cr_skip_test("UDP_GRO not supported here: the one-buffer check is not made");
+	}
+	queue_pattern(s, len, 5, &cl, slen);
+	cr_assert_eq(udp_flush(s), 5);
+	r = recvmsg(fd, &h, MSG_DONTWAIT);
+	cr_assert_eq(r, 540, "the run arrives as one buffer (%zd bytes)", r);
+	for (struct cmsghdr *c = CMSG_FIRSTHDR(&h); c; c = CMSG_NXTHDR(&h, c))
+		if (c->cmsg_level == SOL_UDP && c->cmsg_type == UDP_GRO)
+			memcpy(&seg, CMSG_DATA(c), sizeof(seg));
+	cr_assert_eq(seg, 120, "segment size %d", seg);
+	for (int i = 0; i < 540; i++)
+		cr_assert_eq(buf[i], 'a' + (i < 480 ? i / 120 : 4));
+	close(fd);
+	udp_sock_free(s);
+	loop_free(loop);
+}
+
+/* A kernel that refuses UDP_SEGMENT (EINVAL): GSO is turned off for the
+ * socket, the run goes again datagram by datagram, nothing is lost, and
+ * later flushes do not try again. */
+Test(udp, gso_refused_falls_back_without_loss)
+{
+	static const size_t len[] = {90, 90, 90, 90};
+	struct loop *loop;
+	struct udp_sock *s;
+	struct sockaddr_storage srv, cl;
+	socklen_t slen;
+	static struct sink k;
+	struct udp_stats st;
+	int fd;
+
+	memset(&k, 0, sizeof(k));
+	cr_assert_eq(loop_new(&loop, 0, 0, 0), 0);
+	slen = loopback(AF_INET, &srv, 0);
+	cr_assert_eq(udp_sock_new(&s, loop, (struct sockaddr *)&srv, slen, NULL, on_dgram, &k),
+		     0);
+	fd = client(AF_INET, &cl);
+	inject_no_gso = 1;
+	seen_msgs = seen_gso = 0;
+	queue_pattern(s, len, 4, &cl, slen);
+	cr_assert_eq(udp_flush(s), 4);
+	udp_sock_stats(s, &st);
+	cr_assert_eq(st.tx_gso_off, 1);
+	cr_assert_eq(st.tx_gso, 0);
+	cr_assert_eq(st.tx_datagrams, 4);
+	cr_assert_eq(st.tx_errors + st.tx_drops, 0);
+	cr_assert_eq(seen_msgs, 4, "sent one by one");
+	read_pattern(fd, len, 4);
+	queue_pattern(s, len, 4, &cl, slen);
+	cr_assert_eq(udp_flush(s), 4);
+	udp_sock_stats(s, &st);
+	cr_assert_eq(st.tx_gso_off, 1, "not tried again");
+	cr_assert_eq(seen_gso, 0);
+	cr_assert_eq(st.tx_datagrams, 8);
+	read_pattern(fd, len, 4);
+	inject_no_gso = 0;
+	close(fd);
 	udp_sock_free(s);
 	loop_free(loop);
 }

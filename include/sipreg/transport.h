@@ -105,6 +105,10 @@ struct udp_stats {
 	uint64_t peer_open_errors; /* an open failed: companions turned off */
 	uint64_t tx_peer_errors;   /* sent again after a companion's pending
 	                            * ICMP error (ECONNREFUSED...) */
+	/* segmentation offload (udp.c: a run of equal-size datagrams to one
+	 * destination leaves as one UDP_SEGMENT message) */
+	uint64_t tx_gso;     /* datagrams sent in such messages (of tx_datagrams) */
+	uint64_t tx_gso_off; /* refused by the kernel: turned off (0 or 1) */
 };
 
 /* A socket's load level, set from its receive queue whenever recvmmsg()

@@ -61,10 +61,30 @@
  * without sending: that datagram is sent again once (it did nothing
  * wrong). A companion that cannot be opened turns the feature off for the
  * socket.
+ *
+ * Segmentation offload on send (UDP GSO). A run of queued datagrams for the
+ * same socket and destination whose sizes are equal (the last may be
+ * shorter) leaves as one message with a UDP_SEGMENT control message: the
+ * kernel builds one socket buffer for the run, takes one trip through IP,
+ * the device and (on loopback) the receive path, and cuts it into the
+ * datagrams only at the end: at the receiving socket on loopback, in the
+ * device or at the device's queue otherwise. The receiver sees the same
+ * datagrams in the same order. Nothing is reordered to make runs: a run is
+ * what the queue holds in order (a registrar behind an SBC or the load
+ * generator's windows answer in runs of one kind; clients spread over many
+ * addresses make runs of one and get the plain path). Measured on loopback
+ * (2-vCPU VM), 64 datagrams of 423 bytes: 3.7-3.9 us of CPU each by
+ * sendmmsg() (including their delivery), 0.9 us each as one GSO message.
+ * At most UDP_GSO_SEGS datagrams and UDP_GSO_BYTES a message, segments of
+ * at most UDP_GSO_SEG (the kernel refuses a segment larger than the route's
+ * MTU; 1232 fits any IPv6 path). A kernel or device that refuses it
+ * (EINVAL, EIO: no UDP_SEGMENT, no checksum offload, IPsec) turns it off
+ * for the socket and the run is sent again datagram by datagram.
  */
 #include <errno.h>
 #include <linux/sock_diag.h>
 #include <netinet/in.h>
+#include <netinet/udp.h>
 #include <stdlib.h>
 #include <string.h>
 #include <sys/socket.h>
@@ -97,6 +117,16 @@
 /* Connected companions per socket, and the majority votes that open one. */
 #define UDP_PEERS 4u
 #define UDP_PEER_PROMOTE 256u
+/* GSO (see the top): datagrams, bytes and segment size of one message */
+#define UDP_GSO_SEGS 64u
+#define UDP_GSO_BYTES 65000u
+#define UDP_GSO_SEG 1232u
+
+/* A message's control buffer: one UDP_SEGMENT (the segment size). */
+union udp_gso_ctl {
+	struct cmsghdr align;
+	char buf[CMSG_SPACE(sizeof(uint16_t))];
+};
 
 struct udp_sock;
 
@@ -135,6 +165,12 @@ struct udp_sock {
 	/* the socket whose EPOLLOUT a flush waits for: -1 none, 0 the listen
 	 * socket, i peers[i - 1] */
 	int blocked;
+	/* GSO: the messages of one sendmmsg(), each gso_cnt[m] datagrams
+	 * (tx_iov[first..first + gso_cnt[m]) as its iovecs) */
+	struct mmsghdr *gso_msgs;
+	unsigned *gso_cnt;
+	union udp_gso_ctl *gso_ctl;
+	bool gso_off; /* refused by the kernel or the device: plain sends */
 
 	/* connected companions (see above) */
 	struct udp_peer peers[UDP_PEERS];
@@ -394,6 +430,64 @@ static void tx_consume(struct udp_sock *s, unsigned k)
 	}
 }
 
+static bool same_addr(const struct sockaddr_storage *a, const struct sockaddr *b,
+		      socklen_t blen);
+
+/* May slot j join the GSO message of slots [i, j) (segment size seg, bytes
+ * so far)? Same destination (a companion has one), a size of seg, or
+ * smaller as the message's last. */
+static bool gso_joins(const struct udp_sock *s, unsigned i, unsigned j, size_t seg,
+		      size_t bytes)
+{
+	const struct msghdr *a = &s->tx_msgs[i].msg_hdr, *b = &s->tx_msgs[j].msg_hdr;
+	size_t len = s->tx_iov[j].iov_len;
+
+	if (j - i >= UDP_GSO_SEGS || bytes + len > UDP_GSO_BYTES || len > seg || len == 0)
+		return false;
+	if (s->tx_iov[j - 1].iov_len != seg)
+		return false; /* a shorter one ended the message */
+	if (s->tx_peer[i])
+		return true;
+	return a->msg_namelen == b->msg_namelen &&
+	       same_addr(&s->tx_addr[i], (const struct sockaddr *)&s->tx_addr[j],
+	                 b->msg_namelen);
+}
+
+/* The messages for slots [from, from + run) (one socket): runs that
+ * gso_joins() accepts become one GSO message, the rest one message each.
+ * Returns the messages' count; gso_cnt[] holds each one's datagrams. */
+static unsigned gso_build(struct udp_sock *s, unsigned from, unsigned run)
+{
+	unsigned nm = 0, i = from, end = from + run;
+
+	while (i < end) {
+		struct mmsghdr *m = &s->gso_msgs[nm];
+		size_t seg = s->tx_iov[i].iov_len, bytes = seg;
+		unsigned j = i + 1;
+
+		if (!s->gso_off && seg <= UDP_GSO_SEG)
+			while (j < end && gso_joins(s, i, j, seg, bytes))
+				bytes += s->tx_iov[j++].iov_len;
+		m->msg_hdr = s->tx_msgs[i].msg_hdr;
+		if (j - i > 1) {
+			struct cmsghdr *c;
+			uint16_t gs = (uint16_t)seg;
+
+			m->msg_hdr.msg_iovlen = j - i;
+			m->msg_hdr.msg_control = s->gso_ctl[nm].buf;
+			m->msg_hdr.msg_controllen = sizeof(s->gso_ctl[nm].buf);
+			c = CMSG_FIRSTHDR(&m->msg_hdr);
+			c->cmsg_level = SOL_UDP;
+			c->cmsg_type = UDP_SEGMENT;
+			c->cmsg_len = CMSG_LEN(sizeof(gs));
+			memcpy(CMSG_DATA(c), &gs, sizeof(gs));
+		}
+		s->gso_cnt[nm++] = j - i;
+		i = j;
+	}
+	return nm;
+}
+
 int udp_flush(struct udp_sock *s)
 {
 	unsigned sent = 0, retried = UINT32_MAX;
@@ -401,19 +495,35 @@ int udp_flush(struct udp_sock *s)
 
 	while (sent < s->tx_n) {
 		/* one sendmmsg() per run of datagrams for the same socket */
-		unsigned peer = s->tx_peer[sent], run = 1;
+		unsigned peer = s->tx_peer[sent], run = 1, nm, done;
 
 		while (sent + run < s->tx_n && s->tx_peer[sent + run] == peer)
 			run++;
-		n = sendmmsg(slot_fd(s, peer), s->tx_msgs + sent, run, MSG_DONTWAIT);
+		nm = gso_build(s, sent, run);
+		n = sendmmsg(slot_fd(s, peer), s->gso_msgs, nm, MSG_DONTWAIT);
 		if (n > 0) {
+			done = 0;
+			for (unsigned m = 0; m < (unsigned)n; m++) {
+				done += s->gso_cnt[m];
+				if (s->gso_cnt[m] > 1)
+					s->st.tx_gso += s->gso_cnt[m];
+			}
 			s->st.tx_batches++;
-			s->st.tx_datagrams += (unsigned)n;
-			sent += (unsigned)n;
+			s->st.tx_datagrams += done;
+			sent += done;
 			continue;
 		}
 		if (n < 0 && errno == EINTR)
 			continue;
+		/* the first message was a GSO one the kernel or the device
+		 * refuses: plain sends from now on, this run again */
+		if (n < 0 && s->gso_cnt[0] > 1 &&
+		    (errno == EINVAL || errno == EIO || errno == EOPNOTSUPP ||
+		     errno == ENOPROTOOPT || errno == EMSGSIZE)) {
+			s->gso_off = true;
+			s->st.tx_gso_off++;
+			continue;
+		}
 		if (n < 0 && (errno == EAGAIN || errno == ENOBUFS)) {
 			s->st.tx_eagain++;
 			r = -EAGAIN;
@@ -715,11 +825,15 @@ int udp_sock_new(struct udp_sock **ret, struct loop *loop, const struct sockaddr
 	s->tx_addr = calloc(s->tx_slots, sizeof(*s->tx_addr));
 	s->tx_arena = malloc(s->tx_bytes);
 	s->tx_peer = calloc(s->tx_slots, sizeof(*s->tx_peer));
+	s->gso_msgs = calloc(s->tx_slots, sizeof(*s->gso_msgs));
+	s->gso_cnt = calloc(s->tx_slots, sizeof(*s->gso_cnt));
+	s->gso_ctl = calloc(s->tx_slots, sizeof(*s->gso_ctl));
 	s->blocked = -1;
 	s->peers_off = o.no_reuseport;
 	s->rcvbuf = o.rcvbuf;
 	if (!s->rx_msgs || !s->rx_iov || !s->rx_addr || !s->rx_buf || !s->tx_msgs ||
-	    !s->tx_iov || !s->tx_addr || !s->tx_arena || !s->tx_peer) {
+	    !s->tx_iov || !s->tx_addr || !s->tx_arena || !s->tx_peer || !s->gso_msgs ||
+	    !s->gso_cnt || !s->gso_ctl) {
 		r = -ENOMEM;
 		goto fail;
 	}
@@ -779,5 +893,8 @@ void udp_sock_free(struct udp_sock *s)
 	free(s->tx_addr);
 	free(s->tx_arena);
 	free(s->tx_peer);
+	free(s->gso_msgs);
+	free(s->gso_cnt);
+	free(s->gso_ctl);
 	free(s);
 }
