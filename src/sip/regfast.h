@@ -146,6 +146,29 @@ SIP_AVX2_INLINE const char *rs_quote_end(const char *p, const char *e, const cha
 	return cc_quoted_end(s, e);
 }
 
+/* rs_quote_end(p, e, bend) where p <= e and 16 bytes are readable at e:
+ * the first 16 bytes are looked at before any bound. */
+SIP_AVX2_INLINE const char *rs_quote_end_le(const char *p, const char *e)
+{
+	const char *s = p;
+
+	do {
+		unsigned m = cc_quote_mask16(p);
+
+		if (m) {
+			const char *q = p + __builtin_ctz(m);
+
+			if (sip_unlikely(q >= e))
+				return NULL;
+			if (sip_likely(*q == '"'))
+				return q;
+			return cc_quoted_end(s, e); /* a quoted-pair */
+		}
+		p += 16;
+	} while (p < e);
+	return NULL;
+}
+
 /*
  * The run of DIGIT at p (at most 7 counted: *n = 8 means "8 or more") and
  * its value, from one 8-byte load (SWAR; bend - p >= 8): a byte minus '0'
@@ -413,7 +436,8 @@ SIP_AVX2 static __attribute__((noinline)) bool rs_contact(struct rs_hosts *hm, s
 		} else if (e - p >= 17 && (w | 0x2020200020202000ull) == CC_LIT8("+sip.ins") &&
 			   (cc_load(p + 7, 8) | 0x0020202020202020ull) == CC_LIT8("nstance=") &&
 			   p[15] == '"') {
-			if ((seen & 4) || !(q = rs_quote_end(p + 16, e, bend)))
+			/* e - p >= 17: p + 16 < e */
+			if ((seen & 4) || !(q = rs_quote_end_le(p + 16, e)))
 				return false;
 			seen |= 4;
 			c->instance = sip_str_make(p + 16, (size_t)(q - p - 16));
@@ -568,10 +592,10 @@ SIP_AVX2_INLINE bool ra_value(struct sip_auth *a, struct sip_str *slot, const ch
 {
 	const char *r = p + len + 1, *q;
 
-	/* r <= e + 10 < bend (p <= e, the name's '=' at p + len): a quoted
-	 * value's first byte is read before any bound, and a value starting at
-	 * or after e finds no closing quote below e (rs_quote_end); the other
-	 * forms test their own length */
+	/* r <= e: the name and its '=' matched bytes p .. p + len, none of
+	 * them a CR, and e is the line's first CR at or after p. A quoted
+	 * value's first byte is then read before any bound (r = e: the CR);
+	 * the other forms test their own length */
 	if ((*seen & bit) || (bit == RA_QOP && e - r < 1))
 		return false;
 	*seen |= bit;
@@ -600,9 +624,10 @@ SIP_AVX2_INLINE bool ra_value(struct sip_auth *a, struct sip_str *slot, const ch
 			return false;
 		*slot = sip_str_make(r, (size_t)(q - r));
 	} else {
+		/* *r == '"' puts r before e: r + 1 <= e */
 		if (*r != '"')
 			return false;
-		q = rs_quote_end(r + 1, e, bend);
+		q = rs_quote_end_le(r + 1, e);
 		if (q == NULL)
 			return false;
 		*slot = sip_str_make(r + 1, (size_t)(q - r - 1));
@@ -698,13 +723,16 @@ SIP_AVX2 static __attribute__((noinline)) bool rs_auth(struct sip_auth *a, struc
 	ra_none:
 		return false;
 	next:
-		if (q == e)
-			break;
 		/* ", " then a known name (a letter: no LWS, no empty parameter);
-		 * q < e, and the value is followed by at least CRLF CRLF */
-		if (cc_load(q, 2) != CC_LIT(", "))
+		 * q <= e, and at e the CR LF: the end is tested only when no
+		 * ", " follows */
+		if (sip_likely(cc_load(q, 2) == CC_LIT(", "))) {
+			p = q + 2;
+			continue;
+		}
+		if (q != e)
 			return false;
-		p = q + 2;
+		break;
 	}
 	a->params.len = (size_t)(e - a->params.p);
 	return true;
