@@ -53,6 +53,7 @@ typedef uint64_t (*rhash_hash_fn)(const void *item);
 struct rhash_tab {
 	struct rcu_head rcu;
 	size_t mask; /* slots - 1, a power of two minus one */
+	size_t map_len; /* mapped on its own (huge pages), this long; 0: malloc'd */
 	uint64_t slot[];
 };
 
