@@ -67,13 +67,14 @@ static int top_via(const struct sip_msg *m, struct sip_via *v)
 /* REGISTER through the registrar: *status 0 when it is dropped. */
 static int do_register(struct worker *w, const struct pkt *p, const struct sip_msg *m,
                        const struct sip_reg *reg, const struct sip_via *top,
-                       unsigned *status)
+                       const struct registrar_hint *hint, unsigned *status)
 {
 	struct registrar_src src = {
 	        .addr = p->src,
 	        .transport = p->tcp ? LOC_TCP : LOC_UDP,
 	        .conn = p->tcp ? p->conn : 0,
 	        .top_via = top, /* parsed once, here: the NAT check reads it */
+	        .hint = hint,
 	};
 	struct registrar_result res;
 	uint64_t t0;
@@ -102,14 +103,15 @@ static int do_register(struct worker *w, const struct pkt *p, const struct sip_m
 /* The answer of a valid request, by method, into w->out: its length, 0 for
  * no answer, < 0 when none can be written. */
 static int answer(struct worker *w, const struct pkt *p, const struct sip_msg *m,
-                  const struct sip_reg *reg, const struct sip_via *top, unsigned *status)
+                  const struct sip_reg *reg, const struct sip_via *top,
+                  const struct registrar_hint *hint, unsigned *status)
 {
 	switch (m->method_id) {
 	case SIP_METHOD_OPTIONS:
 		*status = 200;
 		return respond_options(w, p, m);
 	case SIP_METHOD_REGISTER:
-		return do_register(w, p, m, reg, top, status);
+		return do_register(w, p, m, reg, top, hint, status);
 	case SIP_METHOD_OTHER:
 		*status = 501;
 		return respond_status(w, p, m, 501, NULL, true);
@@ -150,6 +152,7 @@ static void on_request(struct worker *w, const struct pkt *p, const struct sip_m
 	struct sip_err err = {0};
 	struct sip_via top;
 	struct tx_dest dest = {p->src, p->srclen, p->conn, p->tcp};
+	struct registrar_hint hint = {.set = false};
 	struct tx *tx = NULL;
 	unsigned status = 0;
 	int r, n;
@@ -203,6 +206,9 @@ static void on_request(struct worker *w, const struct pkt *p, const struct sip_m
 		}
 		r = -EAGAIN; /* any value but TX_NEW / TX_ABSORBED: no transaction */
 	} else {
+		/* the registrar's table slots load during the transaction lookup */
+		if (reg && m->method_id == SIP_METHOD_REGISTER && w->eng->registrar)
+			registrar_prefetch_reg(w->eng->registrar, reg, &hint);
 		r = tx_server_request(w->tx, m, &top, &dest, &tx);
 	}
 	if (r == TX_ABSORBED) {
@@ -211,7 +217,7 @@ static void on_request(struct worker *w, const struct pkt *p, const struct sip_m
 	}
 	if (r != TX_NEW)
 		tx = NULL; /* RFC 2543 branch, INVITE, table full: stateless */
-	n = answer(w, p, m, reg, &top, &status);
+	n = answer(w, p, m, reg, &top, &hint, &status);
 	if (n <= 0 || status == 0) {
 		if (tx)
 			tx_abandon(w->tx, tx);

@@ -133,7 +133,12 @@ static int handle_reg_path(const char *req, const struct registrar_src *s, char 
 				   REGISTRAR_MAX_CONTACTS, SIP_PARSE_DATAGRAM, &err),
 		     0, "%s", err.reason);
 	cr_assert_eq(sr.valid_rc, 0, "%s", sr.valid_err.reason);
-	return registrar_handle_reg(reg, &sr, s, now_ms, wall, out, cap, res, &stats);
+	/* as dispatch.c: the AOR hashed and the slots prefetched first */
+	struct registrar_hint hint;
+	struct registrar_src hs = *s;
+	registrar_prefetch_reg(reg, &sr, &hint);
+	hs.hint = &hint;
+	return registrar_handle_reg(reg, &sr, &hs, now_ms, wall, out, cap, res, &stats);
 }
 
 /* Sends one REGISTER of u; the response is parsed into *r. Returns the
@@ -1063,4 +1068,50 @@ Test(registrar, response_head_fast_path_matches_sip_write_response)
 			}
 	/* most are answered: the comparison above is not of empty outputs */
 	cr_assert_gt(answered, 60, "%u answered", answered);
+}
+
+/* registrar_prefetch_reg: the hint holds the AOR's hashes (the host in lower
+ * case) only for a REGISTER with credentials whose To is a sip URI with a
+ * user; registrar_handle_reg answers with it as without it. */
+Test(registrar, prefetch_hint_hashes_the_aor_only_with_credentials)
+{
+	static _Thread_local struct sip_contact contacts[REGISTRAR_MAX_CONTACTS];
+	static const struct {
+		const char *to, *auth;
+		bool set;
+	} cases[] = {
+		{"<sip:alice@Carrier.Example>", "Authorization: Digest username=\"alice\"\r\n", true},
+		{"<sip:alice@carrier.example>", "", false},
+		{"<tel:+15551234>", "Authorization: Digest username=\"alice\"\r\n", false},
+		{"<sip:carrier.example>", "Authorization: Digest username=\"alice\"\r\n", false},
+		{"<sip:alice@carrier.example", "Authorization: Digest username=\"alice\"\r\n", false},
+	};
+	char req[1024];
+	struct sip_hdr hdrs[64];
+	struct sip_reg sr;
+	struct sip_err err;
+
+	for (size_t i = 0; i < sizeof(cases) / sizeof(cases[0]); i++) {
+		struct registrar_hint hint = {.set = !cases[i].set, .loc_hash = 1, .sub_hash = 2};
+		snprintf(req, sizeof(req),
+			 "REGISTER sip:carrier.example SIP/2.0\r\n"
+			 "Via: SIP/2.0/UDP 192.0.2.10:5060;branch=z9hG4bK-1\r\nMax-Forwards: 70\r\n"
+			 "From: <sip:alice@carrier.example>;tag=f1\r\nTo: %s\r\n"
+			 "Call-ID: h@192.0.2.10\r\nCSeq: 1 REGISTER\r\n%sContent-Length: 0\r\n\r\n",
+			 cases[i].to, cases[i].auth);
+		cr_assert_gt(sip_reg_parse(&sr, req, strlen(req), hdrs, 64, contacts,
+					   REGISTRAR_MAX_CONTACTS, SIP_PARSE_DATAGRAM, &err),
+			     0);
+		registrar_prefetch_reg(reg, &sr, &hint);
+		cr_assert_eq(hint.set, cases[i].set, "case %zu", i);
+		if (!hint.set)
+			continue;
+		cr_assert_eq(hint.loc_hash, location_hash(loc, SIP_STR("alice@carrier.example")));
+		cr_assert_eq(hint.sub_hash, subscriber_table_hash(subs, SIP_STR("alice"),
+								  SIP_STR("Carrier.Example")));
+	}
+	/* with the hint (handle_reg_path passes it) as without: registered */
+	struct ua u = ua_new("alice", "wonderland");
+	for (int k = 0; k < 4; k++)
+		cr_assert_eq(register_ok(&u, SIP_DIGEST_SHA256), 200, "round %d", k);
 }

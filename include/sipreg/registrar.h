@@ -75,6 +75,15 @@ struct registrar_src {
 	/* the request's top Via, already parsed by the caller (the NAT check
 	 * reads it), or NULL: the registrar parses it */
 	const struct sip_via *top_via;
+	/* registrar_prefetch_reg's hint for this request, or NULL */
+	const struct registrar_hint *hint;
+};
+
+/* What registrar_prefetch_reg found out early about a REGISTER: its AOR's
+ * hashes in the location and subscriber tables (set false: nothing). */
+struct registrar_hint {
+	bool set;
+	uint64_t loc_hash, sub_hash;
 };
 
 /* Per-worker counters (plain fields: one writer, the worker). */
@@ -111,6 +120,18 @@ void registrar_set_config(struct registrar *r, const struct config *cfg);
 int registrar_handle(struct registrar *r, const struct sip_msg *m,
 		     const struct registrar_src *src, uint64_t now, time_t wall, char *out,
 		     size_t cap, struct registrar_result *res, struct registrar_stats *st);
+
+/*
+ * For a REGISTER that sip_reg_parse parsed, called before other work on it
+ * (the server transaction's lookup): when it carries credentials and its To
+ * names a user, hash its AOR and start loading the location and subscriber
+ * tables' slots for it (their cache and TLB misses overlap that work), and
+ * set *hint for registrar_handle_reg (src->hint), which then does not hash
+ * the AOR again. Otherwise hint->set is false. Changes nothing else; a
+ * hint not passed on is harmless.
+ */
+void registrar_prefetch_reg(struct registrar *r, const struct sip_reg *reg,
+			    struct registrar_hint *hint);
 
 /* The Contacts one REGISTER may carry (more: 400 "Too many Contacts"). */
 #define REGISTRAR_MAX_CONTACTS 32

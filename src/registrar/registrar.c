@@ -481,20 +481,30 @@ static bool is_sip(const struct sip_uri *u)
 }
 
 /* user@host, host in lower case, into c->aor. */
-static bool make_aor(struct reg_ctx *c)
+/* "user@host", the host in lower case, into buf (AOR_MAX): its length, or
+ * 0 when it does not fit. */
+static size_t aor_of(const struct sip_uri *u, char *buf)
 {
-	const struct sip_uri *u = &c->to->uri;
-	size_t n = 0;
+	size_t n;
 
-	if (u->user.len + 1 + u->host.len > sizeof(c->aor_buf))
-		return false;
-	memcpy(c->aor_buf, u->user.p, u->user.len);
+	if (u->user.len + 1 + u->host.len > AOR_MAX)
+		return 0;
+	memcpy(buf, u->user.p, u->user.len);
 	n = u->user.len;
-	c->aor_buf[n++] = '@';
+	buf[n++] = '@';
 	for (size_t i = 0; i < u->host.len; i++) {
 		char ch = u->host.p[i];
-		c->aor_buf[n++] = (ch >= 'A' && ch <= 'Z') ? (char)(ch | 0x20) : ch;
+		buf[n++] = (ch >= 'A' && ch <= 'Z') ? (char)(ch | 0x20) : ch;
 	}
+	return n;
+}
+
+static bool make_aor(struct reg_ctx *c)
+{
+	size_t n = aor_of(&c->to->uri, c->aor_buf);
+
+	if (!n)
+		return false;
 	c->aor = sip_str_make(c->aor_buf, n);
 	return true;
 }
@@ -1007,6 +1017,13 @@ static void prefetch_tables(struct reg_ctx *c)
 {
 	struct registrar *r = c->r;
 
+	if (c->src->hint && c->src->hint->set) { /* the same AOR, already hashed:
+						      * its slots are on the way */
+		c->loc_hash = c->src->hint->loc_hash;
+		c->sub_hash = c->src->hint->sub_hash;
+		c->hashed = true;
+		return;
+	}
 	c->loc_hash = location_hash(r->d.location, c->aor);
 	c->sub_hash = r->same_hash ? c->loc_hash
 				   : subscriber_table_hash(r->d.subscribers, c->to->uri.user,
@@ -1119,6 +1136,28 @@ int registrar_handle(struct registrar *r, const struct sip_msg *m,
 		     size_t cap, struct registrar_result *res, struct registrar_stats *st)
 {
 	return handle_msg(r, m, NULL, src, now, wall, out, cap, res, st);
+}
+
+void registrar_prefetch_reg(struct registrar *r, const struct sip_reg *reg,
+			    struct registrar_hint *hint)
+{
+	const struct sip_uri *u = &reg->to.uri;
+	char aor[AOR_MAX];
+	size_t n;
+
+	hint->set = false;
+	if (reg->to_rc != 0 || !is_sip(u) || !u->user.len || !u->host.len ||
+	    !sip_msg_hdr(&reg->msg, SIP_HDR_AUTHORIZATION))
+		return;
+	n = aor_of(u, aor);
+	if (!n)
+		return;
+	hint->loc_hash = location_hash(r->d.location, sip_str_make(aor, n));
+	hint->sub_hash = r->same_hash ? hint->loc_hash
+				      : subscriber_table_hash(r->d.subscribers, u->user, u->host);
+	hint->set = true;
+	subscriber_table_prefetch(r->d.subscribers, hint->sub_hash, false);
+	location_prefetch(r->d.location, hint->loc_hash, false);
 }
 
 int registrar_handle_reg(struct registrar *r, const struct sip_reg *reg,
