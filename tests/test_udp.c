@@ -1337,3 +1337,201 @@ Test(udp, gso_refused_falls_back_without_loss)
 	udp_sock_free(s);
 	loop_free(loop);
 }
+
+/* ------------------------------------------------------------------------ */
+/* Segmentation offload on receive (UDP GRO)                                 */
+
+static bool gro_supported(void)
+{
+	int fd = socket(AF_INET, SOCK_DGRAM, 0), one = 1;
+	bool ok = fd >= 0 && setsockopt(fd, SOL_UDP, UDP_GRO, &one, sizeof(one)) == 0;
+
+	if (fd >= 0)
+		close(fd);
+	return ok;
+}
+
+/* One GSO message: n segments of seg bytes from buf (the last may be
+ * shorter: len in all). */
+static void send_gso(int fd, const char *buf, size_t len, uint16_t seg,
+		     const struct sockaddr_storage *dst, socklen_t dstlen)
+{
+	union {
+		struct cmsghdr align;
+		char buf[CMSG_SPACE(sizeof(uint16_t))];
+	} ctl;
+	struct iovec iov = {(void *)buf, len};
+	struct msghdr h = {.msg_name = (void *)dst, .msg_namelen = dstlen, .msg_iov = &iov,
+			   .msg_iovlen = 1, .msg_control = ctl.buf,
+			   .msg_controllen = sizeof(ctl.buf)};
+	struct cmsghdr *c = CMSG_FIRSTHDR(&h);
+
+	c->cmsg_level = SOL_UDP;
+	c->cmsg_type = UDP_SEGMENT;
+	c->cmsg_len = CMSG_LEN(sizeof(seg));
+	memcpy(CMSG_DATA(c), &seg, sizeof(seg));
+	cr_assert_eq(sendmsg(fd, &h, 0), (ssize_t)len, "GSO send: %s", strerror(errno));
+}
+
+/* A sender's GSO run reaches the socket as one buffer (loopback, UDP_GRO
+ * set): the callback still gets each datagram on its own, in order, with
+ * the sender's address; a plain datagram after it as before. */
+static void gro_run_cut(int family)
+{
+	static char run[660];
+	struct loop *loop;
+	struct udp_sock *s;
+	struct sockaddr_storage srv, cl;
+	socklen_t len, srvlen;
+	static struct sink k;
+	struct udp_stats st;
+	int fd;
+
+	if (!gro_supported())
+		cr_skip_test("UDP_GRO not supported here: the receive side's cut is not checked");
+	memset(&k, 0, sizeof(k));
+	cr_assert_eq(loop_new(&loop, 0, 0, 0), 0);
+	len = loopback(family, &srv, 0);
+	cr_assert_eq(udp_sock_new(&s, loop, (struct sockaddr *)&srv, len, NULL, on_dgram, &k),
+		     0);
+	srvlen = sizeof(srv);
+	cr_assert_eq(udp_sock_local(s, (struct sockaddr *)&srv, &srvlen), 0);
+	fd = client(family, &cl);
+	for (int i = 0; i < 660; i++)
+		run[i] = (char)('a' + (i < 600 ? i / 120 : 5));
+	send_gso(fd, run, 660, 120, &srv, srvlen); /* 5 x 120, then 60 */
+	cr_assert_eq(sendto(fd, "plain", 5, 0, (struct sockaddr *)&srv, srvlen), 5);
+	run_until(loop, &k.n, 7);
+	for (int i = 0; i < 6; i++) {
+		cr_assert_eq(k.len[i], i < 5 ? 120u : 60u, "datagram %d: %zu bytes", i, k.len[i]);
+		for (size_t j = 0; j < k.len[i] && j < 128; j++)
+			cr_assert_eq(k.data[i][j], 'a' + i);
+		cr_assert_eq(k.srclen[i], len);
+		cr_assert_eq(memcmp(&k.src[i], &cl, len), 0, "the sender's address");
+		cr_assert_eq(k.which[i], s);
+	}
+	cr_assert_eq(k.len[6], 5);
+	cr_assert_eq(memcmp(k.data[6], "plain", 5), 0);
+	udp_sock_stats(s, &st);
+	cr_assert_eq(st.rx_datagrams, 7);
+	cr_assert_eq(st.rx_gro, 6, "the run came as one buffer (%llu)",
+		     (unsigned long long)st.rx_gro);
+	close(fd);
+	udp_sock_free(s);
+	loop_free(loop);
+}
+
+Test(udp, gro_run_is_cut_into_its_datagrams_ipv4)
+{
+	gro_run_cut(AF_INET);
+}
+
+Test(udp, gro_run_is_cut_into_its_datagrams_ipv6)
+{
+	gro_run_cut(AF_INET6);
+}
+
+/* A smaller max_datagram: no UDP_GRO (a run could not fit a slot), the
+ * kernel cuts the run, every datagram arrives as before. */
+Test(udp, no_gro_with_small_slots)
+{
+	static char run[400];
+	struct loop *loop;
+	struct udp_sock *s;
+	struct udp_opts o = {.max_datagram = 2048};
+	struct sockaddr_storage srv, cl;
+	socklen_t len, srvlen;
+	static struct sink k;
+	struct udp_stats st;
+	int fd;
+
+	memset(&k, 0, sizeof(k));
+	cr_assert_eq(loop_new(&loop, 0, 0, 0), 0);
+	len = loopback(AF_INET, &srv, 0);
+	cr_assert_eq(udp_sock_new(&s, loop, (struct sockaddr *)&srv, len, &o, on_dgram, &k), 0);
+	srvlen = sizeof(srv);
+	cr_assert_eq(udp_sock_local(s, (struct sockaddr *)&srv, &srvlen), 0);
+	fd = client(AF_INET, &cl);
+	memset(run, 'x', sizeof(run));
+	send_gso(fd, run, sizeof(run), 100, &srv, srvlen);
+	run_until(loop, &k.n, 4);
+	for (int i = 0; i < 4; i++)
+		cr_assert_eq(k.len[i], 100);
+	udp_sock_stats(s, &st);
+	cr_assert_eq(st.rx_gro, 0);
+	cr_assert_eq(st.rx_truncated, 0);
+	close(fd);
+	udp_sock_free(s);
+	loop_free(loop);
+}
+
+/*
+ * Overload with GRO runs: the queue filled to ~80 % by GSO runs of 8
+ * equal-size requests (six runs of new REGISTERs, one of authenticated
+ * ones, one of OPTIONS, again and again). Shedding looks at each datagram
+ * of a run: no new REGISTER at DROP, every authenticated one and every
+ * OPTIONS delivered, shed + delivered = sent.
+ */
+Test(udp, overload_sheds_inside_gro_runs)
+{
+	static const char reg[] = "REGISTER sip:d SIP/2.0\r\nVia: SIP/2.0/UDP h;branch=z9hG4bK1\r\n"
+				  "From: <sip:u@d>;tag=1\r\nTo: <sip:u@d>\r\nCall-ID: %08d\r\n"
+				  "CSeq: 1 REGISTER\r\nContact: <sip:u@h>\r\n%s"
+				  "Content-Length: 0\r\n\r\n";
+	struct loop *loop;
+	struct udp_sock *s;
+	struct udp_opts o = {.rx_batch = 16, .rcvbuf = 256 * 1024};
+	struct sockaddr_storage srv, cl;
+	struct ovl_sink k = {0};
+	struct udp_stats st;
+	socklen_t len;
+	int fd, sent_new = 0, sent_auth = 0, sent_other = 0, turns, id = 0;
+	static char run[8 * 512];
+
+	if (!gro_supported())
+		cr_skip_test("UDP_GRO not supported here: shedding inside runs not checked");
+	cr_assert_eq(loop_new(&loop, 0, 0, 0), 0);
+	len = loopback(AF_INET, &srv, 0);
+	cr_assert_eq(udp_sock_new(&s, loop, (struct sockaddr *)&srv, len, &o, on_ovl, &k), 0);
+	len = sizeof(srv);
+	udp_sock_local(s, (struct sockaddr *)&srv, &len);
+	fd = client(AF_INET, &cl);
+	for (int r = 0; queue_fill(udp_sock_fd(s)) < 820; r++) {
+		size_t off = 0;
+		int n = 0;
+
+		cr_assert_lt(r, 10000, "the queue never filled");
+		for (int j = 0; j < 8; j++, id++) {
+			if (r % 8 == 7)
+				n = snprintf(run + off, 512, "OPTIONS sip:d SIP/2.0\r\nCall-ID: %08d\r\n\r\n", id);
+			else if (r % 8 == 6)
+				n = snprintf(run + off, 512, reg, id,
+					     "Authorization: Digest username=\"u\"\r\n");
+			else
+				n = snprintf(run + off, 512, reg, id, "");
+			off += (size_t)n;
+		}
+		if (r % 8 == 7)
+			sent_other += 8;
+		else if (r % 8 == 6)
+			sent_auth += 8;
+		else
+			sent_new += 8;
+		send_gso(fd, run, off, (uint16_t)n, &srv, len);
+	}
+	cr_assert_lt(queue_fill(udp_sock_fd(s)), 1000, "nothing lost in the kernel");
+	for (turns = 0; turns < 1000 && loop_once(loop, 100) > 0; turns++)
+		;
+	udp_sock_stats(s, &st);
+	cr_assert_gt(st.rx_gro, 0, "runs came whole");
+	cr_assert_eq(k.max_load, UDP_LOAD_DROP, "the level reached DROP");
+	cr_assert_eq(k.auths, sent_auth, "every authenticated REGISTER delivered");
+	cr_assert_eq(k.others, sent_other, "every OPTIONS delivered");
+	cr_assert_eq(k.new_at_drop, 0, "no new REGISTER delivered at DROP");
+	cr_assert_gt(st.rx_shed, 0);
+	cr_assert_eq((int)st.rx_shed + k.news, sent_new, "shed + delivered = sent");
+	cr_assert_eq(udp_sock_load(s), UDP_LOAD_OK, "drained: back to normal");
+	close(fd);
+	udp_sock_free(s);
+	loop_free(loop);
+}

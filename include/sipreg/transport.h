@@ -109,6 +109,7 @@ struct udp_stats {
 	 * destination leaves as one UDP_SEGMENT message) */
 	uint64_t tx_gso;     /* datagrams sent in such messages (of tx_datagrams) */
 	uint64_t tx_gso_off; /* refused by the kernel: turned off (0 or 1) */
+	uint64_t rx_gro;     /* datagrams received in a GRO run (UDP_GRO) */
 };
 
 /* A socket's load level, set from its receive queue whenever recvmmsg()

@@ -80,6 +80,16 @@
  * MTU; 1232 fits any IPv6 path). A kernel or device that refuses it
  * (EINVAL, EIO: no UDP_SEGMENT, no checksum offload, IPsec) turns it off
  * for the socket and the run is sent again datagram by datagram.
+ *
+ * And on receive (UDP GRO): with UDP_GRO set on the socket (and its
+ * companions), a run of equal-size datagrams from one sender that reaches
+ * it in one buffer (a sender's GSO message on loopback; a NIC's datagrams
+ * of one flow that the kernel's GRO merged) is queued and read whole: one
+ * recvmmsg() slot holds the run, a UDP_GRO control message gives its
+ * segment size, and the run is cut here and each datagram handed to the
+ * callback (and to the overload check) on its own, as if read one by one.
+ * Only when a slot holds a whole 64 KiB buffer (max_datagram 65535, the
+ * default): otherwise the kernel's segmentation stays, as without it.
  */
 #include <errno.h>
 #include <linux/sock_diag.h>
@@ -122,6 +132,12 @@
 #define UDP_GSO_BYTES 65000u
 #define UDP_GSO_SEG 1232u
 
+/* A received slot's control buffer: UDP_GRO (an int, the segment size). */
+union udp_rx_ctl {
+	struct cmsghdr align;
+	char buf[CMSG_SPACE(sizeof(int))];
+};
+
 /* A message's control buffer: one UDP_SEGMENT (the segment size). */
 union udp_gso_ctl {
 	struct cmsghdr align;
@@ -152,6 +168,8 @@ struct udp_sock {
 	struct iovec *rx_iov;
 	struct sockaddr_storage *rx_addr;
 	char *rx_buf;
+	union udp_rx_ctl *rx_ctl; /* per slot: UDP_GRO's segment size */
+	bool gro;                 /* UDP_GRO set on the socket(s) */
 
 	/* send: slots [0, tx_n) hold queued datagrams, their bytes packed in
 	 * tx_arena [0, tx_used) in the same order */
@@ -311,6 +329,30 @@ static bool shed_unparsed(struct udp_sock *s, const char *b, size_t len)
 	return true;
 }
 
+/* The segment size of a slot the kernel filled with a GRO run (its UDP_GRO
+ * control message), or 0: one datagram. */
+static size_t gro_segment(const struct msghdr *h)
+{
+	int seg = 0;
+
+	if (h->msg_controllen == 0)
+		return 0;
+	for (struct cmsghdr *c = CMSG_FIRSTHDR(h); c; c = CMSG_NXTHDR((struct msghdr *)h, c))
+		if (c->cmsg_level == SOL_UDP && c->cmsg_type == UDP_GRO &&
+		    c->cmsg_len >= CMSG_LEN(sizeof(int)))
+			memcpy(&seg, CMSG_DATA(c), sizeof(seg));
+	return seg > 0 ? (size_t)seg : 0;
+}
+
+/* One datagram read: shed (overloaded) or handed to the callback. */
+static void rx_one(struct udp_sock *s, const char *b, size_t len, const struct msghdr *h)
+{
+	if (s->load != UDP_LOAD_OK && shed_unparsed(s, b, len))
+		return;
+	s->st.rx_datagrams++;
+	s->cb(s->arg, s, b, len, (const struct sockaddr *)h->msg_name, h->msg_namelen);
+}
+
 static void udp_rx(struct udp_sock *s, int fd)
 {
 	unsigned round, i;
@@ -320,6 +362,8 @@ static void udp_rx(struct udp_sock *s, int fd)
 		for (i = 0; i < s->rx_batch; i++) {
 			s->rx_msgs[i].msg_hdr.msg_namelen = sizeof(s->rx_addr[i]);
 			s->rx_msgs[i].msg_hdr.msg_flags = 0;
+			if (s->gro)
+				s->rx_msgs[i].msg_hdr.msg_controllen = sizeof(s->rx_ctl[i].buf);
 		}
 		n = recvmmsg(fd, s->rx_msgs, s->rx_batch, MSG_DONTWAIT, NULL);
 		if (n < 0) {
@@ -340,17 +384,23 @@ static void udp_rx(struct udp_sock *s, int fd)
 		for (i = 0; i < (unsigned)n; i++) {
 			struct msghdr *h = &s->rx_msgs[i].msg_hdr;
 			const char *b = h->msg_iov->iov_base;
+			size_t len = s->rx_msgs[i].msg_len, seg;
 
 			if (h->msg_flags & MSG_TRUNC) {
 				s->st.rx_truncated++;
 				continue;
 			}
-			if (s->load != UDP_LOAD_OK &&
-			    shed_unparsed(s, b, s->rx_msgs[i].msg_len))
+			seg = s->gro ? gro_segment(h) : 0;
+			if (seg == 0 || seg >= len) {
+				rx_one(s, b, len, h);
 				continue;
-			s->st.rx_datagrams++;
-			s->cb(s->arg, s, b, s->rx_msgs[i].msg_len,
-			      (const struct sockaddr *)h->msg_name, h->msg_namelen);
+			}
+			/* a GRO run: its datagrams one by one (the last may
+			 * be shorter) */
+			for (size_t off = 0; off < len; off += seg) {
+				s->st.rx_gro++;
+				rx_one(s, b + off, len - off < seg ? len - off : seg, h);
+			}
 		}
 		if ((unsigned)n < s->rx_batch)
 			return;
@@ -593,6 +643,8 @@ static unsigned peer_open(struct udp_sock *s, const struct sockaddr *dst,
 	else if (s->rcvbuf == 0)
 		(void)setsockopt(fd, SOL_SOCKET, SO_RCVBUF, &(int){UDP_RCVBUF_DEFAULT},
 		                 sizeof(int));
+	if (s->gro)
+		(void)setsockopt(fd, SOL_UDP, UDP_GRO, &one, sizeof(one));
 	if (bind(fd, (const struct sockaddr *)&s->local, s->local_len) < 0)
 		goto fail;
 	/* watched before connect(): what the group hashes to it meanwhile is
@@ -820,6 +872,7 @@ int udp_sock_new(struct udp_sock **ret, struct loop *loop, const struct sockaddr
 	s->rx_iov = calloc(s->rx_batch, sizeof(*s->rx_iov));
 	s->rx_addr = calloc(s->rx_batch, sizeof(*s->rx_addr));
 	s->rx_buf = malloc(s->rx_batch * s->max_datagram);
+	s->rx_ctl = calloc(s->rx_batch, sizeof(*s->rx_ctl));
 	s->tx_msgs = calloc(s->tx_slots, sizeof(*s->tx_msgs));
 	s->tx_iov = calloc(s->tx_slots, sizeof(*s->tx_iov));
 	s->tx_addr = calloc(s->tx_slots, sizeof(*s->tx_addr));
@@ -831,7 +884,7 @@ int udp_sock_new(struct udp_sock **ret, struct loop *loop, const struct sockaddr
 	s->blocked = -1;
 	s->peers_off = o.no_reuseport;
 	s->rcvbuf = o.rcvbuf;
-	if (!s->rx_msgs || !s->rx_iov || !s->rx_addr || !s->rx_buf || !s->tx_msgs ||
+	if (!s->rx_msgs || !s->rx_iov || !s->rx_addr || !s->rx_buf || !s->rx_ctl || !s->tx_msgs ||
 	    !s->tx_iov || !s->tx_addr || !s->tx_arena || !s->tx_peer || !s->gso_msgs ||
 	    !s->gso_cnt || !s->gso_ctl) {
 		r = -ENOMEM;
@@ -851,6 +904,15 @@ int udp_sock_new(struct udp_sock **ret, struct loop *loop, const struct sockaddr
 	if (r < 0)
 		goto fail;
 	s->fd = r;
+	/* GRO runs only where a slot holds the largest (64 KiB) */
+	if (s->max_datagram >= 65535 &&
+	    setsockopt(s->fd, SOL_UDP, UDP_GRO, &(int){1}, sizeof(int)) == 0) {
+		s->gro = true;
+		for (i = 0; i < s->rx_batch; i++) {
+			s->rx_msgs[i].msg_hdr.msg_control = s->rx_ctl[i].buf;
+			s->rx_msgs[i].msg_hdr.msg_controllen = sizeof(s->rx_ctl[i].buf);
+		}
+	}
 	s->local_len = sizeof(s->local);
 	if (getsockname(s->fd, (struct sockaddr *)&s->local, &s->local_len) < 0)
 		s->peers_off = true;
@@ -888,6 +950,7 @@ void udp_sock_free(struct udp_sock *s)
 	free(s->rx_iov);
 	free(s->rx_addr);
 	free(s->rx_buf);
+	free(s->rx_ctl);
 	free(s->tx_msgs);
 	free(s->tx_iov);
 	free(s->tx_addr);
