@@ -4,7 +4,13 @@
  * with the batching a SIP server would use (recvmmsg then sendmmsg, up to
  * --batch datagrams per call), in one thread.
  *
- *   udp-echo --listen HOST:PORT [--batch N] [--sockbuf BYTES]
+ *   udp-echo --listen HOST:PORT [--batch N] [--sockbuf BYTES] [--offload]
+ *
+ * --offload gives the echo the kernel's UDP segmentation offloads that sipregd
+ * uses (src/net/udp.c): UDP_GRO on the socket, so a sender's run of equal-size
+ * datagrams (a UDP_SEGMENT message on loopback) arrives in one buffer, and each
+ * such buffer goes back as one UDP_SEGMENT message with the same segment size.
+ * It is the ceiling to hold sipregd against when sipregd uses them too.
  *
  * With port 0 the kernel picks the port; the bound port is printed on stdout
  * (one line, flushed) as soon as the socket is ready, whatever the port.
@@ -15,15 +21,33 @@
 #include <getopt.h>
 #include <netdb.h>
 #include <signal.h>
+#include <stdbool.h>
+#include <stdint.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 #include <sys/socket.h>
 #include <netinet/in.h>
+#include <netinet/udp.h>
 #include <unistd.h>
 
 #define BATCH_MAX 1024
 #define DGRAM_MAX 65536
+
+/* Debian 12's glibc headers have these; the kernel's values, for older ones. */
+#ifndef UDP_SEGMENT
+#define UDP_SEGMENT 103
+#endif
+#ifndef UDP_GRO
+#define UDP_GRO 104
+#endif
+
+/* One slot's control buffer: UDP_GRO's segment size on receive (an int),
+ * UDP_SEGMENT's on send (a uint16_t). */
+union echo_ctl {
+	char buf[CMSG_SPACE(sizeof(int))];
+	struct cmsghdr align;
+};
 
 static volatile sig_atomic_t stop_flag;
 
@@ -71,10 +95,39 @@ static int parse_listen(const char *s, struct sockaddr_storage *ss, socklen_t *l
 	return 0;
 }
 
+/*
+ * Turns a received slot's UDP_GRO control message into the UDP_SEGMENT one
+ * that sends it back as the same run, or drops the control for a lone datagram.
+ * Returns the datagrams the slot holds.
+ */
+static unsigned long long echo_segment(struct msghdr *h)
+{
+	size_t len = h->msg_iov[0].iov_len;
+	struct cmsghdr *c;
+	int seg = 0;
+
+	for (c = CMSG_FIRSTHDR(h); c; c = CMSG_NXTHDR(h, c))
+		if (c->cmsg_level == SOL_UDP && c->cmsg_type == UDP_GRO &&
+		    c->cmsg_len >= CMSG_LEN(sizeof(int)))
+			memcpy(&seg, CMSG_DATA(c), sizeof(seg));
+	if (seg <= 0 || len <= (size_t)seg) {
+		h->msg_control = NULL;
+		h->msg_controllen = 0;
+		return 1;
+	}
+	c = CMSG_FIRSTHDR(h);
+	c->cmsg_level = SOL_UDP;
+	c->cmsg_type = UDP_SEGMENT;
+	c->cmsg_len = CMSG_LEN(sizeof(uint16_t));
+	memcpy(CMSG_DATA(c), &(uint16_t){(uint16_t)seg}, sizeof(uint16_t));
+	h->msg_controllen = CMSG_SPACE(sizeof(uint16_t));
+	return (len + (size_t)seg - 1) / (size_t)seg;
+}
+
 static void usage(FILE *f)
 {
-	fprintf(f, "usage: udp-echo --listen HOST:PORT [--batch 1-%d (64)] [--sockbuf BYTES]\n",
-		BATCH_MAX);
+	fprintf(f, "usage: udp-echo --listen HOST:PORT [--batch 1-%d (64)] [--sockbuf BYTES]"
+		   " [--offload]\n", BATCH_MAX);
 }
 
 int main(int argc, char **argv)
@@ -83,13 +136,16 @@ int main(int argc, char **argv)
 		{"listen", required_argument, NULL, 'l'},
 		{"batch", required_argument, NULL, 'b'},
 		{"sockbuf", required_argument, NULL, 's'},
+		{"offload", no_argument, NULL, 'o'},
 		{"help", no_argument, NULL, 'h'},
 		{NULL, 0, NULL, 0},
 	};
 	struct sockaddr_storage addr, *peers;
 	struct mmsghdr *msgs;
 	struct iovec *iov;
+	union echo_ctl *ctl;
 	char *bufs, *end;
+	bool offload = false;
 	socklen_t alen = 0;
 	const char *listen_at = NULL;
 	unsigned long batch = 64, sockbuf = 0;
@@ -120,6 +176,9 @@ int main(int argc, char **argv)
 				return 2;
 			}
 			break;
+		case 'o':
+			offload = true;
+			break;
 		case 'h':
 			usage(stdout);
 			return 0;
@@ -149,6 +208,10 @@ int main(int argc, char **argv)
 		setsockopt(fd, SOL_SOCKET, SO_RCVBUF, &v, sizeof(v));
 		setsockopt(fd, SOL_SOCKET, SO_SNDBUF, &v, sizeof(v));
 	}
+	if (offload && setsockopt(fd, SOL_UDP, UDP_GRO, &(int){1}, sizeof(int)) < 0) {
+		fprintf(stderr, "udp-echo: --offload: UDP_GRO: %s\n", strerror(errno));
+		return 1;
+	}
 	alen = sizeof(addr);
 	getsockname(fd, (struct sockaddr *)&addr, &alen);
 	printf("%u\n", ntohs(addr.ss_family == AF_INET6
@@ -159,8 +222,9 @@ int main(int argc, char **argv)
 	msgs = calloc(batch, sizeof(*msgs));
 	iov = calloc(batch, sizeof(*iov));
 	peers = calloc(batch, sizeof(*peers));
+	ctl = calloc(batch, sizeof(*ctl));
 	bufs = malloc(batch * DGRAM_MAX);
-	if (!msgs || !iov || !peers || !bufs) {
+	if (!msgs || !iov || !peers || !ctl || !bufs) {
 		fprintf(stderr, "udp-echo: out of memory\n");
 		return 1;
 	}
@@ -177,6 +241,10 @@ int main(int argc, char **argv)
 							  .msg_namelen = sizeof(peers[i]),
 							  .msg_iov = &iov[i],
 							  .msg_iovlen = 1};
+			if (offload) {
+				msgs[i].msg_hdr.msg_control = ctl[i].buf;
+				msgs[i].msg_hdr.msg_controllen = sizeof(ctl[i].buf);
+			}
 		}
 		/* Blocks for the first datagram, then takes what is queued. */
 		n = recvmmsg(fd, msgs, (unsigned int)batch, MSG_WAITFORONE, NULL);
@@ -186,8 +254,10 @@ int main(int argc, char **argv)
 			fprintf(stderr, "udp-echo: recvmmsg: %s\n", strerror(errno));
 			return 1;
 		}
-		for (int i = 0; i < n; i++)
+		for (int i = 0; i < n; i++) {
 			iov[i].iov_len = msgs[i].msg_len;
+			echoed += offload ? echo_segment(&msgs[i].msg_hdr) : 1;
+		}
 		while (sent < n) {
 			int r = sendmmsg(fd, msgs + sent, (unsigned int)(n - sent), 0);
 
@@ -199,7 +269,6 @@ int main(int argc, char **argv)
 			}
 			sent += r;
 		}
-		echoed += (unsigned long long)n;
 		calls++;
 	}
 	fprintf(stderr, "udp-echo: echoed %llu datagrams in %llu batches\n", echoed, calls);
@@ -207,6 +276,7 @@ int main(int argc, char **argv)
 	free(msgs);
 	free(iov);
 	free(peers);
+	free(ctl);
 	free(bufs);
 	return 0;
 }

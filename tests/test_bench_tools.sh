@@ -79,6 +79,24 @@ check "--gso (UDP_SEGMENT batches): 3000 completed, none bad" $(jqe \
 kill "$ECHO_PID"; wait "$ECHO_PID" 2>/dev/null
 check "udp-echo counted the 5000 datagrams" $(grep -q 'echoed 5000 datagrams' "$tmp/echo4.err"; echo $?)
 
+# ---- 1b. udp-echo --offload: GSO runs arrive as one GRO buffer and go back as one
+# UDP_SEGMENT message; the generator still sees every datagram, counted one by one.
+PORT=
+"$echo_bin" --listen 127.0.0.1:0 --offload >"$tmp/echoo.port" 2>"$tmp/echoo.err" &
+pids+=($!)
+ECHO_PID=$!
+for _ in $(seq 50); do PORT=$(head -n 1 "$tmp/echoo.port" 2>/dev/null); [ -n "$PORT" ] && break; sleep 0.1; done
+timeout 30 "$bench" --target "127.0.0.1:$PORT" --expect-echo --count 3000 --window 64 --gso \
+	--json >"$tmp/off.json"
+timeout 30 "$bench" --target "127.0.0.1:$PORT" --expect-echo --count 500 --json >"$tmp/off1.json"
+kill "$ECHO_PID"; wait "$ECHO_PID" 2>/dev/null
+check "udp-echo --offload: 3000 GSO + 500 single round trips complete, none bad" $(jqe \
+	'.completed == 3000 and .ok == 3000 and .timeouts == 0 and .bad == 0' "$tmp/off.json" >/dev/null &&
+	jqe '.completed == 500 and .ok == 500 and .timeouts == 0' "$tmp/off1.json" >/dev/null; echo $?)
+# GRO hands the echo whole runs: counted per slot it would report fewer than 3500.
+check "udp-echo --offload counted the 3500 datagrams one by one" $(awk \
+	'/echoed/ { exit !($3 == 3500) }' "$tmp/echoo.err"; echo $?)
+
 # ---- 2. IPv6, two threads with two sockets each, open loop
 if [ -e /proc/net/if_inet6 ] && grep -q '^0\{31\}1 ' /proc/net/if_inet6; then
 	start_echo '[::1]' echo6
@@ -415,7 +433,7 @@ for args in "" "--target nonsense" "--target 127.0.0.1:0" "--target 127.0.0.1:70
 	rc=$?
 	check "sipreg-bench $args: usage error (exit 2, got $rc)" $([ $rc -eq 2 ]; echo $?)
 done
-for args in "" "--listen nonsense" "--listen 127.0.0.1:65536" "--listen 127.0.0.1:0 --batch 0"; do
+for args in "" "--listen nonsense" "--listen 127.0.0.1:65536" "--listen 127.0.0.1:0 --batch 0" "--listen 127.0.0.1:0 --offload=1"; do
 	# shellcheck disable=SC2086
 	timeout 5 "$echo_bin" $args >/dev/null 2>&1
 	rc=$?
