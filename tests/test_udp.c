@@ -1535,3 +1535,85 @@ Test(udp, overload_sheds_inside_gro_runs)
 	udp_sock_free(s);
 	loop_free(loop);
 }
+
+/* ------------------------------------------------------------------------ */
+/* Answers leave every rx_batch datagrams read                               */
+
+struct early_sink {
+	int n;
+	unsigned queued_at[64]; /* udp_queued() when datagram i arrived */
+};
+
+static void on_early(void *arg, struct udp_sock *s, const char *buf, size_t len,
+		     const struct sockaddr *src, socklen_t srclen)
+{
+	struct early_sink *k = arg;
+
+	cr_assert_lt(k->n, 64);
+	k->queued_at[k->n++] = udp_queued(s);
+	cr_assert_eq(udp_send_queue(s, buf, len, src, srclen), 0);
+}
+
+/* 20 datagrams waiting, rx_batch 8, each answered from the callback: the
+ * answers to the first 8 have left when the 9th is handed over (and those
+ * to the next 8 when the 17th is), all 20 reach the client in order. With a
+ * GRO run of 20 in one slot (when the kernel has UDP_GRO) the same. */
+static void early_flush(bool gso)
+{
+	static char run[20 * 40];
+	struct loop *loop;
+	struct udp_sock *s;
+	struct udp_opts o = {.rx_batch = 8};
+	struct sockaddr_storage srv, cl;
+	socklen_t len, srvlen;
+	struct early_sink k = {0};
+	struct udp_stats st;
+	char buf[64];
+	int fd;
+
+	cr_assert_eq(loop_new(&loop, 0, 0, 0), 0);
+	len = loopback(AF_INET, &srv, 0);
+	cr_assert_eq(udp_sock_new(&s, loop, (struct sockaddr *)&srv, len, &o, on_early, &k), 0);
+	srvlen = sizeof(srv);
+	cr_assert_eq(udp_sock_local(s, (struct sockaddr *)&srv, &srvlen), 0);
+	fd = client(AF_INET, &cl);
+	for (int i = 0; i < 20; i++)
+		snprintf(run + 40 * i, 41, "OPTIONS %02d %-28s", i, "x");
+	if (gso) {
+		send_gso(fd, run, sizeof(run), 40, &srv, srvlen);
+	} else {
+		for (int i = 0; i < 20; i++)
+			cr_assert_eq(sendto(fd, run + 40 * i, 40, 0, (struct sockaddr *)&srv,
+					    srvlen),
+				     40);
+	}
+	run_until(loop, &k.n, 20);
+	cr_assert_eq(udp_queued(s), 4, "the last 4 wait for the before-sleep flush");
+	loop_once(loop, 0);
+	cr_assert_eq(udp_queued(s), 0);
+	for (int i = 0; i < 20; i++)
+		cr_assert_eq(k.queued_at[i], (unsigned)(i % 8), "datagram %d saw %u queued", i,
+			     k.queued_at[i]);
+	udp_sock_stats(s, &st);
+	cr_assert_eq(st.tx_datagrams, 20);
+	cr_assert_geq(st.tx_batches, 3, "8, 8 and the last 4 apart");
+	for (int i = 0; i < 20; i++) {
+		cr_assert_eq(recv(fd, buf, sizeof(buf), MSG_DONTWAIT), 40);
+		cr_assert_eq(memcmp(buf, run + 40 * i, 40), 0, "answer %d in order", i);
+	}
+	close(fd);
+	udp_sock_free(s);
+	loop_free(loop);
+}
+
+Test(udp, answers_leave_every_rx_batch)
+{
+	early_flush(false);
+}
+
+Test(udp, answers_leave_every_rx_batch_inside_a_gro_run)
+{
+	if (!gro_supported())
+		cr_skip_test("UDP_GRO not supported here: the run's flushes are not checked");
+	early_flush(true);
+}

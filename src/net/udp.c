@@ -169,6 +169,7 @@ struct udp_sock {
 	struct sockaddr_storage *rx_addr;
 	char *rx_buf;
 	union udp_rx_ctl *rx_ctl; /* per slot: UDP_GRO's segment size */
+	unsigned rx_unflushed;    /* datagrams handed over since the last flush */
 	bool gro;                 /* UDP_GRO set on the socket(s) */
 
 	/* send: slots [0, tx_n) hold queued datagrams, their bytes packed in
@@ -344,13 +345,25 @@ static size_t gro_segment(const struct msghdr *h)
 	return seg > 0 ? (size_t)seg : 0;
 }
 
-/* One datagram read: shed (overloaded) or handed to the callback. */
+/* One datagram read: shed (overloaded) or handed to the callback. After
+ * every rx_batch datagrams handed over, what the callbacks queued leaves,
+ * as the echo server answers each recvmmsg() batch: not only before the
+ * loop sleeps, when the whole readiness was handled (up to rx_rounds full
+ * batches, or a GRO run of 64 in one slot). The first answers do not wait
+ * for the last requests' work and the peer works on them meanwhile (in a
+ * closed loop the two sides overlap instead of taking turns); a flush of
+ * 32 answers to one destination is still one GSO message. */
 static void rx_one(struct udp_sock *s, const char *b, size_t len, const struct msghdr *h)
 {
 	if (s->load != UDP_LOAD_OK && shed_unparsed(s, b, len))
 		return;
 	s->st.rx_datagrams++;
 	s->cb(s->arg, s, b, len, (const struct sockaddr *)h->msg_name, h->msg_namelen);
+	if (++s->rx_unflushed >= s->rx_batch) {
+		s->rx_unflushed = 0;
+		if (s->tx_n && s->blocked < 0)
+			udp_flush(s);
+	}
 }
 
 static void udp_rx(struct udp_sock *s, int fd)
