@@ -128,12 +128,25 @@ static struct sip_str to_tag(struct reg_ctx *c, char *buf)
 }
 
 /* RFC 3261 token: alphanum / "-" / "." / "!" / "%" / "*" / "_" / "+" / "`" /
- * "'" / "~", as a bitmap of the bytes 0..127 */
+ * "'" / "~" (one load a byte: the Via parameter check below reads ~50 bytes
+ * a response) */
 static bool is_token(unsigned char ch)
 {
-	static const uint64_t tok[2] = {0x03ff6ca200000000ull, 0x47ffffff87fffffeull};
+	static const uint8_t tok[256] = {
+		['a'] = 1, ['b'] = 1, ['c'] = 1, ['d'] = 1, ['e'] = 1, ['f'] = 1, ['g'] = 1,
+		['h'] = 1, ['i'] = 1, ['j'] = 1, ['k'] = 1, ['l'] = 1, ['m'] = 1, ['n'] = 1,
+		['o'] = 1, ['p'] = 1, ['q'] = 1, ['r'] = 1, ['s'] = 1, ['t'] = 1, ['u'] = 1,
+		['v'] = 1, ['w'] = 1, ['x'] = 1, ['y'] = 1, ['z'] = 1, ['A'] = 1, ['B'] = 1,
+		['C'] = 1, ['D'] = 1, ['E'] = 1, ['F'] = 1, ['G'] = 1, ['H'] = 1, ['I'] = 1,
+		['J'] = 1, ['K'] = 1, ['L'] = 1, ['M'] = 1, ['N'] = 1, ['O'] = 1, ['P'] = 1,
+		['Q'] = 1, ['R'] = 1, ['S'] = 1, ['T'] = 1, ['U'] = 1, ['V'] = 1, ['W'] = 1,
+		['X'] = 1, ['Y'] = 1, ['Z'] = 1, ['0'] = 1, ['1'] = 1, ['2'] = 1, ['3'] = 1,
+		['4'] = 1, ['5'] = 1, ['6'] = 1, ['7'] = 1, ['8'] = 1, ['9'] = 1, ['-'] = 1,
+		['.'] = 1, ['!'] = 1, ['%'] = 1, ['*'] = 1, ['_'] = 1, ['+'] = 1, ['`'] = 1,
+		['\''] = 1, ['~'] = 1,
+	};
 
-	return ch < 128 && (tok[ch >> 6] >> (ch & 63) & 1);
+	return tok[ch];
 }
 
 static bool is_lws(char ch)
@@ -241,7 +254,7 @@ static int begin_reg(struct reg_ctx *c, unsigned status, struct sip_str reason,
 	if (!c->port)
 		rport = 0;
 	if (rport)
-		for (uint16_t v = c->port; v; v /= 10)
+		for (unsigned v = c->port; v; v /= 10)
 			port[portlen++] = (char)('0' + v % 10);
 	/* an upper bound of what follows the status line: the Via's value
 	 * with, per parameter and once more, ";" or ";rport=65535" or
