@@ -162,6 +162,30 @@ static const char *header(const char *p, const char *end, const char *name, char
 	return NULL;
 }
 
+/* Where the message at p ends (its header block and Content-Length's body),
+ * so the next one starts: NULL when it runs to end (the last one, or one
+ * truncated by the snap length). */
+static const char *message_end(const char *p, const char *end)
+{
+	const char *v, *ve, *e = p;
+	unsigned long clen = 0;
+
+	for (;;) {
+		e = memchr(e, '\n', (size_t)(end - e));
+		if (!e || end - e < 3)
+			return NULL;
+		if (e[1] == '\r' && e[2] == '\n')
+			break;
+		e++;
+	}
+	v = header(p, e + 1, "Content-Length", 'l', &ve);
+	if (v)
+		clen = strtoul(v, NULL, 10);
+	if (clen > (size_t)(end - (e + 3)))
+		return NULL;
+	return e + 3 + clen;
+}
+
 static int cmp64(const void *a, const void *b)
 {
 	int64_t x = *(const int64_t *)a, y = *(const int64_t *)b;
@@ -188,7 +212,7 @@ int main(int argc, char **argv)
 	long expire = 60, gap_ms = 5000;
 	const char *path = NULL, *tsvpath = NULL;
 	unsigned char gh[24], rh[16];
-	static unsigned char pkt[65536];
+	static unsigned char pkt[65536 + 256]; /* a 64 KiB GSO packet and its headers */
 	int swap = 0, nano = 0;
 	uint32_t link;
 	FILE *f, *tsv = NULL;
@@ -274,100 +298,110 @@ int main(int argc, char **argv)
 			unparsed++;
 			continue;
 		}
-		sip = (const char *)ip + ihl + 8;
+		const char *next = (const char *)ip + ihl + 8, *mend;
+
 		end = (const char *)pkt + incl;
-		if (memcmp(sip, "REGISTER ", 9) != 0)
-			continue;
-		registers++;
-		v = header(sip, end, "To", 't', &ve);
-		cv = header(sip, end, "CSeq", '\0', &cve);
-		const char *vv, *vve;
-		uint32_t branch = 0;
+		/* A UDP GSO message (the trunk side sends a run of equal-size
+		 * REGISTERs to the upstream as one, src/net/udp.c) reaches the
+		 * loopback tap before it is cut into datagrams: one captured
+		 * packet, its SIP messages back to back, one send time. */
+		for (; next && end - next >= 9; ) {
+			sip = next;
+			next = message_end(sip, end);
+			mend = next ? next : end;
+			if (memcmp(sip, "REGISTER ", 9) != 0)
+				continue;
+			registers++;
+			v = header(sip, mend, "To", 't', &ve);
+			cv = header(sip, mend, "CSeq", '\0', &cve);
+			const char *vv, *vve;
+			uint32_t branch = 0;
 
-		vv = header(sip, end, "Via", 'v', &vve);
-		if (vv) {
-			for (const char *q = vv; q + 7 <= vve; q++)
-				if (strncasecmp(q, "branch=", 7) == 0) {
-					const char *b = q + 7, *be = b;
+			vv = header(sip, mend, "Via", 'v', &vve);
+			if (vv) {
+				for (const char *q = vv; q + 7 <= vve; q++)
+					if (strncasecmp(q, "branch=", 7) == 0) {
+						const char *b = q + 7, *be = b;
 
-					while (be < vve && *be != ';' && *be != ',' && *be != ' ')
-						be++;
-					branch = fnv1a(b, (size_t)(be - b));
+						while (be < vve && *be != ';' && *be != ',' && *be != ' ')
+							be++;
+						branch = fnv1a(b, (size_t)(be - b));
+						break;
+					}
+			}
+			if (!v || !cv) {
+				unparsed++;
+				continue;
+			}
+			/* the user part of the To URI: after "sip:" up to '@' */
+			const char *s = NULL;
+			for (const char *q = v; q + 4 <= ve; q++)
+				if (strncasecmp(q, "sip:", 4) == 0) {
+					s = q + 4;
 					break;
 				}
-		}
-		if (!v || !cv) {
-			unparsed++;
-			continue;
-		}
-		/* the user part of the To URI: after "sip:" up to '@' */
-		const char *s = NULL;
-		for (const char *q = v; q + 4 <= ve; q++)
-			if (strncasecmp(q, "sip:", 4) == 0) {
-				s = q + 4;
-				break;
+			const char *at = s ? memchr(s, '@', (size_t)(ve - s)) : NULL;
+			if (!at || at == s) {
+				unparsed++;
+				continue;
 			}
-		const char *at = s ? memchr(s, '@', (size_t)(ve - s)) : NULL;
-		if (!at || at == s) {
-			unparsed++;
-			continue;
-		}
-		uint32_t cseq = (uint32_t)strtoul(cv, NULL, 10);
-		int fresh;
-		struct user *u = lookup(s, (size_t)(at - s), &fresh);
+			uint32_t cseq = (uint32_t)strtoul(cv, NULL, 10);
+			int fresh;
+			struct user *u = lookup(s, (size_t)(at - s), &fresh);
 
-		if (!u) {
-			fprintf(stderr, "trunkscale-lateness: out of memory\n");
-			return 1;
-		}
-		if (fresh) {
-			u->last_us = ts;
-			u->last_cseq = cseq;
-			u->last_branch = branch;
-			continue;
-		}
-		if (cseq == u->last_cseq && branch == u->last_branch) {
-			retrans++;
-			continue;
-		}
-		if (ts - u->last_us < gap_ms * 1000) {
-			resends++;
-			u->last_us = ts;
-			u->last_cseq = cseq;
-			u->last_branch = branch;
-			continue;
-		}
-		uint32_t h = fnv1a(s, (size_t)(at - s));
-		uint16_t spread = (uint16_t)((h * 2654435761u) >> 16);
-		int64_t due_ms = half_ms - (int64_t)((uint64_t)half_ms / 10 * spread / 65536);
-		int64_t l = ts - u->last_us - due_ms * 1000;
-
-		if (ts - u->last_us > (int64_t)expire * 1000000)
-			lapses++;
-		if (l > 20000)
-			over20++;
-		if (nlat == latcap) {
-			latcap = latcap ? latcap * 2 : 1u << 16;
-			int64_t *nl = realloc(lat, latcap * sizeof(*lat));
-			if (!nl) {
+			if (!u) {
 				fprintf(stderr, "trunkscale-lateness: out of memory\n");
 				return 1;
 			}
-			lat = nl;
-			nl = realloc(mar, latcap * sizeof(*mar));
-			if (!nl) {
-				fprintf(stderr, "trunkscale-lateness: out of memory\n");
-				return 1;
+			if (fresh) {
+				u->last_us = ts;
+				u->last_cseq = cseq;
+				u->last_branch = branch;
+				continue;
 			}
-			mar = nl;
+			if (cseq == u->last_cseq && branch == u->last_branch) {
+				retrans++;
+				continue;
+			}
+			if (ts - u->last_us < gap_ms * 1000) {
+				resends++;
+				u->last_us = ts;
+				u->last_cseq = cseq;
+				u->last_branch = branch;
+				continue;
+			}
+			uint32_t h = fnv1a(s, (size_t)(at - s));
+			uint16_t spread = (uint16_t)((h * 2654435761u) >> 16);
+			int64_t due_ms = half_ms - (int64_t)((uint64_t)half_ms / 10 * spread / 65536);
+			int64_t l = ts - u->last_us - due_ms * 1000;
+
+			if (ts - u->last_us > (int64_t)expire * 1000000)
+				lapses++;
+			if (l > 20000)
+				over20++;
+			if (nlat == latcap) {
+				latcap = latcap ? latcap * 2 : 1u << 16;
+				int64_t *nl = realloc(lat, latcap * sizeof(*lat));
+				if (!nl) {
+					fprintf(stderr, "trunkscale-lateness: out of memory\n");
+					return 1;
+				}
+				lat = nl;
+				nl = realloc(mar, latcap * sizeof(*mar));
+				if (!nl) {
+					fprintf(stderr, "trunkscale-lateness: out of memory\n");
+					return 1;
+				}
+				mar = nl;
+			}
+			mar[nlat] = u->last_us + (int64_t)expire * 1000000 - ts;
+			lat[nlat++] = l;
+			if (tsv)
+				fprintf(tsv, "%.*s\t%lld\n", (int)(at - s), s, (long long)l);
+			u->last_us = ts;
+			u->last_cseq = cseq;
+			u->last_branch = branch;
 		}
-		mar[nlat] = u->last_us + (int64_t)expire * 1000000 - ts;
-		lat[nlat++] = l;
-		if (tsv)
-			fprintf(tsv, "%.*s\t%lld\n", (int)(at - s), s, (long long)l);
-		u->last_us = ts;
-		u->last_cseq = cseq;
-		u->last_branch = branch;
 	}
 	fclose(f);
 	if (tsv)
