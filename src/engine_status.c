@@ -57,6 +57,23 @@ static const struct field rfields[] = {
 };
 #undef R
 
+/* struct udp_stats members in /status as "udp_<member>" (summed over the
+ * worker's UDP sockets, companions included) */
+#define U(n)                                                                             \
+	{                                                                                \
+"udp_" #n, offsetof(struct udp_stats, n)                                 \
+	}
+static const struct field ufields[] = {
+        U(rx_datagrams), U(rx_truncated), U(rx_gro),   U(tx_datagrams), U(tx_drops),
+        U(tx_errors),    U(tx_eagain),    U(tx_gso),   U(tx_gso_off),   U(peers),
+};
+#undef U
+
+static uint64_t *ufield(struct udp_stats *u, size_t off)
+{
+	return (uint64_t *)(void *)((char *)u + off);
+}
+
 static uint64_t load(const void *base, size_t off)
 {
 	const uint64_t *p = (const uint64_t *)(const void *)((const char *)base + off);
@@ -80,6 +97,7 @@ static void worker_json(const struct worker *w, json_t *o)
 	json_t *sent = json_object_get(o, "responses_sent");
 
 	uint64_t unparsed = 0;
+	struct udp_stats u = {0};
 
 	for (size_t i = 0; i < sizeof(wfields) / sizeof(wfields[0]); i++)
 		add(o, wfields[i].name, load(&w->st, wfields[i].off));
@@ -87,6 +105,16 @@ static void worker_json(const struct worker *w, json_t *o)
 	for (unsigned j = 0; j < w->nudp; j++)
 		unparsed += udp_sock_shed(w->udp[j]);
 	add(o, "shed_unparsed", unparsed);
+	/* the UDP sockets' own counters (relaxed loads: udp_sock_stats) */
+	for (unsigned j = 0; j < w->nudp; j++) {
+		struct udp_stats one;
+
+		udp_sock_stats(w->udp[j], &one);
+		for (size_t i = 0; i < sizeof(ufields) / sizeof(ufields[0]); i++)
+			*ufield(&u, ufields[i].off) += *ufield(&one, ufields[i].off);
+	}
+	for (size_t i = 0; i < sizeof(ufields) / sizeof(ufields[0]); i++)
+		add(o, ufields[i].name, *ufield(&u, ufields[i].off));
 	if (!req) {
 		req = json_object();
 		json_object_set_new(o, "requests", req);

@@ -146,6 +146,34 @@ static const struct fam sip_totals[] = {
 	   "New REGISTERs shed under overload: answered 503 with Retry-After, or dropped "
 	   "before parsing.",
 	   "reason", {"shed_503", "503"}, {"shed_unparsed", "unparsed"}),
+	BY("sipreg_udp_datagrams_total", C,
+	   "UDP datagrams, all sockets: received (handed to the SIP layer, one per "
+	   "datagram of a GRO run) and sent (taken by the kernel).",
+	   "direction", {"udp_rx_datagrams", "rx"}, {"udp_tx_datagrams", "tx"}),
+	ONE("sipreg_udp_truncated_total", C,
+	    "UDP datagrams received larger than the maximum datagram size: dropped.",
+	    "udp_rx_truncated"),
+	ONE("sipreg_udp_send_dropped_total", C,
+	    "UDP datagrams dropped before the kernel: send queue full or too large for it.",
+	    "udp_tx_drops"),
+	ONE("sipreg_udp_send_errors_total", C,
+	    "UDP datagrams the kernel refused (EMSGSIZE, EHOSTUNREACH...): dropped.",
+	    "udp_tx_errors"),
+	ONE("sipreg_udp_send_eagain_total", C,
+	    "UDP sends that found the socket buffer full (EAGAIN): left queued, sent when "
+	    "writable.",
+	    "udp_tx_eagain"),
+	ONE("sipreg_udp_gso_datagrams_total", C,
+	    "UDP datagrams sent in segmentation offload (UDP_SEGMENT) messages.",
+	    "udp_tx_gso"),
+	ONE("sipreg_udp_gso_disabled_sockets", G,
+	    "UDP sockets where the kernel refused segmentation offload (turned off).",
+	    "udp_tx_gso_off"),
+	ONE("sipreg_udp_gro_datagrams_total", C,
+	    "UDP datagrams received in receive offload (UDP_GRO) runs.", "udp_rx_gro"),
+	ONE("sipreg_udp_peer_sockets", G,
+	    "Open connected companion UDP sockets (one per busiest destination).",
+	    "udp_peers"),
 };
 
 /* sip.workers[] (engine_status) */

@@ -153,6 +153,96 @@ check "/metrics = /status (REGISTER requests)" \
 	"$(status | jq -r '.registrar_requests.requests')" \
 	"$(value sipreg_registrar_registers_total "$tmp/m1.txt")"
 
+# the UDP sockets' counters (udp_* in /status sip.totals, sipreg_udp_* in
+# /metrics): 5 UDP_SEGMENT (GSO) messages of 64 equal-size OPTIONS each from
+# one socket, so 320 datagrams that reach sipregd as GRO runs, 320 equal-size
+# answers to one destination (sent as GSO runs, and enough of them to open a
+# connected companion socket: UDP_PEER_PROMOTE is 256)
+ukeys="udp_rx_datagrams udp_rx_truncated udp_rx_gro udp_tx_datagrams udp_tx_drops
+	udp_tx_errors udp_tx_eagain udp_tx_gso udp_tx_gso_off udp_peers"
+status >"$tmp/s2.json" || bad "status before UDP traffic failed"
+scrape "$tmp/m2.txt" >/dev/null || bad "scrape before UDP traffic failed"
+timeout 20 python3 - "$udp" >"$tmp/gso.out" 2>&1 <<'PY'
+import socket, sys, time
+host, port = "127.0.0.1", sys.argv[1]
+s = socket.socket(socket.AF_INET, socket.SOCK_DGRAM)
+s.bind(("127.0.0.1", 0))
+me = s.getsockname()[1]
+def opt(i):
+    return ("OPTIONS sip:127.0.0.1 SIP/2.0\r\n"
+            f"Via: SIP/2.0/UDP 127.0.0.1:{me};branch=z9hG4bK-g{i:06d}\r\n"
+            f"From: <sip:probe@127.0.0.1>;tag=g{i:06d}\r\n"
+            "To: <sip:127.0.0.1>\r\n"
+            f"Call-ID: gso-{i:06d}\r\n"
+            "CSeq: 1 OPTIONS\r\nMax-Forwards: 70\r\nContent-Length: 0\r\n\r\n").encode()
+seg = len(opt(0))
+s.setsockopt(socket.SOL_UDP, 103, seg)  # UDP_SEGMENT
+s.settimeout(2)
+got = 0
+for m in range(5):
+    s.sendto(b"".join(opt(m * 64 + k) for k in range(64)), (host, int(port)))
+    try:
+        while got < (m + 1) * 64:
+            d = s.recv(65536)
+            got += d.count(b"SIP/2.0 200 ")
+    except socket.timeout:
+        break
+print(f"answers {got}")
+PY
+check "GSO OPTIONS: answers" "answers 320" "$(cat "$tmp/gso.out")"
+sleep 0.3
+status >"$tmp/s3.json" || bad "status after UDP traffic failed"
+scrape "$tmp/m3.txt" >/dev/null || bad "scrape after UDP traffic failed"
+sdelta() { # sdelta KEY: sip.totals.KEY in s3 minus in s2 (null: key missing)
+	jq -r --slurpfile a "$tmp/s2.json" --arg k "$1" \
+		'if .sip.totals[$k] == null or $a[0].sip.totals[$k] == null then "missing"
+		 else .sip.totals[$k] - $a[0].sip.totals[$k] end' "$tmp/s3.json"
+}
+check "/status udp_rx_datagrams" 320 "$(sdelta udp_rx_datagrams)"
+check "/status udp_tx_datagrams" 320 "$(sdelta udp_tx_datagrams)"
+check "/status udp_rx_gro (every datagram came in a GRO run)" 320 "$(sdelta udp_rx_gro)"
+atleast "/status udp_tx_gso" 2 "$(sdelta udp_tx_gso)"
+for k in udp_rx_truncated udp_tx_drops udp_tx_errors udp_tx_eagain udp_tx_gso_off; do
+	check "/status $k" 0 "$(sdelta "$k")"
+done
+atleast "/status udp_peers" 1 "$(jq -r '.sip.totals.udp_peers' "$tmp/s3.json")"
+check "/status udp_peers before" 0 "$(jq -r '.sip.totals.udp_peers' "$tmp/s2.json")"
+m2=$tmp/m2.txt m3=$tmp/m3.txt
+mdelta() { # mdelta SAMPLE: value in m3 minus value in m2 (absent: "missing")
+	local a b
+	a=$(value "$1" "$m2"); b=$(value "$1" "$m3")
+	[ -n "$a" ] && [ -n "$b" ] && echo $((b - a)) || echo missing
+}
+check "/metrics rx datagrams" 320 "$(mdelta 'sipreg_udp_datagrams_total{direction="rx"}')"
+check "/metrics tx datagrams" 320 "$(mdelta 'sipreg_udp_datagrams_total{direction="tx"}')"
+check "/metrics GRO datagrams" 320 "$(mdelta sipreg_udp_gro_datagrams_total)"
+atleast "/metrics GSO datagrams" 2 "$(mdelta sipreg_udp_gso_datagrams_total)"
+for f in sipreg_udp_truncated_total sipreg_udp_send_dropped_total \
+	sipreg_udp_send_errors_total sipreg_udp_send_eagain_total; do
+	check "/metrics $f" 0 "$(mdelta "$f")"
+done
+# every sample = its /status key (no traffic between the two reads)
+while read -r sample key; do
+	check "/metrics $sample = /status $key" "$(jq -r ".sip.totals.$key" "$tmp/s3.json")" \
+		"$(value "$sample" "$m3")"
+done <<'MAP'
+sipreg_udp_datagrams_total{direction="rx"} udp_rx_datagrams
+sipreg_udp_datagrams_total{direction="tx"} udp_tx_datagrams
+sipreg_udp_truncated_total udp_rx_truncated
+sipreg_udp_send_dropped_total udp_tx_drops
+sipreg_udp_send_errors_total udp_tx_errors
+sipreg_udp_send_eagain_total udp_tx_eagain
+sipreg_udp_gso_datagrams_total udp_tx_gso
+sipreg_udp_gso_disabled_sockets udp_tx_gso_off
+sipreg_udp_gro_datagrams_total udp_rx_gro
+sipreg_udp_peer_sockets udp_peers
+MAP
+# per worker too, and the workers add up to the totals
+for k in $ukeys; do
+	check "/status $k: sum of the workers = total" "$(jq -r ".sip.totals.$k" "$tmp/s3.json")" \
+		"$(jq -r "[.sip.workers[].$k] | add" "$tmp/s3.json")"
+done
+
 # a second daemon wanting the same http port does not start
 sed -e "s|^socket = .*|socket = $tmp/admin2.sock|" -e "s|^path = .*|path = $tmp/sipreg2.db|" \
 	-e "s|^http = .*|http = 127.0.0.1:$mport|" "$tmp/sipreg.conf" >"$tmp/second.conf"

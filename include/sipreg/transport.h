@@ -170,6 +170,10 @@ int udp_flush(struct udp_sock *s);
 /* Datagrams waiting in the send queue. */
 unsigned udp_queued(const struct udp_sock *s);
 
+/* The counters of s into out. Any thread while s lives: the loop thread
+ * stores each counter with a relaxed atomic store and this reads each with
+ * a relaxed atomic load (no torn value; counters read from another thread
+ * may be a few datagrams apart from one another). */
 void udp_sock_stats(const struct udp_sock *s, struct udp_stats *out);
 
 /* The level of s as of its last receive: UDP_LOAD_OK after a short batch

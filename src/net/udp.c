@@ -106,8 +106,13 @@
 
 #define UDP_MAX_PAYLOAD 65507u /* IPv4: 65535 - 20 (IP) - 8 (UDP) */
 #define UDP_MAX_BATCH 64u
-/* A counter the admin thread may read (udp_sock_shed): relaxed store. */
-#define STAT_BUMP(f) __atomic_store_n(&(f), (f) + 1, __ATOMIC_RELAXED)
+/* The counters (s->st) are written by the loop thread only and read from
+ * any thread (udp_sock_stats, udp_sock_shed): a relaxed store of the new
+ * value (a plain store on x86-64 and arm64: no lock, no read-modify-write),
+ * so that a reader never sees a torn value. */
+#define STAT_ADD(f, n) __atomic_store_n(&(f), (f) + (n), __ATOMIC_RELAXED)
+#define STAT_BUMP(f) STAT_ADD(f, 1)
+#define STAT_SET(f, v) __atomic_store_n(&(f), (v), __ATOMIC_RELAXED)
 #define UDP_RCVBUF_DEFAULT (4 << 20)
 /* Receive-queue fill (SK_MEMINFO_RMEM_ALLOC / SO_RCVBUF, in 1/1024) of the
  * levels. The kernel releases the memory of datagrams already read in
@@ -357,7 +362,7 @@ static void rx_one(struct udp_sock *s, const char *b, size_t len, const struct m
 {
 	if (s->load != UDP_LOAD_OK && shed_unparsed(s, b, len))
 		return;
-	s->st.rx_datagrams++;
+	STAT_BUMP(s->st.rx_datagrams);
 	s->cb(s->arg, s, b, len, (const struct sockaddr *)h->msg_name, h->msg_namelen);
 	if (++s->rx_unflushed >= s->rx_batch) {
 		s->rx_unflushed = 0;
@@ -383,7 +388,7 @@ static void udp_rx(struct udp_sock *s, int fd)
 			if (errno == EINTR)
 				continue;
 			if (errno != EAGAIN)
-				s->st.rx_errors++;
+				STAT_BUMP(s->st.rx_errors);
 			else
 				s->load = UDP_LOAD_OK;
 			return;
@@ -392,7 +397,7 @@ static void udp_rx(struct udp_sock *s, int fd)
 			s->load = UDP_LOAD_OK;
 			return;
 		}
-		s->st.rx_batches++;
+		STAT_BUMP(s->st.rx_batches);
 		update_load(s, fd, (unsigned)n);
 		for (i = 0; i < (unsigned)n; i++) {
 			struct msghdr *h = &s->rx_msgs[i].msg_hdr;
@@ -400,7 +405,7 @@ static void udp_rx(struct udp_sock *s, int fd)
 			size_t len = s->rx_msgs[i].msg_len, seg;
 
 			if (h->msg_flags & MSG_TRUNC) {
-				s->st.rx_truncated++;
+				STAT_BUMP(s->st.rx_truncated);
 				continue;
 			}
 			seg = s->gro ? gro_segment(h) : 0;
@@ -411,7 +416,7 @@ static void udp_rx(struct udp_sock *s, int fd)
 			/* a GRO run: its datagrams one by one (the last may
 			 * be shorter) */
 			for (size_t off = 0; off < len; off += seg) {
-				s->st.rx_gro++;
+				STAT_BUMP(s->st.rx_gro);
 				rx_one(s, b + off, len - off < seg ? len - off : seg, h);
 			}
 		}
@@ -569,10 +574,10 @@ int udp_flush(struct udp_sock *s)
 			for (unsigned m = 0; m < (unsigned)n; m++) {
 				done += s->gso_cnt[m];
 				if (s->gso_cnt[m] > 1)
-					s->st.tx_gso += s->gso_cnt[m];
+					STAT_ADD(s->st.tx_gso, s->gso_cnt[m]);
 			}
-			s->st.tx_batches++;
-			s->st.tx_datagrams += done;
+			STAT_BUMP(s->st.tx_batches);
+			STAT_ADD(s->st.tx_datagrams, done);
 			sent += done;
 			continue;
 		}
@@ -584,11 +589,11 @@ int udp_flush(struct udp_sock *s)
 		    (errno == EINVAL || errno == EIO || errno == EOPNOTSUPP ||
 		     errno == ENOPROTOOPT || errno == EMSGSIZE)) {
 			s->gso_off = true;
-			s->st.tx_gso_off++;
+			STAT_BUMP(s->st.tx_gso_off);
 			continue;
 		}
 		if (n < 0 && (errno == EAGAIN || errno == ENOBUFS)) {
-			s->st.tx_eagain++;
+			STAT_BUMP(s->st.tx_eagain);
 			r = -EAGAIN;
 			blocked = (int)peer;
 			break;
@@ -598,13 +603,13 @@ int udp_flush(struct udp_sock *s)
 		if (n < 0 && peer && retried != sent &&
 		    (errno == ECONNREFUSED || errno == EHOSTUNREACH ||
 		     errno == ENETUNREACH || errno == EHOSTDOWN)) {
-			s->st.tx_peer_errors++;
+			STAT_BUMP(s->st.tx_peer_errors);
 			retried = sent;
 			continue;
 		}
 		/* the datagram at `sent` is refused: drop it, go on */
 		r = n < 0 ? -errno : -EIO;
-		s->st.tx_errors++;
+		STAT_BUMP(s->st.tx_errors);
 		sent++;
 	}
 	tx_consume(s, sent);
@@ -673,12 +678,12 @@ static unsigned peer_open(struct udp_sock *s, const struct sockaddr *dst,
 	memset(&p->addr, 0, sizeof(p->addr));
 	memcpy(&p->addr, dst, dstlen);
 	p->len = dstlen;
-	s->st.peers = ++s->npeers;
+	STAT_SET(s->st.peers, ++s->npeers);
 	return s->npeers;
 fail:
 	close(fd);
 off:
-	s->st.peer_open_errors++;
+	STAT_BUMP(s->st.peer_open_errors);
 	s->peers_off = true;
 	return 0;
 }
@@ -744,14 +749,14 @@ int udp_send_queue(struct udp_sock *s, const void *buf, size_t len,
 	if (dstlen > sizeof(struct sockaddr_storage))
 		return -EINVAL;
 	if (len > UDP_MAX_PAYLOAD || len > s->tx_bytes) {
-		s->st.tx_drops++;
+		STAT_BUMP(s->st.tx_drops);
 		return -EMSGSIZE;
 	}
 	if (tx_full(s, len)) {
 		if (s->blocked < 0)
 			udp_flush(s);
 		if (tx_full(s, len)) {
-			s->st.tx_drops++;
+			STAT_BUMP(s->st.tx_drops);
 			return -ENOBUFS;
 		}
 	}
@@ -770,17 +775,17 @@ int udp_send_now(struct udp_sock *s, const void *buf, size_t len,
 		n = sendto(s->fd, buf, len, MSG_DONTWAIT, dst, dstlen);
 	while (n < 0 && errno == EINTR);
 	if (n >= 0) {
-		s->st.tx_datagrams++;
+		STAT_BUMP(s->st.tx_datagrams);
 		return 0;
 	}
 	if (errno == EAGAIN || errno == ENOBUFS) {
-		s->st.tx_eagain++;
+		STAT_BUMP(s->st.tx_eagain);
 		n = udp_send_queue(s, buf, len, dst, dstlen);
 		if (n == 0 && s->blocked < 0)
 			want_write(s, 0);
 		return (int)n;
 	}
-	s->st.tx_errors++;
+	STAT_BUMP(s->st.tx_errors);
 	return -errno;
 }
 
@@ -801,7 +806,13 @@ int udp_sock_local(const struct udp_sock *s, struct sockaddr *addr, socklen_t *l
 
 void udp_sock_stats(const struct udp_sock *s, struct udp_stats *out)
 {
-	*out = s->st;
+	const uint64_t *in = (const uint64_t *)(const void *)&s->st;
+	uint64_t *o = (uint64_t *)(void *)out;
+
+	_Static_assert(sizeof(struct udp_stats) % sizeof(uint64_t) == 0,
+	               "struct udp_stats: uint64_t counters only");
+	for (size_t i = 0; i < sizeof(*out) / sizeof(uint64_t); i++)
+		o[i] = __atomic_load_n(&in[i], __ATOMIC_RELAXED);
 }
 
 enum udp_load udp_sock_load(const struct udp_sock *s)
