@@ -59,7 +59,7 @@ struct log_site {
 	const char *file;
 	int line;
 	pthread_mutex_t lock;
-	bool registered;
+	bool registered; /* set once under log.c's list lock; read atomically */
 	uint64_t window_start_ms;
 	unsigned int printed;
 	unsigned long suppressed;

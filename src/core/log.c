@@ -203,11 +203,19 @@ static void print_summary(struct log_site *site, unsigned long n, unsigned int i
 	         interval);
 }
 
+/* Links a site into the list once. Called before the site's own lock is
+ * taken, so that list_lock always comes first (log_flush takes list_lock,
+ * then each site's lock): no lock-order cycle. */
 static void site_register(struct log_site *site)
 {
+	if (__atomic_load_n(&site->registered, __ATOMIC_ACQUIRE))
+		return;
 	pthread_mutex_lock(&list_lock);
-	site->next = sites;
-	sites = site;
+	if (!site->registered) {
+		site->next = sites;
+		sites = site;
+		__atomic_store_n(&site->registered, true, __ATOMIC_RELEASE);
+	}
 	pthread_mutex_unlock(&list_lock);
 }
 
@@ -222,11 +230,8 @@ void log_emit(struct log_site *site, enum log_level level, const char *event,
 
 	if ((unsigned int)level > LOG_LEVEL_DEBUG)
 		level = LOG_LEVEL_DEBUG;
+	site_register(site);
 	pthread_mutex_lock(&site->lock);
-	if (!site->registered) {
-		site->registered = true;
-		site_register(site);
-	}
 	if (burst != 0) {
 		uint64_t now = now_ms();
 

@@ -456,6 +456,7 @@ static struct cfgblk *cfg_copy(const struct ua_trunk_config *c)
 	size_t n = sizeof(struct cfgblk);
 	struct cfgblk *b;
 	char *p;
+	const char *h;
 	uint16_t port;
 	union ua_sockaddr a;
 	uint8_t len;
@@ -477,7 +478,10 @@ static struct cfgblk *cfg_copy(const struct ua_trunk_config *c)
 	b->c.domain = put(&p, c->domain);
 	b->c.realm = put(&p, c->realm);
 	b->c.contact_user = put(&p, c->contact_user);
-	b->name_host = !is_numeric(dest_host(&b->c, &port), &a, &len, port);
+	/* dest_host() sets port: called first, as C leaves the order in which
+	 * a call's arguments are evaluated open */
+	h = dest_host(&b->c, &port);
+	b->name_host = !is_numeric(h, &a, &len, port);
 	return b;
 }
 
