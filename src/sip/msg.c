@@ -42,6 +42,7 @@
 #include "sipreg/sip.h"
 #include "sip/msg_internal.h"
 #include "sip/simd.h" /* SIP_SSE2: the scalar loops below do the same job */
+#include "charclass.h" /* cc_load: num4 below */
 
 
 /* ------------------------------------------------------------------------ */
@@ -115,17 +116,6 @@ static inline uint64_t load64(const char *p)
 	return x;
 }
 
-/* Four bytes, the first in the lowest bits, whatever the byte order. */
-static inline uint32_t load32(const char *p)
-{
-	uint32_t x;
-	memcpy(&x, p, sizeof(x));
-#if defined(__BYTE_ORDER__) && __BYTE_ORDER__ == __ORDER_BIG_ENDIAN__
-	x = __builtin_bswap32(x);
-#endif
-	return x;
-}
-
 /*
  * The run of DIGIT at p (4 bytes readable there), SWAR on one 4-byte load:
  * *n its length, 0 to 3, or 4 when the four bytes are digits (a fifth is not
@@ -139,7 +129,7 @@ static inline uint32_t load32(const char *p)
  */
 static inline uint32_t num4(const char *p, unsigned *n)
 {
-	uint32_t x = load32(p) - 0x30303030u;
+	uint32_t x = (uint32_t)cc_load(p, 4) - 0x30303030u;
 	uint32_t bad = ((x + 0x76767676u) | x) & 0x80808080u;
 	unsigned k = (unsigned)__builtin_ctzll((uint64_t)bad | 1ull << 32) >> 3;
 

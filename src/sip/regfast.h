@@ -104,48 +104,6 @@ SIP_AVX2_INLINE const char *rs_span(const char *p, const char *e, const char *be
 	return cc_span(p, e, rs_cls[k]);
 }
 
-/* The closing quote of a quoted-string whose content starts at p, as
- * cc_quoted_end() finds it (NULL: none before e). */
-SIP_AVX2_INLINE const char *rs_quote_end(const char *p, const char *e, const char *bend)
-{
-	const char *s = p;
-
-	if (sip_likely(bend - e >= 15)) {
-		/* every 16-byte load from below e stays inside the buffer */
-		for (; p < e; p += 16) {
-			unsigned m = cc_quote_mask16(p);
-
-			if (m) {
-				const char *q = p + __builtin_ctz(m);
-
-				if (sip_unlikely(q >= e))
-					return NULL;
-				if (sip_likely(*q == '"'))
-					return q;
-				return cc_quoted_end(s, e); /* a quoted-pair */
-			}
-		}
-		return NULL;
-	}
-	while (bend - p >= 16) {
-		unsigned m = cc_quote_mask16(p);
-
-		if (m) {
-			const char *q = p + __builtin_ctz(m);
-
-			if (sip_unlikely(q >= e))
-				return NULL;
-			if (sip_likely(*q == '"'))
-				return q;
-			break; /* a quoted-pair: the general scan */
-		}
-		if (e - p <= 16)
-			return NULL;
-		p += 16;
-	}
-	return cc_quoted_end(s, e);
-}
-
 /* rs_quote_end(p, e, bend) where p <= e and 16 bytes are readable at e:
  * the first 16 bytes are looked at before any bound. */
 SIP_AVX2_INLINE const char *rs_quote_end_le(const char *p, const char *e)
@@ -167,6 +125,34 @@ SIP_AVX2_INLINE const char *rs_quote_end_le(const char *p, const char *e)
 		p += 16;
 	} while (p < e);
 	return NULL;
+}
+
+/* The closing quote of a quoted-string whose content starts at p, as
+ * cc_quoted_end() finds it (NULL: none before e). */
+SIP_AVX2_INLINE const char *rs_quote_end(const char *p, const char *e, const char *bend)
+{
+	const char *s = p;
+
+	/* every 16-byte load from below e stays inside the buffer */
+	if (sip_likely(bend - e >= 15))
+		return p < e ? rs_quote_end_le(p, e) : NULL;
+	while (bend - p >= 16) {
+		unsigned m = cc_quote_mask16(p);
+
+		if (m) {
+			const char *q = p + __builtin_ctz(m);
+
+			if (sip_unlikely(q >= e))
+				return NULL;
+			if (sip_likely(*q == '"'))
+				return q;
+			break; /* a quoted-pair: the general scan */
+		}
+		if (e - p <= 16)
+			return NULL;
+		p += 16;
+	}
+	return cc_quoted_end(s, e);
 }
 
 /*
