@@ -1288,3 +1288,88 @@ Test(doctor_ep, per_thread_trackers_collected)
 	cr_assert_eq(doctor_ep_lost(), 0);
 	free(s);
 }
+
+/* Space-saving against a reference (the true count of every AOR), with
+ * decays: after each feed of a skewed random stream of 60 AORs into k = 8
+ * slots, at most k tracked, none twice; every count bounds the true one
+ * (count - err <= true <= count, the true count since the last halving
+ * until the first decay); an AOR that enters takes the smallest count of
+ * the feed before (halved when that feed decays) + 1; a tracked one's
+ * count grows by exactly one (halved first when the feed decays); until
+ * the first decay the counts sum to the feeds. */
+Test(doctor_ep, random_stream_against_reference)
+{
+	enum { AORS = 60, FEEDS = 6000, K = 8 };
+	uint64_t truth[AORS] = {0}, now = 5000, epoch = 0, sum = 0;
+	struct doctor_ep_stat *s = NULL;
+	size_t n = 0;
+	char aor[32];
+	bool started = false, decayed = false;
+	unsigned decays_seen = 0;
+
+	cr_assert_eq(doctor_ep_new(&ep, K), 0);
+	srand(11);
+	for (unsigned f = 0; f < FEEDS; f++) {
+		/* skewed: AOR i with weight ~ 1 / (i + 1) */
+		unsigned a = (unsigned)(rand() % AORS);
+		const struct doctor_ep_stat *was;
+		uint64_t min = UINT64_MAX, prev_count = 0;
+		bool decays;
+
+		a = a * (unsigned)(rand() % AORS) / AORS;
+		snprintf(aor, sizeof(aor), "a%u@ref", a);
+		for (size_t i = 0; i < n; i++)
+			if (s[i].count < min)
+				min = s[i].count;
+		was = stat_of(s, n, aor);
+		if (was)
+			prev_count = was->count;
+		now += (uint64_t)(rand() % 4000); /* a decay every ~300 feeds */
+		decays = started && now - epoch >= DOCTOR_EP_DECAY_MS;
+		if (!started || decays) {
+			epoch = now;
+			started = true;
+			decays_seen += decays;
+		}
+		if (decays) {
+			decayed = true;
+			for (unsigned i = 0; i < AORS; i++)
+				truth[i] /= 2;
+			min /= 2;
+			prev_count /= 2;
+			sum = 0;
+		}
+		truth[a]++;
+		sum++;
+		free(s);
+		cr_assert_eq(feed(ep, aor, 3600, 3600, now), 0);
+		cr_assert_eq(doctor_ep_merge(&ep, 1, &s, &n), 0);
+		cr_assert_leq(n, K);
+		const struct doctor_ep_stat *x = stat_of(s, n, aor);
+		cr_assert_not_null(x, "feed %u: %s not tracked", f, aor);
+		if (was)
+			cr_assert_eq(x->count, prev_count + 1, "feed %u", f);
+		else if (n == K && f >= K && x->regs == 1 && x->err > 0)
+			cr_assert_eq(x->count, min + 1, "feed %u: entered above the minimum", f);
+		uint64_t total = 0;
+		for (size_t i = 0; i < n; i++) {
+			unsigned id;
+
+			cr_assert_eq(sscanf(s[i].aor, "a%u@ref", &id), 1);
+			/* exact bounds until the first decay (halving rounds
+			 * count, err and the truth down separately) */
+			if (!decayed) {
+				cr_assert_leq(s[i].count - s[i].err, truth[id], "feed %u %s", f,
+				              s[i].aor);
+				cr_assert_geq(s[i].count, truth[id], "feed %u %s", f, s[i].aor);
+			}
+			if (i)
+				cr_assert_neq(strcmp(s[i - 1].aor, s[i].aor), 0);
+			total += s[i].count;
+		}
+		if (!decayed)
+			cr_assert_eq(total, f + 1, "feed %u: counts sum to the feeds", f);
+	}
+	cr_assert_geq(decays_seen, 10);
+	free(s);
+}

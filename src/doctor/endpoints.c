@@ -12,19 +12,26 @@
  *              at most err, the count it inherited) and its own observations
  *              since it took the slot (REGISTERs, first/last time, a running
  *              average of the interval, expiry asked and granted, source);
- *   heap[k]    the slots by count, smallest first: the one evicted by an AOR
- *              not tracked, which takes its count + 1;
+ *   buckets    the slots grouped by count, the groups in a list by count,
+ *              smallest first (the paper's Stream-Summary): an AOR not
+ *              tracked evicts a slot of the first group and takes its
+ *              count + 1; a count + 1 moves its slot to the next group (or
+ *              a new one) in O(1). (A binary min-heap sifted every feed
+ *              before: with many AORs of nearly equal counts, the common
+ *              case, each sift went all the way down, log2(k) swaps: 240
+ *              of the ~570 instructions of a feed at k = 128.)
  *   index[]    AOR hash -> slot, open addressing (linear probing, deletion
  *              by backward shift), twice as many entries as slots or more.
  *
  * Any AOR sending more than N / k of the N REGISTERs fed is tracked; every
- * DOCTOR_EP_DECAY_MS the counts are halved (the heap order stays) so that the
- * ranking follows the recent past. A feed is a hash, a probe, one slot written
- * and a sift of at most log2(k) levels: no allocation, no lock.
+ * DOCTOR_EP_DECAY_MS the counts are halved (the order stays; groups whose
+ * halves are equal merge) so that the ranking follows the recent past. A
+ * feed is a hash, a probe, one slot written and one slot moved between
+ * groups: no allocation, no lock.
  *
  * Readers (the doctor, another thread) copy the slots under a per-slot
  * sequence counter (seqlock): the writer makes it odd while it writes, so a
- * torn copy is seen and taken again. The heap and the index are the
+ * torn copy is seen and taken again. The groups and the index are the
  * writer's alone.
  */
 #include <arpa/inet.h>
@@ -59,9 +66,19 @@ struct ep_slot {
 	char aor[DOCTOR_EP_AOR_MAX];
 };
 
-struct ep_heap {
+#define EP_NIL 0xffffu /* no bucket, no slot (k <= DOCTOR_EP_K_MAX < EP_NIL) */
+
+/* A group of slots with one count; the groups in a list by count. */
+struct ep_bucket {
 	uint64_t count;
-	uint32_t slot;
+	uint16_t head;       /* its first slot (never EP_NIL in the list) */
+	uint16_t prev, next; /* buckets with a smaller / larger count */
+};
+
+/* A slot's place: its bucket and its neighbours there. */
+struct ep_link {
+	uint16_t bucket;
+	uint16_t prev, next;
 };
 
 struct doctor_ep {
@@ -71,8 +88,10 @@ struct doctor_ep {
 	uint64_t fed;
 	size_t mask;          /* index size - 1 */
 	uint16_t *index;      /* 0 empty, else slot + 1 */
-	struct ep_heap *heap; /* min-heap on count (a copy of the slot's) */
-	uint16_t *pos;        /* slot -> its place in heap */
+	struct ep_bucket *bkt; /* k buckets: in the list or free */
+	struct ep_link *link;  /* slot -> its bucket and neighbours */
+	uint16_t bmin;         /* the smallest count's bucket, EP_NIL: none */
+	uint16_t bfree;        /* free buckets, linked by next */
 	struct ep_slot *slots;
 };
 
@@ -94,13 +113,17 @@ int doctor_ep_new(struct doctor_ep **ret, unsigned k)
 	t->k = k;
 	t->mask = n - 1;
 	t->index = calloc(n, sizeof(*t->index));
-	t->heap = calloc(k, sizeof(*t->heap));
-	t->pos = calloc(k, sizeof(*t->pos));
+	t->bkt = calloc(k, sizeof(*t->bkt));
+	t->link = calloc(k, sizeof(*t->link));
 	t->slots = calloc(k, sizeof(*t->slots));
-	if (!t->index || !t->heap || !t->pos || !t->slots) {
+	if (!t->index || !t->bkt || !t->link || !t->slots) {
 		doctor_ep_free(t);
 		return -ENOMEM;
 	}
+	t->bmin = EP_NIL;
+	for (unsigned i = 0; i < k; i++)
+		t->bkt[i].next = (uint16_t)(i + 1 < k ? i + 1 : EP_NIL);
+	t->bfree = 0;
 	*ret = t;
 	return 0;
 }
@@ -110,8 +133,8 @@ void doctor_ep_free(struct doctor_ep *t)
 	if (!t)
 		return;
 	free(t->index);
-	free(t->heap);
-	free(t->pos);
+	free(t->bkt);
+	free(t->link);
 	free(t->slots);
 	free(t);
 }
@@ -121,7 +144,7 @@ size_t doctor_ep_bytes(const struct doctor_ep *t)
 	if (!t)
 		return 0;
 	return sizeof(*t) + (t->mask + 1) * sizeof(*t->index) +
-	       t->k * (sizeof(*t->heap) + sizeof(*t->pos) + sizeof(*t->slots));
+	       t->k * (sizeof(*t->bkt) + sizeof(*t->link) + sizeof(*t->slots));
 }
 
 uint64_t doctor_ep_fed(const struct doctor_ep *t)
@@ -163,43 +186,100 @@ static void wend(struct ep_slot *s)
 	__atomic_store_n(&s->seq, s->seq + 1, __ATOMIC_RELEASE);
 }
 
-static void heap_swap(struct doctor_ep *t, unsigned a, unsigned b)
+/* A free bucket with count c, linked after bucket `after` (EP_NIL: first).
+ * There is always one: k slots fill at most k buckets. */
+static uint16_t bucket_add(struct doctor_ep *t, uint16_t after, uint64_t c)
 {
-	struct ep_heap x = t->heap[a];
+	uint16_t b = t->bfree;
+	struct ep_bucket *x = &t->bkt[b];
 
-	t->heap[a] = t->heap[b];
-	t->heap[b] = x;
-	t->pos[t->heap[a].slot] = (uint16_t)a;
-	t->pos[t->heap[b].slot] = (uint16_t)b;
+	t->bfree = x->next;
+	x->count = c;
+	x->head = EP_NIL;
+	x->prev = after;
+	x->next = after == EP_NIL ? t->bmin : t->bkt[after].next;
+	if (x->next != EP_NIL)
+		t->bkt[x->next].prev = b;
+	if (after == EP_NIL)
+		t->bmin = b;
+	else
+		t->bkt[after].next = b;
+	return b;
 }
 
-/* The count of heap place i grew: move it down. */
-static void sift_down(struct doctor_ep *t, unsigned i)
+static void bucket_del(struct doctor_ep *t, uint16_t b)
 {
-	for (;;) {
-		unsigned l = 2 * i + 1, r = l + 1, m = i;
+	struct ep_bucket *x = &t->bkt[b];
 
-		if (l < t->used && t->heap[l].count < t->heap[m].count)
-			m = l;
-		if (r < t->used && t->heap[r].count < t->heap[m].count)
-			m = r;
-		if (m == i)
-			return;
-		heap_swap(t, i, m);
-		i = m;
+	if (x->prev == EP_NIL)
+		t->bmin = x->next;
+	else
+		t->bkt[x->prev].next = x->next;
+	if (x->next != EP_NIL)
+		t->bkt[x->next].prev = x->prev;
+	x->next = t->bfree;
+	t->bfree = b;
+}
+
+/* Slot n first in bucket b. */
+static void slot_push(struct doctor_ep *t, uint16_t n, uint16_t b)
+{
+	struct ep_link *l = &t->link[n];
+
+	l->bucket = b;
+	l->prev = EP_NIL;
+	l->next = t->bkt[b].head;
+	if (l->next != EP_NIL)
+		t->link[l->next].prev = n;
+	t->bkt[b].head = n;
+}
+
+/* Slot n out of its bucket (the bucket stays, maybe empty). */
+static void slot_pull(struct doctor_ep *t, uint16_t n)
+{
+	struct ep_link *l = &t->link[n];
+
+	if (l->prev == EP_NIL)
+		t->bkt[l->bucket].head = l->next;
+	else
+		t->link[l->prev].next = l->next;
+	if (l->next != EP_NIL)
+		t->link[l->next].prev = l->prev;
+}
+
+/* The count of slot n (in a bucket) grew by one, to c. */
+static void bucket_bump(struct doctor_ep *t, uint16_t n, uint64_t c)
+{
+	uint16_t b = t->link[n].bucket, nb = t->bkt[b].next;
+	bool alone = t->bkt[b].head == n && t->link[n].next == EP_NIL;
+
+	if (nb != EP_NIL && t->bkt[nb].count == c) {
+		slot_pull(t, n);
+		if (alone)
+			bucket_del(t, b);
+		slot_push(t, n, nb);
+	} else if (alone) {
+		t->bkt[b].count = c; /* still below the next bucket's */
+	} else {
+		slot_pull(t, n);
+		slot_push(t, n, bucket_add(t, b, c));
 	}
 }
 
-static void sift_up(struct doctor_ep *t, unsigned i)
+/* A new slot n with count c: into the bucket of c, found from the first
+ * (a new slot has count 1; halved counts go down to 0, so at most the
+ * buckets of 0 and 1 come before it). */
+static void bucket_insert(struct doctor_ep *t, uint16_t n, uint64_t c)
 {
-	while (i > 0) {
-		unsigned p = (i - 1) / 2;
+	uint16_t prev = EP_NIL, b = t->bmin;
 
-		if (t->heap[p].count <= t->heap[i].count)
-			return;
-		heap_swap(t, i, p);
-		i = p;
+	while (b != EP_NIL && t->bkt[b].count < c) {
+		prev = b;
+		b = t->bkt[b].next;
 	}
+	if (b == EP_NIL || t->bkt[b].count != c)
+		b = bucket_add(t, prev, c);
+	slot_push(t, n, b);
 }
 
 static bool key_eq(const struct ep_slot *s, uint64_t h, struct sip_str aor)
@@ -234,6 +314,8 @@ static void index_del(struct doctor_ep *t, unsigned s)
 
 static void halve(struct doctor_ep *t)
 {
+	uint16_t prev = EP_NIL;
+
 	for (unsigned i = 0; i < t->used; i++) {
 		struct ep_slot *s = &t->slots[i];
 
@@ -241,7 +323,22 @@ static void halve(struct doctor_ep *t)
 		s->count /= 2;
 		s->err /= 2;
 		wend(s);
-		t->heap[i].count /= 2;
+	}
+	/* the order stays; neighbours whose halves are equal merge */
+	for (uint16_t b = t->bmin, next; b != EP_NIL; b = next) {
+		next = t->bkt[b].next;
+		t->bkt[b].count /= 2;
+		if (prev != EP_NIL && t->bkt[prev].count == t->bkt[b].count) {
+			while (t->bkt[b].head != EP_NIL) {
+				uint16_t n = t->bkt[b].head;
+
+				slot_pull(t, n);
+				slot_push(t, n, prev);
+			}
+			bucket_del(t, b);
+		} else {
+			prev = b;
+		}
 	}
 }
 
@@ -306,18 +403,16 @@ int doctor_ep_feed(struct doctor_ep *t, const struct doctor_ep_reg *r)
 		s->nat = r->nat;
 		note_src(s, r->src);
 		wend(s);
-		t->heap[t->pos[n]].count = s->count;
-		sift_down(t, t->pos[n]);
+		bucket_bump(t, (uint16_t)n, s->count);
 		goto out;
 	}
 	uint64_t inherit = 0;
+	bool fresh = t->used < t->k;
 
-	if (t->used < t->k) {
+	if (fresh) {
 		n = t->used++;
-		t->heap[n].slot = n;
-		t->pos[n] = (uint16_t)n;
 	} else {
-		n = t->heap[0].slot;
+		n = t->bkt[t->bmin].head; /* any of the smallest counts */
 		inherit = t->slots[n].count;
 		index_del(t, n);
 		for (i = h & t->mask; t->index[i]; i = (i + 1) & t->mask)
@@ -341,11 +436,10 @@ int doctor_ep_feed(struct doctor_ep *t, const struct doctor_ep_reg *r)
 	memcpy(s->aor, r->aor.p, s->aorlen);
 	wend(s);
 	t->index[i] = (uint16_t)(n + 1);
-	t->heap[t->pos[n]].count = s->count;
-	if (inherit)
-		sift_down(t, t->pos[n]);
+	if (fresh)
+		bucket_insert(t, (uint16_t)n, s->count);
 	else
-		sift_up(t, t->pos[n]);
+		bucket_bump(t, (uint16_t)n, s->count); /* inherit + 1 */
 out:
 	__atomic_store_n(&t->fed, t->fed + 1, __ATOMIC_RELAXED);
 	return 0;
