@@ -1456,3 +1456,359 @@ Test(transaction, lossy_network_90pct_loss)
 	/* most fail: each still reports exactly once, no request twice */
 	lossy_run(90, 30, 0xbeefULL, 0);
 }
+
+/* ------------------------------------------------------------------------ */
+/* The match index and the Timer J ring, at scale                            */
+
+/* A request built without the parser (what tx_server_request() reads of
+ * it: the method and the top Via's branch, host and port). */
+struct fake_req {
+	struct sip_msg m;
+	struct sip_via v;
+	char branch[48];
+	char host[32];
+};
+
+static void fake_req(struct fake_req *q, unsigned i, unsigned variant)
+{
+	int n;
+
+	memset(q, 0, sizeof(*q));
+	/* branches of many lengths, hosts of two shapes */
+	n = snprintf(q->branch, sizeof(q->branch), "z9hG4bK%0*u-%x", (int)(1 + i % 13), i,
+		     variant);
+	cr_assert(n > 0 && (size_t)n < sizeof(q->branch));
+	n = snprintf(q->host, sizeof(q->host), i % 3 ? "198.51.100.%u" : "h%u.example.net",
+		     i % 251);
+	cr_assert(n > 0 && (size_t)n < sizeof(q->host));
+	q->m.is_request = true;
+	q->m.method = SIP_STR("REGISTER");
+	q->m.method_id = SIP_METHOD_REGISTER;
+	q->v.branch = sip_str_make(q->branch, strlen(q->branch));
+	q->v.host = sip_str_make(q->host, strlen(q->host));
+	q->v.port = (uint16_t)(5060 + i % 7);
+}
+
+static struct tx_layer *mklayer_t1(size_t max_tx, uint32_t t1)
+{
+	struct tx_layer *l = NULL;
+	struct tx_layer_opts o = {.max_tx = max_tx, .clock = vclock_fn, .t1_ms = t1};
+
+	cr_assert_eq(tx_layer_new(&l, W, &o, fake_send, NULL), 0);
+	return l;
+}
+
+static uint64_t xrand(uint64_t *s)
+{
+	*s ^= *s >> 12;
+	*s ^= *s << 25;
+	*s ^= *s >> 27;
+	return *s * UINT64_C(2685821657736338717);
+}
+
+/* Every lookup against a reference model through 200,000 random steps of
+ * inserts (new requests), removals (abandon, Timer J ending) and
+ * retransmissions: the index grows from its minimum, runs wrap and are
+ * shifted back on removal. A retransmission of a completed one must get
+ * its own stored response (so a lookup finds that entry, not another). */
+#define IXN 6000u
+Test(transaction, index_lookup_after_many_inserts_and_removals)
+{
+	static struct {
+		struct tx *tx;
+		uint64_t end; /* completed: Timer J's end; 0: waiting for a reply */
+		bool live;
+		unsigned variant;
+	} ref[IXN];
+	struct tx_layer *l = mklayer_t1(0, 2); /* J = 128 ms */
+	struct tx_dest d = udp_dest();
+	struct tx_stats st;
+	uint64_t rng = 0x1234567ULL, now = T0;
+	unsigned nlive = 0, news = 0, absorbed = 0, ended = 0;
+
+	memset(ref, 0, sizeof(ref));
+	for (unsigned step = 0; step < 200000; step++) {
+		uint64_t x = xrand(&rng);
+		unsigned i = (unsigned)(x % IXN);
+		struct fake_req q;
+		struct tx *tx = NULL;
+		char resp[64];
+		int r, n;
+
+		if (step % 64 == 63) { /* time passes: some Timer J end */
+			now += 1 + (x >> 40) % 3;
+			run_until(now);
+			for (unsigned k = 0; k < IXN; k++)
+				if (ref[k].live && ref[k].end && ref[k].end <= now) {
+					ref[k].live = false;
+					nlive--;
+					ended++;
+				}
+			tx_layer_stats(l, &st);
+			cr_assert_eq(st.live, nlive, "step %u", step);
+		}
+		nsent = 0;
+		fake_req(&q, i, ref[i].variant);
+		r = tx_server_request(l, &q.m, &q.v, &d, &tx);
+		if (!ref[i].live) {
+			cr_assert_eq(r, TX_NEW, "step %u: %u not live but matched", step, i);
+			ref[i].tx = tx;
+			ref[i].live = true;
+			ref[i].end = 0;
+			nlive++;
+			news++;
+			continue;
+		}
+		cr_assert_eq(r, TX_ABSORBED, "step %u: live %u not found", step, i);
+		absorbed++;
+		if (ref[i].end) {
+			n = snprintf(resp, sizeof(resp), "SIP/2.0 200 OK\r\nX: %u-%u\r\n\r\n", i,
+				     ref[i].variant);
+			cr_assert_eq(nsent, 1);
+			cr_assert_eq(sent[0].len, (size_t)n);
+			cr_assert_arr_eq(sent[0].buf, resp, (size_t)n, "step %u: %u", step, i);
+			continue;
+		}
+		cr_assert_eq(nsent, 0, "no response yet: nothing sent again");
+		if ((x >> 32) % 4 == 0) { /* the TU drops it: removed at once */
+			cr_assert_eq(tx_abandon(l, ref[i].tx), 0);
+			ref[i].live = false;
+			ref[i].variant++; /* the next one is another request */
+			nlive--;
+		} else { /* the final: lives for Timer J */
+			n = snprintf(resp, sizeof(resp), "SIP/2.0 200 OK\r\nX: %u-%u\r\n\r\n", i,
+				     ref[i].variant);
+			cr_assert_eq(tx_server_reply(l, ref[i].tx, 200, resp, (size_t)n), 0);
+			ref[i].end = now + 128;
+		}
+	}
+	tx_layer_stats(l, &st);
+	cr_assert_eq(st.live, nlive);
+	cr_assert_gt(news, 50000);
+	cr_assert_gt(absorbed, 50000);
+	cr_assert_gt(ended, 20000);
+	/* everything ends with Timer J or by abandon; then all are new again */
+	for (unsigned k = 0; k < IXN; k++)
+		if (ref[k].live && !ref[k].end)
+			cr_assert_eq(tx_abandon(l, ref[k].tx), 0);
+	run_until(now + 128);
+	tx_layer_stats(l, &st);
+	cr_assert_eq(st.live, 0);
+	for (unsigned k = 0; k < IXN; k++) {
+		struct fake_req q;
+		struct tx *tx;
+
+		fake_req(&q, k, ref[k].variant);
+		cr_assert_eq(tx_server_request(l, &q.m, &q.v, &d, &tx), TX_NEW);
+		cr_assert_eq(tx_abandon(l, tx), 0);
+	}
+	tx_layer_free(l);
+}
+
+/* 200,000 live server transactions: the index passes 2 MiB (its own
+ * mapping) and grows again there; each is found, none is found twice,
+ * and each ends with Timer J in the order they completed. */
+Test(transaction, index_large_and_timer_j_ring_in_order)
+{
+	enum { NBIG = 200000 };
+	struct tx_layer *l = mklayer(0, 0);
+	struct tx_dest d = udp_dest();
+	struct tx_stats st;
+	static const char ok[] = "SIP/2.0 200 OK\r\n\r\n";
+
+	for (unsigned i = 0; i < NBIG; i++) {
+		struct fake_req q;
+		struct tx *tx;
+
+		if (i % 1000 == 0)
+			run_until(T0 + i / 1000); /* 1 ms per thousand */
+		fake_req(&q, i, 0);
+		cr_assert_eq(tx_server_request(l, &q.m, &q.v, &d, &tx), TX_NEW, "%u", i);
+		nsent = 0;
+		cr_assert_eq(tx_server_reply(l, tx, 200, ok, sizeof(ok) - 1), 0);
+	}
+	tx_layer_stats(l, &st);
+	cr_assert_eq(st.live, NBIG);
+	for (unsigned i = 0; i < NBIG; i += 7) {
+		struct fake_req q;
+		struct tx *tx = NULL;
+
+		nsent = 0;
+		fake_req(&q, i, 0);
+		cr_assert_eq(tx_server_request(l, &q.m, &q.v, &d, &tx), TX_ABSORBED, "%u", i);
+		cr_assert_eq(nsent, 1);
+		fake_req(&q, i, 1); /* another branch: not a retransmission */
+		cr_assert_eq(tx_server_request(l, &q.m, &q.v, &d, &tx), TX_NEW, "%u", i);
+		cr_assert_eq(tx_abandon(l, tx), 0);
+	}
+	/* Timer J (32 s): the thousand completed in ms k end at ms k + 32000 */
+	for (unsigned k = 0; k < NBIG / 1000; k++) {
+		run_until(T0 + k + 32000 - 1);
+		tx_layer_stats(l, &st);
+		cr_assert_eq(st.live, NBIG - k * 1000, "ms %u: live %llu", k,
+			     (unsigned long long)st.live);
+		run_until(T0 + k + 32000);
+		tx_layer_stats(l, &st);
+		cr_assert_eq(st.live, NBIG - (k + 1) * 1000);
+	}
+	tx_layer_free(l);
+}
+
+/* Timer J on time for each, from the clock when it is ahead of the wheel;
+ * the ring wraps and then grows (more than its first 256 slots) while
+ * wrapped; a Completed server cannot be ended early (only Timer J ends
+ * it), so a ring entry always meets its transaction. */
+Test(transaction, timer_j_ring_wraps_grows_and_ends_on_time)
+{
+	struct tx_layer *l = mklayer(0, 0);
+	struct tx_dest d = udp_dest();
+	struct tx_stats st;
+	static const char ok[] = "SIP/2.0 200 OK\r\n\r\n";
+	static uint64_t end[700];
+	unsigned n = 0, gone = 0;
+
+	/* 200 completed, 20 ms apart, the clock 3 ms ahead of the wheel */
+	for (; n < 200; n++) {
+		struct fake_req q;
+		struct tx *tx;
+
+		run_until(T0 + 20 * n);
+		vclock = T0 + 20 * n + 3;
+		fake_req(&q, n, 0);
+		cr_assert_eq(tx_server_request(l, &q.m, &q.v, &d, &tx), TX_NEW);
+		nsent = 0;
+		cr_assert_eq(tx_server_reply(l, tx, 200, ok, sizeof(ok) - 1), 0);
+		cr_assert_eq(tx_abandon(l, tx), -EINVAL, "Completed: only Timer J ends it");
+		end[n] = vclock + 32000;
+	}
+	vclock = 0;
+	/* 150 of them end (the ring's head moves on), then 500 more complete:
+	 * the ring wraps, fills its 256 slots and doubles */
+	for (; gone < 150; gone++) {
+		struct fake_req q;
+		struct tx *tx = NULL;
+
+		run_until(end[gone] - 1);
+		fake_req(&q, gone, 0);
+		cr_assert_eq(tx_server_request(l, &q.m, &q.v, &d, &tx), TX_ABSORBED, "%u", gone);
+		run_until(end[gone]);
+		cr_assert_eq(tx_server_request(l, &q.m, &q.v, &d, &tx), TX_NEW, "%u", gone);
+		cr_assert_eq(tx_abandon(l, tx), 0);
+	}
+	for (; n < 700; n++) {
+		struct fake_req q;
+		struct tx *tx;
+
+		fake_req(&q, n, 0);
+		cr_assert_eq(tx_server_request(l, &q.m, &q.v, &d, &tx), TX_NEW);
+		nsent = 0;
+		cr_assert_eq(tx_server_reply(l, tx, 200, ok, sizeof(ok) - 1), 0);
+		end[n] = wheel_now(W) + 32000;
+		if (n % 50 == 49) /* 10 ms in all: before the next of the first end */
+			run_until(wheel_now(W) + 1);
+	}
+	tx_layer_stats(l, &st);
+	cr_assert_eq(st.live, 700 - 150);
+	for (; gone < 700; gone++) {
+		unsigned due = 0; /* those due at the same ms end together */
+
+		if (end[gone] - 1 > wheel_now(W)) {
+			run_until(end[gone] - 1);
+			for (unsigned k = 0; k < 700; k++)
+				due += end[k] <= wheel_now(W);
+			tx_layer_stats(l, &st);
+			cr_assert_eq(st.live, 700 - due, "%u not ended early", gone);
+		}
+		run_until(end[gone]);
+		due = 0;
+		for (unsigned k = 0; k < 700; k++)
+			due += end[k] <= wheel_now(W);
+		tx_layer_stats(l, &st);
+		cr_assert_eq(st.live, 700 - due, "%u ended on time", gone);
+	}
+	tx_layer_stats(l, &st);
+	cr_assert_eq(st.live, 0);
+	tx_layer_free(l);
+}
+
+/* max_tx reached: a new request is refused (-ENOBUFS, the TU answers it
+ * statelessly), a retransmission of a live one is still absorbed, a client
+ * start is refused too; Timer J's end makes room again. Freeing a layer
+ * with both rings full of waiting transactions leaks nothing (ASan). */
+Test(transaction, full_table)
+{
+	struct tx_layer *l = mklayer(0, 64);
+	struct tx_dest d = udp_dest();
+	struct tx_stats st;
+	static const char ok[] = "SIP/2.0 200 OK\r\n\r\n";
+	struct fake_req q;
+	struct tx *tx = NULL;
+	struct pmsg req;
+	struct result res = {0};
+	char br[TX_BRANCH_LEN + 1];
+
+	for (unsigned i = 0; i < 64; i++) {
+		fake_req(&q, i, 0);
+		cr_assert_eq(tx_server_request(l, &q.m, &q.v, &d, &tx), TX_NEW);
+		nsent = 0;
+		cr_assert_eq(tx_server_reply(l, tx, 200, ok, sizeof(ok) - 1), 0);
+	}
+	fake_req(&q, 64, 0);
+	cr_assert_eq(tx_server_request(l, &q.m, &q.v, &d, &tx), -ENOBUFS);
+	cr_assert_eq(start(l, &req, br, "REGISTER", &d, &res, &tx), -ENOBUFS);
+	fake_req(&q, 63, 0);
+	nsent = 0;
+	cr_assert_eq(tx_server_request(l, &q.m, &q.v, &d, &tx), TX_ABSORBED);
+	cr_assert_eq(nsent, 1);
+	run_until(T0 + 32000);
+	tx_layer_stats(l, &st);
+	cr_assert_eq(st.live, 0);
+	/* room again: 63 servers, one client completed (Timer K ring) */
+	for (unsigned i = 64; i < 64 + 63; i++) {
+		fake_req(&q, i, 0);
+		cr_assert_eq(tx_server_request(l, &q.m, &q.v, &d, &tx), TX_NEW);
+		nsent = 0;
+		cr_assert_eq(tx_server_reply(l, tx, 200, ok, sizeof(ok) - 1), 0);
+	}
+	nsent = 0;
+	cr_assert_eq(start(l, &req, br, "REGISTER", &d, &res, &tx), 0);
+	cr_assert_eq(respond(l, 200, br, "REGISTER"), 0);
+	cr_assert_eq(res.calls, 1);
+	fake_req(&q, 200, 0);
+	cr_assert_eq(tx_server_request(l, &q.m, &q.v, &d, &tx), -ENOBUFS);
+	tx_layer_free(l);
+}
+
+/* Responses of changing sizes (the kept copy's buffer grows and shrinks
+ * between transactions): each retransmission gets its own, whole. */
+Test(transaction, server_responses_of_changing_sizes)
+{
+	struct tx_layer *l = mklayer(0, 0);
+	struct tx_dest d = udp_dest();
+	static const unsigned sizes[] = {40, 900, 30, 30, 1000, 64, 1};
+	enum { NS = sizeof(sizes) / sizeof(sizes[0]) };
+	char resp[NS][1000];
+
+	for (unsigned i = 0; i < NS; i++) {
+		struct fake_req q;
+		struct tx *tx;
+
+		memset(resp[i], 'a' + (int)i, sizes[i]);
+		fake_req(&q, i, 0);
+		cr_assert_eq(tx_server_request(l, &q.m, &q.v, &d, &tx), TX_NEW);
+		nsent = 0;
+		cr_assert_eq(tx_server_reply(l, tx, 200, resp[i], sizes[i]), 0);
+	}
+	for (unsigned i = 0; i < NS; i++) {
+		struct fake_req q;
+		struct tx *tx = NULL;
+
+		nsent = 0;
+		fake_req(&q, i, 0);
+		cr_assert_eq(tx_server_request(l, &q.m, &q.v, &d, &tx), TX_ABSORBED);
+		cr_assert_eq(nsent, 1);
+		cr_assert_eq(sent[0].len, sizes[i]);
+		cr_assert_arr_eq(sent[0].buf, resp[i], sizes[i], "response %u", i);
+	}
+	tx_layer_free(l);
+}

@@ -32,7 +32,11 @@
  * match key); both are kept for reuse until tx_layer_free(), so the memory of
  * a burst stays with the worker. After warm-up nothing is allocated per
  * message or per transaction. Over TCP no message copy is kept at all. The match table is keyed by a
- * SipHash (secret random key) of the branch and doubles when full.
+ * SipHash (secret random key) of the branch: an open-addressed index of
+ * (hash bits, entry) pairs that doubles before it is half full, so a new
+ * request is found new without reading any other transaction. Completed
+ * transactions wait for Timer K or J in FIFO rings (one wheel timer each
+ * ring), in the order they completed.
  *
  * Messages come in already parsed (struct sip_msg from sip.h and its top Via
  * as parsed by sip_via_next()); the layer copies what it keeps.

@@ -34,19 +34,31 @@
  * it would have retransmitted goes back to the buffer pool at once, so the
  * pool holds the requests in flight, not the last 5 s of them.
  *
- * Timer K is the same T4 for every client transaction of a layer and is
- * armed from a time that never goes back (the later of the clock and the
- * wheel's time), so the Completed clients end in the order they completed:
- * they wait in one FIFO under one wheel timer for its head, instead of one
- * wheel timer each (which a 5 s timer would see moved down two or three
- * levels of the wheel). The FIFO is a ring of (entry, deadline) pairs, not a
- * list through the entries: at 17,500 refreshes a second an entry is cold
- * (evicted) 5 s after it completed, and a list would find each next entry
- * only after the previous one's miss; the ring gives the addresses ahead,
- * so Timer K's end prefetches the entries K_PREFETCH places ahead and their
- * misses overlap. The ring doubles when full (to the number of clients
- * completed in T4); if it cannot, that client's Timer K is its own wheel
- * timer, as before the list.
+ * Timer K is the same T4 for every client transaction of a layer, and
+ * Timer J the same 64*T1 for every server transaction over UDP, and both
+ * are armed from a time that never goes back (the later of the clock and
+ * the wheel's time), so the Completed transactions end in the order they
+ * completed: the clients wait in one FIFO (the K ring), the servers in
+ * another (the J ring), each under one wheel timer for its head, instead of
+ * one wheel timer each (which a 5 s or 32 s timer would see moved down two
+ * or three levels of the wheel, touching its cold entry each time). A FIFO
+ * is a ring of (entry, deadline) pairs, not a list through the entries: at
+ * 100,000 registrations a second an entry is cold (evicted) 32 s after it
+ * completed, and a list would find each next entry only after the previous
+ * one's miss; the ring gives the addresses ahead, so a ring's end fetches
+ * the entry 2 * RING_PREFETCH places ahead, and the index slot and buffer of
+ * the one RING_PREFETCH ahead (whose entry came in meanwhile): their misses
+ * overlap. A ring doubles when full (to the number of transactions
+ * completed in T4 or 64*T1); if it cannot, that transaction's timer is its
+ * own wheel timer (timer_end_cb). A Completed transaction ends only by its
+ * ring (tx_abandon() and tx_fail_conn() take only those still waiting for
+ * a response), so every ring entry meets its transaction.
+ *
+ * The match index (see table_room()) is an open-addressed array of (32 bits
+ * of the hash, entry index) pairs, at most half full: a new request, the
+ * usual case, proves that no transaction matches it from one or two cache
+ * lines of the index, without touching the (cold) entries a hash chain
+ * would walk.
  *
  * Direct client transactions: a branch made by tx_branch_make() encodes a
  * counter ctr = (branch counter << IDX_BITS | idx), idx naming the entry at
@@ -70,6 +82,7 @@
 #include <stdlib.h>
 #include <string.h>
 #include <strings.h>
+#include <sys/mman.h>
 #include <sys/random.h>
 #include <time.h>
 #include <unistd.h>
@@ -96,6 +109,7 @@
 enum tx_flags {
 	TXF_DIRECT = 1u << 0,     /* not in the table: found by its branch's idx */
 	TXF_KEY_INLINE = 1u << 1, /* the key is in t->key, not t->buf */
+	TXF_HASHED = 1u << 2,     /* in the match index */
 };
 
 enum tx_kind {
@@ -110,14 +124,33 @@ enum tx_state {
 	ST_COMPLETED,
 };
 
-/* A Completed client in the Timer K ring and the end of its Timer K. */
-struct k_ent {
+/* A Completed transaction in a ring (Timer K or J) and its deadline. */
+struct ring_ent {
 	struct tx *t;
 	uint64_t at;
 };
 
-#define K_RING_MIN 256u
-#define K_PREFETCH 8u
+/* Completed transactions that end a fixed interval after they completed,
+ * in FIFO order (see the top), under one wheel timer at the head's end. */
+struct tx_ring {
+	struct wheel_timer timer;
+	struct tx_layer *l;
+	struct ring_ent *e;
+	size_t cap, head, n; /* cap (a power of two) slots from head */
+};
+
+#define RING_MIN 256u
+#define RING_PREFETCH 8u /* entries fetched this far ahead, their key 2x */
+
+/* A slot of the match index: the low 32 bits of a hashed transaction's
+ * t->hash and its entry's index + 1 (0: an empty slot). */
+struct ix_slot {
+	uint32_t h;
+	uint32_t ref;
+};
+
+#define IX_MIN 2048u
+#define HUGE_PAGE ((size_t)2 << 20)
 
 union tx_sa {
 	struct sockaddr sa;
@@ -125,14 +158,28 @@ union tx_sa {
 	struct sockaddr_in6 in6;
 };
 
+/* What a lookup hit, the reply and the end of Completed touch is in the
+ * first 64 bytes (the fields up to t_end's link). */
 struct tx {
-	struct tx *hnext;   /* hash chain, or the free list */
-	struct tx **hpprev; /* what points at this one in its chain: O(1) removal;
-	                       NULL when not in the table */
-	struct tx_layer *layer;
+	struct tx *hnext; /* the free list (or tx_fail_conn's list) */
+	uint64_t hash;    /* SipHash of the branch; TXF_DIRECT: the branch's ctr */
+	char *buf;        /* key (branch, method, host) then the kept message */
+	uint32_t idx;     /* this entry's index (chunk * CHUNK + i) */
+	uint16_t msg_len; /* 0: no message kept (max_msg <= 65535) */
+	uint16_t retransmits; /* saturates */
+	uint16_t port;    /* sent-by port (server), 0 when absent */
+	uint8_t branch_len;
+	uint8_t method_len;
+	uint8_t host_len;
+	uint8_t buf_class; /* CLASS_NONE: no buffer */
+	uint8_t kind;
+	uint8_t state;
+	bool reliable;
+	uint8_t flags;    /* enum tx_flags */
+	uint32_t retx_ms; /* the current Timer E interval */
 	struct wheel_timer t_end; /* client: E and F (the earlier), then K; server: J */
-	uint64_t f_at;            /* client: Timer F's expiry; Completed: Timer K's */
-	uint64_t hash; /* SipHash of the branch; TXF_DIRECT: the branch's ctr */
+	uint64_t f_at;            /* client: Timer F's expiry; Completed: K's or J's */
+	struct tx_layer *layer;
 	tx_result_cb cb;
 	void *cb_arg;
 	union {
@@ -143,20 +190,6 @@ struct tx {
 		};
 		char key[KEY_INLINE]; /* TXF_KEY_INLINE: branch, method */
 	};
-	char *buf;        /* key (branch, method, host) then the kept message */
-	uint16_t msg_len; /* 0: no message kept (max_msg <= 65535) */
-	uint16_t retransmits; /* saturates */
-	uint32_t retx_ms; /* the current Timer E interval */
-	uint32_t idx;     /* this entry's index (chunk * CHUNK + i), or IDX_NONE */
-	uint16_t port;    /* sent-by port (server), 0 when absent */
-	uint8_t branch_len;
-	uint8_t method_len;
-	uint8_t host_len;
-	uint8_t buf_class; /* CLASS_NONE: no buffer */
-	uint8_t kind;
-	uint8_t state;
-	bool reliable;
-	uint8_t flags; /* enum tx_flags */
 };
 
 struct tx_chunk {
@@ -173,17 +206,17 @@ struct tx_layer {
 	unsigned worker;
 	uint32_t t1, t2, t4;
 	size_t max_tx, max_msg;
-	struct tx **buckets;
-	size_t nbuckets; /* power of two */
+	struct ix_slot *ix;      /* the match index, open addressing, linear probes */
+	size_t ixcap, ixn;       /* ixcap (a power of two) slots, ixn used */
+	size_t ix_map;           /* bytes mapped for ix (huge pages), 0: malloc'd */
 	struct tx *free;
 	struct tx_chunk *chunks;
 	void *bufs[NCLASS]; /* free buffers per class, linked through their start */
 	uint64_t branch_seed, branch_ctr;
 	uint8_t key[SIPHASH_KEY_LEN];
 	struct tx_stats st;
-	struct wheel_timer k_timer; /* at the K ring head's Timer K */
-	struct k_ent *kring;        /* Completed clients (UDP), in K order: */
-	size_t kcap, khead, kn;     /* kcap (a power of two) slots from khead */
+	struct tx_ring kr;          /* Completed clients (UDP), in Timer K order */
+	struct tx_ring jr;          /* Completed servers (UDP), in Timer J order */
 	struct tx_chunk **ctab;     /* chunk i holds entries i * CHUNK .. */
 	size_t nchunks, ctab_cap;
 	const struct sip_via *resp_via; /* in a result callback: its response's */
@@ -200,6 +233,8 @@ static int chunk_add(struct tx_layer *l)
 {
 	struct tx_chunk *c;
 
+	if (l->nchunks >= (UINT32_MAX - CHUNK) / CHUNK)
+		return -ENOMEM; /* entry indexes (and index refs) fit 32 bits */
 	if (l->nchunks == l->ctab_cap) {
 		size_t n = l->ctab_cap ? 2 * l->ctab_cap : 16;
 		struct tx_chunk **g = realloc(l->ctab, n * sizeof(*g));
@@ -217,7 +252,7 @@ static int chunk_add(struct tx_layer *l)
 	for (unsigned i = CHUNK; i-- > 0;) {
 		size_t idx = l->nchunks * CHUNK + i;
 
-		c->tx[i].idx = idx < IDX_NONE ? (uint32_t)idx : IDX_NONE;
+		c->tx[i].idx = (uint32_t)idx;
 		c->tx[i].hnext = l->free;
 		l->free = &c->tx[i];
 	}
@@ -343,51 +378,128 @@ static uint64_t hash_branch(const struct tx_layer *l, struct sip_str branch)
 	return siphash24(l->key, branch.p, branch.len);
 }
 
-static void chain_insert(struct tx **b, struct tx *t)
+static inline struct tx *entry_at(const struct tx_layer *l, uint32_t idx)
 {
-	t->hnext = *b;
-	if (*b)
-		(*b)->hpprev = &t->hnext;
-	*b = t;
-	t->hpprev = b;
+	return &l->ctab[idx / CHUNK]->tx[idx % CHUNK];
 }
 
-static int table_grow(struct tx_layer *l)
+/*
+ * The match index: every hashed transaction (server, and client not direct)
+ * has one slot (its hash's low 32 bits, its entry's index), in an
+ * open-addressed array probed linearly from slot (hash & mask) and kept at
+ * most half full. A lookup compares 32 hash bits slot by slot, so the usual
+ * new request proves its absence from one or two cache lines of the index,
+ * without touching any entry (a chain of entries would cost a miss each:
+ * the entries of Timer J's 32 s are cold). Removal shifts the rest of the
+ * run back (no tombstones), so runs stay as short as the load makes them.
+ * The index doubles from the slots alone (the 32 bits kept are enough to
+ * place them while it has at most 2^32 slots). From 2 MiB up it is mapped
+ * on its own, asking for transparent huge pages (as rhash.c does): a probe
+ * then costs no page walk.
+ */
+static struct ix_slot *ix_alloc(size_t slots, size_t *map_len)
 {
-	size_t n = l->nbuckets * 2;
-	struct tx **b = calloc(n, sizeof(*b));
+	size_t len = slots * sizeof(struct ix_slot);
+	uintptr_t a, base;
+	void *m;
 
-	if (!b)
+	*map_len = 0;
+	if (len < HUGE_PAGE)
+		return calloc(slots, sizeof(struct ix_slot));
+	m = mmap(NULL, len + HUGE_PAGE, PROT_READ | PROT_WRITE, MAP_PRIVATE | MAP_ANONYMOUS, -1,
+		 0);
+	if (m == MAP_FAILED)
+		return NULL;
+	base = (uintptr_t)m;
+	a = (base + HUGE_PAGE - 1) & ~(uintptr_t)(HUGE_PAGE - 1);
+	if (a > base)
+		munmap(m, a - base);
+	if (base + len + HUGE_PAGE > a + len)
+		munmap((void *)(a + len), base + len + HUGE_PAGE - (a + len));
+	madvise((void *)a, len, MADV_HUGEPAGE); /* advice: refused is fine */
+	*map_len = len;
+	return (struct ix_slot *)a; /* zero-filled */
+}
+
+static void ix_free(struct ix_slot *ix, size_t map_len)
+{
+	if (map_len)
+		munmap(ix, map_len);
+	else
+		free(ix);
+}
+
+static void ix_place(struct ix_slot *ix, size_t mask, uint32_t h, uint32_t ref)
+{
+	size_t i = h & mask;
+
+	while (ix[i].ref)
+		i = (i + 1) & mask;
+	ix[i].h = h;
+	ix[i].ref = ref;
+}
+
+/* Room in the index for one more hashed transaction: it doubles before it
+ * passes half full. Returns 0 or -ENOMEM (the index as it was). */
+static int table_room(struct tx_layer *l)
+{
+	size_t n = l->ixcap * 2, map_len;
+	struct ix_slot *ix;
+
+	if (2 * (l->ixn + 1) <= l->ixcap)
+		return 0;
+	if (n > (size_t)UINT32_MAX + 1)
 		return -ENOMEM;
-	for (size_t i = 0; i < l->nbuckets; i++) {
-		struct tx *t = l->buckets[i], *next;
-
-		for (; t; t = next) {
-			next = t->hnext;
-			chain_insert(&b[t->hash & (n - 1)], t);
-		}
-	}
-	free(l->buckets);
-	l->buckets = b;
-	l->nbuckets = n;
+	ix = ix_alloc(n, &map_len);
+	if (!ix)
+		return -ENOMEM;
+	for (size_t i = 0; i < l->ixcap; i++)
+		if (l->ix[i].ref)
+			ix_place(ix, n - 1, l->ix[i].h, l->ix[i].ref);
+	ix_free(l->ix, l->ix_map);
+	l->ix = ix;
+	l->ixcap = n;
+	l->ix_map = map_len;
 	return 0;
 }
 
+/* Insert t (table_room() said yes). */
 static void table_insert(struct tx_layer *l, struct tx *t)
 {
-	chain_insert(&l->buckets[t->hash & (l->nbuckets - 1)], t);
+	ix_place(l->ix, l->ixcap - 1, (uint32_t)t->hash, t->idx + 1);
+	l->ixn++;
+	t->flags |= TXF_HASHED;
 }
 
 static void table_remove(struct tx_layer *l, struct tx *t)
 {
-	(void)l;
-	if (!t->hpprev)
+	struct ix_slot *ix = l->ix;
+	size_t mask = l->ixcap - 1, i, j;
+	uint32_t ref = t->idx + 1;
+
+	if (!(t->flags & TXF_HASHED))
 		return; /* direct: never in the table */
-	*t->hpprev = t->hnext;
-	if (t->hnext)
-		t->hnext->hpprev = t->hpprev;
-	t->hnext = NULL;
-	t->hpprev = NULL;
+	for (i = (uint32_t)t->hash & mask; ix[i].ref != ref; i = (i + 1) & mask)
+		;
+	/* shift back each later slot of the run that may live at i: one whose
+	 * home is not cyclically in (i, j] */
+	for (j = (i + 1) & mask; ix[j].ref; j = (j + 1) & mask) {
+		size_t home = ix[j].h & mask;
+
+		if (((j - home) & mask) >= ((j - i) & mask)) {
+			ix[i] = ix[j];
+			i = j;
+		}
+	}
+	ix[i].ref = 0;
+	l->ixn--;
+	t->flags &= ~TXF_HASHED;
+}
+
+/* Fetch the index's cache line where a lookup of hash h starts. */
+static inline void table_prefetch(const struct tx_layer *l, uint64_t h)
+{
+	__builtin_prefetch(&l->ix[(uint32_t)h & (l->ixcap - 1)]);
 }
 
 static bool str_is(const char *p, size_t len, struct sip_str s)
@@ -401,7 +513,16 @@ static struct tx *table_find(const struct tx_layer *l, unsigned kind, uint64_t h
 			     struct sip_str branch, struct sip_str method,
 			     const struct sip_via *top)
 {
-	for (struct tx *t = l->buckets[h & (l->nbuckets - 1)]; t; t = t->hnext) {
+	const struct ix_slot *ix = l->ix;
+	size_t mask = l->ixcap - 1;
+	uint32_t h32 = (uint32_t)h;
+
+	for (size_t i = h32 & mask; ix[i].ref; i = (i + 1) & mask) {
+		struct tx *t;
+
+		if (ix[i].h != h32)
+			continue;
+		t = entry_at(l, ix[i].ref - 1);
 		if (t->hash != h || t->kind != kind ||
 		    !str_is(key_branch(t), t->branch_len, branch) ||
 		    !str_is(key_method(t), t->method_len, method))
@@ -450,8 +571,6 @@ static int tx_alloc(struct tx_layer *l, struct tx **ret, unsigned kind, uint64_t
 
 	if (l->st.live >= l->max_tx)
 		return -ENOBUFS;
-	if (l->st.live >= l->nbuckets && (r = table_grow(l)) < 0)
-		return r;
 	t = entry_get(l);
 	if (!t)
 		return -ENOMEM;
@@ -516,12 +635,6 @@ static uint64_t arm_base(struct tx_layer *l)
 	return now > wnow ? now : wnow;
 }
 
-/* Arm a timer interval ms from now. */
-static void arm(struct tx_layer *l, struct wheel_timer *wt, uint64_t interval)
-{
-	wheel_add(l->w, wt, arm_base(l) + interval);
-}
-
 /* A client in Trying/Proceeding: its one node at the earlier of Timer E
  * (e_at; 0 = none: reliable) and Timer F. */
 static void arm_client(struct tx_layer *l, struct tx *t, uint64_t e_at)
@@ -556,73 +669,110 @@ static void timer_e(struct tx_layer *l, struct tx *t)
 	arm_client(l, t, arm_base(l) + t->retx_ms);
 }
 
-/* Double the K ring, its entries unwrapped to the front. -ENOMEM leaves it
- * as it was. */
-static int k_grow(struct tx_layer *l)
+/* Double a ring, its entries unwrapped to the front. -ENOMEM leaves it as
+ * it was. */
+static int ring_grow(struct tx_ring *r)
 {
-	size_t cap = l->kcap ? 2 * l->kcap : K_RING_MIN;
-	struct k_ent *r = malloc(cap * sizeof(*r));
+	size_t cap = r->cap ? 2 * r->cap : RING_MIN;
+	struct ring_ent *e = malloc(cap * sizeof(*e));
 
-	if (!r)
+	if (!e)
 		return -ENOMEM;
-	for (size_t i = 0; i < l->kn; i++)
-		r[i] = l->kring[(l->khead + i) & (l->kcap - 1)];
-	free(l->kring);
-	l->kring = r;
-	l->kcap = cap;
-	l->khead = 0;
+	for (size_t i = 0; i < r->n; i++)
+		e[i] = r->e[(r->head + i) & (r->cap - 1)];
+	free(r->e);
+	r->e = e;
+	r->cap = cap;
+	r->head = 0;
 	return 0;
 }
 
-/* Timer K: t joins the tail of the K ring, due T4 from now (or, when the
- * ring cannot grow, its own node is armed for it: timer_end_cb ends it). */
-static void k_append(struct tx_layer *l, struct tx *t)
+/* Completed t ends interval ms from now (Timer K or J, the ring's fixed
+ * interval): it joins the ring's tail, or, when the ring cannot grow, its
+ * own node is armed for it (timer_end_cb ends it). The time is never before
+ * the tail's (the clock never goes back; were it to, t would end with the
+ * tail, later, never early), so the ring stays in deadline order. */
+static void ring_append(struct tx_layer *l, struct tx_ring *r, struct tx *t, uint32_t interval)
 {
-	struct k_ent *e;
+	struct ring_ent *e;
+	uint64_t at = arm_base(l) + interval;
 
-	t->f_at = arm_base(l) + l->t4;
-	if (l->kn == l->kcap && k_grow(l) < 0) {
-		wheel_add(l->w, &t->t_end, t->f_at);
+	if (r->n && r->e[(r->head + r->n - 1) & (r->cap - 1)].at > at)
+		at = r->e[(r->head + r->n - 1) & (r->cap - 1)].at;
+	t->f_at = at;
+	if (r->n == r->cap && ring_grow(r) < 0) {
+		wheel_add(l->w, &t->t_end, at);
 		return;
 	}
-	e = &l->kring[(l->khead + l->kn++) & (l->kcap - 1)];
+	e = &r->e[(r->head + r->n++) & (r->cap - 1)];
 	e->t = t;
-	e->at = t->f_at;
-	if (!wheel_timer_pending(&l->k_timer))
-		wheel_add(l->w, &l->k_timer, t->f_at);
+	e->at = at;
+	if (!wheel_timer_pending(&r->timer))
+		wheel_add(l->w, &r->timer, at);
 }
 
-/* Fetch, for writing, both cache lines of the entry i places after the K
- * ring's head (a struct tx spans two). */
-static void k_prefetch(const struct tx_layer *l, size_t i)
+/* Fetch, for writing, the first cache line (see struct tx) of the entry i
+ * places after the ring's head. */
+static inline void ring_prefetch_entry(const struct tx_ring *r, size_t i)
 {
-	const char *p = (const char *)l->kring[(l->khead + i) & (l->kcap - 1)].t;
+	const char *p = (const char *)r->e[(r->head + i) & (r->cap - 1)].t;
 
 	__builtin_prefetch(p, 1);
-	__builtin_prefetch(p + sizeof(struct tx) - 1, 1);
+	__builtin_prefetch(p + 63, 1);
 }
 
-/* The K ring's timer: every client whose Timer K is due ends; the entries
- * K_PREFETCH places ahead are fetched meanwhile (see the top). */
-static void k_timer_cb(struct wheel *w, struct wheel_timer *wt)
+/* Fetch what ending the entry i places after the head touches besides the
+ * entry (read by then): its index slot and its buffer. */
+static inline void ring_prefetch_deps(const struct tx_layer *l, const struct tx_ring *r,
+				      size_t i)
 {
-	struct tx_layer *l = wheel_timer_owner(wt, struct tx_layer, k_timer);
+	const struct tx *t = r->e[(r->head + i) & (r->cap - 1)].t;
+
+	if (t->flags & TXF_HASHED)
+		table_prefetch(l, t->hash);
+	if (t->buf_class != CLASS_NONE)
+		__builtin_prefetch(t->buf, 1);
+}
+
+/* A ring's timer: every transaction whose time is due ends, in order. The
+ * ring gives the addresses ahead, so the misses of cold entries overlap:
+ * the entry 2 * RING_PREFETCH places ahead is fetched, and for the one
+ * RING_PREFETCH ahead (fetched by then) its index slot and buffer. */
+static void ring_cb(struct wheel *w, struct wheel_timer *wt)
+{
+	struct tx_ring *r = wheel_timer_owner(wt, struct tx_ring, timer);
+	struct tx_layer *l = r->l;
 	uint64_t now = wheel_now(w);
-	size_t mask = l->kcap - 1;
 
-	for (size_t i = 1; i <= K_PREFETCH && i < l->kn; i++)
-		k_prefetch(l, i);
-	while (l->kn && l->kring[l->khead].at <= now) {
-		struct tx *t = l->kring[l->khead].t;
+	for (size_t i = 0; i < 2 * RING_PREFETCH && i < r->n; i++)
+		ring_prefetch_entry(r, i);
+	for (size_t i = 0; i < RING_PREFETCH && i < r->n; i++)
+		ring_prefetch_deps(l, r, i);
+	while (r->n && r->e[r->head].at <= now) {
+		struct tx *t = r->e[r->head].t;
 
-		if (l->kn > K_PREFETCH)
-			k_prefetch(l, K_PREFETCH);
-		l->khead = (l->khead + 1) & mask;
-		l->kn--;
+		if (r->n > 2 * RING_PREFETCH)
+			ring_prefetch_entry(r, 2 * RING_PREFETCH);
+		if (r->n > RING_PREFETCH)
+			ring_prefetch_deps(l, r, RING_PREFETCH);
+		r->head = (r->head + 1) & (r->cap - 1);
+		r->n--;
 		tx_destroy(l, t);
 	}
-	if (l->kn)
-		wheel_add(w, wt, l->kring[l->khead].at);
+	if (r->n)
+		wheel_add(w, wt, r->e[r->head].at);
+}
+
+static void ring_init(struct tx_layer *l, struct tx_ring *r)
+{
+	wheel_timer_init(&r->timer, ring_cb);
+	r->l = l;
+}
+
+static void ring_fini(struct tx_layer *l, struct tx_ring *r)
+{
+	wheel_cancel(l->w, &r->timer);
+	free(r->e);
 }
 
 static void timer_end_cb(struct wheel *w, struct wheel_timer *wt)
@@ -690,9 +840,9 @@ int tx_layer_new(struct tx_layer **ret, struct wheel *w, const struct tx_layer_o
 	l = calloc(1, sizeof(*l));
 	if (!l)
 		return -ENOMEM;
-	l->nbuckets = 1024;
-	l->buckets = calloc(l->nbuckets, sizeof(*l->buckets));
-	if (!l->buckets) {
+	l->ixcap = IX_MIN;
+	l->ix = ix_alloc(l->ixcap, &l->ix_map);
+	if (!l->ix) {
 		free(l);
 		return -ENOMEM;
 	}
@@ -707,7 +857,8 @@ int tx_layer_new(struct tx_layer **ret, struct wheel *w, const struct tx_layer_o
 	l->t4 = o.t4_ms;
 	l->max_tx = o.max_tx ? o.max_tx : (size_t)1 << 20;
 	l->max_msg = o.max_msg ? o.max_msg : 65535;
-	wheel_timer_init(&l->k_timer, k_timer_cb);
+	ring_init(l, &l->kr);
+	ring_init(l, &l->jr);
 	l->branch_seed = random_u64();
 	for (unsigned i = 0; i < SIPHASH_KEY_LEN; i += 8) {
 		uint64_t v = random_u64();
@@ -724,7 +875,8 @@ void tx_layer_free(struct tx_layer *l)
 
 	if (!l)
 		return;
-	wheel_cancel(l->w, &l->k_timer);
+	ring_fini(l, &l->kr);
+	ring_fini(l, &l->jr);
 	for (c = l->chunks; c; c = next) {
 		next = c->next;
 		for (unsigned i = 0; i < CHUNK; i++) {
@@ -746,9 +898,8 @@ void tx_layer_free(struct tx_layer *l)
 			free(p);
 		}
 	}
-	free(l->buckets);
+	ix_free(l->ix, l->ix_map);
 	free(l->ctab);
-	free(l->kring);
 	free(l);
 }
 
@@ -823,7 +974,7 @@ static struct tx *direct_find(const struct tx_layer *l, struct sip_str branch,
 	idx = ctr & IDX_NONE;
 	if (idx == IDX_NONE || idx >= l->nchunks * CHUNK)
 		return NULL;
-	t = &l->ctab[idx / CHUNK]->tx[idx % CHUNK];
+	t = entry_at(l, (uint32_t)idx);
 	if (!(t->flags & TXF_DIRECT) || t->hash != ctr || t->kind != KIND_CLIENT ||
 	    t->state == ST_FREE || !str_is(key_method(t), t->method_len, method))
 		return NULL;
@@ -839,7 +990,7 @@ int tx_branch_make(struct tx_layer *l, char *buf, size_t cap)
 		return -ENOSPC;
 	/* name the entry the next start will take (see the top of the file) */
 	l->made = NULL;
-	if (l->free || chunk_add(l) == 0)
+	if ((l->free || chunk_add(l) == 0) && l->free->idx < IDX_NONE)
 		idx = l->free->idx;
 	ctr = ++l->branch_ctr << IDX_BITS | idx;
 	if (idx != IDX_NONE) {
@@ -908,6 +1059,8 @@ int tx_client_start(struct tx_layer *l, struct tx **ret, struct sip_str branch,
 		if (table_find(l, KIND_CLIENT, h, branch, method, NULL) ||
 		    direct_find(l, branch, method))
 			return -EEXIST;
+		if (l->st.live < l->max_tx && (r = table_room(l)) < 0)
+			return r;
 	}
 	r = tx_alloc(l, &t, KIND_CLIENT, h, branch, method, SIP_STR_NULL, dest,
 		     dest && dest->reliable ? 0 : len);
@@ -989,7 +1142,7 @@ int tx_client_response(struct tx_layer *l, const struct sip_msg *resp,
 		return 0;
 	}
 	keep_key_only(l, t);
-	k_append(l, t);
+	ring_append(l, &l->kr, t, l->t4);
 	cb(arg, t, 0, resp);
 	l->resp_via = saved;
 	return 0;
@@ -1026,6 +1179,8 @@ int tx_server_request(struct tx_layer *l, const struct sip_msg *req,
 			retransmit(l, t);
 		return TX_ABSORBED;
 	}
+	if (l->st.live < l->max_tx && (r = table_room(l)) < 0)
+		return r;
 	r = tx_alloc(l, &t, KIND_SERVER, h, top->branch, method, top->host, src, 0);
 	if (r < 0)
 		return r;
@@ -1069,7 +1224,7 @@ int tx_server_reply(struct tx_layer *l, struct tx *t, unsigned status, const voi
 	if (t->reliable)
 		tx_destroy(l, t); /* Timer J = 0 */
 	else
-		arm(l, &t->t_end, 64 * (uint64_t)l->t1); /* Timer J */
+		ring_append(l, &l->jr, t, 64 * l->t1); /* Timer J */
 	return 0;
 }
 
