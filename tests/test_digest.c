@@ -112,6 +112,42 @@ static struct sip_auth cred_of(enum sip_digest_alg alg, const char *user,
 	return a;
 }
 
+/* The prepared keys give the verdicts of digest_verify: from the password,
+ * from the HA1s (lower and upper case), a key for another password, a key
+ * lacking the algorithm's hash (-EACCES for a right response), and
+ * SHA-512/256, which a key does not hold. */
+static void check_keys(const struct sip_auth *a, enum sip_digest_alg alg, struct sip_str method,
+		       struct sip_str body, struct sip_str user, struct sip_str realm,
+		       struct sip_str pw, const char *what, size_t row)
+{
+	bool sha512 = alg == SIP_DIGEST_SHA512_256 || alg == SIP_DIGEST_SHA512_256_SESS;
+	bool md5 = alg == SIP_DIGEST_MD5 || alg == SIP_DIGEST_MD5_SESS;
+	char h5[DIGEST_HEX_SIZE], h256[DIGEST_HEX_SIZE];
+	struct digest_key k, other;
+
+	digest_key_from_password(&k, user, realm, pw);
+	cr_assert_eq(k.have, DIGEST_KEY_MD5 | DIGEST_KEY_SHA256);
+	cr_assert_eq(digest_verify_key(a, method, body, &k), sha512 ? -EACCES : 0,
+		     "%s row %zu: verify by key", what, row);
+	digest_key_from_password(&other, user, realm, SIP_STR("not it"));
+	cr_assert_eq(digest_verify_key(a, method, body, &other), -EACCES);
+	cr_assert_eq(digest_ha1(SIP_DIGEST_MD5, user, realm, pw, h5), 32);
+	cr_assert_eq(digest_ha1(SIP_DIGEST_SHA256, user, realm, pw, h256), 64);
+	cr_assert_eq(digest_key_from_ha1(&other, S(h5), S(h256)), 0);
+	cr_assert_eq(memcmp(&other, &k, sizeof(k)), 0, "%s row %zu: the same key", what, row);
+	for (char *p = h256; *p; p++)
+		if (*p >= 'a' && *p <= 'f')
+			*p = (char)(*p - 32);
+	cr_assert_eq(digest_key_from_ha1(&other, SIP_STR_NULL, S(h256)), 0);
+	cr_assert_eq(other.have, DIGEST_KEY_SHA256);
+	cr_assert_eq(digest_verify_key(a, method, body, &other), md5 || sha512 ? -EACCES : 0,
+		     "%s row %zu: SHA-256 HA1 only", what, row);
+	cr_assert_eq(digest_key_from_ha1(&other, S(h5), SIP_STR_NULL), 0);
+	cr_assert_eq(other.have, DIGEST_KEY_MD5);
+	cr_assert_eq(digest_verify_key(a, method, body, &other), md5 ? 0 : -EACCES,
+		     "%s row %zu: MD5 HA1 only", what, row);
+}
+
 static void run_vectors(const char *file, size_t min_rows)
 {
 	const char *dir = getenv("SIPREG_CORPUS");
@@ -175,6 +211,8 @@ static void run_vectors(const char *file, size_t min_rows)
 		cr_assert_eq(digest_verify_ha1(&a, in.method, SIP_STR_NULL, S(ha1)), 0);
 		cr_assert_eq(digest_verify(&a, in.method, SIP_STR_NULL, S("not it")),
 			     -EACCES);
+		check_keys(&a, in.alg, in.method, SIP_STR_NULL, in.username, in.realm,
+			   in.password, file, r);
 	}
 	csv_free(&c);
 	free(text);
@@ -354,6 +392,15 @@ Test(digest, sess_and_auth_int_match_reference)
 			cr_assert_eq(digest_verify(&a, in.method, SIP_STR("other body"),
 						   in.password),
 				     qi == 2 ? -EACCES : 0);
+			check_keys(&a, algs[i].alg, in.method, in.body, in.username, in.realm,
+				   in.password, "reference", (size_t)qi);
+			struct digest_key key;
+			digest_key_from_password(&key, in.username, in.realm, in.password);
+			bool sha512 = algs[i].alg == SIP_DIGEST_SHA512_256 ||
+				      algs[i].alg == SIP_DIGEST_SHA512_256_SESS;
+			cr_assert_eq(digest_verify_key(&a, in.method, SIP_STR("other body"),
+						       &key),
+				     qi == 2 || sha512 ? -EACCES : 0);
 		}
 	}
 }
@@ -932,4 +979,125 @@ Test(digest_corpus, answer_real_challenges)
 	cr_log_info("answered %d real challenges", answered);
 	csv_free(&c);
 	free(text);
+}
+
+/* ------------------------------------------------------------------------ */
+/* Prepared keys                                                             */
+
+Test(digest_key, bad_stored_ha1s_and_checks_before_hashing)
+{
+	static const char md5[] = "939e7578ed9e3c518a452acee763bce9"; /* RFC 2617 */
+	struct digest_key k;
+
+	cr_assert_eq(digest_key_from_ha1(&k, SIP_STR_NULL, SIP_STR_NULL), 0);
+	cr_assert_eq(k.have, 0);
+	cr_assert_eq(digest_key_from_ha1(&k, SIP_STR("939e7578ed9e3c518a452acee763bce"),
+					 SIP_STR_NULL),
+		     -EINVAL, "31 digits");
+	cr_assert_eq(k.have, 0);
+	cr_assert_eq(digest_key_from_ha1(&k, SIP_STR("939e7578ed9e3c518a452acee763bcex"),
+					 SIP_STR_NULL),
+		     -EINVAL, "not hex");
+	cr_assert_eq(digest_key_from_ha1(&k, S(md5), S(md5)), -EINVAL,
+		     "an MD5 length for SHA-256");
+	cr_assert_eq(k.have, DIGEST_KEY_MD5, "the good one kept");
+
+	struct sip_auth a = mufasa(MUFASA_RESP);
+	cr_assert_eq(digest_verify_key(&a, GET, SIP_STR_NULL, &k), 0);
+	a.response = SIP_STR("6629FAE49393A05397450978507C4EF1");
+	cr_assert_eq(digest_verify_key(&a, GET, SIP_STR_NULL, &k), -EACCES, "upper case");
+	a.response = SIP_STR("6629fae49393a05397450978507c4ef");
+	cr_assert_eq(digest_verify_key(&a, GET, SIP_STR_NULL, &k), -EACCES, "truncated");
+	a = mufasa(MUFASA_RESP);
+	a.cnonce = SIP_STR_NULL;
+	cr_assert_eq(digest_verify_key(&a, GET, SIP_STR_NULL, &k), -EINVAL, "qop without cnonce");
+	a = mufasa(MUFASA_RESP);
+	a.uri = SIP_STR_NULL;
+	cr_assert_eq(digest_verify_key(&a, GET, SIP_STR_NULL, &k), -EINVAL);
+	a = mufasa(MUFASA_RESP);
+	a.qop = SIP_STR("auth-conf");
+	cr_assert_eq(digest_verify_key(&a, GET, SIP_STR_NULL, &k), -ENOTSUP);
+	a = mufasa(MUFASA_RESP);
+	a.algorithm = SIP_STR("SHA-1");
+	cr_assert_eq(digest_verify_key(&a, GET, SIP_STR_NULL, &k), -ENOTSUP);
+	a = mufasa(MUFASA_RESP);
+	a.userhash = true;
+	cr_assert_eq(digest_verify_key(&a, GET, SIP_STR_NULL, &k), -ENOTSUP);
+	/* the key stands for username and realm: they are not hashed again */
+	a = mufasa(MUFASA_RESP);
+	a.username = SIP_STR("Simba");
+	cr_assert_eq(digest_verify(&a, GET, SIP_STR_NULL, MUFASA_PW), -EACCES);
+	cr_assert_eq(digest_verify_key(&a, GET, SIP_STR_NULL, &k), 0);
+}
+
+/* The verifiers' HA2 memo (one per hash and thread): whatever came before,
+ * each verdict is the one computed afresh. Requests alternate between URIs,
+ * methods, an escaped spelling of the same URI, one too long to be kept,
+ * and auth-int (never memoized: the body is part of HA2). */
+Test(digest_key, ha2_memo_never_answers_for_another_request)
+{
+	static const char *const uris[] = {
+		"sip:carrier.example", "sip:carrier.exampl", "sip:carrier.example;x=1",
+		"sip:carrier.ex\\ample", "sip:carrier.exa\\mple",
+		"sip:long-long-long-long-long-long-long-long-long-long-long-long-long-long-"
+		"long-long-long-long-long-long-long-long-long-long-long.example"};
+	static const char *const methods[] = {"REGISTER", "INVITE", "REGISTEr"};
+	static const char *const algs[] = {"MD5", "SHA-256", "SHA-256-sess", "MD5-sess",
+					   "SHA-512-256"};
+	struct digest_key key;
+
+	cr_assert_gt(strlen(uris[5]), 126);
+	digest_key_from_password(&key, SIP_STR("alice"), SIP_STR("carrier.example"),
+				 SIP_STR("pw"));
+	for (int round = 0; round < 3; round++)
+		for (size_t ai = 0; ai < 5; ai++)
+			for (size_t ui = 0; ui < 6; ui++)
+				for (size_t mi = 0; mi < 3; mi++) {
+					const char *qop = (ui + mi + (size_t)round) % 4 == 3
+								  ? "auth-int"
+								  : "auth";
+					char exp[DIGEST_HEX_SIZE], uri[256];
+					/* the uri as the client hashed it: unescaped */
+					size_t n = 0;
+					for (const char *p = uris[ui]; *p; p++)
+						if (*p != '\\')
+							uri[n++] = *p;
+					uri[n] = '\0';
+					struct digest_input in = {
+						.alg = digest_alg_parse(S(algs[ai])),
+						.username = SIP_STR("alice"),
+						.realm = SIP_STR("carrier.example"),
+						.password = SIP_STR("pw"),
+						.nonce = SIP_STR("n0nce"),
+						.cnonce = SIP_STR("c"),
+						.nc = SIP_STR("00000001"),
+						.qop = S(qop),
+						.method = S(methods[mi]),
+						.uri = S(uri),
+						.body = SIP_STR("b"),
+					};
+					cr_assert_gt(digest_compute(&in, exp), 0);
+					struct sip_auth a =
+						cred_of(in.alg, "alice", "carrier.example", "n0nce",
+							uris[ui], "00000001", "c", qop, exp);
+					bool sha512 = ai == 4;
+					cr_assert_eq(digest_verify(&a, in.method, in.body, in.password),
+						     0, "%s %s %s", algs[ai], uris[ui], methods[mi]);
+					cr_assert_eq(digest_verify_key(&a, in.method, in.body, &key),
+						     sha512 ? -EACCES : 0, "%s %s %s", algs[ai],
+						     uris[ui], methods[mi]);
+					/* the neighbours' method and uri fail */
+					struct sip_str other = S(methods[(mi + 1) % 3]);
+					cr_assert_eq(digest_verify(&a, other, in.body, in.password),
+						     -EACCES);
+					cr_assert_eq(digest_verify_key(&a, other, in.body, &key),
+						     -EACCES);
+					/* uris 3 and 4 are one URI spelled two ways */
+					bool same = ui == 3;
+					a.uri = S(uris[(ui + 1) % 6]);
+					cr_assert_eq(digest_verify(&a, in.method, in.body, in.password),
+						     same ? 0 : -EACCES);
+					cr_assert_eq(digest_verify_key(&a, in.method, in.body, &key),
+						     same && !sha512 ? 0 : -EACCES);
+				}
 }

@@ -1123,3 +1123,170 @@ Test(registrar, prefetch_hint_hashes_the_aor_only_with_credentials)
 	for (int k = 0; k < 4; k++)
 		cr_assert_eq(register_ok(&u, SIP_DIGEST_SHA256), 200, "round %d", k);
 }
+
+/* ------------------------------------------------------------------------ */
+/* The subscriber table's prepared digest keys (digest_verify_key)           */
+
+/* Answers r's challenge of algorithm chal with credentials of algorithm
+ * send (the -sess form of chal, say) into u->auth. */
+static void answer_as(struct ua *u, const struct resp *r, enum sip_digest_alg chal,
+		      const char *send, const char *pw)
+{
+	struct sip_auth ch;
+	struct sip_err err;
+	struct sip_write w;
+	int n;
+
+	for (const struct sip_hdr *h = sip_msg_hdr(&r->m, SIP_HDR_WWW_AUTHENTICATE); h;
+	     h = sip_msg_hdr_next(&r->m, h)) {
+		cr_assert_eq(sip_auth_parse(&ch, h->value, &err), 0, "%s", err.reason);
+		if (ch.alg != chal)
+			continue;
+		ch.algorithm = sip_str_make(send, strlen(send));
+		ch.alg = digest_alg_parse(ch.algorithm);
+		n = snprintf(u->auth, sizeof(u->auth), "Authorization: ");
+		sip_write_init(&w, u->auth + n, sizeof(u->auth) - (size_t)n - 1);
+		cr_assert_eq(digest_answer(&w, &ch, sip_str_make(u->user, strlen(u->user)),
+					   sip_str_make(pw, strlen(pw)), SIP_STR("REGISTER"),
+					   SIP_STR("sip:carrier.example"), SIP_STR(""),
+					   SIP_STR("c0ffee01"), 1),
+			     0);
+		n = sip_write_result(&w);
+		cr_assert_gt(n, 0);
+		u->auth[strlen("Authorization: ") + (size_t)n] = '\0';
+		return;
+	}
+	cr_assert_fail("no challenge for that algorithm");
+}
+
+/* One challenge and one answer with password pw: the final status. */
+static unsigned try_password(struct ua *u, const char *alg, const char *pw)
+{
+	enum sip_digest_alg a = digest_alg_parse(sip_str_make(alg, strlen(alg)));
+	enum sip_digest_alg chal = a == SIP_DIGEST_MD5_SESS	 ? SIP_DIGEST_MD5
+				   : a == SIP_DIGEST_SHA256_SESS ? SIP_DIGEST_SHA256
+								 : a;
+	struct resp r;
+
+	u->auth[0] = '\0';
+	cr_assert_eq(send_register(u, &r), 401);
+	answer_as(u, &r, chal, alg, pw);
+	return send_register(u, &r);
+}
+
+static const char *const all_algs[] = {"MD5", "MD5-sess", "SHA-256", "SHA-256-sess"};
+
+Test(registrar, password_change_delete_and_readd_use_the_new_secret)
+{
+	struct ua u = ua_new("alice", "wonderland");
+
+	for (size_t i = 0; i < 4; i++) {
+		const char *alg = all_algs[i];
+		unsigned failed = stats.auth_failed;
+
+		add_subscriber("alice", "wonderland");
+		cr_assert_eq(try_password(&u, alg, "wonderland"), 200, "%s", alg);
+		cr_assert_eq(try_password(&u, alg, "looking-glass"), 401, "%s", alg);
+		/* the password changes: the old one's key must not survive */
+		add_subscriber("alice", "looking-glass");
+		cr_assert_eq(try_password(&u, alg, "wonderland"), 401, "%s old", alg);
+		cr_assert_eq(try_password(&u, alg, "looking-glass"), 200, "%s new", alg);
+		/* deleted: nothing answers; re-added with a third password */
+		cr_assert_eq(subscriber_table_del(subs, SIP_STR("alice"),
+						  SIP_STR("carrier.example")),
+			     0);
+		cr_assert_eq(try_password(&u, alg, "looking-glass"), 401, "%s deleted", alg);
+		add_subscriber("alice", "jabberwock");
+		cr_assert_eq(try_password(&u, alg, "looking-glass"), 401, "%s", alg);
+		cr_assert_eq(try_password(&u, alg, "jabberwock"), 200, "%s re-added", alg);
+		cr_assert_eq(stats.auth_failed, failed + 4, "%s", alg);
+	}
+}
+
+Test(registrar, unknown_and_disabled_users_fail_alike_with_every_algorithm)
+{
+	static const char *const ghosts[] = {"mallory0", "mallory1", "mallory2", "mallory3"};
+	struct ua bob = ua_new("bob", "builder");
+	struct store_subscriber s = {.enabled = false};
+
+	snprintf(s.username, sizeof(s.username), "bob");
+	snprintf(s.domain, sizeof(s.domain), "carrier.example");
+	snprintf(s.password, sizeof(s.password), "builder");
+	for (size_t i = 0; i < 4; i++) {
+		cr_assert_eq(try_password(&bob, all_algs[i], "builder"), 200, "%s", all_algs[i]);
+		/* the dummy key's own password is no way in either (a user
+		 * each: under the guard's retry limit) */
+		struct ua ghost = ua_new(ghosts[i], "x");
+		cr_assert_eq(try_password(&ghost, all_algs[i], "\x01 no such user \x01"), 401);
+		cr_assert_eq(try_password(&ghost, all_algs[i], ""), 401);
+	}
+	cr_assert_eq(subscriber_table_put(subs, &s), 0);
+	for (size_t i = 0; i < 4; i++)
+		cr_assert_eq(try_password(&bob, all_algs[i], "builder"), 401,
+			     "disabled: %s", all_algs[i]);
+	cr_assert_eq(stats.auth_failed, 12);
+}
+
+/* A realm other than the subscriber's domain (configured, or the To host in
+ * upper case) cannot use the key made for the domain: the HA1 is computed
+ * for that realm, as before. */
+Test(registrar, realm_other_than_the_domain_computes_the_ha1)
+{
+	struct config *c2;
+	struct config_error e;
+	struct ua u = ua_new("alice", "wonderland");
+	struct resp r;
+
+	u.domain = "Carrier.EXAMPLE";
+	for (size_t i = 0; i < 4; i++) {
+		cr_assert_eq(try_password(&u, all_algs[i], "wonderland"), 200, "%s",
+			     all_algs[i]);
+		cr_assert_eq(try_password(&u, all_algs[i], "wonderlanD"), 401);
+	}
+	u.domain = NULL;
+	cr_assert_eq(config_load_string(&c2, "[sip]\nrealm = sipreg.test\n", "t", &e), 0, "%s",
+		     e.msg);
+	registrar_set_config(reg, c2);
+	cr_assert_eq(send_register(&u, &r), 401);
+	cr_assert(challenge_has(&r, "realm=\"sipreg.test\""));
+	for (size_t i = 0; i < 4; i++) {
+		cr_assert_eq(try_password(&u, all_algs[i], "wonderland"), 200, "%s",
+			     all_algs[i]);
+		cr_assert_eq(try_password(&u, all_algs[i], "wonderlanD"), 401);
+	}
+	config_free(c2);
+}
+
+/* A subscriber kept as HA1s only (made for its domain): each algorithm with
+ * its own HA1, none without it. */
+Test(registrar, stored_ha1s_alone)
+{
+	struct store_subscriber s = {.enabled = true};
+	struct ua u = ua_new("carol", "tea-party");
+	char h[DIGEST_HEX_SIZE];
+
+	snprintf(s.username, sizeof(s.username), "carol");
+	snprintf(s.domain, sizeof(s.domain), "carrier.example");
+	cr_assert_eq(digest_ha1(SIP_DIGEST_MD5, SIP_STR("carol"), SIP_STR("carrier.example"),
+				SIP_STR("tea-party"), h),
+		     32);
+	memcpy(s.ha1_md5, h, 33);
+	cr_assert_eq(subscriber_table_put(subs, &s), 0);
+	cr_assert_eq(try_password(&u, "MD5", "tea-party"), 200);
+	cr_assert_eq(try_password(&u, "MD5-sess", "tea-party"), 200);
+	cr_assert_eq(try_password(&u, "SHA-256", "tea-party"), 401, "no SHA-256 HA1");
+	cr_assert_eq(try_password(&u, "MD5", "tea-partY"), 401);
+	cr_assert_eq(digest_ha1(SIP_DIGEST_SHA256, SIP_STR("carol"), SIP_STR("carrier.example"),
+				SIP_STR("tea-party"), h),
+		     64);
+	for (char *p = h; *p; p++) /* stored in upper case: the same HA1 */
+		if (*p >= 'a')
+			*p = (char)(*p - 32);
+	memcpy(s.ha1_sha256, h, 65);
+	s.ha1_md5[0] = '\0';
+	cr_assert_eq(subscriber_table_put(subs, &s), 0);
+	cr_assert_eq(try_password(&u, "SHA-256", "tea-party"), 200);
+	cr_assert_eq(try_password(&u, "SHA-256-sess", "tea-party"), 200);
+	cr_assert_eq(try_password(&u, "MD5", "tea-party"), 401, "the MD5 HA1 is gone");
+	cr_assert_eq(try_password(&u, "SHA-256", "tea-partY"), 401);
+}

@@ -4,6 +4,7 @@
 #include <errno.h>
 #include <stdio.h>
 #include <stdlib.h>
+#include <string.h>
 #include <urcu/urcu-qsbr.h>
 
 #include "sipreg/subscriber.h"
@@ -95,4 +96,46 @@ Test(subscriber, load_from_store_100k)
 	free(rows);
 	snprintf(cmd, sizeof(cmd), "rm -rf %s", dir);
 	cr_assert_eq(system(cmd), 0);
+}
+
+/* The prepared digest key: made from the password with the domain in lower
+ * case as the realm, replaced with the node on every put, gone with a del;
+ * without a password, from the stored HA1s. */
+Test(subscriber, digest_key_follows_put_replace_del)
+{
+	struct store_subscriber s = sub("Alice", "Carrier.Example", "pw1");
+	struct subscriber_view v;
+	struct digest_key want;
+
+	cr_assert_eq(subscriber_table_put(t, &s), 0);
+	cr_assert(subscriber_table_get(t, SIP_STR("Alice"), SIP_STR("carrier.example"), &v));
+	cr_assert_not_null(v.key);
+	digest_key_from_password(&want, SIP_STR("Alice"), SIP_STR("carrier.example"),
+				 SIP_STR("pw1"));
+	cr_assert_eq(memcmp(v.key, &want, sizeof(want)), 0, "realm = the domain in lower case");
+
+	s = sub("Alice", "carrier.example", "pw2");
+	cr_assert_eq(subscriber_table_put(t, &s), 0);
+	cr_assert(subscriber_table_get(t, SIP_STR("Alice"), SIP_STR("carrier.example"), &v));
+	cr_assert_neq(memcmp(v.key, &want, sizeof(want)), 0, "a new password, a new key");
+	digest_key_from_password(&want, SIP_STR("Alice"), SIP_STR("carrier.example"),
+				 SIP_STR("pw2"));
+	cr_assert_eq(memcmp(v.key, &want, sizeof(want)), 0);
+
+	cr_assert_eq(subscriber_table_del(t, SIP_STR("Alice"), SIP_STR("carrier.example")), 0);
+	s = sub("Alice", "carrier.example", "");
+	snprintf(s.ha1_md5, sizeof(s.ha1_md5), "%s", "939E7578ED9E3C518A452ACEE763BCE9");
+	cr_assert_eq(subscriber_table_put(t, &s), 0);
+	cr_assert(subscriber_table_get(t, SIP_STR("Alice"), SIP_STR("carrier.example"), &v));
+	cr_assert_eq(v.key->have, DIGEST_KEY_MD5, "HA1s only: the MD5 one");
+	cr_assert_eq(memcmp(v.key->md5, "939e7578ed9e3c518a452acee763bce9", 32), 0);
+	/* a malformed stored HA1 is left out, the node is still put */
+	snprintf(s.ha1_sha256, sizeof(s.ha1_sha256), "%s", "not hex");
+	cr_assert_eq(subscriber_table_put(t, &s), 0);
+	cr_assert(subscriber_table_get(t, SIP_STR("Alice"), SIP_STR("carrier.example"), &v));
+	cr_assert_eq(v.key->have, DIGEST_KEY_MD5);
+	s.ha1_md5[0] = '\0';
+	cr_assert_eq(subscriber_table_put(t, &s), 0);
+	cr_assert(subscriber_table_get(t, SIP_STR("Alice"), SIP_STR("carrier.example"), &v));
+	cr_assert_eq(v.key->have, 0, "no usable secret at all");
 }

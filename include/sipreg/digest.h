@@ -24,7 +24,10 @@
  * the escapes (\" -> ", \\ -> \) while hashing, as sip_str_unquote would, with
  * no length limit and no copy.
  *
- * Threads: all functions are reentrant and touch only their arguments.
+ * Threads: all functions are reentrant and touch only their arguments, but
+ * for the verifiers' per-thread memo of the last HA2 (method:uri, as
+ * received) of each hash, which spares a REGISTER for the registrar's usual
+ * Request-URI one hash.
  */
 #ifndef SIPREG_DIGEST_H
 #define SIPREG_DIGEST_H
@@ -121,6 +124,48 @@ int digest_verify(const struct sip_auth *cred, struct sip_str method, struct sip
 		  struct sip_str password);
 int digest_verify_ha1(const struct sip_auth *cred, struct sip_str method,
 		      struct sip_str body, struct sip_str ha1);
+
+/* ------------------------------------------------------------------------ */
+/* Prepared keys (registrar side)                                            */
+
+/*
+ * A subscriber's secret made ready for the verifier once, when the
+ * subscriber is loaded or changed, so that a request computes no HA1:
+ *   md5     the MD5 HA1, lower-case hex;
+ *   sha256  the SHA-256 state after the SHA-256 HA1's 64 hex digits, which
+ *           are exactly one block: the response and the -sess key both
+ *           begin with that block, so it is never hashed again.
+ * 68 bytes; copy it freely. A key holds no SHA-512/256 HA1.
+ */
+enum { DIGEST_KEY_MD5 = 1, DIGEST_KEY_SHA256 = 2 };
+
+struct digest_key {
+	uint32_t sha256[8];
+	char md5[32];
+	uint8_t have; /* DIGEST_KEY_* bits: which of the two is set */
+};
+
+/* From the raw username, realm and password (both hashes). */
+void digest_key_from_password(struct digest_key *k, struct sip_str username,
+			      struct sip_str realm, struct sip_str password);
+/*
+ * From stored HA1s (hex, any case; an empty one is left out of the key).
+ * Returns 0, or -EINVAL when a non-empty one has the wrong length or is not
+ * hex (*k then holds the other one, if good).
+ */
+int digest_key_from_ha1(struct digest_key *k, struct sip_str ha1_md5,
+			struct sip_str ha1_sha256);
+
+/*
+ * digest_verify with a prepared key: the same checks and answers, but the
+ * credentials' username and realm are not hashed: the caller vouches that
+ * the key was made for them (their unescaped values). A key without the
+ * credential algorithm's hash (or SHA-512/256) answers -EACCES after doing
+ * the same work as one with it (MD5 and SHA-256).
+ * Returns 0, -EACCES, -EINVAL or -ENOTSUP as digest_verify.
+ */
+int digest_verify_key(const struct sip_auth *cred, struct sip_str method,
+		      struct sip_str body, const struct digest_key *key);
 
 /* ------------------------------------------------------------------------ */
 /* Challenges and credentials on the wire                                    */

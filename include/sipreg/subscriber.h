@@ -24,14 +24,22 @@
 #include <stdbool.h>
 #include <stdint.h>
 
+#include "sipreg/digest.h"
 #include "sipreg/sip.h"
 #include "sipreg/siphash.h"
 #include "sipreg/store.h"
 
 struct subscriber_table;
 
+/*
+ * key: the subscriber's digest key (digest.h), made when it was put: from
+ * the password with realm = its domain (lower case), or, without a
+ * password, from the stored HA1s (whatever realm they were made for; a
+ * malformed one is left out). Valid as long as the slices.
+ */
 struct subscriber_view {
 	struct sip_str username, domain, password, ha1_md5, ha1_sha256;
+	const struct digest_key *key;
 	bool enabled;
 	unsigned int max_contacts; /* 0: the configured default */
 };

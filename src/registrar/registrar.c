@@ -39,6 +39,7 @@ struct registrar {
 	struct reg_cfg cfg;
 	uint64_t cfg_gen; /* atomic: a new value at each registrar_set_config */
 	bool same_hash; /* the subscriber and location tables hash alike */
+	struct digest_key dummy; /* an unknown or disabled user's: same work */
 };
 
 /* Every registrar_set_config of any registrar takes the next value, so a
@@ -88,6 +89,8 @@ int registrar_new(struct registrar **ret, const struct config *cfg,
 	r->same_hash = subscriber_table_hash(deps->subscribers, SIP_STR("probe"),
 					     SIP_STR("hash.invalid")) ==
 		       location_hash(deps->location, SIP_STR("probe@hash.invalid"));
+	digest_key_from_password(&r->dummy, SIP_STR("\x01"), SIP_STR("\x01"),
+				 SIP_STR("\x01 no such user \x01"));
 	registrar_set_config(r, cfg);
 	*ret = r;
 	return 0;
@@ -708,20 +711,47 @@ static int find_credentials(struct reg_ctx *c, struct sip_auth *a, const struct 
 	return 0;
 }
 
+/*
+ * May the subscriber table's prepared key stand for these credentials? A
+ * key from a password was made with the subscriber's name and its domain in
+ * lower case as the realm, and the lookup found it by a->username and the
+ * To host: so it fits when the realm is the To host in lower case and
+ * neither the realm nor the username holds an escape (their unescaped values
+ * are then those bytes). Decided from the request alone, the same for a
+ * known user and an unknown one.
+ */
+static bool key_fits(const struct reg_ctx *c, const struct sip_auth *a)
+{
+	struct sip_str host = c->to->uri.host, realm = a->realm;
+
+	if (realm.len != host.len || memchr(a->username.p, '\\', a->username.len))
+		return false;
+	for (size_t i = 0; i < realm.len; i++) {
+		char h = host.p[i];
+		if (h >= 'A' && h <= 'Z')
+			h = (char)(h | 0x20);
+		if (realm.p[i] != h || h == '\\')
+			return false;
+	}
+	return true;
+}
+
 /* Verifies the response against what the subscriber table holds. An unknown
- * or disabled user is checked against a dummy secret: same cost, same
- * answer. Returns 0 or a digest_verify error. */
+ * or disabled user is checked against a dummy key (or password, when the
+ * key cannot serve): same cost, same answer. Returns 0 or a digest_verify
+ * error. */
 static int verify(struct reg_ctx *c, const struct sip_auth *a)
 {
 	struct subscriber_view s; /* every field set when found (not zeroed
 				   * whole: a rep stos); else only these read */
 	struct sip_str method = SIP_STR("REGISTER");
-	bool known;
+	bool known, fits = key_fits(c, a);
 	int r;
 
 	s.enabled = false;
 	s.max_contacts = 0;
 	s.password = s.ha1_md5 = s.ha1_sha256 = SIP_STR_NULL;
+	s.key = NULL;
 
 	if (c->hashed && sip_str_eq(a->username, c->to->uri.user))
 		known = subscriber_table_get_hashed(c->r->d.subscribers, c->sub_hash, a->username,
@@ -732,15 +762,17 @@ static int verify(struct reg_ctx *c, const struct sip_auth *a)
 	c->sub = s; /* kept for the contact limit: one lookup per request */
 
 	if (!known || !s.enabled || !sip_str_eq(a->username, c->to->uri.user)) {
-		r = digest_verify(a, method, c->m->body, SIP_STR("\x01 no such user \x01"));
+		if (fits)
+			r = digest_verify_key(a, method, c->m->body, &c->r->dummy);
+		else
+			r = digest_verify(a, method, c->m->body,
+					  SIP_STR("\x01 no such user \x01"));
 		return r == 0 || r == -EACCES ? -EACCES : r;
 	}
-	if (s.password.len)
+	if (s.password.len && !fits)
 		return digest_verify(a, method, c->m->body, s.password);
-	if (a->alg == SIP_DIGEST_SHA256 || a->alg == SIP_DIGEST_SHA256_SESS)
-		return s.ha1_sha256.len ? digest_verify_ha1(a, method, c->m->body, s.ha1_sha256)
-					: -EACCES;
-	return s.ha1_md5.len ? digest_verify_ha1(a, method, c->m->body, s.ha1_md5) : -EACCES;
+	/* the key of the password, or of the stored HA1s (any realm) */
+	return digest_verify_key(a, method, c->m->body, s.key);
 }
 
 /* Was alg among the challenges of this digest order? Unknown algorithms

@@ -19,6 +19,7 @@ struct sub_node {
 	unsigned int max_contacts;
 	uint64_t hash;
 	struct rcu_head rcu;
+	struct digest_key key; /* see subscriber_view */
 	char blob[]; /* the fields one after the other; the domain lower-cased */
 };
 
@@ -144,6 +145,11 @@ int subscriber_table_put(struct subscriber_table *t, const struct store_subscrib
 	n->max_contacts = s->max_contacts;
 	k.user = field(n, F_USER);
 	k.domain = field(n, F_DOMAIN);
+	if (len[F_PASSWORD])
+		digest_key_from_password(&n->key, k.user, k.domain, field(n, F_PASSWORD));
+	else
+		(void)digest_key_from_ha1(&n->key, field(n, F_HA1_MD5),
+					  field(n, F_HA1_SHA256)); /* a bad one left out */
 	n->hash = key_hash(t, &k);
 	r = rhash_put(t->ht, n->hash, n, match, &k, &old);
 	if (r < 0) {
@@ -203,6 +209,7 @@ static bool view(const struct sub_node *n, struct subscriber_view *out)
 	out->password = field(n, F_PASSWORD);
 	out->ha1_md5 = field(n, F_HA1_MD5);
 	out->ha1_sha256 = field(n, F_HA1_SHA256);
+	out->key = &n->key;
 	out->enabled = n->enabled;
 	out->max_contacts = n->max_contacts;
 	return true;

@@ -17,16 +17,39 @@
 
 enum hkind { H_MD5, H_SHA256, H_SHA512_256 };
 
+/* The text to hash is gathered in buf and given to nettle in one update
+ * (a call per piece cost more than the copy: the pieces are a few bytes). */
+#define HBUF 192
+
 struct hctx {
 	enum hkind kind;
+	size_t n; /* bytes waiting in buf */
 	union {
 		struct md5_ctx md5;
 		struct sha256_ctx sha256;
 		struct sha512_ctx sha512;
 	} u;
+	char buf[HBUF];
 };
 
 static const char hexdig[16] = "0123456789abcdef";
+
+/* The two hex digits of each byte, one 2-byte load per byte. */
+static const char hexpair[512] =
+	"000102030405060708090a0b0c0d0e0f101112131415161718191a1b1c1d1e1f"
+	"202122232425262728292a2b2c2d2e2f303132333435363738393a3b3c3d3e3f"
+	"404142434445464748494a4b4c4d4e4f505152535455565758595a5b5c5d5e5f"
+	"606162636465666768696a6b6c6d6e6f707172737475767778797a7b7c7d7e7f"
+	"808182838485868788898a8b8c8d8e8f909192939495969798999a9b9c9d9e9f"
+	"a0a1a2a3a4a5a6a7a8a9aaabacadaeafb0b1b2b3b4b5b6b7b8b9babbbcbdbebf"
+	"c0c1c2c3c4c5c6c7c8c9cacbcccdcecfd0d1d2d3d4d5d6d7d8d9dadbdcdddedf"
+	"e0e1e2e3e4e5e6e7e8e9eaebecedeeeff0f1f2f3f4f5f6f7f8f9fafbfcfdfeff";
+
+static inline void hex_bytes(const uint8_t *d, size_t n, char *out)
+{
+	for (size_t i = 0; i < n; i++)
+		memcpy(out + 2 * i, hexpair + 2 * d[i], 2);
+}
 
 /* -1 for an unknown algorithm */
 static int alg_kind(enum sip_digest_alg alg)
@@ -54,6 +77,7 @@ static inline size_t kind_hexlen(enum hkind k)
 static void h_init(struct hctx *h, enum hkind k)
 {
 	h->kind = k;
+	h->n = 0;
 	switch (k) {
 	case H_MD5:
 		md5_init(&h->u.md5);
@@ -67,7 +91,7 @@ static void h_init(struct hctx *h, enum hkind k)
 	}
 }
 
-static void h_upd(struct hctx *h, const void *p, size_t n)
+static void h_nettle(struct hctx *h, const void *p, size_t n)
 {
 	const uint8_t *d = p;
 
@@ -84,6 +108,27 @@ static void h_upd(struct hctx *h, const void *p, size_t n)
 	}
 }
 
+static void h_flush(struct hctx *h)
+{
+	if (h->n) {
+		h_nettle(h, h->buf, h->n);
+		h->n = 0;
+	}
+}
+
+static inline void h_upd(struct hctx *h, const void *p, size_t n)
+{
+	if (n > HBUF - h->n) {
+		h_flush(h);
+		if (n > HBUF) {
+			h_nettle(h, p, n);
+			return;
+		}
+	}
+	memcpy(h->buf + h->n, p, n);
+	h->n += n;
+}
+
 static inline void h_str(struct hctx *h, struct sip_str s)
 {
 	if (s.len)
@@ -92,7 +137,9 @@ static inline void h_str(struct hctx *h, struct sip_str s)
 
 static inline void h_colon(struct hctx *h)
 {
-	h_upd(h, ":", 1);
+	if (h->n == HBUF)
+		h_flush(h);
+	h->buf[h->n++] = ':';
 }
 
 /* A wire value: quoted-pairs resolved on the fly (as sip_str_unquote does). */
@@ -133,6 +180,7 @@ static size_t h_hex(struct hctx *h, char *out)
 	uint8_t d[SHA256_DIGEST_SIZE];
 	size_t n;
 
+	h_flush(h);
 	switch (h->kind) {
 	case H_MD5:
 		n = MD5_DIGEST_SIZE;
@@ -147,10 +195,7 @@ static size_t h_hex(struct hctx *h, char *out)
 		sha512_256_digest(&h->u.sha512, n, d);
 		break;
 	}
-	for (size_t i = 0; i < n; i++) {
-		out[2 * i] = hexdig[d[i] >> 4];
-		out[2 * i + 1] = hexdig[d[i] & 0xf];
-	}
+	hex_bytes(d, n, out);
 	out[2 * n] = '\0';
 	return 2 * n;
 }
@@ -213,6 +258,17 @@ static void calc_ha1(enum hkind k, struct sip_str user, struct sip_str realm, bo
 	h_hex(&h, out);
 }
 
+/* h holds HA1 (hex): out = H(ha1:nonce:cnonce) */
+static void sess_tail(struct hctx *h, struct sip_str nonce, struct sip_str cnonce, bool wire,
+		      char *out)
+{
+	h_colon(h);
+	h_val(h, nonce, wire);
+	h_colon(h);
+	h_val(h, cnonce, wire);
+	h_hex(h, out);
+}
+
 /* out = H(ha1:nonce:cnonce); out may be ha1's buffer */
 static void calc_sess(enum hkind k, const char *ha1, struct sip_str nonce,
 		      struct sip_str cnonce, bool wire, char *out)
@@ -221,11 +277,7 @@ static void calc_sess(enum hkind k, const char *ha1, struct sip_str nonce,
 
 	h_init(&h, k);
 	h_upd(&h, ha1, kind_hexlen(k));
-	h_colon(&h);
-	h_val(&h, nonce, wire);
-	h_colon(&h);
-	h_val(&h, cnonce, wire);
-	h_hex(&h, out);
+	sess_tail(&h, nonce, cnonce, wire, out);
 }
 
 static void calc_ha2(enum hkind k, struct sip_str method, struct sip_str uri, bool wire,
@@ -250,28 +302,72 @@ static void calc_ha2(enum hkind k, struct sip_str method, struct sip_str uri, bo
 	h_hex(&h, out);
 }
 
+/* h holds HA1 (hex, the session key for -sess): the rest of the response */
+static void resp_tail(struct hctx *h, struct sip_str nonce, struct sip_str nc,
+		      struct sip_str cnonce, struct sip_str qop, bool wire, const char *ha2,
+		      char *out)
+{
+	h_colon(h);
+	h_val(h, nonce, wire);
+	h_colon(h);
+	if (qop.len) {
+		h_str(h, nc);
+		h_colon(h);
+		h_val(h, cnonce, wire);
+		h_colon(h);
+		h_str(h, qop);
+		h_colon(h);
+	}
+	h_upd(h, ha2, kind_hexlen(h->kind));
+	h_hex(h, out);
+}
+
+/*
+ * The last HA2 = H(method:uri) of each hash the verifiers of this thread
+ * computed: a registrar's REGISTERs mostly carry one Request-URI (its
+ * domain), so the next one's HA2 is usually the same. Keyed by the method
+ * and the uri's wire bytes as received (the same bytes unescape alike).
+ * Per thread: no sharing, no locks (initial-exec TLS: no call to reach it).
+ */
+struct ha2_memo {
+	uint8_t mlen, ulen; /* ulen 0: empty */
+	char method[16];
+	char uri[126];
+	char ha2[DIGEST_HEX_MAX];
+};
+
+static _Thread_local struct ha2_memo ha2_memo[3] __attribute__((tls_model("initial-exec")));
+
+static void ha2_memoized(enum hkind k, struct sip_str method, struct sip_str uri, char *out)
+{
+	struct ha2_memo *m = &ha2_memo[k];
+	size_t hl = kind_hexlen(k);
+
+	if (m->ulen && m->ulen == uri.len && m->mlen == method.len &&
+	    memcmp(m->uri, uri.p, uri.len) == 0 && memcmp(m->method, method.p, method.len) == 0) {
+		memcpy(out, m->ha2, hl);
+		out[hl] = '\0';
+		return;
+	}
+	calc_ha2(k, method, uri, true, NULL, out);
+	if (uri.len && uri.len <= sizeof(m->uri) && method.len <= sizeof(m->method)) {
+		m->ulen = (uint8_t)uri.len;
+		m->mlen = (uint8_t)method.len;
+		memcpy(m->uri, uri.p, uri.len);
+		memcpy(m->method, method.p, method.len);
+		memcpy(m->ha2, out, hl);
+	}
+}
+
 static void calc_response(enum hkind k, const char *ha1, struct sip_str nonce,
 			  struct sip_str nc, struct sip_str cnonce, struct sip_str qop,
 			  bool wire, const char *ha2, char *out)
 {
 	struct hctx h;
-	size_t hl = kind_hexlen(k);
 
 	h_init(&h, k);
-	h_upd(&h, ha1, hl);
-	h_colon(&h);
-	h_val(&h, nonce, wire);
-	h_colon(&h);
-	if (qop.len) {
-		h_str(&h, nc);
-		h_colon(&h);
-		h_val(&h, cnonce, wire);
-		h_colon(&h);
-		h_str(&h, qop);
-		h_colon(&h);
-	}
-	h_upd(&h, ha2, hl);
-	h_hex(&h, out);
+	h_upd(&h, ha1, kind_hexlen(k));
+	resp_tail(&h, nonce, nc, cnonce, qop, wire, ha2, out);
 }
 
 static inline int hexval(unsigned char c)
@@ -391,15 +487,11 @@ static enum sip_digest_alg cred_alg(const struct sip_auth *a)
 	return sip_str_isset(a->algorithm) ? digest_alg_parse(a->algorithm) : a->alg;
 }
 
-static int verify(const struct sip_auth *a, struct sip_str method, struct sip_str body,
-		  struct sip_str password, const struct sip_str *stored_ha1)
+/* The checks every verifier makes before hashing: the hash kind, or
+ * -ENOTSUP / -EINVAL. */
+static int verify_prep(const struct sip_auth *a, enum sip_digest_alg alg, enum qop_kind q)
 {
-	enum sip_digest_alg alg = cred_alg(a);
 	int k = alg_kind(alg);
-	enum qop_kind q = qop_of(a->qop);
-	char ha1[DIGEST_HEX_SIZE], ha2[DIGEST_HEX_SIZE], exp[DIGEST_HEX_SIZE];
-	size_t hl;
-	unsigned diff = 0;
 
 	if (k < 0 || q == QOP_BAD || a->userhash)
 		return -ENOTSUP;
@@ -411,25 +503,56 @@ static int verify(const struct sip_auth *a, struct sip_str method, struct sip_st
 		return -EINVAL;
 	if (digest_alg_is_sess(alg) && !sip_str_isset(a->cnonce))
 		return -EINVAL;
-	hl = kind_hexlen((enum hkind)k);
-	if (stored_ha1) {
-		if (!hex_lower(*stored_ha1, hl, ha1))
-			return -EINVAL;
-	} else {
-		calc_ha1((enum hkind)k, a->username, a->realm, true, password, ha1);
+	return k;
+}
+
+/* h holds HA1 (hex): the rest of the computation and the comparison. */
+static int verify_finish(const struct sip_auth *a, struct hctx *h, bool sess,
+			 enum qop_kind q, struct sip_str method, struct sip_str body)
+{
+	enum hkind k = h->kind;
+	char ha1s[DIGEST_HEX_SIZE], ha2[DIGEST_HEX_SIZE], exp[DIGEST_HEX_SIZE];
+	size_t hl = kind_hexlen(k);
+	unsigned diff = 0;
+
+	if (sess) {
+		sess_tail(h, a->nonce, a->cnonce, true, ha1s);
+		h_init(h, k);
+		h_upd(h, ha1s, hl);
 	}
-	if (digest_alg_is_sess(alg))
-		calc_sess((enum hkind)k, ha1, a->nonce, a->cnonce, true, ha1);
-	calc_ha2((enum hkind)k, method, a->uri, true, q == QOP_AUTH_INT ? &body : NULL,
-		 ha2);
-	calc_response((enum hkind)k, ha1, a->nonce, a->nc, a->cnonce, a->qop, true, ha2,
-		      exp);
+	if (q == QOP_AUTH_INT)
+		calc_ha2(k, method, a->uri, true, &body, ha2);
+	else
+		ha2_memoized(k, method, a->uri, ha2);
+	resp_tail(h, a->nonce, a->nc, a->cnonce, a->qop, true, ha2, exp);
 	/* the length is no secret; the digits are compared without an early exit */
 	if (a->response.len != hl)
 		return -EACCES;
 	for (size_t i = 0; i < hl; i++)
 		diff |= (unsigned char)(exp[i] ^ a->response.p[i]);
 	return diff ? -EACCES : 0;
+}
+
+static int verify(const struct sip_auth *a, struct sip_str method, struct sip_str body,
+		  struct sip_str password, const struct sip_str *stored_ha1)
+{
+	enum sip_digest_alg alg = cred_alg(a);
+	enum qop_kind q = qop_of(a->qop);
+	int k = verify_prep(a, alg, q);
+	char ha1[DIGEST_HEX_SIZE];
+	struct hctx h;
+
+	if (k < 0)
+		return k;
+	if (stored_ha1) {
+		if (!hex_lower(*stored_ha1, kind_hexlen((enum hkind)k), ha1))
+			return -EINVAL;
+	} else {
+		calc_ha1((enum hkind)k, a->username, a->realm, true, password, ha1);
+	}
+	h_init(&h, (enum hkind)k);
+	h_upd(&h, ha1, kind_hexlen((enum hkind)k));
+	return verify_finish(a, &h, digest_alg_is_sess(alg), q, method, body);
 }
 
 int digest_verify(const struct sip_auth *cred, struct sip_str method, struct sip_str body,
@@ -442,6 +565,93 @@ int digest_verify_ha1(const struct sip_auth *cred, struct sip_str method,
 		      struct sip_str body, struct sip_str ha1)
 {
 	return verify(cred, method, body, SIP_STR_NULL, &ha1);
+}
+
+/* ------------------------------------------------------------------------ */
+/* Prepared keys                                                             */
+
+/* The SHA-256 state after one block (64 hex digits of HA1). nettle's
+ * sha256_ctx is public: state, count (whole blocks compressed), index
+ * (bytes waiting in block). */
+static void key_set_sha256(struct digest_key *k, const char *ha1_hex)
+{
+	struct sha256_ctx c;
+
+	sha256_init(&c);
+	sha256_update(&c, 2 * SHA256_DIGEST_SIZE, (const uint8_t *)ha1_hex);
+	memcpy(k->sha256, c.state, sizeof(k->sha256));
+	k->have |= DIGEST_KEY_SHA256;
+}
+
+static void key_ctx_sha256(struct hctx *h, const struct digest_key *k)
+{
+	h->kind = H_SHA256;
+	h->n = 0;
+	memcpy(h->u.sha256.state, k->sha256, sizeof(k->sha256));
+	h->u.sha256.count = 1;
+	h->u.sha256.index = 0;
+}
+
+void digest_key_from_password(struct digest_key *k, struct sip_str username,
+			      struct sip_str realm, struct sip_str password)
+{
+	char ha1[DIGEST_HEX_SIZE];
+
+	memset(k, 0, sizeof(*k));
+	calc_ha1(H_MD5, username, realm, false, password, ha1);
+	memcpy(k->md5, ha1, sizeof(k->md5));
+	k->have |= DIGEST_KEY_MD5;
+	calc_ha1(H_SHA256, username, realm, false, password, ha1);
+	key_set_sha256(k, ha1);
+}
+
+int digest_key_from_ha1(struct digest_key *k, struct sip_str ha1_md5,
+			struct sip_str ha1_sha256)
+{
+	char ha1[DIGEST_HEX_SIZE];
+	int r = 0;
+
+	memset(k, 0, sizeof(*k));
+	if (ha1_md5.len) {
+		if (hex_lower(ha1_md5, 2 * MD5_DIGEST_SIZE, ha1)) {
+			memcpy(k->md5, ha1, sizeof(k->md5));
+			k->have |= DIGEST_KEY_MD5;
+		} else {
+			r = -EINVAL;
+		}
+	}
+	if (ha1_sha256.len) {
+		if (hex_lower(ha1_sha256, 2 * SHA256_DIGEST_SIZE, ha1))
+			key_set_sha256(k, ha1);
+		else
+			r = -EINVAL;
+	}
+	return r;
+}
+
+int digest_verify_key(const struct sip_auth *cred, struct sip_str method,
+		      struct sip_str body, const struct digest_key *key)
+{
+	enum sip_digest_alg alg = cred_alg(cred);
+	enum qop_kind q = qop_of(cred->qop);
+	int k = verify_prep(cred, alg, q), r;
+	struct hctx h;
+	bool have;
+
+	if (k < 0)
+		return k;
+	if (k == H_MD5) {
+		have = key->have & DIGEST_KEY_MD5;
+		h_init(&h, H_MD5);
+		h_upd(&h, key->md5, sizeof(key->md5));
+	} else if (k == H_SHA256) {
+		have = key->have & DIGEST_KEY_SHA256;
+		key_ctx_sha256(&h, key);
+	} else {
+		return -EACCES;
+	}
+	r = verify_finish(cred, &h, digest_alg_is_sess(alg), q, method, body);
+	return have ? r : -EACCES;
 }
 
 /* ------------------------------------------------------------------------ */
