@@ -224,7 +224,7 @@ struct flushed {
 	int fail;
 };
 
-static int write_cb(void *arg, const char *aor, const struct store_binding *b, size_t n,
+static int write_cb(void *arg, const char *aor, const struct store_change *c, size_t n,
 		bool replace_all)
 {
 	struct flushed *f = arg;
@@ -236,7 +236,7 @@ static int write_cb(void *arg, const char *aor, const struct store_binding *b, s
 	f->last_n = n;
 	f->last_replace_all = replace_all;
 	if (n)
-		snprintf(f->last_contact, sizeof(f->last_contact), "%s", b[0].contact);
+		snprintf(f->last_contact, sizeof(f->last_contact), "%s", c[0].b.contact);
 	return 0;
 }
 
@@ -246,22 +246,104 @@ Test(location, flush_writes_each_change_once_deletions_too_and_retries_failures)
 	struct flushed f = {0};
 	size_t n;
 
-	cr_assert_eq(location_flush(loc, 0, 1900000000, write_cb, &f), 0);
+	cr_assert_eq(location_flush(loc, 0, 1900000000, NULL, write_cb, &f), 0);
 	cr_assert_eq(update(&c, 1, false, "cid", 1, &three, 0, &n, NULL), 0);
 	cr_assert_eq(update(&c, 1, false, "cid", 2, &three, 1, &n, NULL), 0); /* in place */
 	f.fail = 1;
-	cr_assert_eq(location_flush(loc, 2, 1900000000, write_cb, &f), -EIO);
+	cr_assert_eq(location_flush(loc, 2, 1900000000, NULL, write_cb, &f), -EIO);
 	f.fail = 0;
-	cr_assert_eq(location_flush(loc, 2, 1900000000, write_cb, &f), 1, "retried");
+	cr_assert_eq(location_flush(loc, 2, 1900000000, NULL, write_cb, &f), 1, "retried");
 	cr_assert_eq(f.calls, 1);
 	cr_assert_eq(f.last_n, 1);
 	cr_assert_str_eq(f.last_contact, "sip:alice@192.0.2.10");
-	cr_assert_eq(location_flush(loc, 3, 1900000000, write_cb, &f), 0, "nothing changed");
+	cr_assert_eq(location_flush(loc, 3, 1900000000, NULL, write_cb, &f), 0, "nothing changed");
 	cr_assert_eq(location_remove(loc, AOR), 0);
 	cr_assert_eq(location_remove(loc, AOR), -ENOENT);
-	cr_assert_eq(location_flush(loc, 4, 1900000000, write_cb, &f), 1);
+	cr_assert_eq(location_flush(loc, 4, 1900000000, NULL, write_cb, &f), 1);
 	cr_assert_eq(f.last_n, 0, "the deletion is persisted");
 	cr_assert(f.last_replace_all);
+}
+
+/* room(): the flush writes each record's changes where the writer asks
+ * (a place kept before them for its DEL_AOR when replace_all), write() gets
+ * that very array; a failed room() writes nothing and keeps the records
+ * dirty for the next flush. */
+struct roomy {
+	struct store_change area[8];
+	struct store_change *given;
+	size_t cap;
+	bool replace_all;
+	int rooms, writes, fail;
+	size_t n;
+};
+
+static int roomy_room(void *arg, size_t cap, bool replace_all, struct store_change **c)
+{
+	struct roomy *o = arg;
+
+	o->rooms++;
+	if (o->fail)
+		return -ENOSPC;
+	cr_assert_leq(cap + 1, 8);
+	o->cap = cap;
+	o->given = *c = &o->area[replace_all ? 1 : 0];
+	return 0;
+}
+
+static int roomy_write(void *arg, const char *aor, const struct store_change *c, size_t n,
+		       bool replace_all)
+{
+	struct roomy *o = arg;
+
+	cr_assert_str_eq(aor, "alice@carrier.example");
+	cr_assert_eq(c, o->given, "write() gets room()'s array");
+	cr_assert_leq(n, o->cap);
+	for (size_t i = 0; i < n; i++)
+		cr_assert_eq(c[i].kind, STORE_BINDING_PUT);
+	o->writes++;
+	o->n = n;
+	o->replace_all = replace_all;
+	return 0;
+}
+
+Test(location, flush_into_the_writers_room)
+{
+	struct loc_contact c[2] = {contact("sip:alice@192.0.2.10", 600),
+				   contact("sip:alice@192.0.2.11", 600)};
+	struct roomy o = {0};
+	size_t n;
+
+	cr_assert_eq(update(c, 2, false, "cid", 1, &three, 0, &n, NULL), 0);
+	o.fail = 1;
+	cr_assert_eq(location_flush(loc, 1, 1900000000, roomy_room, roomy_write, &o), -ENOSPC);
+	cr_assert_eq(o.writes, 0);
+	o.fail = 0;
+	cr_assert_eq(location_flush(loc, 2, 1900000000, roomy_room, roomy_write, &o), 1,
+		     "kept dirty");
+	cr_assert_eq(o.writes, 1);
+	cr_assert(o.replace_all, "a new AOR");
+	cr_assert_eq(o.given, &o.area[1]);
+	cr_assert_eq(o.cap, 2);
+	cr_assert_eq(o.n, 2);
+	cr_assert_str_eq(o.area[1].b.aor, "alice@carrier.example");
+	cr_assert_str_eq(o.area[1].b.contact, "sip:alice@192.0.2.10");
+	cr_assert_str_eq(o.area[2].b.contact, "sip:alice@192.0.2.11");
+	cr_assert_str_eq(o.area[2].b.call_id, "cid");
+	cr_assert_eq(o.area[2].b.expires_at, 1900000000 + 600);
+	/* a refresh in place: no DEL_AOR, the room from the array's start */
+	cr_assert_eq(update(c, 1, false, "cid", 2, &three, 3, &n, NULL), 0);
+	cr_assert_eq(location_flush(loc, 3, 1900000000, roomy_room, roomy_write, &o), 1);
+	cr_assert_not(o.replace_all);
+	cr_assert_eq(o.given, &o.area[0]);
+	cr_assert_eq(o.n, 2);
+	cr_assert_eq(o.area[0].b.cseq, 2);
+	cr_assert_eq(o.rooms, 3);
+	/* the removal: room for none, replace_all */
+	cr_assert_eq(location_remove(loc, AOR), 0);
+	cr_assert_eq(location_flush(loc, 4, 1900000000, roomy_room, roomy_write, &o), 1);
+	cr_assert_eq(o.cap, 0);
+	cr_assert_eq(o.n, 0);
+	cr_assert(o.replace_all);
 }
 
 /* replace_all only when the store may hold a contact the record has not: a
@@ -277,17 +359,17 @@ Test(location, flush_replaces_all_only_when_a_contact_was_dropped)
 	size_t n;
 
 	cr_assert_eq(update(&a, 1, false, "c1", 1, &three, 0, &n, NULL), 0);
-	cr_assert_eq(location_flush(loc, 1, 1900000000, write_cb, &f), 1);
+	cr_assert_eq(location_flush(loc, 1, 1900000000, NULL, write_cb, &f), 1);
 	cr_assert(f.last_replace_all, "a new AOR");
 	cr_assert_eq(update(&a, 1, false, "c1", 2, &three, 1, &n, NULL), 0); /* in place */
-	cr_assert_eq(location_flush(loc, 2, 1900000000, write_cb, &f), 1);
+	cr_assert_eq(location_flush(loc, 2, 1900000000, NULL, write_cb, &f), 1);
 	cr_assert_not(f.last_replace_all, "a refresh");
 	cr_assert_eq(update(&a, 1, false, "c2", 1, &three, 2, &n, NULL), 0); /* new Call-ID */
-	cr_assert_eq(location_flush(loc, 3, 1900000000, write_cb, &f), 1);
+	cr_assert_eq(location_flush(loc, 3, 1900000000, NULL, write_cb, &f), 1);
 	cr_assert_not(f.last_replace_all, "the same contact under a new Call-ID");
 	cr_assert_eq(update(two, 2, false, "c2", 2, &three, 3, &n, NULL), 0);
 	cr_assert_eq(n, 2);
-	cr_assert_eq(location_flush(loc, 4, 1900000000, write_cb, &f), 1);
+	cr_assert_eq(location_flush(loc, 4, 1900000000, NULL, write_cb, &f), 1);
 	cr_assert_not(f.last_replace_all, "a contact added");
 	cr_assert_eq(f.last_n, 2);
 
@@ -295,25 +377,25 @@ Test(location, flush_replaces_all_only_when_a_contact_was_dropped)
 	cr_assert_eq(update(&a0, 1, false, "c2", 3, &three, 5, &n, NULL), 0);
 	cr_assert_eq(n, 1);
 	cr_assert_eq(update(&two[1], 1, false, "c3", 1, &three, 6, &n, NULL), 0);
-	cr_assert_eq(location_flush(loc, 7, 1900000000, write_cb, &f), 1);
+	cr_assert_eq(location_flush(loc, 7, 1900000000, NULL, write_cb, &f), 1);
 	cr_assert(f.last_replace_all, "a contact removed since the last write");
 	cr_assert_eq(f.last_n, 1);
 	cr_assert_str_eq(f.last_contact, "sip:alice@192.0.2.11");
 
 	/* a failed write keeps it; after a written one, a refresh does not */
 	cr_assert_eq(update(&a, 1, false, "c3", 2, &three, 8, &n, NULL), 0);
-	cr_assert_eq(location_flush(loc, 9, 1900000000, write_cb, &f), 1);
+	cr_assert_eq(location_flush(loc, 9, 1900000000, NULL, write_cb, &f), 1);
 	cr_assert_not(f.last_replace_all);
 	/* the 60 s binding expires: dropped by the wheel */
 	location_advance(loc, 61000);
 	f.fail = 1;
-	cr_assert_eq(location_flush(loc, 61001, 1900000000, write_cb, &f), -EIO);
+	cr_assert_eq(location_flush(loc, 61001, 1900000000, NULL, write_cb, &f), -EIO);
 	f.fail = 0;
-	cr_assert_eq(location_flush(loc, 61002, 1900000000, write_cb, &f), 1);
+	cr_assert_eq(location_flush(loc, 61002, 1900000000, NULL, write_cb, &f), 1);
 	cr_assert(f.last_replace_all, "an expired contact");
 	cr_assert_eq(f.last_n, 1);
 	cr_assert_eq(update(&a, 1, false, "c3", 3, &three, 61003, &n, NULL), 0);
-	cr_assert_eq(location_flush(loc, 61004, 1900000000, write_cb, &f), 1);
+	cr_assert_eq(location_flush(loc, 61004, 1900000000, NULL, write_cb, &f), 1);
 	cr_assert_not(f.last_replace_all);
 }
 
@@ -330,12 +412,12 @@ struct ordered {
 	int fail_at; /* 1-based call that fails, 0 = none */
 };
 
-static int order_cb(void *arg, const char *aor, const struct store_binding *b, size_t n,
+static int order_cb(void *arg, const char *aor, const struct store_change *c, size_t n,
 		bool replace_all)
 {
 	struct ordered *o = arg;
 
-	(void)b;
+	(void)c;
 	if (o->fail_at && o->calls + 1 == o->fail_at) {
 		o->fail_at = 0;
 		return -EIO;
@@ -385,7 +467,7 @@ Test(location, flush_writes_each_record_once_and_a_removal_before_its_readd)
 
 	for (size_t i = 0; i < 8; i++)
 		add_aor(names[i], "c1");
-	cr_assert_eq(location_flush(loc, 1, 1900000000, order_cb, &o), 8);
+	cr_assert_eq(location_flush(loc, 1, 1900000000, NULL, order_cb, &o), 8);
 	cr_assert_eq(written_once(&o, names, 8), 0xffu);
 
 	/* removed, then registered again, before the next flush */
@@ -393,7 +475,7 @@ Test(location, flush_writes_each_record_once_and_a_removal_before_its_readd)
 	cr_assert_eq(location_remove(loc, SIP_STR("bob@a.example")), 0);
 	add_aor("bob@a.example", "c2");
 	add_aor("alice@b.example", "c2");
-	cr_assert_eq(location_flush(loc, 2, 1900000000, order_cb, &o), 3);
+	cr_assert_eq(location_flush(loc, 2, 1900000000, NULL, order_cb, &o), 3);
 	for (int c = 0; c < 3; c++) {
 		if (strcmp(o.aor[c], "alice@b.example") == 0)
 			alice = c;
@@ -415,9 +497,9 @@ Test(location, flush_writes_each_record_once_and_a_removal_before_its_readd)
 	for (size_t i = 0; i < 8; i++)
 		add_aor(names[i], "c3");
 	o.fail_at = 3;
-	cr_assert_eq(location_flush(loc, 3, 1900000000, order_cb, &o), -EIO);
+	cr_assert_eq(location_flush(loc, 3, 1900000000, NULL, order_cb, &o), -EIO);
 	cr_assert_eq(o.calls, 2);
-	cr_assert_eq(location_flush(loc, 3, 1900000000, order_cb, &o), 6);
+	cr_assert_eq(location_flush(loc, 3, 1900000000, NULL, order_cb, &o), 6);
 	cr_assert_eq(o.calls, 8);
 	cr_assert_eq(written_once(&o, names, 8), 0xffu, "every record once over the two");
 }
@@ -429,7 +511,7 @@ struct stored_src {
 	char transport[8];
 };
 
-static int src_cb(void *arg, const char *aor, const struct store_binding *b, size_t n,
+static int src_cb(void *arg, const char *aor, const struct store_change *c, size_t n,
 		  bool replace_all)
 {
 	struct stored_src *out = arg;
@@ -437,8 +519,8 @@ static int src_cb(void *arg, const char *aor, const struct store_binding *b, siz
 	(void)aor;
 	(void)replace_all;
 	cr_assert_eq(n, 1);
-	snprintf(out->received, sizeof(out->received), "%s", b[0].received);
-	snprintf(out->transport, sizeof(out->transport), "%s", b[0].transport);
+	snprintf(out->received, sizeof(out->received), "%s", c[0].b.received);
+	snprintf(out->transport, sizeof(out->transport), "%s", c[0].b.transport);
 	return 0;
 }
 
@@ -492,13 +574,13 @@ Test(location, flush_writes_the_source_address_and_transport)
 		r.received = (const struct sockaddr *)&ss;
 		r.transport = v[i].tr;
 		cr_assert_eq(location_update(loc, AOR, &c, 1, false, &r, &three, 0, view, 2, &n), 0);
-		cr_assert_eq(location_flush(loc, 1, 1900000000, src_cb, &out), 1);
+		cr_assert_eq(location_flush(loc, 1, 1900000000, NULL, src_cb, &out), 1);
 		cr_assert_str_eq(out.received, v[i].want);
 		cr_assert_str_eq(out.transport, v[i].want_tr);
 	}
 }
 
-static int save_cb(void *arg, const char *aor, const struct store_binding *b, size_t n,
+static int save_cb(void *arg, const char *aor, const struct store_change *c, size_t n,
 		bool replace_all)
 {
 	(void)replace_all;
@@ -506,7 +588,7 @@ static int save_cb(void *arg, const char *aor, const struct store_binding *b, si
 
 	(void)aor;
 	if (n)
-		*saved = b[0];
+		*saved = c[0].b;
 	return 0;
 }
 
@@ -519,7 +601,7 @@ Test(location, restore_keeps_remaining_expiry_and_drops_expired)
 	size_t n;
 
 	cr_assert_eq(update(&c, 1, false, "cid", 7, &three, 10000, &n, NULL), 0);
-	cr_assert_eq(location_flush(loc, 10000, 1900000000, save_cb, &saved), 1);
+	cr_assert_eq(location_flush(loc, 10000, 1900000000, NULL, save_cb, &saved), 1);
 	cr_assert_eq(saved.expires_at, 1900000000 + 600);
 	cr_assert_str_eq(saved.received, "192.0.2.10:5060");
 
@@ -531,7 +613,7 @@ Test(location, restore_keeps_remaining_expiry_and_drops_expired)
 	cr_assert_eq(v[0].expires, 5 + 500 * 1000);
 	cr_assert_eq(v[0].cseq, 7);
 	cr_assert_eq(ntohs(((struct sockaddr_in *)&v[0].received)->sin_port), 5060);
-	cr_assert_eq(location_flush(loc, 6, 1900000101, write_cb, &f), 0,
+	cr_assert_eq(location_flush(loc, 6, 1900000101, NULL, write_cb, &f), 0,
 		     "restored bindings are not written back");
 	/* expired while we were down */
 	cr_assert_eq(location_restore(loc, &saved, 5, 1900000600), -ESTALE);
@@ -608,13 +690,13 @@ static void change_others(struct race *rc)
 	urcu_qsbr_barrier();
 }
 
-static int racing_write(void *arg, const char *aor, const struct store_binding *b, size_t n,
+static int racing_write(void *arg, const char *aor, const struct store_change *c, size_t n,
 		bool replace_all)
 {
 	(void)replace_all;
 	struct race *rc = arg;
 
-	(void)b;
+	(void)c;
 	for (int i = 0; i < 4; i++)
 		if (strcmp(aor, rc->aor[i]) == 0) {
 			rc->seen[i]++;
@@ -653,7 +735,7 @@ Test(location, records_changed_while_the_flusher_holds_them)
 	}
 	/* this pass: A; B and C were replaced under it (their successors come
 	 * next pass); D's deletion */
-	cr_assert_eq(location_flush(loc, 1, 1900000000, racing_write, &rc), 2);
+	cr_assert_eq(location_flush(loc, 1, 1900000000, NULL, racing_write, &rc), 2);
 	cr_assert_eq(rc.seen[0], 1);
 	cr_assert_eq(rc.seen[1], 0, "a replaced record is not written");
 	cr_assert_eq(rc.seen[2], 0);
@@ -663,11 +745,11 @@ Test(location, records_changed_while_the_flusher_holds_them)
 	 * before the flusher reached it: the pass wrote its deletion, and it
 	 * is not listed again */
 	memset(rc.seen, 0, sizeof(rc.seen));
-	cr_assert_eq(location_flush(loc, 20, 1900000000, racing_write, &rc), 2);
+	cr_assert_eq(location_flush(loc, 20, 1900000000, NULL, racing_write, &rc), 2);
 	cr_assert_eq(rc.seen[0], 0);
 	cr_assert_eq(rc.seen[1], 1);
 	cr_assert_eq(rc.n[1], 2, "B: its two bindings (x and b)");
 	cr_assert_eq(rc.seen[2], 1);
 	cr_assert_eq(rc.seen[3], 0);
-	cr_assert_eq(location_flush(loc, 30, 1900000000, racing_write, &rc), 0);
+	cr_assert_eq(location_flush(loc, 30, 1900000000, NULL, racing_write, &rc), 0);
 }

@@ -174,21 +174,33 @@ int location_each(struct location *l, uint64_t now, loc_each_cb cb, void *arg);
  * Persistence. location_flush hands every record changed since the last
  * flush to write(): aor and its bindings converted to store form (expires_at
  * in wall-clock seconds computed from now/wall_now), in the order the records
- * became dirty, stripe by stripe (a removal before its re-registration). replace_all true: these n bindings replace every
- * binding the store has for aor (n = 0: the address-of-record has no binding
- * any more). replace_all false: no binding of aor was dropped since the last
- * write, so putting these n by (aor, contact) is enough (a refresh, a new
- * Call-ID, an added contact: the store's DELETE is saved). Returns the number
- * of records written, or the first negative value write() returned (the
- * records not written stay dirty for the next flush).
+ * became dirty, stripe by stripe (a removal before its re-registration):
+ * c[0..n) are the bindings as STORE_BINDING_PUT changes. replace_all true:
+ * these n bindings replace every binding the store has for aor (n = 0: the
+ * address-of-record has no binding any more). replace_all false: no binding
+ * of aor was dropped since the last write, so putting these n by (aor,
+ * contact) is enough (a refresh, a new Call-ID, an added contact: the
+ * store's DELETE is saved). Returns the number of records written, or the
+ * first negative value room() or write() returned (the records not written
+ * stay dirty for the next flush), or -ENOMEM (room NULL: the flush's own
+ * array could not be allocated).
+ *
+ * room (may be NULL): where the next record's changes go, so that write()
+ * can keep them where they are instead of copying them: room(arg, cap,
+ * replace_all, &c) sets c to an array of at least cap changes (cap: the
+ * record's bindings, at most LOCATION_MAX_BINDINGS) and returns 0, or a
+ * negative errno (that record is not written, nor the rest of this flush).
+ * The c that write() receives is that array. room NULL: an array of the
+ * flush's own, which write() must copy from.
  */
-typedef int (*loc_write_cb)(void *arg, const char *aor, const struct store_binding *b,
+typedef int (*loc_write_cb)(void *arg, const char *aor, const struct store_change *c,
 			    size_t n, bool replace_all);
-/* write() may go offline or announce a quiescent state (to write to a
- * database without holding back grace periods): the records the flush holds
- * stay valid. The caller of location_flush is an online qsbr thread. */
-long location_flush(struct location *l, uint64_t now, int64_t wall_now, loc_write_cb write,
-		    void *arg);
+typedef int (*loc_room_cb)(void *arg, size_t cap, bool replace_all, struct store_change **c);
+/* room() and write() may go offline or announce a quiescent state (to write
+ * to a database without holding back grace periods): the records the flush
+ * holds stay valid. The caller of location_flush is an online qsbr thread. */
+long location_flush(struct location *l, uint64_t now, int64_t wall_now, loc_room_cb room,
+		    loc_write_cb write, void *arg);
 
 /* Restore one saved binding (at start-up): one with expires_at <= wall_now
  * is dropped (returns -ESTALE); 0, -EINVAL (unusable), -E2BIG, -ENOMEM. */

@@ -482,24 +482,61 @@ static bool out_of_order(const struct loc_spec *b, const struct loc_request *req
 	return sip_str_eq(b->s[S_CALL_ID], req->call_id) && req->cseq <= b->cseq;
 }
 
-/* Can the request be applied by refreshing expiry and CSeq in place? */
-static bool in_place_ok(const struct loc_rec *r, const struct loc_contact *c, size_t n,
-			const struct loc_request *req, const int *idx)
+/* a == b, inline: the in-place refresh compares four or five strings. */
+static inline bool str_same(struct sip_str a, struct sip_str b)
 {
-	struct loc_spec want;
+	return a.len == b.len && (a.len == 0 || memcmp(a.p, b.p, a.len) == 0);
+}
 
+/* find_binding over the record itself (every binding, live or not), without
+ * copying each into a spec first. */
+static int rec_find(const struct loc_rec *r, const struct loc_contact *c)
+{
+	for (unsigned i = 0; i < r->nb; i++) {
+		const struct loc_b *b = &r->b[i];
+
+		if (c->instance.len) {
+			if (b->reg_id == c->reg_id && str_same(b_str(r, b, S_INSTANCE), c->instance))
+				return (int)i;
+		} else if (!b->len[S_INSTANCE] && str_same(b_str(r, b, S_URI), c->uri)) {
+			return (int)i;
+		}
+	}
+	return -1;
+}
+
+/*
+ * Can the request be applied by refreshing expiry and CSeq in place? Each
+ * Contact must name (rec_find) a binding still in force at now that it
+ * leaves as it is but for expiry and CSeq: expires > 0, the request's
+ * Call-ID with a higher CSeq (a lower or equal one is RFC 3261 §10.3 step
+ * 7's abort, for the general path to answer), and the same q, source,
+ * connection, NAT flag, URI, instance, Path and User-Agent. src: the
+ * request's source packed (addr_pack). idx[i]: the binding of contact i.
+ */
+static bool in_place_ok(const struct loc_rec *r, const struct loc_contact *c, size_t n,
+			const struct loc_request *req, const struct loc_spec *src, uint64_t now,
+			int *idx)
+{
 	for (size_t i = 0; i < n; i++) {
 		const struct loc_b *b;
-		if (idx[i] < 0 || c[i].expires == 0)
+		int k;
+
+		if (c[i].expires == 0 || (k = rec_find(r, &c[i])) < 0)
 			return false;
-		b = &r->b[idx[i]];
-		spec_from_request(&want, &c[i], req, 0);
-		if (b->q != want.q || b->conn != want.conn || b->nat != want.nat ||
-		    b->transport != want.transport || !addr_same(b, &want))
+		b = &r->b[k];
+		if (uatomic_read(&b->expires) <= now || req->cseq <= uatomic_read(&b->cseq) ||
+		    b->q != c[i].q || b->conn != req->conn || b->nat != (uint8_t)req->nat ||
+		    b->transport != (uint8_t)req->transport || !addr_same(b, src))
 			return false;
-		for (int k = 0; k < S__COUNT; k++)
-			if (!sip_str_eq(b_str(r, b, k), want.s[k]))
-				return false;
+		/* rec_find compared the instance, and the URI too when there is
+		 * no instance */
+		if ((c[i].instance.len && !str_same(b_str(r, b, S_URI), c[i].uri)) ||
+		    !str_same(b_str(r, b, S_CALL_ID), req->call_id) ||
+		    !str_same(b_str(r, b, S_PATH), req->path) ||
+		    !str_same(b_str(r, b, S_UA), req->user_agent))
+			return false;
+		idx[i] = k;
 	}
 	return true;
 }
@@ -584,16 +621,10 @@ static int update_locked(struct location *l, struct loc_stripe *st, struct sip_s
 	if (n > LOCATION_MAX_BINDINGS)
 		return -E2BIG;
 	if (r && !star) {
-		struct loc_spec live[LOCATION_MAX_BINDINGS];
-		for (unsigned i = 0; i < r->nb; i++)
-			spec_from_binding(&live[i], r, &r->b[i]);
-		for (size_t i = 0; i < n; i++) {
-			idx[i] = find_binding(live, r->nb, &c[i]);
-			if (idx[i] >= 0 && (out_of_order(&live[idx[i]], req) ||
-					    live[idx[i]].expires <= now))
-				idx[i] = -1; /* the general path decides */
-		}
-		if (in_place_ok(r, c, n, req, idx)) {
+		struct loc_spec src;
+
+		addr_pack(&src, req->received);
+		if (in_place_ok(r, c, n, req, &src, now, idx)) {
 			for (size_t i = 0; i < n; i++) {
 				uatomic_set(&r->b[idx[i]].expires, now + (uint64_t)c[i].expires * 1000);
 				uatomic_set(&r->b[idx[i]].cseq, req->cseq);
@@ -830,22 +861,33 @@ static void flush_done_locked(struct loc_stripe *st, struct loc_rec *r, bool req
  * following record of the list (then *next is the one after it). Returns
  * err or write()'s result. */
 static int flush_one(struct loc_stripe *st, struct loc_rec *r, struct loc_rec **next,
-		     struct loc_rec **after, uint64_t now, int64_t wall_now, loc_write_cb write,
-		     void *arg, struct store_binding *batch, int err, long *written)
+		     struct loc_rec **after, uint64_t now, int64_t wall_now, loc_room_cb room,
+		     loc_write_cb write, void *arg, struct store_change *batch, int err,
+		     long *written)
 {
 	bool purge = false;
 
 	if (!err && !(r->flags & REPLACED)) {
+		bool gone = (r->flags & TOMBSTONE) != 0;
+		struct store_change *ch = batch;
 		char aor[STORE_URI_MAX];
 		size_t n = 0;
-		for (unsigned k = 0; !(r->flags & TOMBSTONE) && k < r->nb; k++)
-			if (uatomic_read(&r->b[k].expires) > now)
-				to_store(r, &r->b[k], now, wall_now, &batch[n++]);
-		copy_str(aor, sizeof(aor), rec_aor(r));
-		/* write() may announce quiescent states (it writes to the store
-		 * offline): IN_FLUSH keeps r and the rest of the flush alive */
+
 		purge = (r->flags & (TOMBSTONE | PURGE)) != 0;
-		err = write(arg, aor, batch, n, purge);
+		/* room() and write() may announce quiescent states (they write
+		 * to the store offline): IN_FLUSH keeps r and the rest of the
+		 * flush alive */
+		if (room)
+			err = room(arg, gone ? 0 : r->nb, purge, &ch);
+		if (!err) {
+			for (unsigned k = 0; !gone && k < r->nb; k++)
+				if (uatomic_read(&r->b[k].expires) > now) {
+					ch[n].kind = STORE_BINDING_PUT;
+					to_store(r, &r->b[k], now, wall_now, &ch[n++].b);
+				}
+			copy_str(aor, sizeof(aor), rec_aor(r));
+			err = write(arg, aor, ch, n, purge);
+		}
 		if (err >= 0) {
 			(*written)++;
 			err = 0;
@@ -869,14 +911,14 @@ static int flush_one(struct loc_stripe *st, struct loc_rec *r, struct loc_rec **
  * cache misses, 3 % of sipregd's samples.) The record after the one being
  * written is prefetched.
  */
-long location_flush(struct location *l, uint64_t now, int64_t wall_now, loc_write_cb write,
-		    void *arg)
+long location_flush(struct location *l, uint64_t now, int64_t wall_now, loc_room_cb room,
+		    loc_write_cb write, void *arg)
 {
-	struct store_binding *batch = malloc(LOCATION_MAX_BINDINGS * sizeof(*batch));
+	struct store_change *batch = room ? NULL : malloc(LOCATION_MAX_BINDINGS * sizeof(*batch));
 	long written = 0;
 	int err = 0;
 
-	if (!batch)
+	if (!room && !batch)
 		return -ENOMEM;
 	for (int i = 0; i < LOCATION_STRIPES; i++) {
 		struct loc_stripe *st = &l->stripe[i];
@@ -894,8 +936,8 @@ long location_flush(struct location *l, uint64_t now, int64_t wall_now, loc_writ
 				__builtin_prefetch((const char *)next + 128);
 			}
 			after = NULL;
-			err = flush_one(st, r, &next, &after, now, wall_now, write, arg, batch, err,
-					&written);
+			err = flush_one(st, r, &next, &after, now, wall_now, room, write, arg, batch,
+					err, &written);
 			r = next;
 			next = after;
 		}
