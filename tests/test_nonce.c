@@ -213,3 +213,51 @@ Test(nonce, tag_is_the_documented_construction)
 	cr_assert_neq(nonce_check(a, sip_str_make(buf, NONCE_LEN), REALM, T0, &ref), 0);
 	nonce_free(a);
 }
+
+/* Every byte value in place of the issued digit at pos: only that digit
+ * is accepted. */
+static void every_byte_at(struct nonce_ctx *n, const char *orig, size_t pos)
+{
+	struct nonce_ref ref;
+	char buf[NONCE_LEN];
+
+	for (unsigned c = 0; c < 256; c++) {
+		memcpy(buf, orig, NONCE_LEN);
+		buf[pos] = (char)c;
+		int r = nonce_check(n, sip_str_make(buf, NONCE_LEN), REALM, T0, &ref);
+		cr_assert_eq(r, (char)c == orig[pos] ? 0 : -EBADMSG, "position %zu byte %u", pos,
+			     c);
+	}
+}
+
+/* Every byte value at every position of a nonce, and at a place of each of
+ * the 16 digits (more nonces until each has been seen): only the issued
+ * digit is accepted (the decoder's table: digits, a-f, and nothing else,
+ * not even A-F or the bytes next to them), and the fields decode exactly. */
+Test(nonce, every_byte_at_every_position)
+{
+	struct nonce_ctx *n = make(secret_a, 12);
+	struct nonce_ref ref;
+	char orig[NONCE_LEN], head[17];
+	unsigned seen = 0;
+
+	nonce_issue(n, REALM, T0, orig);
+	cr_assert_eq(nonce_check(n, sip_str_make(orig, NONCE_LEN), REALM, T0, &ref), 0);
+	cr_assert_eq(ref.issued, (uint32_t)T0);
+	snprintf(head, sizeof(head), "%08x%08x", (unsigned)T0, (unsigned)ref.serial);
+	cr_assert_eq(memcmp(orig, head, 16), 0, "issued and serial as 16 hex digits");
+	for (size_t i = 0; i < NONCE_LEN; i++)
+		every_byte_at(n, orig, i);
+	for (int k = 0; k < 1000 && seen != 0xffff; k++) {
+		nonce_issue(n, REALM, T0, orig);
+		for (size_t i = 0; i < NONCE_LEN; i++) {
+			unsigned d = (unsigned)(orig[i] <= '9' ? orig[i] - '0' : orig[i] - 'a' + 10);
+			if (!(seen >> d & 1)) {
+				seen |= 1u << d;
+				every_byte_at(n, orig, i);
+			}
+		}
+	}
+	cr_assert_eq(seen, 0xffff, "all 16 digits tried");
+	nonce_free(n);
+}

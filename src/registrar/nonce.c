@@ -25,7 +25,16 @@ struct nonce_ctx {
 	unsigned int expire_s;
 };
 
-static const char hexdig[16] = "0123456789abcdef";
+/* The two hex digits of each byte, one 2-byte load per byte. */
+static const char hexpair[512] =
+	"000102030405060708090a0b0c0d0e0f101112131415161718191a1b1c1d1e1f"
+	"202122232425262728292a2b2c2d2e2f303132333435363738393a3b3c3d3e3f"
+	"404142434445464748494a4b4c4d4e4f505152535455565758595a5b5c5d5e5f"
+	"606162636465666768696a6b6c6d6e6f707172737475767778797a7b7c7d7e7f"
+	"808182838485868788898a8b8c8d8e8f909192939495969798999a9b9c9d9e9f"
+	"a0a1a2a3a4a5a6a7a8a9aaabacadaeafb0b1b2b3b4b5b6b7b8b9babbbcbdbebf"
+	"c0c1c2c3c4c5c6c7c8c9cacbcccdcecfd0d1d2d3d4d5d6d7d8d9dadbdcdddedf"
+	"e0e1e2e3e4e5e6e7e8e9eaebecedeeeff0f1f2f3f4f5f6f7f8f9fafbfcfdfeff";
 
 static void put32(uint8_t *p, uint32_t v)
 {
@@ -97,27 +106,33 @@ void nonce_issue(struct nonce_ctx *n, struct sip_str realm, uint64_t now, char *
 	make_tag(n, raw, realm, raw + 8);
 	/* claim the slot: the previous owner of this index is evicted */
 	uatomic_set(&n->slots[serial & n->mask], (uint64_t)get32(raw + 8) << 32);
-	for (size_t i = 0; i < RAW_LEN; i++) {
-		out[2 * i] = hexdig[raw[i] >> 4];
-		out[2 * i + 1] = hexdig[raw[i] & 15];
-	}
+	for (size_t i = 0; i < RAW_LEN; i++)
+		memcpy(out + 2 * i, hexpair + 2 * raw[i], 2);
 }
 
+/* The value of a lower-case hex digit; 0x10 for any other byte. */
+#define X16 0x10, 0x10, 0x10, 0x10, 0x10, 0x10, 0x10, 0x10, \
+	0x10, 0x10, 0x10, 0x10, 0x10, 0x10, 0x10, 0x10
+static const uint8_t hexval[256] = {
+	X16, X16, X16,
+	0, 1, 2, 3, 4, 5, 6, 7, 8, 9, 0x10, 0x10, 0x10, 0x10, 0x10, 0x10, /* '0'.. */
+	X16, X16,
+	0x10, 10, 11, 12, 13, 14, 15, 0x10, 0x10, 0x10, 0x10, 0x10, 0x10, 0x10, 0x10, 0x10,
+	X16, X16, X16, X16, X16, X16, X16, X16, X16,
+};
+#undef X16
+
+/* No branch per digit: the bad bits of all digits are or-ed and tested once. */
 static int unhex(const char *p, uint8_t *out, size_t n)
 {
-	static const int8_t val[256] = {
-		['0'] = 1, ['1'] = 2, ['2'] = 3, ['3'] = 4, ['4'] = 5, ['5'] = 6, ['6'] = 7,
-		['7'] = 8, ['8'] = 9, ['9'] = 10, ['a'] = 11, ['b'] = 12, ['c'] = 13,
-		['d'] = 14, ['e'] = 15, ['f'] = 16,
-	}; /* value + 1, 0 = not a lower-case hex digit */
+	unsigned bad = 0;
 
 	for (size_t i = 0; i < n; i++) {
-		int hi = val[(unsigned char)p[2 * i]], lo = val[(unsigned char)p[2 * i + 1]];
-		if (!hi || !lo)
-			return -1;
-		out[i] = (uint8_t)((hi - 1) << 4 | (lo - 1));
+		unsigned hi = hexval[(unsigned char)p[2 * i]], lo = hexval[(unsigned char)p[2 * i + 1]];
+		bad |= hi | lo;
+		out[i] = (uint8_t)(hi << 4 | (lo & 15));
 	}
-	return 0;
+	return bad & 0x10 ? -1 : 0;
 }
 
 /* Constant time: the tag comparison must not leak how many bytes matched. */
