@@ -622,6 +622,12 @@ Test(sip_reg, line_walk_and_names_match_existing, .timeout = 600)
 		  "response=\"00\""),
 		L("User-Agen: x"), L("User-Agent-X: x"), L("user-agent:x"), L("U: x"), L("A: x"),
 		L("c: text/plain"), L("X: y"), L("x-y: z"), L("Route: <sip:p>"), L("WWW-Authenticate: x"),
+		/* a usual name with an empty value (the name's word compare alone
+		 * takes the line; fast_slot refuses it), or one byte */
+		L("From: "), L("To: "), L("CSeq: "), L("Call-ID: "), L("Contact: "),
+		L("Content-Length: "), L("Expires: "), L("Max-Forwards: "), L("Authorization: "),
+		L("User-Agent: "), L("Via: x"), L("To: x"), L("Call-ID: x"), L("Expires: 1"),
+		L("Content-Length: 0"), L("Max-Forwards: 0"), L("User-Agent: x"), L("Contact: x"),
 		/* no name, folds, control bytes */
 		L(": novalue"), L(" folded continuation"), L("\tfolded"), L("Subject: a\r\n b"),
 		L("X-Cr: a\rb"), L("X-Lf: a\nb"), L("X-Nul: a\0b"), L("X-Del: a\x7f"), L("X-Ctl: \x01"),
@@ -692,6 +698,64 @@ Test(sip_reg, line_walk_and_names_match_existing, .timeout = 600)
 	}
 	/* most of the lines are accepted, with or without the fast path */
 	cr_assert_gt(ok, total / 2, "%zu of %zu accepted", ok, total);
+}
+
+/*
+ * The REGISTER start line (split_reg takes "REGISTER " URI " SIP/2.0" by
+ * rs_uri alone when it accepts the URI whole, without the scan for the
+ * URI's end): URIs rs_uri takes, URIs it leaves to the general way, bytes no
+ * URI holds, SP and HTAB inside, other versions and methods; the rest of the
+ * message the usual REGISTER, against the existing functions (reg_check.h),
+ * the start line short enough to be near the buffer's end (prefixes before a
+ * PROT_NONE page).
+ */
+Test(sip_reg, start_lines_match_existing, .timeout = 600)
+{
+	static const char *const uris[] = {
+		"sip:example.com", "SIP:example.com", "sip:a@example.com", "sip:a@b.c:5060",
+		"sip:192.0.2.1", "sip:192.0.2.1:65535", "sip:192.0.2.1:65536", "sip:[2001:db8::1]",
+		"sip:[2001:db8::1]:5060", "sip:h;lr", "sip:h;transport=tcp;maddr=x",
+		"sip:u%41@h", "sip:u:pw@h", "sip:h?X=1", "sips:h", "tel:+1", "sip:", "sip:@h",
+		"sip:a\"b", "sip:a<b", "sip:a>b", "sip:a\x7f", "sip:a\xc3\xa9", "sip:a b",
+		"sip:a\tb", "sip:h:0", "sip:h:", "sip:-h", "sip:h.", "sip:h;p=\"q\"", "s",
+		"sip:h;%", "sip:h;a=%4", "sip:h;a=%41", "sip:x@", "sip:h:5060x",
+	};
+	static const char *const heads[][2] = {
+		{"REGISTER ", " SIP/2.0"}, {"REGISTER ", " sip/2.0"}, {"REGISTER ", " SIP/2.1"},
+		{"REGISTER  ", " SIP/2.0"}, {"REGISTER ", "  SIP/2.0"}, {"REGISTER ", " SIP/2.0 "},
+		{"register ", " SIP/2.0"}, {"OPTIONS ", " SIP/2.0"}, {"REGISTER\t", " SIP/2.0"},
+		{"REGISTER ", "\tSIP/2.0"}, {"REGISTER ", " SIP/2.00"}, {"REGISTER ", "SIP/2.0"},
+	};
+	static const char rest[] =
+		"Via: SIP/2.0/UDP 192.0.2.10:5060;branch=z9hG4bK776asdhds;rport\r\n"
+		"Max-Forwards: 70\r\nFrom: <sip:alice@example.com>;tag=1928301774\r\n"
+		"To: <sip:alice@example.com>\r\nCall-ID: a84b4c76e66710\r\n"
+		"CSeq: 1826 REGISTER\r\nContact: <sip:alice@192.0.2.10:5060>;expires=3600\r\n"
+		"Content-Length: 0\r\n\r\n";
+	static const unsigned modes[] = {DGRAM, STREAM, DGRAM | SIP_PARSE_LF,
+					 STREAM | SIP_PARSE_LF};
+	static char buf[1024];
+	size_t ok = 0, total = 0, fast = 0;
+	int rc;
+
+	for (size_t u = 0; u < sizeof(uris) / sizeof(uris[0]); u++) {
+		for (size_t h = 0; h < sizeof(heads) / sizeof(heads[0]); h++) {
+			int n = snprintf(buf, sizeof(buf), "%s%s%s\r\n%s", heads[h][0], uris[u],
+					 heads[h][1], rest);
+			size_t len = (size_t)n, sl = strcspn(buf, "\r") + 2;
+
+			for (size_t md = 0; md < 4; md++) {
+				check(buf, len, modes[md], md & 1 ? 1 : 8, &rc);
+				ok += rc > 0;
+				total++;
+			}
+			fast += h == 0 && rc > 0;
+			/* the start line alone, then cut inside it */
+			guard_prefixes(buf, sl);
+		}
+	}
+	cr_assert_gt(fast, 10, "%zu of the usual start lines accepted", fast);
+	cr_assert_lt(ok, total, "every start line accepted");
 }
 
 /*

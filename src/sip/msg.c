@@ -1252,21 +1252,31 @@ SIP_AVX2_INLINE bool fast_ctl_ok(const struct fast_scan *s, const char *c, size_
 
 /* Loads s over [buf, buf + len) and parses the start line into m; *cp gets
  * its CR. 0, or < 0 when the general code must decide. */
-SIP_AVX2_INLINE int fast_start_line(struct fast_scan *s, struct sip_msg *m, const char *buf,
-				    size_t len, const char **cp)
+SIP_AVX2_INLINE int fast_first_cr(struct fast_scan *s, const char *buf, size_t len,
+				  const char **cp)
 {
-	const char *p = buf, *end = buf + len, *c;
+	const char *c;
 
 	if (sip_unlikely(len < 4 || *buf == '\r' || *buf == '\n'))
 		return -1;
 	s->buf = s->blk = buf;
-	s->end = end;
+	s->end = buf + len;
 	s->nctl = 0;
 	fast_load(s);
 	c = fast_next_cr(s);
 	if (sip_unlikely(!c || c[1] != '\n'))
 		return -1;
 	*cp = c;
+	return 0;
+}
+
+/* The start line [buf, c) into m (fast_first_cr found c). 0, or < 0 when
+ * the general code must decide. */
+SIP_AVX2_INLINE int fast_line_parse(struct sip_msg *m, const char *buf, size_t len,
+				    const char *c)
+{
+	const char *p = buf, *end = buf + len;
+
 	if (c - p >= 4 && (p[0] | 0x20) == 's' && (p[1] | 0x20) == 'i' &&
 	    (p[2] | 0x20) == 'p' && p[3] == '/') {
 		m->is_request = false;
@@ -1274,6 +1284,16 @@ SIP_AVX2_INLINE int fast_start_line(struct fast_scan *s, struct sip_msg *m, cons
 	}
 	m->is_request = true;
 	return parse_request_line(m, buf, p, c, end, NULL);
+}
+
+/* Loads s over [buf, buf + len) and parses the start line into m; *cp gets
+ * its CR. 0, or < 0 when the general code must decide. */
+SIP_AVX2_INLINE int fast_start_line(struct fast_scan *s, struct sip_msg *m, const char *buf,
+				    size_t len, const char **cp)
+{
+	if (fast_first_cr(s, buf, len, cp) < 0)
+		return -1;
+	return fast_line_parse(m, buf, len, *cp);
 }
 
 /* The header name at p by lookup (any name, any case): *qp its end (the
@@ -2069,8 +2089,11 @@ SIP_AVX2_INLINE bool reg_line(struct reg_pass *st, enum sip_hdr_id id, const cha
 #define RW(s, o) W8(NB, s, o)
 #define RO(s, o) W8(OB, s, o)
 #define RK(n) ((n) >= 8 ? ~0ull : (1ull << (8 * (n))) - 1)
-/* "name: " of up to 8 bytes (name up to 6), then of 9 to 16 bytes; the
- * value must not be empty (c - p > the literal's length) */
+/* "name: " of up to 8 bytes (name up to 6), then of 9 to 16 bytes. The
+ * literal holds no CR, so the line's CR is at or after its end (c >= v); an
+ * empty value (c == v) is refused by fast_slot (c[-1] is the literal's SP),
+ * and the line then given up like any other it refuses: reg_line sees a
+ * value of one byte or more (nonempty) without a length test here */
 #define RN_DO(lit, idv)                                                                  \
 	{                                                                                \
 		if (sip_unlikely(!reg_line(&st, (idv), p, p + sizeof(lit) - 3,          \
@@ -2079,14 +2102,12 @@ SIP_AVX2_INLINE bool reg_line(struct reg_pass *st, enum sip_hdr_id id, const cha
 		continue;                                                                \
 	}
 #define RN1(lit, idv)                                                                    \
-	if (((w | RO(lit, 0)) & RK(sizeof(lit) - 1)) == RW(lit, 0) &&                     \
-	    c - p > (ptrdiff_t)sizeof(lit) - 1)                                           \
+	if (((w | RO(lit, 0)) & RK(sizeof(lit) - 1)) == RW(lit, 0))                       \
 	RN_DO(lit, idv)
 #define RN2(lit, idv)                                                                    \
 	if ((w | RO(lit, 0)) == RW(lit, 0) &&                                             \
 	    ((load64(p + sizeof(lit) - 9) | RO(lit, sizeof(lit) - 9)) ==                  \
-	     RW(lit, sizeof(lit) - 9)) &&                                                 \
-	    c - p > (ptrdiff_t)sizeof(lit) - 1)                                           \
+	     RW(lit, sizeof(lit) - 9)))                                                   \
 	RN_DO(lit, idv)
 
 /* The labels of split_reg's name dispatch for the letters A..V (o = 0) or
@@ -2127,14 +2148,34 @@ SIP_AVX2 static int split_reg(struct sip_reg *r, const char *buf, size_t len,
 	st.hm.n[0] = st.hm.n[1] = 0;
 	st.hm.type[0] = st.hm.type[1] = SIP_HOST_NAME;
 	/* start line, c at its CR; a request's URI parsed at once */
-	if (sip_unlikely(fast_start_line(&s, m, buf, len, &c) < 0))
+	if (sip_unlikely(fast_first_cr(&s, buf, len, &c) < 0))
 		return 0;
-	if (m->is_request &&
-	    sip_likely(rs_uri(&st.hm, &r->ruri, m->ruri.p, m->ruri.p + m->ruri.len, end,
-			      SIP_URI_SCAN_WHOLE, false) ||
-		       sip_uri_parse(&r->ruri, m->ruri, NULL) == 0)) {
+	/* "REGISTER " URI " SIP/2.0": when rs_uri takes [buf + 9, c - 8)
+	 * whole, parse_request_line's scan for the URI's end is not needed:
+	 * every byte rs_uri accepts (the user, host, port and uri-parameter
+	 * classes, '@', ':', ';', '=') is above SP and one a URI holds, so
+	 * that scan would stop at c - 8, the SP before the version, and give
+	 * the same Request-URI */
+	if (sip_likely(c - buf >= 18 && load64(buf) == load64("REGISTER") && buf[8] == ' ' &&
+		       (load64(c - 8) | 0x0000000020202000ull) == load64(" sip/2.0") &&
+		       rs_uri(&st.hm, &r->ruri, buf + 9, c - 8, end, SIP_URI_SCAN_WHOLE,
+			      false, false))) {
+		m->is_request = true;
+		m->method = sip_str_make(buf, 8);
+		m->method_id = SIP_METHOD_REGISTER;
+		m->ruri = sip_str_make(buf + 9, (size_t)(c - 8 - buf - 9));
 		r->ruri_rc = 0;
 		st.ok |= RF_RURI;
+	} else {
+		if (sip_unlikely(fast_line_parse(m, buf, len, c) < 0))
+			return 0;
+		if (m->is_request &&
+		    sip_likely(rs_uri(&st.hm, &r->ruri, m->ruri.p, m->ruri.p + m->ruri.len, end,
+				      SIP_URI_SCAN_WHOLE, false, false) ||
+			       sip_uri_parse(&r->ruri, m->ruri, NULL) == 0)) {
+			r->ruri_rc = 0;
+			st.ok |= RF_RURI;
+		}
 	}
 
 	/* header lines [p, c), c at the CR */

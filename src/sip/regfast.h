@@ -59,6 +59,37 @@ __attribute__((constructor)) static void rs_init(void)
 		rs_hi[hi] = hi < 8 ? (uint8_t)(1u << hi) : 0;
 }
 
+/* cc_zero(p, n) for the structs the parsers below fill (32 <= n <= 288):
+ * 32-byte stores, the last one ending at p + n (overlapping the one before
+ * when n is not a multiple of 32), written out one by one as cc_zero's. */
+SIP_AVX2_INLINE void rs_zero(void *p, size_t n)
+{
+	char *c = p;
+	const __m256i z = _mm256_setzero_si256();
+
+#define RS_Z(o) _mm256_storeu_si256((__m256i *)(void *)(c + (o)), z)
+#define RS_Z_IF(o)                                                                       \
+	if ((o) + 32 <= n)                                                               \
+	RS_Z(o)
+	if (n < 32 || n > 288) {
+		cc_zero(p, n);
+		return;
+	}
+	RS_Z_IF(0);
+	RS_Z_IF(32);
+	RS_Z_IF(64);
+	RS_Z_IF(96);
+	RS_Z_IF(128);
+	RS_Z_IF(160);
+	RS_Z_IF(192);
+	RS_Z_IF(224);
+	RS_Z_IF(256);
+	if (n % 32)
+		RS_Z(n - 32);
+#undef RS_Z_IF
+#undef RS_Z
+}
+
 /* cc_span(p, e, rs_cls[k]), 16 bytes per step while the buffer allows (the
  * runs are mostly shorter than 16 bytes; 16-byte vectors also spare the
  * functions a 32-byte aligned stack frame). */
@@ -285,16 +316,19 @@ SIP_AVX2_INLINE const char *rs_host(struct rs_hosts *hm, const char *p, const ch
  * A sip: URI (mode SIP_URI_SCAN_WHOLE or _ANGLE) the usual way: "sip:" in
  * any case, [user "@"] (no escape, no password), host, [":" port], [uri
  * params], no headers. Returns the cursor after it (at e for WHOLE, on the
- * '>' for ANGLE), or NULL: not the usual form.
+ * '>' for ANGLE), or NULL: not the usual form. zeroed (a constant): the
+ * caller has zeroed *u already (with the struct around it).
  */
 SIP_AVX2_INLINE const char *rs_uri(struct rs_hosts *hm, struct sip_uri *u, const char *p,
-				   const char *e, const char *bend, int mode, bool lookup)
+				   const char *e, const char *bend, int mode, bool lookup,
+				   bool zeroed)
 {
 	const char *s = p, *q;
 
 	if (e - p < 5 || (cc_load(p, 4) | 0x00202020u) != CC_LIT("sip:"))
 		return NULL;
-	cc_zero(u, sizeof(*u));
+	if (!zeroed)
+		rs_zero(u, sizeof(*u));
 	u->raw.p = s;
 	u->scheme = SIP_URI_SIP;
 	p += 4;
@@ -326,13 +360,12 @@ SIP_AVX2_INLINE const char *rs_uri(struct rs_hosts *hm, struct sip_uri *u, const
 	return p == e ? p : NULL;
 }
 
-/* [ quoted-display [SP] ] "<" URI ">": the cursor after '>', or NULL. */
+/* [ quoted-display [SP] ] "<" URI ">": the cursor after '>', or NULL; *na
+ * zeroed by the caller (one run of 32-byte stores over the struct around
+ * it: fewer than the fields' own). */
 SIP_AVX2_INLINE const char *rs_nameaddr(struct rs_hosts *hm, struct sip_nameaddr *na,
 					const char *p, const char *e, const char *bend)
 {
-	na->display = SIP_STR_NULL;
-	na->params = SIP_STR_NULL;
-	na->tag = SIP_STR_NULL;
 	if (*p == '"') {
 		const char *q = rs_quote_end(p + 1, e, bend);
 
@@ -346,7 +379,7 @@ SIP_AVX2_INLINE const char *rs_nameaddr(struct rs_hosts *hm, struct sip_nameaddr
 	if (*p != '<')
 		return NULL;
 	na->angle = true;
-	p = rs_uri(hm, &na->uri, p + 1, e, bend, SIP_URI_SCAN_ANGLE, true);
+	p = rs_uri(hm, &na->uri, p + 1, e, bend, SIP_URI_SCAN_ANGLE, true, true);
 	return p ? p + 1 : NULL;
 }
 
@@ -359,6 +392,7 @@ SIP_AVX2_INLINE bool rs_from_to(struct rs_hosts *hm, struct sip_nameaddr *na, st
 	if (sip_unlikely(bend - e < 16))
 		return false;
 	bend = e + 16; /* what the bounds below need, as a constant offset */
+	rs_zero(na, sizeof(*na));
 	p = rs_nameaddr(hm, na, v.p, e, bend);
 	if (p == NULL)
 		return false;
@@ -386,13 +420,8 @@ SIP_AVX2 static __attribute__((noinline)) bool rs_contact(struct rs_hosts *hm, s
 		return false;
 	bend = e + 16; /* what the bounds below need, as a constant offset */
 
-	c->star = false;
-	c->expires = 0;
-	c->has_expires = false;
+	rs_zero(c, sizeof(*c)); /* star, expires, instance, reg-id unset */
 	c->q = SIP_Q_DEFAULT;
-	c->instance = SIP_STR_NULL;
-	c->reg_id = 0;
-	c->has_reg_id = false;
 	p = rs_nameaddr(hm, &c->na, v.p, e, bend);
 	if (p == NULL)
 		return false;
@@ -464,7 +493,7 @@ SIP_AVX2 static __attribute__((noinline)) bool rs_via(struct rs_hosts *hm, struc
 
 	if (e - p < 12 || memcmp(p, "SIP/2.0/", 8) != 0)
 		return false;
-	cc_zero(v, sizeof(*v));
+	rs_zero(v, sizeof(*v));
 	v->rport = -1;
 	v->ttl = -1;
 	v->proto = sip_str_make(p, 7);
@@ -652,7 +681,7 @@ SIP_AVX2 static __attribute__((noinline)) bool rs_auth(struct sip_auth *a, struc
 		    CC_LIT8("digest ") ||
 	    (unsigned char)p[7] <= ' ' || p[7] == ',')
 		return false;
-	cc_zero(a, sizeof(*a));
+	rs_zero(a, sizeof(*a));
 	a->scheme = sip_str_make(p, 6);
 	p += 7;
 	a->params.p = p;
