@@ -1290,3 +1290,32 @@ Test(registrar, stored_ha1s_alone)
 	cr_assert_eq(try_password(&u, "MD5", "tea-party"), 401, "the MD5 HA1 is gone");
 	cr_assert_eq(try_password(&u, "SHA-256", "tea-partY"), 401);
 }
+
+/* NAT detection against the UDP source 192.0.2.10:5060: the Contact host
+ * spelled as the source (the registrar's text fast path) or otherwise. */
+Test(registrar, nat_by_contact_address_and_port)
+{
+	static const struct {
+		const char *contact;
+		bool nat;
+	} v[] = {
+		{"<sip:alice@192.0.2.10:5060>", false},
+		{"<sip:alice@192.0.2.10>", false},       /* 5060 when absent */
+		{"<sip:alice@192.0.2.10:5070>", true},   /* the port differs over UDP */
+		{"<sip:alice@192.0.2.10:506>", true},
+		{"<sip:alice@192.0.2.1:5060>", true},    /* a prefix of the source's text */
+		{"<sip:alice@192.0.2.100:5060>", true},  /* the source's text a prefix */
+		{"<sip:alice@192.0.3.10:5060>", true},
+		{"<sip:alice@alice.example:5070>", false}, /* names are not compared */
+	};
+	struct ua u = ua_new("alice", "wonderland");
+
+	for (size_t i = 0; i < sizeof(v) / sizeof(v[0]); i++) {
+		snprintf(u.contact, sizeof(u.contact), "%s;expires=3600", v[i].contact);
+		cr_assert_eq(register_ok(&u, SIP_DIGEST_SHA256), 200, "%s", v[i].contact);
+		struct loc_view lv[4];
+		cr_assert_eq(location_lookup(loc, SIP_STR("alice@carrier.example"), now_ms, lv, 4),
+			     1);
+		cr_assert_eq(lv[0].nat, v[i].nat, "%s", v[i].contact);
+	}
+}

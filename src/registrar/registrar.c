@@ -62,6 +62,7 @@ struct reg_ctx {
 	char aor_buf[AOR_MAX];
 	struct sip_str aor;
 	char ip[INET6_ADDRSTRLEN];
+	size_t iplen; /* strlen(ip) */
 	uint16_t port;
 	unsigned int status; /* of the response begun, 0 for none */
 	struct subscriber_view sub; /* the authenticated subscriber */
@@ -311,7 +312,7 @@ static int begin_reg(struct reg_ctx *c, unsigned status, struct sip_str reason,
 /* Status line, Vias (top one with received/rport), From, To, Call-ID, CSeq. */
 static int begin(struct reg_ctx *c, unsigned status, const char *reason)
 {
-	struct sip_str received = sip_str_make(c->ip, strlen(c->ip));
+	struct sip_str received = sip_str_make(c->ip, c->iplen);
 	struct sip_str why = reason ? sip_str_make(reason, strlen(reason)) : SIP_STR_NULL;
 	struct sip_write_src src = {.received = received, .port = c->port};
 	struct sip_err err;
@@ -610,6 +611,7 @@ static void src_text(struct reg_ctx *c)
 		inet_ntop(AF_INET6, &s6->sin6_addr, c->ip, sizeof(c->ip));
 		c->port = ntohs(s6->sin6_port);
 	}
+	c->iplen = strlen(c->ip);
 }
 
 /* Does the literal address host differ from the packet's source? Names
@@ -624,6 +626,11 @@ static bool addr_differs(const struct reg_ctx *c, struct sip_str host, enum sip_
 
 	if (type == SIP_HOST_NAME || host.len >= sizeof(h))
 		return false;
+	/* the source's own dotted quad, as src_text wrote it (the usual
+	 * case): the same address without parsing it */
+	if (fam == AF_INET && sa->sa_family == AF_INET && host.len == c->iplen &&
+	    memcmp(host.p, c->ip, host.len) == 0)
+		return c->src->transport == LOC_UDP && (port ? port : 5060) != c->port;
 	if (fam == AF_INET) {
 		if (!ipv4_parse(host, a))
 			return false;
