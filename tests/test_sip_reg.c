@@ -759,6 +759,53 @@ Test(sip_reg, start_lines_match_existing, .timeout = 600)
 }
 
 /*
+ * The Via's host by rs_ipv4 (a host starting with a digit, tried as IPv4
+ * first): dotted quads at the limits, too few or many dots, runs of four
+ * digits, values above 255 in every place, leading, trailing and double
+ * dots, a letter, "_" or "-" after the digits (a name or a bad one), 16
+ * bytes or more, IPv6; followed by a port, a parameter or the value's end;
+ * against the existing functions (reg_check.h).
+ */
+Test(sip_reg, via_hosts_match_existing, .timeout = 600)
+{
+	static const char *const hosts[] = {
+		"192.0.2.10", "0.0.0.0", "255.255.255.255", "1.2.3.4", "123.123.123.123",
+		"249.250.251.252", "256.1.1.1", "1.256.1.1", "1.1.256.1", "1.1.1.256", "260.1.1.1",
+		"300.1.1.1", "1.1.1.255", "1.1.1.199", "1.1.1.205", "1.1.1.250", "1.1.1.259",
+		"1234.1.1.1", "1.1.1.1234", "1.2.3", "1.2.3.4.5", "1..2.3", "1.2.3.4.", "1.2..3",
+		"01.2.3.4", "1.2.3.4a", "1.2.3.4-x", "1.2.3.4_", "1a.2.3.4", "1-2.3.4.5",
+		"12345", "1", "123.123.123.1234", "123.123.123.12.1", "1.2.3.4x.example.com",
+		"9.example.com", "[2001:db8::1]", "1.2.3.4%", "1.2.3.4/", "1.2.3.4]", "1.2.3.4,",
+	};
+	static const char *const after[] = {":5060;branch=z9hG4bKa;rport", ";branch=z9hG4bKa",
+					    "", ":65535", ":0", ";rport", ":5060"};
+	static const unsigned modes[] = {DGRAM, STREAM};
+	static char buf[1024];
+	size_t ok = 0, total = 0;
+	int rc;
+
+	for (size_t h = 0; h < sizeof(hosts) / sizeof(hosts[0]); h++) {
+		for (size_t a = 0; a < sizeof(after) / sizeof(after[0]); a++) {
+			int n = snprintf(buf, sizeof(buf),
+					 "REGISTER sip:example.com SIP/2.0\r\n"
+					 "Via: SIP/2.0/UDP %s%s\r\n"
+					 "Max-Forwards: 70\r\nFrom: <sip:a@example.com>;tag=1\r\n"
+					 "To: <sip:a@example.com>\r\nCall-ID: c\r\nCSeq: 1 REGISTER\r\n"
+					 "Contact: <sip:a@%s>\r\nContent-Length: 0\r\n\r\n",
+					 hosts[h], after[a], hosts[h]);
+
+			for (size_t md = 0; md < 2; md++) {
+				check(buf, (size_t)n, modes[md], 8, &rc);
+				ok += rc > 0;
+				total++;
+			}
+		}
+	}
+	cr_assert_gt(ok, 0);
+	cr_log_info("sip_reg: %zu Via hosts, %zu parsed", total, ok);
+}
+
+/*
  * The small numbers (num4: Max-Forwards, Expires, the CSeq number, the Via
  * and Contact ports, Contact expires and reg-id, rport) and the Call-ID's
  * one-load SP test: every value below in every place, the rest of the

@@ -1331,7 +1331,9 @@ SIP_AVX2_INLINE struct sip_hdr *fast_slot(struct sip_msg *m, struct sip_hdr *hdr
 	struct sip_hdr *h;
 
 	/* more SP after the colon or before the CR: the general code
-	 * (nonempty, a constant: the caller knows c > v) */
+	 * (nonempty, a constant: the caller knows that c > v, or that c[-1]
+	 * is the SP of its literal "name: " when c == v, which refuses the
+	 * empty value here) */
 	if (sip_unlikely(*v == ' ' || ((nonempty || c > v) && c[-1] == ' ')))
 		return NULL;
 	if (sip_unlikely(*n >= cap))
@@ -1959,7 +1961,9 @@ struct reg_pass {
  * The header line name [p, q), value [v, c) of id: its slot, and the
  * registration field it holds parsed. Always inlined, mostly with id a
  * constant (the switch then folds away); nonempty (a constant) when the
- * caller knows c > v. false: give up (the general code decides).
+ * caller knows c > v or c[-1] is an SP (fast_slot: an empty value is then
+ * refused, so the value below has one byte or more). false: give up (the
+ * general code decides).
  */
 SIP_AVX2_INLINE bool reg_line(struct reg_pass *st, enum sip_hdr_id id, const char *p,
 			      const char *q, const char *v, const char *c, bool nonempty)

@@ -276,13 +276,58 @@ struct rs_hosts {
 	enum sip_host_type type[2];
 };
 
+/*
+ * An IPv4 host at p (p[0] a digit, 16 bytes readable at p): its length when
+ * host_scan() takes it as IPv4address (digits and dots up to e or to a byte
+ * no host holds, three dots, none last or next to another, 1 to 3 digits
+ * between, no three-digit run above "255": host_sse2's checks, without its
+ * letter and dash classes, which such a host holds none of), or 0: anything
+ * else, which host_scan decides (a name, a bad address, 16 bytes or more).
+ */
+SIP_AVX2_INLINE unsigned rs_ipv4(const char *p, const char *e)
+{
+	__m128i x = _mm_loadu_si128((const __m128i *)(const void *)p);
+	__m128i y = _mm_sub_epi8(x, sip_k16('0'));
+	unsigned md = (unsigned)_mm_movemask_epi8(_mm_cmpeq_epi8(_mm_min_epu8(y, sip_k16(9)), y));
+	unsigned mdot = (unsigned)_mm_movemask_epi8(_mm_cmpeq_epi8(x, sip_k16('.')));
+	unsigned n = (unsigned)__builtin_ctz(~(md | mdot) | 0x10000u), d, m, run3;
+
+	if (n >= 16)
+		return 0;
+	if ((ptrdiff_t)n >= e - p)
+		n = (unsigned)(e - p); /* e - p >= 1: p[0] is a digit before e */
+	else if (cc_is(p[n], CC_HOST))
+		return 0; /* a letter, "_" or "-" follows: a name, or bad */
+	mdot &= (1u << n) - 1;
+	d = md & ((1u << n) - 1);
+	m = mdot & (mdot - 1);
+	m &= m - 1;
+	if (!m || (m & (m - 1)) || (mdot & (mdot >> 1)) || (mdot >> (n - 1)))
+		return 0;
+	run3 = d & (d >> 1) & (d >> 2);
+	if (run3) {
+		unsigned g2 = (unsigned)_mm_movemask_epi8(_mm_cmpgt_epi8(x, sip_k16('2')));
+		unsigned e2 = (unsigned)_mm_movemask_epi8(_mm_cmpeq_epi8(x, sip_k16('2')));
+		unsigned g5 = (unsigned)_mm_movemask_epi8(_mm_cmpgt_epi8(x, sip_k16('5')));
+		unsigned e5 = (unsigned)_mm_movemask_epi8(_mm_cmpeq_epi8(x, sip_k16('5')));
+
+		if ((run3 & (d >> 3)) ||
+		    (run3 & (g2 | (e2 & ((g5 >> 1) | ((e5 >> 1) & (g5 >> 2)))))))
+			return 0;
+	}
+	return n;
+}
+
 /* host_scan(p, e, ...) through the memo hm (looked up when lookup, a
  * constant: the Request-URI's and the Via's hosts are the message's first of
  * their kind); p and the memo's hosts have 16 bytes inside the buffer when
- * used (bend - p >= 16). */
+ * used (bend - p >= 16). v4 (a constant, the Via's): a host starting with a
+ * digit is tried as an IPv4 address first (rs_ipv4); where the memo mostly
+ * answers, or the host is mostly a name, the extra code cost more than it
+ * saved (measured). */
 SIP_AVX2_INLINE const char *rs_host(struct rs_hosts *hm, const char *p, const char *e,
 				    const char *bend, struct sip_str *host,
-				    enum sip_host_type *type, bool lookup)
+				    enum sip_host_type *type, bool lookup, bool v4)
 {
 	const char *q;
 	unsigned k;
@@ -303,7 +348,18 @@ SIP_AVX2_INLINE const char *rs_host(struct rs_hosts *hm, const char *p, const ch
 			return p + n;
 		}
 	}
+	if (v4 && k) {
+		unsigned n = rs_ipv4(p, e);
+
+		if (n) {
+			*host = sip_str_make(p, n);
+			*type = SIP_HOST_IPV4;
+			q = p + n;
+			goto memo;
+		}
+	}
 	q = host_scan(p, e, host, type, &hw);
+memo:
 	if (q && q != e && q - p < 15 && *type != SIP_HOST_IPV6) {
 		hm->p[k] = p;
 		hm->n[k] = (unsigned)(q - p);
@@ -341,7 +397,7 @@ SIP_AVX2_INLINE const char *rs_uri(struct rs_hosts *hm, struct sip_uri *u, const
 	} else if (q != e && (*q == ':' || *q == '%')) {
 		return NULL; /* a password, an escape or host:port: the general way */
 	}
-	p = rs_host(hm, p, e, bend, &u->host, &u->host_type, lookup);
+	p = rs_host(hm, p, e, bend, &u->host, &u->host_type, lookup, false);
 	if (p == NULL)
 		return NULL;
 	if (p != e && *p == ':') {
@@ -501,7 +557,7 @@ SIP_AVX2 static __attribute__((noinline)) bool rs_via(struct rs_hosts *hm, struc
 	if (q == p + 8 || e - q < 2 || q[0] != ' ' || q[1] == ' ')
 		return false;
 	v->transport = sip_str_make(p + 8, (size_t)(q - p - 8));
-	p = rs_host(hm, q + 1, e, bend, &v->host, &v->host_type, false);
+	p = rs_host(hm, q + 1, e, bend, &v->host, &v->host_type, false, true);
 	if (p == NULL)
 		return false;
 	if (p != e && *p == ':') {
