@@ -1319,3 +1319,38 @@ Test(registrar, nat_by_contact_address_and_port)
 		cr_assert_eq(lv[0].nat, v[i].nat, "%s", v[i].contact);
 	}
 }
+
+/* The AOR's host is lower-cased eight bytes at a time and the rest one by
+ * one: To hosts of every length from 1 to 40, mixed case (Z, A, z, a and
+ * digits, the edges of the letter ranges), are bound under the lower-case
+ * AOR and found there. */
+Test(registrar, aor_host_lower_cased_at_every_length)
+{
+	static const char pat[] = "zAaZ9mQ0bY";
+	char lower[48], mixed[48], aor[64];
+	struct loc_view lv[2];
+
+	for (size_t len = 1; len <= 40; len++) {
+		for (size_t i = 0; i < len; i++) {
+			char ch = pat[i % (sizeof(pat) - 1)];
+			mixed[i] = ch;
+			lower[i] = (ch >= 'A' && ch <= 'Z') ? (char)(ch | 0x20) : ch;
+		}
+		mixed[len] = lower[len] = '\0';
+		struct store_subscriber s = {.enabled = true};
+		snprintf(s.username, sizeof(s.username), "u");
+		snprintf(s.domain, sizeof(s.domain), "%s", lower);
+		snprintf(s.password, sizeof(s.password), "pw");
+		cr_assert_eq(subscriber_table_put(subs, &s), 0);
+		struct ua u = ua_new("u", "pw");
+		u.domain = mixed;
+		cr_assert_eq(register_ok(&u, SIP_DIGEST_SHA256), 200, "%s", mixed);
+		int n = snprintf(aor, sizeof(aor), "u@%s", lower);
+		cr_assert_eq(location_lookup(loc, sip_str_make(aor, (size_t)n), now_ms, lv, 2), 1,
+			     "%s", aor);
+		n = snprintf(aor, sizeof(aor), "u@%s", mixed);
+		if (strcmp(mixed, lower) != 0)
+			cr_assert_eq(location_lookup(loc, sip_str_make(aor, (size_t)n), now_ms, lv, 2),
+				     0, "%s: only the lower-case AOR", aor);
+	}
+}

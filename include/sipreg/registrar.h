@@ -17,10 +17,14 @@
  *      challenge (no downgrade).
  *   4. The nonce must be ours (else a new challenge, not a failure) and fresh
  *      (else stale=true, not a failure).
- *   5. The response is verified against the password or the stored HA1; an
- *      unknown or disabled user is verified against a dummy secret, so both
- *      take the same time and get the same answer (401 with a new challenge):
- *      no user enumeration. Each is a failure for the guard.
+ *   5. The response is verified against the password or the stored HA1:
+ *      with the subscriber table's prepared key (digest_verify_key: no HA1
+ *      computed, the SHA-256 HA1 block already hashed) when the realm is the
+ *      To host in lower case and no escape is in realm or username, else
+ *      from the password. An unknown or disabled user is verified against a
+ *      dummy key (or dummy password) the same way, so both take the same
+ *      time and get the same answer (401 with a new challenge): no user
+ *      enumeration. Each is a failure for the guard.
  *   6. The nonce-count is recorded only now, after a correct response (a
  *      wrong guess cannot burn the client's counts); a replayed count gets a
  *      new challenge.

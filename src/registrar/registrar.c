@@ -500,20 +500,50 @@ static bool is_sip(const struct sip_uri *u)
 /* user@host, host in lower case, into c->aor. */
 /* "user@host", the host in lower case, into buf (AOR_MAX): its length, or
  * 0 when it does not fit. */
+/* Eight bytes lower-cased at once (A-Z only; bytes >= 0x80 kept): a byte's
+ * low 7 bits plus 0x80 - 'A' reach the top bit iff it is >= 'A', plus
+ * 0x7f - 'Z' iff it is > 'Z'; no sum carries into the next byte. */
+static inline uint64_t lower8(uint64_t x)
+{
+	const uint64_t ones = 0x0101010101010101ull;
+	uint64_t low7 = x & (0x7f * ones);
+	uint64_t ge_a = low7 + (0x80 - 'A') * ones;
+	uint64_t gt_z = low7 + (0x7f - 'Z') * ones;
+
+	return x | ((ge_a & ~gt_z & ~x & (0x80 * ones)) >> 2);
+}
+
 static size_t aor_of(const struct sip_uri *u, char *buf)
 {
-	size_t n;
+	const char *h = u->host.p;
+	size_t n, len = u->host.len, i = 0;
+	uint64_t x;
+	char *o;
 
-	if (u->user.len + 1 + u->host.len > AOR_MAX)
+	if (u->user.len + 1 + len > AOR_MAX)
 		return 0;
 	memcpy(buf, u->user.p, u->user.len);
 	n = u->user.len;
 	buf[n++] = '@';
-	for (size_t i = 0; i < u->host.len; i++) {
-		char ch = u->host.p[i];
-		buf[n++] = (ch >= 'A' && ch <= 'Z') ? (char)(ch | 0x20) : ch;
+	o = buf + n;
+	if (len >= 8) {
+		for (; i + 8 <= len; i += 8) {
+			memcpy(&x, h + i, 8);
+			x = lower8(x);
+			memcpy(o + i, &x, 8);
+		}
+		if (i < len) { /* the last 8 bytes again: lower-casing is idempotent */
+			memcpy(&x, h + len - 8, 8);
+			x = lower8(x);
+			memcpy(o + len - 8, &x, 8);
+		}
+	} else {
+		for (; i < len; i++) {
+			char ch = h[i];
+			o[i] = (ch >= 'A' && ch <= 'Z') ? (char)(ch | 0x20) : ch;
+		}
 	}
-	return n;
+	return n + len;
 }
 
 static bool make_aor(struct reg_ctx *c)
@@ -700,7 +730,8 @@ static int find_credentials(struct reg_ctx *c, struct sip_auth *a, const struct 
 			*err = c->pre->auth_err;
 			return c->pre->auth_rc;
 		}
-		if (sip_str_caseeq(p->scheme, SIP_STR("Digest")) && sip_str_eq(p->realm, c->realm)) {
+		if (name_is(p->scheme.p, p->scheme.len, "digest", 6) &&
+		    sip_str_eq(p->realm, c->realm)) {
 			*out = p;
 			return 1;
 		}
@@ -710,7 +741,8 @@ static int find_credentials(struct reg_ctx *c, struct sip_auth *a, const struct 
 		int r = sip_auth_parse(a, h->value, err);
 		if (r < 0)
 			return r;
-		if (sip_str_caseeq(a->scheme, SIP_STR("Digest")) && sip_str_eq(a->realm, c->realm)) {
+		if (name_is(a->scheme.p, a->scheme.len, "digest", 6) &&
+		    sip_str_eq(a->realm, c->realm)) {
 			*out = a;
 			return 1;
 		}
