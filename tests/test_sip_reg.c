@@ -628,6 +628,10 @@ Test(sip_reg, line_walk_and_names_match_existing, .timeout = 600)
 		L("Content-Length: "), L("Expires: "), L("Max-Forwards: "), L("Authorization: "),
 		L("User-Agent: "), L("Via: x"), L("To: x"), L("Call-ID: x"), L("Expires: 1"),
 		L("Content-Length: 0"), L("Max-Forwards: 0"), L("User-Agent: x"), L("Contact: x"),
+		/* the C names by their second byte's bit 2, in any case, and
+		 * names with the other second byte */
+		L("cOnTaCt: <sip:a@b>"), L("CONTENT-LENGTH: 0"), L("CALL-ID: x"), L("cSEQ: 1 REGISTER"),
+		L("Coll-ID: x"), L("Csntact: x"), L("Caseq: 1"), L("Cseq-Length: 0"), L("Co: x"),
 		/* no name, folds, control bytes */
 		L(": novalue"), L(" folded continuation"), L("\tfolded"), L("Subject: a\r\n b"),
 		L("X-Cr: a\rb"), L("X-Lf: a\nb"), L("X-Nul: a\0b"), L("X-Del: a\x7f"), L("X-Ctl: \x01"),
