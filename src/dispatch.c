@@ -11,6 +11,7 @@
 #include <time.h>
 
 #include "sipreg/clock.h"
+#include "sipreg/log.h"
 #include "sipreg/trace.h"
 #include "trace/hook.h"
 #include "worker.h"
@@ -144,6 +145,23 @@ static void shed_register(struct worker *w, const struct pkt *p, const struct si
 	worker_send(w, w->out, (size_t)n, p->src, p->srclen, p->conn);
 }
 
+/* The transaction table holds max_transactions (config.h) and this request
+ * is answered without one: a retransmission of it will be processed again
+ * instead of absorbed. Counted; logged at the 1st, 2nd, 4th, 8th, ... time
+ * (a power of two: no lock or clock on a path that may run 100,000 times a
+ * second, and the log still says it goes on). */
+static void tx_table_full(struct worker *w)
+{
+	uint64_t n = w->st.tx_full + 1;
+
+	STAT_INC(w->st.tx_full);
+	if ((n & (n - 1)) == 0)
+		log_warn("transactions_full",
+			 "worker=%u max_transactions=%u full_total=%llu (requests answered "
+			 "without a transaction: raise max_transactions or add workers)",
+			 w->id, w->eng->max_tx, (unsigned long long)n);
+}
+
 /* reg: sip_reg_parse's view of m (a datagram starting "REGISTER "), or
  * NULL. */
 static void on_request(struct worker *w, const struct pkt *p, const struct sip_msg *m,
@@ -215,8 +233,11 @@ static void on_request(struct worker *w, const struct pkt *p, const struct sip_m
 		STAT_INC(w->st.absorbed);
 		return;
 	}
-	if (r != TX_NEW)
+	if (r != TX_NEW) {
 		tx = NULL; /* RFC 2543 branch, INVITE, table full: stateless */
+		if (r == -ENOBUFS)
+			tx_table_full(w);
+	}
 	n = answer(w, p, m, reg, &top, &hint, &status);
 	if (n <= 0 || status == 0) {
 		if (tx)

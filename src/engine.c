@@ -143,7 +143,7 @@ static void *worker_main(void *arg)
 
 static int worker_init(struct engine *e, struct worker *w, unsigned id)
 {
-	struct tx_layer_opts txo = {.worker = id};
+	struct tx_layer_opts txo = {.worker = id, .max_tx = e->max_tx};
 	int r;
 
 	w->id = id;
@@ -182,6 +182,7 @@ int engine_new(struct engine **ret, const struct config *cfg, struct regsvc *svc
 	}
 	e->n = cfg->workers;
 	e->cfg = cfg;
+	e->max_tx = cfg->max_transactions;
 	e->svc = svc;
 	e->registrar = svc ? regsvc_registrar(svc) : NULL;
 	e->server = strdup(cfg->user_agent);

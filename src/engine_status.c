@@ -34,6 +34,7 @@ static const struct field wfields[] = {
         F(unanswerable),
         F(absorbed),
         F(reg_dropped),
+        F(tx_full),
         F(shed_503),
         F(resp_rx),
         F(resp_matched),

@@ -133,6 +133,9 @@ static const struct fam sip_totals[] = {
 	   {"resp_handoff_failed", "handoff_failed"}, {"resp_unmatched", "unmatched"}),
 	ONE("sipreg_retransmissions_absorbed_total", C,
 	    "Retransmitted requests answered from their transaction.", "absorbed"),
+	ONE("sipreg_transactions_full_total", C,
+	    "Requests answered without a transaction because max_transactions was reached "
+	    "(their retransmissions are processed again, not absorbed).", "tx_full"),
 	ONE("sipreg_transaction_retransmissions_total", C,
 	    "Requests and responses sent again by the transaction layer (copied once a "
 	    "second).",

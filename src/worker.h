@@ -78,6 +78,8 @@ struct worker_stats {
 	uint64_t sent[7];             /* responses sent by class (1..6) */
 	uint64_t absorbed;            /* retransmitted requests answered from the tx */
 	uint64_t reg_dropped;         /* REGISTERs the registrar chose not to answer */
+	uint64_t tx_full;             /* requests answered without a transaction:
+	                                 max_transactions reached */
 	uint64_t shed_503;            /* overload: new REGISTERs answered 503 */
 	uint64_t resp_rx;             /* responses received */
 	uint64_t resp_matched;        /* matched one of our client transactions */
@@ -155,6 +157,7 @@ struct engine {
 	 * engine_set_config() under RCU (workers are urcu-qsbr readers). */
 	char *server;
 	uint8_t tag_key[SIPHASH_KEY_LEN];
+	unsigned int max_tx; /* cfg->max_transactions at start (restart key) */
 	/* The listen addresses as bound (ephemeral ports resolved). */
 	struct transport_addr bound[CONFIG_LISTEN_MAX];
 	unsigned int nbound;

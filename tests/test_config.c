@@ -58,6 +58,7 @@ Test(config, defaults_every_key)
 	cr_assert_eq(c->log_level, LOG_LEVEL_INFO);
 	cr_assert_eq(c->syslog, false);
 	cr_assert_eq(c->shutdown_timeout, 5);
+	cr_assert_eq(c->max_transactions, 1048576);
 	/* [admin] */
 	cr_assert_eq(config_default_admin_socket(sock, sizeof(sock)), 0);
 	cr_assert_str_eq(c->admin_socket, sock);
@@ -148,6 +149,7 @@ static const struct range ranges[] = {
 	R("sip", "max_contacts", 1, 100, max_contacts),
 	R("core", "workers", 1, 256, workers),
 	R("core", "shutdown_timeout", 1, 60, shutdown_timeout),
+	R("core", "max_transactions", 1024, 8388608, max_transactions),
 	R("database", "flush_interval", 10, 10000, database_flush_interval),
 };
 /* clang-format on */
@@ -511,7 +513,7 @@ Test(config, unknown_names_and_bad_syntax)
 {
 	load_err("[core]\nlisten = udp:127.0.0.1:5060\nworker = 2\n",
 	         "t.conf:3: worker: unknown key in [core] (allowed: listen, workers, "
-	         "log_level, syslog, shutdown_timeout)");
+	         "log_level, syslog, shutdown_timeout, max_transactions)");
 	load_err(
 	        "[sip]\nSS_ENDPOINT_EXPIRES = 60\n",
 	        "t.conf:2: SS_ENDPOINT_EXPIRES: unknown key in [sip] (allowed: "
@@ -524,7 +526,7 @@ Test(config, unknown_names_and_bad_syntax)
 	/* keys are case sensitive */
 	load_err("[core]\nWorkers = 2\n",
 	         "t.conf:2: Workers: unknown key in [core] (allowed: listen, workers, "
-	         "log_level, syslog, shutdown_timeout)");
+	         "log_level, syslog, shutdown_timeout, max_transactions)");
 	/* an unknown section is an error even when it is empty */
 	load_err("[core]\nworkers = 2\n[trunks]\n",
 	         "t.conf:3: [trunks]: unknown section (allowed: [core], [admin], "
@@ -664,7 +666,7 @@ Test(config, key_table_and_format)
 	char buf[512];
 	bool seen_live = false;
 
-	cr_assert_eq(n, 30);
+	cr_assert_eq(n, 31);
 	cr_assert_eq(config_new(&c), 0);
 	for (size_t i = 0; i < n; i++) {
 		cr_assert_not_null(k[i].default_text);

@@ -32,12 +32,12 @@ static void not_read(void *arg, struct udp_sock *s, const char *buf, size_t len,
 	(void)arg, (void)s, (void)buf, (void)len, (void)src, (void)srclen;
 }
 
-static void setup(void)
+static void setup_with(const char *conf, unsigned nworkers)
 {
 	socklen_t len = sizeof(peer_addr);
 	struct timeval tv = {.tv_sec = 1};
 
-	cr_assert_eq(config_load_string(&cfg, "[core]\nworkers = 2\n", "t", NULL), 0);
+	cr_assert_eq(config_load_string(&cfg, conf, "t", NULL), 0);
 	cr_assert_eq(engine_new(&eng, cfg, NULL), 0);
 	peer = socket(AF_INET, SOCK_DGRAM, 0);
 	peer_addr = (struct sockaddr_in){.sin_family = AF_INET,
@@ -46,7 +46,7 @@ static void setup(void)
 	getsockname(peer, (struct sockaddr *)&peer_addr, &len);
 	setsockopt(peer, SOL_SOCKET, SO_RCVTIMEO, &tv, sizeof(tv));
 	/* One UDP socket per worker, as engine_start() would bind. */
-	for (unsigned i = 0; i < 2; i++) {
+	for (unsigned i = 0; i < nworkers; i++) {
 		struct worker *w = &eng->w[i];
 		struct sockaddr_in a = {.sin_family = AF_INET,
 		                        .sin_addr.s_addr = htonl(INADDR_LOOPBACK)};
@@ -56,6 +56,11 @@ static void setup(void)
 		             0);
 		w->nudp = 1;
 	}
+}
+
+static void setup(void)
+{
+	setup_with("[core]\nworkers = 2\n", 2);
 }
 
 static void teardown(void)
@@ -240,4 +245,68 @@ Test(sipregd_dispatch, malformed_answered_or_dropped)
 	            "CSeq: 1 REGISTER\r\nContent-Length: 0\r\n\r\n"));
 	cr_assert_gt(answer(got, sizeof(got)), 0);
 	cr_assert(strncmp(got, "SIP/2.0 503 ", 12) == 0, "%s", got);
+}
+
+/* max_transactions reached: requests are still answered, without a
+ * transaction (counted in tx_full), so their retransmissions are processed
+ * again instead of absorbed; a request that got a transaction before keeps
+ * it. The suite above's fixture is for two workers with the default limit;
+ * this one builds its own engine with the smallest limit. */
+static void full_setup(void)
+{
+	setup_with("[core]\nworkers = 1\nmax_transactions = 1024\n", 1);
+}
+
+TestSuite(sipregd_dispatch_full, .init = full_setup, .fini = teardown, .timeout = 30);
+
+/* A REGISTER with credentials: it gets a server transaction (one without
+ * would be answered statelessly, dispatch.c); with no registrar here its
+ * answer is a 503, kept by the transaction for Timer J like any final. */
+static size_t register_with_branch(char *buf, size_t cap, unsigned i)
+{
+	int n = snprintf(buf, cap,
+	                 "REGISTER sip:b SIP/2.0\r\nVia: SIP/2.0/UDP 10.0.0.1:5070;"
+	                 "branch=z9hG4bKfull%u;rport\r\nMax-Forwards: 70\r\nFrom: "
+	                 "<sip:a@b>;tag=f\r\nTo: <sip:a@b>\r\nCall-ID: full%u\r\nCSeq: 3 "
+	                 "REGISTER\r\nContact: <sip:a@10.0.0.1:5070>\r\nAuthorization: "
+	                 "Digest username=\"a\", realm=\"b\", nonce=\"n\", uri=\"sip:b\", "
+	                 "response=\"00000000000000000000000000000000\"\r\n"
+	                 "Content-Length: 0\r\n\r\n",
+	                 i, i);
+
+	cr_assert(n > 0 && (size_t)n < cap);
+	return (size_t)n;
+}
+
+Test(sipregd_dispatch_full, answered_without_a_transaction_past_the_limit)
+{
+	struct worker *w = &eng->w[0];
+	char msg[512], got[2048];
+	size_t len;
+
+	cr_assert_eq(w->eng->max_tx, 1024);
+	for (unsigned i = 0; i < 1024 + 3; i++) {
+		len = register_with_branch(msg, sizeof(msg), i);
+		feed(0, msg, len);
+		cr_assert_gt(answer(got, sizeof(got)), 0, "request %u unanswered", i);
+		cr_assert(strncmp(got, "SIP/2.0 503 ", 12) == 0, "%u: %s", i, got);
+	}
+	cr_assert_eq(w->st.tx_full, 3, "tx_full %llu", (unsigned long long)w->st.tx_full);
+	cr_assert_eq(w->st.absorbed, 0);
+
+	/* the first request's retransmission: its transaction absorbs it */
+	len = register_with_branch(msg, sizeof(msg), 0);
+	feed(0, msg, len);
+	cr_assert_gt(answer(got, sizeof(got)), 0);
+	cr_assert_eq(w->st.absorbed, 1);
+	cr_assert_eq(w->st.tx_full, 3);
+
+	/* the last one's: no transaction, processed (and answered) again */
+	len = register_with_branch(msg, sizeof(msg), 1024 + 2);
+	feed(0, msg, len);
+	cr_assert_gt(answer(got, sizeof(got)), 0);
+	cr_assert(strncmp(got, "SIP/2.0 503 ", 12) == 0, "%s", got);
+	cr_assert_eq(w->st.absorbed, 1);
+	cr_assert_eq(w->st.tx_full, 4);
+	cr_assert_eq(w->st.req[SIP_METHOD_REGISTER], 1024 + 5);
 }

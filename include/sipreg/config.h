@@ -17,6 +17,11 @@
  *   log_level         error | warning | info | debug; default info       live
  *   syslog            on | off; default off                              live
  *   shutdown_timeout  1-60 s; default 5: the bound on a graceful stop    live
+ *   max_transactions  1024-8388608; default 1048576: server and client    restart
+ *                     transactions each worker keeps at most (RFC 3261
+ *                     §17: a UDP server's answer is kept for Timer J, 32 s);
+ *                     past it a request is answered without a transaction
+ *                     (counted as tx_full) rather than refused.
  * [admin]
  *   socket            Unix socket path of the admin API, 1-107 bytes.    restart
  *                     Default: config_default_admin_socket() (root:
@@ -155,6 +160,7 @@ struct config {
 	enum log_level log_level;
 	bool syslog;
 	unsigned int shutdown_timeout; /* seconds */
+	unsigned int max_transactions; /* per worker */
 
 	/* [admin] */
 	char admin_socket[CONFIG_ADMIN_SOCKET_MAX];

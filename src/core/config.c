@@ -83,6 +83,8 @@ static const struct key keys[] = {
 	{{"core", "syslog", "off", "on, off", true}, K_BOOL, F(syslog), 0, 0, NULL, NULL},
 	{{"core", "shutdown_timeout", "5", "1-60", true}, K_UINT, F(shutdown_timeout), 1,
 	 60, NULL, NULL},
+	{{"core", "max_transactions", "1048576", "1024-8388608", false}, K_UINT,
+	 F(max_transactions), 1024, 8388608, NULL, NULL},
 	{{"admin", "socket", NULL, "a Unix socket path of 1-107 bytes", false}, K_PATH,
 	 F(admin_socket), 1, CONFIG_ADMIN_SOCKET_MAX - 1, NULL, NULL},
 	{{"admin", "socket_mode", "0600", "octal 0000-0777", false}, K_MODE,
