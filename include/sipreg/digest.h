@@ -131,17 +131,17 @@ int digest_verify_ha1(const struct sip_auth *cred, struct sip_str method,
 /*
  * A subscriber's secret made ready for the verifier once, when the
  * subscriber is loaded or changed, so that a request computes no HA1:
- *   md5     the MD5 HA1, lower-case hex;
+ *   md5     the MD5 HA1 (16 bytes; hex-encoded when used);
  *   sha256  the SHA-256 state after the SHA-256 HA1's 64 hex digits, which
  *           are exactly one block: the response and the -sess key both
  *           begin with that block, so it is never hashed again.
- * 68 bytes; copy it freely. A key holds no SHA-512/256 HA1.
+ * 52 bytes; copy it freely. A key holds no SHA-512/256 HA1.
  */
 enum { DIGEST_KEY_MD5 = 1, DIGEST_KEY_SHA256 = 2 };
 
 struct digest_key {
 	uint32_t sha256[8];
-	char md5[32];
+	uint8_t md5[16];
 	uint8_t have; /* DIGEST_KEY_* bits: which of the two is set */
 };
 

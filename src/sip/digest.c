@@ -570,6 +570,14 @@ int digest_verify_ha1(const struct sip_auth *cred, struct sip_str method,
 /* ------------------------------------------------------------------------ */
 /* Prepared keys                                                             */
 
+/* n bytes from 2n lower-case hex digits (checked already by hex_lower) */
+static void unhex_lower(const char *hex, uint8_t *out, size_t n)
+{
+	for (size_t i = 0; i < n; i++)
+		out[i] = (uint8_t)(hexval((unsigned char)hex[2 * i]) << 4 |
+				   hexval((unsigned char)hex[2 * i + 1]));
+}
+
 /* The SHA-256 state after one block (64 hex digits of HA1). nettle's
  * sha256_ctx is public: state, count (whole blocks compressed), index
  * (bytes waiting in block). */
@@ -599,7 +607,7 @@ void digest_key_from_password(struct digest_key *k, struct sip_str username,
 
 	memset(k, 0, sizeof(*k));
 	calc_ha1(H_MD5, username, realm, false, password, ha1);
-	memcpy(k->md5, ha1, sizeof(k->md5));
+	unhex_lower(ha1, k->md5, sizeof(k->md5));
 	k->have |= DIGEST_KEY_MD5;
 	calc_ha1(H_SHA256, username, realm, false, password, ha1);
 	key_set_sha256(k, ha1);
@@ -614,7 +622,7 @@ int digest_key_from_ha1(struct digest_key *k, struct sip_str ha1_md5,
 	memset(k, 0, sizeof(*k));
 	if (ha1_md5.len) {
 		if (hex_lower(ha1_md5, 2 * MD5_DIGEST_SIZE, ha1)) {
-			memcpy(k->md5, ha1, sizeof(k->md5));
+			unhex_lower(ha1, k->md5, sizeof(k->md5));
 			k->have |= DIGEST_KEY_MD5;
 		} else {
 			r = -EINVAL;
@@ -641,9 +649,11 @@ int digest_verify_key(const struct sip_auth *cred, struct sip_str method,
 	if (k < 0)
 		return k;
 	if (k == H_MD5) {
+		char hex[2 * sizeof(key->md5)];
 		have = key->have & DIGEST_KEY_MD5;
+		hex_bytes(key->md5, sizeof(key->md5), hex);
 		h_init(&h, H_MD5);
-		h_upd(&h, key->md5, sizeof(key->md5));
+		h_upd(&h, hex, sizeof(hex));
 	} else if (k == H_SHA256) {
 		have = key->have & DIGEST_KEY_SHA256;
 		key_ctx_sha256(&h, key);
