@@ -1101,3 +1101,22 @@ Test(digest_key, ha2_memo_never_answers_for_another_request)
 						     same && !sha512 ? 0 : -EACCES);
 				}
 }
+
+/* digest_hex: every byte value, at every length up to 256, against
+ * snprintf's %02x; nothing written past 2n. */
+Test(digest, hex_of_every_byte)
+{
+	uint8_t in[256];
+	char got[2 * 256 + 1], want[2 * 256 + 1];
+
+	for (unsigned i = 0; i < 256; i++)
+		in[i] = (uint8_t)(255 - i);
+	for (size_t n = 0; n <= sizeof(in); n++) {
+		memset(got, '#', sizeof(got));
+		digest_hex(got, in, n);
+		for (size_t i = 0; i < n; i++)
+			snprintf(want + 2 * i, 3, "%02x", in[i]);
+		cr_assert(memcmp(got, want, 2 * n) == 0, "n = %zu", n);
+		cr_assert_eq(got[2 * n], '#', "n = %zu: a byte past the end written", n);
+	}
+}

@@ -59,6 +59,10 @@ size_t digest_hex_len(enum sip_digest_alg alg);
 /* True for the -sess forms. */
 bool digest_alg_is_sess(enum sip_digest_alg alg);
 
+/* Lower-case hex of n bytes into out (2n bytes, no NUL): two digits a byte
+ * from one table. Shared by the digest, nonce and trunk code. */
+void digest_hex(char *out, const uint8_t *in, size_t n);
+
 /* ------------------------------------------------------------------------ */
 /* The pieces. Each writes lower-case hex and a NUL to out (DIGEST_HEX_SIZE
  * bytes) and returns the number of hex digits (32 or 64), or

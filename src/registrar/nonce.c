@@ -12,6 +12,7 @@
 #include <string.h>
 #include <urcu/uatomic.h>
 
+#include "sipreg/digest.h"
 #include "sipreg/nonce.h"
 
 #define TAG_LEN 12
@@ -24,17 +25,6 @@ struct nonce_ctx {
 	uint32_t serial; /* next serial, atomically incremented */
 	unsigned int expire_s;
 };
-
-/* The two hex digits of each byte, one 2-byte load per byte. */
-static const char hexpair[512] =
-	"000102030405060708090a0b0c0d0e0f101112131415161718191a1b1c1d1e1f"
-	"202122232425262728292a2b2c2d2e2f303132333435363738393a3b3c3d3e3f"
-	"404142434445464748494a4b4c4d4e4f505152535455565758595a5b5c5d5e5f"
-	"606162636465666768696a6b6c6d6e6f707172737475767778797a7b7c7d7e7f"
-	"808182838485868788898a8b8c8d8e8f909192939495969798999a9b9c9d9e9f"
-	"a0a1a2a3a4a5a6a7a8a9aaabacadaeafb0b1b2b3b4b5b6b7b8b9babbbcbdbebf"
-	"c0c1c2c3c4c5c6c7c8c9cacbcccdcecfd0d1d2d3d4d5d6d7d8d9dadbdcdddedf"
-	"e0e1e2e3e4e5e6e7e8e9eaebecedeeeff0f1f2f3f4f5f6f7f8f9fafbfcfdfeff";
 
 static void put32(uint8_t *p, uint32_t v)
 {
@@ -106,8 +96,7 @@ void nonce_issue(struct nonce_ctx *n, struct sip_str realm, uint64_t now, char *
 	make_tag(n, raw, realm, raw + 8);
 	/* claim the slot: the previous owner of this index is evicted */
 	uatomic_set(&n->slots[serial & n->mask], (uint64_t)get32(raw + 8) << 32);
-	for (size_t i = 0; i < RAW_LEN; i++)
-		memcpy(out + 2 * i, hexpair + 2 * raw[i], 2);
+	digest_hex(out, raw, RAW_LEN);
 }
 
 /* The value of a lower-case hex digit; 0x10 for any other byte. */

@@ -51,6 +51,11 @@ static inline void hex_bytes(const uint8_t *d, size_t n, char *out)
 		memcpy(out + 2 * i, hexpair + 2 * d[i], 2);
 }
 
+void digest_hex(char *out, const uint8_t *in, size_t n)
+{
+	hex_bytes(in, n, out);
+}
+
 /* -1 for an unknown algorithm */
 static int alg_kind(enum sip_digest_alg alg)
 {

@@ -567,23 +567,6 @@ static struct sip_str auth_user(const struct ua_trunk_config *c)
 	return S(c->auth_user[0] ? c->auth_user : c->user);
 }
 
-/* Lower-case hex of n bytes, two digits a byte from one table. */
-static void hex_bytes(char *out, const uint8_t *in, size_t n)
-{
-	static const char pairs[513] =
-	        "000102030405060708090a0b0c0d0e0f101112131415161718191a1b1c1d1e1f"
-	        "202122232425262728292a2b2c2d2e2f303132333435363738393a3b3c3d3e3f"
-	        "404142434445464748494a4b4c4d4e4f505152535455565758595a5b5c5d5e5f"
-	        "606162636465666768696a6b6c6d6e6f707172737475767778797a7b7c7d7e7f"
-	        "808182838485868788898a8b8c8d8e8f909192939495969798999a9b9c9d9e9f"
-	        "a0a1a2a3a4a5a6a7a8a9aaabacadaeafb0b1b2b3b4b5b6b7b8b9babbbcbdbebf"
-	        "c0c1c2c3c4c5c6c7c8c9cacbcccdcecfd0d1d2d3d4d5d6d7d8d9dadbdcdddedf"
-	        "e0e1e2e3e4e5e6e7e8e9eaebecedeeeff0f1f2f3f4f5f6f7f8f9fafbfcfdfeff";
-
-	for (size_t i = 0; i < n; i++)
-		memcpy(out + 2 * i, pairs + 2 * in[i], 2);
-}
-
 /* nettle's hash for a digest algorithm (either form), NULL if none. */
 static const struct nettle_hash *hash_of(enum sip_digest_alg alg)
 {
@@ -618,7 +601,7 @@ static void fast_response(const struct authcache *a, const char *ncs, char *resp
 	size_t n = a->hlen / 2u;
 
 	h->init(&ctx);
-	hex_bytes(hx, a->ha1, n);
+	digest_hex(hx, a->ha1, n);
 	h->update(&ctx, a->hlen, (const uint8_t *)hx);
 	h->update(&ctx, 1, (const uint8_t *)":");
 	h->update(&ctx, a->nonce_len, (const uint8_t *)a->chal + a->nonce_off);
@@ -629,10 +612,10 @@ static void fast_response(const struct authcache *a, const char *ncs, char *resp
 		h->update(&ctx, 16, (const uint8_t *)a->cnonce);
 		h->update(&ctx, 6, (const uint8_t *)":auth:");
 	}
-	hex_bytes(hx, a->ha2, n);
+	digest_hex(hx, a->ha2, n);
 	h->update(&ctx, a->hlen, (const uint8_t *)hx);
 	h->digest(&ctx, n, d);
-	hex_bytes(resp, d, n);
+	digest_hex(resp, d, n);
 }
 
 /* hex (lower case, from digest_*()) to n bytes */
