@@ -82,13 +82,13 @@
 #include <stdlib.h>
 #include <string.h>
 #include <strings.h>
-#include <sys/mman.h>
 #include <sys/random.h>
 #include <time.h>
 #include <unistd.h>
 #include <netinet/in.h>
 
 #include "sipreg/clock.h"
+#include "sipreg/hugemem.h"
 #include "sipreg/siphash.h"
 #include "sipreg/transaction.h"
 #include "sipreg/wheel.h"
@@ -150,7 +150,6 @@ struct ix_slot {
 };
 
 #define IX_MIN 2048u
-#define HUGE_PAGE ((size_t)2 << 20)
 
 union tx_sa {
 	struct sockaddr sa;
@@ -410,34 +409,12 @@ static inline struct tx *entry_at(const struct tx_layer *l, uint32_t idx)
  */
 static struct ix_slot *ix_alloc(size_t slots, size_t *map_len)
 {
-	size_t len = slots * sizeof(struct ix_slot);
-	uintptr_t a, base;
-	void *m;
-
-	*map_len = 0;
-	if (len < HUGE_PAGE)
-		return calloc(slots, sizeof(struct ix_slot));
-	m = mmap(NULL, len + HUGE_PAGE, PROT_READ | PROT_WRITE, MAP_PRIVATE | MAP_ANONYMOUS, -1,
-		 0);
-	if (m == MAP_FAILED)
-		return NULL;
-	base = (uintptr_t)m;
-	a = (base + HUGE_PAGE - 1) & ~(uintptr_t)(HUGE_PAGE - 1);
-	if (a > base)
-		munmap(m, a - base);
-	if (base + len + HUGE_PAGE > a + len)
-		munmap((void *)(a + len), base + len + HUGE_PAGE - (a + len));
-	madvise((void *)a, len, MADV_HUGEPAGE); /* advice: refused is fine */
-	*map_len = len;
-	return (struct ix_slot *)a; /* zero-filled */
+	return hugemem_alloc(slots * sizeof(struct ix_slot), map_len);
 }
 
 static void ix_free(struct ix_slot *ix, size_t map_len)
 {
-	if (map_len)
-		munmap(ix, map_len);
-	else
-		free(ix);
+	hugemem_free(ix, map_len);
 }
 
 static void ix_place(struct ix_slot *ix, size_t mask, uint32_t h, uint32_t ref)

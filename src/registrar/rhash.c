@@ -3,65 +3,38 @@
 #include <errno.h>
 #include <stdlib.h>
 #include <string.h>
-#include <sys/mman.h>
 #include <urcu/uatomic.h>
 
 #include "rhash.h"
+#include "sipreg/hugemem.h"
 
 #define MIN_SLOTS 64
-#define HUGE_PAGE ((size_t)2 << 20)
 
 /*
- * A slot array of 2 MiB or more is mapped on its own, 2 MiB aligned, and
- * the kernel is asked for transparent huge pages there (MADV_HUGEPAGE; the
- * system's "madvise" mode grants them only where asked): a lookup's slot
- * then costs no page walk (with 100,000 subscribers the two tables' slot
- * loads were 2.8 % of sipregd's samples, most of them after a TLB miss).
- * Where huge pages are refused it is an ordinary mapping. Smaller arrays
- * come from malloc.
+ * A slot array of 2 MiB or more is mapped on its own with transparent huge
+ * pages asked for (hugemem.h): a lookup's slot then costs no page walk (with
+ * 100,000 subscribers the two tables' slot loads were 2.8 % of sipregd's
+ * samples, most of them after a TLB miss). Smaller arrays come from calloc.
  */
 static struct rhash_tab *tab_new(size_t slots)
 {
 	struct rhash_tab *t;
-	size_t bytes, len;
-	uintptr_t a, base;
-	void *m;
+	size_t map_len;
 
-	if (slots > (SIZE_MAX - sizeof(*t) - 2 * HUGE_PAGE) / sizeof(uint64_t))
+	if (slots > (SIZE_MAX - sizeof(*t) - 2 * HUGEMEM_MIN) / sizeof(uint64_t))
 		return NULL;
-	bytes = sizeof(*t) + slots * sizeof(uint64_t);
-	if (slots * sizeof(uint64_t) < HUGE_PAGE) {
-		t = calloc(1, bytes);
-		if (t) {
-			t->mask = slots - 1;
-			t->map_len = 0;
-		}
-		return t;
+	t = hugemem_alloc(sizeof(*t) + slots * sizeof(uint64_t), &map_len);
+	if (t) {
+		t->mask = slots - 1;
+		t->map_len = map_len;
 	}
-	len = (bytes + HUGE_PAGE - 1) & ~(HUGE_PAGE - 1);
-	m = mmap(NULL, len + HUGE_PAGE, PROT_READ | PROT_WRITE, MAP_PRIVATE | MAP_ANONYMOUS, -1,
-		 0);
-	if (m == MAP_FAILED)
-		return NULL;
-	base = (uintptr_t)m;
-	a = (base + HUGE_PAGE - 1) & ~(uintptr_t)(HUGE_PAGE - 1);
-	if (a > base)
-		munmap(m, a - base);
-	if (base + len + HUGE_PAGE > a + len)
-		munmap((void *)(a + len), base + len + HUGE_PAGE - (a + len));
-	madvise((void *)a, len, MADV_HUGEPAGE); /* advice: refused is fine */
-	t = (struct rhash_tab *)a; /* zero-filled */
-	t->mask = slots - 1;
-	t->map_len = len;
 	return t;
 }
 
 static void tab_free(struct rhash_tab *t)
 {
-	if (t && t->map_len)
-		munmap(t, t->map_len);
-	else
-		free(t);
+	if (t)
+		hugemem_free(t, t->map_len);
 }
 
 /* Slots for n items at a load of at most one half. */
